@@ -1,0 +1,96 @@
+# Tern: GNU make + pkg-config. `make run` and `make test` are all a
+# newcomer needs (see README.md).
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+BUILD ?= build
+PKGS = expat openssl libgsasl libidn sqlite3 yaml-0.1
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wwrite-strings \
+       -Wimplicit-fallthrough -Wundef -fno-common
+HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
+OPT ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
+	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS) $(CFLAGS)
+# libev ships no .pc file on Debian 12.
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev $(EXTRA_LDFLAGS)
+
+LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC = $(wildcard bench/*.c)
+
+.PHONY: all deps run test unit integration install clean docs docs-check \
+	bench sanitize valgrind fuzz lint format format-check
+all: $(BUILD)/ternd $(BUILD)/ternctl
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtern.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ternd: $(BUILD)/src/main.o $(BUILD)/libtern.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/ternctl: $(BUILD)/tools/ternctl.o $(BUILD)/libtern.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtern.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/tern-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ -lev -lssl -lcrypto -lm
+
+bench: $(BUILD)/tern-bench
+
+run: deps all
+	@sh scripts/dev-setup.sh
+	@echo "ternd: starting in the foreground (Ctrl-C stops it)"
+	exec $(BUILD)/ternd -c var/tern.yml
+
+unit: all $(UNIT_BIN)
+integration: all
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@sh scripts/run-tests.sh $(BUILD)
+
+docs: all
+	$(BUILD)/ternd --config-doc > docs/configuration.md
+
+docs-check: all
+	@$(BUILD)/ternd --config-doc | diff -u docs/configuration.md - >/dev/null || \
+		{ echo "docs/configuration.md is stale: run 'make docs'"; exit 1; }
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/share/doc/tern
+	install -m 755 $(BUILD)/ternd $(DESTDIR)$(PREFIX)/sbin/ternd
+	install -m 755 $(BUILD)/ternctl $(DESTDIR)$(PREFIX)/bin/ternctl
+	install -m 644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tern/
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" test
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr -Isrc src tools
+format:
+	clang-format -i $(wildcard src/*.c src/*/*.c src/*/*.h tools/*.c)
+format-check:
+	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*.h tools/*.c)
+
+clean:
+	rm -rf build build-san
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tools/ternctl.d

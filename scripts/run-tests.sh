@@ -1,0 +1,54 @@
+#!/bin/sh
+# Runs every unit test binary, then the integration suite, and ends with
+# one line: "N passed, N failed".
+set -u
+BUILD=${1:-build}
+passed=0
+failed=0
+log=$(mktemp)
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	name=$(basename "$t")
+	if timeout 120 "$t" >"$log" 2>&1; then :; fi
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$p" = 0 ] && [ "$f" = 0 ]; then
+		f=1 # crashed before reporting
+	fi
+	if [ "$f" != 0 ]; then
+		echo "unit $name: FAILED"
+		cat "$log"
+	else
+		echo "unit $name: $p passed"
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+done
+if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
+	TERN_BIN="$(pwd)/$BUILD" timeout 480 /usr/bin/python3 -m pytest -q \
+		-p no:cacheprovider tests/integration \
+		--junitxml="$log.xml" 2>&1 | tail -n 40
+	if [ -f "$log.xml" ]; then
+		set -- $(/usr/bin/python3 - "$log.xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+sk = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - sk, f)
+PY
+)
+		passed=$((passed + $1))
+		failed=$((failed + $2))
+		rm -f "$log.xml"
+	else
+		echo "integration: pytest produced no report"
+		failed=$((failed + 1))
+	fi
+fi
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

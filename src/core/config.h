@@ -1,0 +1,148 @@
+/* config.h: the YAML configuration, described by directive tables that are
+ * the single source of truth for parsing, validation, defaults and the
+ * generated reference in docs/configuration.md.
+ *
+ * A table (struct cfg_section) describes one YAML mapping and the C struct
+ * it fills. Unknown keys are errors. Errors carry file:line:column and the
+ * key's dotted path, e.g.
+ *   tern.yml:12:5: listeners[1].port: 70000 is out of range (1..65535) */
+#ifndef TERN_CONFIG_H
+#define TERN_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+enum cfg_type {
+	CFG_BOOL, /* int: 0/1; YAML true/false/yes/no/on/off */
+	CFG_INT, /* long long, bounded by min..max */
+	CFG_SIZE, /* long long bytes; accepts 1024, "64k", "2M", "1G" */
+	CFG_DURATION, /* long long seconds; accepts 30, "30s", "5m", "2h", "7d" */
+	CFG_STRING, /* char *, xstrdup'd */
+	CFG_ENUM, /* int index into choices */
+	CFG_STRLIST, /* struct cfg_strlist: a sequence of scalars */
+	CFG_SECTION, /* a nested mapping filling the struct at offset */
+	CFG_LIST, /* struct cfg_list: a sequence of mappings of sub */
+};
+
+struct cfg_strlist {
+	char **v;
+	size_t n;
+};
+
+struct cfg_list {
+	void *items; /* n elements of sub->size bytes each */
+	size_t n;
+};
+
+struct cfg_section;
+
+struct cfg_directive {
+	const char *name;
+	enum cfg_type type;
+	size_t offset; /* offsetof() in the struct the section fills */
+	const char *def; /* default, as YAML scalar text; NULL: none */
+	long long min, max; /* bounds for INT, SIZE, DURATION */
+	const char *const *choices; /* ENUM: NULL-terminated */
+	const struct cfg_section *sub; /* SECTION and LIST */
+	int required;
+	const char *doc; /* one line for the reference */
+};
+
+struct cfg_section {
+	const char *name; /* for docs */
+	const struct cfg_directive *dirs; /* terminated by { .name = NULL } */
+	size_t size; /* sizeof the struct (LIST elements) */
+	const char *doc;
+};
+
+/* ---- ternd's configuration ---- */
+
+enum listener_kind { LISTEN_C2S, LISTEN_C2S_TLS, LISTEN_COMPONENT };
+extern const char *const cfg_listener_kinds[]; /* "c2s", "c2s_tls", "component" */
+
+struct cfg_listener {
+	int kind; /* enum listener_kind */
+	char *address; /* "127.0.0.1", "::1", "*" (all v4+v6) */
+	long long port;
+};
+
+struct cfg_host {
+	char *name; /* the virtual host's domain, prepared */
+	struct cfg_strlist modules; /* enabled module names */
+	/* Per-module settings, indexed like module_registry[]: a struct of
+	 * module->config_size bytes filled from the host's "<module>:"
+	 * mapping (defaults applied when absent), or NULL when the module
+	 * declares no config. */
+	void **modcfg;
+};
+
+struct cfg_component {
+	char *name; /* the component's domain */
+	char *secret;
+};
+
+struct cfg_limits {
+	long long c2s_stanza_size;
+	long long unauth_stanza_size;
+	long long xml_depth;
+	long long xml_attrs;
+	long long unauth_timeout; /* seconds from connect to authenticated */
+	long long idle_timeout; /* seconds without any input -> close */
+	long long sasl_failures_per_ip; /* per minute; then throttled */
+	long long sasl_retries; /* failed SASL attempts per stream */
+	long long sessions_per_account;
+	long long send_queue; /* bytes queued for one connection */
+	long long conns_per_ip;
+};
+
+struct cfg_tls {
+	char *cert_dir; /* *.pem (cert chain + key, or key in *.key beside) */
+	int min_version; /* index into cfg_tls_versions: "1.2", "1.3" */
+	char *ciphers; /* TLS 1.2 cipher list (OpenSSL syntax) */
+	int c2s_require_tls;
+};
+extern const char *const cfg_tls_versions[];
+
+struct cfg_storage {
+	int backend; /* index into cfg_storage_backends: "sqlite" */
+	char *path; /* SQLite database file */
+};
+extern const char *const cfg_storage_backends[];
+
+struct config {
+	char *file; /* the path it was loaded from */
+	int log_level; /* index into cfg_log_levels (= enum log_level) */
+	int log_syslog;
+	char *pidfile; /* may be NULL */
+	char *control_socket; /* unix socket ternctl talks to */
+	struct cfg_storage storage;
+	struct cfg_tls tls;
+	struct cfg_limits limits;
+	struct cfg_list listeners; /* struct cfg_listener */
+	struct cfg_list hosts; /* struct cfg_host */
+	struct cfg_list components; /* struct cfg_component */
+};
+extern const char *const cfg_log_levels[];
+
+extern const struct cfg_section config_root;
+
+/* Load and validate path. On error returns NULL and writes a message
+ * ("file:line:col: key.path: what is wrong") into err. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* The same from len bytes of YAML in memory; name is the file name used
+ * in messages and to resolve relative paths (tests, the fuzz target). */
+struct config *config_load_mem(const char *buf, size_t len, const char *name,
+    char *err, size_t errlen);
+void config_free(struct config *c); /* NULL: no-op */
+
+/* Fill a struct from a section's defaults (for a module's settings when
+ * the host has no mapping for it). */
+void config_defaults(const struct cfg_section *sec, void *base);
+
+/* Write the Markdown reference generated from config_root and every
+ * module's table (docs/configuration.md). */
+void config_write_docs(FILE *out);
+
+struct cfg_host *config_host(const struct config *c, const char *name);
+
+#endif

@@ -1,0 +1,194 @@
+/* hook.c: interned event names and per-host handler lists. */
+#include "core/hook.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define NAMES_BUCKETS 1024
+
+struct hook_name {
+	char *name;
+	size_t len;
+	uint32_t hash;
+	int id;
+	struct hook_name *next;
+};
+
+static struct hook_name *names[NAMES_BUCKETS];
+static int names_count;
+
+struct hook_handler {
+	hook_fn fn;
+	int prio;
+};
+
+struct hook_list {
+	struct hook_handler *v;
+	size_t n;
+};
+
+struct hook_table {
+	struct hook_list *lists; /* indexed by id */
+	size_t nlists;
+};
+
+static uint32_t
+hash_name3(const char *a, const char *b, const char *c, size_t *len)
+{
+	uint32_t h = HASH_INIT;
+	size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+
+	h = hash_bytes(h, a, la);
+	*len = la;
+	if (b) {
+		h = hash_bytes(h, "/", 1);
+		h = hash_bytes(h, b, lb);
+		*len += 1 + lb;
+	}
+	if (c) {
+		h = hash_bytes(h, "/", 1);
+		h = hash_bytes(h, c, lc);
+		*len += 1 + lc;
+	}
+	return h;
+}
+
+/* Does n->name equal a[/b[/c]]? */
+static int
+name_matches(const struct hook_name *n, const char *a, const char *b,
+    const char *c, size_t len)
+{
+	const char *p = n->name;
+	size_t l;
+
+	if (n->len != len)
+		return 0;
+	l = strlen(a);
+	if (memcmp(p, a, l) != 0)
+		return 0;
+	p += l;
+	if (b) {
+		l = strlen(b);
+		if (*p != '/' || memcmp(p + 1, b, l) != 0)
+			return 0;
+		p += 1 + l;
+	}
+	if (c) {
+		l = strlen(c);
+		if (*p != '/' || memcmp(p + 1, c, l) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+int
+hook_lookup3(const char *a, const char *b, const char *c)
+{
+	size_t len;
+	uint32_t h = hash_name3(a, b, c, &len);
+	struct hook_name *n;
+
+	for (n = names[h % NAMES_BUCKETS]; n; n = n->next)
+		if (n->hash == h && name_matches(n, a, b, c, len))
+			return n->id;
+	return -1;
+}
+
+int
+hook_lookup(const char *name)
+{
+	return hook_lookup3(name, NULL, NULL);
+}
+
+int
+hook_intern(const char *name)
+{
+	int id = hook_lookup(name);
+	struct hook_name *n;
+	size_t len;
+
+	if (id >= 0)
+		return id;
+	n = xcalloc(1, sizeof(*n));
+	n->name = xstrdup(name);
+	n->hash = hash_name3(name, NULL, NULL, &len);
+	n->len = len;
+	n->id = names_count++;
+	n->next = names[n->hash % NAMES_BUCKETS];
+	names[n->hash % NAMES_BUCKETS] = n;
+	return n->id;
+}
+
+struct hook_table *
+hook_table_new(void)
+{
+	return xcalloc(1, sizeof(struct hook_table));
+}
+
+void
+hook_table_free(struct hook_table *t)
+{
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->nlists; i++)
+		free(t->lists[i].v);
+	free(t->lists);
+	free(t);
+}
+
+void
+hook_add(struct hook_table *t, const char *name, hook_fn fn, int prio)
+{
+	int id = hook_intern(name);
+	struct hook_list *l;
+	size_t i;
+
+	if ((size_t)id >= t->nlists) {
+		size_t n = (size_t)id + 16;
+
+		t->lists = xrealloc(t->lists, n * sizeof(*t->lists));
+		memset(t->lists + t->nlists, 0,
+		    (n - t->nlists) * sizeof(*t->lists));
+		t->nlists = n;
+	}
+	l = &t->lists[id];
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	/* keep sorted by descending priority; equal priorities keep
+	 * registration order */
+	for (i = l->n; i > 0 && l->v[i - 1].prio < prio; i--)
+		l->v[i] = l->v[i - 1];
+	l->v[i].fn = fn;
+	l->v[i].prio = prio;
+	l->n++;
+}
+
+int
+hook_has(const struct hook_table *t, int id)
+{
+	return id >= 0 && (size_t)id < t->nlists && t->lists[id].n > 0;
+}
+
+enum hook_ret
+hook_fire_id(struct hook_table *t, int id, struct hook_ev *ev)
+{
+	struct hook_list *l;
+	size_t i;
+
+	if (!hook_has(t, id))
+		return HOOK_CONTINUE;
+	l = &t->lists[id];
+	for (i = 0; i < l->n; i++)
+		if (l->v[i].fn(ev) == HOOK_HANDLED)
+			return HOOK_HANDLED;
+	return HOOK_CONTINUE;
+}
+
+enum hook_ret
+hook_fire(struct hook_table *t, const char *name, struct hook_ev *ev)
+{
+	return hook_fire_id(t, hook_lookup(name), ev);
+}

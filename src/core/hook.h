@@ -1,0 +1,61 @@
+/* hook.h: named events with prioritised handlers, per virtual host.
+ *
+ * Names are interned once, at registration, into small integer ids. The
+ * router looks a stanza's event up from its parts (kind, target, payload
+ * namespace) by hashing the parts in place: no string is built per stanza.
+ * Handlers run from the highest priority down until one returns
+ * HOOK_HANDLED. */
+#ifndef TERN_HOOK_H
+#define TERN_HOOK_H
+
+#include <stddef.h>
+
+struct host;
+struct session;
+struct xml_node;
+struct jid;
+
+enum hook_ret { HOOK_CONTINUE = 0, HOOK_HANDLED = 1 };
+
+struct hook_ev {
+	struct host *host; /* the virtual host the event belongs to */
+	struct session *session; /* sending local session, or NULL */
+	struct xml_node *stanza; /* the stanza (NULL for non-stanza events) */
+	const struct jid *from; /* always set for stanzas */
+	const struct jid *to; /* resolved target (bare JID when 'to' absent) */
+	const char *type; /* the stanza's type attribute, or "" */
+	struct xml_node *payload; /* iq: the child element; else NULL */
+	int to_self; /* the stanza had no 'to' (addressed to the account) */
+	void *data; /* event-specific (documented at the event) */
+	const char *user; /* user/created, user/deleted: the local part */
+};
+
+typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
+
+struct hook_reg {
+	const char *name; /* "iq-get/host/urn:xmpp:ping:ping", "message/bare" */
+	hook_fn fn;
+	int prio; /* higher runs first; 0 is the usual */
+};
+#define HOOK_REG_END { NULL, NULL, 0 }
+
+struct hook_table; /* one per host */
+
+/* Intern a name; returns its id (>= 0). */
+int hook_intern(const char *name);
+/* The id of the name made of parts joined by '/', without building it;
+ * -1 when no handler was ever registered under that name. */
+int hook_lookup3(const char *a, const char *b, const char *c);
+int hook_lookup(const char *name);
+
+struct hook_table *hook_table_new(void);
+void hook_table_free(struct hook_table *t);
+void hook_add(struct hook_table *t, const char *name, hook_fn fn, int prio);
+/* Run the handlers of id; HOOK_CONTINUE when none handled it (or id < 0). */
+enum hook_ret hook_fire_id(struct hook_table *t, int id, struct hook_ev *ev);
+enum hook_ret hook_fire(struct hook_table *t, const char *name,
+    struct hook_ev *ev);
+/* Does any handler exist for id in t? */
+int hook_has(const struct hook_table *t, int id);
+
+#endif

@@ -1,0 +1,153 @@
+/* host.c: virtual hosts and the modules enabled on them. */
+#include "core/host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+struct host *host_list;
+const struct config *config_running;
+
+int
+module_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < module_registry_len; i++)
+		if (strcmp(module_registry[i]->name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+host_unload(struct host *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->nmods; i++)
+		if (h->mods[i]->cleanup)
+			h->mods[i]->cleanup(h);
+	hook_table_free(h->hooks);
+	h->hooks = NULL;
+	free(h->mods);
+	h->mods = NULL;
+	h->nmods = 0;
+}
+
+static int
+host_load(struct host *h, const struct cfg_host *ch, char *err, size_t errlen)
+{
+	size_t i;
+
+	h->cfg = ch;
+	h->hooks = hook_table_new();
+	h->mods = xcalloc(module_registry_len, sizeof(*h->mods));
+	/* registry order, so priorities tie-break the same way everywhere */
+	for (i = 0; i < module_registry_len; i++) {
+		const struct module *m = module_registry[i];
+		size_t j;
+
+		for (j = 0; j < ch->modules.n; j++)
+			if (strcmp(ch->modules.v[j], m->name) == 0)
+				break;
+		if (j == ch->modules.n)
+			continue;
+		h->mods[h->nmods++] = m;
+		for (j = 0; m->hooks && m->hooks[j].name; j++)
+			hook_add(h->hooks, m->hooks[j].name, m->hooks[j].fn,
+			    m->hooks[j].prio);
+	}
+	for (i = 0; i < h->nmods; i++) {
+		if (h->mods[i]->init && h->mods[i]->init(h) != 0) {
+			snprintf(err, errlen, "host %s: module %s failed to "
+			    "start", h->name, h->mods[i]->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+host_setup(const struct config *c, char *err, size_t errlen)
+{
+	const struct cfg_host *v = c->hosts.items;
+	struct host *h;
+	size_t i;
+
+	config_running = c;
+	for (h = host_list; h; h = h->next) {
+		host_unload(h);
+		h->active = 0;
+		h->cfg = NULL;
+	}
+	for (i = 0; i < c->hosts.n; i++) {
+		for (h = host_list; h; h = h->next)
+			if (strcmp(h->name, v[i].name) == 0)
+				break;
+		if (h == NULL) {
+			h = xcalloc(1, sizeof(*h));
+			h->name = xstrdup(v[i].name);
+			h->next = host_list;
+			host_list = h;
+		}
+		h->active = 1;
+		if (host_load(h, &v[i], err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+host_free_all(void)
+{
+	while (host_list) {
+		struct host *h = host_list;
+
+		host_list = h->next;
+		host_unload(h);
+		free(h->name);
+		free(h);
+	}
+}
+
+struct host *
+host_find_n(const char *domain, size_t len)
+{
+	struct host *h;
+
+	for (h = host_list; h; h = h->next)
+		if (h->active && strlen(h->name) == len &&
+		    memcmp(h->name, domain, len) == 0)
+			return h;
+	return NULL;
+}
+
+struct host *
+host_find(const char *domain)
+{
+	return domain ? host_find_n(domain, strlen(domain)) : NULL;
+}
+
+int
+host_has_module(const struct host *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->nmods; i++)
+		if (strcmp(h->mods[i]->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+void *
+host_modcfg(const struct host *h, const struct module *m)
+{
+	int i = module_index(m->name);
+
+	if (i < 0 || h->cfg == NULL || h->cfg->modcfg == NULL)
+		return NULL;
+	return h->cfg->modcfg[i];
+}

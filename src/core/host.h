@@ -1,0 +1,37 @@
+/* host.h: virtual hosts: each has its config, its enabled modules and the
+ * hook table those modules filled. Host objects live as long as ternd;
+ * a reload rebuilds their hook tables in place. */
+#ifndef TERN_HOST_H
+#define TERN_HOST_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/hook.h"
+#include "core/module.h"
+
+struct host {
+	char *name;
+	const struct cfg_host *cfg; /* points into the current config */
+	struct hook_table *hooks;
+	const struct module **mods; /* enabled modules */
+	size_t nmods;
+	int active; /* 0 when removed from the config by a reload */
+	struct host *next;
+};
+
+extern struct host *host_list;
+/* The configuration in force (set by host_setup). */
+extern const struct config *config_running;
+
+/* Build or rebuild every host from c (start and reload); modules' init
+ * run for each host. */
+int host_setup(const struct config *c, char *err, size_t errlen);
+void host_free_all(void);
+struct host *host_find(const char *domain); /* active hosts only */
+struct host *host_find_n(const char *domain, size_t len);
+int host_has_module(const struct host *h, const char *name);
+/* The host's settings struct for module m (NULL if m has no config). */
+void *host_modcfg(const struct host *h, const struct module *m);
+
+#endif

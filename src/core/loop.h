@@ -1,0 +1,25 @@
+/* loop.h: the one libev loop and what runs when it is about to sleep:
+ * group commit of storage, then flushing of every connection's queued
+ * writes, then freeing of connections closed during the iteration. */
+#ifndef TERN_LOOP_H
+#define TERN_LOOP_H
+
+#include <ev.h>
+
+extern struct ev_loop *loop_ev;
+
+void loop_init(void);
+void loop_run(void);
+void loop_stop(void);
+/* Run the pre-sleep work now (deferred frees, commit, flush, reap). */
+void loop_drain(void);
+
+/* Run fn(arg) once, when the loop is next about to sleep, before the
+ * commit. Used to free objects outside their own callbacks. */
+void loop_defer(void (*fn)(void *), void *arg);
+
+/* Register something to run at every pre-sleep point, in order:
+ * phase 0 before the commit, phase 1 after (writes), phase 2 last. */
+void loop_at_idle(int phase, void (*fn)(void));
+
+#endif

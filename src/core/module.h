@@ -1,0 +1,37 @@
+/* module.h: what a module is. The registry is a static array in
+ * src/mod/modules.c; modules are enabled per virtual host. */
+#ifndef TERN_MODULE_H
+#define TERN_MODULE_H
+
+#include "core/config.h"
+#include "core/hook.h"
+
+struct host;
+
+struct disco_identity {
+	const char *category, *type, *name;
+};
+
+struct module {
+	const char *name;
+	const char *spec; /* "XEP-0199", "RFC 6121 §2" */
+	const char *doc; /* one line for the module reference */
+	/* disco#info features the server advertises for this module */
+	const char *const *features;
+	/* features advertised on a user's bare JID (disco#info to account) */
+	const char *const *account_features;
+	const struct disco_identity *identities; /* ends with { NULL } */
+	const struct hook_reg *hooks;
+	const struct cfg_section *config; /* per-host settings, or NULL */
+	const char *const *depends; /* module names that must be enabled too */
+	int (*init)(struct host *h); /* optional, after hooks are registered */
+	void (*cleanup)(struct host *h); /* optional */
+};
+
+extern const struct module *const module_registry[];
+extern const size_t module_registry_len;
+
+/* Index of the named module in the registry, or -1. */
+int module_index(const char *name);
+
+#endif

@@ -1,0 +1,191 @@
+/* util.c: allocation, random, time, hashing and base64 helpers. */
+#include "core/util.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void
+oom(size_t n)
+{
+	fprintf(stderr, "ternd: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		oom(n);
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+
+	if (p == NULL)
+		oom(nmemb * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		oom(n);
+	return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+int
+ct_memeq(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	unsigned char acc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		acc |= x[i] ^ y[i];
+	return acc == 0;
+}
+
+void
+rand_bytes(void *buf, size_t n)
+{
+	if (RAND_bytes(buf, (int)n) != 1) {
+		fprintf(stderr, "ternd: RAND_bytes failed\n");
+		abort();
+	}
+}
+
+void
+rand_id(char *out, size_t n)
+{
+	static const char alpha[] =
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+	unsigned char r[64];
+	size_t i;
+
+	if (n == 0)
+		return;
+	if (n - 1 > sizeof(r))
+		n = sizeof(r) + 1;
+	rand_bytes(r, n - 1);
+	for (i = 0; i + 1 < n; i++)
+		out[i] = alpha[r[i] & 63];
+	out[n - 1] = '\0';
+}
+
+int64_t
+now_unix(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+time_xep82(int64_t unix_secs, char *out, size_t outlen)
+{
+	time_t t = (time_t)unix_secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+uint32_t
+hash_bytes(uint32_t h, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= s[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+size_t
+b64_encode(const unsigned char *in, size_t n, char *out)
+{
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+int
+b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
+{
+	static signed char map[256];
+	static int ready;
+	size_t i, o = 0;
+	unsigned acc = 0;
+	int bits = 0, pad = 0;
+
+	if (!ready) {
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		memset(map, -1, sizeof(map));
+		for (i = 0; i < 64; i++)
+			map[(unsigned char)a[i]] = (signed char)i;
+		ready = 1;
+	}
+	if (n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c == '=') {
+			if (i < n - 2)
+				return -1;
+			pad++;
+			continue;
+		}
+		if (pad || map[c] < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)map[c];
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* leftover bits must be zero (canonical encoding) */
+	if (bits && (acc & ((1u << bits) - 1)))
+		return -1;
+	*outlen = o;
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* util.h: allocation that aborts on failure, small string helpers, time. */
+#ifndef TERN_UTIL_H
+#define TERN_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define UNUSED(x) ((void)(x))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Constant-time comparison of two byte strings of equal length. */
+int ct_memeq(const void *a, const void *b, size_t n);
+
+/* Fill buf with n cryptographically random bytes; aborts on failure. */
+void rand_bytes(void *buf, size_t n);
+/* A random id of n-1 url-safe characters, NUL-terminated. */
+void rand_id(char *out, size_t n);
+
+/* Wall clock in seconds / monotonic milliseconds. */
+int64_t now_unix(void);
+int64_t now_ms(void);
+/* XEP-0082 DateTime (UTC, "2026-11-23T10:00:00Z"); out needs 32 bytes. */
+void time_xep82(int64_t unix_secs, char *out, size_t outlen);
+
+/* FNV-1a over a byte string, continuing from h (start with HASH_INIT). */
+#define HASH_INIT 2166136261u
+uint32_t hash_bytes(uint32_t h, const void *p, size_t n);
+
+/* Base64 (standard alphabet, padded). decode returns -1 on bad input.
+ * enc needs 4*((n+2)/3)+1 bytes; dec needs n*3/4+1 bytes. */
+size_t b64_encode(const unsigned char *in, size_t n, char *out);
+int b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen);
+
+#endif

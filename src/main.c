@@ -1,0 +1,280 @@
+/* main.c: start, signals, reload and shutdown of ternd. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/ctl.h"
+#include "core/host.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "net/conn.h"
+#include "net/listener.h"
+#include "net/tls.h"
+#include "store/store.h"
+#include "xmpp/c2s.h"
+#include "xmpp/component.h"
+#include "xmpp/session.h"
+
+#define TERN_VERSION "0.1.0"
+
+static struct config *cfg;
+static ev_signal sig_term, sig_int, sig_hup;
+static ev_timer shutdown_timer, shutdown_poll;
+static int shutting_down;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: ternd [-c CONFIG] [--check] [--config-doc] "
+	    "[--version]\n"
+	    "  -c CONFIG     configuration file (default: $TERN_CONFIG or "
+	    "/etc/tern/tern.yml)\n"
+	    "  --check       validate the configuration and certificates, "
+	    "then exit\n"
+	    "  --config-doc  print the configuration reference (Markdown)\n");
+}
+
+static void
+reload(void)
+{
+	char err[1024];
+	struct config *n = config_load(cfg->file, err, sizeof(err));
+	enum log_level lvl;
+
+	if (n == NULL) {
+		log_err("reload failed, keeping the running configuration: %s",
+		    err);
+		return;
+	}
+	if (tls_load(n, err, sizeof(err)) != 0) {
+		log_err("reload failed, keeping the running configuration: %s",
+		    err);
+		config_free(n);
+		return;
+	}
+	if (host_setup(n, err, sizeof(err)) != 0) {
+		/* modules refused the new config: go back to the old one */
+		log_err("reload failed: %s", err);
+		host_setup(cfg, err, sizeof(err));
+		tls_load(cfg, err, sizeof(err));
+		config_free(n);
+		return;
+	}
+	if (listener_reconcile(n, err, sizeof(err)) != 0)
+		log_err("reload: %s", err);
+	config_free(cfg);
+	cfg = n;
+	lvl = (enum log_level)cfg->log_level;
+	log_open(lvl, 1, cfg->log_syslog);
+	log_info("ternd: configuration and certificates reloaded");
+}
+
+static void
+ctl_reload(int argc, char **argv, char *reply, size_t len)
+{
+	UNUSED(argc);
+	UNUSED(argv);
+	reload();
+	snprintf(reply, len, "ok");
+}
+
+static void
+ctl_user_deleted(int argc, char **argv, char *reply, size_t len)
+{
+	struct hook_ev ev = { 0 };
+	struct host *h;
+
+	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
+		snprintf(reply, len, "error usage: user-deleted HOST USER");
+		return;
+	}
+	session_close_user(h->name, argv[2], "not-authorized",
+	    "account deleted");
+	ev.host = h;
+	ev.user = argv[2];
+	hook_fire(h->hooks, "user/deleted", &ev);
+	log_info("account deleted jid=%s@%s", argv[2], h->name);
+	snprintf(reply, len, "ok");
+}
+
+static void
+ctl_status(int argc, char **argv, char *reply, size_t len)
+{
+	UNUSED(argc);
+	UNUSED(argv);
+	snprintf(reply, len, "ok sessions=%u connections=%zu",
+	    session_count(), conn_count());
+}
+
+static void
+shutdown_done(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	loop_stop();
+}
+
+static void
+shutdown_check(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	if (conn_count() == 0)
+		loop_stop();
+}
+
+static void
+begin_shutdown(const char *why)
+{
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	log_info("ternd: shutting down (%s)", why);
+	listener_close_all();
+	ctl_close();
+	c2s_close_all("system-shutdown", NULL);
+	component_close_all("system-shutdown", NULL);
+	/* give the stream errors a moment to reach the peers */
+	ev_timer_init(&shutdown_poll, shutdown_check, 0.05, 0.05);
+	ev_timer_start(loop_ev, &shutdown_poll);
+	ev_timer_init(&shutdown_timer, shutdown_done, 3.0, 0.0);
+	ev_timer_start(loop_ev, &shutdown_timer);
+}
+
+static void
+signal_cb(struct ev_loop *l, ev_signal *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(revents);
+	if (w->signum == SIGHUP)
+		reload();
+	else
+		begin_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *file = getenv("TERN_CONFIG");
+	char err[1024];
+	int check = 0, i, rc = 1;
+
+	if (file == NULL)
+		file = "/etc/tern/tern.yml";
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			file = argv[++i];
+		} else if (strcmp(argv[i], "--check") == 0) {
+			check = 1;
+		} else if (strcmp(argv[i], "--config-doc") == 0) {
+			config_write_docs(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("ternd %s\n", TERN_VERSION);
+			return 0;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	cfg = config_load(file, err, sizeof(err));
+	if (cfg == NULL) {
+		fprintf(stderr, "ternd: %s\n", err);
+		return 1;
+	}
+	log_open((enum log_level)cfg->log_level, 1, cfg->log_syslog);
+	signal(SIGPIPE, SIG_IGN);
+	loop_init();
+	conn_init();
+	if (tls_load(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ternd: %s\n", err);
+		goto out_cfg;
+	}
+	if (check) {
+		printf("ternd: configuration OK: %s\n", cfg->file);
+		rc = 0;
+		goto out_tls;
+	}
+	store_main = store_open(cfg_storage_backends[cfg->storage.backend],
+	    cfg->storage.path, err, sizeof(err));
+	if (store_main == NULL) {
+		fprintf(stderr, "ternd: storage: %s\n", err);
+		goto out_tls;
+	}
+	component_init();
+	if (host_setup(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ternd: %s\n", err);
+		goto out_store;
+	}
+	listener_set_handler(LISTEN_C2S, c2s_accept);
+	listener_set_handler(LISTEN_C2S_TLS, c2s_accept);
+	listener_set_handler(LISTEN_COMPONENT, component_accept);
+	if (listener_open_all(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ternd: %s\n", err);
+		goto out_listeners;
+	}
+	ctl_register("reload", ctl_reload);
+	ctl_register("user-deleted", ctl_user_deleted);
+	ctl_register("status", ctl_status);
+	if (cfg->control_socket &&
+	    ctl_open(cfg->control_socket, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ternd: %s\n", err);
+		goto out_listeners;
+	}
+	if (cfg->pidfile && write_pidfile(cfg->pidfile) != 0)
+		log_warn("pidfile %s: %s", cfg->pidfile, strerror(errno));
+	ev_signal_init(&sig_term, signal_cb, SIGTERM);
+	ev_signal_init(&sig_int, signal_cb, SIGINT);
+	ev_signal_init(&sig_hup, signal_cb, SIGHUP);
+	ev_signal_start(loop_ev, &sig_term);
+	ev_signal_start(loop_ev, &sig_int);
+	ev_signal_start(loop_ev, &sig_hup);
+	log_info("ternd %s: ready; add a user with: ternctl -c %s adduser "
+	    "USER@%s", TERN_VERSION, cfg->file,
+	    cfg->hosts.n ? ((struct cfg_host *)cfg->hosts.items)[0].name :
+	    "HOST");
+	loop_run();
+	rc = 0;
+	if (cfg->pidfile)
+		unlink(cfg->pidfile);
+out_listeners:
+	listener_close_all();
+	ctl_close();
+	/* whatever did not finish closing in time is closed now */
+	conn_close_all_now();
+	loop_drain();
+out_store:
+	host_free_all();
+	store_commit();
+	store_close(store_main);
+	store_main = NULL;
+out_tls:
+	tls_shutdown();
+out_cfg:
+	config_free(cfg);
+	log_info("ternd: stopped");
+	log_close();
+	return rc;
+}

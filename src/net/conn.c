@@ -1,0 +1,592 @@
+/* conn.c: sockets and TLS on the loop, with batched writes. */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+
+#define READ_CHUNK 16384
+#define TLS_COALESCE 16384
+#define IOV_BATCH 64
+
+static char read_buf[READ_CHUNK];
+static char tls_out[TLS_COALESCE];
+static struct conn *dirty;
+static struct conn *all_conns;
+static struct conn **dead_v;
+static size_t dead_n, dead_cap;
+static size_t live;
+static uint64_t next_id = 1;
+
+/* per-IP connection counts: small open-addressing table */
+struct ipcount {
+	char ip[48];
+	unsigned n;
+};
+static struct ipcount *ipt;
+static size_t ipt_cap, ipt_used;
+
+static struct ipcount *
+ip_slot(const char *ip, int create)
+{
+	uint32_t h;
+	size_t i;
+
+	if (ipt_cap == 0) {
+		if (!create)
+			return NULL;
+		ipt_cap = 256;
+		ipt = xcalloc(ipt_cap, sizeof(*ipt));
+	}
+	if (create && (ipt_used + 1) * 2 > ipt_cap) {
+		struct ipcount *old = ipt;
+		size_t oldcap = ipt_cap, j;
+
+		ipt_cap *= 2;
+		ipt = xcalloc(ipt_cap, sizeof(*ipt));
+		ipt_used = 0;
+		for (j = 0; j < oldcap; j++) {
+			if (old[j].n) {
+				struct ipcount *s = ip_slot(old[j].ip, 1);
+
+				s->n = old[j].n;
+			}
+		}
+		free(old);
+	}
+	h = hash_bytes(HASH_INIT, ip, strlen(ip));
+	for (i = h & (ipt_cap - 1);; i = (i + 1) & (ipt_cap - 1)) {
+		if (ipt[i].ip[0] == '\0') {
+			if (!create)
+				return NULL;
+			snprintf(ipt[i].ip, sizeof(ipt[i].ip), "%s", ip);
+			ipt_used++;
+			return &ipt[i];
+		}
+		if (strcmp(ipt[i].ip, ip) == 0)
+			return &ipt[i];
+	}
+}
+
+unsigned
+conn_ip_count(const char *ip)
+{
+	struct ipcount *s = ip_slot(ip, 0);
+
+	return s ? s->n : 0;
+}
+
+/* Slots are never emptied (tombstones would complicate probing); a count
+ * of zero keeps the slot for reuse by the same address. */
+static void
+ip_adjust(const char *ip, int delta)
+{
+	struct ipcount *s = ip_slot(ip, 1);
+
+	if (delta < 0 && s->n == 0)
+		return;
+	s->n = (unsigned)((int)s->n + delta);
+}
+
+static void rio_cb(struct ev_loop *l, ev_io *w, int revents);
+static void wio_cb(struct ev_loop *l, ev_io *w, int revents);
+static void do_flush(struct conn *c);
+
+static void
+mark_dirty(struct conn *c)
+{
+	if (c->on_dirty_list)
+		return;
+	c->on_dirty_list = 1;
+	c->dirty_next = dirty;
+	dirty = c;
+}
+
+static void
+start_tls(struct conn *c, SSL_CTX *ctx)
+{
+	c->ssl = SSL_new(ctx);
+	if (c->ssl == NULL) {
+		conn_close(c, 0, "tls setup failed");
+		return;
+	}
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_accept_state(c->ssl);
+	c->tls_handshaking = 1;
+}
+
+struct conn *
+conn_new(int fd, const char *peer, SSL_CTX *tls_ctx,
+    const struct conn_ops *ops, void *owner)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->ops = ops;
+	c->owner = owner;
+	c->id = next_id++;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	ev_io_init(&c->rio, rio_cb, fd, EV_READ);
+	ev_io_init(&c->wio, wio_cb, fd, EV_WRITE);
+	c->rio.data = c;
+	c->wio.data = c;
+	ev_io_start(loop_ev, &c->rio);
+	c->all_next = all_conns;
+	if (all_conns)
+		all_conns->all_prev = c;
+	all_conns = c;
+	live++;
+	ip_adjust(c->peer, 1);
+	if (tls_ctx) {
+		c->tls_direct = 1;
+		start_tls(c, tls_ctx);
+	}
+	return c;
+}
+
+int
+conn_is_tls(const struct conn *c)
+{
+	return c->ssl != NULL && !c->tls_handshaking;
+}
+
+size_t
+conn_count(void)
+{
+	return live;
+}
+
+int
+conn_write(struct conn *c, struct rbuf *r)
+{
+	if (c->state != CONN_OPEN || r->len == 0)
+		return 0;
+	if (c->max_queue && c->queued + r->len > c->max_queue)
+		return -1;
+	if (c->wq_len == c->wq_cap) {
+		unsigned ncap = c->wq_cap ? c->wq_cap * 2 : 4, i;
+		struct conn_wq *n = xmalloc(ncap * sizeof(*n));
+
+		for (i = 0; i < c->wq_len; i++)
+			n[i] = c->wq[(c->wq_head + i) % c->wq_cap];
+		free(c->wq);
+		c->wq = n;
+		c->wq_cap = ncap;
+		c->wq_head = 0;
+	}
+	c->wq[(c->wq_head + c->wq_len) % c->wq_cap].buf = rbuf_ref(r);
+	c->wq[(c->wq_head + c->wq_len) % c->wq_cap].off = 0;
+	c->wq_len++;
+	c->queued += r->len;
+	mark_dirty(c);
+	return 0;
+}
+
+int
+conn_write_str(struct conn *c, const char *s, size_t n)
+{
+	struct rbuf *r = rbuf_new(s, n);
+	int rc = conn_write(c, r);
+
+	rbuf_unref(r);
+	return rc;
+}
+
+/* Drop n written bytes from the head of the queue. */
+static void
+wq_consume(struct conn *c, size_t n)
+{
+	c->queued -= n;
+	while (n > 0 && c->wq_len > 0) {
+		struct conn_wq *q = &c->wq[c->wq_head];
+		size_t left = q->buf->len - q->off;
+
+		if (n < left) {
+			q->off += n;
+			return;
+		}
+		n -= left;
+		rbuf_unref(q->buf);
+		c->wq_head = (c->wq_head + 1) % c->wq_cap;
+		c->wq_len--;
+	}
+	if (c->wq_len == 0) {
+		/* give the ring back while idle */
+		free(c->wq);
+		c->wq = NULL;
+		c->wq_cap = 0;
+		c->wq_head = 0;
+	}
+}
+
+static void
+wq_clear(struct conn *c)
+{
+	while (c->wq_len > 0) {
+		rbuf_unref(c->wq[c->wq_head].buf);
+		c->wq_head = (c->wq_head + 1) % c->wq_cap;
+		c->wq_len--;
+	}
+	free(c->wq);
+	c->wq = NULL;
+	c->wq_cap = c->wq_head = 0;
+	c->queued = 0;
+}
+
+static void
+reap(struct conn *c)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	c->state = CONN_DEAD;
+	ev_io_stop(loop_ev, &c->rio);
+	ev_io_stop(loop_ev, &c->wio);
+	if (c->close_timer_armed)
+		ev_timer_stop(loop_ev, &c->close_timer);
+	c->close_timer_armed = 0;
+	if (dead_n == dead_cap) {
+		dead_cap = dead_cap ? dead_cap * 2 : 64;
+		dead_v = xrealloc(dead_v, dead_cap * sizeof(*dead_v));
+	}
+	dead_v[dead_n++] = c;
+}
+
+static void
+final_close(struct conn *c, const char *why)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->ssl && !c->tls_handshaking)
+		SSL_shutdown(c->ssl); /* best effort close_notify */
+	reap(c);
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		all_conns = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
+	live--;
+	ip_adjust(c->peer, -1);
+	if (!c->closed_called) {
+		c->closed_called = 1;
+		if (c->ops->closed)
+			c->ops->closed(c, why);
+	}
+}
+
+static void
+close_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	c->close_timer_armed = 0;
+	final_close(c, c->close_why ? c->close_why : "closed");
+}
+
+void
+conn_close(struct conn *c, int flush, const char *why)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (flush && c->queued > 0 && !c->tls_handshaking) {
+		c->state = CONN_CLOSING;
+		c->close_why = why;
+		ev_io_stop(loop_ev, &c->rio);
+		ev_timer_init(&c->close_timer, close_timer_cb, 5.0, 0.0);
+		c->close_timer.data = c;
+		ev_timer_start(loop_ev, &c->close_timer);
+		c->close_timer_armed = 1;
+		mark_dirty(c);
+		return;
+	}
+	final_close(c, why);
+}
+
+void
+conn_starttls(struct conn *c, SSL_CTX *ctx)
+{
+	if (c->state != CONN_OPEN || c->ssl)
+		return;
+	c->starttls_pending = 1;
+	c->starttls_ctx = ctx;
+	mark_dirty(c);
+	/* Flush <proceed/> now: the client starts its handshake as soon
+	 * as it sees it, and the next read must already be TLS. */
+	do_flush(c);
+}
+
+void
+conn_pause(struct conn *c, int paused)
+{
+	if (c->state != CONN_OPEN || c->read_paused == (unsigned)!!paused)
+		return;
+	c->read_paused = !!paused;
+	if (paused)
+		ev_io_stop(loop_ev, &c->rio);
+	else
+		ev_io_start(loop_ev, &c->rio);
+}
+
+static const char *
+ssl_errstr(void)
+{
+	unsigned long e = ERR_get_error();
+	const char *s = e ? ERR_reason_error_string(e) : NULL;
+
+	ERR_clear_error();
+	return s ? s : "tls error";
+}
+
+/* 1 done, 0 in progress, -1 failed (conn closed) */
+static int
+handshake(struct conn *c)
+{
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		c->tls_handshaking = 0;
+		ev_io_stop(loop_ev, &c->wio);
+		if (c->ops->tls_ready)
+			c->ops->tls_ready(c);
+		if (c->queued)
+			mark_dirty(c);
+		return 1;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		ev_io_stop(loop_ev, &c->wio);
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		ev_io_start(loop_ev, &c->wio);
+		return 0;
+	default:
+		log_debug("conn %llx tls handshake failed peer=%s: %s",
+		    (unsigned long long)c->id, c->peer, ssl_errstr());
+		final_close(c, "tls handshake failed");
+		return -1;
+	}
+}
+
+static void
+rio_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	int rounds;
+
+	UNUSED(l);
+	UNUSED(revents);
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->tls_handshaking && handshake(c) <= 0)
+		return;
+	/* bounded work per wake-up keeps one busy peer from starving
+	 * the others */
+	for (rounds = 0; rounds < 8 && c->state == CONN_OPEN &&
+	    !c->read_paused; rounds++) {
+		ssize_t n;
+
+		if (c->ssl) {
+			int r = SSL_read(c->ssl, read_buf, sizeof(read_buf));
+
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				if (e == SSL_ERROR_WANT_READ)
+					return;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					ev_io_start(loop_ev, &c->wio);
+					return;
+				}
+				final_close(c, e == SSL_ERROR_ZERO_RETURN ?
+				    "peer closed" : "tls read error");
+				ERR_clear_error();
+				return;
+			}
+			n = r;
+		} else {
+			n = read(c->fd, read_buf, sizeof(read_buf));
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					return;
+				final_close(c, "read error");
+				return;
+			}
+			if (n == 0) {
+				final_close(c, "peer closed");
+				return;
+			}
+		}
+		c->ops->data(c, read_buf, (size_t)n);
+		if (c->ssl == NULL && c->starttls_pending)
+			return; /* the rest of the bytes belong to TLS */
+		if (c->tls_handshaking)
+			return;
+	}
+	/* Data may remain buffered in the SSL object without a socket
+	 * event: come back on the next iteration. */
+	if (c->state == CONN_OPEN && c->ssl && SSL_pending(c->ssl) > 0)
+		ev_feed_event(loop_ev, &c->rio, EV_READ);
+}
+
+static void
+flush_plain(struct conn *c)
+{
+	while (c->wq_len > 0) {
+		struct iovec iov[IOV_BATCH];
+		int n = 0;
+		unsigned i;
+		ssize_t w;
+
+		for (i = 0; i < c->wq_len && n < IOV_BATCH; i++) {
+			struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+
+			iov[n].iov_base = q->buf->data + q->off;
+			iov[n].iov_len = q->buf->len - q->off;
+			n++;
+		}
+		w = writev(c->fd, iov, n);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				ev_io_start(loop_ev, &c->wio);
+				return;
+			}
+			final_close(c, "write error");
+			return;
+		}
+		wq_consume(c, (size_t)w);
+	}
+}
+
+static void
+flush_tls(struct conn *c)
+{
+	while (c->wq_len > 0) {
+		size_t n = 0, want;
+		unsigned i;
+		int r;
+
+		want = c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out);
+		for (i = 0; i < c->wq_len && n < want; i++) {
+			struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+			size_t l = q->buf->len - q->off;
+
+			if (l > want - n)
+				l = want - n;
+			memcpy(tls_out + n, q->buf->data + q->off, l);
+			n += l;
+		}
+		r = SSL_write(c->ssl, tls_out, (int)n);
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+
+			c->tls_retry_len = n;
+			if (e == SSL_ERROR_WANT_WRITE) {
+				ev_io_start(loop_ev, &c->wio);
+				return;
+			}
+			if (e == SSL_ERROR_WANT_READ)
+				return;
+			ERR_clear_error();
+			final_close(c, "tls write error");
+			return;
+		}
+		c->tls_retry_len = 0;
+		wq_consume(c, (size_t)r);
+	}
+}
+
+static void
+do_flush(struct conn *c)
+{
+	if (c->state == CONN_DEAD || c->tls_handshaking)
+		return;
+	if (c->ssl)
+		flush_tls(c);
+	else
+		flush_plain(c);
+	if (c->state == CONN_DEAD || c->wq_len > 0)
+		return;
+	ev_io_stop(loop_ev, &c->wio);
+	if (c->starttls_pending && c->ssl == NULL) {
+		c->starttls_pending = 0;
+		start_tls(c, c->starttls_ctx);
+		if (c->ssl)
+			handshake(c);
+		return;
+	}
+	if (c->state == CONN_CLOSING)
+		final_close(c, c->close_why ? c->close_why : "closed");
+}
+
+static void
+wio_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->tls_handshaking) {
+		handshake(c);
+		return;
+	}
+	do_flush(c);
+}
+
+void
+conn_flush_all(void)
+{
+	while (dirty) {
+		struct conn *c = dirty;
+
+		dirty = c->dirty_next;
+		c->dirty_next = NULL;
+		c->on_dirty_list = 0;
+		do_flush(c);
+	}
+}
+
+static void
+reap_all(void)
+{
+	size_t i;
+
+	/* the dirty list may still name a dead conn: flush first */
+	conn_flush_all();
+	for (i = 0; i < dead_n; i++) {
+		struct conn *c = dead_v[i];
+
+		if (c->ssl)
+			SSL_free(c->ssl);
+		close(c->fd);
+		wq_clear(c);
+		free(c);
+	}
+	dead_n = 0;
+}
+
+void
+conn_close_all_now(void)
+{
+	while (all_conns)
+		final_close(all_conns, "shutdown");
+}
+
+void
+conn_init(void)
+{
+	loop_at_idle(1, conn_flush_all);
+	loop_at_idle(2, reap_all);
+}

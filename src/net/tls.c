@@ -1,0 +1,355 @@
+/* tls.c: certificate directory, SNI, ALPN and channel bindings. */
+#include "net/tls.h"
+
+#include <dirent.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+struct tls_cert {
+	SSL_CTX *ctx;
+	char **names; /* DNS SANs (or CN when no SAN), lowercase */
+	size_t nnames;
+	char *file;
+};
+
+struct tls_set {
+	struct tls_cert *v;
+	size_t n;
+};
+
+static struct tls_set cur;
+
+static void
+set_free(struct tls_set *s)
+{
+	size_t i, j;
+
+	for (i = 0; i < s->n; i++) {
+		SSL_CTX_free(s->v[i].ctx);
+		for (j = 0; j < s->v[i].nnames; j++)
+			free(s->v[i].names[j]);
+		free(s->v[i].names);
+		free(s->v[i].file);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int
+name_match(const char *pattern, const char *name)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, name) == 0)
+		return 1;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	dot = strchr(name, '.');
+	return dot && dot != name && strcasecmp(pattern + 1, dot) == 0;
+}
+
+static struct tls_cert *
+find_cert(const char *name)
+{
+	size_t i, j;
+
+	if (name == NULL)
+		return NULL;
+	/* exact names win over wildcards */
+	for (i = 0; i < cur.n; i++)
+		for (j = 0; j < cur.v[i].nnames; j++)
+			if (strcasecmp(cur.v[i].names[j], name) == 0)
+				return &cur.v[i];
+	for (i = 0; i < cur.n; i++)
+		for (j = 0; j < cur.v[i].nnames; j++)
+			if (name_match(cur.v[i].names[j], name))
+				return &cur.v[i];
+	return NULL;
+}
+
+SSL_CTX *
+tls_ctx_for(const char *name)
+{
+	struct tls_cert *c = find_cert(name);
+
+	if (c)
+		return c->ctx;
+	return cur.n ? cur.v[0].ctx : NULL;
+}
+
+int
+tls_covers(const char *name)
+{
+	return find_cert(name) != NULL;
+}
+
+static int
+sni_cb(SSL *ssl, int *al, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	struct tls_cert *c;
+
+	UNUSED(al);
+	UNUSED(arg);
+	if (name == NULL)
+		return SSL_TLSEXT_ERR_OK;
+	c = find_cert(name);
+	if (c && c->ctx != SSL_get_SSL_CTX(ssl))
+		SSL_set_SSL_CTX(ssl, c->ctx);
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char want[] = "xmpp-client";
+	unsigned int i = 0;
+
+	UNUSED(ssl);
+	UNUSED(arg);
+	while (i < inlen) {
+		unsigned int l = in[i];
+
+		if (i + 1 + l > inlen)
+			break;
+		if (l == sizeof(want) - 1 && memcmp(in + i + 1, want, l) == 0) {
+			*out = in + i + 1;
+			*outlen = (unsigned char)l;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + l;
+	}
+	/* no xmpp-client offered: carry on without ALPN */
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+static void
+add_name(struct tls_cert *c, const char *n, size_t len)
+{
+	char *s = xstrndup(n, len);
+	char *p;
+
+	for (p = s; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	c->names = xrealloc(c->names, (c->nnames + 1) * sizeof(char *));
+	c->names[c->nnames++] = s;
+}
+
+static void
+collect_names(struct tls_cert *c, X509 *x)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL);
+	int i;
+
+	if (sans) {
+		for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+			const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+
+			if (g->type == GEN_DNS)
+				add_name(c,
+				    (const char *)ASN1_STRING_get0_data(
+					g->d.dNSName),
+				    (size_t)ASN1_STRING_length(g->d.dNSName));
+		}
+		GENERAL_NAMES_free(sans);
+	}
+	if (c->nnames == 0) {
+		char cn[256];
+		int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+		    NID_commonName, cn, sizeof(cn));
+
+		if (n > 0)
+			add_name(c, cn, (size_t)n);
+	}
+}
+
+static SSL_CTX *
+make_ctx(const struct config *cfg, const char *cert, const char *key,
+    char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	unsigned long e;
+
+	if (ctx == NULL)
+		goto fail;
+	SSL_CTX_set_min_proto_version(ctx, cfg->tls.min_version == 1 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION);
+	if (cfg->tls.ciphers &&
+	    SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers) != 1)
+		goto fail;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+	/* idle connections give their read/write buffers back */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+	    SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tern", 4);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+		goto fail;
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
+		goto fail;
+	if (SSL_CTX_check_private_key(ctx) != 1)
+		goto fail;
+	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	return ctx;
+fail:
+	e = ERR_get_error();
+	snprintf(err, errlen, "%s: %s", cert,
+	    e ? ERR_reason_error_string(e) : "cannot create TLS context");
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a > b && strcmp(s + a - b, suf) == 0;
+}
+
+/* Does the PEM file hold a private key? */
+static int
+pem_has_key(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[256];
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strncmp(line, "-----BEGIN", 10) == 0 &&
+		    strstr(line, "PRIVATE KEY"))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+int
+tls_load(const struct config *cfg, char *err, size_t errlen)
+{
+	struct tls_set next = { 0 };
+	struct dirent **ents = NULL;
+	int n, i, rc = -1;
+
+	n = scandir(cfg->tls.cert_dir, &ents, NULL, alphasort);
+	if (n < 0) {
+		snprintf(err, errlen, "tls.cert_dir %s: cannot read directory",
+		    cfg->tls.cert_dir);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *fn = ents[i]->d_name;
+		char cert[4096], key[4096];
+		struct tls_cert c = { 0 };
+		X509 *x;
+
+		if (fn[0] == '.' ||
+		    !(has_suffix(fn, ".pem") || has_suffix(fn, ".crt")))
+			continue;
+		snprintf(cert, sizeof(cert), "%s/%s", cfg->tls.cert_dir, fn);
+		if (pem_has_key(cert)) {
+			snprintf(key, sizeof(key), "%s", cert);
+		} else {
+			struct stat st;
+
+			snprintf(key, sizeof(key), "%s/%.*s.key",
+			    cfg->tls.cert_dir, (int)(strlen(fn) - 4), fn);
+			if (stat(key, &st) != 0)
+				continue; /* a CA file or chain part */
+		}
+		c.ctx = make_ctx(cfg, cert, key, err, errlen);
+		if (c.ctx == NULL)
+			goto out;
+		x = SSL_CTX_get0_certificate(c.ctx);
+		collect_names(&c, x);
+		c.file = xstrdup(cert);
+		next.v = xrealloc(next.v, (next.n + 1) * sizeof(*next.v));
+		next.v[next.n++] = c;
+		log_debug("tls loaded cert=%s names=%zu", cert, c.nnames);
+	}
+	if (next.n == 0) {
+		snprintf(err, errlen, "tls.cert_dir %s: no certificate found "
+		    "(*.pem with key, or *.crt/*.pem with a .key beside)",
+		    cfg->tls.cert_dir);
+		goto out;
+	}
+	/* connections keep references to the contexts they use */
+	set_free(&cur);
+	cur = next;
+	next.v = NULL;
+	next.n = 0;
+	rc = 0;
+out:
+	set_free(&next);
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
+}
+
+void
+tls_shutdown(void)
+{
+	set_free(&cur);
+}
+
+int
+tls_is_13(SSL *ssl)
+{
+	return SSL_version(ssl) >= TLS1_3_VERSION;
+}
+
+int
+tls_cb_exporter(SSL *ssl, unsigned char *out, size_t outlen)
+{
+	static const char label[] = "EXPORTER-Channel-Binding";
+
+	/* RFC 9266: only defined for TLS 1.3 */
+	if (!tls_is_13(ssl) || outlen < 32)
+		return -1;
+	if (SSL_export_keying_material(ssl, out, 32, label, sizeof(label) - 1,
+	    NULL, 0, 0) != 1)
+		return -1;
+	return 32;
+}
+
+int
+tls_cb_server_end_point(SSL *ssl, unsigned char *out, size_t outlen)
+{
+	X509 *x = SSL_get_certificate(ssl);
+	const EVP_MD *md;
+	int mdnid, pknid;
+	unsigned int n = 0;
+
+	if (x == NULL || outlen < EVP_MAX_MD_SIZE)
+		return -1;
+	/* RFC 5929 §4.1: the certificate's signature hash, MD5 and SHA-1
+	 * upgraded to SHA-256 */
+	if (!OBJ_find_sigid_algs(X509_get_signature_nid(x), &mdnid, &pknid))
+		return -1;
+	if (mdnid == NID_md5 || mdnid == NID_sha1 || mdnid == NID_undef)
+		md = EVP_sha256();
+	else
+		md = EVP_get_digestbynid(mdnid);
+	if (md == NULL || X509_digest(x, md, out, &n) != 1)
+		return -1;
+	return (int)n;
+}

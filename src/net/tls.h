@@ -1,0 +1,28 @@
+/* tls.h: TLS server contexts (OpenSSL 3). Certificates are scanned from a
+ * directory at start and on reload and matched to names by subjectAltName
+ * (wildcards one label deep); SNI selects among them. */
+#ifndef TERN_TLS_H
+#define TERN_TLS_H
+
+#include <openssl/ssl.h>
+#include <stddef.h>
+
+struct config;
+
+/* (Re)load every certificate in config's cert_dir. On failure the
+ * previous set stays in use and -1 is returned with err filled. */
+int tls_load(const struct config *c, char *err, size_t errlen);
+void tls_shutdown(void);
+
+/* The context for a connection expected to serve name (NULL: default). */
+SSL_CTX *tls_ctx_for(const char *name);
+/* Does some certificate cover name? */
+int tls_covers(const char *name);
+
+/* Channel bindings (RFC 5929, RFC 9266). Return the length written to out
+ * (at most outlen), or -1 when unavailable. */
+int tls_cb_exporter(SSL *ssl, unsigned char *out, size_t outlen);
+int tls_cb_server_end_point(SSL *ssl, unsigned char *out, size_t outlen);
+int tls_is_13(SSL *ssl);
+
+#endif

@@ -1,0 +1,136 @@
+/* store.h: the storage interface every module uses. Three kinds:
+ *   keyval  (host, user, store) -> one document
+ *   map     (host, user, store, key) -> value
+ *   archive (host, user, store) append-only items with id, time, with-JID,
+ *           queried by time range / with / before-after id, expired by age.
+ * user "" stands for host-wide data. Values are opaque bytes (modules store
+ * serialised XML or small text formats).
+ *
+ * Calls are synchronous against the backend. Writes open a transaction
+ * lazily; store_commit() commits everything written since the last commit
+ * (ternd calls it once per event-loop iteration, before acknowledging
+ * anything to a peer: group commit). Return values: 0 ok / found,
+ * 1 not found (get), -1 failure (already logged). */
+#ifndef TERN_STORE_H
+#define TERN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_archive_item;
+struct store_archive_query;
+
+struct store_backend {
+	const char *name;
+	struct store *(*open)(const char *location, char *err, size_t errlen);
+	void (*close)(struct store *st);
+	int (*commit)(struct store *st);
+
+	int (*kv_get)(struct store *st, const char *host, const char *user,
+	    const char *store, char **val, size_t *len);
+	int (*kv_set)(struct store *st, const char *host, const char *user,
+	    const char *store, const char *val, size_t len);
+	int (*kv_del)(struct store *st, const char *host, const char *user,
+	    const char *store);
+	/* Calls cb for each user that has a document in store on host. */
+	int (*kv_users)(struct store *st, const char *host, const char *store,
+	    int (*cb)(void *ud, const char *user), void *ud);
+
+	int (*map_get)(struct store *st, const char *host, const char *user,
+	    const char *store, const char *key, char **val, size_t *len);
+	int (*map_set)(struct store *st, const char *host, const char *user,
+	    const char *store, const char *key, const char *val, size_t len);
+	int (*map_del)(struct store *st, const char *host, const char *user,
+	    const char *store, const char *key); /* key NULL: all keys */
+	int (*map_list)(struct store *st, const char *host, const char *user,
+	    const char *store,
+	    int (*cb)(void *ud, const char *key, const char *val, size_t len),
+	    void *ud);
+	int (*map_count)(struct store *st, const char *host, const char *user,
+	    const char *store, long *count);
+
+	int (*archive_append)(struct store *st, const char *host,
+	    const char *user, const char *store, const char *id, int64_t when,
+	    const char *with, const char *val, size_t len);
+	int (*archive_query)(struct store *st,
+	    const struct store_archive_query *q,
+	    int (*cb)(void *ud, const struct store_archive_item *it),
+	    void *ud);
+	int (*archive_count)(struct store *st,
+	    const struct store_archive_query *q, long *count);
+	/* Delete items older than before (unix seconds) in store (all users
+	 * and hosts); *deleted gets the count. */
+	int (*archive_expire)(struct store *st, const char *store,
+	    int64_t before, long *deleted);
+	int (*archive_del)(struct store *st, const char *host,
+	    const char *user, const char *store, const char *id); /* id NULL: all */
+
+	/* Remove every row of any kind for that user on host. */
+	int (*user_delete)(struct store *st, const char *host,
+	    const char *user);
+};
+
+struct store_archive_item {
+	const char *id;
+	int64_t when; /* unix seconds */
+	const char *with; /* bare JID, may be "" */
+	const char *val;
+	size_t len;
+};
+
+struct store_archive_query {
+	const char *host;
+	const char *user;
+	const char *store;
+	const char *with; /* NULL: any */
+	int64_t start, end; /* 0: unbounded; inclusive */
+	const char *after_id; /* NULL: none; items strictly after this id */
+	const char *before_id; /* NULL: none; items strictly before */
+	const char *const *ids; /* NULL-terminated list, or NULL */
+	long limit; /* <= 0: no limit */
+	int reverse; /* newest first (for "last page" queries) */
+};
+
+/* Open a backend by name ("sqlite") at location (a file path for
+ * SQLite). err gets a message on failure. Creates or migrates the
+ * schema. */
+struct store *store_open(const char *backend, const char *location,
+    char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* The process-wide store ternd uses (set by main). */
+extern struct store *store_main;
+
+/* Thin wrappers on store_main's backend. */
+int store_commit(void);
+int store_kv_get(const char *host, const char *user, const char *store,
+    char **val, size_t *len);
+int store_kv_set(const char *host, const char *user, const char *store,
+    const char *val, size_t len);
+int store_kv_del(const char *host, const char *user, const char *store);
+int store_kv_users(const char *host, const char *store,
+    int (*cb)(void *ud, const char *user), void *ud);
+int store_map_get(const char *host, const char *user, const char *store,
+    const char *key, char **val, size_t *len);
+int store_map_set(const char *host, const char *user, const char *store,
+    const char *key, const char *val, size_t len);
+int store_map_del(const char *host, const char *user, const char *store,
+    const char *key);
+int store_map_list(const char *host, const char *user, const char *store,
+    int (*cb)(void *ud, const char *key, const char *val, size_t len),
+    void *ud);
+int store_map_count(const char *host, const char *user, const char *store,
+    long *count);
+int store_archive_append(const char *host, const char *user,
+    const char *store, const char *id, int64_t when, const char *with,
+    const char *val, size_t len);
+int store_archive_query(const struct store_archive_query *q,
+    int (*cb)(void *ud, const struct store_archive_item *it), void *ud);
+int store_archive_count(const struct store_archive_query *q, long *count);
+int store_archive_expire(const char *store, int64_t before, long *deleted);
+int store_archive_del(const char *host, const char *user, const char *store,
+    const char *id);
+int store_user_delete(const char *host, const char *user);
+
+#endif

@@ -1,0 +1,47 @@
+/* account.h: accounts in the keyval store "accounts" of their host.
+ * The document holds, per SCRAM hash, the iteration count, salt, StoredKey
+ * and ServerKey (base64), plus creation time; one line per field:
+ *   created 1763892000
+ *   SHA-1 4096 <salt b64> <storedkey b64> <serverkey b64>
+ *   SHA-256 4096 <salt b64> <storedkey b64> <serverkey b64>
+ * The last-login time lives in keyval store "lastlogin". */
+#ifndef TERN_ACCOUNT_H
+#define TERN_ACCOUNT_H
+
+#include <stdint.h>
+
+#include "xmpp/scram.h"
+
+/* 0 exists, 1 not found, -1 error */
+int account_exists(const char *host, const char *user);
+/* Create (fails with 1 if it exists) or set the password of an account.
+ * user must be nodeprep'd. SASLprep is applied to the password. */
+int account_create(const char *host, const char *user, const char *password);
+int account_set_password(const char *host, const char *user,
+    const char *password); /* 1 when no such account */
+/* Load keys for hash h: 0 ok, 1 no such account, -1 error. */
+int account_get_keys(const char *host, const char *user, enum scram_hash h,
+    struct scram_keys *out);
+/* Check a plaintext password (SASL PLAIN) in constant time against the
+ * stored keys: 0 match, 1 mismatch or no such account, -1 error. */
+int account_check_password(const char *host, const char *user,
+    const char *password);
+/* Remove the account document and every row of that user in the store
+ * (store_user_delete). Modules' user/deleted hooks are fired by ternd. */
+int account_delete(const char *host, const char *user);
+int account_list(const char *host, int (*cb)(void *ud, const char *user),
+    void *ud);
+int account_set_last_login(const char *host, const char *user, int64_t t);
+int account_get_last_login(const char *host, const char *user, int64_t *t);
+
+/* Bulk creation (ternctl import) in two steps, so the costly derivation
+ * can run on many threads with no store access: account_make_keys
+ * SASLpreps the password and derives the keys of every hash with fresh
+ * salts and iter iterations (thread-safe; -1 when SASLprep rejects the
+ * password); account_create_keys stores them (0, 1 if it exists, -1). */
+int account_make_keys(const char *password, unsigned iter,
+    struct scram_keys keys[SCRAM_NHASH]);
+int account_create_keys(const char *host, const char *user,
+    const struct scram_keys keys[SCRAM_NHASH]);
+
+#endif

@@ -1,0 +1,871 @@
+/* c2s.c: the client stream state machine. One struct per connection;
+ * every transition goes through c2s_set_state, which logs it. */
+#include "xmpp/c2s.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/host.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "net/conn.h"
+#include "net/tls.h"
+#include "xml/xml.h"
+#include "xmpp/account.h"
+#include "xmpp/router.h"
+#include "xmpp/sasl.h"
+#include "xmpp/session.h"
+#include "xmpp/stream.h"
+
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
+#define NS_SASL_CB "urn:xmpp:sasl-cb:0"
+
+enum c2s_state {
+	C2S_WAIT_HEADER, /* before a (new) stream header */
+	C2S_NEGOTIATE, /* header seen, features sent, not authenticated */
+	C2S_AUTHED, /* authenticated, resource not bound yet */
+	C2S_BOUND, /* a session: stanzas flow */
+	C2S_CLOSED,
+};
+
+static const char *const state_names[] = {
+	"wait-header", "negotiate", "authed", "bound", "closed"
+};
+
+struct c2s {
+	struct conn *conn;
+	struct xml_stream *xs;
+	enum c2s_state state;
+	unsigned header_sent : 1;
+	unsigned authed : 1;
+	unsigned restart : 1;
+	unsigned direct_tls : 1;
+	unsigned starttls_offered : 1;
+	struct host *host;
+	char id[17];
+	struct sasl *sasl;
+	int sasl_failures;
+	char user[JID_PART_MAX + 1];
+	struct session *sess;
+	ev_timer timer;
+	int64_t last_input_ms;
+	struct c2s *prev, *next; /* all streams, for shutdown */
+};
+
+static struct c2s *all;
+static unsigned count;
+
+static void c2s_data(struct conn *c, const char *p, size_t n);
+static void c2s_closed(struct conn *c, const char *why);
+static const struct conn_ops c2s_conn_ops = {
+	.data = c2s_data,
+	.closed = c2s_closed,
+};
+
+static void xs_open(void *ud, struct xml_node *root, const char *cns);
+static void xs_stanza(void *ud, struct xml_node *st);
+static void xs_close(void *ud);
+static const struct xml_stream_cb xs_cb = {
+	.open = xs_open,
+	.stanza = xs_stanza,
+	.close = xs_close,
+};
+
+static const struct cfg_limits *
+limits(void)
+{
+	return &config_running->limits;
+}
+
+static void
+set_state(struct c2s *c, enum c2s_state st)
+{
+	log_debug("c2s %llx %s -> %s", (unsigned long long)c->conn->id,
+	    state_names[c->state], state_names[st]);
+	c->state = st;
+}
+
+static void
+parser_limits(struct xml_limits *l, int authed)
+{
+	const struct cfg_limits *cl = limits();
+
+	l->max_stanza = (size_t)(authed ? cl->c2s_stanza_size :
+	    cl->unauth_stanza_size);
+	l->max_depth = (unsigned)cl->xml_depth;
+	l->max_attrs = (unsigned)cl->xml_attrs;
+	l->max_text = 0;
+}
+
+/* End the stream with an error; the session (if any) ends now, so no
+ * stanza is routed to a stream that is going away. */
+static void
+fail(struct c2s *c, const char *condition, const char *text)
+{
+	if (c->state == C2S_CLOSED)
+		return;
+	if (c->sess) {
+		struct session *s = c->sess;
+
+		c->sess = NULL;
+		session_end(s);
+	}
+	set_state(c, C2S_CLOSED);
+	stream_fail(c->conn, c->header_sent, XML_NS_CLIENT,
+	    c->host ? c->host->name : NULL, condition, text);
+}
+
+/* ---- session transport ---- */
+
+static int
+tp_send(struct session *s, struct rbuf *r)
+{
+	struct c2s *c = s->tp_data;
+
+	if (c->state != C2S_BOUND)
+		return -1;
+	if (conn_write(c->conn, r) != 0) {
+		log_info("c2s %llx slow consumer jid=%s queued=%zu",
+		    (unsigned long long)c->conn->id, s->jid.full,
+		    c->conn->queued);
+		fail(c, "policy-violation", "send queue full");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+tp_close(struct session *s, const char *condition, const char *text)
+{
+	fail(s->tp_data, condition, text);
+}
+
+static const struct session_transport c2s_tp = {
+	.send = tp_send,
+	.close = tp_close,
+};
+
+/* ---- timers ---- */
+
+static void
+timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct c2s *c = w->data;
+	double idle;
+
+	UNUSED(l);
+	UNUSED(revents);
+	if (c->state == C2S_CLOSED)
+		return;
+	if (!c->authed) {
+		/* measured from connect: a slow sender cannot keep an
+		 * unauthenticated stream alive (slowloris) */
+		fail(c, "connection-timeout", "authentication took too long");
+		return;
+	}
+	idle = (double)(now_ms() - c->last_input_ms) / 1000.0;
+	if (limits()->idle_timeout > 0 &&
+	    idle >= (double)limits()->idle_timeout) {
+		fail(c, "connection-timeout", NULL);
+		return;
+	}
+	w->repeat = limits()->idle_timeout > 0 ?
+	    (double)limits()->idle_timeout - idle : 0.0;
+	if (w->repeat > 0)
+		ev_timer_again(loop_ev, w);
+	else
+		ev_timer_stop(loop_ev, w);
+}
+
+/* ---- per-IP authentication failure throttling ---- */
+
+#define THROTTLE_SLOTS 4096
+
+struct throttle {
+	char ip[48];
+	int64_t window; /* minute the count belongs to */
+	unsigned failures;
+};
+
+static struct throttle *throttle_tab;
+
+static struct throttle *
+throttle_slot(const char *ip)
+{
+	uint32_t h = hash_bytes(HASH_INIT, ip, strlen(ip));
+	struct throttle *t;
+	int64_t minute = now_unix() / 60;
+
+	if (throttle_tab == NULL)
+		throttle_tab = xcalloc(THROTTLE_SLOTS, sizeof(*throttle_tab));
+	t = &throttle_tab[h % THROTTLE_SLOTS];
+	if (strcmp(t->ip, ip) != 0 || t->window != minute) {
+		snprintf(t->ip, sizeof(t->ip), "%s", ip);
+		t->window = minute;
+		t->failures = 0;
+	}
+	return t;
+}
+
+/* ---- output helpers ---- */
+
+static void
+send_node(struct c2s *c, struct xml_node *n)
+{
+	stream_send_node(c->conn, n, XML_NS_CLIENT);
+	xml_node_free(n);
+}
+
+static void
+send_str(struct c2s *c, const char *s)
+{
+	conn_write_str(c->conn, s, strlen(s));
+}
+
+static void
+sasl_failure(struct c2s *c, const char *condition, const char *text)
+{
+	struct xml_node *f = xml_node_new(NS_SASL, "failure");
+
+	xml_node_child(f, NULL, condition);
+	if (text) {
+		struct xml_node *t = xml_node_child(f, NULL, "text");
+
+		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
+		xml_node_text(t, text, strlen(text));
+	}
+	send_node(c, f);
+}
+
+static void
+send_features(struct c2s *c)
+{
+	struct xml_node *f = xml_node_new(XML_NS_STREAM, "features");
+	const struct cfg_tls *tc = &config_running->tls;
+	SSL *ssl = c->conn->ssl;
+	struct hook_ev ev = { 0 };
+	size_t i;
+
+	ev.host = c->host;
+	ev.data = f;
+	if (c->authed) {
+		struct xml_node *s;
+
+		xml_node_child(f, NS_BIND, "bind");
+		s = xml_node_child(f, NS_SESSION, "session");
+		xml_node_child(s, NULL, "optional");
+		hook_fire(c->host->hooks, "c2s/features/postauth", &ev);
+		send_node(c, f);
+		return;
+	}
+	if (ssl == NULL && tls_ctx_for(c->host->name)) {
+		struct xml_node *st = xml_node_child(f, NS_TLS, "starttls");
+
+		if (tc->c2s_require_tls)
+			xml_node_child(st, NULL, "required");
+		c->starttls_offered = 1;
+	}
+	if (ssl != NULL || !tc->c2s_require_tls) {
+		struct xml_node *m = xml_node_child(f, NS_SASL, "mechanisms");
+		const char *const *mv = sasl_mechs();
+		struct xml_node *cb;
+
+		for (i = 0; mv[i]; i++) {
+			struct xml_node *e;
+
+			if (!sasl_mech_available(mv[i], ssl))
+				continue;
+			e = xml_node_child(m, NULL, "mechanism");
+			xml_node_text(e, mv[i], strlen(mv[i]));
+		}
+		if (ssl) {
+			/* XEP-0440: which bindings -PLUS can use here */
+			cb = xml_node_child(f, NS_SASL_CB,
+			    "sasl-channel-binding");
+			xml_node_set_attr(xml_node_child(cb, NULL,
+			    "channel-binding"), "type", "tls-server-end-point");
+			if (tls_is_13(ssl))
+				xml_node_set_attr(xml_node_child(cb, NULL,
+				    "channel-binding"), "type", "tls-exporter");
+		}
+	}
+	hook_fire(c->host->hooks, "c2s/features/preauth", &ev);
+	send_node(c, f);
+}
+
+/* ---- stream header ---- */
+
+static void
+xs_open(void *ud, struct xml_node *root, const char *cns)
+{
+	struct c2s *c = ud;
+	const char *to = xml_node_attr(root, "to");
+	const char *version = xml_node_attr(root, "version");
+	struct host *h;
+	struct jid tj;
+
+	if (c->state != C2S_WAIT_HEADER) {
+		fail(c, "bad-format", "unexpected stream header");
+		return;
+	}
+	if (strcmp(cns, XML_NS_CLIENT) != 0) {
+		fail(c, "invalid-namespace", "content namespace must be "
+		    "jabber:client");
+		return;
+	}
+	if (to == NULL || jid_parse_str(&tj, to) != 0) {
+		fail(c, "host-unknown", to ? "invalid 'to'" :
+		    "the stream header has no 'to'");
+		return;
+	}
+	h = tj.node || tj.resource ? NULL : host_find(tj.domain);
+	jid_cleanup(&tj);
+	if (h == NULL || (c->host && c->host != h)) {
+		fail(c, "host-unknown", NULL);
+		return;
+	}
+	c->host = h;
+	/* RFC 6120 §4.7.5: no version means 0.9; we speak 1.x */
+	if (version == NULL || strncmp(version, "1.", 2) != 0) {
+		fail(c, "unsupported-version", NULL);
+		return;
+	}
+	rand_id(c->id, sizeof(c->id));
+	stream_write_header(c->conn, XML_NS_CLIENT, h->name, NULL, c->id);
+	c->header_sent = 1;
+	if (c->authed)
+		set_state(c, C2S_AUTHED);
+	else
+		set_state(c, C2S_NEGOTIATE);
+	send_features(c);
+}
+
+static void
+xs_close(void *ud)
+{
+	struct c2s *c = ud;
+
+	if (c->state == C2S_CLOSED)
+		return;
+	if (c->sess) {
+		struct session *s = c->sess;
+
+		c->sess = NULL;
+		session_end(s);
+	}
+	set_state(c, C2S_CLOSED);
+	send_str(c, "</stream:stream>");
+	conn_close(c->conn, 1, "stream closed");
+}
+
+/* ---- STARTTLS ---- */
+
+static void
+do_starttls(struct c2s *c)
+{
+	SSL_CTX *ctx = tls_ctx_for(c->host->name);
+
+	if (c->conn->ssl || !c->starttls_offered || ctx == NULL) {
+		conn_write_str(c->conn, "<failure xmlns='" NS_TLS "'/>",
+		    strlen("<failure xmlns='" NS_TLS "'/>"));
+		fail(c, "policy-violation", "STARTTLS is not available here");
+		return;
+	}
+	send_str(c, "<proceed xmlns='" NS_TLS "'/>");
+	set_state(c, C2S_WAIT_HEADER);
+	xml_stream_request_restart(c->xs);
+	c->restart = 1;
+	conn_starttls(c->conn, ctx);
+}
+
+/* ---- SASL ---- */
+
+static void
+sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
+    const char *cond)
+{
+	char *b64;
+
+	switch (r) {
+	case SASL_CHALLENGE:
+	case SASL_SUCCESS:
+		b64 = xmalloc(4 * ((out->len + 2) / 3) + 1);
+		b64_encode((const unsigned char *)(out->data ? out->data : ""),
+		    out->len, b64);
+		if (r == SASL_CHALLENGE) {
+			send_str(c, "<challenge xmlns='" NS_SASL "'>");
+			send_str(c, b64);
+			send_str(c, "</challenge>");
+			free(b64);
+			return;
+		}
+		send_str(c, "<success xmlns='" NS_SASL "'>");
+		send_str(c, b64);
+		send_str(c, "</success>");
+		free(b64);
+		snprintf(c->user, sizeof(c->user), "%s", sasl_user(c->sasl));
+		log_info("c2s %llx auth ok jid=%s@%s mech=%s",
+		    (unsigned long long)c->conn->id, c->user, c->host->name,
+		    sasl_mech(c->sasl));
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		c->authed = 1;
+		c->last_input_ms = now_ms();
+		ev_timer_stop(loop_ev, &c->timer);
+		if (limits()->idle_timeout > 0) {
+			c->timer.repeat = (double)limits()->idle_timeout;
+			ev_timer_again(loop_ev, &c->timer);
+		}
+		{
+			struct xml_limits l;
+
+			parser_limits(&l, 1);
+			xml_stream_set_limits(c->xs, &l);
+		}
+		set_state(c, C2S_WAIT_HEADER);
+		xml_stream_request_restart(c->xs);
+		c->restart = 1;
+		return;
+	case SASL_FAILURE:
+		break;
+	}
+	sasl_free(c->sasl);
+	c->sasl = NULL;
+	sasl_failure(c, cond, NULL);
+	log_info("c2s %llx auth failed peer=%s cond=%s",
+	    (unsigned long long)c->conn->id, c->conn->peer, cond);
+	throttle_slot(c->conn->peer)->failures++;
+	if (++c->sasl_failures >= limits()->sasl_retries)
+		fail(c, "policy-violation",
+		    "too many failed authentication attempts");
+}
+
+/* Decode element text as base64 ("=" is an empty response). -1 bad. */
+static int
+decode_payload(struct xml_node *el, unsigned char **out, size_t *len,
+    int *absent)
+{
+	const char *t = xml_node_text_get(el);
+	size_t n = strlen(t);
+
+	*absent = n == 0;
+	*out = xmalloc(n / 4 * 3 + 4);
+	*len = 0;
+	if (n == 0 || (n == 1 && t[0] == '='))
+		return 0;
+	return b64_decode(t, n, *out, len);
+}
+
+static void
+do_sasl(struct c2s *c, struct xml_node *el)
+{
+	struct sbuf out;
+	unsigned char *data = NULL;
+	size_t len;
+	const char *cond = NULL;
+	int absent;
+	enum sasl_res r;
+
+	if (c->authed) {
+		fail(c, "policy-violation", "already authenticated");
+		return;
+	}
+	if (strcmp(el->name, "abort") == 0) {
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		sasl_failure(c, "aborted", NULL);
+		return;
+	}
+	if (strcmp(el->name, "auth") == 0) {
+		const char *mech = xml_node_attr(el, "mechanism");
+
+		if (c->sasl) {
+			sasl_free(c->sasl);
+			c->sasl = NULL;
+		}
+		if (c->conn->ssl == NULL &&
+		    config_running->tls.c2s_require_tls) {
+			sasl_failure(c, "encryption-required", NULL);
+			return;
+		}
+		if (throttle_slot(c->conn->peer)->failures >=
+		    (unsigned)limits()->sasl_failures_per_ip) {
+			sasl_failure(c, "temporary-auth-failure",
+			    "too many failed attempts from your address; "
+			    "try again in a minute");
+			return;
+		}
+		if (mech == NULL) {
+			sasl_failure(c, "invalid-mechanism", NULL);
+			return;
+		}
+		c->sasl = sasl_new(mech, c->host->name, c->conn->ssl);
+		if (c->sasl == NULL) {
+			sasl_failure(c, sasl_mech_available(mech, (SSL *)1) ?
+			    "encryption-required" : "invalid-mechanism",
+			    NULL);
+			return;
+		}
+	} else if (strcmp(el->name, "response") == 0) {
+		if (c->sasl == NULL) {
+			sasl_failure(c, "malformed-request",
+			    "no authentication in progress");
+			return;
+		}
+	} else {
+		fail(c, "unsupported-stanza-type", NULL);
+		return;
+	}
+	if (decode_payload(el, &data, &len, &absent) != 0) {
+		free(data);
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		sasl_failure(c, "incorrect-encoding", NULL);
+		return;
+	}
+	if (absent && strcmp(el->name, "auth") == 0) {
+		/* no initial response: ask for it with an empty challenge */
+		free(data);
+		send_str(c, "<challenge xmlns='" NS_SASL "'/>");
+		return;
+	}
+	sbuf_init(&out);
+	r = sasl_step(c->sasl, data, len, &out, &cond);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	sasl_result(c, r, &out, cond);
+	sbuf_cleanup(&out);
+}
+
+/* ---- resource binding ---- */
+
+static void
+iq_error(struct c2s *c, struct xml_node *iq, const char *type,
+    const char *cond)
+{
+	struct xml_node *r = xml_node_new(XML_NS_CLIENT, "iq");
+	const char *id = xml_node_attr(iq, "id");
+	struct xml_node *e;
+
+	if (id)
+		xml_node_set_attr(r, "id", id);
+	xml_node_set_attr(r, "type", "error");
+	e = xml_node_child(r, NULL, "error");
+	xml_node_set_attr(e, "type", type);
+	xml_node_child(e, NS_STANZAS, cond);
+	send_node(c, r);
+}
+
+static void
+do_bind(struct c2s *c, struct xml_node *iq)
+{
+	struct xml_node *b = xml_node_find(iq, NS_BIND, "bind");
+	struct xml_node *res = b ? xml_node_find(b, NULL, "resource") : NULL;
+	const char *type = xml_node_attr(iq, "type");
+	const char *rs = res ? xml_node_text_get(res) : "";
+	char gen[17], bare[2 * JID_PART_MAX + 2];
+	struct session *old;
+	struct xml_node *r;
+	struct hook_ev ev = { 0 };
+	struct jid j;
+
+	if (b == NULL || type == NULL || strcmp(type, "set") != 0 ||
+	    xml_node_attr(iq, "id") == NULL) {
+		fail(c, "not-authorized", "bind a resource first");
+		return;
+	}
+	if (rs[0] == '\0') {
+		rand_id(gen, sizeof(gen));
+		rs = gen;
+	}
+	if (jid_make(&j, c->user, c->host->name, rs) != 0) {
+		iq_error(c, iq, "modify", "bad-request");
+		return;
+	}
+	old = session_find_full(j.full);
+	if (old) {
+		/* RFC 6120 §7.7.2.2: the new session wins; the old one
+		 * gets <conflict/> */
+		session_close(old, "conflict", "replaced by a new session");
+	}
+	snprintf(bare, sizeof(bare), "%s", j.bare);
+	if (session_count_bare(bare) >= (unsigned)limits()->sessions_per_account) {
+		jid_cleanup(&j);
+		iq_error(c, iq, "wait", "resource-constraint");
+		return;
+	}
+	c->sess = session_new(c->host, &j, &c2s_tp, c);
+	jid_cleanup(&j);
+	set_state(c, C2S_BOUND);
+	r = xml_node_new(XML_NS_CLIENT, "iq");
+	xml_node_set_attr(r, "id", xml_node_attr(iq, "id"));
+	xml_node_set_attr(r, "type", "result");
+	b = xml_node_child(r, NS_BIND, "bind");
+	b = xml_node_child(b, NULL, "jid");
+	xml_node_text(b, c->sess->jid.full, strlen(c->sess->jid.full));
+	send_node(c, r);
+	account_set_last_login(c->host->name, c->user, now_unix());
+	log_info("c2s %llx bound jid=%s", (unsigned long long)c->conn->id,
+	    c->sess->jid.full);
+	ev.host = c->host;
+	ev.session = c->sess;
+	ev.from = &c->sess->jid;
+	hook_fire(c->host->hooks, "session/bound", &ev);
+}
+
+/* ---- stanzas ---- */
+
+/* RFC 6120 §8.1.2.1: the server stamps 'from' with the full JID; a
+ * client may only claim its own full or bare JID. */
+static int
+stamp_from(struct c2s *c, struct xml_node *st)
+{
+	const char *from = xml_node_attr(st, "from");
+
+	if (from && strcmp(from, c->sess->jid.full) != 0) {
+		struct jid f;
+		int ok;
+
+		if (jid_parse_str(&f, from) != 0)
+			return -1;
+		ok = jid_eq(&f, &c->sess->jid) ||
+		    (f.resource == NULL && strcmp(f.bare, c->sess->jid.bare) == 0);
+		jid_cleanup(&f);
+		if (!ok)
+			return -1;
+	}
+	xml_node_set_attr(st, "from", c->sess->jid.full);
+	return 0;
+}
+
+static void
+track_presence(struct c2s *c, struct xml_node *st)
+{
+	const char *type = xml_node_attr(st, "type");
+	struct xml_node *p;
+
+	if (xml_node_attr(st, "to"))
+		return;
+	if (type == NULL) {
+		c->sess->available = 1;
+		c->sess->priority = 0;
+		p = xml_node_find(st, XML_NS_CLIENT, "priority");
+		if (p) {
+			long v = strtol(xml_node_text_get(p), NULL, 10);
+
+			/* RFC 6121 §4.7.2.3: -128..127 */
+			if (v < -128)
+				v = -128;
+			if (v > 127)
+				v = 127;
+			c->sess->priority = (int)v;
+		}
+	} else if (strcmp(type, "unavailable") == 0) {
+		c->sess->available = 0;
+	}
+}
+
+static void
+handle_bound(struct c2s *c, struct xml_node *st)
+{
+	int stanza = strcmp(st->ns, XML_NS_CLIENT) == 0 &&
+	    (strcmp(st->name, "message") == 0 ||
+	    strcmp(st->name, "presence") == 0 || strcmp(st->name, "iq") == 0);
+	struct hook_ev ev = { 0 };
+
+	if (!stanza) {
+		/* nonzas: stream management, CSI... are modules' */
+		ev.host = c->host;
+		ev.session = c->sess;
+		ev.stanza = st;
+		ev.from = &c->sess->jid;
+		if (hook_fire_id(c->host->hooks,
+		    hook_lookup3("c2s/element", st->ns, NULL), &ev) ==
+		    HOOK_HANDLED)
+			return;
+		fail(c, "unsupported-stanza-type", NULL);
+		return;
+	}
+	if (stamp_from(c, st) != 0) {
+		fail(c, "invalid-from", NULL);
+		return;
+	}
+	if (strcmp(st->name, "iq") == 0 && xml_node_attr(st, "to") == NULL &&
+	    xml_node_find(st, NS_SESSION, "session")) {
+		/* RFC 3921 session establishment: a no-op kept for old
+		 * clients (RFC 6121 Appendix E) */
+		struct xml_node *r = xml_node_new(XML_NS_CLIENT, "iq");
+
+		xml_node_set_attr(r, "type", "result");
+		if (xml_node_attr(st, "id"))
+			xml_node_set_attr(r, "id", xml_node_attr(st, "id"));
+		send_node(c, r);
+		return;
+	}
+	if (strcmp(st->name, "presence") == 0)
+		track_presence(c, st);
+	router_route(st, &c->sess->jid, c->sess);
+}
+
+static void
+xs_stanza(void *ud, struct xml_node *st)
+{
+	struct c2s *c = ud;
+
+	if (c->state == C2S_CLOSED || c->restart)
+		goto out;
+	c->last_input_ms = now_ms();
+	switch (c->state) {
+	case C2S_NEGOTIATE:
+		if (strcmp(st->ns, NS_TLS) == 0 &&
+		    strcmp(st->name, "starttls") == 0)
+			do_starttls(c);
+		else if (strcmp(st->ns, NS_SASL) == 0)
+			do_sasl(c, st);
+		else
+			fail(c, "not-authorized", NULL);
+		break;
+	case C2S_AUTHED:
+		if (strcmp(st->name, "iq") == 0 &&
+		    strcmp(st->ns, XML_NS_CLIENT) == 0)
+			do_bind(c, st);
+		else
+			fail(c, "not-authorized", "bind a resource first");
+		break;
+	case C2S_BOUND:
+		handle_bound(c, st);
+		break;
+	case C2S_WAIT_HEADER:
+	case C2S_CLOSED:
+		fail(c, "bad-format", NULL);
+		break;
+	}
+out:
+	xml_node_free(st);
+}
+
+/* ---- connection callbacks ---- */
+
+static void
+c2s_data(struct conn *cn, const char *p, size_t n)
+{
+	struct c2s *c = cn->owner;
+
+	while (n > 0 && c->state != C2S_CLOSED) {
+		size_t used = n;
+		enum xml_err e = xml_stream_feed(c->xs, p, n, &used);
+
+		if (e != XML_OK) {
+			fail(c, e == XML_ERR_CLOSED ? "not-well-formed" :
+			    stream_xml_condition(e), xml_stream_errmsg(c->xs));
+			return;
+		}
+		if (c->restart) {
+			c->restart = 0;
+			xml_stream_restart(c->xs);
+			/* after STARTTLS, what follows is TLS, not XML */
+			if (cn->ssl == NULL && cn->starttls_pending)
+				return;
+		}
+		if (used > n)
+			used = n;
+		p += used;
+		n -= used;
+	}
+}
+
+static void
+c2s_free(void *arg)
+{
+	struct c2s *c = arg;
+
+	xml_stream_free(c->xs);
+	sasl_free(c->sasl);
+	free(c);
+}
+
+static void
+c2s_closed(struct conn *cn, const char *why)
+{
+	struct c2s *c = cn->owner;
+
+	log_debug("c2s %llx closed peer=%s: %s", (unsigned long long)cn->id,
+	    cn->peer, why);
+	if (c->sess) {
+		struct session *s = c->sess;
+
+		c->sess = NULL;
+		session_end(s);
+	}
+	c->state = C2S_CLOSED;
+	ev_timer_stop(loop_ev, &c->timer);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		all = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	count--;
+	/* we may be inside our own parser callback: free later */
+	loop_defer(c2s_free, c);
+}
+
+void
+c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
+{
+	struct c2s *c = xcalloc(1, sizeof(*c));
+	struct xml_limits lim;
+	SSL_CTX *ctx = NULL;
+
+	if (l->kind == LISTEN_C2S_TLS) {
+		ctx = tls_ctx_for(NULL);
+		if (ctx == NULL) {
+			close(fd);
+			free(c);
+			return;
+		}
+		c->direct_tls = 1;
+	}
+	c->conn = conn_new(fd, peer, ctx, &c2s_conn_ops, c);
+	c->conn->max_queue = (size_t)limits()->send_queue;
+	parser_limits(&lim, 0);
+	c->xs = xml_stream_new(&xs_cb, c, &lim);
+	ev_timer_init(&c->timer, timer_cb, (double)limits()->unauth_timeout,
+	    0.0);
+	c->timer.data = c;
+	ev_timer_start(loop_ev, &c->timer);
+	c->next = all;
+	if (all)
+		all->prev = c;
+	all = c;
+	count++;
+	log_debug("c2s %llx accepted peer=%s%s", (unsigned long long)c->conn->id,
+	    peer, ctx ? " tls" : "");
+	if (conn_ip_count(peer) > (unsigned)limits()->conns_per_ip) {
+		fail(c, "policy-violation", "too many connections from your "
+		    "address");
+	}
+}
+
+void
+c2s_close_all(const char *condition, const char *text)
+{
+	struct c2s *c, *next;
+
+	for (c = all; c; c = next) {
+		next = c->next;
+		fail(c, condition, text);
+	}
+}
+
+unsigned
+c2s_count(void)
+{
+	return count;
+}

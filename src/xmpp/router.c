@@ -1,0 +1,393 @@
+/* router.c: the one place that decides where a stanza goes. Modules hook
+ * in by event name; what no module handles gets the RFC's default. */
+#include "xmpp/router.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/host.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "xml/xml.h"
+#include "xmpp/account.h"
+#include "xmpp/session.h"
+
+static router_remote_fn remote_fn;
+static router_component_fn component_fn;
+
+void
+router_set_remote(router_remote_fn fn)
+{
+	remote_fn = fn;
+}
+
+void
+router_set_component(router_component_fn fn)
+{
+	component_fn = fn;
+}
+
+static int
+is_error(const struct xml_node *st)
+{
+	const char *t = xml_node_attr(st, "type");
+
+	return t && strcmp(t, "error") == 0;
+}
+
+void
+stanza_bounce(struct xml_node *st, const char *type, const char *condition,
+    const char *text)
+{
+	struct xml_node *r, *err, *c;
+	const char *from = xml_node_attr(st, "from");
+	const char *to = xml_node_attr(st, "to");
+	const char *id = xml_node_attr(st, "id");
+	struct jid rfrom;
+
+	if (is_error(st) || from == NULL)
+		return;
+	r = xml_node_new(XML_NS_CLIENT, st->name);
+	if (id)
+		xml_node_set_attr(r, "id", id);
+	xml_node_set_attr(r, "type", "error");
+	xml_node_set_attr(r, "to", from);
+	/* RFC 6120 §8.3.1: the error comes from the entity addressed */
+	if (to == NULL || jid_parse_str(&rfrom, to) != 0) {
+		struct jid f;
+
+		if (jid_parse_str(&f, from) != 0) {
+			xml_node_free(r);
+			return;
+		}
+		jid_parse_str(&rfrom, f.domain);
+		jid_cleanup(&f);
+		if (to)
+			xml_node_set_attr(r, "from", to);
+	} else {
+		xml_node_set_attr(r, "from", to);
+	}
+	/* include the original payload so the sender can tell which
+	 * stanza failed (RFC 6120 §8.3.1) */
+	for (c = st->children; c; c = c->next)
+		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
+			xml_node_copy_into(r, c);
+	err = xml_node_child(r, XML_NS_CLIENT, "error");
+	xml_node_set_attr(err, "type", type);
+	xml_node_child(err, NS_STANZAS, condition);
+	if (text) {
+		struct xml_node *t = xml_node_child(err, NS_STANZAS, "text");
+
+		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
+		xml_node_text(t, text, strlen(text));
+	}
+	router_route(r, &rfrom, NULL);
+	jid_cleanup(&rfrom);
+	xml_node_free(r);
+}
+
+struct xml_node *
+stanza_reply(const struct hook_ev *ev)
+{
+	struct xml_node *r = xml_node_new(XML_NS_CLIENT, ev->stanza->name);
+	const char *id = xml_node_attr(ev->stanza, "id");
+	const char *from = xml_node_attr(ev->stanza, "from");
+	const char *to = xml_node_attr(ev->stanza, "to");
+
+	if (id)
+		xml_node_set_attr(r, "id", id);
+	xml_node_set_attr(r, "type", "result");
+	if (from)
+		xml_node_set_attr(r, "to", from);
+	if (to)
+		xml_node_set_attr(r, "from", to);
+	return r;
+}
+
+/* The JID a reply to ev comes from, for routing. */
+static const struct jid *
+reply_from(const struct hook_ev *ev)
+{
+	return ev->to;
+}
+
+void
+stanza_reply_send(const struct hook_ev *ev, struct xml_node *r)
+{
+	router_route(r, reply_from(ev), NULL);
+	xml_node_free(r);
+}
+
+void
+stanza_reply_result(const struct hook_ev *ev)
+{
+	stanza_reply_send(ev, stanza_reply(ev));
+}
+
+void
+stanza_reply_error(const struct hook_ev *ev, const char *type,
+    const char *condition, const char *text)
+{
+	stanza_bounce(ev->stanza, type, condition, text);
+}
+
+void
+stanza_send(struct xml_node *st)
+{
+	const char *from = xml_node_attr(st, "from");
+	struct jid f;
+
+	if (from && jid_parse_str(&f, from) == 0) {
+		router_route(st, &f, NULL);
+		jid_cleanup(&f);
+	} else {
+		log_warn("router dropping server stanza without valid from");
+	}
+	xml_node_free(st);
+}
+
+static int
+session_usable(const struct session *s)
+{
+	return !s->closing;
+}
+
+int
+router_deliver_full(struct xml_node *st, const char *full)
+{
+	struct session *s = session_find_full(full);
+	struct rbuf *r = NULL;
+
+	if (s == NULL || !session_usable(s))
+		return 0;
+	session_send(s, st, &r);
+	rbuf_unref(r);
+	return 1;
+}
+
+/* RFC 6121 §8.5.2.1.1 for messages, §8.5.2.1.2-like broadcast for
+ * presence: to the available resources. */
+void
+router_deliver_bare(struct host *h, struct xml_node *st,
+    const struct jid *to)
+{
+	const char *type = xml_node_attr(st, "type");
+	int is_msg = strcmp(st->name, "message") == 0;
+	int headline = type && strcmp(type, "headline") == 0;
+	struct session *s, *first = session_find_bare(to->bare);
+	struct rbuf *r = NULL;
+	int best = -1, sent = 0;
+
+	if (is_msg && type && strcmp(type, "error") == 0)
+		return;
+	if (is_msg && type && strcmp(type, "groupchat") == 0) {
+		stanza_bounce(st, "cancel", "service-unavailable", NULL);
+		return;
+	}
+	for (s = first; s; s = s->next_res)
+		if (session_usable(s) && s->available && s->priority > best)
+			best = s->priority;
+	for (s = first; s; s = s->next_res) {
+		if (!session_usable(s) || !s->available || s->priority < 0)
+			continue;
+		/* messages of type chat/normal go to the most available
+		 * resources; headlines and presence to every one */
+		if (is_msg && !headline && s->priority != best)
+			continue;
+		session_send(s, st, &r);
+		sent++;
+	}
+	rbuf_unref(r);
+	if (sent || !is_msg || headline)
+		return;
+	{
+		struct hook_ev ev = { 0 };
+
+		ev.host = h;
+		ev.stanza = st;
+		ev.to = to;
+		ev.type = type ? type : "";
+		if (hook_fire(h->hooks, "message/offline", &ev) == HOOK_HANDLED)
+			return;
+	}
+	stanza_bounce(st, "cancel", "service-unavailable", NULL);
+}
+
+static int
+user_exists(struct host *h, const struct jid *to)
+{
+	if (session_find_bare(to->bare))
+		return 1;
+	return account_exists(h->name, to->node) == 0;
+}
+
+static const char *
+iq_kind(const char *type)
+{
+	if (type == NULL)
+		return NULL;
+	if (strcmp(type, "get") == 0)
+		return "iq-get";
+	if (strcmp(type, "set") == 0)
+		return "iq-set";
+	if (strcmp(type, "result") == 0)
+		return "iq-result";
+	if (strcmp(type, "error") == 0)
+		return "iq-error";
+	return NULL;
+}
+
+static void
+route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
+    const char *kind)
+{
+	const char *name = st->name;
+	int is_iq = kind[0] == 'i';
+	int req;
+	const struct jid *to = ev->to;
+	const char *ns = ev->payload ? ev->payload->ns : NULL;
+	const char *target;
+	struct session *full = NULL;
+
+	req = is_iq && (strcmp(kind, "iq-get") == 0 ||
+	    strcmp(kind, "iq-set") == 0);
+	if (to->node == NULL) {
+		target = "host";
+	} else {
+		if (!user_exists(h, to)) {
+			if (is_iq ? req : strcmp(name, "message") == 0)
+				stanza_bounce(st, "cancel",
+				    "service-unavailable", NULL);
+			return;
+		}
+		if (to->resource) {
+			full = session_find_full(to->full);
+			target = full ? "full" : "bare";
+		} else {
+			target = "bare";
+		}
+	}
+	if (hook_fire_id(h->hooks, hook_lookup3(kind, target, ns), ev) ==
+	    HOOK_HANDLED)
+		return;
+	if (ev->to_self && is_iq &&
+	    hook_fire_id(h->hooks, hook_lookup3(kind, "host", ns), ev) ==
+	    HOOK_HANDLED)
+		return;
+	if (is_iq && !req && full == NULL)
+		return; /* results and errors to us or to nobody: consumed */
+	if (full) {
+		router_deliver_full(st, to->full);
+		return;
+	}
+	if (is_iq) {
+		/* RFC 6120 §8.4 / RFC 6121 §8.5.3.2.1: an iq request nobody
+		 * handles, or to a resource that is not there */
+		stanza_bounce(st, "cancel", "service-unavailable", NULL);
+		return;
+	}
+	if (strcmp(target, "host") == 0) {
+		if (strcmp(name, "message") == 0)
+			stanza_bounce(st, "cancel", "service-unavailable", NULL);
+		return;
+	}
+	if (strcmp(name, "presence") == 0 && to->resource) {
+		/* presence to an absent resource is dropped (RFC 6121
+		 * §8.5.3.2.2); subscriptions were offered to modules as
+		 * bare events above */
+		return;
+	}
+	if (strcmp(name, "message") == 0 && to->resource) {
+		const char *t = xml_node_attr(st, "type");
+
+		if (t && strcmp(t, "groupchat") == 0) {
+			stanza_bounce(st, "cancel", "service-unavailable", NULL);
+			return;
+		}
+	}
+	router_deliver_bare(h, st, to);
+}
+
+void
+router_route(struct xml_node *st, const struct jid *from,
+    struct session *origin)
+{
+	struct hook_ev ev = { 0 };
+	const char *type = xml_node_attr(st, "type");
+	const char *to_attr = xml_node_attr(st, "to");
+	const char *kind = st->name;
+	struct jid to = { 0 };
+	struct host *h;
+	int is_iq = strcmp(st->name, "iq") == 0;
+
+	ev.stanza = st;
+	ev.from = from;
+	ev.session = origin;
+	ev.type = type ? type : "";
+	if (is_iq) {
+		kind = iq_kind(type);
+		ev.payload = xml_node_first_el(st);
+		if (kind == NULL || xml_node_attr(st, "id") == NULL) {
+			stanza_bounce(st, "modify", "bad-request",
+			    "iq needs an id and a valid type");
+			return;
+		}
+		if ((strcmp(kind, "iq-get") == 0 ||
+		    strcmp(kind, "iq-set") == 0) &&
+		    (ev.payload == NULL || xml_node_next_el(ev.payload))) {
+			/* RFC 6120 §8.2.3: get/set carry exactly one child */
+			stanza_bounce(st, "modify", "bad-request",
+			    "iq get/set needs exactly one child element");
+			return;
+		}
+	}
+	if (to_attr) {
+		if (jid_parse_str(&to, to_attr) != 0) {
+			stanza_bounce(st, "modify", "jid-malformed", NULL);
+			return;
+		}
+	} else {
+		if (origin == NULL)
+			return; /* nowhere to go */
+		if (strcmp(st->name, "presence") == 0) {
+			ev.host = origin->host;
+			ev.to = &origin->jid;
+			ev.to_self = 1;
+			hook_fire(origin->host->hooks, "presence/self", &ev);
+			return;
+		}
+		jid_parse_str(&to, origin->jid.bare);
+		ev.to_self = 1;
+	}
+	ev.to = &to;
+	h = host_find(to.domain);
+	if (h) {
+		ev.host = h;
+		route_local(h, st, &ev, kind);
+		goto out;
+	}
+	if (component_fn) {
+		int rc = component_fn(st, &to);
+
+		if (rc == 0)
+			goto out;
+		if (rc == 1) {
+			if (!is_iq || strcmp(kind, "iq-get") == 0 ||
+			    strcmp(kind, "iq-set") == 0)
+				if (strcmp(st->name, "presence") != 0)
+					stanza_bounce(st, "cancel",
+					    "service-unavailable", NULL);
+			goto out;
+		}
+	}
+	if (remote_fn && remote_fn(st, &to) == 0)
+		goto out;
+	/* no federation route: requests and messages learn why; presence
+	 * is dropped (RFC 6121 §4.3 lets servers stay silent) */
+	if (strcmp(st->name, "presence") != 0 &&
+	    (!is_iq || strcmp(kind, "iq-get") == 0 ||
+	    strcmp(kind, "iq-set") == 0))
+		stanza_bounce(st, "cancel", "remote-server-not-found", NULL);
+out:
+	jid_cleanup(&to);
+}

@@ -1,0 +1,59 @@
+/* router.h: where a stanza goes (RFC 6120 §10, RFC 6121 §8), and the
+ * stanza helpers modules use to answer. The router never keeps a stanza:
+ * the caller frees it after router_route returns; whoever needs it later
+ * keeps a copy or the serialised bytes. */
+#ifndef TERN_ROUTER_H
+#define TERN_ROUTER_H
+
+#include "core/hook.h"
+#include "jid/jid.h"
+
+struct xml_node;
+struct session;
+struct host;
+
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
+
+/* A remote route: s2s later registers here; NULL means none. */
+typedef int (*router_remote_fn)(struct xml_node *st, const struct jid *to);
+
+/* Route st, whose 'from' is already stamped and validated as from.
+ * origin is the sending local session (NULL for components, the server
+ * itself, or remote). */
+void router_route(struct xml_node *st, const struct jid *from,
+    struct session *origin);
+
+/* Deliver to a local account by RFC 6121 §8.5.2 rules, bypassing the
+ * bare-JID hooks (used by modules after they decided to deliver). */
+void router_deliver_bare(struct host *h, struct xml_node *st,
+    const struct jid *to);
+/* The resources that a message to a bare JID reaches (highest
+ * non-negative priority); returns how many were sent to. */
+int router_deliver_full(struct xml_node *st, const char *full);
+
+/* Bounce st back to its sender with an error of type (cancel, modify,
+ * auth, wait) and condition (NS_STANZAS element), unless st is itself an
+ * error. */
+void stanza_bounce(struct xml_node *st, const char *type,
+    const char *condition, const char *text);
+/* Build a reply to ev->stanza (to/from swapped, same id, type result),
+ * returned for the handler to add a payload to; stanza_send routes it. */
+struct xml_node *stanza_reply(const struct hook_ev *ev);
+void stanza_reply_result(const struct hook_ev *ev);
+/* Route a reply made by stanza_reply (as from ev->to) and free it. */
+void stanza_reply_send(const struct hook_ev *ev, struct xml_node *r);
+void stanza_reply_error(const struct hook_ev *ev, const char *type,
+    const char *condition, const char *text);
+/* Route a stanza the server made (from must be set); frees it. */
+void stanza_send(struct xml_node *st);
+
+/* Components and remote routes. */
+void router_set_remote(router_remote_fn fn);
+/* Component delivery: comp_fn returns 0 if the domain is connected and the
+ * stanza was queued, 1 if the domain is a configured component that is
+ * not connected, -1 if the domain is no component. */
+typedef int (*router_component_fn)(struct xml_node *st, const struct jid *to);
+void router_set_component(router_component_fn fn);
+
+#endif

@@ -1,0 +1,68 @@
+/* session.h: bound client sessions, found by full JID or by bare JID.
+ * A session is the routing identity of a c2s stream once a resource is
+ * bound; the stream (transport) writes for it. */
+#ifndef TERN_SESSION_H
+#define TERN_SESSION_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "jid/jid.h"
+
+struct host;
+struct xml_node;
+struct session;
+
+/* How bytes reach the client: the stream that owns the session. */
+struct session_transport {
+	/* Queue r; -1 when the stream is gone or over its queue limit. */
+	int (*send)(struct session *s, struct rbuf *r);
+	/* End the stream with a stream error (condition, optional text). */
+	void (*close)(struct session *s, const char *condition,
+	    const char *text);
+};
+
+struct session {
+	uint64_t id;
+	struct host *host;
+	struct jid jid; /* full JID */
+	int priority;
+	unsigned available : 1; /* sent initial presence, not unavailable */
+	unsigned interested : 1; /* requested the roster (RFC 6121 §1.4) */
+	unsigned closing : 1;
+	int64_t started; /* unix seconds */
+	const struct session_transport *tp;
+	void *tp_data;
+	struct session *next_res; /* other resources of the same account */
+	struct session *hnext; /* hash chain by full JID */
+	void **mod_data; /* per-module data by registry index, lazily */
+};
+
+/* Create and index a session for jid (takes a copy). The caller handles
+ * any conflict first (session_find_full). */
+struct session *session_new(struct host *h, const struct jid *jid,
+    const struct session_transport *tp, void *tp_data);
+/* Unindex and free; fires session/closed before. */
+void session_end(struct session *s);
+struct session *session_find_full(const char *full);
+/* First resource of an account (walk next_res), or NULL. */
+struct session *session_find_bare(const char *bare);
+unsigned session_count_bare(const char *bare);
+unsigned session_count(void);
+/* Serialise st once into *cache (if NULL) and queue it to s, via the
+ * session/out hook (modules may hold or queue it). */
+void session_send(struct session *s, struct xml_node *st,
+    struct rbuf **cache);
+/* Queue already serialised bytes (no hooks). */
+int session_send_raw(struct session *s, struct rbuf *r);
+void session_close(struct session *s, const char *condition,
+    const char *text);
+/* Close every session of user@host (account deleted). */
+void session_close_user(const char *host, const char *user,
+    const char *condition, const char *text);
+void session_close_all(const char *condition, const char *text);
+
+void *session_mod_get(struct session *s, int modidx);
+void session_mod_set(struct session *s, int modidx, void *data);
+
+#endif
