@@ -88,15 +88,20 @@ rand_id(char *out, size_t n)
 	static const char alpha[] =
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
 	unsigned char r[64];
-	size_t i;
+	size_t i, k, chunk;
 
 	if (n == 0)
 		return;
-	if (n - 1 > sizeof(r))
-		n = sizeof(r) + 1;
-	rand_bytes(r, n - 1);
-	for (i = 0; i + 1 < n; i++)
-		out[i] = alpha[r[i] & 63];
+	/* In chunks of r, so that an id of any length is n-1 characters
+	 * (clamping to sizeof(r) used to give silently shorter ids). */
+	for (i = 0; i + 1 < n; i += chunk) {
+		chunk = n - 1 - i;
+		if (chunk > sizeof(r))
+			chunk = sizeof(r);
+		rand_bytes(r, chunk);
+		for (k = 0; k < chunk; k++)
+			out[i + k] = alpha[r[k] & 63];
+	}
 	out[n - 1] = '\0';
 }
 

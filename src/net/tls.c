@@ -353,3 +353,17 @@ tls_cb_server_end_point(SSL *ssl, unsigned char *out, size_t outlen)
 		return -1;
 	return (int)n;
 }
+
+int
+tls_cb_unique(SSL *ssl, unsigned char *out, size_t outlen)
+{
+	size_t n;
+
+	/* full handshake: the client's Finished comes first; resumed:
+	 * the server's */
+	if (SSL_session_reused(ssl))
+		n = SSL_get_finished(ssl, out, outlen);
+	else
+		n = SSL_get_peer_finished(ssl, out, outlen);
+	return n > 0 && n <= outlen ? (int)n : -1;
+}

@@ -24,5 +24,8 @@ int tls_covers(const char *name);
 int tls_cb_exporter(SSL *ssl, unsigned char *out, size_t outlen);
 int tls_cb_server_end_point(SSL *ssl, unsigned char *out, size_t outlen);
 int tls_is_13(SSL *ssl);
+/* tls-unique (RFC 5929 §3): the first Finished message of the handshake,
+ * as clients compute it (CPython, libstrophe) on any TLS version. */
+int tls_cb_unique(SSL *ssl, unsigned char *out, size_t outlen);
 
 #endif

@@ -293,6 +293,9 @@ send_features(struct c2s *c)
 			if (tls_is_13(ssl))
 				xml_node_set_attr(xml_node_child(cb, NULL,
 				    "channel-binding"), "type", "tls-exporter");
+			else
+				xml_node_set_attr(xml_node_child(cb, NULL,
+				    "channel-binding"), "type", "tls-unique");
 		}
 	}
 	hook_fire(c->host->hooks, "c2s/features/preauth", &ev);

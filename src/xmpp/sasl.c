@@ -268,8 +268,12 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		s->cb_name = xstrndup(p + 2, (size_t)(comma - p - 2));
 		if (!s->plus)
 			return SASL_FAILURE; /* binding with a non-PLUS mech */
+		/* tls-unique is accepted for clients that know nothing
+		 * else (slixmpp, older libstrophe), even on TLS 1.3 where
+		 * RFC 9266 leaves it undefined; it is not advertised there */
 		if (strcmp(s->cb_name, "tls-exporter") != 0 &&
-		    strcmp(s->cb_name, "tls-server-end-point") != 0) {
+		    strcmp(s->cb_name, "tls-server-end-point") != 0 &&
+		    strcmp(s->cb_name, "tls-unique") != 0) {
 			*cond = "malformed-request";
 			return SASL_FAILURE;
 		}
@@ -406,9 +410,15 @@ scram_final(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		return SASL_FAILURE;
 	memcpy(expect_c, s->gs2_header, gl);
 	if (s->cb_name) {
-		int r = strcmp(s->cb_name, "tls-exporter") == 0 ?
-		    tls_cb_exporter(s->ssl, cbdata, sizeof(cbdata)) :
-		    tls_cb_server_end_point(s->ssl, cbdata, sizeof(cbdata));
+		int r;
+
+		if (strcmp(s->cb_name, "tls-exporter") == 0)
+			r = tls_cb_exporter(s->ssl, cbdata, sizeof(cbdata));
+		else if (strcmp(s->cb_name, "tls-unique") == 0)
+			r = tls_cb_unique(s->ssl, cbdata, sizeof(cbdata));
+		else
+			r = tls_cb_server_end_point(s->ssl, cbdata,
+			    sizeof(cbdata));
 
 		if (r < 0) {
 			*cond = "temporary-auth-failure";

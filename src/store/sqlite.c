@@ -1,0 +1,1094 @@
+/* sqlite.c: the SQLite storage backend (the default).
+ *
+ * Durability: WAL with synchronous=FULL, so a COMMIT returns only after
+ * the WAL is fsync'd; ternd acknowledges nothing before store_commit(),
+ * and that commit is one fsync for everything written during one loop
+ * iteration (group commit). synchronous=NORMAL would be faster but can
+ * lose the last transactions on power loss, which breaks "nothing
+ * acknowledged is lost".
+ *
+ * Every statement is prepared once and reused. A statement that is still
+ * stepping (a listing whose callback calls back into the store with the
+ * same statement) gets a temporary copy instead of being reset under it.
+ *
+ * Archive order: items are ordered by ("when", seq), seq being the rowid.
+ * Items are appended in time order, so this is insertion order; keying it
+ * on the time lets the (host,user,store,"when") index serve pages without
+ * sorting the whole archive of a user. */
+#include "store/store_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/util.h"
+
+enum sq_stmt {
+	SQ_BEGIN,
+	SQ_COMMIT,
+	SQ_ROLLBACK,
+	SQ_KV_GET,
+	SQ_KV_SET,
+	SQ_KV_DEL,
+	SQ_KV_USERS,
+	SQ_MAP_GET,
+	SQ_MAP_SET,
+	SQ_MAP_DEL,
+	SQ_MAP_DEL_ALL,
+	SQ_MAP_LIST,
+	SQ_MAP_COUNT,
+	SQ_AR_APPEND,
+	SQ_AR_POS,
+	SQ_AR_DEL,
+	SQ_AR_DEL_ALL,
+	SQ_AR_EXPIRE,
+	SQ_USER_DEL_KV,
+	SQ_USER_DEL_MAP,
+	SQ_USER_DEL_AR,
+	SQ_NSTMT
+};
+
+static const char *const sq_sql[SQ_NSTMT] = {
+	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	[SQ_COMMIT] = "COMMIT",
+	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_KV_GET] = "SELECT value FROM kv WHERE host=?1 AND user=?2 "
+		      "AND store=?3",
+	[SQ_KV_SET] = "INSERT INTO kv(host,user,store,value) "
+		      "VALUES(?1,?2,?3,?4) ON CONFLICT(host,user,store) "
+		      "DO UPDATE SET value=excluded.value",
+	[SQ_KV_DEL] = "DELETE FROM kv WHERE host=?1 AND user=?2 AND store=?3",
+	[SQ_KV_USERS] = "SELECT user FROM kv WHERE host=?1 AND store=?2 "
+			"ORDER BY user",
+	[SQ_MAP_GET] = "SELECT value FROM map WHERE host=?1 AND user=?2 "
+		       "AND store=?3 AND key=?4",
+	[SQ_MAP_SET] = "INSERT INTO map(host,user,store,key,value) "
+		       "VALUES(?1,?2,?3,?4,?5) "
+		       "ON CONFLICT(host,user,store,key) "
+		       "DO UPDATE SET value=excluded.value",
+	[SQ_MAP_DEL] = "DELETE FROM map WHERE host=?1 AND user=?2 "
+		       "AND store=?3 AND key=?4",
+	[SQ_MAP_DEL_ALL] = "DELETE FROM map WHERE host=?1 AND user=?2 "
+			   "AND store=?3",
+	[SQ_MAP_LIST] = "SELECT key, value FROM map WHERE host=?1 "
+			"AND user=?2 AND store=?3 ORDER BY key",
+	[SQ_MAP_COUNT] = "SELECT count(*) FROM map WHERE host=?1 "
+			 "AND user=?2 AND store=?3",
+	[SQ_AR_APPEND] = "INSERT INTO archive(host,user,store,id,\"when\","
+			 "with_jid,value) VALUES(?1,?2,?3,?4,?5,?6,?7)",
+	[SQ_AR_POS] = "SELECT \"when\", seq FROM archive WHERE host=?1 "
+		      "AND user=?2 AND store=?3 AND id=?4",
+	[SQ_AR_DEL] = "DELETE FROM archive WHERE host=?1 AND user=?2 "
+		      "AND store=?3 AND id=?4",
+	[SQ_AR_DEL_ALL] = "DELETE FROM archive WHERE host=?1 AND user=?2 "
+			  "AND store=?3",
+	[SQ_AR_EXPIRE] = "DELETE FROM archive WHERE store=?1 "
+			 "AND \"when\"<?2",
+	[SQ_USER_DEL_KV] = "DELETE FROM kv WHERE host=?1 AND user=?2",
+	[SQ_USER_DEL_MAP] = "DELETE FROM map WHERE host=?1 AND user=?2",
+	[SQ_USER_DEL_AR] = "DELETE FROM archive WHERE host=?1 AND user=?2",
+};
+
+/* Schema migrations, applied in order inside one transaction at open;
+ * schema_version holds the number of the last one applied. Never edit a
+ * released entry: append a new one. */
+static const char *const sq_migrations[] = {
+	/* 1: the three store kinds */
+	"CREATE TABLE kv("
+	" host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+	" value BLOB NOT NULL,"
+	" PRIMARY KEY(host, user, store));"
+	"CREATE TABLE map("
+	" host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+	" key TEXT NOT NULL, value BLOB NOT NULL,"
+	" PRIMARY KEY(host, user, store, key));"
+	"CREATE TABLE archive("
+	" seq INTEGER PRIMARY KEY," /* the rowid: insertion order */
+	" host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+	" id TEXT NOT NULL, \"when\" INTEGER NOT NULL,"
+	" with_jid TEXT NOT NULL DEFAULT '', value BLOB NOT NULL,"
+	" UNIQUE(host, user, store, id));"
+	"CREATE INDEX archive_when ON archive(host, user, store, \"when\");"
+	"CREATE INDEX archive_with ON archive(host, user, store, with_jid,"
+	" \"when\");"
+	/* expiry runs over all users of one store */
+	"CREATE INDEX archive_expiry ON archive(store, \"when\");",
+};
+
+/* Archive queries: one statement per combination of the fields present,
+ * prepared on first use and kept. */
+enum {
+	AQ_WITH = 1 << 0,
+	AQ_START = 1 << 1,
+	AQ_END = 1 << 2,
+	AQ_AFTER = 1 << 3,
+	AQ_BEFORE = 1 << 4,
+	AQ_IDS = 1 << 5,
+	AQ_REVERSE = 1 << 6,
+	AQ_COUNT = 1 << 7,
+	AQ_NMASK = 1 << 8,
+};
+
+struct sq_store {
+	struct store base; /* first: the wrappers cast to it */
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmt[SQ_NSTMT];
+	sqlite3_stmt *aq[AQ_NMASK];
+};
+
+/* A statement checked out for one call. */
+struct sq_use {
+	sqlite3_stmt *s;
+	int temp; /* finalize after use instead of reset */
+};
+
+static struct sq_store *
+sq(struct store *st)
+{
+	return (struct sq_store *)st;
+}
+
+static void
+sq_log_err(struct sq_store *s, const char *what)
+{
+	log_err("store: sqlite %s: %s (%s)", what, sqlite3_errmsg(s->db),
+	    s->path);
+}
+
+static int
+sq_prepare(struct sq_store *s, const char *sql, int persistent,
+    sqlite3_stmt **out)
+{
+	unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
+
+	if (sqlite3_prepare_v3(s->db, sql, -1, flags, out, NULL) !=
+	    SQLITE_OK) {
+		sq_log_err(s, "prepare");
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Take *slot for one call, or a fresh copy if it is in use by a caller
+ * further up the stack (re-entrant listing callbacks). */
+static int
+sq_take(struct sq_store *s, sqlite3_stmt **slot, const char *sql,
+    struct sq_use *u)
+{
+	u->temp = 0;
+	if (*slot == NULL && sq_prepare(s, sql, 1, slot) < 0)
+		return -1;
+	if (!sqlite3_stmt_busy(*slot)) {
+		u->s = *slot;
+		return 0;
+	}
+	u->temp = 1;
+	return sq_prepare(s, sql, 0, &u->s);
+}
+
+static int
+sq_take_id(struct sq_store *s, enum sq_stmt id, struct sq_use *u)
+{
+	return sq_take(s, &s->stmt[id], sq_sql[id], u);
+}
+
+static void
+sq_release(struct sq_use *u)
+{
+	if (u->s == NULL)
+		return;
+	if (u->temp) {
+		sqlite3_finalize(u->s);
+	} else {
+		sqlite3_reset(u->s);
+		sqlite3_clear_bindings(u->s);
+	}
+	u->s = NULL;
+}
+
+/* Bindings keep pointers to the caller's memory (SQLITE_STATIC): every
+ * statement is reset before the call returns. */
+static int
+sq_bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	return sqlite3_bind_text(s, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static int
+sq_bind_blob(sqlite3_stmt *s, int i, const char *v, size_t len)
+{
+	/* a NULL pointer would bind SQL NULL, not an empty value */
+	return sqlite3_bind_blob64(s, i, v ? v : "", len, SQLITE_STATIC);
+}
+
+static int
+sq_bind_huss(sqlite3_stmt *s, const char *host, const char *user,
+    const char *store)
+{
+	if (sq_bind_text(s, 1, host) != SQLITE_OK ||
+	    sq_bind_text(s, 2, user) != SQLITE_OK)
+		return -1;
+	if (store != NULL && sq_bind_text(s, 3, store) != SQLITE_OK)
+		return -1;
+	return 0;
+}
+
+/* Writes open the transaction on first use; store_commit() ends it. The
+ * autocommit flag is the truth: SQLite may have rolled back by itself
+ * after an I/O error. */
+static int
+sq_begin(struct sq_store *s)
+{
+	struct sq_use u;
+	int rc;
+
+	if (!sqlite3_get_autocommit(s->db))
+		return 0;
+	if (sq_take_id(s, SQ_BEGIN, &u) < 0)
+		return -1;
+	rc = sqlite3_step(u.s);
+	if (rc != SQLITE_DONE)
+		sq_log_err(s, "begin");
+	sq_release(&u);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Step a write statement whose parameters are bound, in the write
+ * transaction. */
+static int
+sq_exec_write(struct sq_store *s, struct sq_use *u, const char *what)
+{
+	int rc = sqlite3_step(u->s);
+
+	if (rc != SQLITE_DONE) {
+		sq_log_err(s, what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_run(struct sq_store *s, enum sq_stmt id)
+{
+	struct sq_use u;
+	int ret;
+
+	if (sq_take_id(s, id, &u) < 0)
+		return -1;
+	ret = sq_exec_write(s, &u, sq_sql[id]);
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_commit(struct store *st)
+{
+	struct sq_store *s = sq(st);
+
+	if (sqlite3_get_autocommit(s->db))
+		return 0;
+	if (sq_run(s, SQ_COMMIT) == 0)
+		return 0;
+	/* a failed COMMIT may leave the transaction open: drop it so the
+	 * next write starts clean rather than piling onto a broken one */
+	if (!sqlite3_get_autocommit(s->db))
+		sq_run(s, SQ_ROLLBACK);
+	return -1;
+}
+
+static char *
+sq_copy_blob(sqlite3_stmt *s, int col, size_t *len)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	size_t n = (size_t)sqlite3_column_bytes(s, col);
+	char *v = xmalloc(n + 1);
+
+	if (n > 0)
+		memcpy(v, p, n);
+	v[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return v;
+}
+
+/* ---- keyval ---- */
+
+static int
+sq_kv_get(struct store *st, const char *host, const char *user,
+    const char *store, char **val, size_t *len)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int rc, ret = -1;
+
+	if (sq_take_id(s, SQ_KV_GET, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) < 0)
+		goto out_release;
+	rc = sqlite3_step(u.s);
+	if (rc == SQLITE_ROW) {
+		*val = sq_copy_blob(u.s, 0, len);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 1;
+	} else {
+		sq_log_err(s, "kv_get");
+	}
+out_release:
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_kv_set(struct store *st, const char *host, const char *user,
+    const char *store, const char *val, size_t len)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 || sq_take_id(s, SQ_KV_SET, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    sq_bind_blob(u.s, 4, val, len) == SQLITE_OK)
+		ret = sq_exec_write(s, &u, "kv_set");
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_kv_del(struct store *st, const char *host, const char *user,
+    const char *store)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 || sq_take_id(s, SQ_KV_DEL, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0)
+		ret = sq_exec_write(s, &u, "kv_del");
+	sq_release(&u);
+	return ret;
+}
+
+/* Step a listing statement, calling one of the callbacks per row. */
+static int
+sq_steps(struct sq_store *s, sqlite3_stmt *stmt, const char *what,
+    int (*row)(sqlite3_stmt *stmt, void *ctx), void *ctx)
+{
+	int rc, cbret;
+
+	for (;;) {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_DONE)
+			return 0;
+		if (rc != SQLITE_ROW) {
+			sq_log_err(s, what);
+			return -1;
+		}
+		cbret = row(stmt, ctx);
+		if (cbret < 0)
+			return -1;
+		if (cbret > 0)
+			return 0;
+	}
+}
+
+struct sq_users_ctx {
+	int (*cb)(void *ud, const char *user);
+	void *ud;
+};
+
+static int
+sq_users_row(sqlite3_stmt *stmt, void *ctx)
+{
+	struct sq_users_ctx *c = ctx;
+	const char *user = (const char *)sqlite3_column_text(stmt, 0);
+
+	return c->cb(c->ud, user ? user : "");
+}
+
+static int
+sq_kv_users(struct store *st, const char *host, const char *store,
+    int (*cb)(void *ud, const char *user), void *ud)
+{
+	struct sq_store *s = sq(st);
+	struct sq_users_ctx c = { cb, ud };
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_take_id(s, SQ_KV_USERS, &u) < 0)
+		return -1;
+	if (sq_bind_text(u.s, 1, host) == SQLITE_OK &&
+	    sq_bind_text(u.s, 2, store) == SQLITE_OK)
+		ret = sq_steps(s, u.s, "kv_users", sq_users_row, &c);
+	sq_release(&u);
+	return ret;
+}
+
+/* ---- map ---- */
+
+static int
+sq_map_get(struct store *st, const char *host, const char *user,
+    const char *store, const char *key, char **val, size_t *len)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int rc, ret = -1;
+
+	if (sq_take_id(s, SQ_MAP_GET, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) < 0 ||
+	    sq_bind_text(u.s, 4, key) != SQLITE_OK)
+		goto out_release;
+	rc = sqlite3_step(u.s);
+	if (rc == SQLITE_ROW) {
+		*val = sq_copy_blob(u.s, 0, len);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 1;
+	} else {
+		sq_log_err(s, "map_get");
+	}
+out_release:
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_map_set(struct store *st, const char *host, const char *user,
+    const char *store, const char *key, const char *val, size_t len)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 || sq_take_id(s, SQ_MAP_SET, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    sq_bind_text(u.s, 4, key) == SQLITE_OK &&
+	    sq_bind_blob(u.s, 5, val, len) == SQLITE_OK)
+		ret = sq_exec_write(s, &u, "map_set");
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_map_del(struct store *st, const char *host, const char *user,
+    const char *store, const char *key)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 ||
+	    sq_take_id(s, key ? SQ_MAP_DEL : SQ_MAP_DEL_ALL, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    (key == NULL || sq_bind_text(u.s, 4, key) == SQLITE_OK))
+		ret = sq_exec_write(s, &u, "map_del");
+	sq_release(&u);
+	return ret;
+}
+
+struct sq_map_ctx {
+	int (*cb)(void *ud, const char *key, const char *val, size_t len);
+	void *ud;
+};
+
+static int
+sq_map_row(sqlite3_stmt *stmt, void *ctx)
+{
+	struct sq_map_ctx *c = ctx;
+	const char *key = (const char *)sqlite3_column_text(stmt, 0);
+	const char *val = sqlite3_column_blob(stmt, 1);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+
+	return c->cb(c->ud, key ? key : "", val ? val : "", len);
+}
+
+static int
+sq_map_list(struct store *st, const char *host, const char *user,
+    const char *store,
+    int (*cb)(void *ud, const char *key, const char *val, size_t len),
+    void *ud)
+{
+	struct sq_store *s = sq(st);
+	struct sq_map_ctx c = { cb, ud };
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_take_id(s, SQ_MAP_LIST, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0)
+		ret = sq_steps(s, u.s, "map_list", sq_map_row, &c);
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_step_count(struct sq_store *s, sqlite3_stmt *stmt, const char *what,
+    long *count)
+{
+	if (sqlite3_step(stmt) != SQLITE_ROW) {
+		sq_log_err(s, what);
+		return -1;
+	}
+	*count = (long)sqlite3_column_int64(stmt, 0);
+	return 0;
+}
+
+static int
+sq_map_count(struct store *st, const char *host, const char *user,
+    const char *store, long *count)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_take_id(s, SQ_MAP_COUNT, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0)
+		ret = sq_step_count(s, u.s, "map_count", count);
+	sq_release(&u);
+	return ret;
+}
+
+/* ---- archive ---- */
+
+static int
+sq_archive_append(struct store *st, const char *host, const char *user,
+    const char *store, const char *id, int64_t when, const char *with,
+    const char *val, size_t len)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 || sq_take_id(s, SQ_AR_APPEND, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    sq_bind_text(u.s, 4, id) == SQLITE_OK &&
+	    sqlite3_bind_int64(u.s, 5, when) == SQLITE_OK &&
+	    sq_bind_text(u.s, 6, with) == SQLITE_OK &&
+	    sq_bind_blob(u.s, 7, val, len) == SQLITE_OK)
+		ret = sq_exec_write(s, &u, "archive_append");
+	sq_release(&u);
+	return ret;
+}
+
+static void
+sq_aq_sql(unsigned mask, struct sbuf *b)
+{
+	const char *dir = (mask & AQ_REVERSE) ? " DESC" : "";
+
+	if (mask & AQ_COUNT)
+		sbuf_puts(b, "SELECT count(*)");
+	else
+		sbuf_puts(b, "SELECT id, \"when\", with_jid, value");
+	sbuf_puts(b, " FROM archive WHERE host=?1 AND user=?2 AND store=?3");
+	if (mask & AQ_WITH)
+		sbuf_puts(b, " AND with_jid=?4");
+	if (mask & AQ_START)
+		sbuf_puts(b, " AND \"when\">=?5");
+	if (mask & AQ_END)
+		sbuf_puts(b, " AND \"when\"<=?6");
+	if (mask & AQ_AFTER)
+		sbuf_puts(b, " AND (\"when\", seq)>(?7, ?8)");
+	if (mask & AQ_BEFORE)
+		sbuf_puts(b, " AND (\"when\", seq)<(?9, ?10)");
+	if (mask & AQ_IDS)
+		sbuf_puts(b, " AND id IN (SELECT value FROM json_each(?11))");
+	if (!(mask & AQ_COUNT))
+		sbuf_printf(b, " ORDER BY \"when\"%s, seq%s LIMIT ?12", dir,
+		    dir);
+}
+
+/* The ids list travels as one JSON array bound to one parameter, so a
+ * query with ids is one cached statement whatever the number of ids. */
+static void
+sq_json_ids(const char *const *ids, struct sbuf *b)
+{
+	const char *p;
+	size_t i;
+
+	sbuf_putc(b, '[');
+	for (i = 0; ids[i] != NULL; i++) {
+		if (i > 0)
+			sbuf_putc(b, ',');
+		sbuf_putc(b, '"');
+		for (p = ids[i]; *p != '\0'; p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c == '"' || c == '\\') {
+				sbuf_putc(b, '\\');
+				sbuf_putc(b, (char)c);
+			} else if (c < 0x20) {
+				sbuf_printf(b, "\\u%04x", c);
+			} else {
+				sbuf_putc(b, (char)c);
+			}
+		}
+		sbuf_putc(b, '"');
+	}
+	sbuf_putc(b, ']');
+}
+
+/* Position ("when", seq) of item id in the queried user's store: 0 found,
+ * 1 unknown id, -1 error. */
+static int
+sq_ar_pos(struct sq_store *s, const struct store_archive_query *q,
+    const char *id, int64_t *when, int64_t *seq)
+{
+	struct sq_use u;
+	int rc, ret = -1;
+
+	if (sq_take_id(s, SQ_AR_POS, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, q->host, q->user, q->store) < 0 ||
+	    sq_bind_text(u.s, 4, id) != SQLITE_OK)
+		goto out_release;
+	rc = sqlite3_step(u.s);
+	if (rc == SQLITE_ROW) {
+		*when = sqlite3_column_int64(u.s, 0);
+		*seq = sqlite3_column_int64(u.s, 1);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 1;
+	} else {
+		sq_log_err(s, "archive position");
+	}
+out_release:
+	sq_release(&u);
+	return ret;
+}
+
+/* Check out and bind the statement for q. Returns 0, 1 when after_id or
+ * before_id is unknown, -1 on error. ids_json must outlive the use. */
+static int
+sq_aq_prepare(struct sq_store *s, const struct store_archive_query *q,
+    int count, struct sbuf *ids_json, struct sq_use *u)
+{
+	unsigned mask = 0;
+	int64_t aw = 0, as = 0, bw = 0, bs = 0;
+	struct sbuf sql;
+	int rc, ok;
+
+	if (q->host == NULL || q->user == NULL || q->store == NULL) {
+		log_err("store: sqlite archive query without host/user/store");
+		return -1;
+	}
+	if (q->with != NULL)
+		mask |= AQ_WITH;
+	if (q->start != 0)
+		mask |= AQ_START;
+	if (q->end != 0)
+		mask |= AQ_END;
+	if (q->after_id != NULL) {
+		mask |= AQ_AFTER;
+		rc = sq_ar_pos(s, q, q->after_id, &aw, &as);
+		if (rc != 0)
+			return rc;
+	}
+	if (q->before_id != NULL) {
+		mask |= AQ_BEFORE;
+		rc = sq_ar_pos(s, q, q->before_id, &bw, &bs);
+		if (rc != 0)
+			return rc;
+	}
+	if (q->ids != NULL) {
+		mask |= AQ_IDS;
+		sq_json_ids(q->ids, ids_json);
+	}
+	if (count)
+		mask |= AQ_COUNT;
+	else if (q->reverse)
+		mask |= AQ_REVERSE;
+
+	sbuf_init(&sql);
+	sq_aq_sql(mask, &sql);
+	rc = sq_take(s, &s->aq[mask], sql.data, u);
+	sbuf_cleanup(&sql);
+	if (rc < 0)
+		return -1;
+
+	ok = sq_bind_huss(u->s, q->host, q->user, q->store) == 0;
+	if (ok && (mask & AQ_WITH))
+		ok = sq_bind_text(u->s, 4, q->with) == SQLITE_OK;
+	if (ok && (mask & AQ_START))
+		ok = sqlite3_bind_int64(u->s, 5, q->start) == SQLITE_OK;
+	if (ok && (mask & AQ_END))
+		ok = sqlite3_bind_int64(u->s, 6, q->end) == SQLITE_OK;
+	if (ok && (mask & AQ_AFTER))
+		ok = sqlite3_bind_int64(u->s, 7, aw) == SQLITE_OK &&
+		    sqlite3_bind_int64(u->s, 8, as) == SQLITE_OK;
+	if (ok && (mask & AQ_BEFORE))
+		ok = sqlite3_bind_int64(u->s, 9, bw) == SQLITE_OK &&
+		    sqlite3_bind_int64(u->s, 10, bs) == SQLITE_OK;
+	if (ok && (mask & AQ_IDS))
+		ok = sqlite3_bind_text(u->s, 11, ids_json->data,
+			 (int)ids_json->len, SQLITE_STATIC) == SQLITE_OK;
+	/* LIMIT -1 is SQLite's "no limit" */
+	if (ok && !count)
+		ok = sqlite3_bind_int64(u->s, 12,
+			 q->limit > 0 ? q->limit : -1) == SQLITE_OK;
+	if (!ok) {
+		sq_log_err(s, "archive query bind");
+		sq_release(u);
+		return -1;
+	}
+	return 0;
+}
+
+struct sq_ar_ctx {
+	int (*cb)(void *ud, const struct store_archive_item *it);
+	void *ud;
+};
+
+static int
+sq_ar_row(sqlite3_stmt *stmt, void *ctx)
+{
+	struct sq_ar_ctx *c = ctx;
+	struct store_archive_item it;
+	const char *id = (const char *)sqlite3_column_text(stmt, 0);
+	const char *with = (const char *)sqlite3_column_text(stmt, 2);
+	const char *val = sqlite3_column_blob(stmt, 3);
+
+	it.id = id ? id : "";
+	it.when = sqlite3_column_int64(stmt, 1);
+	it.with = with ? with : "";
+	it.val = val ? val : "";
+	it.len = (size_t)sqlite3_column_bytes(stmt, 3);
+	return c->cb(c->ud, &it);
+}
+
+static int
+sq_archive_query(struct store *st, const struct store_archive_query *q,
+    int (*cb)(void *ud, const struct store_archive_item *it), void *ud)
+{
+	struct sq_store *s = sq(st);
+	struct sq_ar_ctx c = { cb, ud };
+	struct sbuf ids;
+	struct sq_use u;
+	int ret;
+
+	sbuf_init(&ids);
+	ret = sq_aq_prepare(s, q, 0, &ids, &u);
+	if (ret == 0) {
+		ret = sq_steps(s, u.s, "archive_query", sq_ar_row, &c);
+		sq_release(&u);
+	}
+	sbuf_cleanup(&ids);
+	return ret;
+}
+
+static int
+sq_archive_count(struct store *st, const struct store_archive_query *q,
+    long *count)
+{
+	struct sq_store *s = sq(st);
+	struct sbuf ids;
+	struct sq_use u;
+	int ret;
+
+	sbuf_init(&ids);
+	ret = sq_aq_prepare(s, q, 1, &ids, &u);
+	if (ret == 0) {
+		ret = sq_step_count(s, u.s, "archive_count", count);
+		sq_release(&u);
+	}
+	sbuf_cleanup(&ids);
+	return ret;
+}
+
+static int
+sq_archive_expire(struct store *st, const char *store, int64_t before,
+    long *deleted)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 || sq_take_id(s, SQ_AR_EXPIRE, &u) < 0)
+		return -1;
+	if (sq_bind_text(u.s, 1, store) == SQLITE_OK &&
+	    sqlite3_bind_int64(u.s, 2, before) == SQLITE_OK)
+		ret = sq_exec_write(s, &u, "archive_expire");
+	if (ret == 0 && deleted != NULL)
+		*deleted = (long)sqlite3_changes64(s->db);
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_archive_del(struct store *st, const char *host, const char *user,
+    const char *store, const char *id)
+{
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	int ret = -1;
+
+	if (sq_begin(s) < 0 ||
+	    sq_take_id(s, id ? SQ_AR_DEL : SQ_AR_DEL_ALL, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    (id == NULL || sq_bind_text(u.s, 4, id) == SQLITE_OK))
+		ret = sq_exec_write(s, &u, "archive_del");
+	sq_release(&u);
+	return ret;
+}
+
+static int
+sq_user_delete(struct store *st, const char *host, const char *user)
+{
+	static const enum sq_stmt dels[] = { SQ_USER_DEL_KV, SQ_USER_DEL_MAP,
+		SQ_USER_DEL_AR };
+	struct sq_store *s = sq(st);
+	struct sq_use u;
+	size_t i;
+	int ret;
+
+	if (sq_begin(s) < 0)
+		return -1;
+	for (i = 0; i < ARRAY_LEN(dels); i++) {
+		if (sq_take_id(s, dels[i], &u) < 0)
+			return -1;
+		ret = -1;
+		if (sq_bind_huss(u.s, host, user, NULL) == 0)
+			ret = sq_exec_write(s, &u, "user_delete");
+		sq_release(&u);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- open, schema, close ---- */
+
+static int
+sq_exec(struct sq_store *s, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path,
+		    msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* One-row, one-column query into *out (text of at most outlen-1). */
+static int
+sq_query_text(struct sq_store *s, const char *sql, char *out, size_t outlen,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *stmt;
+	const char *v;
+	int ret = -1;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", s->path,
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		v = (const char *)sqlite3_column_text(stmt, 0);
+		snprintf(out, outlen, "%s", v ? v : "");
+		ret = 0;
+	} else {
+		snprintf(err, errlen, "%s: %s", s->path,
+		    sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(stmt);
+	return ret;
+}
+
+static int
+sq_migrate(struct sq_store *s, char *err, size_t errlen)
+{
+	const long latest = (long)ARRAY_LEN(sq_migrations);
+	char buf[64], sql[96];
+	size_t i;
+	long cur;
+
+	/* IMMEDIATE: two processes opening a new file at once must not both
+	 * run migration 1 */
+	if (sq_exec(s, "BEGIN IMMEDIATE", err, errlen) < 0)
+		return -1;
+	if (sq_exec(s,
+		"CREATE TABLE IF NOT EXISTS schema_version("
+		"version INTEGER NOT NULL)",
+		err, errlen) < 0)
+		goto out_rollback;
+	if (sq_query_text(s,
+		"SELECT coalesce(max(version), 0) FROM schema_version", buf,
+		sizeof(buf), err, errlen) < 0)
+		goto out_rollback;
+	cur = strtol(buf, NULL, 10);
+	if (cur < 0 || cur > latest) {
+		snprintf(err, errlen,
+		    "%s: database schema version %ld is unknown to this "
+		    "program (it knows 1..%ld: a newer Tern made it?)",
+		    s->path, cur, latest);
+		goto out_rollback;
+	}
+	/* migration i brings the schema to version i + 1 */
+	for (i = (size_t)cur; i < ARRAY_LEN(sq_migrations); i++) {
+		if (sq_exec(s, sq_migrations[i], err, errlen) < 0)
+			goto out_rollback;
+		log_info("store: sqlite schema migrated to version %zu (%s)",
+		    i + 1, s->path);
+	}
+	if (cur != latest) {
+		snprintf(sql, sizeof(sql),
+		    "DELETE FROM schema_version;"
+		    "INSERT INTO schema_version VALUES(%ld)",
+		    latest);
+		if (sq_exec(s, sql, err, errlen) < 0)
+			goto out_rollback;
+	}
+	if (sq_exec(s, "COMMIT", err, errlen) < 0)
+		goto out_rollback;
+	return 0;
+
+out_rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* SQLite would only say "unable to open database file" for a path in a
+ * missing directory; say which directory, and never create it. */
+static int
+sq_check_dir(const char *path, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	struct stat sb;
+	char *dir;
+	int ret = 0;
+
+	if (strcmp(path, ":memory:") == 0 || slash == NULL || slash == path)
+		return 0;
+	dir = xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &sb) < 0) {
+		snprintf(err, errlen, "%s: directory %s: %s", path, dir,
+		    strerror(errno));
+		ret = -1;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: %s is not a directory", path, dir);
+		ret = -1;
+	}
+	free(dir);
+	return ret;
+}
+
+static void
+sq_close(struct store *st)
+{
+	struct sq_store *s = sq(st);
+	size_t i;
+
+	if (s->db != NULL) {
+		/* uncommitted writes are dropped: a caller that wants them
+		 * kept calls store_commit() first, one that failed half way
+		 * through a command must not leave half of it behind */
+		if (!sqlite3_get_autocommit(s->db)) {
+			log_debug("store: sqlite closing with uncommitted "
+				  "writes, rolled back (%s)",
+			    s->path);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+		for (i = 0; i < SQ_NSTMT; i++)
+			sqlite3_finalize(s->stmt[i]);
+		for (i = 0; i < AQ_NMASK; i++)
+			sqlite3_finalize(s->aq[i]);
+		sqlite3_close_v2(s->db);
+	}
+	free(s->path);
+	free(s);
+}
+
+static struct store *
+sq_open(const char *location, char *err, size_t errlen)
+{
+	struct sq_store *s;
+	char mode[32];
+	size_t i;
+
+	if (location == NULL || *location == '\0') {
+		snprintf(err, errlen, "sqlite: no database path");
+		return NULL;
+	}
+	if (sq_check_dir(location, err, errlen) < 0)
+		return NULL;
+	s = xcalloc(1, sizeof(*s));
+	s->base.be = &store_sqlite_backend;
+	s->path = xstrdup(location);
+	if (sqlite3_open_v2(location, &s->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "%s: cannot open: %s", location,
+		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out_close;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* ternd and ternctl share the file; a writer waits for the other
+	 * rather than failing at once */
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sq_query_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode),
+		err, errlen) < 0)
+		goto out_close;
+	if (strcmp(mode, "wal") != 0 && strcmp(location, ":memory:") != 0) {
+		snprintf(err, errlen, "%s: cannot use WAL mode (got %s)",
+		    location, mode);
+		goto out_close;
+	}
+	if (sq_exec(s, "PRAGMA synchronous=FULL", err, errlen) < 0)
+		goto out_close;
+	if (sq_migrate(s, err, errlen) < 0)
+		goto out_close;
+	for (i = 0; i < SQ_NSTMT; i++) {
+		if (sq_prepare(s, sq_sql[i], 1, &s->stmt[i]) < 0) {
+			snprintf(err, errlen, "%s: %s", location,
+			    sqlite3_errmsg(s->db));
+			goto out_close;
+		}
+	}
+	return &s->base;
+
+out_close:
+	sq_close(&s->base);
+	return NULL;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.commit = sq_commit,
+	.kv_get = sq_kv_get,
+	.kv_set = sq_kv_set,
+	.kv_del = sq_kv_del,
+	.kv_users = sq_kv_users,
+	.map_get = sq_map_get,
+	.map_set = sq_map_set,
+	.map_del = sq_map_del,
+	.map_list = sq_map_list,
+	.map_count = sq_map_count,
+	.archive_append = sq_archive_append,
+	.archive_query = sq_archive_query,
+	.archive_count = sq_archive_count,
+	.archive_expire = sq_archive_expire,
+	.archive_del = sq_archive_del,
+	.user_delete = sq_user_delete,
+};

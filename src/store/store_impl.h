@@ -1,0 +1,15 @@
+/* store_impl.h: what every backend shares, private to src/store/. A
+ * backend's store struct embeds struct store as its first member, so the
+ * wrappers in store.c find the vtable without knowing the backend. */
+#ifndef TERN_STORE_IMPL_H
+#define TERN_STORE_IMPL_H
+
+#include "store/store.h"
+
+struct store {
+	const struct store_backend *be;
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

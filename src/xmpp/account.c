@@ -1,0 +1,341 @@
+/* account.c: accounts as SCRAM keys in the keyval store (format in
+ * account.h). The password itself is never stored; a PLAIN login is
+ * checked by deriving StoredKey again with the stored salt. Writes go
+ * through store_main and are committed by the caller. */
+#include "xmpp/account.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsasl.h>
+#include <openssl/crypto.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "store/store.h"
+
+#define ACCOUNT_STORE "accounts"
+#define LASTLOGIN_STORE "lastlogin"
+
+/* base64 of the 64-byte salt maximum: 88 characters */
+#define B64_MAX 96
+
+/* SASLprep (RFC 4013) as a query string: unassigned code points are
+ * allowed so that a password set today still matches after a Unicode
+ * update, as clients prepare it the same way. Returns a malloc'd string or
+ * NULL when the password is prohibited or empty after preparation. */
+static char *
+account_saslprep(const char *password)
+{
+	char *out = NULL;
+	int rc;
+
+	rc = gsasl_saslprep(password, GSASL_ALLOW_UNASSIGNED, &out, NULL);
+	if (rc != GSASL_OK || out == NULL) {
+		log_debug("account: password rejected by SASLprep: %s",
+		    gsasl_strerror(rc));
+		return NULL;
+	}
+	if (*out == '\0') {
+		gsasl_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void
+account_free_prepped(char *p)
+{
+	if (p == NULL)
+		return;
+	OPENSSL_cleanse(p, strlen(p));
+	gsasl_free(p);
+}
+
+int
+account_make_keys(const char *password, unsigned iter,
+    struct scram_keys keys[SCRAM_NHASH])
+{
+	char *prepped = account_saslprep(password);
+	int h, ret = 0;
+
+	if (prepped == NULL)
+		return -1;
+	for (h = 0; h < SCRAM_NHASH && ret == 0; h++)
+		ret = scram_make((enum scram_hash)h, prepped, iter, &keys[h]);
+	account_free_prepped(prepped);
+	return ret;
+}
+
+static void
+account_put_keys(struct sbuf *b, const struct scram_keys *k)
+{
+	char salt[B64_MAX], stored[B64_MAX], server[B64_MAX];
+	size_t dlen = scram_digest_len(k->hash);
+
+	b64_encode(k->salt, k->salt_len, salt);
+	b64_encode(k->stored_key, dlen, stored);
+	b64_encode(k->server_key, dlen, server);
+	sbuf_printf(b, "%s %u %s %s %s\n", scram_hash_name(k->hash), k->iter,
+	    salt, stored, server);
+}
+
+static int
+account_write(const char *host, const char *user, int64_t created,
+    const struct scram_keys keys[SCRAM_NHASH])
+{
+	struct sbuf b;
+	int h, ret;
+
+	sbuf_init(&b);
+	sbuf_printf(&b, "created %" PRId64 "\n", created);
+	for (h = 0; h < SCRAM_NHASH; h++)
+		account_put_keys(&b, &keys[h]);
+	ret = store_kv_set(host, user, ACCOUNT_STORE, b.data, b.len);
+	sbuf_cleanup(&b);
+	return ret;
+}
+
+/* Decode base64 field f into out (cap bytes); exact length want unless
+ * want is 0. */
+static int
+account_b64(const char *f, unsigned char *out, size_t cap, size_t want,
+    size_t *got)
+{
+	unsigned char tmp[B64_MAX];
+	size_t n = strlen(f), len;
+
+	if (n == 0 || n >= B64_MAX || b64_decode(f, n, tmp, &len) < 0 ||
+	    len > cap || (want != 0 && len != want))
+		return -1;
+	memcpy(out, tmp, len);
+	if (got != NULL)
+		*got = len;
+	return 0;
+}
+
+/* Parse one "<hash> <iter> <salt> <stored> <server>" line into k. */
+static int
+account_parse_keys(char *line, enum scram_hash h, struct scram_keys *k)
+{
+	char *f[5], *save = NULL, *end;
+	size_t dlen = scram_digest_len(h);
+	unsigned long iter;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		f[i] = strtok_r(i == 0 ? line : NULL, " ", &save);
+		if (f[i] == NULL)
+			return -1;
+	}
+	iter = strtoul(f[1], &end, 10);
+	if (*end != '\0' || iter == 0 || iter > 100000000ul)
+		return -1;
+	k->hash = h;
+	k->iter = (unsigned)iter;
+	if (account_b64(f[2], k->salt, sizeof(k->salt), 0, &k->salt_len) <
+		0 ||
+	    account_b64(f[3], k->stored_key, sizeof(k->stored_key), dlen,
+		NULL) < 0 ||
+	    account_b64(f[4], k->server_key, sizeof(k->server_key), dlen,
+		NULL) < 0)
+		return -1;
+	return 0;
+}
+
+/* Find the line of document doc (modified in place) for hash h and
+ * parse it. */
+static int
+account_doc_keys(char *doc, enum scram_hash h, struct scram_keys *out)
+{
+	const char *name = scram_hash_name(h);
+	size_t nlen = strlen(name);
+	char *line, *save = NULL;
+
+	for (line = strtok_r(doc, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, name, nlen) == 0 && line[nlen] == ' ')
+			return account_parse_keys(line, h, out);
+	}
+	return -1;
+}
+
+static int64_t
+account_doc_created(const char *doc)
+{
+	const char *p = doc;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, "created ", 8) == 0)
+			return strtoll(p + 8, NULL, 10);
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+int
+account_exists(const char *host, const char *user)
+{
+	char *doc = NULL;
+	int rc;
+
+	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+	free(doc);
+	return rc;
+}
+
+int
+account_create_keys(const char *host, const char *user,
+    const struct scram_keys keys[SCRAM_NHASH])
+{
+	int rc = account_exists(host, user);
+
+	if (rc != 1)
+		return rc == 0 ? 1 : -1;
+	return account_write(host, user, now_unix(), keys);
+}
+
+int
+account_create(const char *host, const char *user, const char *password)
+{
+	struct scram_keys keys[SCRAM_NHASH];
+	int rc = account_exists(host, user);
+
+	if (rc != 1)
+		return rc == 0 ? 1 : -1;
+	if (account_make_keys(password, SCRAM_DEFAULT_ITER, keys) < 0) {
+		log_warn("account: %s@%s: password not usable (SASLprep)",
+		    user, host);
+		return -1;
+	}
+	rc = account_write(host, user, now_unix(), keys);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return rc;
+}
+
+int
+account_set_password(const char *host, const char *user,
+    const char *password)
+{
+	struct scram_keys keys[SCRAM_NHASH];
+	char *doc = NULL;
+	int64_t created;
+	int rc;
+
+	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+	if (rc != 0)
+		return rc;
+	created = account_doc_created(doc);
+	free(doc);
+	if (account_make_keys(password, SCRAM_DEFAULT_ITER, keys) < 0) {
+		log_warn("account: %s@%s: password not usable (SASLprep)",
+		    user, host);
+		return -1;
+	}
+	rc = account_write(host, user, created ? created : now_unix(), keys);
+	OPENSSL_cleanse(keys, sizeof(keys));
+	return rc;
+}
+
+int
+account_get_keys(const char *host, const char *user, enum scram_hash h,
+    struct scram_keys *out)
+{
+	char *doc = NULL;
+	int rc;
+
+	if ((int)h < 0 || h >= SCRAM_NHASH)
+		return -1;
+	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+	if (rc != 0)
+		return rc;
+	if (account_doc_keys(doc, h, out) < 0) {
+		log_err("account: %s@%s: no valid %s keys in the account "
+			"document",
+		    user, host, scram_hash_name(h));
+		rc = -1;
+	}
+	free(doc);
+	return rc;
+}
+
+int
+account_check_password(const char *host, const char *user,
+    const char *password)
+{
+	struct scram_keys stored, derived;
+	char *prepped;
+	int rc;
+
+	/* SHA-256 first: one derivation is all a check costs */
+	rc = account_get_keys(host, user, SCRAM_SHA256, &stored);
+	if (rc < 0)
+		rc = account_get_keys(host, user, SCRAM_SHA1, &stored);
+	if (rc != 0)
+		return rc;
+	prepped = account_saslprep(password);
+	if (prepped == NULL)
+		return 1;
+	rc = scram_derive(stored.hash, prepped, stored.salt, stored.salt_len,
+	    stored.iter, &derived);
+	account_free_prepped(prepped);
+	if (rc < 0)
+		return -1;
+	rc = ct_memeq(stored.stored_key, derived.stored_key,
+		 scram_digest_len(stored.hash)) ?
+	    0 :
+	    1;
+	OPENSSL_cleanse(&derived, sizeof(derived));
+	return rc;
+}
+
+int
+account_delete(const char *host, const char *user)
+{
+	int rc = account_exists(host, user);
+
+	if (rc != 0)
+		return rc;
+	if (store_kv_del(host, user, ACCOUNT_STORE) < 0)
+		return -1;
+	return store_user_delete(host, user);
+}
+
+int
+account_list(const char *host, int (*cb)(void *ud, const char *user),
+    void *ud)
+{
+	return store_kv_users(host, ACCOUNT_STORE, cb, ud);
+}
+
+int
+account_set_last_login(const char *host, const char *user, int64_t t)
+{
+	char v[32];
+	int n = snprintf(v, sizeof(v), "%" PRId64, t);
+
+	return store_kv_set(host, user, LASTLOGIN_STORE, v, (size_t)n);
+}
+
+int
+account_get_last_login(const char *host, const char *user, int64_t *t)
+{
+	char *v = NULL, *end;
+	int rc;
+
+	rc = store_kv_get(host, user, LASTLOGIN_STORE, &v, NULL);
+	if (rc != 0)
+		return rc;
+	*t = strtoll(v, &end, 10);
+	if (end == v) {
+		log_err("account: %s@%s: bad last-login value", user, host);
+		rc = -1;
+	}
+	free(v);
+	return rc;
+}

@@ -1,0 +1,149 @@
+"""Bad input gets the specified stream error (RFC 6120 §4.9), then
+</stream:stream> and a closed connection, and hurts nobody else."""
+import signal
+
+import pytest
+
+from ternlib import (NS_CLIENT, NS_STREAM, RawStream, connect_tls)
+
+HDR = ("<?xml version='1.0'?><stream:stream xmlns='%s' xmlns:stream='%s' "
+       "%s>")
+
+
+def header(attrs="to='localhost' version='1.0'", ns=NS_CLIENT,
+           stream_ns=NS_STREAM):
+    return HDR % (ns, stream_ns, attrs)
+
+
+def stream_at(server, stage):
+    """A stream at a stage: 'raw' (nothing sent), 'open' (header
+    exchanged, plaintext), 'tls' (after STARTTLS), 'bound' (logged in)."""
+    if stage == 'raw':
+        return RawStream(server.c2s)
+    if stage == 'open':
+        s = RawStream(server.c2s)
+        s.open()
+        return s
+    s = connect_tls(server.c2s)
+    if stage == 'bound':
+        s.authenticate('carol')
+        s.bind()
+    return s
+
+
+@pytest.fixture(scope='module')
+def watcher(mserver):
+    """A logged-in client that must keep working after every bad peer."""
+    w = connect_tls(mserver.c2s)
+    w.authenticate('alice')
+    w.bind('watcher')
+    return w
+
+
+def send_bad(s, data):
+    """Send, tolerating the server closing on us half-way."""
+    try:
+        s.send(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def deep(n):
+    return '<message>' + '<a>' * n + '</a>' * n + '</message>'
+
+
+def attrs(n):
+    return '<message %s/>' % ' '.join("a%d='1'" % i for i in range(n))
+
+
+def big(n):
+    return '<message><body>%s</body></message>' % ('x' * n)
+
+
+CASES = [
+    # id, stage, bytes, accepted conditions
+    ('mismatched-tag', 'open', '<message><body></message>',
+     ['not-well-formed']),
+    ('invalid-utf8', 'open', b'<message><body>\xff\xfe\xc3</body></message>',
+     ['not-well-formed']),
+    ('control-char', 'bound', '<message><body>\x01</body></message>',
+     ['not-well-formed']),
+    ('unbound-prefix', 'bound', '<foo:message/>', ['not-well-formed']),
+    ('comment', 'open', '<!-- hello -->', ['restricted-xml']),
+    ('comment-in-stanza', 'bound',
+     '<message><!-- c --><body>x</body></message>', ['restricted-xml']),
+    ('processing-instruction', 'open', '<?foo bar?>', ['restricted-xml']),
+    ('doctype', 'raw', "<?xml version='1.0'?><!DOCTYPE stream>"
+     + header()[len("<?xml version='1.0'?>"):], ['restricted-xml']),
+    ('entity-reference', 'bound', '<message><body>&foo;</body></message>',
+     ['restricted-xml']),
+    ('unauth-too-big', 'open', big(20 * 1024), ['policy-violation']),
+    ('auth-too-big', 'bound', big(300 * 1024), ['policy-violation']),
+    ('too-deep', 'bound', deep(100), ['policy-violation']),
+    ('too-many-attrs', 'bound', attrs(100), ['policy-violation']),
+    ('wrong-stream-ns', 'raw', header(stream_ns='urn:example:wrong'),
+     ['invalid-namespace']),
+    ('wrong-content-ns', 'raw', header(ns='jabber:server'),
+     ['invalid-namespace']),
+    ('unknown-host', 'raw', header("to='nosuch.example' version='1.0'"),
+     ['host-unknown']),
+    ('version-2', 'raw', header("to='localhost' version='2.0'"),
+     ['unsupported-version']),
+    ('not-a-stream', 'raw',
+     "<?xml version='1.0'?><message xmlns='jabber:client'/>",
+     ['bad-format', 'invalid-namespace']),
+    ('no-to', 'raw', header("version='1.0'"),
+     ['host-unknown', 'improper-addressing']),
+]
+
+
+@pytest.mark.parametrize('stage,data,conds',
+                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_stream_error(mserver, watcher, stage, data, conds):
+    s = stream_at(mserver, stage)
+    send_bad(s, data)
+    s.assert_stream_error(*conds)
+    watcher.alive()
+
+
+def test_limits_are_not_hit_by_fair_input(mserver, watcher):
+    s = stream_at(mserver, 'bound')
+    s.send(deep(30))
+    s.send(attrs(30))
+    s.send("<message to='alice@localhost/watcher'><body>%s</body></message>"
+           % ('y' * 100 * 1024))
+    s.alive()
+    m = watcher.wait_message()
+    assert len(m.findtext('{jabber:client}body')) == 100 * 1024
+
+
+def test_whitespace_keepalives(mserver, watcher):
+    s = stream_at(mserver, 'bound')
+    for ws in (' ', '\n', ' \n', '\r\n\t '):
+        s.send(ws)
+        s.alive()
+        s.send(ws)
+    s.alive()
+    watcher.alive()
+
+
+def test_connection_timeout(make_server):
+    srv = make_server(limits={'unauth_timeout': '2s'})
+    s = RawStream(srv.c2s)
+    s.assert_stream_error('connection-timeout', timeout=5)
+
+
+def test_connection_timeout_after_header(make_server):
+    srv = make_server(limits={'unauth_timeout': '2s'})
+    s = RawStream(srv.c2s)
+    s.open()
+    s.assert_stream_error('connection-timeout', timeout=5)
+
+
+def test_system_shutdown(server):
+    s = stream_at(server, 'bound')
+    pre = stream_at(server, 'open')
+    server.signal(signal.SIGTERM)
+    s.assert_stream_error('system-shutdown')
+    pre.assert_stream_error('system-shutdown')
+    assert server.proc.wait(10) == 0

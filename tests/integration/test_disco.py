@@ -1,0 +1,87 @@
+"""Service discovery, ping, version and time on the server."""
+import datetime
+import re
+
+from ternlib import NS_PING, connect_tls, q, run, show
+
+NS_INFO = 'http://jabber.org/protocol/disco#info'
+NS_ITEMS = 'http://jabber.org/protocol/disco#items'
+NS_VERSION = 'jabber:iq:version'
+NS_TIME = 'urn:xmpp:time'
+
+
+def client(server, user='alice'):
+    s = connect_tls(server.c2s)
+    s.authenticate(user)
+    s.bind()
+    return s
+
+
+def query(s, ns, to, child='query'):
+    r = s.iq('get', "<%s xmlns='%s'/>" % (child, ns), to=to)
+    assert r.get('type') == 'result', show(r)
+    el = r.find(q(ns, child))
+    assert el is not None, show(r)
+    return el
+
+
+def identities(info):
+    return {(i.get('category'), i.get('type'))
+            for i in info.findall(q(NS_INFO, 'identity'))}
+
+
+def test_server_disco_info(mserver):
+    info = query(client(mserver), NS_INFO, 'localhost')
+    assert ('server', 'im') in identities(info)
+    features = {f.get('var') for f in info.findall(q(NS_INFO, 'feature'))}
+    assert {NS_INFO, NS_ITEMS, NS_PING, NS_VERSION, NS_TIME} <= features
+
+
+def test_server_disco_items_lists_component(mserver):
+    items = query(client(mserver), NS_ITEMS, 'localhost')
+    jids = {i.get('jid') for i in items.findall(q(NS_ITEMS, 'item'))}
+    assert 'comp.localhost' in jids
+
+
+def test_own_account_disco_info(mserver):
+    info = query(client(mserver), NS_INFO, 'alice@localhost')
+    assert ('account', 'registered') in identities(info)
+
+
+def test_ping_server(mserver):
+    s = client(mserver)
+    r = s.iq('get', "<ping xmlns='%s'/>" % NS_PING, to='localhost')
+    assert r.get('type') == 'result', show(r)
+    assert r.get('from') == 'localhost'
+    assert len(r) == 0, 'ping result has a payload: %s' % show(r)
+
+
+def test_version(mserver):
+    v = query(client(mserver), NS_VERSION, 'localhost')
+    assert v.findtext(q(NS_VERSION, 'name')) == 'Tern'
+    assert (v.findtext(q(NS_VERSION, 'version')) or '').strip()
+
+
+def test_time(mserver):
+    t = query(client(mserver), NS_TIME, 'localhost', child='time')
+    tzo = t.findtext(q(NS_TIME, 'tzo'))
+    utc = t.findtext(q(NS_TIME, 'utc'))
+    assert re.fullmatch(r'Z|[+-]\d\d:\d\d', tzo or ''), tzo
+    assert re.fullmatch(r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z',
+                        utc or ''), utc
+    when = datetime.datetime.strptime(utc[:19], '%Y-%m-%dT%H:%M:%S')
+    now = datetime.datetime.utcnow()
+    assert abs((now - when).total_seconds()) < 120
+
+
+def test_slixmpp_disco_version_time(mserver):
+    async def scenario(s):
+        c = await s.login('carol')
+        info = await c['xep_0030'].get_info(jid='localhost', timeout=5)
+        assert 'urn:xmpp:time' in info['disco_info']['features']
+        ver = await c['xep_0092'].get_version('localhost', timeout=5)
+        assert ver['software_version']['name'] == 'Tern'
+        tm = await c['xep_0202'].get_entity_time('localhost', timeout=5)
+        assert tm['entity_time']['utc'] is not None
+        await c['xep_0199'].send_ping('localhost', timeout=5)
+    run(mserver, scenario)

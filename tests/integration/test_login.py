@@ -1,0 +1,230 @@
+"""Login: STARTTLS, Direct TLS, SASL (SCRAM, SCRAM-PLUS, PLAIN), failures."""
+import ssl
+
+import pytest
+
+from ternlib import (NS_CAPS, NS_SASL, NS_SASL_CB, NS_STREAM, NS_TLS,
+                     RawStream, Scram, StreamClosed, connect_tls, q, run,
+                     sasl_failure, show, tls_server_end_point)
+
+MECHS = {'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS',
+         'SCRAM-SHA-256-PLUS', 'PLAIN'}
+
+
+def mechanisms(features):
+    mechs = features.find(q(NS_SASL, 'mechanisms'))
+    assert mechs is not None, 'no mechanisms: %s' % show(features)
+    return {m.text for m in mechs.findall(q(NS_SASL, 'mechanism'))}
+
+
+def cb_types(features):
+    el = features.find(q(NS_SASL_CB, 'sasl-channel-binding'))
+    assert el is not None, 'no XEP-0440 element: %s' % show(features)
+    return {c.get('type') for c in el.findall(q(NS_SASL_CB, 'channel-binding'))}
+
+
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-1', 'SCRAM-SHA-256', 'PLAIN'])
+def test_slixmpp_starttls_login(mserver, mech):
+    async def scenario(s):
+        c = await s.login('alice', resource='sx', mech=mech)
+        assert c.boundjid.full == 'alice@localhost/sx'
+    run(mserver, scenario)
+
+
+def test_slixmpp_direct_tls_login(mserver):
+    async def scenario(s):
+        c = await s.login('bob', direct_tls=True)
+        assert c.boundjid.bare == 'bob@localhost'
+    run(mserver, scenario)
+
+
+def test_features_before_tls(mserver):
+    s = RawStream(mserver.c2s)
+    f = s.open()
+    tls = f.find(q(NS_TLS, 'starttls'))
+    assert tls is not None, show(f)
+    assert tls.find(q(NS_TLS, 'required')) is not None
+    assert f.find(q(NS_SASL, 'mechanisms')) is None, show(f)
+    assert s.root.get('from') == 'localhost'
+    assert s.root.get('version') == '1.0'
+    assert s.stream_id
+
+
+def test_features_after_tls(mserver):
+    s = connect_tls(mserver.c2s)
+    assert s.tls_version == 'TLSv1.3'
+    assert MECHS <= mechanisms(s.features)
+    assert s.features.find(q(NS_TLS, 'starttls')) is None
+    assert {'tls-server-end-point', 'tls-exporter'} <= cb_types(s.features)
+    caps = s.features.find(q(NS_CAPS, 'c'))
+    assert caps is not None, show(s.features)
+    assert caps.get('hash') and caps.get('node') and caps.get('ver')
+
+
+def test_tls12_login_with_end_point_binding(mserver):
+    s = RawStream(mserver.c2s)
+    s.open()
+    s.send("<starttls xmlns='%s'/>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    s.wrap_tls(max_version=ssl.TLSVersion.TLSv1_2)
+    assert s.tls_version == 'TLSv1.2'
+    f = s.open()
+    assert 'tls-server-end-point' in cb_types(f)
+    el = s.scram('SCRAM-SHA-256-PLUS', 'alice', 'secret-alice',
+                 'tls-server-end-point', tls_server_end_point(s.peer_cert_der()))
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+
+
+def test_direct_tls_features_and_alpn(mserver):
+    s = RawStream.direct_tls(mserver.c2s_tls)
+    assert s.sock.selected_alpn_protocol() == 'xmpp-client'
+    f = s.open()
+    assert f.find(q(NS_TLS, 'starttls')) is None
+    assert MECHS <= mechanisms(f)
+    s.authenticate('carol')
+    assert s.bind('dt') == 'carol@localhost/dt'
+
+
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-1', 'SCRAM-SHA-256'])
+def test_raw_scram(mserver, mech):
+    s = connect_tls(mserver.c2s)
+    el = s.scram(mech, 'alice', 'secret-alice')
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+
+
+@pytest.mark.parametrize('mech', ['SCRAM-SHA-1-PLUS', 'SCRAM-SHA-256-PLUS'])
+def test_scram_plus(mserver, mech):
+    s = connect_tls(mserver.c2s)
+    if hasattr(s.sock, 'export_keying_material'):
+        cb_type = 'tls-exporter'
+        cb = s.sock.export_keying_material(b'EXPORTER-Channel-Binding', 32,
+                                           None)
+    else:
+        # Python's ssl module has no exporter: use the certificate hash.
+        cb_type = 'tls-server-end-point'
+        cb = tls_server_end_point(s.peer_cert_der())
+    el = s.scram(mech, 'bob', 'secret-bob', cb_type, cb)
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+    s.open()
+    assert s.bind().startswith('bob@localhost/')
+
+
+def test_scram_plus_wrong_binding_data(server):
+    s = connect_tls(server.c2s)
+    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob',
+                 'tls-server-end-point', b'\0' * 32)
+    assert sasl_failure(el) == 'not-authorized'
+
+
+def test_scram_plus_unsupported_binding_type(server):
+    s = connect_tls(server.c2s)
+    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob', 'tls-unique',
+                 b'\1' * 12)
+    assert el.tag == q(NS_SASL, 'failure'), show(el)
+
+
+@pytest.mark.parametrize('mech', ['PLAIN', 'SCRAM-SHA-256'])
+def test_wrong_password_and_unknown_user_look_alike(server, mech):
+    def attempt(user, pw):
+        s = connect_tls(server.c2s)
+        if mech == 'PLAIN':
+            el = s.plain(user, pw)
+        else:
+            el = s.scram(mech, user, pw)
+        s.close()
+        return el
+    wrong = attempt('alice', 'not-her-password')
+    unknown = attempt('nosuchuser', 'whatever')
+    assert sasl_failure(wrong) == 'not-authorized'
+    assert show(unknown) == show(wrong)
+
+
+def test_unknown_user_scram_gets_a_challenge(server):
+    # The server must not tell unknown users apart before the proof.
+    s = connect_tls(server.c2s)
+    el = s.auth('SCRAM-SHA-256', Scram('SCRAM-SHA-256', 'nosuchuser',
+                                       'x').client_first())
+    assert el.tag == q(NS_SASL, 'challenge'), show(el)
+
+
+def test_three_failures_close_the_stream(server):
+    s = connect_tls(server.c2s)
+    for _ in range(2):
+        assert sasl_failure(s.plain('alice', 'wrong')) == 'not-authorized'
+    el = s.plain('alice', 'wrong')  # the third: a failure or the error
+    if el.tag == q(NS_STREAM, 'error'):
+        s.pending.appendleft(el)
+    else:
+        assert sasl_failure(el) == 'not-authorized'
+    s.assert_stream_error('policy-violation', 'not-authorized')
+
+
+def test_retry_after_failure_succeeds(server):
+    s = connect_tls(server.c2s)
+    assert sasl_failure(s.plain('alice', 'wrong')) == 'not-authorized'
+    s.authenticate('alice')
+    assert s.bind('r') == 'alice@localhost/r'
+
+
+def test_plain_foreign_authzid(server):
+    s = connect_tls(server.c2s)
+    el = s.plain('alice', 'secret-alice', authzid='bob@localhost')
+    assert sasl_failure(el) == 'invalid-authzid'
+
+
+def test_plain_own_authzid_is_fine(server):
+    s = connect_tls(server.c2s)
+    el = s.plain('alice', 'secret-alice', authzid='alice@localhost')
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+
+
+def test_invalid_base64(server):
+    s = connect_tls(server.c2s)
+    s.send("<auth xmlns='%s' mechanism='PLAIN'>!!not*base64!!</auth>"
+           % NS_SASL)
+    assert sasl_failure(s.next()) == 'incorrect-encoding'
+
+
+def test_unknown_mechanism(server):
+    s = connect_tls(server.c2s)
+    assert sasl_failure(s.auth('X-NO-SUCH-MECH', 'abc')) == \
+        'invalid-mechanism'
+
+
+def test_scram_garbage_client_first(server):
+    s = connect_tls(server.c2s)
+    assert sasl_failure(s.auth('SCRAM-SHA-1', 'garbage, not scram')) == \
+        'malformed-request'
+
+
+def test_auth_before_starttls(server):
+    s = RawStream(server.c2s)
+    s.open()
+    el = s.plain('alice', 'secret-alice')
+    assert el.tag != q(NS_SASL, 'success'), 'plaintext auth accepted'
+    if el.tag == q(NS_STREAM, 'error'):
+        s.pending.appendleft(el)
+        s.assert_stream_error('policy-violation', 'encryption-required')
+        return
+    assert sasl_failure(el) == 'encryption-required'
+    # Then either the server closes the stream, or STARTTLS still works.
+    try:
+        s.send("<starttls xmlns='%s'/>" % NS_TLS)
+        el = s.next()
+    except (StreamClosed, OSError):
+        return
+    if el.tag == q(NS_STREAM, 'error'):
+        assert s.wait_closed()
+        return
+    assert el.tag == q(NS_TLS, 'proceed'), show(el)
+    s.wrap_tls()
+    s.open()
+    s.authenticate('alice')
+
+
+def test_auth_twice_is_refused(server):
+    s = connect_tls(server.c2s)
+    s.authenticate('alice')
+    el = s.plain('alice', 'secret-alice')
+    assert el.tag != q(NS_SASL, 'success'), show(el)
+

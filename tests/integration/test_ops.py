@@ -1,0 +1,95 @@
+"""Operations: SIGHUP reload, IPv6 listener, config errors at start."""
+import re
+import signal
+import time
+
+import pytest
+
+from ternlib import SLOW, NS_CLIENT, RawStream, connect_tls, q
+
+
+def pair(server):
+    a = connect_tls(server.c2s)
+    a.authenticate('alice')
+    a.bind('a')
+    b = connect_tls(server.c2s)
+    b.authenticate('bob')
+    b.bind('b')
+    return a, b
+
+
+def chat(a, b):
+    a.message('bob@localhost/b', 'ping-pong')
+    m = b.wait_message()
+    assert m.findtext(q(NS_CLIENT, 'body')) == 'ping-pong'
+    assert m.get('from') == 'alice@localhost/a'
+
+
+def hup(server, expect, timeout=5):
+    """SIGHUP and wait for a log line matching the regex expect."""
+    start = len(server.log)
+    server.signal(signal.SIGHUP)
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        if re.search(expect, server.log[start:], re.I):
+            return
+        time.sleep(0.05)
+    raise AssertionError('no %r in the log after SIGHUP:\n%s'
+                         % (expect, server.log[start:]))
+
+
+def test_sighup_reload_keeps_sessions(server):
+    a, b = pair(server)
+    server.log_level = 'info'
+    server.write_config()
+    hup(server, r'reload')
+    assert server.running()
+    chat(a, b)
+    c = connect_tls(server.c2s)
+    c.authenticate('carol')
+    c.bind()
+
+
+def test_sighup_with_bad_config_keeps_old(server):
+    a, b = pair(server)
+    text = server.config_text()
+    line = text.count('\n') + 1
+    server.write_config(text + 'no_such_key: yes\n')
+    hup(server, r'tern\.yml:%d:\d+' % line)
+    assert server.running()
+    chat(a, b)
+    c = connect_tls(server.c2s)
+    c.authenticate('carol')
+    c.bind()
+    server.write_config()
+
+
+def test_ipv6_listener(server):
+    if not server.ipv6:
+        pytest.skip('no IPv6 loopback')
+    s = RawStream(server.c2s6, host='::1')
+    assert s.login('alice', resource='v6') == 'alice@localhost/v6'
+    s.alive()
+
+
+def test_refuses_to_start_with_bad_config(make_server):
+    srv = make_server(start=False)
+    text = srv.config_text()
+    line = text.count('\n') + 1
+    srv.write_config(text + 'no_such_key: 1\n')
+    rc, err = srv.run_to_exit()
+    assert rc != 0
+    assert re.search(r'tern\.yml:%d:1\b' % line, err), err
+
+
+def test_refuses_out_of_range_port(make_server):
+    srv = make_server(start=False, users=())
+    text = srv.config_text()
+    lines = text.split('\n')
+    n = next(i for i, l in enumerate(lines) if 'type: c2s_tls' in l)
+    lines[n] = re.sub(r'port: \d+', 'port: 70000', lines[n])
+    srv.write_config('\n'.join(lines))
+    rc, err = srv.run_to_exit()
+    assert rc != 0
+    assert re.search(r'tern\.yml:%d:\d+' % (n + 1), err), err
+    assert '70000' in err

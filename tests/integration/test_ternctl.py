@@ -1,0 +1,116 @@
+"""ternctl against a running ternd: accounts and config checks."""
+import re
+import time
+
+import pytest
+
+from ternlib import NS_SASL, StreamClosed, connect_tls, q, sasl_failure
+
+
+def login_result(server, user, pw):
+    s = connect_tls(server.c2s)
+    el = s.scram('SCRAM-SHA-256', user, pw)
+    s.close()
+    return el
+
+
+def can_login(server, user, pw):
+    el = login_result(server, user, pw)
+    if el.tag == q(NS_SASL, 'success'):
+        return True
+    assert sasl_failure(el) == 'not-authorized'
+    return False
+
+
+def test_adduser_then_login(server):
+    server.ternctl_ok('adduser', 'dave@localhost', 'pw-dave')
+    assert can_login(server, 'dave', 'pw-dave')
+    assert not can_login(server, 'dave', 'wrong')
+
+
+def test_adduser_password_from_stdin(server):
+    server.ternctl_ok('adduser', 'erin@localhost', input='pw-erin\n')
+    assert can_login(server, 'erin', 'pw-erin')
+
+
+def test_passwd_without_restart(server):
+    server.ternctl_ok('adduser', 'dave@localhost', 'old-pw')
+    assert can_login(server, 'dave', 'old-pw')
+    server.ternctl_ok('passwd', 'dave@localhost', 'new-pw')
+    assert not can_login(server, 'dave', 'old-pw')
+    assert can_login(server, 'dave', 'new-pw')
+
+
+def test_deluser_ends_session(server):
+    server.ternctl_ok('adduser', 'dave@localhost', 'pw-dave')
+    s = connect_tls(server.c2s)
+    s.authenticate('dave', 'pw-dave')
+    s.bind('x')
+    s.alive()
+    server.ternctl_ok('deluser', 'dave@localhost')
+    start = time.monotonic()
+    try:
+        cond = s.stream_error(timeout=5)
+    except StreamClosed:
+        cond = None  # closed without a stream error: acceptable
+    except TimeoutError:
+        pytest.fail('session of a deleted user still open after 5 s')
+    if cond is not None:
+        assert cond == 'not-authorized'
+        assert s.wait_closed(timeout=5)
+    assert time.monotonic() - start < 6
+    assert not can_login(server, 'dave', 'pw-dave')
+
+
+def test_adduser_existing_fails(server):
+    r = server.ternctl('adduser', 'alice@localhost', 'another')
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert can_login(server, 'alice', 'secret-alice')
+
+
+def test_adduser_unknown_host_fails(server):
+    r = server.ternctl('adduser', 'zed@nosuch.example', 'pw')
+    assert r.returncode != 0, (r.stdout, r.stderr)
+
+
+def test_users_lists_accounts(server):
+    out = server.ternctl_ok('users').stdout
+    for u in ('alice', 'bob', 'carol'):
+        assert re.search(r'\b%s(@localhost)?\b' % u, out), out
+    assert 'dave' not in out
+    out = server.ternctl_ok('users', 'localhost').stdout
+    assert 'alice' in out
+
+
+def test_import_200(server):
+    f = server.dir / 'import.txt'
+    f.write_text(''.join('user%03d@localhost pw-%03d\n' % (i, i)
+                         for i in range(200)))
+    server.ternctl_ok('import', str(f))
+    out = server.ternctl_ok('users').stdout
+    assert sum(1 for i in range(200) if 'user%03d' % i in out) == 200
+    assert can_login(server, 'user137', 'pw-137')
+    assert can_login(server, 'user000', 'pw-000')
+    assert not can_login(server, 'user199', 'pw-000')
+
+
+def test_check_config_ok(server):
+    r = server.ternctl('check', 'config')
+    assert r.returncode == 0, (r.stdout, r.stderr)
+
+
+def test_check_config_unknown_key(server):
+    text = server.config_text()
+    line = text.count('\n') + 1
+    server.write_config(text + 'no_such_key: 1\n')
+    r = server.ternctl('check', 'config')
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert re.search(r'tern\.yml:%d:1\b' % line, r.stdout + r.stderr), \
+        r.stdout + r.stderr
+    assert 'no_such_key' in r.stdout + r.stderr
+    server.write_config()  # leave a valid config for the SIGTERM check
+
+
+def test_ternctl_error_does_not_hurt_server(server):
+    server.ternctl('deluser', 'nobody@localhost')
+    assert can_login(server, 'bob', 'secret-bob')

@@ -1,0 +1,734 @@
+/* test_store.c: the SQLite backend through the store_* wrappers, on a
+ * database file in a fresh temporary directory per test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/buf.h"
+#include "core/util.h"
+#include "store/store.h"
+
+struct fx {
+	char dir[64];
+	char path[96];
+};
+
+static int
+setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	char err[256];
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/tern-test-store-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/tern.db", fx->dir);
+	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	if (store_main == NULL) {
+		fprintf(stderr, "store_open: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	char p[128];
+	size_t i;
+
+	store_close(store_main);
+	store_main = NULL;
+	for (i = 0; i < ARRAY_LEN(sfx); i++) {
+		snprintf(p, sizeof(p), "%s%s", fx->path, sfx[i]);
+		unlink(p);
+	}
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void
+reopen(struct fx *fx)
+{
+	char err[256];
+
+	store_close(store_main);
+	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(store_main);
+}
+
+/* ---- keyval ---- */
+
+static int
+collect_users(void *ud, const char *user)
+{
+	struct sbuf *b = ud;
+
+	sbuf_printf(b, "%s;", user);
+	return 0;
+}
+
+static int
+stop_after_first_user(void *ud, const char *user)
+{
+	struct sbuf *b = ud;
+
+	sbuf_printf(b, "%s;", user);
+	return 1;
+}
+
+static int
+fail_user(void *ud, const char *user)
+{
+	(void)ud;
+	(void)user;
+	return -1;
+}
+
+static void
+test_kv(void **state)
+{
+	static const char bin[] = { 'a', '\0', 'b', '\xff' };
+	struct sbuf b;
+	char *v = NULL;
+	size_t len = 99;
+
+	(void)state;
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 1);
+	assert_int_equal(store_kv_set("h", "romeo", "vcard", "one", 3), 0);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
+	assert_int_equal(len, 3);
+	assert_string_equal(v, "one");
+	free(v);
+
+	/* overwrite, binary with NUL bytes */
+	assert_int_equal(store_kv_set("h", "romeo", "vcard", bin, sizeof(bin)),
+	    0);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
+	assert_int_equal(len, sizeof(bin));
+	assert_memory_equal(v, bin, sizeof(bin));
+	free(v);
+
+	/* empty value is a value, not absence */
+	assert_int_equal(store_kv_set("h", "", "settings", "", 0), 0);
+	assert_int_equal(store_kv_get("h", "", "settings", &v, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(v, "");
+	free(v);
+
+	/* keys are (host, user, store): others untouched */
+	assert_int_equal(store_kv_get("h2", "romeo", "vcard", &v, &len), 1);
+	assert_int_equal(store_kv_get("h", "juliet", "vcard", &v, &len), 1);
+	assert_int_equal(store_kv_get("h", "romeo", "other", &v, &len), 1);
+
+	assert_int_equal(store_kv_set("h", "juliet", "vcard", "j", 1), 0);
+	assert_int_equal(store_kv_set("h", "benvolio", "vcard", "b", 1), 0);
+	assert_int_equal(store_kv_set("h2", "tybalt", "vcard", "t", 1), 0);
+	sbuf_init(&b);
+	assert_int_equal(store_kv_users("h", "vcard", collect_users, &b), 0);
+	assert_string_equal(b.data, "benvolio;juliet;romeo;");
+	sbuf_reset(&b);
+	assert_int_equal(
+	    store_kv_users("h", "vcard", stop_after_first_user, &b), 0);
+	assert_string_equal(b.data, "benvolio;");
+	assert_int_equal(store_kv_users("h", "vcard", fail_user, NULL), -1);
+	sbuf_cleanup(&b);
+
+	assert_int_equal(store_kv_del("h", "romeo", "vcard"), 0);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 1);
+	/* deleting what is not there is fine */
+	assert_int_equal(store_kv_del("h", "romeo", "vcard"), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+/* ---- map ---- */
+
+static int
+collect_map(void *ud, const char *key, const char *val, size_t len)
+{
+	struct sbuf *b = ud;
+
+	sbuf_printf(b, "%s=%.*s;", key, (int)len, val);
+	return 0;
+}
+
+struct nested {
+	struct sbuf out;
+};
+
+/* A callback that lists another user's map with the same statement while
+ * the outer listing is still stepping. */
+static int
+nested_map(void *ud, const char *key, const char *val, size_t len)
+{
+	struct nested *n = ud;
+
+	(void)val;
+	(void)len;
+	sbuf_printf(&n->out, "[%s:", key);
+	assert_int_equal(
+	    store_map_list("h", "juliet", "roster", collect_map, &n->out), 0);
+	sbuf_puts(&n->out, "]");
+	return 0;
+}
+
+static void
+test_map(void **state)
+{
+	struct nested n;
+	struct sbuf b;
+	char *v = NULL;
+	size_t len;
+	long count = -1;
+
+	(void)state;
+	assert_int_equal(
+	    store_map_get("h", "romeo", "roster", "juliet@h", &v, &len), 1);
+	assert_int_equal(store_map_count("h", "romeo", "roster", &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(
+	    store_map_set("h", "romeo", "roster", "juliet@h", "both", 4), 0);
+	assert_int_equal(
+	    store_map_set("h", "romeo", "roster", "benvolio@h", "to", 2), 0);
+	assert_int_equal(
+	    store_map_set("h", "romeo", "roster", "mercutio@h", "none", 4), 0);
+	assert_int_equal(
+	    store_map_set("h", "romeo", "roster", "juliet@h", "from", 4), 0);
+	assert_int_equal(
+	    store_map_set("h", "juliet", "roster", "romeo@h", "both", 4), 0);
+	assert_int_equal(
+	    store_map_get("h", "romeo", "roster", "juliet@h", &v, &len), 0);
+	assert_int_equal(len, 4);
+	assert_string_equal(v, "from");
+	free(v);
+	assert_int_equal(store_map_count("h", "romeo", "roster", &count), 0);
+	assert_int_equal(count, 3);
+
+	sbuf_init(&b);
+	assert_int_equal(
+	    store_map_list("h", "romeo", "roster", collect_map, &b), 0);
+	assert_string_equal(b.data,
+	    "benvolio@h=to;juliet@h=from;mercutio@h=none;");
+	sbuf_cleanup(&b);
+
+	sbuf_init(&n.out);
+	assert_int_equal(store_map_list("h", "romeo", "roster", nested_map, &n),
+	    0);
+	assert_string_equal(n.out.data,
+	    "[benvolio@h:romeo@h=both;][juliet@h:romeo@h=both;]"
+	    "[mercutio@h:romeo@h=both;]");
+	sbuf_cleanup(&n.out);
+
+	assert_int_equal(store_map_del("h", "romeo", "roster", "benvolio@h"),
+	    0);
+	assert_int_equal(
+	    store_map_get("h", "romeo", "roster", "benvolio@h", &v, &len), 1);
+	assert_int_equal(store_map_count("h", "romeo", "roster", &count), 0);
+	assert_int_equal(count, 2);
+	/* key NULL: all of that user's store, nobody else's */
+	assert_int_equal(store_map_del("h", "romeo", "roster", NULL), 0);
+	assert_int_equal(store_map_count("h", "romeo", "roster", &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(store_map_count("h", "juliet", "roster", &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_commit(), 0);
+}
+
+/* ---- archive ---- */
+
+static int
+collect_ids(void *ud, const struct store_archive_item *it)
+{
+	struct sbuf *b = ud;
+
+	sbuf_printf(b, "%s,", it->id);
+	return 0;
+}
+
+/* Ten items a0..a9 for romeo at t = 1000, 1010, ... alternating between
+ * juliet and nurse, plus items of other users and stores that no query
+ * on romeo's "mam" may return. */
+static void
+fill_archive(void)
+{
+	char id[16], val[32];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "a%d", i);
+		snprintf(val, sizeof(val), "<m>%d</m>", i);
+		assert_int_equal(store_archive_append("h", "romeo", "mam", id,
+				     1000 + i * 10,
+				     i % 2 ? "nurse@h" : "juliet@h", val,
+				     strlen(val)),
+		    0);
+	}
+	assert_int_equal(store_archive_append("h", "juliet", "mam", "j0",
+			     1005, "romeo@h", "x", 1),
+	    0);
+	assert_int_equal(store_archive_append("h", "romeo", "offline", "o0",
+			     1005, "juliet@h", "y", 1),
+	    0);
+	assert_int_equal(store_archive_append("h2", "romeo", "mam", "a0", 1005,
+			     "juliet@h", "z", 1),
+	    0);
+}
+
+static char *
+query(const struct store_archive_query *q, int expect_rc)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	sbuf_puts(&b, "");
+	assert_int_equal(store_archive_query(q, collect_ids, &b), expect_rc);
+	return sbuf_steal(&b, NULL);
+}
+
+#define ASSERT_QUERY(q, expected)                                          \
+	do {                                                               \
+		char *got_ = query((q), 0);                                \
+		assert_string_equal(got_, (expected));                     \
+		free(got_);                                                \
+	} while (0)
+
+static long
+count(const struct store_archive_query *q)
+{
+	long n = -1;
+
+	assert_int_equal(store_archive_count(q, &n), 0);
+	return n;
+}
+
+static struct store_archive_query
+romeo_mam(void)
+{
+	struct store_archive_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = "romeo";
+	q.store = "mam";
+	return q;
+}
+
+static int
+check_item(void *ud, const struct store_archive_item *it)
+{
+	int *seen = ud;
+
+	assert_string_equal(it->id, "a3");
+	assert_int_equal(it->when, 1030);
+	assert_string_equal(it->with, "nurse@h");
+	assert_int_equal(it->len, 8);
+	assert_memory_equal(it->val, "<m>3</m>", 8);
+	(*seen)++;
+	return 0;
+}
+
+static void
+test_archive_fields(void **state)
+{
+	static const char *const ids[] = { "a7", "a2", "nope", "j0", NULL };
+	struct store_archive_query q;
+	int seen = 0;
+
+	(void)state;
+	fill_archive();
+
+	q = romeo_mam();
+	ASSERT_QUERY(&q, "a0,a1,a2,a3,a4,a5,a6,a7,a8,a9,");
+	assert_int_equal(count(&q), 10);
+
+	/* item fields */
+	q.start = q.end = 1030;
+	assert_int_equal(store_archive_query(&q, check_item, &seen), 0);
+	assert_int_equal(seen, 1);
+
+	/* with */
+	q = romeo_mam();
+	q.with = "juliet@h";
+	ASSERT_QUERY(&q, "a0,a2,a4,a6,a8,");
+	assert_int_equal(count(&q), 5);
+	q.with = "tybalt@h";
+	ASSERT_QUERY(&q, "");
+	assert_int_equal(count(&q), 0);
+
+	/* start / end, inclusive */
+	q = romeo_mam();
+	q.start = 1020;
+	ASSERT_QUERY(&q, "a2,a3,a4,a5,a6,a7,a8,a9,");
+	q.end = 1050;
+	ASSERT_QUERY(&q, "a2,a3,a4,a5,");
+	assert_int_equal(count(&q), 4);
+	q.start = 0;
+	ASSERT_QUERY(&q, "a0,a1,a2,a3,a4,a5,");
+	q.with = "nurse@h";
+	ASSERT_QUERY(&q, "a1,a3,a5,");
+
+	/* after_id / before_id: strictly after / before */
+	q = romeo_mam();
+	q.after_id = "a6";
+	ASSERT_QUERY(&q, "a7,a8,a9,");
+	assert_int_equal(count(&q), 3);
+	q.after_id = NULL;
+	q.before_id = "a3";
+	ASSERT_QUERY(&q, "a0,a1,a2,");
+	q.after_id = "a0";
+	ASSERT_QUERY(&q, "a1,a2,");
+	assert_int_equal(count(&q), 2);
+	q.with = "nurse@h";
+	ASSERT_QUERY(&q, "a1,");
+
+	/* ids */
+	q = romeo_mam();
+	q.ids = ids;
+	ASSERT_QUERY(&q, "a2,a7,");
+	assert_int_equal(count(&q), 2);
+
+	/* limit, and reverse for the last page */
+	q = romeo_mam();
+	q.limit = 3;
+	ASSERT_QUERY(&q, "a0,a1,a2,");
+	assert_int_equal(count(&q), 10);
+	q.reverse = 1;
+	ASSERT_QUERY(&q, "a9,a8,a7,");
+	q.before_id = "a5";
+	ASSERT_QUERY(&q, "a4,a3,a2,");
+	assert_int_equal(count(&q), 5);
+	q.limit = 0;
+	q.with = "juliet@h";
+	ASSERT_QUERY(&q, "a4,a2,a0,");
+
+	/* after a page: the next one */
+	q = romeo_mam();
+	q.limit = 4;
+	q.after_id = "a3";
+	ASSERT_QUERY(&q, "a4,a5,a6,a7,");
+
+	/* isolation: other users, stores and hosts */
+	q.after_id = NULL;
+	q.limit = 0;
+	q.user = "juliet";
+	ASSERT_QUERY(&q, "j0,");
+	q.user = "romeo";
+	q.store = "offline";
+	ASSERT_QUERY(&q, "o0,");
+	q.host = "h2";
+	q.store = "mam";
+	ASSERT_QUERY(&q, "a0,");
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+test_archive_unknown_id(void **state)
+{
+	struct store_archive_query q;
+	long n = 42;
+	char *got;
+
+	(void)state;
+	fill_archive();
+	q = romeo_mam();
+	q.after_id = "missing";
+	got = query(&q, 1);
+	assert_string_equal(got, "");
+	free(got);
+	assert_int_equal(store_archive_count(&q, &n), 1);
+	/* an id of another user's archive is unknown in this one */
+	q = romeo_mam();
+	q.before_id = "j0";
+	got = query(&q, 1);
+	free(got);
+	q.before_id = "o0";
+	got = query(&q, 1);
+	free(got);
+}
+
+static void
+test_archive_ordering_and_ids_escaping(void **state)
+{
+	static const char *const ids[] = { "q\"uote", "back\\slash", "tab\t",
+		NULL };
+	struct store_archive_query q;
+
+	(void)state;
+	/* equal times keep insertion order; the ids list survives JSON
+	 * special characters */
+	assert_int_equal(store_archive_append("h", "u", "s", "back\\slash",
+			     500, "", "1", 1),
+	    0);
+	assert_int_equal(store_archive_append("h", "u", "s", "q\"uote", 500,
+			     NULL, "2", 1),
+	    0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "s", "plain", 500, "", "3", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "s", "tab\t", 500, "", "4", 1), 0);
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = "u";
+	q.store = "s";
+	ASSERT_QUERY(&q, "back\\slash,q\"uote,plain,tab\t,");
+	q.after_id = "q\"uote";
+	ASSERT_QUERY(&q, "plain,tab\t,");
+	q.after_id = NULL;
+	q.ids = ids;
+	ASSERT_QUERY(&q, "back\\slash,q\"uote,tab\t,");
+	/* an id is unique within one user's store */
+	assert_int_equal(
+	    store_archive_append("h", "u", "s", "plain", 501, "", "5", 1), -1);
+	assert_int_equal(
+	    store_archive_append("h", "u2", "s", "plain", 501, "", "5", 1), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+test_archive_del_and_expire(void **state)
+{
+	struct store_archive_query q;
+	long deleted = -1;
+
+	(void)state;
+	fill_archive();
+	assert_int_equal(store_archive_del("h", "romeo", "mam", "a4"), 0);
+	q = romeo_mam();
+	ASSERT_QUERY(&q, "a0,a1,a2,a3,a5,a6,a7,a8,a9,");
+
+	/* expire: one store, every user and host, strictly older */
+	assert_int_equal(store_archive_expire("mam", 1030, &deleted), 0);
+	assert_int_equal(deleted, 5); /* a0 a1 a2 j0 h2's a0 */
+	ASSERT_QUERY(&q, "a3,a5,a6,a7,a8,a9,");
+	q.user = "juliet";
+	ASSERT_QUERY(&q, "");
+	q.user = "romeo";
+	q.store = "offline";
+	ASSERT_QUERY(&q, "o0,");
+
+	/* id NULL: the whole store of that user */
+	assert_int_equal(store_archive_del("h", "romeo", "mam", NULL), 0);
+	q = romeo_mam();
+	assert_int_equal(count(&q), 0);
+	q.store = "offline";
+	assert_int_equal(count(&q), 1);
+	assert_int_equal(store_commit(), 0);
+}
+
+static void
+test_user_delete(void **state)
+{
+	struct store_archive_query q;
+	char *v = NULL;
+	size_t len;
+	long n;
+
+	(void)state;
+	fill_archive();
+	assert_int_equal(store_kv_set("h", "romeo", "accounts", "a", 1), 0);
+	assert_int_equal(store_kv_set("h", "romeo", "vcard", "v", 1), 0);
+	assert_int_equal(store_kv_set("h", "juliet", "vcard", "v", 1), 0);
+	assert_int_equal(store_kv_set("h2", "romeo", "vcard", "v", 1), 0);
+	assert_int_equal(store_map_set("h", "romeo", "roster", "k", "v", 1),
+	    0);
+	assert_int_equal(store_map_set("h", "juliet", "roster", "k", "v", 1),
+	    0);
+	assert_int_equal(store_commit(), 0);
+
+	assert_int_equal(store_user_delete("h", "romeo"), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_kv_get("h", "romeo", "accounts", &v, &len), 1);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 1);
+	assert_int_equal(store_map_count("h", "romeo", "roster", &n), 0);
+	assert_int_equal(n, 0);
+	q = romeo_mam();
+	assert_int_equal(count(&q), 0);
+	q.store = "offline";
+	assert_int_equal(count(&q), 0);
+
+	/* other users and the same user on another host keep theirs */
+	assert_int_equal(store_kv_get("h", "juliet", "vcard", &v, &len), 0);
+	free(v);
+	assert_int_equal(store_kv_get("h2", "romeo", "vcard", &v, &len), 0);
+	free(v);
+	assert_int_equal(store_map_count("h", "juliet", "roster", &n), 0);
+	assert_int_equal(n, 1);
+	q.user = "juliet";
+	q.store = "mam";
+	assert_int_equal(count(&q), 1);
+	q.host = "h2";
+	q.user = "romeo";
+	assert_int_equal(count(&q), 1);
+}
+
+/* ---- transactions ---- */
+
+static void
+test_commit_semantics(void **state)
+{
+	struct fx *fx = *state;
+	struct store *main_st, *other;
+	char err[256], *v = NULL;
+	size_t len;
+
+	/* nothing to commit is fine */
+	assert_int_equal(store_commit(), 0);
+
+	/* a write is visible to this connection at once, to another one
+	 * only after the commit */
+	other = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(other);
+	assert_int_equal(store_kv_set("h", "u", "s", "v1", 2), 0);
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 0);
+	free(v);
+	main_st = store_main;
+	store_main = other;
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 1);
+	store_main = main_st;
+	assert_int_equal(store_commit(), 0);
+	store_main = other;
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 0);
+	assert_string_equal(v, "v1");
+	free(v);
+	store_main = main_st;
+	store_close(other);
+
+	/* committed data survives closing; uncommitted is dropped */
+	assert_int_equal(store_kv_set("h", "u", "s", "v2", 2), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "lost", 4), 0);
+	reopen(fx);
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 0);
+	assert_string_equal(v, "v2");
+	free(v);
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), 1);
+
+	/* several writes, one commit */
+	assert_int_equal(store_kv_set("h", "a", "s", "1", 1), 0);
+	assert_int_equal(store_map_set("h", "a", "m", "k", "2", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "a", "ar", "i", 5, "", "3", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_commit(), 0);
+	reopen(fx);
+	assert_int_equal(store_map_get("h", "a", "m", "k", &v, &len), 0);
+	assert_string_equal(v, "2");
+	free(v);
+}
+
+static void
+test_migration_idempotent(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char *v = NULL;
+	size_t len;
+
+	assert_int_equal(store_kv_set("h", "u", "s", "kept", 4), 0);
+	assert_int_equal(store_commit(), 0);
+	reopen(fx);
+	reopen(fx);
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 0);
+	assert_string_equal(v, "kept");
+	free(v);
+
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+			     "SELECT count(*), max(version) FROM "
+			     "schema_version",
+			     -1, &st, NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 1);
+	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
+			     NULL),
+	    SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+
+	/* a database from a newer Tern is refused, not downgraded */
+	assert_int_equal(sqlite3_exec(db,
+			     "UPDATE schema_version SET version=99", NULL,
+			     NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	store_close(store_main);
+	{
+		char err[256] = "";
+
+		store_main = store_open("sqlite", fx->path, err, sizeof(err));
+		assert_null(store_main);
+		assert_non_null(strstr(err, "version 99"));
+	}
+}
+
+static void
+test_bad_path(void **state)
+{
+	char err[256] = "", dir[128];
+	struct fx *fx = *state;
+	struct store *st;
+
+	st = store_open("sqlite", "/nonexistent-tern-dir/sub/tern.db", err,
+	    sizeof(err));
+	assert_null(st);
+	assert_non_null(strstr(err, "/nonexistent-tern-dir/sub"));
+
+	/* the directory is not created on the way */
+	assert_int_equal(access("/nonexistent-tern-dir", F_OK), -1);
+
+	/* a regular file standing where the directory should be */
+	snprintf(dir, sizeof(dir), "%s/tern.db/x.db", fx->dir);
+	err[0] = '\0';
+	st = store_open("sqlite", dir, err, sizeof(err));
+	assert_null(st);
+	assert_non_null(strstr(err, "not a directory"));
+
+	err[0] = '\0';
+	st = store_open("nosuch", fx->path, err, sizeof(err));
+	assert_null(st);
+	assert_non_null(strstr(err, "nosuch"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_fields, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_archive_unknown_id, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_archive_ordering_and_ids_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_del_and_expire,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_delete, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_semantics, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_migration_idempotent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_path, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1083 @@
+/* ternctl: Tern's administration command line. It opens the same SQLite
+ * file as a running ternd (WAL lets both work; writers wait up to the
+ * busy timeout), commits once at the end of each command, and tells
+ * ternd over its control socket when an account it may be serving is
+ * deleted. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gsasl.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "jid/jid.h"
+#include "store/store.h"
+#include "xmpp/account.h"
+
+#define EXIT_USER 1 /* the command failed; one line on stderr says why */
+#define EXIT_USAGE 2 /* wrong command line */
+
+#define PASSWORD_MAX 1024
+#define CONTROL_TIMEOUT_MS 2000
+#define CERT_WARN_DAYS 30
+#define IMPORT_MAX_ERRORS 20
+#define IMPORT_MAX_THREADS 64
+
+static const char usage_text[] =
+    "usage: ternctl [-c CONFIG] COMMAND [ARGS]\n"
+    "\n"
+    "CONFIG defaults to $TERN_CONFIG, else /etc/tern/tern.yml.\n"
+    "\n"
+    "commands:\n"
+    "  adduser JID [PASSWORD]  create an account; the password is\n"
+    "                          prompted for on a terminal, else read\n"
+    "                          as one line from standard input\n"
+    "  passwd JID [PASSWORD]   change an account's password\n"
+    "  deluser JID             delete an account and all its data, and\n"
+    "                          end its sessions on the running ternd\n"
+    "  users [HOST]            list accounts as user@host\n"
+    "  import [--iterations N] [FILE|-]\n"
+    "                          create accounts from lines \"JID PASSWORD\"\n"
+    "                          (standard input without FILE or with -)\n"
+    "  check config            validate the configuration file\n"
+    "  check certs             find the certificate of every host in\n"
+    "                          tls.cert_dir, warn about expiry\n"
+    "  help                    this text\n"
+    "\n"
+    "exit status: 0 success, 1 failure, 2 bad command line\n";
+
+static void
+usage(FILE *out)
+{
+	fputs(usage_text, out);
+}
+
+static void
+fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One line on stderr naming the problem. */
+static void
+fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ternctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- configuration and store ---- */
+
+static struct config *
+load_config(const char *path)
+{
+	struct config *cfg;
+	char err[1024];
+
+	cfg = config_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		fprintf(stderr, "%s\n", err);
+	return cfg;
+}
+
+static int
+open_store(const struct config *cfg)
+{
+	char err[512];
+
+	store_main = store_open(cfg_storage_backends[cfg->storage.backend],
+	    cfg->storage.path, err, sizeof(err));
+	if (store_main == NULL) {
+		fail("storage: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse s as an account JID (node@host, no resource) on a configured
+ * host. Prints why not, after loc ("" or "file:line: "), and returns -1. */
+static int
+parse_account_jid(const struct config *cfg, const char *s, const char *loc,
+    struct jid *j)
+{
+	if (jid_parse_str(j, s) < 0) {
+		fail("%s%s: not a valid JID", loc, s);
+		return -1;
+	}
+	if (j->node == NULL) {
+		fail("%s%s: a user name is required (user@host)", loc, s);
+		goto out_cleanup;
+	}
+	if (j->resource != NULL) {
+		fail("%s%s: an account JID has no resource", loc, s);
+		goto out_cleanup;
+	}
+	if (config_host(cfg, j->domain) == NULL) {
+		fail("%s%s: %s is not a host of %s", loc, s, j->domain,
+		    cfg->file);
+		goto out_cleanup;
+	}
+	return 0;
+
+out_cleanup:
+	jid_cleanup(j);
+	return -1;
+}
+
+/* ---- passwords ---- */
+
+/* The same SASLprep account.c applies, to name a bad password rather than
+ * fail with a storage-sounding error. */
+static int
+password_ok(const char *pw, const char *loc)
+{
+	char *out = NULL;
+	int rc;
+
+	if (*pw == '\0') {
+		fail("%sempty password", loc);
+		return 0;
+	}
+	rc = gsasl_saslprep(pw, GSASL_ALLOW_UNASSIGNED, &out, NULL);
+	if (rc != GSASL_OK || out == NULL || *out == '\0') {
+		fail("%spassword not allowed: %s", loc,
+		    rc != GSASL_OK ? "SASLprep (RFC 4013) prohibits one "
+				     "of its characters" :
+				     "empty after SASLprep");
+		gsasl_free(out);
+		return 0;
+	}
+	explicit_bzero(out, strlen(out));
+	gsasl_free(out);
+	return 1;
+}
+
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_saved;
+
+/* Ctrl-C at the prompt must not leave the terminal without echo. */
+static void
+tty_restore_and_exit(int sig)
+{
+	if (tty_saved)
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	_exit(128 + sig);
+}
+
+static int
+read_line(FILE *in, char *buf, size_t len)
+{
+	size_t n;
+
+	if (fgets(buf, (int)len, in) == NULL)
+		return -1;
+	n = strlen(buf);
+	if (n == len - 1 && buf[n - 1] != '\n') {
+		fail("password too long (%d bytes at most)", PASSWORD_MAX - 2);
+		return -1;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return 0;
+}
+
+static int
+prompt_noecho(const char *prompt, char *buf, size_t len)
+{
+	struct termios t;
+	int rc;
+
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0) {
+		fail("terminal: %s", strerror(errno));
+		return -1;
+	}
+	tty_saved = 1;
+	signal(SIGINT, tty_restore_and_exit);
+	signal(SIGTERM, tty_restore_and_exit);
+	t = saved_tty;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	t.c_lflag |= ECHONL;
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+	rc = read_line(stdin, buf, len);
+	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+	tty_saved = 0;
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	if (rc < 0 && !ferror(stdin) && feof(stdin))
+		fail("no password given");
+	return rc;
+}
+
+/* The password from the command line, a terminal (twice, no echo) or one
+ * line of standard input. */
+static int
+get_password(int argc, char **argv, int idx, char *buf, size_t len)
+{
+	char again[PASSWORD_MAX];
+
+	if (idx < argc) {
+		if (strlen(argv[idx]) >= len) {
+			fail("password too long");
+			return -1;
+		}
+		snprintf(buf, len, "%s", argv[idx]);
+		return 0;
+	}
+	if (isatty(STDIN_FILENO)) {
+		if (prompt_noecho("Password: ", buf, len) < 0 ||
+		    prompt_noecho("Password again: ", again, sizeof(again)) <
+			0)
+			return -1;
+		if (strcmp(buf, again) != 0) {
+			explicit_bzero(again, sizeof(again));
+			fail("the passwords do not match");
+			return -1;
+		}
+		explicit_bzero(again, sizeof(again));
+		return 0;
+	}
+	if (read_line(stdin, buf, len) < 0) {
+		if (!ferror(stdin))
+			fail("no password on standard input");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- adduser, passwd ---- */
+
+static int
+cmd_adduser(const struct config *cfg, int argc, char **argv)
+{
+	char pw[PASSWORD_MAX];
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc < 2 || argc > 3) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	rc = account_exists(j.domain, j.node);
+	if (rc == 0) {
+		fail("%s already exists", j.bare);
+		goto out_cleanup;
+	}
+	if (rc < 0)
+		goto out_cleanup;
+	if (get_password(argc, argv, 2, pw, sizeof(pw)) < 0 ||
+	    !password_ok(pw, ""))
+		goto out_wipe;
+	rc = account_create(j.domain, j.node, pw);
+	if (rc == 1)
+		fail("%s already exists", j.bare);
+	else if (rc == 0 && store_commit() == 0)
+		ret = 0;
+out_wipe:
+	explicit_bzero(pw, sizeof(pw));
+out_cleanup:
+	jid_cleanup(&j);
+	return ret;
+}
+
+static int
+cmd_passwd(const struct config *cfg, int argc, char **argv)
+{
+	char pw[PASSWORD_MAX];
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc < 2 || argc > 3) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	rc = account_exists(j.domain, j.node);
+	if (rc == 1) {
+		fail("%s: no such account", j.bare);
+		goto out_cleanup;
+	}
+	if (rc < 0)
+		goto out_cleanup;
+	if (get_password(argc, argv, 2, pw, sizeof(pw)) < 0 ||
+	    !password_ok(pw, ""))
+		goto out_wipe;
+	rc = account_set_password(j.domain, j.node, pw);
+	if (rc == 1)
+		fail("%s: no such account", j.bare);
+	else if (rc == 0 && store_commit() == 0)
+		ret = 0;
+out_wipe:
+	explicit_bzero(pw, sizeof(pw));
+out_cleanup:
+	jid_cleanup(&j);
+	return ret;
+}
+
+/* ---- deluser and the control socket ---- */
+
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int rc;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return -1;
+		rc = poll(&p, 1, (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Ask the running ternd to end the user's sessions and run its
+ * user/deleted hooks. ternd not running is normal: say nothing. */
+static void
+notify_deleted(const struct config *cfg, const char *host, const char *user)
+{
+	int64_t deadline = now_ms() + CONTROL_TIMEOUT_MS;
+	struct sockaddr_un sa;
+	char line[600], reply[512];
+	size_t len, off = 0, got = 0;
+	ssize_t n;
+	int fd;
+
+	if (cfg->control_socket == NULL || *cfg->control_socket == '\0')
+		return;
+	if (strlen(cfg->control_socket) >= sizeof(sa.sun_path)) {
+		fail("warning: control socket path too long: %s",
+		    cfg->control_socket);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, cfg->control_socket,
+	    strlen(cfg->control_socket));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN)
+			goto out_close; /* not running */
+		if (wait_fd(fd, POLLOUT, deadline) < 0)
+			goto out_timeout;
+	}
+	len = (size_t)snprintf(line, sizeof(line), "user-deleted %s %s\n",
+	    host, user);
+	while (off < len) {
+		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EAGAIN) {
+			if (wait_fd(fd, POLLOUT, deadline) < 0)
+				goto out_timeout;
+			continue;
+		}
+		if (n < 0) {
+			if (errno == ENOTCONN || errno == ECONNREFUSED)
+				goto out_close;
+			fail("warning: control socket: %s", strerror(errno));
+			goto out_close;
+		}
+		off += (size_t)n;
+	}
+	while (got < sizeof(reply) - 1 && memchr(reply, '\n', got) == NULL) {
+		if (wait_fd(fd, POLLIN, deadline) < 0)
+			goto out_timeout;
+		n = recv(fd, reply + got, sizeof(reply) - 1 - got, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	reply[got] = '\0';
+	reply[strcspn(reply, "\r\n")] = '\0';
+	if (strcmp(reply, "ok") != 0)
+		fail("warning: ternd answered: %s",
+		    got ? reply : "(nothing)");
+	goto out_close;
+
+out_timeout:
+	fail("warning: ternd did not answer on %s within %d s; its sessions "
+	     "for %s@%s may stay open",
+	    cfg->control_socket, CONTROL_TIMEOUT_MS / 1000, user, host);
+out_close:
+	close(fd);
+}
+
+static int
+cmd_deluser(const struct config *cfg, int argc, char **argv)
+{
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	rc = account_delete(j.domain, j.node);
+	if (rc == 1) {
+		fail("%s: no such account", j.bare);
+	} else if (rc == 0 && store_commit() == 0) {
+		/* committed first: ternd's hooks must find the data gone */
+		notify_deleted(cfg, j.domain, j.node);
+		ret = 0;
+	}
+	jid_cleanup(&j);
+	return ret;
+}
+
+/* ---- users ---- */
+
+static int
+print_user(void *ud, const char *user)
+{
+	printf("%s@%s\n", user, (const char *)ud);
+	return 0;
+}
+
+static int
+cmd_users(const struct config *cfg, int argc, char **argv)
+{
+	const struct cfg_host *hosts = cfg->hosts.items, *h;
+	char name[JID_PART_MAX + 1];
+	size_t i;
+
+	if (argc > 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (argc == 2) {
+		if (jid_nameprep(argv[1], name, sizeof(name)) < 0 ||
+		    (h = config_host(cfg, name)) == NULL) {
+			fail("%s is not a host of %s", argv[1], cfg->file);
+			return EXIT_USER;
+		}
+		return account_list(h->name, print_user, h->name) < 0 ?
+		    EXIT_USER :
+		    0;
+	}
+	for (i = 0; i < cfg->hosts.n; i++)
+		if (account_list(hosts[i].name, print_user, hosts[i].name) < 0)
+			return EXIT_USER;
+	return 0;
+}
+
+/* ---- import ---- */
+
+struct import_entry {
+	struct jid jid;
+	char *password;
+	unsigned line;
+	struct scram_keys keys[SCRAM_NHASH];
+	int rc;
+};
+
+struct import_job {
+	struct import_entry *e;
+	size_t n;
+	unsigned iter;
+	atomic_size_t next;
+};
+
+/* Key derivation is the whole cost of an import (2 PBKDF2 runs per
+ * account), and needs no store: every thread takes the next entry. */
+static void *
+import_worker(void *arg)
+{
+	struct import_job *job = arg;
+	size_t i;
+
+	for (;;) {
+		i = atomic_fetch_add(&job->next, 1);
+		if (i >= job->n)
+			break;
+		job->e[i].rc = account_make_keys(job->e[i].password, job->iter,
+		    job->e[i].keys);
+	}
+	return NULL;
+}
+
+static void
+import_derive(struct import_job *job)
+{
+	pthread_t tids[IMPORT_MAX_THREADS];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthr, started = 0, i;
+
+	nthr = ncpu > 0 ? (size_t)ncpu : 1;
+	if (nthr > IMPORT_MAX_THREADS)
+		nthr = IMPORT_MAX_THREADS;
+	if (nthr > job->n)
+		nthr = job->n;
+	atomic_init(&job->next, 0);
+	for (i = 0; i < nthr; i++) {
+		if (pthread_create(&tids[i], NULL, import_worker, job) != 0)
+			break;
+		started++;
+	}
+	/* with no thread at all, this one does the work */
+	if (started == 0)
+		import_worker(job);
+	for (i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+}
+
+/* Split "JID PASSWORD" (password: the rest of the line after the blanks
+ * that follow the JID). Returns the password or NULL. */
+static char *
+import_split(char *line)
+{
+	char *p = line + strcspn(line, " \t");
+
+	if (*p == '\0')
+		return NULL;
+	*p++ = '\0';
+	p += strspn(p, " \t");
+	return *p ? p : NULL;
+}
+
+static void
+import_free(struct import_entry *e, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		jid_cleanup(&e[i].jid);
+		if (e[i].password != NULL) {
+			explicit_bzero(e[i].password, strlen(e[i].password));
+			free(e[i].password);
+		}
+	}
+	explicit_bzero(e, n * sizeof(*e));
+	free(e);
+}
+
+/* Read and check every line; nothing is written unless all are good. */
+static int
+import_read(const struct config *cfg, FILE *in, const char *name,
+    struct import_entry **out, size_t *outn)
+{
+	struct import_entry *e = NULL, *cur;
+	size_t n = 0, cap = 0, llen = 0;
+	char *line = NULL, *pw, loc[300];
+	unsigned lineno = 0, errors = 0;
+	ssize_t r;
+	int rc;
+
+	while ((r = getline(&line, &llen, in)) >= 0) {
+		lineno++;
+		while (r > 0 && (line[r - 1] == '\n' || line[r - 1] == '\r'))
+			line[--r] = '\0';
+		if (line[strspn(line, " \t")] == '\0' || line[0] == '#')
+			continue;
+		if (errors >= IMPORT_MAX_ERRORS)
+			continue; /* count lines, report the first errors */
+		pw = import_split(line);
+		if (pw == NULL) {
+			fail("%s:%u: expected \"JID PASSWORD\"", name, lineno);
+			errors++;
+			continue;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			e = xrealloc(e, cap * sizeof(*e));
+		}
+		cur = &e[n];
+		memset(cur, 0, sizeof(*cur));
+		cur->line = lineno;
+		snprintf(loc, sizeof(loc), "%s:%u: ", name, lineno);
+		if (parse_account_jid(cfg, line, loc, &cur->jid) < 0) {
+			errors++;
+			continue;
+		}
+		rc = account_exists(cur->jid.domain, cur->jid.node);
+		if (rc != 1) {
+			if (rc == 0)
+				fail("%s%s already exists", loc,
+				    cur->jid.bare);
+			jid_cleanup(&cur->jid);
+			errors++;
+			if (rc < 0)
+				break;
+			continue;
+		}
+		if (!password_ok(pw, loc)) {
+			jid_cleanup(&cur->jid);
+			errors++;
+			continue;
+		}
+		cur->password = xstrdup(pw);
+		n++;
+	}
+	if (line != NULL) {
+		explicit_bzero(line, llen);
+		free(line);
+	}
+	if (ferror(in)) {
+		fail("%s: read error: %s", name, strerror(errno));
+		errors++;
+	}
+	if (errors > 0) {
+		fail("%s: %u error%s, nothing imported", name, errors,
+		    errors > 1 ? "s" : "");
+		import_free(e, n);
+		return -1;
+	}
+	*out = e;
+	*outn = n;
+	return 0;
+}
+
+static int
+cmd_import(const struct config *cfg, int argc, char **argv)
+{
+	struct import_job job;
+	struct import_entry *e = NULL;
+	const char *file = NULL, *name;
+	unsigned iter = SCRAM_DEFAULT_ITER;
+	size_t n = 0, i;
+	char *end;
+	FILE *in;
+	int rc, ret = EXIT_USER, i_arg;
+
+	for (i_arg = 1; i_arg < argc; i_arg++) {
+		const char *a = argv[i_arg], *val = NULL;
+		unsigned long v;
+
+		if (strcmp(a, "--iterations") == 0 && i_arg + 1 < argc)
+			val = argv[++i_arg];
+		else if (strncmp(a, "--iterations=", 13) == 0)
+			val = a + 13;
+		if (val != NULL) {
+			errno = 0;
+			v = strtoul(val, &end, 10);
+			if (errno || end == val || *end || v == 0 ||
+			    v > 10000000ul) {
+				fail("--iterations: %s is not a count "
+				     "(1..10000000)",
+				    val);
+				return EXIT_USAGE;
+			}
+			iter = (unsigned)v;
+		} else if (file == NULL && (a[0] != '-' || a[1] == '\0')) {
+			file = a;
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (iter < SCRAM_DEFAULT_ITER)
+		fail("warning: %u iterations is below the default %u: only "
+		     "for benchmarks",
+		    iter, SCRAM_DEFAULT_ITER);
+
+	if (file == NULL || strcmp(file, "-") == 0) {
+		in = stdin;
+		name = "<stdin>";
+	} else {
+		in = fopen(file, "r");
+		if (in == NULL) {
+			fail("%s: %s", file, strerror(errno));
+			return EXIT_USER;
+		}
+		name = file;
+	}
+	rc = import_read(cfg, in, name, &e, &n);
+	if (in != stdin)
+		fclose(in);
+	if (rc < 0)
+		return EXIT_USER;
+
+	memset(&job, 0, sizeof(job));
+	job.e = e;
+	job.n = n;
+	job.iter = iter;
+	import_derive(&job);
+
+	/* one write transaction for all: a failure leaves nothing behind,
+	 * as store_close() drops what is not committed */
+	for (i = 0; i < n; i++) {
+		if (e[i].rc < 0) {
+			fail("%s:%u: key derivation failed", name, e[i].line);
+			goto out_free;
+		}
+		rc = account_create_keys(e[i].jid.domain, e[i].jid.node,
+		    e[i].keys);
+		if (rc == 1)
+			fail("%s:%u: %s appears twice; nothing imported", name,
+			    e[i].line, e[i].jid.bare);
+		if (rc != 0)
+			goto out_free;
+	}
+	if (store_commit() < 0)
+		goto out_free;
+	printf("imported %zu account%s\n", n, n == 1 ? "" : "s");
+	ret = 0;
+out_free:
+	import_free(e, n);
+	return ret;
+}
+
+/* ---- check certs ---- */
+
+struct cert {
+	char *file;
+	X509 *x509;
+	int has_key;
+	int days_left; /* negative: expired */
+	char expiry[32];
+	char subject[256];
+};
+
+static int
+has_suffix(const char *s, const char *sfx)
+{
+	size_t n = strlen(s), m = strlen(sfx);
+
+	return n > m && strcmp(s + n - m, sfx) == 0;
+}
+
+static EVP_PKEY *
+read_key(const char *path)
+{
+	EVP_PKEY *k;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return NULL;
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	return k;
+}
+
+/* The private key goes with the certificate in the same file, or in the
+ * file of the same name ending in .key. */
+static int
+cert_has_key(const char *dir, const char *file, X509 *x)
+{
+	char path[4096];
+	EVP_PKEY *k;
+	size_t base = strlen(file) - 4; /* ".pem" / ".crt" */
+	int ok = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	k = read_key(path);
+	if (k == NULL) {
+		snprintf(path, sizeof(path), "%s/%.*s.key", dir, (int)base,
+		    file);
+		k = read_key(path);
+	}
+	if (k != NULL) {
+		ok = X509_check_private_key(x, k) == 1;
+		EVP_PKEY_free(k);
+	}
+	ERR_clear_error();
+	return ok;
+}
+
+static void
+cert_describe(struct cert *c)
+{
+	const ASN1_TIME *na = X509_get0_notAfter(c->x509);
+	int days = 0, secs = 0;
+	struct tm tm;
+	BIO *b;
+	int n;
+
+	c->days_left = 0;
+	if (ASN1_TIME_diff(&days, &secs, NULL, na) == 1)
+		c->days_left = days - (secs < 0 ? 1 : 0);
+	if (ASN1_TIME_to_tm(na, &tm) == 1)
+		strftime(c->expiry, sizeof(c->expiry), "%Y-%m-%d %H:%M:%S UTC",
+		    &tm);
+	else
+		snprintf(c->expiry, sizeof(c->expiry), "?");
+	b = BIO_new(BIO_s_mem());
+	if (b == NULL)
+		return;
+	X509_NAME_print_ex(b, X509_get_subject_name(c->x509), 0,
+	    XN_FLAG_RFC2253);
+	n = BIO_read(b, c->subject, sizeof(c->subject) - 1);
+	c->subject[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+}
+
+static int
+cert_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cert *)a)->file,
+	    ((const struct cert *)b)->file);
+}
+
+static int
+load_certs(const char *dir, struct cert **out, size_t *outn)
+{
+	struct cert *certs = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	char path[4096];
+	DIR *d;
+	FILE *f;
+	X509 *x;
+
+	d = opendir(dir);
+	if (d == NULL) {
+		fail("tls.cert_dir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!has_suffix(de->d_name, ".pem") &&
+		    !has_suffix(de->d_name, ".crt"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		/* the first certificate of a chain file is the host's */
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+		ERR_clear_error();
+		if (x == NULL)
+			continue; /* a key file or not PEM */
+		certs = xrealloc(certs, (n + 1) * sizeof(*certs));
+		memset(&certs[n], 0, sizeof(certs[n]));
+		certs[n].file = xstrdup(de->d_name);
+		certs[n].x509 = x;
+		certs[n].has_key = cert_has_key(dir, de->d_name, x);
+		cert_describe(&certs[n]);
+		n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(certs, n, sizeof(*certs), cert_cmp);
+	*out = certs;
+	*outn = n;
+	return 0;
+}
+
+/* The best certificate for host: it must name host in its
+ * subjectAltName (a wildcard covers one label) and come with its key;
+ * among those, the one that expires last. */
+static const struct cert *
+cert_for_host(const struct cert *certs, size_t n, const char *host,
+    const struct cert **keyless)
+{
+	const unsigned flags = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+	const struct cert *best = NULL;
+	size_t i;
+
+	*keyless = NULL;
+	for (i = 0; i < n; i++) {
+		if (X509_check_host(certs[i].x509, host, 0, flags, NULL) != 1)
+			continue;
+		if (!certs[i].has_key) {
+			if (*keyless == NULL)
+				*keyless = &certs[i];
+			continue;
+		}
+		if (best == NULL || certs[i].days_left > best->days_left)
+			best = &certs[i];
+	}
+	return best;
+}
+
+static int
+cmd_check_certs(const struct config *cfg)
+{
+	const struct cfg_host *hosts = cfg->hosts.items;
+	const struct cert *c, *keyless;
+	struct cert *certs = NULL;
+	size_t n = 0, i;
+	int ret = 0;
+
+	if (cfg->tls.cert_dir == NULL || *cfg->tls.cert_dir == '\0') {
+		fail("tls.cert_dir is not set in %s", cfg->file);
+		return EXIT_USER;
+	}
+	if (load_certs(cfg->tls.cert_dir, &certs, &n) < 0)
+		return EXIT_USER;
+	for (i = 0; i < cfg->hosts.n; i++) {
+		const char *host = hosts[i].name;
+
+		c = cert_for_host(certs, n, host, &keyless);
+		if (c == NULL) {
+			if (keyless != NULL)
+				printf("%s: error: %s names it but its "
+				       "private key is missing or does not "
+				       "match (in the file or in a .key "
+				       "beside it)\n",
+				    host, keyless->file);
+			else
+				printf("%s: error: no certificate in %s "
+				       "covers it\n",
+				    host, cfg->tls.cert_dir);
+			ret = EXIT_USER;
+			continue;
+		}
+		printf("%s: %s (subject %s, expires %s)\n", host, c->file,
+		    c->subject, c->expiry);
+		if (c->days_left < 0)
+			printf("%s: warning: %s has expired\n", host,
+			    c->file);
+		else if (c->days_left < CERT_WARN_DAYS)
+			printf("%s: warning: %s expires in %d day%s\n", host,
+			    c->file, c->days_left,
+			    c->days_left == 1 ? "" : "s");
+	}
+	for (i = 0; i < n; i++) {
+		free(certs[i].file);
+		X509_free(certs[i].x509);
+	}
+	free(certs);
+	return ret;
+}
+
+/* ---- main ---- */
+
+static const char *
+config_path(const char *opt)
+{
+	const char *env;
+
+	if (opt != NULL)
+		return opt;
+	env = getenv("TERN_CONFIG");
+	if (env != NULL && *env != '\0')
+		return env;
+	return "/etc/tern/tern.yml";
+}
+
+struct command {
+	const char *name;
+	int (*run)(const struct config *cfg, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "adduser", cmd_adduser },
+	{ "passwd", cmd_passwd },
+	{ "deluser", cmd_deluser },
+	{ "users", cmd_users },
+	{ "import", cmd_import },
+};
+
+static int
+cmd_check(const char *path, int argc, char **argv)
+{
+	struct config *cfg;
+	int ret;
+
+	if (argc != 2 || (strcmp(argv[1], "config") != 0 &&
+			     strcmp(argv[1], "certs") != 0)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cfg = load_config(path);
+	if (cfg == NULL)
+		return EXIT_USER;
+	if (strcmp(argv[1], "config") == 0) {
+		printf("config OK: %s\n", cfg->file ? cfg->file : path);
+		ret = 0;
+	} else {
+		ret = cmd_check_certs(cfg);
+	}
+	config_free(cfg);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	const char *copt = NULL, *path;
+	struct config *cfg;
+	size_t i;
+	int argi = 1, ret;
+
+	while (argi < argc && argv[argi][0] == '-') {
+		if (strcmp(argv[argi], "-c") == 0 && argi + 1 < argc) {
+			copt = argv[argi + 1];
+			argi += 2;
+		} else if (strcmp(argv[argi], "-h") == 0 ||
+		    strcmp(argv[argi], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fail("unknown option %s", argv[argi]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argi >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	argc -= argi;
+	argv += argi;
+	if (strcmp(argv[0], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	log_open(LOG_LVL_WARN, 1, 0);
+	path = config_path(copt);
+	if (strcmp(argv[0], "check") == 0)
+		return cmd_check(path, argc, argv);
+	for (i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (cmd == NULL) {
+		fail("unknown command %s", argv[0]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+
+	cfg = load_config(path);
+	if (cfg == NULL)
+		return EXIT_USER;
+	if (open_store(cfg) < 0) {
+		config_free(cfg);
+		return EXIT_USER;
+	}
+	ret = cmd->run(cfg, argc, argv);
+	/* commands commit what they did; a failed one leaves nothing (the
+	 * close drops uncommitted writes) */
+	store_close(store_main);
+	store_main = NULL;
+	config_free(cfg);
+	log_close();
+	return ret;
+}
