@@ -82,6 +82,13 @@ sanitize:
 	$(MAKE) BUILD=build-san OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" test
 
+fuzz: deps
+	@sh scripts/fuzz.sh
+
+valgrind: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@TERN_VALGRIND=1 sh scripts/run-tests.sh $(BUILD)
+
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Isrc src tools
@@ -91,6 +98,6 @@ format-check:
 	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*.h tools/*.c)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tools/ternctl.d

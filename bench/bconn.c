@@ -92,6 +92,33 @@ set_events(struct bconn *c, int ev)
 static void
 flush_all(struct ev_loop *loop, ev_prepare *w, int revents);
 
+static void
+set_state(struct bconn *c, enum bc_state st)
+{
+	c->state = st;
+	if (bo.verbose > 1 && c->nsteps < (int)ARRAYLEN(c->t_step)) {
+		c->t_step[c->nsteps] = bc_now();
+		c->st_step[c->nsteps++] = (unsigned char)st;
+	}
+}
+
+static void
+trace_steps(const struct bconn *c)
+{
+	static const char *const names[] = {
+		"connect", "features", "starttls", "auth", "bind", "session",
+		"sm", "carbons", "prefs", "ping",
+	};
+	fprintf(stderr, "conn %u login steps (ms):", c->id);
+	for (int i = 0; i < c->nsteps && c->st_step[i] <= BC_PING; i++) {
+		double end = i + 1 < c->nsteps ? c->t_step[i + 1] : c->t_ready;
+
+		fprintf(stderr, " %s %.2f", names[c->st_step[i]],
+		    (end - c->t_step[i]) * 1000.0);
+	}
+	fprintf(stderr, "\n");
+}
+
 void
 bc_global_init(void)
 {
@@ -184,7 +211,7 @@ bc_login(unsigned user, const char *resource, const struct bc_ops *ops,
 	c->role = role;
 	snprintf(c->resource, sizeof(c->resource), "%s", resource);
 	c->t_start = bc_now();
-	c->state = BC_CONNECTING;
+	set_state(c, BC_CONNECTING);
 	bc_opened++;
 	bc_live++;
 	ev_init(&c->timer, conn_timer);
@@ -318,7 +345,7 @@ bc_end(struct bconn *c, double timeout)
 	if (c->state == BC_DEAD || c->state == BC_CLOSING)
 		return;
 	bc_send(c, "</stream:stream>", 16);
-	c->state = BC_CLOSING;
+	set_state(c, BC_CLOSING);
 	ev_timer_stop(bloop, &c->timer);
 	ev_timer_set(&c->timer, timeout, 0.);
 	ev_timer_start(bloop, &c->timer);
@@ -509,7 +536,7 @@ send_auth(struct bconn *c, const char *e, size_t n)
 	bc_sendf(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
 	    "mechanism='%s'>%s</auth>", name, init.p ? init.p : "=");
 	bb_free(&init);
-	c->state = BC_AUTH;
+	set_state(c, BC_AUTH);
 }
 
 static void
@@ -525,7 +552,7 @@ on_features(struct bconn *c, const char *e, size_t n)
 		}
 		bc_send(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
 		    51);
-		c->state = BC_STARTTLS;
+		set_state(c, BC_STARTTLS);
 		return;
 	}
 	if (!c->auth_done) {
@@ -542,7 +569,7 @@ on_features(struct bconn *c, const char *e, size_t n)
 	bc_sendf(c, "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:"
 	    "xml:ns:xmpp-bind'><resource>%s</resource></bind></iq>",
 	    c->resource);
-	c->state = BC_BIND;
+	set_state(c, BC_BIND);
 }
 
 static void
@@ -579,7 +606,7 @@ on_auth(struct bconn *c, const char *e, size_t n)
 		}
 		c->auth_done = 1;
 		c->got_header = 0;
-		c->state = BC_FEATURES;
+		set_state(c, BC_FEATURES);
 		header(c);
 	} else if (bx_is(e, n, "failure")) {
 		bc_close(c, condition("authentication failed", e, n));
@@ -608,19 +635,19 @@ after_setup(struct bconn *c)
 {
 	if (c->state < BC_SM && bo.sm) {
 		bc_send(c, "<enable xmlns='urn:xmpp:sm:3'/>", 31);
-		c->state = BC_SM;
+		set_state(c, BC_SM);
 		return;
 	}
 	if (c->state < BC_CARBONS && bo.carbons) {
 		bc_send(c, "<iq type='set' id='carb1'><enable xmlns='urn:xmpp:"
 		    "carbons:2'/></iq>", 67);
-		c->state = BC_CARBONS;
+		set_state(c, BC_CARBONS);
 		return;
 	}
 	if (c->state < BC_PREFS && bo.mam) {
 		bc_send(c, "<iq type='set' id='prefs1'><prefs xmlns='urn:xmpp:"
 		    "mam:2' default='always'/></iq>", 80);
-		c->state = BC_PREFS;
+		set_state(c, BC_PREFS);
 		return;
 	}
 	bc_send_stanza(c, "<presence/>", 11);
@@ -629,7 +656,7 @@ after_setup(struct bconn *c)
 	if (c->sm) {
 		c->sm_out++;
 	}
-	c->state = BC_PING;
+	set_state(c, BC_PING);
 }
 
 void
@@ -708,7 +735,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 			c->in.len = c->scan;
 			start_tls(c);
 			if (c->state != BC_DEAD) {
-				c->state = BC_FEATURES;
+				set_state(c, BC_FEATURES);
 				header(c);
 			}
 		} else if (bx_is(e, n, "failure")) {
@@ -733,7 +760,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 				bc_send(c, "<iq type='set' id='sess1'><session "
 				    "xmlns='urn:ietf:params:xml:ns:xmpp-"
 				    "session'/></iq>", 89);
-				c->state = BC_SESSION;
+				set_state(c, BC_SESSION);
 			} else {
 				after_setup(c);
 			}
@@ -784,9 +811,11 @@ dispatch(struct bconn *c, const char *e, size_t n)
 		/* An error reply is a round trip too; the ping is there to
 		 * know the server has processed the whole login. */
 		if (iq_is(e, n, "ping1", type, sizeof(type))) {
-			c->state = BC_READY;
+			set_state(c, BC_READY);
 			c->t_ready = bc_now();
 			ev_timer_stop(bloop, &c->timer);
+			if (bo.verbose > 1)
+				trace_steps(c);
 			if (c->ops->ready != NULL)
 				c->ops->ready(c);
 			return;
@@ -950,7 +979,7 @@ conn_io(struct ev_loop *loop, ev_io *w, int revents)
 			    "connect failed");
 			return;
 		}
-		c->state = BC_FEATURES;
+		set_state(c, BC_FEATURES);
 		if (bo.direct_tls)
 			start_tls(c);
 		if (c->state == BC_DEAD)

@@ -143,6 +143,9 @@ struct bconn {
 	char jid[256]; /* full JID after bind */
 	struct scram scram;
 	double t_start, t_ready; /* monotonic seconds */
+	double t_step[12]; /* when each login step began (for -vv) */
+	unsigned char st_step[12];
+	int nsteps;
 	/* XEP-0198 */
 	int sm;
 	uint32_t sm_in, sm_out, sm_acked;

@@ -1235,7 +1235,8 @@ usage(FILE *f)
 "  --pid PID           server process for CPU and RSS (repeatable)\n"
 "  --timeout S         bound on the whole run (120)\n"
 "  --op-timeout S      bound on one login or query (30)\n"
-"  -v                  print each connection error\n"
+"  -v                  print each connection error; -vv the time\n"
+"                      each login step took\n"
 "Prints a table and one JSON line per result; exits 1 when more than\n"
 "1%% of operations failed, 2 on bad usage.\n");
 }
@@ -1456,7 +1457,7 @@ parse_args(int argc, char **argv, const char **scenario)
 			bo.contacts = (int)num_arg("-r", optarg, 1, 10000);
 			break;
 		case 'v':
-			bo.verbose = 1;
+			bo.verbose++;
 			break;
 		case 'h':
 			usage(stdout);

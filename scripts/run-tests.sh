@@ -26,6 +26,17 @@ for t in "$BUILD"/tests/test_*; do
 	passed=$((passed + p))
 	failed=$((failed + f))
 done
+# the configuration reference must match the code's directive tables
+if [ -x "$BUILD/ternd" ]; then
+	if "$BUILD/ternd" --config-doc | diff -u docs/configuration.md - >"$log" 2>&1; then
+		echo "docs: configuration.md is current"
+		passed=$((passed + 1))
+	else
+		echo "docs: docs/configuration.md is stale: run 'make docs'"
+		head -n 20 "$log"
+		failed=$((failed + 1))
+	fi
+fi
 if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
 	TERN_BIN="$(pwd)/$BUILD" timeout 480 /usr/bin/python3 -m pytest -q \
 		-p no:cacheprovider tests/integration \

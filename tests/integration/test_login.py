@@ -4,7 +4,7 @@ import ssl
 import pytest
 
 from ternlib import (NS_CAPS, NS_SASL, NS_SASL_CB, NS_STREAM, NS_TLS,
-                     RawStream, Scram, StreamClosed, connect_tls, q, run,
+                     RawStream, Scram, StreamClosed, b64decode, connect_tls, q, run,
                      sasl_failure, show, tls_server_end_point)
 
 MECHS = {'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS',
@@ -118,8 +118,8 @@ def test_scram_plus_wrong_binding_data(server):
 
 def test_scram_plus_unsupported_binding_type(server):
     s = connect_tls(server.c2s)
-    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob', 'tls-unique',
-                 b'\1' * 12)
+    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob', 'tls-bogus',
+                 tls_server_end_point(s.peer_cert_der()))
     assert el.tag == q(NS_SASL, 'failure'), show(el)
 
 
@@ -189,6 +189,17 @@ def test_unknown_mechanism(server):
     s = connect_tls(server.c2s)
     assert sasl_failure(s.auth('X-NO-SUCH-MECH', 'abc')) == \
         'invalid-mechanism'
+
+
+def test_scram_y_flag_refused_when_plus_offered(server):
+    # RFC 5802 §6: "y" claims the server has no channel binding; it has.
+    s = connect_tls(server.c2s)
+    sc = Scram('SCRAM-SHA-256', 'alice', 'secret-alice')
+    sc.gs2 = b'y,,'
+    el = s.auth('SCRAM-SHA-256', sc.client_first())
+    if el.tag == q(NS_SASL, 'challenge'):
+        el = s.response(sc.client_final(b64decode(el.text)))
+    assert sasl_failure(el) == 'not-authorized'
 
 
 def test_scram_garbage_client_first(server):
