@@ -309,7 +309,7 @@ bc_send_stanza(struct bconn *c, const char *s, size_t n)
 		return;
 	c->sm_out++;
 	if (c->sm_out % 10 == 0)
-		bc_send(c, "<r xmlns='urn:xmpp:sm:3'/>", 26);
+		bc_send(c, LIT("<r xmlns='urn:xmpp:sm:3'/>"));
 }
 
 void
@@ -344,7 +344,7 @@ bc_end(struct bconn *c, double timeout)
 {
 	if (c->state == BC_DEAD || c->state == BC_CLOSING)
 		return;
-	bc_send(c, "</stream:stream>", 16);
+	bc_send(c, LIT("</stream:stream>"));
 	set_state(c, BC_CLOSING);
 	ev_timer_stop(bloop, &c->timer);
 	ev_timer_set(&c->timer, timeout, 0.);
@@ -450,13 +450,20 @@ stream_error(struct bconn *c, const char *e, size_t n)
 	struct bx_tok t;
 	size_t pos;
 
-	snprintf(msg, sizeof(msg), "stream error");
+	static const char *const step[] = {
+		"connect", "features", "starttls", "auth", "bind", "session",
+		"sm", "carbons", "mam prefs", "ping", "session", "close",
+		"close",
+	};
+
+	snprintf(msg, sizeof(msg), "stream error during %s", step[c->state]);
 	if (bx_lex(e, n, 0, &t) == 1 && t.kind == BX_START) {
 		pos = t.end;
 		while (bx_lex(e, n, pos, &t) == 1) {
 			pos = t.end;
 			if (t.kind == BX_START || t.kind == BX_EMPTY) {
-				snprintf(msg, sizeof(msg), "stream error: %.*s",
+				snprintf(msg, sizeof(msg), "stream error "
+				    "during %s: %.*s", step[c->state],
 				    (int)t.namelen, e + t.name);
 				break;
 			}
@@ -474,7 +481,15 @@ condition(const char *prefix, const char *e, size_t n)
 	size_t pos = 0;
 	int first = 1;
 
+	const char *err;
+	size_t errn;
+
 	snprintf(msg, sizeof(msg), "%s", prefix);
+	/* A stanza error's condition is the first child of <error/>. */
+	if (bx_find(e, n, "error", &err, &errn) == 0) {
+		e = err;
+		n = errn;
+	}
 	while (bx_lex(e, n, pos, &t) == 1) {
 		pos = t.end;
 		if (t.kind != BX_START && t.kind != BX_EMPTY)
@@ -483,8 +498,6 @@ condition(const char *prefix, const char *e, size_t n)
 			first = 0;
 			continue;
 		}
-		if (bx_local_is(e + t.name, t.namelen, "error"))
-			continue;
 		snprintf(msg, sizeof(msg), "%s: %.*s", prefix,
 		    (int)t.namelen, e + t.name);
 		break;
@@ -550,8 +563,8 @@ on_features(struct bconn *c, const char *e, size_t n)
 			bc_close(c, "server offers no STARTTLS");
 			return;
 		}
-		bc_send(c, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
-		    51);
+		bc_send(c, LIT("<starttls "
+		    "xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"));
 		set_state(c, BC_STARTTLS);
 		return;
 	}
@@ -563,6 +576,7 @@ on_features(struct bconn *c, const char *e, size_t n)
 		bc_close(c, "server offers no resource binding");
 		return;
 	}
+	c->feat_sm = memmem(e, n, "urn:xmpp:sm:3", 13) != NULL;
 	if (bx_find(e, n, "session", &sub, &sn) == 0 &&
 	    bx_find(sub, sn, "optional", &sub, &sn) < 0)
 		c->need_session = 1;
@@ -587,8 +601,8 @@ on_auth(struct bconn *c, const char *e, size_t n)
 				bc_close(c, "bad SCRAM server signature");
 				goto out;
 			}
-			bc_send(c, "<response xmlns='urn:ietf:params:xml:ns:"
-			    "xmpp-sasl'/>", 54);
+			bc_send(c, LIT("<response xmlns='urn:ietf:params:"
+			    "xml:ns:xmpp-sasl'/>"));
 			c->scram.server_sig_len = 0;
 			goto out;
 		}
@@ -597,8 +611,8 @@ on_auth(struct bconn *c, const char *e, size_t n)
 			bc_close(c, err);
 			goto out;
 		}
-		bc_sendf(c, "<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
-		    "%s</response>", resp.p);
+		bc_sendf(c, "<response xmlns='urn:ietf:params:xml:ns:"
+		    "xmpp-sasl'>%s</response>", resp.p);
 	} else if (bx_is(e, n, "success")) {
 		if (data[0] != '\0' && bs_sasl_verify(&c->scram, data) < 0) {
 			bc_close(c, "bad SCRAM server signature");
@@ -634,23 +648,28 @@ static void
 after_setup(struct bconn *c)
 {
 	if (c->state < BC_SM && bo.sm) {
-		bc_send(c, "<enable xmlns='urn:xmpp:sm:3'/>", 31);
+		if (!c->feat_sm) {
+			bc_close(c, "server does not offer XEP-0198 stream "
+			    "management (urn:xmpp:sm:3)");
+			return;
+		}
+		bc_send(c, LIT("<enable xmlns='urn:xmpp:sm:3'/>"));
 		set_state(c, BC_SM);
 		return;
 	}
 	if (c->state < BC_CARBONS && bo.carbons) {
-		bc_send(c, "<iq type='set' id='carb1'><enable xmlns='urn:xmpp:"
-		    "carbons:2'/></iq>", 67);
+		bc_send(c, LIT("<iq type='set' id='carb1'><enable "
+		    "xmlns='urn:xmpp:carbons:2'/></iq>"));
 		set_state(c, BC_CARBONS);
 		return;
 	}
 	if (c->state < BC_PREFS && bo.mam) {
-		bc_send(c, "<iq type='set' id='prefs1'><prefs xmlns='urn:xmpp:"
-		    "mam:2' default='always'/></iq>", 80);
+		bc_send(c, LIT("<iq type='set' id='prefs1'><prefs "
+		    "xmlns='urn:xmpp:mam:2' default='always'/></iq>"));
 		set_state(c, BC_PREFS);
 		return;
 	}
-	bc_send_stanza(c, "<presence/>", 11);
+	bc_send_stanza(c, LIT("<presence/>"));
 	bc_sendf(c, "<iq type='get' id='ping1' to='%s'><ping xmlns="
 	    "'urn:xmpp:ping'/></iq>", bo.domain);
 	if (c->sm) {
@@ -757,9 +776,9 @@ dispatch(struct bconn *c, const char *e, size_t n)
 			}
 			bx_text(j, jn, c->jid, sizeof(c->jid));
 			if (c->need_session) {
-				bc_send(c, "<iq type='set' id='sess1'><session "
-				    "xmlns='urn:ietf:params:xml:ns:xmpp-"
-				    "session'/></iq>", 89);
+				bc_send(c, LIT("<iq type='set' id='sess1'>"
+				    "<session xmlns='urn:ietf:params:xml:ns:"
+				    "xmpp-session'/></iq>"));
 				set_state(c, BC_SESSION);
 			} else {
 				after_setup(c);
@@ -937,7 +956,8 @@ read_some(struct bconn *c)
 				if (e == SSL_ERROR_ZERO_RETURN ||
 				    (e == SSL_ERROR_SYSCALL && k == 0)) {
 					bc_close(c, c->state == BC_CLOSING ?
-					    NULL : "server closed the connection");
+					    NULL :
+					    "server closed the connection");
 				} else {
 					bc_close(c, c->got_header ?
 					    "TLS read failed" :

@@ -17,6 +17,8 @@
 #include <openssl/ssl.h>
 
 #define ARRAYLEN(a) (sizeof(a) / sizeof((a)[0]))
+/* A string literal and its length, for bc_send(c, LIT("...")). */
+#define LIT(s) (s), (sizeof(s) - 1)
 
 /* ---- growable byte buffer ---- */
 struct bbuf {
@@ -128,6 +130,7 @@ struct bconn {
 	int io_events; /* what io watches now */
 	const char *pending_err; /* failure to report from the timer */
 	int need_session; /* RFC 3921 session not optional */
+	int feat_sm; /* XEP-0198 offered */
 	ev_io io;
 	ev_timer timer;
 	enum bc_state state;

@@ -736,6 +736,7 @@ struct puser {
 	uint32_t *seen; /* last cycle seen from each contact */
 	unsigned char *subscribed;
 	unsigned nsub;
+	unsigned both; /* contacts with subscription='both' in the roster */
 	uint32_t cycle;
 	unsigned recv;
 	double t_cycle;
@@ -744,7 +745,8 @@ struct puser {
 static struct {
 	unsigned users, r;
 	struct puser *u;
-	unsigned long subs, cycles, presences;
+	unsigned long subs, cycles, presences, rosters, both;
+	char roster_err[96];
 	int running, measuring;
 	struct bsamples lat;
 } pr;
@@ -780,6 +782,53 @@ pr_cycle(unsigned u)
 		n_ops++;
 }
 
+/* The roster result that proves the subscriptions exist. */
+static void
+pr_roster(struct bconn *c, const char *e, size_t n)
+{
+	struct puser *me = &pr.u[c->user];
+	char v[300];
+	struct bx_tok t;
+	size_t pos = 0;
+
+	if (bx_attr(e, n, "id", v, sizeof(v)) < 0 || strcmp(v, "roster1"))
+		return;
+	pr.rosters++;
+	check();
+	if (bx_attr(e, n, "type", v, sizeof(v)) < 0 ||
+	    strcmp(v, "result") != 0) {
+		snprintf(pr.roster_err, sizeof(pr.roster_err), "roster query "
+		    "refused");
+		return;
+	}
+	while (bx_lex(e, n, pos, &t) == 1) {
+		const char *tag = e + t.start;
+		size_t tn = t.end - t.start;
+		unsigned who;
+
+		pos = t.end;
+		if ((t.kind != BX_START && t.kind != BX_EMPTY) ||
+		    !bx_local_is(e + t.name, t.namelen, "item"))
+			continue;
+		if (bx_attr(tag, tn, "jid", v, sizeof(v)) < 0)
+			continue;
+		who = bc_user_of(v);
+		if (who == 0 || contact_index(me, who) < 0)
+			continue;
+		if (bx_attr(tag, tn, "subscription", v, sizeof(v)) == 0 &&
+		    strcmp(v, "both") == 0) {
+			me->both++;
+			pr.both++;
+		}
+	}
+}
+
+static int
+pr_rosters_in(void)
+{
+	return pr.rosters >= pr.users;
+}
+
 static void
 pr_stanza(struct bconn *c, const char *e, size_t n)
 {
@@ -791,6 +840,10 @@ pr_stanza(struct bconn *c, const char *e, size_t n)
 	int j;
 	unsigned cyc;
 
+	if (bx_is(e, n, "iq")) {
+		pr_roster(c, e, n);
+		return;
+	}
 	if (!bx_is(e, n, "presence") || bx_attr(e, n, "from", from,
 	    sizeof(from)) < 0)
 		return;
@@ -920,6 +973,21 @@ scen_presence(void)
 	}
 	/* Let the presence storm of the subscriptions settle. */
 	run_for(0.5);
+	for (unsigned u = 1; u <= pr.users; u++)
+		if (ss.c[u - 1] != NULL)
+			bc_send_stanza(ss.c[u - 1], LIT("<iq type='get' "
+			    "id='roster1'><query xmlns='jabber:iq:roster'/>"
+			    "</iq>"));
+	if (run_phase("roster queries", 30.0, pr_rosters_in) < 0 ||
+	    pr.both < (unsigned long)pr.users * pr.r) {
+		fprintf(stderr, "tern-bench: presence: the rosters hold %lu "
+		    "of %lu mutual subscriptions%s%s: the server lacks "
+		    "rosters or presence subscriptions (RFC 6121)\n",
+		    pr.both, (unsigned long)pr.users * pr.r,
+		    pr.roster_err[0] ? "; " : "", pr.roster_err);
+		ss_teardown();
+		return -1;
+	}
 	pr.running = 1;
 	for (unsigned u = 1; u <= pr.users; u++)
 		pr_cycle(u);

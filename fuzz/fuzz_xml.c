@@ -8,8 +8,8 @@
  * parse -> serialise -> parse -> serialise with identical bytes, and its
  * deep copy must serialise the same.
  *
- * clang -g -fsanitize=fuzzer,address -Isrc fuzz/fuzz_xml.c src/xml/*.c \
- *     src/core/buf.c src/core/util.c -lexpat -lcrypto */
+ * clang -g -fsanitize=fuzzer,address -Isrc fuzz/fuzz_xml.c src/xml/xml.c \
+ *     src/xml/stream.c src/core/buf.c src/core/util.c -lexpat -lcrypto */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -579,6 +579,7 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len,
     size_t *consumed)
 {
 	size_t base, off = 0, used;
+	const char *nul;
 	enum XML_Status st;
 
 	if (consumed != NULL)
@@ -606,6 +607,21 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len,
 		}
 		if (piece > FEED_MAX)
 			piece = FEED_MAX;
+		/* NUL is never XML. Expat's encoding sniffing at the start of
+		 * a document takes a NUL for half of a UTF-16 character and
+		 * may wait for more input or fail depending on where the
+		 * reads were split; refusing it ourselves, after expat has
+		 * seen everything before it, keeps the outcome independent
+		 * of the split. */
+		nul = memchr(data + off, '\0', piece);
+		if (nul != NULL) {
+			piece = (size_t)(nul - (data + off));
+			if (piece == 0) {
+				set_err(s, XML_ERR_NOT_WELL_FORMED,
+				    "NUL character");
+				return s->err;
+			}
+		}
 		st = XML_Parse(s->p, data + off, (int)piece, XML_FALSE);
 		if (st == XML_STATUS_ERROR)
 			return s->err != XML_OK ? s->err : expat_error(s);

@@ -74,14 +74,32 @@ def test_time(mserver):
     assert abs((now - when).total_seconds()) < 120
 
 
-def test_slixmpp_disco_version_time(mserver):
+def test_slixmpp_disco_and_version(mserver):
     async def scenario(s):
         c = await s.login('carol')
         info = await c['xep_0030'].get_info(jid='localhost', timeout=5)
         assert 'urn:xmpp:time' in info['disco_info']['features']
+        items = await c['xep_0030'].get_items(jid='localhost', timeout=5)
+        assert 'comp.localhost' in {i[0] for i in items['disco_items']['items']}
         ver = await c['xep_0092'].get_version('localhost', timeout=5)
         assert ver['software_version']['name'] == 'Tern'
+    run(mserver, scenario)
+
+
+def test_slixmpp_time(mserver):
+    # slixmpp parses utc + tzo together: it needs a numeric tzo.
+    async def scenario(s):
+        c = await s.login('carol')
         tm = await c['xep_0202'].get_entity_time('localhost', timeout=5)
-        assert tm['entity_time']['utc'] is not None
-        await c['xep_0199'].send_ping('localhost', timeout=5)
+        when = tm['entity_time']['time']
+        now = datetime.datetime.now(datetime.timezone.utc)
+        assert abs((now - when).total_seconds()) < 120
+    run(mserver, scenario)
+
+
+def test_slixmpp_ping(mserver):
+    async def scenario(s):
+        c = await s.login('carol')
+        r = await c['xep_0199'].send_ping('localhost', timeout=5)
+        assert r['type'] == 'result'
     run(mserver, scenario)
