@@ -791,8 +791,12 @@ pr_roster(struct bconn *c, const char *e, size_t n)
 	struct bx_tok t;
 	size_t pos = 0;
 
-	if (bx_attr(e, n, "id", v, sizeof(v)) < 0 || strcmp(v, "roster1"))
+	int verify;
+
+	if (bx_attr(e, n, "id", v, sizeof(v)) < 0 ||
+	    (strcmp(v, "roster0") != 0 && strcmp(v, "roster1") != 0))
 		return;
+	verify = v[6] == '1';
 	pr.rosters++;
 	check();
 	if (bx_attr(e, n, "type", v, sizeof(v)) < 0 ||
@@ -801,6 +805,8 @@ pr_roster(struct bconn *c, const char *e, size_t n)
 		    "refused");
 		return;
 	}
+	if (!verify)
+		return;
 	while (bx_lex(e, n, pos, &t) == 1) {
 		const char *tag = e + t.start;
 		size_t tn = t.end - t.start;
@@ -827,6 +833,16 @@ static int
 pr_rosters_in(void)
 {
 	return pr.rosters >= pr.users;
+}
+
+static void
+pr_get_rosters(int verify)
+{
+	pr.rosters = 0;
+	for (unsigned u = 1; u <= pr.users; u++)
+		if (ss.c[u - 1] != NULL)
+			bc_sendf(ss.c[u - 1], "<iq type='get' id='roster%d'>"
+			    "<query xmlns='jabber:iq:roster'/></iq>", verify);
 }
 
 static void
@@ -949,6 +965,17 @@ scen_presence(void)
 		ss_teardown();
 		return -1;
 	}
+	/* Servers send subscription requests only to resources that have
+	 * asked for the roster (RFC 6121 2.1.6). */
+	pr_get_rosters(0);
+	if (run_phase("roster queries", 30.0, pr_rosters_in) < 0 ||
+	    pr.roster_err[0] != '\0') {
+		fprintf(stderr, "tern-bench: presence: %s: the server lacks "
+		    "rosters (RFC 6121)\n", pr.roster_err[0] ?
+		    pr.roster_err : "roster queries unanswered");
+		ss_teardown();
+		return -1;
+	}
 	for (unsigned u = 1; u <= pr.users; u++) {
 		struct bconn *c = ss.c[u - 1];
 
@@ -973,11 +1000,7 @@ scen_presence(void)
 	}
 	/* Let the presence storm of the subscriptions settle. */
 	run_for(0.5);
-	for (unsigned u = 1; u <= pr.users; u++)
-		if (ss.c[u - 1] != NULL)
-			bc_send_stanza(ss.c[u - 1], LIT("<iq type='get' "
-			    "id='roster1'><query xmlns='jabber:iq:roster'/>"
-			    "</iq>"));
+	pr_get_rosters(1);
 	if (run_phase("roster queries", 30.0, pr_rosters_in) < 0 ||
 	    pr.both < (unsigned long)pr.users * pr.r) {
 		fprintf(stderr, "tern-bench: presence: the rosters hold %lu "

@@ -15,7 +15,8 @@
 #include "xmpp/account.h"
 #include "xmpp/scram.h"
 
-#define NONCE_LEN 24
+#define NONCE_LEN 24 /* ours */
+#define CNONCE_MAX 256 /* the client's */
 #define MSG_MAX 4096
 
 enum mech { M_PLAIN, M_SCRAM };
@@ -35,7 +36,7 @@ struct sasl {
 	char *cb_name;
 	char *client_first_bare;
 	char *server_first;
-	char nonce[2 * NONCE_LEN + 2]; /* client + server nonce */
+	char nonce[CNONCE_MAX + NONCE_LEN + 1]; /* client + server */
 };
 
 static const char *const mechs[] = {
@@ -327,7 +328,7 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 	if (comma && comma + 1 < end && comma[1] == 'm')
 		return SASL_FAILURE;
 	if (!printable_nonce(r, (size_t)((comma ? comma : end) - r)) ||
-	    (size_t)((comma ? comma : end) - r) > NONCE_LEN)
+	    (size_t)((comma ? comma : end) - r) > CNONCE_MAX)
 		return SASL_FAILURE;
 	if (name[0] == '\0' || prep_user(name, s->user, sizeof(s->user)) != 0) {
 		/* cannot name an account: fail like an unknown user would,

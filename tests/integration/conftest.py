@@ -57,6 +57,17 @@ class _Alarm(Exception):
 
 
 @pytest.fixture(autouse=True)
+def close_streams():
+    """Close the raw streams a test opened, so that its sessions do not
+    linger into the next test on a shared server."""
+    start = len(ternlib.RawStream.opened)
+    yield
+    for s in ternlib.RawStream.opened[start:]:
+        s.close()
+    del ternlib.RawStream.opened[start:]
+
+
+@pytest.fixture(autouse=True)
 def alarm():
     def fire(signum, frame):
         raise _Alarm('test exceeded %d s' % TEST_ALARM)

@@ -307,9 +307,13 @@ class RawStream:
     self.pending; next() pops the first, wait_for() takes the first match
     and leaves the others queued."""
 
+    # Every stream opened; conftest closes a test's streams after it.
+    opened = []
+
     def __init__(self, port, host='127.0.0.1', timeout=TIMEOUT):
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        RawStream.opened.append(self)
         self.pending = deque()
         self.eof = False
         self.tls_version = None

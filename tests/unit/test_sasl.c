@@ -21,6 +21,9 @@
 
 static char dbpath[64];
 
+#define N16 "0123456789abcdef"
+#define LONG_NONCE N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16 N16
+
 static int
 setup(void **state)
 {
@@ -107,7 +110,7 @@ scram_run(const char *mech, const char *gs2, const char *user,
 	struct sasl *s = sasl_new(mech, "localhost", NULL);
 
 	assert_non_null(s);
-	snprintf(bare, sizeof(bare), "n=%s,r=clientnonce123", user);
+	snprintf(bare, sizeof(bare), "n=%s,r=clientnonce123FA4B885383316DAD6572", user);
 	snprintf(first, sizeof(first), "%s%s", gs2, bare);
 	sbuf_init(&out);
 	ret.res = sasl_step(s, (const unsigned char *)first, strlen(first),
@@ -270,6 +273,8 @@ test_scram_malformed(void **state)
 	one_step_fails("SCRAM-SHA-1", "n,,n=juliet,r=a\001c", 17,
 	    "malformed-request");
 	one_step_fails("SCRAM-SHA-1", "", 0, "malformed-request");
+	one_step_fails("SCRAM-SHA-1", "n,,n=juliet,r=" LONG_NONCE "x", 14 + 257,
+	    "malformed-request");
 }
 
 static void
