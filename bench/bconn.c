@@ -533,7 +533,8 @@ send_auth(struct bconn *c, const char *e, size_t n)
 	struct bbuf init = { 0 };
 
 	if (bx_find(e, n, "mechanisms", &mechs, &mn) < 0) {
-		bc_close(c, "no SASL mechanisms offered");
+		bc_close(c, bo.no_tls ? "no SASL mechanisms offered without "
+		    "TLS" : "no SASL mechanisms offered");
 		return;
 	}
 	snprintf(pat, sizeof(pat), ">%s<", name);
@@ -558,7 +559,7 @@ on_features(struct bconn *c, const char *e, size_t n)
 	const char *sub;
 	size_t sn;
 
-	if (!c->tls_done && !bo.direct_tls) {
+	if (!c->tls_done && !bo.direct_tls && !bo.no_tls) {
 		if (bx_find(e, n, "starttls", &sub, &sn) < 0) {
 			bc_close(c, "server offers no STARTTLS");
 			return;
@@ -735,6 +736,8 @@ dispatch(struct bconn *c, const char *e, size_t n)
 	char type[32];
 	int is_stanza;
 
+	if (bo.verbose > 2)
+		fprintf(stderr, "conn %u recv: %.*s\n", c->id, (int)n, e);
 	if (bx_is(e, n, "error") && e[1] == 's') {
 		stream_error(c, e, n);
 		return;

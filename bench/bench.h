@@ -159,7 +159,7 @@ struct bconn {
 
 struct bopts {
 	const char *host, *port, *domain;
-	int direct_tls, allow_remote;
+	int direct_tls, no_tls, allow_remote;
 	enum bs_mech mech;
 	const char *prefix, *password;
 	int provision;

@@ -29,14 +29,14 @@ static struct errcount errs[16];
 static unsigned long n_errors, n_ops;
 
 static void
-record_error(const char *msg)
+record_errors(const char *msg, unsigned long n)
 {
 	size_t i;
 
-	n_errors++;
+	n_errors += n;
 	for (i = 0; i < ARRAYLEN(errs) && errs[i].n > 0; i++) {
 		if (strcmp(errs[i].msg, msg) == 0) {
-			errs[i].n++;
+			errs[i].n += n;
 			return;
 		}
 	}
@@ -44,7 +44,13 @@ record_error(const char *msg)
 		i--; /* the last slot collects the rest */
 	if (errs[i].n == 0)
 		snprintf(errs[i].msg, sizeof(errs[i].msg), "%s", msg);
-	errs[i].n++;
+	errs[i].n += n;
+}
+
+static void
+record_error(const char *msg)
+{
+	record_errors(msg, 1);
 }
 
 static void
@@ -124,6 +130,12 @@ run_for(double secs)
 	return secs > left ? -1 : 0;
 }
 
+static const char *
+tls_mode(void)
+{
+	return bo.no_tls ? "none" : bo.direct_tls ? "direct" : "starttls";
+}
+
 /* ---- CPU and RSS around a measurement ---- */
 struct window {
 	double t0, t1, self0, self1;
@@ -186,10 +198,10 @@ report_errors(struct bresult *r)
 struct lpool {
 	unsigned target, started, done, ok, inflight, nusers;
 	int measure;
-	struct bsamples lat;
 };
 
 static struct lpool lp;
+static struct bsamples lp_lat;
 
 static void lp_spawn(void);
 
@@ -198,7 +210,7 @@ lp_ready(struct bconn *c)
 {
 	lp.ok++;
 	if (lp.measure)
-		bs_add(&lp.lat, (c->t_ready - c->t_start) * 1000.0);
+		bs_add(&lp_lat, (c->t_ready - c->t_start) * 1000.0);
 	bc_end(c, 5.0);
 }
 
@@ -272,7 +284,7 @@ scen_login(void)
 		memset(errs, 0, sizeof(errs));
 		n_errors = 0;
 	}
-	memset(&lp, 0, sizeof(lp) - sizeof(lp.lat));
+	memset(&lp, 0, sizeof(lp));
 	lp.nusers = bo.users > 0 ? (unsigned)bo.users :
 	    (unsigned)bo.conc < total ? (unsigned)bo.conc : total;
 	lp.target = total;
@@ -282,18 +294,18 @@ scen_login(void)
 	run_phase("logins", bo.timeout, lp_finished);
 	window_stop(&w);
 	br_begin(&r, "login");
-	br_str(&r, "tls", "TLS", bo.direct_tls ? "direct" : "starttls");
+	br_str(&r, "tls", "TLS", tls_mode());
 	br_str(&r, "mech", "SASL mechanism", bs_mech_names[bo.mech]);
 	br_num(&r, "concurrency", "connections in flight", bo.conc, 0);
 	br_num(&r, "users", "distinct users", lp.nusers, 0);
 	br_num(&r, "logins", "successful logins", lp.ok, 0);
 	br_num(&r, "logins_per_s", "logins/s", lp.ok / (w.t1 - w.t0), 1);
 	br_num(&r, "latency_ms_p50", "login latency p50 (ms)",
-	    bs_pct(&lp.lat, 50), 3);
+	    bs_pct(&lp_lat, 50), 3);
 	br_num(&r, "latency_ms_p90", "login latency p90 (ms)",
-	    bs_pct(&lp.lat, 90), 3);
+	    bs_pct(&lp_lat, 90), 3);
 	br_num(&r, "latency_ms_p99", "login latency p99 (ms)",
-	    bs_pct(&lp.lat, 99), 3);
+	    bs_pct(&lp_lat, 99), 3);
 	if (w.p0.ok && w.p1.ok && lp.ok > 0)
 		br_num(&r, "server_cpu_ms_per_login",
 		    "server CPU per login (ms)",
@@ -302,10 +314,9 @@ scen_login(void)
 	br_num(&r, "client_pbkdf2_runs", "client PBKDF2 runs",
 	    (double)bs_pbkdf2_runs, 0);
 	if (lp.done < lp.target) {
-		n_errors += lp.target - lp.done;
 		n_ops += lp.target - lp.done;
-		record_error("login not finished before --timeout");
-		n_errors--;
+		record_errors("login not finished before --timeout",
+		    lp.target - lp.done);
 	}
 	report_errors(&r);
 	br_end(&r);
@@ -457,7 +468,7 @@ scen_idle(void)
 	bs_proc_read(&after_hold);
 	alive = ss.ready - ss.dropped;
 	br_begin(&r, "idle");
-	br_str(&r, "tls", "TLS", bo.direct_tls ? "direct" : "starttls");
+	br_str(&r, "tls", "TLS", tls_mode());
 	br_num(&r, "sessions", "sessions requested", k, 0);
 	br_num(&r, "sessions_alive", "sessions alive after hold", alive, 0);
 	br_num(&r, "login_s", "time to log all in (s)", t1 - t0, 2);
@@ -679,11 +690,9 @@ scen_msg(void)
 	if (run_phase("draining messages", 5.0, msg_drained) < 0) {
 		for (unsigned u = 1; u <= mg.users; u++)
 			mg.lost += mg.s[u].inflight;
-		if (mg.lost > 0) {
-			n_errors += mg.lost;
-			record_error("messages not delivered within 5 s");
-			n_errors--;
-		}
+		if (mg.lost > 0)
+			record_errors("messages not delivered within 5 s",
+			    mg.lost);
 	}
 	for (unsigned i = 0; i < ss.n; i++)
 		if (ss.c[i] != NULL)
@@ -791,7 +800,7 @@ pr_roster(struct bconn *c, const char *e, size_t n)
 	struct bx_tok t;
 	size_t pos = 0;
 
-	int verify;
+	int verify, j;
 
 	if (bx_attr(e, n, "id", v, sizeof(v)) < 0 ||
 	    (strcmp(v, "roster0") != 0 && strcmp(v, "roster1") != 0))
@@ -805,8 +814,7 @@ pr_roster(struct bconn *c, const char *e, size_t n)
 		    "refused");
 		return;
 	}
-	if (!verify)
-		return;
+
 	while (bx_lex(e, n, pos, &t) == 1) {
 		const char *tag = e + t.start;
 		size_t tn = t.end - t.start;
@@ -819,12 +827,19 @@ pr_roster(struct bconn *c, const char *e, size_t n)
 		if (bx_attr(tag, tn, "jid", v, sizeof(v)) < 0)
 			continue;
 		who = bc_user_of(v);
-		if (who == 0 || contact_index(me, who) < 0)
+		j = who ? contact_index(me, who) : -1;
+		if (j < 0)
 			continue;
-		if (bx_attr(tag, tn, "subscription", v, sizeof(v)) == 0 &&
-		    strcmp(v, "both") == 0) {
+		if (bx_attr(tag, tn, "subscription", v, sizeof(v)) < 0 ||
+		    strcmp(v, "both") != 0)
+			continue;
+		if (verify) {
 			me->both++;
 			pr.both++;
+		} else if (!me->subscribed[j]) {
+			/* Mutual already (an earlier run): nothing to ask. */
+			me->subscribed[j] = 1;
+			pr.subs++;
 		}
 	}
 }
@@ -982,6 +997,8 @@ scen_presence(void)
 		for (unsigned j = 0; c != NULL && j < pr.r; j++) {
 			char bare[300];
 
+			if (pr.u[u].subscribed[j])
+				continue;
 			bc_bare(pr.u[u].contact[j], bare, sizeof(bare));
 			bc_sendf(c, "<presence to='%s' type='subscribe'/>",
 			    bare);
@@ -1293,6 +1310,7 @@ usage(FILE *f)
 "  --port PORT         c2s port (5222)\n"
 "  --domain NAME       XMPP domain (localhost)\n"
 "  --direct-tls        TLS from the first byte instead of STARTTLS\n"
+"  --no-tls            no TLS at all (the server must allow it)\n"
 "  --mech MECH         SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN\n"
 "  --src A-B           bind outgoing sockets round-robin over IPv4\n"
 "                      addresses A..B (e.g. 127.0.0.1-127.0.0.50)\n"
@@ -1327,7 +1345,8 @@ usage(FILE *f)
 "  --timeout S         bound on the whole run (120)\n"
 "  --op-timeout S      bound on one login or query (30)\n"
 "  -v                  print each connection error; -vv the time\n"
-"                      each login step took\n"
+"                      each login step took; -vvv every element\n"
+"                      received\n"
 "Prints a table and one JSON line per result; exits 1 when more than\n"
 "1%% of operations failed, 2 on bad usage.\n");
 }
@@ -1377,7 +1396,7 @@ num_arg(const char *opt, const char *v, double min, double max)
 }
 
 enum {
-	O_HOST = 256, O_PORT, O_DOMAIN, O_DIRECT, O_REMOTE, O_MECH, O_USERS,
+	O_HOST = 256, O_PORT, O_DOMAIN, O_DIRECT, O_NOTLS, O_REMOTE, O_MECH, O_USERS,
 	O_PASSWORD, O_PROVISION, O_TERNCTL, O_CONFIG, O_PROVCMD, O_SRC,
 	O_PID, O_RATE, O_DURATION, O_HOLD, O_QUERIES, O_SM, O_CARBONS,
 	O_SECOND, O_MAM, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT,
@@ -1388,6 +1407,7 @@ static const struct option longopts[] = {
 	{ "port", required_argument, NULL, O_PORT },
 	{ "domain", required_argument, NULL, O_DOMAIN },
 	{ "direct-tls", no_argument, NULL, O_DIRECT },
+	{ "no-tls", no_argument, NULL, O_NOTLS },
 	{ "allow-remote", no_argument, NULL, O_REMOTE },
 	{ "mech", required_argument, NULL, O_MECH },
 	{ "users", required_argument, NULL, O_USERS },
@@ -1446,6 +1466,9 @@ parse_args(int argc, char **argv, const char **scenario)
 			break;
 		case O_DIRECT:
 			bo.direct_tls = 1;
+			break;
+		case O_NOTLS:
+			bo.no_tls = 1;
 			break;
 		case O_REMOTE:
 			bo.allow_remote = 1;
@@ -1563,6 +1586,10 @@ parse_args(int argc, char **argv, const char **scenario)
 		exit(2);
 	}
 	*scenario = argv[optind];
+	if (bo.no_tls && bo.direct_tls) {
+		fprintf(stderr, "tern-bench: --no-tls or --direct-tls\n");
+		exit(2);
+	}
 	if (src != NULL && parse_src(src) < 0) {
 		fprintf(stderr, "tern-bench: --src: want A-B, two IPv4 "
 		    "addresses in 127.0.0.0/8, A <= B\n");

@@ -34,72 +34,85 @@ struct hook_table {
 	size_t nlists;
 };
 
+/* A name is up to four parts: a, then "/" b, "/" c and ":" d for those
+ * that are not NULL ("iq-get" "/" "host" "/" "urn:xmpp:ping" ":" "ping"). */
+struct parts {
+	const char *p[4];
+	size_t l[4];
+};
+
+static const char seps[4] = { 0, '/', '/', ':' };
+
 static uint32_t
-hash_name3(const char *a, const char *b, const char *c, size_t *len)
+parts_hash(struct parts *pt, size_t *len)
 {
 	uint32_t h = HASH_INIT;
-	size_t la = strlen(a), lb = b ? strlen(b) : 0, lc = c ? strlen(c) : 0;
+	int i;
 
-	h = hash_bytes(h, a, la);
-	*len = la;
-	if (b) {
-		h = hash_bytes(h, "/", 1);
-		h = hash_bytes(h, b, lb);
-		*len += 1 + lb;
-	}
-	if (c) {
-		h = hash_bytes(h, "/", 1);
-		h = hash_bytes(h, c, lc);
-		*len += 1 + lc;
+	*len = 0;
+	for (i = 0; i < 4 && pt->p[i]; i++) {
+		pt->l[i] = strlen(pt->p[i]);
+		if (i > 0) {
+			h = hash_bytes(h, &seps[i], 1);
+			(*len)++;
+		}
+		h = hash_bytes(h, pt->p[i], pt->l[i]);
+		*len += pt->l[i];
 	}
 	return h;
 }
 
-/* Does n->name equal a[/b[/c]]? */
 static int
-name_matches(const struct hook_name *n, const char *a, const char *b,
-    const char *c, size_t len)
+parts_match(const struct hook_name *n, const struct parts *pt, size_t len)
 {
-	const char *p = n->name;
-	size_t l;
+	const char *q = n->name;
+	int i;
 
 	if (n->len != len)
 		return 0;
-	l = strlen(a);
-	if (memcmp(p, a, l) != 0)
-		return 0;
-	p += l;
-	if (b) {
-		l = strlen(b);
-		if (*p != '/' || memcmp(p + 1, b, l) != 0)
+	for (i = 0; i < 4 && pt->p[i]; i++) {
+		if (i > 0 && *q++ != seps[i])
 			return 0;
-		p += 1 + l;
-	}
-	if (c) {
-		l = strlen(c);
-		if (*p != '/' || memcmp(p + 1, c, l) != 0)
+		if (memcmp(q, pt->p[i], pt->l[i]) != 0)
 			return 0;
+		q += pt->l[i];
 	}
 	return 1;
 }
 
-int
-hook_lookup3(const char *a, const char *b, const char *c)
+static int
+lookup_parts(struct parts *pt)
 {
 	size_t len;
-	uint32_t h = hash_name3(a, b, c, &len);
+	uint32_t h = parts_hash(pt, &len);
 	struct hook_name *n;
 
 	for (n = names[h % NAMES_BUCKETS]; n; n = n->next)
-		if (n->hash == h && name_matches(n, a, b, c, len))
+		if (n->hash == h && parts_match(n, pt, len))
 			return n->id;
 	return -1;
 }
 
 int
+hook_lookup4(const char *a, const char *b, const char *c, const char *d)
+{
+	struct parts pt = { { a, b, c, c ? d : NULL }, { 0 } };
+
+	if (b == NULL)
+		pt.p[2] = pt.p[3] = NULL;
+	return lookup_parts(&pt);
+}
+
+int
+hook_lookup3(const char *a, const char *b, const char *c)
+{
+	return hook_lookup4(a, b, c, NULL);
+}
+
+int
 hook_lookup(const char *name)
 {
-	return hook_lookup3(name, NULL, NULL);
+	return hook_lookup4(name, NULL, NULL, NULL);
 }
 
 int
@@ -113,7 +126,11 @@ hook_intern(const char *name)
 		return id;
 	n = xcalloc(1, sizeof(*n));
 	n->name = xstrdup(name);
-	n->hash = hash_name3(name, NULL, NULL, &len);
+	{
+		struct parts pt = { { name, NULL, NULL, NULL }, { 0 } };
+
+		n->hash = parts_hash(&pt, &len);
+	}
 	n->len = len;
 	n->id = names_count++;
 	n->next = names[n->hash % NAMES_BUCKETS];

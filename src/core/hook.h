@@ -2,7 +2,7 @@
  *
  * Names are interned once, at registration, into small integer ids. The
  * router looks a stanza's event up from its parts (kind, target, payload
- * namespace) by hashing the parts in place: no string is built per stanza.
+ * namespace and name) by hashing the parts in place: no string is built per stanza.
  * Handlers run from the highest priority down until one returns
  * HOOK_HANDLED. */
 #ifndef TERN_HOOK_H
@@ -33,7 +33,9 @@ struct hook_ev {
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
 
 struct hook_reg {
-	const char *name; /* "iq-get/host/urn:xmpp:ping:ping", "message/bare" */
+	/* "iq-get/host/urn:xmpp:ping:ping" (kind/target/payload-ns:name),
+	 * "message/bare", "session/bound" */
+	const char *name;
 	hook_fn fn;
 	int prio; /* higher runs first; 0 is the usual */
 };
@@ -46,6 +48,10 @@ int hook_intern(const char *name);
 /* The id of the name made of parts joined by '/', without building it;
  * -1 when no handler was ever registered under that name. */
 int hook_lookup3(const char *a, const char *b, const char *c);
+/* a/b/c:d, e.g. "iq-get" "host" "urn:xmpp:ping" "ping" for the event
+ * "iq-get/host/urn:xmpp:ping:ping" (payload namespace and name). */
+int hook_lookup4(const char *a, const char *b, const char *c,
+    const char *d);
 int hook_lookup(const char *name);
 
 struct hook_table *hook_table_new(void);

@@ -1,8 +1,9 @@
 /* jid.h: JID parsing, preparation (RFC 7622 via libidn stringprep
  * profiles: nodeprep, nameprep, resourceprep) and comparison.
  *
- * A prepared JID is one allocation: "node@domain/resource" with the parts
- * addressable by offset, so the bare and full forms are substrings. */
+ * A prepared JID is one allocation: full, bare, node, domain and resource
+ * all point into one block, freed only by jid_cleanup (never free a part
+ * on its own). */
 #ifndef TERN_JID_H
 #define TERN_JID_H
 
@@ -11,13 +12,13 @@
 #define JID_PART_MAX 1023
 
 struct jid {
-	char *full; /* "node@domain/resource", prepared; owned */
+	char *full; /* "node@domain/resource", prepared */
 	size_t node_len; /* 0 when no node */
 	size_t domain_off, domain_len;
 	size_t res_off, res_len; /* res_len 0 when bare */
 	size_t bare_len; /* length of "node@domain" */
-	char *bare; /* "node@domain", NUL-terminated copy; owned */
-	char *node; /* NUL-terminated copies, NULL when absent; owned */
+	char *bare; /* "node@domain", NUL-terminated */
+	char *node; /* NUL-terminated, NULL when absent */
 	char *domain;
 	char *resource;
 };

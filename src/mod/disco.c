@@ -206,11 +206,11 @@ caps_feature(struct hook_ev *ev)
 }
 
 static const struct hook_reg disco_hooks[] = {
-	{ "iq-get/host/" NS_INFO, info_host, 0 },
-	{ "iq-get/host/" NS_ITEMS, items_host, 0 },
+	{ "iq-get/host/" NS_INFO ":query", info_host, 0 },
+	{ "iq-get/host/" NS_ITEMS ":query", items_host, 0 },
 	/* account answers come last: PEP and others answer nodes first */
-	{ "iq-get/bare/" NS_INFO, info_account, -100 },
-	{ "iq-get/bare/" NS_ITEMS, items_account, -100 },
+	{ "iq-get/bare/" NS_INFO ":query", info_account, -100 },
+	{ "iq-get/bare/" NS_ITEMS ":query", items_account, -100 },
 	{ "c2s/features/preauth", caps_feature, 0 },
 	{ "c2s/features/postauth", caps_feature, 0 },
 	HOOK_REG_END

@@ -44,7 +44,7 @@ static const struct cfg_section version_section = {
 };
 
 static const struct hook_reg version_hooks[] = {
-	{ "iq-get/host/jabber:iq:version", version_iq, 0 },
+	{ "iq-get/host/jabber:iq:version:query", version_iq, 0 },
 	HOOK_REG_END
 };
 

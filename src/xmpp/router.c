@@ -246,6 +246,7 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 	int req;
 	const struct jid *to = ev->to;
 	const char *ns = ev->payload ? ev->payload->ns : NULL;
+	const char *pname = ev->payload ? ev->payload->name : NULL;
 	const char *target;
 	struct session *full = NULL;
 
@@ -267,12 +268,12 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 			target = "bare";
 		}
 	}
-	if (hook_fire_id(h->hooks, hook_lookup3(kind, target, ns), ev) ==
-	    HOOK_HANDLED)
+	if (hook_fire_id(h->hooks, hook_lookup4(kind, target, ns, pname),
+	    ev) == HOOK_HANDLED)
 		return;
 	if (ev->to_self && is_iq &&
-	    hook_fire_id(h->hooks, hook_lookup3(kind, "host", ns), ev) ==
-	    HOOK_HANDLED)
+	    hook_fire_id(h->hooks, hook_lookup4(kind, "host", ns, pname),
+	    ev) == HOOK_HANDLED)
 		return;
 	if (is_iq && !req && full == NULL)
 		return; /* results and errors to us or to nobody: consumed */
