@@ -103,6 +103,22 @@ ctl_user_deleted(int argc, char **argv, char *reply, size_t len)
 }
 
 static void
+ctl_user_created(int argc, char **argv, char *reply, size_t len)
+{
+	struct hook_ev ev = { 0 };
+	struct host *h;
+
+	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
+		snprintf(reply, len, "error usage: user-created HOST USER");
+		return;
+	}
+	ev.host = h;
+	ev.user = argv[2];
+	hook_fire(h->hooks, "user/created", &ev);
+	snprintf(reply, len, "ok");
+}
+
+static void
 ctl_status(int argc, char **argv, char *reply, size_t len)
 {
 	UNUSED(argc);
@@ -237,6 +253,7 @@ main(int argc, char **argv)
 	}
 	ctl_register("reload", ctl_reload);
 	ctl_register("user-deleted", ctl_user_deleted);
+	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
 	if (cfg->control_socket &&
 	    ctl_open(cfg->control_socket, err, sizeof(err)) != 0) {

@@ -28,8 +28,28 @@ struct hook_ev {
 	int to_self; /* the stanza had no 'to' (addressed to the account) */
 	void *data; /* event-specific (documented at the event) */
 	const char *user; /* user/created, user/deleted: the local part */
+	/* c2s/unauthed/...: where the client stands, and how to answer it
+	 * (the stream has no session and no JID yet) */
+	const char *peer; /* the client's IP address */
+	void (*reply)(struct hook_ev *ev, struct xml_node *n); /* frees n */
+	void *reply_ctx;
 };
 
+/* The events the core fires (modules may fire their own too):
+ *   iq-get|iq-set|iq-result|iq-error / host|bare|full / ns:name
+ *   message|presence / host|bare|full   stanzas to a local address; "bare"
+ *       also for a full JID whose resource is not connected
+ *   message/offline       a message no resource could take (ev->to)
+ *   message|presence|iq/outgoing   every stanza from a local session,
+ *       before it is routed (HOOK_HANDLED stops it)
+ *   presence/self         presence without 'to' from a session (after
+ *       the core noted availability and priority)
+ *   session/bound, session/closed, session/out (ev->data: struct rbuf *
+ *       about to be queued to ev->session; HOOK_HANDLED: it was kept)
+ *   c2s/features/preauth|postauth   ev->data: the <stream:features> node
+ *   c2s/element/ns        a top-level non-stanza element from a session
+ *   c2s/unauthed/ns:name  an iq before authentication (ev->reply answers)
+ *   user/created, user/deleted      ev->user on ev->host */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
 
 struct hook_reg {

@@ -12,6 +12,7 @@
 #include "core/hook.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/module.h"
 #include "core/util.h"
 #include "jid/jid.h"

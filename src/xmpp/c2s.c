@@ -717,6 +717,40 @@ handle_bound(struct c2s *c, struct xml_node *st)
 }
 
 static void
+unauthed_reply(struct hook_ev *ev, struct xml_node *n)
+{
+	struct c2s *c = ev->reply_ctx;
+
+	if (c->state != C2S_CLOSED)
+		stream_send_node(c->conn, n, XML_NS_CLIENT);
+	xml_node_free(n);
+}
+
+/* An iq before authentication (in-band registration): offered to modules
+ * only once TLS protects the stream, when TLS is required. */
+static enum hook_ret
+unauthed_iq(struct c2s *c, struct xml_node *st)
+{
+	struct hook_ev ev = { 0 };
+	struct xml_node *p = xml_node_first_el(st);
+
+	if (strcmp(st->name, "iq") != 0 || strcmp(st->ns, XML_NS_CLIENT) != 0 ||
+	    p == NULL || xml_node_attr(st, "id") == NULL)
+		return HOOK_CONTINUE;
+	if (c->conn->ssl == NULL && config_running->tls.c2s_require_tls)
+		return HOOK_CONTINUE;
+	ev.host = c->host;
+	ev.stanza = st;
+	ev.payload = p;
+	ev.type = xml_node_attr(st, "type") ? xml_node_attr(st, "type") : "";
+	ev.peer = c->conn->peer;
+	ev.reply = unauthed_reply;
+	ev.reply_ctx = c;
+	return hook_fire_id(c->host->hooks,
+	    hook_lookup4("c2s", "unauthed", p->ns, p->name), &ev);
+}
+
+static void
 xs_stanza(void *ud, struct xml_node *st)
 {
 	struct c2s *c = ud;
@@ -731,7 +765,7 @@ xs_stanza(void *ud, struct xml_node *st)
 			do_starttls(c);
 		else if (strcmp(st->ns, NS_SASL) == 0)
 			do_sasl(c, st);
-		else
+		else if (unauthed_iq(c, st) != HOOK_HANDLED)
 			fail(c, "not-authorized", NULL);
 		break;
 	case C2S_AUTHED:

@@ -342,6 +342,17 @@ router_route(struct xml_node *st, const struct jid *from,
 			return;
 		}
 	}
+	if (origin) {
+		static const char *const outgoing[] = { "message/outgoing",
+			"presence/outgoing", "iq/outgoing" };
+		int k = is_iq ? 2 : strcmp(st->name, "presence") == 0;
+
+		ev.host = origin->host;
+		if (hook_fire(origin->host->hooks, outgoing[k], &ev) ==
+		    HOOK_HANDLED)
+			return;
+		ev.host = NULL;
+	}
 	if (to_attr) {
 		if (jid_parse_str(&to, to_attr) != 0) {
 			stanza_bounce(st, "modify", "jid-malformed", NULL);
