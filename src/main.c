@@ -19,6 +19,7 @@
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
 #include "xmpp/session.h"
+#include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
 
@@ -84,37 +85,33 @@ ctl_reload(int argc, char **argv, char *reply, size_t len)
 }
 
 static void
-ctl_user_deleted(int argc, char **argv, char *reply, size_t len)
+ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 {
-	struct hook_ev ev = { 0 };
 	struct host *h;
+	int rc;
 
 	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
-		snprintf(reply, len, "error usage: user-deleted HOST USER");
+		snprintf(reply, len, "error usage: delete-user HOST USER");
 		return;
 	}
-	session_close_user(h->name, argv[2], "not-authorized",
-	    "account deleted");
-	ev.host = h;
-	ev.user = argv[2];
-	hook_fire(h->hooks, "user/deleted", &ev);
-	log_info("account deleted jid=%s@%s", argv[2], h->name);
-	snprintf(reply, len, "ok");
+	rc = users_delete(h, argv[2]);
+	/* the answer promises the deletion is durable */
+	if (rc == 0 && store_commit() != 0)
+		rc = -1;
+	snprintf(reply, len, rc == 0 ? "ok" : rc == 1 ? "error no such account" :
+	    "error storage failure");
 }
 
 static void
 ctl_user_created(int argc, char **argv, char *reply, size_t len)
 {
-	struct hook_ev ev = { 0 };
 	struct host *h;
 
 	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
 		snprintf(reply, len, "error usage: user-created HOST USER");
 		return;
 	}
-	ev.host = h;
-	ev.user = argv[2];
-	hook_fire(h->hooks, "user/created", &ev);
+	users_created(h, argv[2]);
 	snprintf(reply, len, "ok");
 }
 
@@ -252,7 +249,7 @@ main(int argc, char **argv)
 		goto out_listeners;
 	}
 	ctl_register("reload", ctl_reload);
-	ctl_register("user-deleted", ctl_user_deleted);
+	ctl_register("delete-user", ctl_delete_user);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
 	if (cfg->control_socket &&

@@ -34,6 +34,9 @@
 #include "jid/jid.h"
 #include "store/store.h"
 #include "xmpp/account.h"
+#include "xmpp/users.h"
+#include "core/host.h"
+#include "core/loop.h"
 
 #define EXIT_USER 1 /* the command failed; one line on stderr says why */
 #define EXIT_USAGE 2 /* wrong command line */
@@ -271,6 +274,9 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 
 /* ---- adduser, passwd ---- */
 
+static void notify_created(const struct config *cfg, const char *host,
+    const char *user);
+
 static int
 cmd_adduser(const struct config *cfg, int argc, char **argv)
 {
@@ -295,10 +301,12 @@ cmd_adduser(const struct config *cfg, int argc, char **argv)
 	    !password_ok(pw, ""))
 		goto out_wipe;
 	rc = account_create(j.domain, j.node, pw);
-	if (rc == 1)
+	if (rc == 1) {
 		fail("%s already exists", j.bare);
-	else if (rc == 0 && store_commit() == 0)
+	} else if (rc == 0 && store_commit() == 0) {
+		notify_created(cfg, j.domain, j.node);
 		ret = 0;
+	}
 out_wipe:
 	explicit_bzero(pw, sizeof(pw));
 out_cleanup:
@@ -362,24 +370,26 @@ wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-/* Ask the running ternd to end the user's sessions and run its
- * user/deleted hooks. ternd not running is normal: say nothing. */
-static void
-notify_deleted(const struct config *cfg, const char *host, const char *user)
+/* Send one command line to the running ternd and read its one-line
+ * answer into reply. 0 answered, 1 not running (normal: nothing said),
+ * -1 no answer in time or a socket error (warned). */
+static int
+ctl_request(const struct config *cfg, const char *line, char *reply,
+    size_t rlen)
 {
 	int64_t deadline = now_ms() + CONTROL_TIMEOUT_MS;
 	struct sockaddr_un sa;
-	char line[600], reply[512];
-	size_t len, off = 0, got = 0;
+	size_t len = strlen(line), off = 0, got = 0;
 	ssize_t n;
-	int fd;
+	int fd, rc = -1;
 
+	reply[0] = '\0';
 	if (cfg->control_socket == NULL || *cfg->control_socket == '\0')
-		return;
+		return 1;
 	if (strlen(cfg->control_socket) >= sizeof(sa.sun_path)) {
 		fail("warning: control socket path too long: %s",
 		    cfg->control_socket);
-		return;
+		return -1;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -387,15 +397,15 @@ notify_deleted(const struct config *cfg, const char *host, const char *user)
 	    strlen(cfg->control_socket));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return;
+		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
-			goto out_close; /* not running */
+		if (errno != EINPROGRESS && errno != EAGAIN) {
+			rc = 1; /* not running */
+			goto out_close;
+		}
 		if (wait_fd(fd, POLLOUT, deadline) < 0)
 			goto out_timeout;
 	}
-	len = (size_t)snprintf(line, sizeof(line), "user-deleted %s %s\n",
-	    host, user);
 	while (off < len) {
 		n = send(fd, line + off, len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EAGAIN) {
@@ -404,41 +414,78 @@ notify_deleted(const struct config *cfg, const char *host, const char *user)
 			continue;
 		}
 		if (n < 0) {
-			if (errno == ENOTCONN || errno == ECONNREFUSED)
+			if (errno == ENOTCONN || errno == ECONNREFUSED) {
+				rc = 1;
 				goto out_close;
+			}
 			fail("warning: control socket: %s", strerror(errno));
 			goto out_close;
 		}
 		off += (size_t)n;
 	}
-	while (got < sizeof(reply) - 1 && memchr(reply, '\n', got) == NULL) {
+	while (got < rlen - 1 && memchr(reply, '\n', got) == NULL) {
 		if (wait_fd(fd, POLLIN, deadline) < 0)
 			goto out_timeout;
-		n = recv(fd, reply + got, sizeof(reply) - 1 - got, 0);
+		n = recv(fd, reply + got, rlen - 1 - got, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
+		reply[got] = '\0';
 	}
 	reply[got] = '\0';
 	reply[strcspn(reply, "\r\n")] = '\0';
-	if (strcmp(reply, "ok") != 0)
-		fail("warning: ternd answered: %s",
-		    got ? reply : "(nothing)");
+	rc = 0;
 	goto out_close;
 
 out_timeout:
-	fail("warning: ternd did not answer on %s within %d s; its sessions "
-	     "for %s@%s may stay open",
-	    cfg->control_socket, CONTROL_TIMEOUT_MS / 1000, user, host);
+	fail("warning: ternd did not answer on %s within %d s",
+	    cfg->control_socket, CONTROL_TIMEOUT_MS / 1000);
 out_close:
 	close(fd);
+	return rc;
+}
+
+/* Tell a running ternd that an account now exists (welcome message and
+ * other user/created work). */
+static void
+notify_created(const struct config *cfg, const char *host, const char *user)
+{
+	char line[600], reply[512];
+
+	snprintf(line, sizeof(line), "user-created %s %s\n", host, user);
+	if (ctl_request(cfg, line, reply, sizeof(reply)) == 0 &&
+	    strcmp(reply, "ok") != 0)
+		fail("warning: ternd answered: %s", reply);
+}
+
+/* ternd is not running: run the modules' user/deleted hooks here, the
+ * same code ternd runs, so other accounts' data is cleaned up too. */
+static int
+delete_in_process(const struct config *cfg, const char *host,
+    const char *user)
+{
+	char err[512];
+	struct host *h;
+	int rc;
+
+	loop_init();
+	if (host_setup(cfg, err, sizeof(err)) != 0) {
+		fail("%s", err);
+		return -1;
+	}
+	h = host_find(host);
+	rc = h ? users_delete(h, user) : -1;
+	loop_drain();
+	host_free_all();
+	return rc;
 }
 
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
 {
+	char line[600], reply[512];
 	struct jid j;
 	int rc, ret = EXIT_USER;
 
@@ -448,14 +495,32 @@ cmd_deluser(const struct config *cfg, int argc, char **argv)
 	}
 	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
 		return EXIT_USER;
-	rc = account_delete(j.domain, j.node);
+	rc = account_exists(j.domain, j.node);
 	if (rc == 1) {
 		fail("%s: no such account", j.bare);
-	} else if (rc == 0 && store_commit() == 0) {
-		/* committed first: ternd's hooks must find the data gone */
-		notify_deleted(cfg, j.domain, j.node);
-		ret = 0;
+		goto out;
 	}
+	if (rc < 0)
+		goto out;
+	/* a running ternd deletes it: it ends the sessions and its modules
+	 * clean up what other accounts hold (roster entries...) */
+	snprintf(line, sizeof(line), "delete-user %s %s\n", j.domain, j.node);
+	rc = ctl_request(cfg, line, reply, sizeof(reply));
+	if (rc == 0) {
+		if (strcmp(reply, "ok") == 0)
+			ret = 0;
+		else
+			fail("%s: ternd answered: %s", j.bare, reply);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	rc = delete_in_process(cfg, j.domain, j.node);
+	if (rc == 0 && store_commit() == 0)
+		ret = 0;
+	else if (rc == 1)
+		fail("%s: no such account", j.bare);
+out:
 	jid_cleanup(&j);
 	return ret;
 }

@@ -42,6 +42,9 @@ struct hook_ev {
  *   message/offline       a message no resource could take (ev->to)
  *   message|presence|iq/outgoing   every stanza from a local session,
  *       before it is routed (HOOK_HANDLED stops it)
+ *   route/filter          every stanza about to be routed, fired on the
+ *       sender's host and on the recipient's (when local); HOOK_HANDLED
+ *       drops it (the handler answers the sender if it should)
  *   presence/self         presence without 'to' from a session (after
  *       the core noted availability and priority)
  *   session/bound, session/closed, session/out (ev->data: struct rbuf *
@@ -49,7 +52,9 @@ struct hook_ev {
  *   c2s/features/preauth|postauth   ev->data: the <stream:features> node
  *   c2s/element/ns        a top-level non-stanza element from a session
  *   c2s/unauthed/ns:name  an iq before authentication (ev->reply answers)
- *   user/created, user/deleted      ev->user on ev->host */
+ *   user/created, user/deleted      ev->user on ev->host
+ *   disco/info/host, disco/info/account   ev->data: the <query/> being
+ *       answered (add forms, XEP-0128), ev->to the entity asked */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
 
 struct hook_reg {

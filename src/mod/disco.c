@@ -120,6 +120,16 @@ caps_ver(const struct host *h, char *out)
 	free(feat.v);
 }
 
+/* Let modules add to an answer (XEP-0128 forms such as XEP-0157). */
+static void
+extend(const struct hook_ev *ev, const char *event, struct xml_node *q)
+{
+	struct hook_ev x = *ev;
+
+	x.data = q;
+	hook_fire(ev->host->hooks, event, &x);
+}
+
 static enum hook_ret
 info_host(struct hook_ev *ev)
 {
@@ -141,6 +151,7 @@ info_host(struct hook_ev *ev)
 	if (node)
 		xml_node_set_attr(q, "node", node);
 	fill_info(q, ev->host, 0);
+	extend(ev, "disco/info/host", q);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -175,6 +186,7 @@ info_account(struct hook_ev *ev)
 	r = stanza_reply(ev);
 	q = xml_node_child(r, NS_INFO, "query");
 	fill_info(q, ev->host, 1);
+	extend(ev, "disco/info/account", q);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }

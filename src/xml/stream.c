@@ -34,10 +34,10 @@
 #define TEXT_KEEP 16384
 
 enum stream_state {
-	ST_HEADER, /* waiting for <stream:stream> */
-	ST_OPEN, /* header seen, stanzas flowing */
+	ST_HEADER,    /* waiting for <stream:stream> */
+	ST_OPEN,      /* header seen, stanzas flowing */
 	ST_SUSPENDED, /* stopped for a restart */
-	ST_CLOSED, /* </stream:stream> seen */
+	ST_CLOSED,    /* </stream:stream> seen */
 };
 
 struct xml_stream {
@@ -49,28 +49,29 @@ struct xml_stream {
 	enum xml_err err;
 	int halted; /* parser stopped from a handler: ignore late events */
 	int restart_req;
-	unsigned depth; /* open elements, the stream root included */
+	unsigned depth;	  /* open elements, the stream root included */
 	unsigned nsdecls; /* declarations seen for the coming start tag */
-	int has_default; /* the header declared a default namespace */
+	int has_default;  /* the header declared a default namespace */
 	struct xml_node *root;
-	const char *content_ns; /* in root's arena */
+	const char *content_ns;	 /* in root's arena */
 	struct xml_node *stanza; /* being built */
-	struct xml_node *cur; /* innermost open element of stanza */
-	size_t fed; /* bytes given to this expat parser */
-	size_t mark; /* start of the unit not yet complete (see above) */
-	size_t stop_at; /* where the parser was suspended */
+	struct xml_node *cur;	 /* innermost open element of stanza */
+	size_t fed;		 /* bytes given to this expat parser */
+	size_t mark;	   /* start of the unit not yet complete (see above) */
+	size_t stop_at;	   /* where the parser was suspended */
 	size_t text_total; /* text bytes in the current stanza */
-	struct sbuf text; /* pending character data of cur */
+	struct sbuf text;  /* pending character data of cur */
 	char errmsg[160];
 };
 
 static const XML_Memory_Handling_Suite stream_mem = {
-	xmalloc, xrealloc, free,
+    xmalloc,
+    xrealloc,
+    free,
 };
 
-static void
-set_err(struct xml_stream *s, enum xml_err err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void set_err(struct xml_stream *s, enum xml_err err, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 static void
 set_err(struct xml_stream *s, enum xml_err err, const char *fmt, ...)
@@ -86,11 +87,11 @@ set_err(struct xml_stream *s, enum xml_err err, const char *fmt, ...)
 }
 
 /* From a handler: record the error and make XML_Parse return. */
-#define fail(s, ...)                                                       \
-	do {                                                               \
-		set_err((s), __VA_ARGS__);                                 \
-		(s)->halted = 1;                                           \
-		XML_StopParser((s)->p, XML_FALSE);                         \
+#define fail(s, ...)                                                           \
+	do {                                                                   \
+		set_err((s), __VA_ARGS__);                                     \
+		(s)->halted = 1;                                               \
+		XML_StopParser((s)->p, XML_FALSE);                             \
 	} while (0)
 
 /* Absolute offset just past the current event. */
@@ -98,7 +99,7 @@ static size_t
 event_end(const struct xml_stream *s)
 {
 	return (size_t)XML_GetCurrentByteIndex(s->p) +
-	    (size_t)XML_GetCurrentByteCount(s->p);
+	       (size_t)XML_GetCurrentByteCount(s->p);
 }
 
 /* From a handler: stop right after the current event, keeping what
@@ -118,8 +119,7 @@ is_ws(const char *p, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' &&
-		    p[i] != '\r')
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
 			return 0;
 	return 1;
 }
@@ -157,8 +157,7 @@ str_is(const char *s, const char *p, size_t n)
 /* An element's namespace string in el's arena: the parent's when equal,
  * so a stanza's children share one copy. */
 static const char *
-el_ns(struct xml_arena *a, const struct xml_node *parent,
-    const struct qname *q)
+el_ns(struct xml_arena *a, const struct xml_node *parent, const struct qname *q)
 {
 	if (q->ns == NULL)
 		return "";
@@ -181,17 +180,17 @@ add_attrs(struct xml_node *el, const XML_Char **atts)
 		if (q.ns == NULL)
 			ns = NULL;
 		else if (q.ns_len == sizeof(XML_NS_XML) - 1 &&
-		    memcmp(q.ns, XML_NS_XML, q.ns_len) == 0)
+			 memcmp(q.ns, XML_NS_XML, q.ns_len) == 0)
 			ns = XML_NS_XML;
 		else if (prev != NULL && prev->ns != NULL &&
-		    str_is(prev->ns, q.ns, q.ns_len))
+			 str_is(prev->ns, q.ns, q.ns_len))
 			ns = prev->ns;
 		else if (str_is(el->ns, q.ns, q.ns_len))
 			ns = el->ns;
 		else
 			ns = xml_arena_strndup(el->arena, q.ns, q.ns_len);
-		*tail = xml_attr_make(el, ns, q.local, q.local_len,
-		    atts[i + 1], strlen(atts[i + 1]));
+		*tail = xml_attr_make(el, ns, q.local, q.local_len, atts[i + 1],
+		    strlen(atts[i + 1]));
 		prev = *tail;
 		tail = &prev->next;
 	}
@@ -229,8 +228,11 @@ open_root(struct xml_stream *s, const struct qname *q, const XML_Char **atts)
 	root = xml_el_make(NULL, XML_NS_STREAM, q->local, q->local_len);
 	add_attrs(root, atts);
 	s->root = root;
-	s->content_ns = s->has_default ? xml_arena_strndup(root->arena,
-	    s->text.data != NULL ? s->text.data : "", s->text.len) : "";
+	s->content_ns =
+	    s->has_default
+		? xml_arena_strndup(root->arena,
+		      s->text.data != NULL ? s->text.data : "", s->text.len)
+		: "";
 	sbuf_reset(&s->text);
 	s->depth = 1;
 	s->state = ST_OPEN;
@@ -331,8 +333,7 @@ on_text(void *ud, const XML_Char *data, int len)
 	if (s->depth <= 1) {
 		/* Between stanzas only whitespace (keepalives) may appear. */
 		if (!is_ws(data, n)) {
-			fail(s, XML_ERR_BAD_FORMAT,
-			    "text outside stanzas");
+			fail(s, XML_ERR_BAD_FORMAT, "text outside stanzas");
 			return;
 		}
 		s->mark = event_end(s);
@@ -485,8 +486,8 @@ parser_cleanup(struct xml_stream *s)
 }
 
 struct xml_stream *
-xml_stream_new(const struct xml_stream_cb *cb, void *ud,
-    const struct xml_limits *lim)
+xml_stream_new(
+    const struct xml_stream_cb *cb, void *ud, const struct xml_limits *lim)
 {
 	struct xml_stream *s = xcalloc(1, sizeof(*s));
 
@@ -575,8 +576,8 @@ after_close(struct xml_stream *s, const char *data, size_t len)
 }
 
 enum xml_err
-xml_stream_feed(struct xml_stream *s, const char *data, size_t len,
-    size_t *consumed)
+xml_stream_feed(
+    struct xml_stream *s, const char *data, size_t len, size_t *consumed)
 {
 	size_t base, off = 0, used;
 	const char *nul;
@@ -597,9 +598,11 @@ xml_stream_feed(struct xml_stream *s, const char *data, size_t len,
 		if (s->lim.max_stanza) {
 			used = s->fed - s->mark;
 			if (used >= s->lim.max_stanza) {
-				set_err(s, XML_ERR_POLICY, "%s exceeds %zu bytes",
-				    s->state == ST_HEADER ? "stream header" :
-				    "stanza", s->lim.max_stanza);
+				set_err(s, XML_ERR_POLICY,
+				    "%s exceeds %zu bytes",
+				    s->state == ST_HEADER ? "stream header"
+							  : "stanza",
+				    s->lim.max_stanza);
 				return s->err;
 			}
 			if (piece > s->lim.max_stanza - used)

@@ -28,7 +28,7 @@ struct arena_chunk {
 };
 
 struct xml_arena {
-	struct arena_chunk *chunks; /* newest first; this struct is in the last */
+	struct arena_chunk *chunks; /* newest first; we live in the last */
 	char *cur;
 	char *end;
 	size_t next_size;
@@ -107,7 +107,7 @@ void *
 xml_arena_alloc(struct xml_arena *a, size_t n)
 {
 	uintptr_t p = ((uintptr_t)a->cur + ARENA_ALIGN - 1) &
-	    ~(uintptr_t)(ARENA_ALIGN - 1);
+		      ~(uintptr_t)(ARENA_ALIGN - 1);
 
 	if (p <= (uintptr_t)a->end && n <= (uintptr_t)a->end - p) {
 		a->cur = (char *)p + n;
@@ -138,8 +138,8 @@ xml_arena_strndup(struct xml_arena *a, const char *s, size_t n)
 /* ----- building ----- */
 
 static struct xml_node *
-node_alloc(struct xml_arena *a, struct xml_node *parent,
-    enum xml_node_type type)
+node_alloc(
+    struct xml_arena *a, struct xml_node *parent, enum xml_node_type type)
 {
 	struct xml_node *n = xml_arena_alloc(a, sizeof(*n));
 
@@ -158,8 +158,8 @@ node_alloc(struct xml_arena *a, struct xml_node *parent,
 }
 
 struct xml_node *
-xml_el_make(struct xml_node *parent, const char *ns, const char *name,
-    size_t name_len)
+xml_el_make(
+    struct xml_node *parent, const char *ns, const char *name, size_t name_len)
 {
 	struct xml_arena *a = parent != NULL ? parent->arena : arena_new();
 	struct xml_node *n = node_alloc(a, parent, XML_ELEMENT);
@@ -231,8 +231,8 @@ xml_node_child(struct xml_node *parent, const char *ns, const char *name)
 {
 	const char *cns;
 
-	cns = ns == NULL ? parent->ns : ns_in_arena(parent->arena,
-	    parent->ns, ns);
+	cns = ns == NULL ? parent->ns
+			 : ns_in_arena(parent->arena, parent->ns, ns);
 	return xml_el_make(parent, cns, name, strlen(name));
 }
 
@@ -255,8 +255,8 @@ attr_ns_eq(const char *a, const char *b)
 }
 
 void
-xml_node_set_attr_ns(struct xml_node *el, const char *ns, const char *name,
-    const char *value)
+xml_node_set_attr_ns(
+    struct xml_node *el, const char *ns, const char *name, const char *value)
 {
 	struct xml_attr **pp, *at;
 
@@ -269,8 +269,8 @@ xml_node_set_attr_ns(struct xml_node *el, const char *ns, const char *name,
 		if (value == NULL)
 			*pp = at->next;
 		else
-			at->value = xml_arena_strndup(el->arena, value,
-			    strlen(value));
+			at->value =
+			    xml_arena_strndup(el->arena, value, strlen(value));
 		return;
 	}
 	if (value == NULL)
@@ -288,8 +288,8 @@ xml_node_set_attr(struct xml_node *el, const char *name, const char *value)
 /* Copy one node (not its children) into arena a under dparent (NULL: a
  * new root of a). */
 static struct xml_node *
-copy_one(struct xml_arena *a, struct xml_node *dparent,
-    const struct xml_node *src)
+copy_one(
+    struct xml_arena *a, struct xml_node *dparent, const struct xml_node *src)
 {
 	struct xml_node *d;
 	const struct xml_attr *sa;
@@ -301,21 +301,20 @@ copy_one(struct xml_arena *a, struct xml_node *dparent,
 		d->text_len = src->text_len;
 		return d;
 	}
-	d->ns = ns_in_arena(a, dparent != NULL ? dparent->ns : NULL,
-	    src->ns);
+	d->ns = ns_in_arena(a, dparent != NULL ? dparent->ns : NULL, src->ns);
 	d->name = xml_arena_strndup(a, src->name, strlen(src->name));
 	tail = &d->attrs;
 	for (sa = src->attrs; sa != NULL; sa = sa->next) {
-		*tail = xml_attr_make(d, attr_ns_in_arena(a, sa->ns),
-		    sa->name, strlen(sa->name), sa->value, strlen(sa->value));
+		*tail = xml_attr_make(d, attr_ns_in_arena(a, sa->ns), sa->name,
+		    strlen(sa->name), sa->value, strlen(sa->value));
 		tail = &(*tail)->next;
 	}
 	return d;
 }
 
 static struct xml_node *
-copy_tree(struct xml_arena *a, struct xml_node *dparent,
-    const struct xml_node *src)
+copy_tree(
+    struct xml_arena *a, struct xml_node *dparent, const struct xml_node *src)
 {
 	struct xml_node *top = copy_one(a, dparent, src);
 	struct xml_node *dp = top; /* copy of s->parent */
@@ -403,8 +402,7 @@ xml_node_attr(const struct xml_node *el, const char *name)
 }
 
 const char *
-xml_node_attr_ns(const struct xml_node *el, const char *ns,
-    const char *name)
+xml_node_attr_ns(const struct xml_node *el, const char *ns, const char *name)
 {
 	const struct xml_attr *at;
 
@@ -413,8 +411,9 @@ xml_node_attr_ns(const struct xml_node *el, const char *ns,
 	for (at = el->attrs; at != NULL; at = at->next) {
 		if (strcmp(at->name, name) != 0)
 			continue;
-		if (ns == NULL || (at->ns != NULL && (at->ns == ns ||
-		    strcmp(at->ns, ns) == 0)))
+		if (ns == NULL ||
+		    (at->ns != NULL &&
+			(at->ns == ns || strcmp(at->ns, ns) == 0)))
 			return at->value;
 	}
 	return NULL;
@@ -508,21 +507,43 @@ xml_node_text_get(struct xml_node *el)
  * references; they can only come from a module's careless string, and
  * dropping them keeps the stream well-formed for the recipient. */
 static const unsigned char esc_class[256] = {
-	[0x00] = ESC_DROP, [0x01] = ESC_DROP, [0x02] = ESC_DROP,
-	[0x03] = ESC_DROP, [0x04] = ESC_DROP, [0x05] = ESC_DROP,
-	[0x06] = ESC_DROP, [0x07] = ESC_DROP, [0x08] = ESC_DROP,
-	['\t'] = ESC_ATTR, ['\n'] = ESC_ATTR,
-	[0x0b] = ESC_DROP, [0x0c] = ESC_DROP,
-	['\r'] = ESC_TEXT | ESC_ATTR,
-	[0x0e] = ESC_DROP, [0x0f] = ESC_DROP, [0x10] = ESC_DROP,
-	[0x11] = ESC_DROP, [0x12] = ESC_DROP, [0x13] = ESC_DROP,
-	[0x14] = ESC_DROP, [0x15] = ESC_DROP, [0x16] = ESC_DROP,
-	[0x17] = ESC_DROP, [0x18] = ESC_DROP, [0x19] = ESC_DROP,
-	[0x1a] = ESC_DROP, [0x1b] = ESC_DROP, [0x1c] = ESC_DROP,
-	[0x1d] = ESC_DROP, [0x1e] = ESC_DROP, [0x1f] = ESC_DROP,
-	['&'] = ESC_TEXT | ESC_ATTR, ['<'] = ESC_TEXT | ESC_ATTR,
-	['>'] = ESC_TEXT | ESC_ATTR,
-	['"'] = ESC_ATTR, ['\''] = ESC_ATTR,
+    [0x00] = ESC_DROP,
+    [0x01] = ESC_DROP,
+    [0x02] = ESC_DROP,
+    [0x03] = ESC_DROP,
+    [0x04] = ESC_DROP,
+    [0x05] = ESC_DROP,
+    [0x06] = ESC_DROP,
+    [0x07] = ESC_DROP,
+    [0x08] = ESC_DROP,
+    ['\t'] = ESC_ATTR,
+    ['\n'] = ESC_ATTR,
+    [0x0b] = ESC_DROP,
+    [0x0c] = ESC_DROP,
+    ['\r'] = ESC_TEXT | ESC_ATTR,
+    [0x0e] = ESC_DROP,
+    [0x0f] = ESC_DROP,
+    [0x10] = ESC_DROP,
+    [0x11] = ESC_DROP,
+    [0x12] = ESC_DROP,
+    [0x13] = ESC_DROP,
+    [0x14] = ESC_DROP,
+    [0x15] = ESC_DROP,
+    [0x16] = ESC_DROP,
+    [0x17] = ESC_DROP,
+    [0x18] = ESC_DROP,
+    [0x19] = ESC_DROP,
+    [0x1a] = ESC_DROP,
+    [0x1b] = ESC_DROP,
+    [0x1c] = ESC_DROP,
+    [0x1d] = ESC_DROP,
+    [0x1e] = ESC_DROP,
+    [0x1f] = ESC_DROP,
+    ['&'] = ESC_TEXT | ESC_ATTR,
+    ['<'] = ESC_TEXT | ESC_ATTR,
+    ['>'] = ESC_TEXT | ESC_ATTR,
+    ['"'] = ESC_ATTR,
+    ['\''] = ESC_ATTR,
 };
 
 static void
@@ -542,15 +563,40 @@ put_escaped(struct sbuf *out, const char *s, size_t n, unsigned mask)
 		sbuf_append(out, s + start, i - start);
 		start = i + 1;
 		switch (c) {
-		case '&': rep = "&amp;"; rlen = 5; break;
-		case '<': rep = "&lt;"; rlen = 4; break;
-		case '>': rep = "&gt;"; rlen = 4; break;
-		case '"': rep = "&quot;"; rlen = 6; break;
-		case '\'': rep = "&apos;"; rlen = 6; break;
-		case '\t': rep = "&#9;"; rlen = 4; break;
-		case '\n': rep = "&#10;"; rlen = 5; break;
-		case '\r': rep = "&#13;"; rlen = 5; break;
-		default: continue; /* dropped control character */
+		case '&':
+			rep = "&amp;";
+			rlen = 5;
+			break;
+		case '<':
+			rep = "&lt;";
+			rlen = 4;
+			break;
+		case '>':
+			rep = "&gt;";
+			rlen = 4;
+			break;
+		case '"':
+			rep = "&quot;";
+			rlen = 6;
+			break;
+		case '\'':
+			rep = "&apos;";
+			rlen = 6;
+			break;
+		case '\t':
+			rep = "&#9;";
+			rlen = 4;
+			break;
+		case '\n':
+			rep = "&#10;";
+			rlen = 5;
+			break;
+		case '\r':
+			rep = "&#13;";
+			rlen = 5;
+			break;
+		default:
+			continue; /* dropped control character */
 		}
 		sbuf_append(out, rep, rlen);
 	}
@@ -585,8 +631,8 @@ static int
 is_stanza_ns(const char *ns)
 {
 	return ns != NULL && (strcmp(ns, "jabber:client") == 0 ||
-	    strcmp(ns, "jabber:server") == 0 ||
-	    strcmp(ns, "jabber:component:accept") == 0);
+				 strcmp(ns, "jabber:server") == 0 ||
+				 strcmp(ns, "jabber:component:accept") == 0);
 }
 
 static int
@@ -600,8 +646,8 @@ is_xml_ns(const char *ns)
  * the predeclared xml: prefix (the XML namespace may not be made the
  * default), so it does not change the default for its children. */
 static const char *
-scope_of(const struct xml_node *n, const struct xml_node *top,
-    const char *top_scope)
+scope_of(
+    const struct xml_node *n, const struct xml_node *top, const char *top_scope)
 {
 	const struct xml_node *p;
 
@@ -655,8 +701,8 @@ put_attrs(struct sbuf *out, const struct xml_node *el)
 }
 
 static void
-put_open(struct sbuf *out, const struct xml_node *el, const char *scope,
-    int omit_ns)
+put_open(
+    struct sbuf *out, const struct xml_node *el, const char *scope, int omit_ns)
 {
 	int prefixed = 0, declare = 0;
 
@@ -688,8 +734,8 @@ put_close(struct sbuf *out, const struct xml_node *el, int prefixed)
 }
 
 void
-xml_serialize(const struct xml_node *el, const char *parent_ns,
-    struct sbuf *out)
+xml_serialize(
+    const struct xml_node *el, const char *parent_ns, struct sbuf *out)
 {
 	const struct xml_node *n = el;
 	int omit_top;
@@ -725,8 +771,9 @@ xml_serialize(const struct xml_node *el, const char *parent_ns,
 
 			n = n->parent;
 			if (is_xml_ns(n->ns))
-				prefixed = !ns_eq(n->ns, n == el ? parent_ns :
-				    scope_of(n, el, parent_ns));
+				prefixed = !ns_eq(n->ns,
+				    n == el ? parent_ns
+					    : scope_of(n, el, parent_ns));
 			put_close(out, n, prefixed);
 		}
 		if (n == el)

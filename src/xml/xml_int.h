@@ -17,8 +17,8 @@ char *xml_arena_strndup(struct xml_arena *a, const char *s, size_t n);
 /* New element. With parent NULL it becomes the root of a fresh arena,
  * otherwise it is appended to parent's children in parent's arena. ns
  * must already live in the right arena (or be static). */
-struct xml_node *xml_el_make(struct xml_node *parent, const char *ns,
-    const char *name, size_t name_len);
+struct xml_node *xml_el_make(
+    struct xml_node *parent, const char *ns, const char *name, size_t name_len);
 /* Append a text node holding a copy of text[0..len). */
 void xml_text_append(struct xml_node *parent, const char *text, size_t len);
 /* A new attribute in el's arena, not linked into el->attrs: the caller

@@ -309,6 +309,30 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 	router_deliver_bare(h, st, to);
 }
 
+/* route/filter: every stanza, once on the sender's host and once on the
+ * recipient's (when local), so a policy (blocking) sees both sides. */
+static int
+filtered(struct hook_ev *ev, struct host *hto)
+{
+	static int id = -1;
+	struct host *hfrom = host_find(ev->from->domain);
+
+	if (id < 0)
+		id = hook_intern("route/filter");
+	if (hfrom) {
+		ev->host = hfrom;
+		if (hook_fire_id(hfrom->hooks, id, ev) == HOOK_HANDLED)
+			return 1;
+	}
+	if (hto && hto != hfrom) {
+		ev->host = hto;
+		if (hook_fire_id(hto->hooks, id, ev) == HOOK_HANDLED)
+			return 1;
+	}
+	ev->host = NULL;
+	return 0;
+}
+
 void
 router_route(struct xml_node *st, const struct jid *from,
     struct session *origin)
@@ -373,6 +397,8 @@ router_route(struct xml_node *st, const struct jid *from,
 	}
 	ev.to = &to;
 	h = host_find(to.domain);
+	if (filtered(&ev, h))
+		goto out;
 	if (h) {
 		ev.host = h;
 		route_local(h, st, &ev, kind);

@@ -1,0 +1,36 @@
+/* users.c: account creation and deletion events. */
+#include "xmpp/users.h"
+
+#include "core/hook.h"
+#include "core/host.h"
+#include "core/log.h"
+#include "xmpp/account.h"
+#include "xmpp/session.h"
+
+int
+users_delete(struct host *h, const char *user)
+{
+	struct hook_ev ev = { 0 };
+	int rc = account_exists(h->name, user);
+
+	if (rc != 0)
+		return rc;
+	session_close_user(h->name, user, "not-authorized", "account deleted");
+	ev.host = h;
+	ev.user = user;
+	hook_fire(h->hooks, "user/deleted", &ev);
+	rc = account_delete(h->name, user);
+	if (rc == 0)
+		log_info("account deleted jid=%s@%s", user, h->name);
+	return rc;
+}
+
+void
+users_created(struct host *h, const char *user)
+{
+	struct hook_ev ev = { 0 };
+
+	ev.host = h;
+	ev.user = user;
+	hook_fire(h->hooks, "user/created", &ev);
+}

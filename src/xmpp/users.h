@@ -1,0 +1,16 @@
+/* users.h: the life of an account as modules see it. */
+#ifndef TERN_USERS_H
+#define TERN_USERS_H
+
+struct host;
+
+/* Delete an account and everything of it: its sessions end (stream error
+ * not-authorized), modules' user/deleted hooks run while the data is still
+ * there (so they can clean up what other accounts hold, like roster
+ * entries), then every stored row of the account goes. 0 ok, 1 no such
+ * account, -1 error. */
+int users_delete(struct host *h, const char *user);
+/* Run the user/created hooks (welcome message...). */
+void users_created(struct host *h, const char *user);
+
+#endif
