@@ -196,7 +196,11 @@ make_ctx(const struct config *cfg, const char *cert, const char *key,
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* TLS 1.3 resumes from stateless tickets: no per-session server
+	 * cache to grow with the number of clients; one ticket is enough
+	 * for the next reconnect */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(ctx, 1);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"tern", 4);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
 		goto fail;

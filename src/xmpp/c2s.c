@@ -51,7 +51,7 @@ struct c2s {
 	char id[17];
 	struct sasl *sasl;
 	int sasl_failures;
-	char user[JID_PART_MAX + 1];
+	char *user; /* authenticated local part */
 	struct session *sess;
 	ev_timer timer;
 	int64_t last_input_ms;
@@ -412,7 +412,8 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 		send_str(c, b64);
 		send_str(c, "</success>");
 		free(b64);
-		snprintf(c->user, sizeof(c->user), "%s", sasl_user(c->sasl));
+		free(c->user);
+		c->user = xstrdup(sasl_user(c->sasl));
 		log_info("c2s %llx auth ok jid=%s@%s mech=%s",
 		    (unsigned long long)c->conn->id, c->user, c->host->name,
 		    sasl_mech(c->sasl));
@@ -824,6 +825,7 @@ c2s_free(void *arg)
 
 	xml_stream_free(c->xs);
 	sasl_free(c->sasl);
+	free(c->user);
 	free(c);
 }
 
