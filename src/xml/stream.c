@@ -61,6 +61,14 @@ struct xml_stream {
 	size_t stop_at;	   /* where the parser was suspended */
 	size_t text_total; /* text bytes in the current stanza */
 	struct sbuf text;  /* pending character data of cur */
+	/* Idle streams give the expat parser back (about 10 KiB each):
+	 * the header's start tag is kept and replayed into a fresh parser
+	 * when bytes arrive again, so prefixes and the content namespace
+	 * are bound exactly as the peer declared them. */
+	char *header_raw;
+	size_t header_len;
+	int replaying;
+	int asleep;
 	char errmsg[160];
 };
 
@@ -225,6 +233,19 @@ open_root(struct xml_stream *s, const struct qname *q, const XML_Char **atts)
 		    "first element is not <stream:stream>");
 		return;
 	}
+	if (!s->replaying) {
+		int off = 0, size = 0;
+		const char *ctx = XML_GetInputContext(s->p, &off, &size);
+		int n = XML_GetCurrentByteCount(s->p);
+
+		free(s->header_raw);
+		s->header_raw = NULL;
+		s->header_len = 0;
+		if (ctx != NULL && n > 0 && off >= 0 && off + n <= size) {
+			s->header_raw = xstrndup(ctx + off, (size_t)n);
+			s->header_len = (size_t)n;
+		}
+	}
 	root = xml_el_make(NULL, XML_NS_STREAM, q->local, q->local_len);
 	add_attrs(root, atts);
 	s->root = root;
@@ -237,6 +258,8 @@ open_root(struct xml_stream *s, const struct qname *q, const XML_Char **atts)
 	s->depth = 1;
 	s->state = ST_OPEN;
 	s->mark = event_end(s);
+	if (s->replaying)
+		return;
 	if (s->cb.open != NULL)
 		s->cb.open(s->ud, root, s->content_ns);
 	if (s->restart_req && !s->halted)
@@ -476,8 +499,10 @@ parser_init(struct xml_stream *s)
 static void
 parser_cleanup(struct xml_stream *s)
 {
-	XML_ParserFree(s->p);
+	if (s->p != NULL)
+		XML_ParserFree(s->p);
 	s->p = NULL;
+	s->asleep = 0;
 	xml_node_free(s->root);
 	s->root = NULL;
 	xml_node_free(s->stanza);
@@ -505,6 +530,7 @@ xml_stream_free(struct xml_stream *s)
 	if (s == NULL)
 		return;
 	parser_cleanup(s);
+	free(s->header_raw);
 	free(s);
 }
 
@@ -527,7 +553,63 @@ void
 xml_stream_restart(struct xml_stream *s)
 {
 	parser_cleanup(s);
+	free(s->header_raw);
+	s->header_raw = NULL;
+	s->header_len = 0;
 	parser_init(s);
+}
+
+/* Between stanzas, with every byte fed turned into complete events, the
+ * parser holds nothing the header replay cannot rebuild. */
+static void
+maybe_sleep(struct xml_stream *s)
+{
+	if (s->state != ST_OPEN || s->depth != 1 || s->stanza != NULL ||
+	    s->mark != s->fed || s->header_raw == NULL || s->restart_req ||
+	    s->text.len != 0)
+		return;
+	XML_ParserFree(s->p);
+	s->p = NULL;
+	xml_node_free(s->root);
+	s->root = NULL;
+	s->content_ns = NULL;
+	sbuf_cleanup(&s->text);
+	s->asleep = 1;
+}
+
+/* A fresh parser that has read the stream header again, silently. */
+static int
+wake(struct xml_stream *s)
+{
+	char *hdr = s->header_raw;
+	size_t len = s->header_len;
+	struct xml_limits lim = s->lim;
+
+	s->header_raw = NULL; /* parser_init must not see it as ours */
+	parser_init(s);
+	s->header_raw = hdr;
+	s->header_len = len;
+	s->asleep = 0;
+	s->replaying = 1;
+	s->lim.max_stanza = 0; /* the header was checked when it came */
+	if (XML_Parse(s->p, hdr, (int)len, XML_FALSE) != XML_STATUS_OK ||
+	    s->state != ST_OPEN) {
+		s->replaying = 0;
+		s->lim = lim;
+		set_err(s, XML_ERR_NOT_WELL_FORMED, "stream header replay failed");
+		return -1;
+	}
+	s->replaying = 0;
+	s->lim = lim;
+	s->fed = len;
+	s->mark = len;
+	return 0;
+}
+
+int
+xml_stream_is_asleep(const struct xml_stream *s)
+{
+	return s->asleep;
 }
 
 const char *
@@ -591,6 +673,8 @@ xml_stream_feed(
 		xml_stream_restart(s);
 	if (s->state == ST_CLOSED)
 		return after_close(s, data, len);
+	if (s->asleep && wake(s) != 0)
+		return s->err;
 	base = s->fed;
 	while (off < len) {
 		size_t piece = len - off;
@@ -639,5 +723,6 @@ xml_stream_feed(
 		off += piece;
 		s->fed += piece;
 	}
+	maybe_sleep(s);
 	return XML_OK;
 }

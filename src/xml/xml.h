@@ -144,6 +144,9 @@ enum xml_err xml_stream_feed(struct xml_stream *s, const char *data,
 void xml_stream_request_restart(struct xml_stream *s);
 /* Discard all parser state and expect a new stream header. */
 void xml_stream_restart(struct xml_stream *s);
+/* Is the stream between stanzas with its parser given back (an idle
+ * stream costs no parser memory; the next bytes rebuild it)? */
+int xml_stream_is_asleep(const struct xml_stream *s);
 /* Human-readable detail for the last error (for logs, <text/>). */
 const char *xml_stream_errmsg(const struct xml_stream *s);
 

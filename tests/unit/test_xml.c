@@ -1140,6 +1140,59 @@ test_deep_tree(void **state)
 	xml_node_free(r);
 }
 
+/* An idle stream gives its parser back and rebuilds it from the header:
+ * prefixes the peer declared, the content namespace, its own prefix for
+ * the closing tag, and limits all behave as before. */
+static void
+test_sleep_between_stanzas(void **state)
+{
+	static const char *const parts[] = {
+		"<?xml version='1.0'?><s:stream xmlns='jabber:client' "
+		"xmlns:s='http://etherx.jabber.org/streams' "
+		"xmlns:x='urn:example:x' to='example.com' version='1.0'>",
+		"<message to='a@b'><body>one</body></message>",
+		"  <x:note id='1'>two</x:note>",
+		"<message><body>thr",
+		"ee</body></message>\n",
+		"</s:stream>",
+	};
+	struct xml_limits lim = { .max_stanza = 4096, .max_depth = 8,
+		.max_attrs = 8 };
+	struct coll c;
+	size_t i, used;
+
+	(void)state;
+	coll_init(&c, &lim);
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		assert_int_equal(xml_stream_feed(c.s, parts[i],
+		    strlen(parts[i]), &used), XML_OK);
+		if (i == 1 || i == 2 || i == 4)
+			assert_true(xml_stream_is_asleep(c.s));
+		if (i == 3)
+			assert_false(xml_stream_is_asleep(c.s));
+	}
+	assert_int_equal(c.opens, 1);
+	assert_int_equal(c.stanzas, 3);
+	assert_int_equal(c.closes, 1);
+	assert_string_equal(c.log.data,
+	    "O(jabber:client,example.com,-)"
+	    "<message to='a@b'><body>one</body></message>"
+	    "<note xmlns='urn:example:x' id='1'>two</note>"
+	    "<message><body>three</body></message>C");
+	coll_cleanup(&c);
+
+	/* limits still hold after a wake-up */
+	coll_init(&c, &lim);
+	assert_int_equal(xml_stream_feed(c.s, parts[0], strlen(parts[0]),
+	    &used), XML_OK);
+	assert_int_equal(xml_stream_feed(c.s, parts[1], strlen(parts[1]),
+	    &used), XML_OK);
+	assert_true(xml_stream_is_asleep(c.s));
+	assert_int_equal(xml_stream_feed(c.s,
+	    "<a><b><c><d><e><f><g><h><i>", 27, &used), XML_ERR_POLICY);
+	coll_cleanup(&c);
+}
+
 int
 main(void)
 {
@@ -1168,6 +1221,7 @@ main(void)
 		cmocka_unit_test(test_split_errors),
 		cmocka_unit_test(test_split_nul),
 		cmocka_unit_test(test_deep_tree),
+		cmocka_unit_test(test_sleep_between_stanzas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
