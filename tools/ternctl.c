@@ -59,7 +59,11 @@ static const char usage_text[] =
     "  passwd JID [PASSWORD]   change an account's password\n"
     "  deluser JID             delete an account and all its data, and\n"
     "                          end its sessions on the running ternd\n"
-    "  users [HOST]            list accounts as user@host\n"
+    "  users [--inactive DURATION] [HOST]\n"
+    "                          list accounts as user@host; with\n"
+    "                          --inactive (30d, 12h, 90m, 3600s) only\n"
+    "                          those not logged in for that long\n"
+    "                          (never: counted from their creation)\n"
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
@@ -527,10 +531,101 @@ out:
 
 /* ---- users ---- */
 
+struct users_filter {
+	const char *host;
+	int64_t before; /* 0: every account; else last use before this */
+	int failed;
+};
+
+/* A duration as the config writes it: seconds, or a number with s, m,
+ * h or d. -1 when s is none. */
+static long long
+parse_duration(const char *s)
+{
+	static const struct {
+		char c;
+		long long mul;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	long long v = 0, mul = 1;
+	const char *p = s;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX / 86400 - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p != '\0') {
+		for (i = 0; i < ARRAY_LEN(units); i++)
+			if (*p == units[i].c)
+				mul = units[i].mul;
+		if (mul == 1 && *p != 's')
+			return -1;
+		if (p[1] != '\0')
+			return -1;
+	}
+	return v * mul;
+}
+
+/* When the account was last used: its last login, else (never logged
+ * in) the creation time in its account document (account.h). 0 when
+ * neither is known, -1 on a store failure. */
+static int64_t
+last_use(const char *host, const char *user)
+{
+	char *doc = NULL, *p;
+	int64_t t = 0;
+	int rc;
+
+	rc = account_get_last_login(host, user, &t);
+	if (rc == 0)
+		return t;
+	if (rc < 0)
+		return -1;
+	if (store_kv_get(host, user, "accounts", &doc, NULL) < 0)
+		return -1;
+	t = 0;
+	for (p = doc; p != NULL && *p != '\0';) {
+		if (strncmp(p, "created ", 8) == 0) {
+			t = strtoll(p + 8, NULL, 10);
+			break;
+		}
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	free(doc);
+	return t;
+}
+
 static int
 print_user(void *ud, const char *user)
 {
-	printf("%s@%s\n", user, (const char *)ud);
+	struct users_filter *f = ud;
+	int64_t t;
+
+	if (f->before != 0) {
+		t = last_use(f->host, user);
+		if (t < 0) {
+			f->failed = 1;
+			return -1;
+		}
+		if (t >= f->before)
+			return 0;
+	}
+	printf("%s@%s\n", user, f->host);
+	return 0;
+}
+
+static int
+list_users(const char *host, int64_t before)
+{
+	struct users_filter f = { .host = host, .before = before };
+
+	if (account_list(host, print_user, &f) < 0 || f.failed)
+		return -1;
 	return 0;
 }
 
@@ -539,24 +634,42 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 {
 	const struct cfg_host *hosts = cfg->hosts.items, *h;
 	char name[JID_PART_MAX + 1];
+	int64_t before = 0;
+	long long age;
 	size_t i;
 
-	if (argc > 2) {
+	argc--;
+	argv++;
+	if (argc >= 1 && strcmp(argv[0], "--inactive") == 0) {
+		if (argc < 2) {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		age = parse_duration(argv[1]);
+		if (age <= 0) {
+			fail("--inactive %s: not a duration (a number with "
+			     "s, m, h or d, e.g. 90d)",
+			    argv[1]);
+			return EXIT_USAGE;
+		}
+		before = now_unix() - age;
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc > 1 || (argc == 1 && argv[0][0] == '-')) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (argc == 2) {
-		if (jid_nameprep(argv[1], name, sizeof(name)) < 0 ||
+	if (argc == 1) {
+		if (jid_nameprep(argv[0], name, sizeof(name)) < 0 ||
 		    (h = config_host(cfg, name)) == NULL) {
-			fail("%s is not a host of %s", argv[1], cfg->file);
+			fail("%s is not a host of %s", argv[0], cfg->file);
 			return EXIT_USER;
 		}
-		return account_list(h->name, print_user, h->name) < 0 ?
-		    EXIT_USER :
-		    0;
+		return list_users(h->name, before) < 0 ? EXIT_USER : 0;
 	}
 	for (i = 0; i < cfg->hosts.n; i++)
-		if (account_list(hosts[i].name, print_user, hosts[i].name) < 0)
+		if (list_users(hosts[i].name, before) < 0)
 			return EXIT_USER;
 	return 0;
 }

@@ -726,3 +726,36 @@ xml_stream_feed(
 	maybe_sleep(s);
 	return XML_OK;
 }
+
+static void
+first_el(void *ud, struct xml_node *el)
+{
+	struct xml_node **out = ud;
+
+	if (*out == NULL)
+		*out = el;
+	else
+		xml_node_free(el);
+}
+
+struct xml_node *
+xml_parse_element(const char *data, size_t len)
+{
+	static const char head[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams'>";
+	const struct xml_stream_cb cb = { .stanza = first_el };
+	/* the header counts against max_stanza too */
+	struct xml_limits lim = { .max_stanza = len + sizeof(head),
+		.max_depth = 256, .max_attrs = 256 };
+	struct xml_node *el = NULL;
+	struct xml_stream *xs = xml_stream_new(&cb, &el, &lim);
+	size_t used;
+
+	if (xml_stream_feed(xs, head, sizeof(head) - 1, &used) != XML_OK ||
+	    xml_stream_feed(xs, data, len, &used) != XML_OK) {
+		xml_node_free(el);
+		el = NULL;
+	}
+	xml_stream_free(xs);
+	return el;
+}

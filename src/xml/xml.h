@@ -92,6 +92,13 @@ int xml_node_is(const struct xml_node *el, const char *ns, const char *name);
 void xml_serialize(const struct xml_node *el, const char *parent_ns,
     struct sbuf *out);
 
+/* Parse one element serialised earlier with xml_serialize(el,
+ * "jabber:client", ...) — stored data such as vCards or offline
+ * messages — through the same hardened stream parser (depth and attribute
+ * limits of 256). The first complete element, or NULL if it does not
+ * parse. */
+struct xml_node *xml_parse_element(const char *data, size_t len);
+
 /* ----- Stream parser ----- */
 
 struct xml_limits {

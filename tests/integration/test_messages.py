@@ -57,6 +57,12 @@ def test_negative_priority_never_gets_bare_messages(mserver):
         alice.send_message(mto='carol@localhost', mbody='alone', mtype='chat')
         await no_message(neg.inbox)
         zero = await s.login('carol', 'zero', priority=0)
+        # RFC 6121 §8.5.2.1.1: with no non-negative resource the message
+        # went to offline storage (XEP-0160); the first non-negative
+        # resource gets it, before what follows.
+        first = await recv(zero.inbox)
+        assert first['body'] == 'alone'
+        assert first.xml.find('{urn:xmpp:delay}delay') is not None
         alice.send_message(mto='carol@localhost', mbody='two', mtype='chat')
         assert (await recv(zero.inbox))['body'] == 'two'
         await no_message(neg.inbox)

@@ -114,3 +114,95 @@ def test_check_config_unknown_key(server):
 def test_ternctl_error_does_not_hurt_server(server):
     server.ternctl('deluser', 'nobody@localhost')
     assert can_login(server, 'bob', 'secret-bob')
+
+
+# ---- users --inactive
+
+
+def inactive(server, *args):
+    out = server.ternctl_ok('users', '--inactive', *args).stdout
+    return sorted(out.split())
+
+
+def log_in(server, user, pw=None):
+    s = connect_tls(server.c2s)
+    s.authenticate(user, pw)
+    s.bind()
+    s.close()
+
+
+def test_users_inactive_counts_logins(server):
+    # alice, bob, carol were created before ternd started and never
+    # logged in: they count from their creation
+    assert inactive(server, '1d') == []
+    # times are whole seconds: 3.1 s apart is more than 2 s apart
+    time.sleep(3.1)
+    log_in(server, 'alice')
+    assert inactive(server, '2s') == ['bob@localhost', 'carol@localhost']
+    assert inactive(server, '2s', 'localhost') == ['bob@localhost',
+                                                   'carol@localhost']
+    log_in(server, 'carol')
+    assert inactive(server, '2s') == ['bob@localhost']
+    # plain `users` still lists everyone
+    assert sorted(server.ternctl_ok('users').stdout.split()) == [
+        'alice@localhost', 'bob@localhost', 'carol@localhost']
+
+
+def age_accounts(db, days_ago_login, days_ago_created):
+    """Rewrite last-login times and creation times in the SQLite file.
+    Ageing an account for real would take 90 days; ternd is not running
+    yet, so nothing else writes the file meanwhile."""
+    import sqlite3
+    now = int(time.time())
+    con = sqlite3.connect(str(db))
+    with con:
+        for user, days in days_ago_login.items():
+            con.execute("INSERT OR REPLACE INTO kv(host, user, store, value)"
+                        " VALUES ('localhost', ?, 'lastlogin', ?)",
+                        (user, str(now - days * 86400).encode()))
+        for user, days in days_ago_created.items():
+            (doc,) = con.execute(
+                "SELECT value FROM kv WHERE host = 'localhost' AND "
+                "user = ? AND store = 'accounts'", (user,)).fetchone()
+            doc = bytes(doc).decode()
+            new = re.sub(r'(?m)^created \d+$',
+                         'created %d' % (now - days * 86400), doc)
+            assert new != doc, doc
+            con.execute("UPDATE kv SET value = ? WHERE host = 'localhost' "
+                        "AND user = ? AND store = 'accounts'",
+                        (new.encode(), user))
+    con.close()
+
+
+def test_users_inactive_90d(make_server):
+    srv = make_server(start=False, users=('alice', 'bob', 'carol', 'dave'))
+    age_accounts(srv.dir / 'tern.db',
+                 days_ago_login={'alice': 100, 'carol': 10},
+                 days_ago_created={'alice': 400, 'bob': 95, 'carol': 400,
+                                   'dave': 30})
+    srv.start()
+    # alice: last login 100 days ago; bob: never logged in, created 95
+    # days ago; carol logged in 10 days ago; dave is 30 days old
+    assert inactive(srv, '90d') == ['alice@localhost', 'bob@localhost']
+    assert inactive(srv, '97d') == ['alice@localhost']
+    assert inactive(srv, '2160h') == ['alice@localhost', 'bob@localhost']
+    assert inactive(srv, '5d') == ['alice@localhost', 'bob@localhost',
+                                   'carol@localhost', 'dave@localhost']
+    assert inactive(srv, '200d') == []
+    # logging in makes an account active again
+    log_in(srv, 'bob')
+    assert inactive(srv, '90d') == ['alice@localhost']
+    # survives a restart (last login is stored)
+    assert not srv.stop()
+    srv.start()
+    assert inactive(srv, '90d') == ['alice@localhost']
+
+
+def test_users_inactive_bad_arguments(server):
+    for args in (('--inactive',), ('--inactive', 'soon'),
+                 ('--inactive', '90x'), ('--inactive', '0d'),
+                 ('--inactive', '-5d'), ('--inactive', '90d', 'a', 'b')):
+        r = server.ternctl('users', *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+    r = server.ternctl('users', '--inactive', '90d', 'nohost.example')
+    assert r.returncode == 1, (r.stdout, r.stderr)

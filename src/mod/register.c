@@ -1,0 +1,451 @@
+/* src/mod/register.c: XEP-0077 In-Band Registration — account creation
+ * before authentication (off unless allow_registration), and password
+ * change, account removal and registration info once logged in. */
+#include "mod/mod.h"
+#include "xmpp/account.h"
+#include "xmpp/users.h"
+
+#define NS_REGISTER "jabber:iq:register"
+#define NS_FEATURE "http://jabber.org/features/iq-register"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+
+/* Below this many characters a password needs two character classes. */
+#define STRONG_LENGTH 12
+#define PASSWORD_MAX 1023
+#define THROTTLE_WINDOW 3600
+/* Registrations remembered for throttling, all hosts together: past it,
+ * everyone waits (a peer cannot make us allocate). */
+#define THROTTLE_MAX 4096
+
+struct register_cfg {
+	int allow;
+	long long per_ip;
+	long long min_length;
+};
+
+extern const struct module mod_register;
+
+struct reg_mark {
+	const struct host *h;
+	int64_t when;
+	char ip[48];
+};
+
+static struct reg_mark marks[THROTTLE_MAX];
+static size_t nmarks;
+
+/* Forget registrations older than the window; how many (h, ip) made in
+ * it. */
+static long long
+throttle_count(const struct host *h, const char *ip)
+{
+	int64_t since = now_unix() - THROTTLE_WINDOW;
+	long long n = 0;
+	size_t i, j = 0;
+
+	for (i = 0; i < nmarks; i++) {
+		if (marks[i].when <= since)
+			continue;
+		marks[j++] = marks[i];
+		if (marks[i].h == h && strcmp(marks[i].ip, ip) == 0)
+			n++;
+	}
+	nmarks = j;
+	return n;
+}
+
+static void
+throttle_note(const struct host *h, const char *ip)
+{
+	if (nmarks == THROTTLE_MAX)
+		return;
+	marks[nmarks].h = h;
+	marks[nmarks].when = now_unix();
+	snprintf(marks[nmarks].ip, sizeof(marks[nmarks].ip), "%s", ip);
+	nmarks++;
+}
+
+/* An error answer. Built here rather than with stanza_reply_error, which
+ * echoes the request: XEP-0077 §3.3 says not to send passwords back. */
+static void
+reply_error(struct hook_ev *ev, const char *type, const char *cond,
+    const char *text)
+{
+	struct xml_node *r, *e, *t;
+
+	if (ev->reply) {
+		r = xml_node_new(XML_NS_CLIENT, "iq");
+		xml_node_set_attr(r, "id", xml_node_attr(ev->stanza, "id"));
+	} else {
+		r = stanza_reply(ev);
+	}
+	xml_node_set_attr(r, "type", "error");
+	e = xml_node_child(r, XML_NS_CLIENT, "error");
+	xml_node_set_attr(e, "type", type);
+	xml_node_child(e, NS_STANZAS, cond);
+	if (text) {
+		t = xml_node_child(e, NS_STANZAS, "text");
+		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
+		xml_node_text(t, text, strlen(text));
+	}
+	if (ev->reply)
+		ev->reply(ev, r);
+	else
+		stanza_reply_send(ev, r);
+}
+
+static void
+reply_result(struct hook_ev *ev, struct xml_node *payload_parent)
+{
+	if (!ev->reply) {
+		stanza_reply_send(ev, payload_parent);
+		return;
+	}
+	ev->reply(ev, payload_parent);
+}
+
+static struct xml_node *
+new_result(struct hook_ev *ev)
+{
+	struct xml_node *r;
+
+	if (!ev->reply)
+		return stanza_reply(ev);
+	r = xml_node_new(XML_NS_CLIENT, "iq");
+	xml_node_set_attr(r, "id", xml_node_attr(ev->stanza, "id"));
+	xml_node_set_attr(r, "type", "result");
+	return r;
+}
+
+static int
+char_class(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1;
+	if (c >= 'A' && c <= 'Z')
+		return 2;
+	if (c >= '0' && c <= '9')
+		return 4;
+	return 8;
+}
+
+/* NULL when pw is acceptable for user, else why not (for <text/>). */
+static const char *
+weak_password(const struct register_cfg *rc, const char *user,
+    const char *pw)
+{
+	static char why[128];
+	const unsigned char *p;
+	long long chars = 0;
+	int classes = 0, nclasses = 0;
+
+	if (strlen(pw) > PASSWORD_MAX)
+		return "the password is too long";
+	for (p = (const unsigned char *)pw; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "the password contains control characters";
+		if ((*p & 0xc0) != 0x80) /* count UTF-8 characters */
+			chars++;
+		classes |= char_class(*p);
+	}
+	for (; classes; classes >>= 1)
+		nclasses += classes & 1;
+	if (chars < rc->min_length) {
+		snprintf(why, sizeof(why),
+		    "the password needs at least %lld characters",
+		    rc->min_length);
+		return why;
+	}
+	if (chars < STRONG_LENGTH && nclasses < 2) {
+		snprintf(why, sizeof(why),
+		    "a password shorter than %d characters needs letters "
+		    "mixed with digits, capitals or symbols",
+		    STRONG_LENGTH);
+		return why;
+	}
+	if (strcasecmp(pw, user) == 0)
+		return "the password must not be the username";
+	return NULL;
+}
+
+/* The text of child name of q, or NULL when absent. */
+static const char *
+field(struct xml_node *q, const char *name)
+{
+	struct xml_node *f = xml_node_find(q, NS_REGISTER, name);
+
+	return f ? xml_node_text_get(f) : NULL;
+}
+
+/* ---- before authentication ---- */
+
+static enum hook_ret
+preauth_feature(struct hook_ev *ev)
+{
+	const struct register_cfg *rc = host_modcfg(ev->host, &mod_register);
+	struct xml_node *tls = xml_node_find(ev->data, NS_TLS, "starttls");
+
+	/* the core offers no iq before TLS when TLS is required: say so
+	 * only where registration can actually happen */
+	if (!rc->allow || (tls && xml_node_find(tls, NULL, "required")))
+		return HOOK_CONTINUE;
+	xml_node_child(ev->data, NS_FEATURE, "register");
+	return HOOK_CONTINUE;
+}
+
+static void
+preauth_form(struct hook_ev *ev)
+{
+	static const char instr[] = "Choose a username and password to "
+	    "register with this server.";
+	struct xml_node *r = new_result(ev);
+	struct xml_node *q = xml_node_child(r, NS_REGISTER, "query");
+
+	xml_node_text(xml_node_child(q, NULL, "instructions"), instr,
+	    sizeof(instr) - 1);
+	xml_node_child(q, NULL, "username");
+	xml_node_child(q, NULL, "password");
+	reply_result(ev, r);
+}
+
+static void
+preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
+{
+	const char *user = field(ev->payload, "username");
+	const char *pw = field(ev->payload, "password");
+	const char *why;
+	struct jid j;
+	int r;
+
+	if (user == NULL || pw == NULL || *user == '\0' || *pw == '\0') {
+		reply_error(ev, "modify", "not-acceptable",
+		    "a username and a password are required");
+		return;
+	}
+	if (jid_make(&j, user, ev->host->name, NULL) != 0) {
+		reply_error(ev, "modify", "not-acceptable",
+		    "the username is not valid in a JID");
+		return;
+	}
+	why = weak_password(rc, j.node, pw);
+	if (why) {
+		reply_error(ev, "modify", "not-acceptable", why);
+		goto out_jid;
+	}
+	if (rc->per_ip > 0 && (throttle_count(ev->host, ev->peer) >=
+	    rc->per_ip || nmarks == THROTTLE_MAX)) {
+		log_info("register refused (throttled) ip=%s host=%s",
+		    ev->peer, ev->host->name);
+		reply_error(ev, "wait", "policy-violation",
+		    "too many registrations from your address; try again "
+		    "later");
+		goto out_jid;
+	}
+	r = account_create(ev->host->name, j.node, pw);
+	if (r == 1) {
+		reply_error(ev, "cancel", "conflict",
+		    "that username is taken");
+		goto out_jid;
+	}
+	if (r < 0) {
+		reply_error(ev, "wait", "internal-server-error", NULL);
+		goto out_jid;
+	}
+	throttle_note(ev->host, ev->peer);
+	log_info("account registered jid=%s ip=%s", j.bare, ev->peer);
+	reply_result(ev, new_result(ev));
+	users_created(ev->host, j.node);
+out_jid:
+	jid_cleanup(&j);
+}
+
+static enum hook_ret
+preauth_iq(struct hook_ev *ev)
+{
+	const struct register_cfg *rc = host_modcfg(ev->host, &mod_register);
+
+	if (strcmp(ev->type, "get") != 0 && strcmp(ev->type, "set") != 0)
+		return HOOK_HANDLED; /* results and errors: nothing asked */
+	if (!rc->allow) {
+		reply_error(ev, "cancel", "service-unavailable",
+		    "registration is closed on this server");
+		return HOOK_HANDLED;
+	}
+	if (strcmp(ev->type, "get") == 0)
+		preauth_form(ev);
+	else if (xml_node_find(ev->payload, NS_REGISTER, "remove"))
+		reply_error(ev, "auth", "not-authorized",
+		    "log in to remove an account");
+	else
+		preauth_create(ev, rc);
+	return HOOK_HANDLED;
+}
+
+/* ---- once logged in ---- */
+
+struct doomed {
+	struct host *h;
+	char user[];
+};
+
+/* After the current stanza: the result is already queued, so the client
+ * reads it before the not-authorized stream error users_delete sends,
+ * and no caller up the stack is left holding the freed session. */
+static void
+remove_now(void *arg)
+{
+	struct doomed *d = arg;
+
+	if (users_delete(d->h, d->user) < 0)
+		log_err("register: could not delete %s@%s", d->user,
+		    d->h->name);
+	free(d);
+}
+
+/* Is the sender a logged-in account of this host (the one acted on)? */
+static int
+own_account(const struct hook_ev *ev)
+{
+	if (ev->session == NULL || ev->from->node == NULL ||
+	    strcmp(ev->from->domain, ev->host->name) != 0)
+		return 0;
+	return ev->to->node == NULL || jid_bare_eq(ev->from, ev->to);
+}
+
+static enum hook_ret
+authed_get(struct hook_ev *ev)
+{
+	struct xml_node *r, *q;
+	const char *user = ev->from->node;
+
+	if (!own_account(ev)) {
+		reply_error(ev, "cancel", ev->to->node ? "forbidden" :
+		    "service-unavailable", NULL);
+		return HOOK_HANDLED;
+	}
+	r = stanza_reply(ev);
+	q = xml_node_child(r, NS_REGISTER, "query");
+	xml_node_child(q, NULL, "registered");
+	xml_node_text(xml_node_child(q, NULL, "username"), user,
+	    strlen(user));
+	stanza_reply_send(ev, r);
+	return HOOK_HANDLED;
+}
+
+static void
+authed_remove(struct hook_ev *ev)
+{
+	size_t n = strlen(ev->from->node) + 1;
+	struct doomed *d;
+
+	if (xml_node_next_el(xml_node_first_el(ev->payload)) != NULL) {
+		reply_error(ev, "modify", "bad-request",
+		    "<remove/> must be the only child");
+		return;
+	}
+	d = xmalloc(sizeof(*d) + n);
+	d->h = ev->host;
+	memcpy(d->user, ev->from->node, n);
+	stanza_reply_result(ev);
+	log_info("account removal requested jid=%s", ev->from->bare);
+	loop_defer(remove_now, d);
+}
+
+static void
+authed_password(struct hook_ev *ev)
+{
+	const struct register_cfg *rc = host_modcfg(ev->host, &mod_register);
+	const char *user = field(ev->payload, "username");
+	const char *pw = field(ev->payload, "password");
+	char prepped[JID_PART_MAX + 1];
+	const char *why;
+	int r;
+
+	/* XEP-0077 §3.3: an empty password leaves the old one */
+	if (pw == NULL || *pw == '\0') {
+		reply_error(ev, "modify", "bad-request",
+		    "a new password is required");
+		return;
+	}
+	if (user && (jid_nodeprep(user, prepped, sizeof(prepped)) != 0 ||
+	    strcmp(prepped, ev->from->node) != 0)) {
+		reply_error(ev, "cancel", "forbidden",
+		    "only the logged-in account's password can be changed");
+		return;
+	}
+	why = weak_password(rc, ev->from->node, pw);
+	if (why) {
+		reply_error(ev, "modify", "not-acceptable", why);
+		return;
+	}
+	r = account_set_password(ev->host->name, ev->from->node, pw);
+	if (r != 0) {
+		reply_error(ev, "wait", "internal-server-error", NULL);
+		return;
+	}
+	log_info("password changed jid=%s", ev->from->bare);
+	stanza_reply_result(ev);
+}
+
+static enum hook_ret
+authed_set(struct hook_ev *ev)
+{
+	if (!own_account(ev)) {
+		reply_error(ev, "cancel", ev->to->node ? "forbidden" :
+		    "service-unavailable", NULL);
+		return HOOK_HANDLED;
+	}
+	if (xml_node_find(ev->payload, NS_REGISTER, "remove"))
+		authed_remove(ev);
+	else
+		authed_password(ev);
+	return HOOK_HANDLED;
+}
+
+static const struct cfg_directive register_dirs[] = {
+	{ .name = "allow_registration", .type = CFG_BOOL,
+	  .offset = offsetof(struct register_cfg, allow), .def = "false",
+	  .doc = "Let anyone create an account before logging in (the "
+		 "stream feature and the form). Password change and "
+		 "account removal by logged-in users work either way." },
+	{ .name = "registrations_per_ip_per_hour", .type = CFG_INT,
+	  .offset = offsetof(struct register_cfg, per_ip), .def = "3",
+	  .min = 0, .max = 1000000,
+	  .doc = "Accounts one IP address may register in an hour; more "
+		 "get <policy-violation/> (type wait). 0: no limit." },
+	{ .name = "min_password_length", .type = CFG_INT,
+	  .offset = offsetof(struct register_cfg, min_length), .def = "8",
+	  .min = 1, .max = 1023,
+	  .doc = "Fewest characters of a new password (registration and "
+		 "change). A password under 12 characters must also mix "
+		 "two kinds of lowercase, uppercase, digits and other "
+		 "characters, and none may equal the username; weak ones "
+		 "get <not-acceptable/> with the reason." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section register_section = {
+	.name = "register",
+	.dirs = register_dirs,
+	.size = sizeof(struct register_cfg),
+	.doc = "Settings of the register module.",
+};
+
+static const struct hook_reg register_hooks[] = {
+	{ "c2s/features/preauth", preauth_feature, 0 },
+	{ "c2s/unauthed/" NS_REGISTER ":query", preauth_iq, 0 },
+	{ "iq-get/bare/" NS_REGISTER ":query", authed_get, 0 },
+	{ "iq-set/bare/" NS_REGISTER ":query", authed_set, 0 },
+	{ "iq-get/host/" NS_REGISTER ":query", authed_get, 0 },
+	{ "iq-set/host/" NS_REGISTER ":query", authed_set, 0 },
+	HOOK_REG_END
+};
+
+const struct module mod_register = {
+	.name = "register",
+	.spec = "XEP-0077",
+	.doc = "In-band registration, password change and account removal.",
+	.features = (const char *const[]){ NS_REGISTER, NULL },
+	.hooks = register_hooks,
+	.config = &register_section,
+};
