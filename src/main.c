@@ -153,6 +153,9 @@ begin_shutdown(const char *why)
 	listener_close_all();
 	ctl_close();
 	c2s_close_all("system-shutdown", NULL);
+	/* sessions without a stream (hibernating) end too: what they hold
+	 * is routed to storage */
+	session_close_all("system-shutdown", NULL);
 	component_close_all("system-shutdown", NULL);
 	/* give the stream errors a moment to reach the peers */
 	ev_timer_init(&shutdown_poll, shutdown_check, 0.05, 0.05);

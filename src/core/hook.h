@@ -33,6 +33,9 @@ struct hook_ev {
 	const char *peer; /* the client's IP address */
 	void (*reply)(struct hook_ev *ev, struct xml_node *n); /* frees n */
 	void *reply_ctx;
+	/* c2s/element/ns before bind: take over an existing session (stream
+	 * resumption); 0 on success, the stream is then bound to it */
+	int (*adopt)(struct hook_ev *ev, struct session *s);
 };
 
 /* The events the core fires (modules may fire their own too):
@@ -50,7 +53,14 @@ struct hook_ev {
  *   session/bound, session/closed, session/out (ev->data: struct rbuf *
  *       about to be queued to ev->session; HOOK_HANDLED: it was kept)
  *   c2s/features/preauth|postauth   ev->data: the <stream:features> node
- *   c2s/element/ns        a top-level non-stanza element from a session
+ *   c2s/element/ns        a top-level non-stanza element after
+ *       authentication (ev->session NULL before bind: then ev->user,
+ *       ev->reply and ev->adopt are set)
+ *   c2s/stanza-in         a stanza arrived from ev->session (counted
+ *       before it is processed)
+ *   session/lost          the connection of ev->session died without a
+ *       clean close; HOOK_HANDLED: a module keeps the session alive (it
+ *       has set another transport with session_set_transport)
  *   c2s/unauthed/ns:name  an iq before authentication (ev->reply answers)
  *   user/created, user/deleted      ev->user on ev->host
  *   disco/info/host, disco/info/account   ev->data: the <query/> being

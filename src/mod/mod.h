@@ -3,7 +3,9 @@
 #ifndef TERN_MOD_H
 #define TERN_MOD_H
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

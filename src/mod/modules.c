@@ -2,13 +2,27 @@
  * enables modules by name in its `modules:` list. */
 #include "core/module.h"
 
-extern const struct module mod_disco, mod_ping, mod_time, mod_version;
+extern const struct module mod_disco, mod_blocking, mod_contact_info, mod_last,
+    mod_offline, mod_ping, mod_presence, mod_private, mod_register,
+    mod_roster, mod_smacks, mod_time, mod_vcard,
+    mod_version, mod_welcome;
 
 const struct module *const module_registry[] = {
 	&mod_disco,
+	&mod_blocking,
+	&mod_contact_info,
+	&mod_last,
+	&mod_offline,
 	&mod_ping,
+	&mod_presence,
+	&mod_private,
+	&mod_register,
+	&mod_roster,
+	&mod_smacks,
 	&mod_time,
+	&mod_vcard,
 	&mod_version,
+	&mod_welcome,
 };
 
 const size_t module_registry_len =

@@ -146,9 +146,21 @@ tp_close(struct session *s, const char *condition, const char *text)
 	fail(s->tp_data, condition, text);
 }
 
+/* The session moves to another stream: this one ends, the session
+ * lives on. */
+static void
+tp_detach(struct session *s)
+{
+	struct c2s *c = s->tp_data;
+
+	c->sess = NULL;
+	fail(c, "conflict", "the session was resumed on another stream");
+}
+
 static const struct session_transport c2s_tp = {
 	.send = tp_send,
 	.close = tp_close,
+	.detach = tp_detach,
 };
 
 /* ---- timers ---- */
@@ -696,6 +708,13 @@ handle_bound(struct c2s *c, struct xml_node *st)
 		fail(c, "unsupported-stanza-type", NULL);
 		return;
 	}
+	ev.host = c->host;
+	ev.session = c->sess;
+	ev.stanza = st;
+	ev.from = &c->sess->jid;
+	hook_fire(c->host->hooks, "c2s/stanza-in", &ev);
+	if (c->state != C2S_BOUND)
+		return;
 	if (stamp_from(c, st) != 0) {
 		fail(c, "invalid-from", NULL);
 		return;
@@ -715,6 +734,45 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	if (strcmp(st->name, "presence") == 0)
 		track_presence(c, st);
 	router_route(st, &c->sess->jid, c->sess);
+}
+
+/* Stream resumption: the stream takes over a session that lives on. */
+static int
+adopt_session(struct hook_ev *ev, struct session *s)
+{
+	struct c2s *c = ev->reply_ctx;
+
+	if (c->state != C2S_AUTHED || s->host != c->host ||
+	    strcmp(s->jid.node, c->user) != 0)
+		return -1;
+	if (s->tp && s->tp->detach)
+		s->tp->detach(s);
+	session_set_transport(s, &c2s_tp, c);
+	c->sess = s;
+	set_state(c, C2S_BOUND);
+	log_info("c2s %llx resumed jid=%s", (unsigned long long)c->conn->id,
+	    s->jid.full);
+	return 0;
+}
+
+static void unauthed_reply(struct hook_ev *ev, struct xml_node *n);
+
+/* A non-stanza element after authentication, before bind (stream
+ * management's <resume/>, <enable/> misplaced...). */
+static enum hook_ret
+authed_element(struct c2s *c, struct xml_node *st)
+{
+	struct hook_ev ev = { 0 };
+
+	ev.host = c->host;
+	ev.stanza = st;
+	ev.user = c->user;
+	ev.peer = c->conn->peer;
+	ev.reply = unauthed_reply;
+	ev.reply_ctx = c;
+	ev.adopt = adopt_session;
+	return hook_fire_id(c->host->hooks,
+	    hook_lookup3("c2s/element", st->ns, NULL), &ev);
 }
 
 static void
@@ -773,7 +831,8 @@ xs_stanza(void *ud, struct xml_node *st)
 		if (strcmp(st->name, "iq") == 0 &&
 		    strcmp(st->ns, XML_NS_CLIENT) == 0)
 			do_bind(c, st);
-		else
+		else if (strcmp(st->ns, XML_NS_CLIENT) == 0 ||
+		    authed_element(c, st) != HOOK_HANDLED)
 			fail(c, "not-authorized", "bind a resource first");
 		break;
 	case C2S_BOUND:
@@ -838,9 +897,18 @@ c2s_closed(struct conn *cn, const char *why)
 	    cn->peer, why);
 	if (c->sess) {
 		struct session *s = c->sess;
+		struct hook_ev ev = { 0 };
 
+		/* the link died under a live session: a module (stream
+		 * management) may keep it for the client to resume */
 		c->sess = NULL;
-		session_end(s);
+		c->state = C2S_CLOSED;
+		ev.host = s->host;
+		ev.session = s;
+		ev.from = &s->jid;
+		if (hook_fire(s->host->hooks, "session/lost", &ev) !=
+		    HOOK_HANDLED)
+			session_end(s);
 	}
 	c->state = C2S_CLOSED;
 	ev_timer_stop(loop_ev, &c->timer);

@@ -156,6 +156,8 @@ session_end(struct session *s)
 
 	if (hook_closed < 0)
 		hook_closed = hook_intern("session/closed");
+	/* nothing may be routed to it any more, even by the handlers */
+	s->closing = 1;
 	ev.host = s->host;
 	ev.session = s;
 	ev.from = &s->jid;
@@ -261,6 +263,14 @@ session_close_all(const char *condition, const char *text)
 			session_close(s, condition, text);
 		}
 	}
+}
+
+void
+session_set_transport(struct session *s, const struct session_transport *tp,
+    void *tp_data)
+{
+	s->tp = tp;
+	s->tp_data = tp_data;
 }
 
 void *

@@ -20,6 +20,9 @@ struct session_transport {
 	/* End the stream with a stream error (condition, optional text). */
 	void (*close)(struct session *s, const char *condition,
 	    const char *text);
+	/* Let go of the session without ending it (it moves to another
+	 * stream): close the stream, leave the session alone. Optional. */
+	void (*detach)(struct session *s);
 };
 
 struct session {
@@ -61,6 +64,10 @@ void session_close(struct session *s, const char *condition,
 void session_close_user(const char *host, const char *user,
     const char *condition, const char *text);
 void session_close_all(const char *condition, const char *text);
+
+/* Move s to another transport (stream resumption, hibernation). */
+void session_set_transport(struct session *s,
+    const struct session_transport *tp, void *tp_data);
 
 void *session_mod_get(struct session *s, int modidx);
 void session_mod_set(struct session *s, int modidx, void *data);

@@ -114,7 +114,10 @@ class Ternd:
     """One ternd instance in directory d (config file d/tern.yml)."""
 
     def __init__(self, d, cert_pem, limits=None, log_level='debug',
-                 modules=('disco', 'ping', 'version', 'time')):
+                 modules=('disco', 'ping', 'version', 'time', 'vcard',
+                          'private', 'register', 'welcome',
+                          'contact_info', 'roster', 'presence',
+                          'offline', 'blocking', 'last', 'smacks')):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'certs').mkdir(exist_ok=True)

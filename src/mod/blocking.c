@@ -1,0 +1,651 @@
+/* src/mod/blocking.c: XEP-0191 Blocking Command. */
+#include "mod/mod.h"
+#include "mod/roster.h"
+
+#define NS_BLOCKING "urn:xmpp:blocking"
+#define NS_BLOCKING_ERRORS "urn:xmpp:blocking:errors"
+#define BL_STORE "blocklist"
+
+struct blocking_cfg {
+	long long max_items;
+};
+
+/* An account's blocked JIDs, sorted (strcmp), shared by all its online
+ * resources so the filter asks no storage for online users. */
+struct bl_list {
+	unsigned refs;
+	char **v;
+	size_t n, cap;
+};
+
+/* Per session: its account's list, and whether it asked for the list
+ * (only those get pushes, XEP-0191 §3.3). */
+struct bl_sess {
+	struct bl_list *bl;
+	int requested;
+};
+
+extern const struct module mod_blocking;
+
+/* A stanza the module routes itself (errors to a blocked party, the
+ * unavailable presence of §3.3) passes the filter it would else fail. */
+static const struct xml_node *bl_bypass;
+
+static int
+bl_idx(void)
+{
+	static int idx = -1;
+
+	if (idx < 0)
+		idx = module_index("blocking");
+	return idx;
+}
+
+/* Position of jid in l, or where it would go; *found tells which. */
+static size_t
+bl_pos(const struct bl_list *l, const char *jid, int *found)
+{
+	size_t lo = 0, hi = l->n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l->v[mid], jid);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+bl_has(const struct bl_list *l, const char *jid)
+{
+	int found;
+
+	bl_pos(l, jid, &found);
+	return found;
+}
+
+static void
+bl_insert(struct bl_list *l, const char *jid)
+{
+	int found;
+	size_t at = bl_pos(l, jid, &found);
+
+	if (found)
+		return;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof(*l->v));
+	l->v[at] = xstrdup(jid);
+	l->n++;
+}
+
+static void
+bl_remove(struct bl_list *l, const char *jid)
+{
+	int found;
+	size_t at = bl_pos(l, jid, &found);
+
+	if (!found)
+		return;
+	free(l->v[at]);
+	memmove(&l->v[at], &l->v[at + 1], (l->n - at - 1) * sizeof(*l->v));
+	l->n--;
+}
+
+static void
+bl_clear(struct bl_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	l->n = 0;
+}
+
+static void
+bl_unref(struct bl_list *l)
+{
+	if (l == NULL || --l->refs > 0)
+		return;
+	bl_clear(l);
+	free(l->v);
+	free(l);
+}
+
+static int
+bl_load_cb(void *ud, const char *key, const char *val, size_t len)
+{
+	UNUSED(val);
+	UNUSED(len);
+	bl_insert(ud, key);
+	return 0;
+}
+
+static struct bl_list *
+bl_load(const char *host, const char *user)
+{
+	struct bl_list *l = xcalloc(1, sizeof(*l));
+
+	l->refs = 1;
+	if (store_map_list(host, user, BL_STORE, bl_load_cb, l) < 0) {
+		bl_unref(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* The cached list of an online account (loaded on first use and shared
+ * by all its resources), or NULL when it has no session or on a storage
+ * failure. */
+static struct bl_list *
+bl_account(const char *host, const char *user, const char *bare)
+{
+	struct session *first = session_find_bare(bare), *s;
+	struct bl_list *l = NULL;
+	struct bl_sess *d;
+
+	if (first == NULL)
+		return NULL;
+	for (s = first; s && l == NULL; s = s->next_res) {
+		d = session_mod_get(s, bl_idx());
+		if (d)
+			l = d->bl;
+	}
+	if (l == NULL) {
+		l = bl_load(host, user);
+		if (l == NULL)
+			return NULL;
+		l->refs = 0;
+	}
+	for (s = first; s; s = s->next_res) {
+		d = session_mod_get(s, bl_idx());
+		if (d == NULL) {
+			d = xcalloc(1, sizeof(*d));
+			session_mod_set(s, bl_idx(), d);
+		}
+		if (d->bl == NULL) {
+			d->bl = l;
+			l->refs++;
+		}
+	}
+	return l;
+}
+
+/* Forget an account's cached list (after a storage failure), so the next
+ * use reads the store again. */
+static void
+bl_forget(const char *bare)
+{
+	struct session *s;
+
+	for (s = session_find_bare(bare); s; s = s->next_res) {
+		struct bl_sess *d = session_mod_get(s, bl_idx());
+
+		if (d && d->bl) {
+			bl_unref(d->bl);
+			d->bl = NULL;
+		}
+	}
+}
+
+static int
+bl_stored(const char *host, const char *user, const char *key)
+{
+	char *val = NULL;
+	size_t len;
+	int rc = store_map_get(host, user, BL_STORE, key, &val, &len);
+
+	free(val);
+	return rc == 0;
+}
+
+/* XEP-0191 §5 matching: user@domain/resource, user@domain,
+ * domain/resource, domain. Did user (bare) block j? */
+static int
+bl_blocks(const char *host, const char *user, const char *bare,
+    const struct jid *j)
+{
+	char dres[2 * JID_PART_MAX + 2];
+	const char *cand[4];
+	struct bl_list *l = bl_account(host, user, bare);
+	size_t n = 0, i;
+
+	cand[n++] = j->full;
+	if (j->resource && j->node)
+		cand[n++] = j->bare;
+	if (j->resource) {
+		if (j->node) {
+			snprintf(dres, sizeof(dres), "%s/%s", j->domain,
+			    j->resource);
+			cand[n++] = dres;
+		}
+		cand[n++] = j->domain;
+	} else if (j->node) {
+		cand[n++] = j->domain;
+	}
+	for (i = 0; i < n; i++) {
+		if (l ? bl_has(l, cand[i]) : bl_stored(host, user, cand[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/* An error to st's sender, from its recipient, that the filter lets
+ * through; with_app adds XEP-0191's <blocked/> condition. */
+static void
+bl_error(struct hook_ev *ev, const char *condition, int with_app)
+{
+	const struct xml_node *saved = bl_bypass;
+	struct xml_node *st = ev->stanza, *r, *err, *c;
+	const char *id = xml_node_attr(st, "id");
+
+	r = xml_node_new(XML_NS_CLIENT, st->name);
+	if (id)
+		xml_node_set_attr(r, "id", id);
+	xml_node_set_attr(r, "type", "error");
+	xml_node_set_attr(r, "to", ev->from->full);
+	xml_node_set_attr(r, "from", ev->to->full);
+	for (c = st->children; c; c = c->next)
+		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
+			xml_node_copy_into(r, c);
+	err = xml_node_child(r, XML_NS_CLIENT, "error");
+	xml_node_set_attr(err, "type", "cancel");
+	xml_node_child(err, NS_STANZAS, condition);
+	if (with_app)
+		xml_node_child(err, NS_BLOCKING_ERRORS, "blocked");
+	bl_bypass = r;
+	router_route(r, ev->to, NULL);
+	bl_bypass = saved;
+	xml_node_free(r);
+}
+
+/* route/filter: neither side of a block hears from the other. */
+static enum hook_ret
+bl_filter(struct hook_ev *ev)
+{
+	const struct jid *from = ev->from, *to = ev->to;
+	const char *hn = ev->host->name;
+	const char *name = ev->stanza->name;
+	int is_error = strcmp(ev->type, "error") == 0;
+	int is_pres = strcmp(name, "presence") == 0;
+	int req = strcmp(name, "iq") == 0 &&
+	    (strcmp(ev->type, "get") == 0 || strcmp(ev->type, "set") == 0);
+
+	if (ev->stanza == bl_bypass || to == NULL)
+		return HOOK_CONTINUE;
+	/* one's own resources, and one's own server, are never blocked */
+	if (from->node && to->node && jid_bare_eq(from, to))
+		return HOOK_CONTINUE;
+	if ((from->node == NULL || to->node == NULL) &&
+	    strcmp(from->domain, to->domain) == 0)
+		return HOOK_CONTINUE;
+	if (from->node && strcmp(from->domain, hn) == 0 &&
+	    bl_blocks(hn, from->node, from->bare, to)) {
+		/* §3.3: what the user sends is refused, what the server sends
+		 * on the user's behalf (presence broadcasts) just dropped */
+		if (ev->session && !is_pres && !is_error &&
+		    (strcmp(name, "message") == 0 || req))
+			bl_error(ev, "not-acceptable", 1);
+		log_debug("blocking outbound %s from=%s to=%s", name,
+		    from->full, to->full);
+		return HOOK_HANDLED;
+	}
+	if (to->node && strcmp(to->domain, hn) == 0 &&
+	    bl_blocks(hn, to->node, to->bare, from)) {
+		/* §3.3: presence silently, messages and requests with
+		 * service-unavailable (the user looks offline), the rest
+		 * silently */
+		if (!is_pres && !is_error &&
+		    (strcmp(name, "message") == 0 || req))
+			bl_error(ev, "service-unavailable", 0);
+		log_debug("blocking inbound %s from=%s to=%s", name,
+		    from->full, to->full);
+		return HOOK_HANDLED;
+	}
+	return HOOK_CONTINUE;
+}
+
+/* Only the account itself manages its list. */
+static int
+bl_is_self(const struct hook_ev *ev)
+{
+	return ev->session && ev->to->resource == NULL &&
+	    jid_bare_eq(ev->from, ev->to);
+}
+
+static enum hook_ret
+bl_get(struct hook_ev *ev)
+{
+	struct bl_list *l;
+	struct bl_sess *d;
+	struct xml_node *r, *q;
+	size_t i;
+
+	if (!bl_is_self(ev))
+		return HOOK_CONTINUE;
+	l = bl_account(ev->host->name, ev->to->node, ev->to->bare);
+	if (l == NULL) {
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		return HOOK_HANDLED;
+	}
+	d = session_mod_get(ev->session, bl_idx());
+	if (d)
+		d->requested = 1;
+	r = stanza_reply(ev);
+	q = xml_node_child(r, NS_BLOCKING, "blocklist");
+	for (i = 0; i < l->n; i++)
+		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
+		    l->v[i]);
+	stanza_reply_send(ev, r);
+	return HOOK_HANDLED;
+}
+
+/* The items of a block/unblock, prepared; -1 after answering an error. */
+static int
+bl_items(struct hook_ev *ev, struct jid **out, size_t *n)
+{
+	struct xml_node *it;
+	struct jid *v = NULL;
+	size_t k = 0, cap = 0, i;
+
+	for (it = xml_node_first_el(ev->payload); it;
+	    it = xml_node_next_el(it)) {
+		const char *j = xml_node_attr(it, "jid");
+
+		if (!xml_node_is(it, NS_BLOCKING, "item"))
+			continue;
+		if (k == cap) {
+			cap = cap ? cap * 2 : 4;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		if (j == NULL || jid_parse_str(&v[k], j) != 0) {
+			for (i = 0; i < k; i++)
+				jid_cleanup(&v[i]);
+			free(v);
+			stanza_reply_error(ev, "modify", j ? "jid-malformed" :
+			    "bad-request", NULL);
+			return -1;
+		}
+		k++;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static void
+bl_items_free(struct jid *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		jid_cleanup(&v[i]);
+	free(v);
+}
+
+/* §3.3 / §3.4: tell every resource that asked for the list. */
+static void
+bl_push(const char *bare, const char *op, const struct jid *v, size_t n)
+{
+	struct session *s;
+	size_t i;
+
+	for (s = session_find_bare(bare); s; s = s->next_res) {
+		struct bl_sess *d = session_mod_get(s, bl_idx());
+		struct xml_node *iq, *p;
+		struct rbuf *r = NULL;
+		char id[16];
+
+		if (d == NULL || !d->requested)
+			continue;
+		rand_id(id, sizeof(id));
+		iq = xml_node_new(XML_NS_CLIENT, "iq");
+		xml_node_set_attr(iq, "type", "set");
+		xml_node_set_attr(iq, "id", id);
+		xml_node_set_attr(iq, "to", s->jid.full);
+		p = xml_node_child(iq, NS_BLOCKING, op);
+		for (i = 0; i < n; i++)
+			xml_node_set_attr(xml_node_child(p, NULL, "item"),
+			    "jid", v[i].full);
+		session_send(s, iq, &r);
+		rbuf_unref(r);
+		xml_node_free(iq);
+	}
+}
+
+/* §3.3: a newly blocked contact that could see the user's presence now
+ * sees each available resource go unavailable. */
+static void
+bl_unavailable(struct hook_ev *ev, const struct jid *contact)
+{
+	struct session *s;
+	int sub;
+
+	if (contact->node == NULL)
+		return;
+	sub = roster_subscription(ev->host->name, ev->to->node,
+	    contact->bare);
+	if (sub != ROSTER_SUB_FROM && sub != ROSTER_SUB_BOTH)
+		return;
+	for (s = session_find_bare(ev->to->bare); s; s = s->next_res) {
+		const struct xml_node *saved = bl_bypass;
+		struct xml_node *p;
+
+		if (!s->available || s->closing)
+			continue;
+		p = xml_node_new(XML_NS_CLIENT, "presence");
+		xml_node_set_attr(p, "type", "unavailable");
+		xml_node_set_attr(p, "from", s->jid.full);
+		xml_node_set_attr(p, "to", contact->full);
+		bl_bypass = p;
+		router_route(p, &s->jid, NULL);
+		bl_bypass = saved;
+		xml_node_free(p);
+	}
+}
+
+static enum hook_ret
+bl_block(struct hook_ev *ev)
+{
+	const struct blocking_cfg *cfg = host_modcfg(ev->host, &mod_blocking);
+	const char *host = ev->host->name, *user = ev->to->node;
+	struct bl_list *l;
+	struct jid *v;
+	size_t n, i, added = 0;
+	char *fresh;
+
+	if (!bl_is_self(ev))
+		return HOOK_CONTINUE;
+	if (bl_items(ev, &v, &n) < 0)
+		return HOOK_HANDLED;
+	if (n == 0) {
+		/* §3.3: a block needs at least one item */
+		stanza_reply_error(ev, "modify", "bad-request", NULL);
+		goto out_free;
+	}
+	l = bl_account(host, user, ev->to->bare);
+	if (l == NULL) {
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		goto out_free;
+	}
+	fresh = xcalloc(n, 1);
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		fresh[i] = !bl_has(l, v[i].full);
+		for (j = 0; j < i && fresh[i]; j++)
+			if (strcmp(v[j].full, v[i].full) == 0)
+				fresh[i] = 0;
+		added += fresh[i];
+	}
+	if ((long long)(l->n + added) > cfg->max_items) {
+		free(fresh);
+		stanza_reply_error(ev, "cancel", "policy-violation",
+		    "The blocklist is full");
+		goto out_free;
+	}
+	for (i = 0; i < n; i++) {
+		if (!fresh[i])
+			continue;
+		if (store_map_set(host, user, BL_STORE, v[i].full, "", 0)) {
+			free(fresh);
+			bl_forget(ev->to->bare);
+			stanza_reply_error(ev, "wait", "internal-server-error",
+			    NULL);
+			goto out_free;
+		}
+		bl_insert(l, v[i].full);
+	}
+	log_info("blocking jid=%s added=%zu", ev->to->bare, added);
+	stanza_reply_result(ev);
+	bl_push(ev->to->bare, "block", v, n);
+	for (i = 0; i < n; i++)
+		if (fresh[i])
+			bl_unavailable(ev, &v[i]);
+	free(fresh);
+out_free:
+	bl_items_free(v, n);
+	return HOOK_HANDLED;
+}
+
+/* §3.4: an unblocked contact that may see the user's presence gets it
+ * again. The presence module keeps each session's presence and answers
+ * probes by the subscription rules, so a probe on the contact's behalf,
+ * which never leaves this server, asks it to send exactly that. */
+static void
+bl_reprobe(struct hook_ev *ev, const char *contact)
+{
+	struct xml_node *p;
+	struct jid j;
+
+	if (jid_parse_str(&j, contact) != 0)
+		return;
+	if (j.node) {
+		p = xml_node_new(XML_NS_CLIENT, "presence");
+		xml_node_set_attr(p, "type", "probe");
+		xml_node_set_attr(p, "from", j.full);
+		xml_node_set_attr(p, "to", ev->to->bare);
+		router_route(p, &j, NULL);
+		xml_node_free(p);
+	}
+	jid_cleanup(&j);
+}
+
+static enum hook_ret
+bl_unblock(struct hook_ev *ev)
+{
+	const char *host = ev->host->name, *user = ev->to->node;
+	struct bl_list *l;
+	struct jid *v;
+	char **was = NULL;
+	size_t n, i, nwas = 0;
+	int rc = 0;
+
+	if (!bl_is_self(ev))
+		return HOOK_CONTINUE;
+	if (bl_items(ev, &v, &n) < 0)
+		return HOOK_HANDLED;
+	l = bl_account(host, user, ev->to->bare);
+	if (l == NULL) {
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		goto out_free;
+	}
+	if (n == 0) {
+		/* §3.5: an empty unblock unblocks everyone */
+		rc = store_map_del(host, user, BL_STORE, NULL);
+		if (rc == 0) {
+			was = l->v;
+			nwas = l->n;
+			l->v = NULL;
+			l->n = l->cap = 0;
+		}
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (!bl_has(l, v[i].full))
+			continue;
+		rc = store_map_del(host, user, BL_STORE, v[i].full);
+		if (rc != 0)
+			break;
+		bl_remove(l, v[i].full);
+		was = xrealloc(was, (nwas + 1) * sizeof(*was));
+		was[nwas++] = xstrdup(v[i].full);
+	}
+	if (rc != 0) {
+		bl_forget(ev->to->bare);
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		goto out_free;
+	}
+	log_info("blocking jid=%s unblocked=%zu%s", ev->to->bare, n,
+	    n ? "" : " (all)");
+	stanza_reply_result(ev);
+	bl_push(ev->to->bare, "unblock", v, n);
+	for (i = 0; i < nwas; i++)
+		bl_reprobe(ev, was[i]);
+out_free:
+	for (i = 0; i < nwas; i++)
+		free(was[i]);
+	free(was);
+	bl_items_free(v, n);
+	return HOOK_HANDLED;
+}
+
+static enum hook_ret
+bl_closed(struct hook_ev *ev)
+{
+	struct bl_sess *d = session_mod_get(ev->session, bl_idx());
+
+	if (d == NULL)
+		return HOOK_CONTINUE;
+	bl_unref(d->bl);
+	free(d);
+	session_mod_set(ev->session, bl_idx(), NULL);
+	return HOOK_CONTINUE;
+}
+
+static const struct cfg_directive blocking_dirs[] = {
+	{ .name = "max_items", .type = CFG_INT,
+	  .offset = offsetof(struct blocking_cfg, max_items), .def = "1000",
+	  .min = 1, .max = 100000,
+	  .doc = "JIDs one user may block; more are refused with "
+		 "policy-violation." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section blocking_section = {
+	.name = "blocking",
+	.dirs = blocking_dirs,
+	.size = sizeof(struct blocking_cfg),
+	.doc = "Settings of the blocking module.",
+};
+
+static const struct hook_reg blocking_hooks[] = {
+	{ "iq-get/bare/" NS_BLOCKING ":blocklist", bl_get, 0 },
+	{ "iq-set/bare/" NS_BLOCKING ":block", bl_block, 0 },
+	{ "iq-set/bare/" NS_BLOCKING ":unblock", bl_unblock, 0 },
+	{ "route/filter", bl_filter, 0 },
+	/* last, so presence broadcasts on the way out still use the cache */
+	{ "session/closed", bl_closed, -100 },
+	HOOK_REG_END
+};
+
+const struct module mod_blocking = {
+	.name = "blocking",
+	.spec = "XEP-0191",
+	.doc = "Lets users block JIDs: nothing passes between them and the "
+	       "user in either direction.",
+	.features = (const char *const[]){ NS_BLOCKING, NULL },
+	.hooks = blocking_hooks,
+	.config = &blocking_section,
+	.depends = (const char *const[]){ "roster", NULL },
+};

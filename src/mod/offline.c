@@ -1,0 +1,374 @@
+/* src/mod/offline.c: XEP-0160 offline messages, stamped with XEP-0203. */
+#include "mod/mod.h"
+
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+#define OFFLINE_STORE "offline"
+
+struct offline_cfg {
+	long long max_messages;
+	long long max_bytes;
+};
+
+/* One stored message read back for delivery. */
+struct offline_item {
+	char *id;
+	char *val;
+	size_t len;
+};
+
+struct offline_list {
+	struct offline_item *v;
+	size_t n, cap;
+};
+
+struct offline_usage {
+	long long count, bytes;
+	long long max_count, max_bytes;
+	int full;
+};
+
+extern const struct module mod_offline;
+
+/* Per-session mark: the session was already eligible for delivery
+ * (available, priority >= 0), so a presence update is not a new start. */
+static char offline_eligible;
+
+/* XEP-0160 §3 and XEP-0085 §5.4: store normal and chat messages that
+ * carry something a person would miss; chat states, threads and hints
+ * alone are not worth keeping. <store/> asks to keep it anyway. */
+static int
+offline_worth_storing(const struct xml_node *st)
+{
+	const struct xml_node *c;
+
+	if (xml_node_find(st, NS_HINTS, "store"))
+		return 1;
+	for (c = xml_node_first_el(st); c; c = xml_node_next_el(c)) {
+		if (strcmp(c->ns, NS_CHATSTATES) == 0 ||
+		    strcmp(c->ns, NS_HINTS) == 0)
+			continue;
+		if (strcmp(c->ns, XML_NS_CLIENT) == 0 &&
+		    strcmp(c->name, "thread") == 0)
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+offline_usage_cb(void *ud, const struct store_archive_item *it)
+{
+	struct offline_usage *u = ud;
+
+	u->count++;
+	u->bytes += (long long)it->len;
+	if (u->count >= u->max_count || u->bytes > u->max_bytes) {
+		u->full = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Would one more message of len bytes fit the user's quota? 1 yes, 0 no,
+ * -1 storage failure. The scan stops at the quota, so it reads at most
+ * max_messages rows. */
+static int
+offline_fits(const char *host, const char *user,
+    const struct offline_cfg *cfg, size_t len)
+{
+	struct store_archive_query q = { 0 };
+	struct offline_usage u = { 0 };
+
+	if ((long long)len > cfg->max_bytes)
+		return 0;
+	u.max_count = cfg->max_messages;
+	u.max_bytes = cfg->max_bytes - (long long)len;
+	q.host = host;
+	q.user = user;
+	q.store = OFFLINE_STORE;
+	if (store_archive_query(&q, offline_usage_cb, &u) < 0)
+		return -1;
+	return !u.full;
+}
+
+/* The sender's bare JID for the archive's with-JID column (message/offline
+ * may come without ev->from; the stanza's from is stamped). */
+static char *
+offline_sender(const struct hook_ev *ev)
+{
+	const char *f = xml_node_attr(ev->stanza, "from");
+	struct jid j;
+	char *bare;
+
+	if (ev->from)
+		return xstrdup(ev->from->bare);
+	if (f == NULL || jid_parse_str(&j, f) != 0)
+		return xstrdup("");
+	bare = xstrdup(j.bare);
+	jid_cleanup(&j);
+	return bare;
+}
+
+static enum hook_ret
+offline_store(struct hook_ev *ev)
+{
+	const struct offline_cfg *cfg = host_modcfg(ev->host, &mod_offline);
+	const char *host = ev->host->name, *user = ev->to->node;
+	struct xml_node *copy, *d;
+	char stamp[32], id[24];
+	struct sbuf b;
+	char *with;
+	int64_t now;
+	int fits;
+
+	if (strcmp(ev->type, "headline") == 0 ||
+	    strcmp(ev->type, "groupchat") == 0 ||
+	    strcmp(ev->type, "error") == 0 || user == NULL)
+		return HOOK_CONTINUE;
+	/* XEP-0334 no-store: not kept, so the router answers
+	 * service-unavailable */
+	if (xml_node_find(ev->stanza, NS_HINTS, "no-store"))
+		return HOOK_CONTINUE;
+	if (!offline_worth_storing(ev->stanza)) {
+		log_debug("offline dropping contentless message to=%s",
+		    ev->to->bare);
+		return HOOK_HANDLED;
+	}
+	with = offline_sender(ev);
+	now = now_unix();
+	time_xep82(now, stamp, sizeof(stamp));
+	copy = xml_node_dup(ev->stanza);
+	d = xml_node_child(copy, NS_DELAY, "delay");
+	xml_node_set_attr(d, "from", host);
+	xml_node_set_attr(d, "stamp", stamp);
+	xml_node_text(d, "Offline Storage", 15);
+	sbuf_init(&b);
+	xml_serialize(copy, XML_NS_CLIENT, &b);
+	xml_node_free(copy);
+	fits = offline_fits(host, user, cfg, b.len);
+	if (fits == 0) {
+		/* XEP-0160 §2: a full queue is service-unavailable */
+		log_info("offline quota full user=%s@%s from=%s", user, host,
+		    with);
+		stanza_bounce(ev->stanza, "cancel", "service-unavailable",
+		    "The recipient's offline message storage is full");
+		goto out_free;
+	}
+	rand_id(id, sizeof(id));
+	if (fits < 0 || store_archive_append(host, user, OFFLINE_STORE, id,
+	    now, with, b.data, b.len) != 0) {
+		stanza_bounce(ev->stanza, "wait", "internal-server-error",
+		    NULL);
+		goto out_free;
+	}
+	log_debug("offline stored user=%s@%s from=%s id=%s", user, host,
+	    with, id);
+out_free:
+	free(with);
+	sbuf_cleanup(&b);
+	return HOOK_HANDLED;
+}
+
+static int
+offline_collect_cb(void *ud, const struct store_archive_item *it)
+{
+	struct offline_list *l = ud;
+	struct offline_item *x;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	x = &l->v[l->n++];
+	x->id = xstrdup(it->id);
+	x->val = xstrndup(it->val, it->len);
+	x->len = it->len;
+	return 0;
+}
+
+static void
+offline_parsed(void *ud, struct xml_node *st)
+{
+	struct xml_node **out = ud;
+
+	if (*out == NULL)
+		*out = st;
+	else
+		xml_node_free(st);
+}
+
+/* A stored stanza back into a tree, so that session/out hooks (stream
+ * management, carbons) see it like any other stanza. */
+static struct xml_node *
+offline_parse(const char *val, size_t len)
+{
+	static const char head[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams'>";
+	static const struct xml_stream_cb cb = { .stanza = offline_parsed };
+	struct xml_limits lim = { .max_stanza = len + 1, .max_depth = 0,
+		.max_attrs = 0, .max_text = 0 };
+	struct xml_node *out = NULL;
+	struct xml_stream *p = xml_stream_new(&cb, &out, &lim);
+	size_t used;
+
+	if (xml_stream_feed(p, head, sizeof(head) - 1, &used) != XML_OK ||
+	    xml_stream_feed(p, val, len, &used) != XML_OK) {
+		xml_node_free(out);
+		out = NULL;
+	}
+	xml_stream_free(p);
+	return out;
+}
+
+/* Send every stored message to s in order, then delete what was queued.
+ * The deletes and the queued bytes belong to the same loop iteration,
+ * whose group commit runs before the bytes are written. */
+static void
+offline_deliver(struct session *s)
+{
+	struct store_archive_query q = { 0 };
+	struct offline_list l = { 0 };
+	const char *host = s->host->name;
+	char *user = xstrdup(s->jid.node);
+	char *full = xstrdup(s->jid.full);
+	uint64_t sid = s->id;
+	size_t i, sent = 0;
+	int gone = 0;
+
+	q.host = host;
+	q.user = user;
+	q.store = OFFLINE_STORE;
+	if (store_archive_query(&q, offline_collect_cb, &l) < 0)
+		goto out_free;
+	for (i = 0; i < l.n && !gone; i++) {
+		struct xml_node *st = offline_parse(l.v[i].val, l.v[i].len);
+		struct session *now;
+		struct rbuf *r = NULL;
+
+		if (st == NULL) {
+			log_warn("offline dropping unreadable item user=%s@%s "
+			    "id=%s", user, host, l.v[i].id);
+			continue;
+		}
+		session_send(s, st, &r);
+		rbuf_unref(r);
+		xml_node_free(st);
+		/* a send over the queue limit ends (and frees) the session:
+		 * keep everything for the next login rather than lose it */
+		now = session_find_full(full);
+		gone = now == NULL || now->id != sid || now->closing;
+	}
+	if (gone) {
+		log_info("offline delivery interrupted jid=%s kept=%zu", full,
+		    l.n);
+		goto out_free;
+	}
+	for (i = 0; i < l.n; i++) {
+		if (store_archive_del(host, user, OFFLINE_STORE,
+		    l.v[i].id) != 0)
+			break;
+		sent++;
+	}
+	if (l.n)
+		log_debug("offline delivered jid=%s count=%zu", full, sent);
+out_free:
+	for (i = 0; i < l.n; i++) {
+		free(l.v[i].id);
+		free(l.v[i].val);
+	}
+	free(l.v);
+	free(full);
+	free(user);
+}
+
+/* A delivery waiting for the end of the loop iteration. */
+struct offline_pending {
+	uint64_t sid;
+	char full[];
+};
+
+static void
+offline_deferred(void *arg)
+{
+	struct offline_pending *p = arg;
+	struct session *s = session_find_full(p->full);
+
+	/* the session may have gone or changed its mind meanwhile */
+	if (s && s->id == p->sid && !s->closing && s->available &&
+	    s->priority >= 0)
+		offline_deliver(s);
+	free(p);
+}
+
+/* XEP-0160 §2: deliver when the user next sends available presence with
+ * a non-negative priority (an initial presence, or a priority raised
+ * from negative). The delivery runs once every presence handler is done,
+ * so the presence broadcast (and the contacts' presence) come first,
+ * whatever the presence module answers; it still runs before the group
+ * commit, so the deletes are committed before the bytes are written. */
+static enum hook_ret
+offline_presence(struct hook_ev *ev)
+{
+	static int idx = -1;
+	struct session *s = ev->session;
+	struct offline_pending *p;
+	size_t n;
+	int eligible, was;
+
+	if (s == NULL || s->jid.node == NULL)
+		return HOOK_CONTINUE;
+	if (idx < 0)
+		idx = module_index("offline");
+	eligible = s->available && s->priority >= 0 && ev->type[0] == '\0';
+	was = session_mod_get(s, idx) != NULL;
+	session_mod_set(s, idx, eligible ? &offline_eligible : NULL);
+	if (eligible && !was) {
+		n = strlen(s->jid.full) + 1;
+		p = xmalloc(sizeof(*p) + n);
+		p->sid = s->id;
+		memcpy(p->full, s->jid.full, n);
+		loop_defer(offline_deferred, p);
+	}
+	return HOOK_CONTINUE;
+}
+
+static const struct cfg_directive offline_dirs[] = {
+	{ .name = "max_messages", .type = CFG_INT,
+	  .offset = offsetof(struct offline_cfg, max_messages), .def = "1000",
+	  .min = 1, .max = 1000000,
+	  .doc = "Messages kept for one user while offline; more are "
+		 "refused with service-unavailable." },
+	{ .name = "max_bytes", .type = CFG_SIZE,
+	  .offset = offsetof(struct offline_cfg, max_bytes), .def = "1M",
+	  .min = 1024, .max = 1024LL * 1024 * 1024,
+	  .doc = "Bytes of messages kept for one user while offline (keep it "
+		 "under limits.send_queue: all are sent at once)." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section offline_section = {
+	.name = "offline",
+	.dirs = offline_dirs,
+	.size = sizeof(struct offline_cfg),
+	.doc = "Settings of the offline module.",
+};
+
+static const struct hook_reg offline_hooks[] = {
+	{ "message/offline", offline_store, 0 },
+	/* before the presence module, which may end the chain; the
+	 * delivery itself is deferred (see offline_presence) */
+	{ "presence/self", offline_presence, 10 },
+	HOOK_REG_END
+};
+
+const struct module mod_offline = {
+	.name = "offline",
+	.spec = "XEP-0160, XEP-0203",
+	.doc = "Keeps messages for users who are offline and delivers them "
+	       "at their next available presence.",
+	.features = (const char *const[]){ "msgoffline", NULL },
+	.hooks = offline_hooks,
+	.config = &offline_section,
+};

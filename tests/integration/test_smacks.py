@@ -1,0 +1,219 @@
+"""XEP-0198 stream management: acks, counting, resumption after a lost
+connection, and what happens to unacknowledged stanzas when a session ends
+for good (rerouted to offline storage, iqs bounced)."""
+import time
+
+import pytest
+
+from ternlib import (DOMAIN, NS_CLIENT, RawStream, StreamClosed, connect_tls,
+                     q, show)
+
+NS_SM = 'urn:xmpp:sm:3'
+NS_DELAY = 'urn:xmpp:delay'
+
+
+def sm_server(make_server, settings='hibernation_timeout: 10s'):
+    srv = make_server(start=False)
+    cfg = srv.config_text()
+    line = '    modules: [%s]\n' % ', '.join(srv.modules)
+    assert line in cfg
+    cfg = cfg.replace(line, line + '    smacks: { %s }\n' % settings)
+    srv.write_config(cfg)
+    return srv.start()
+
+
+def enable(s, resume=True):
+    s.send("<enable xmlns='%s'%s/>" % (NS_SM, " resume='true'"
+                                        if resume else ''))
+    return s.wait_for(lambda e: e.tag in (q(NS_SM, 'enabled'),
+                                          q(NS_SM, 'failed')))
+
+
+def ask_h(s):
+    s.send("<r xmlns='%s'/>" % NS_SM)
+    a = s.wait_for(lambda e: e.tag == q(NS_SM, 'a'))
+    return int(a.get('h'))
+
+
+def login(srv, user, resource):
+    s = connect_tls(srv.c2s)
+    s.authenticate(user)
+    s.bind(resource)
+    return s
+
+
+def test_feature_and_enable(server):
+    s = connect_tls(server.c2s)
+    feats = s.authenticate('alice')
+    assert feats.find(q(NS_SM, 'sm')) is not None
+    s.bind('phone')
+    en = enable(s)
+    assert en.tag == q(NS_SM, 'enabled'), show(en)
+    assert en.get('resume') == 'true' and en.get('id')
+    assert int(en.get('max')) > 0
+    # a second enable is refused
+    again = enable(s)
+    assert again.tag == q(NS_SM, 'failed')
+    assert again.find(q('urn:ietf:params:xml:ns:xmpp-stanzas',
+                        'unexpected-request')) is not None
+
+
+def test_inbound_count(server):
+    s = login(server, 'alice', 'phone')
+    enable(s)
+    assert ask_h(s) == 0
+    s.alive()                  # one iq
+    s.presence()               # one presence
+    s.message('bob@%s' % DOMAIN, 'x')
+    assert ask_h(s) == 3
+    # the <r/> and <a/> themselves are not counted
+    assert ask_h(s) == 3
+
+
+def test_server_requests_acks_and_client_acks(server):
+    bob = login(server, 'bob', 'pc')
+    bob.presence()
+    s = login(server, 'alice', 'phone')
+    enable(s)
+    s.presence()
+    for i in range(6):
+        bob.message('alice@%s/phone' % DOMAIN, 'm%d' % i)
+    # request_every defaults to 5: after five stanzas we ask
+    r = s.wait_for(lambda e: e.tag == q(NS_SM, 'r'))
+    assert r is not None
+    s.send("<a xmlns='%s' h='5'/>" % NS_SM)
+    s.alive()
+
+
+def test_ack_beyond_sent_is_an_error(server):
+    s = login(server, 'alice', 'phone')
+    enable(s)
+    s.send("<a xmlns='%s' h='7'/>" % NS_SM)
+    assert s.stream_error() == 'undefined-condition'
+
+
+def test_resume_replays_unacked(server):
+    bob = login(server, 'bob', 'pc')
+    bob.presence()
+    s = login(server, 'alice', 'phone')
+    en = enable(s)
+    s.presence()
+    bob.message('alice@%s/phone' % DOMAIN, 'one')
+    m = s.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+    assert m.find(q(NS_CLIENT, 'body')).text == 'one'
+    h_before = ask_h(s)
+    # the train enters a tunnel: the TCP connection dies without a close
+    s.sock.close()
+    time.sleep(0.3)
+    bob.message('alice@%s/phone' % DOMAIN, 'two')
+    bob.message('alice@%s' % DOMAIN, 'three')
+    bob.alive()
+    # a new connection resumes; it had acknowledged nothing
+    n = connect_tls(server.c2s)
+    n.authenticate('alice')
+    n.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, en.get('id')))
+    res = n.wait_for(lambda e: e.tag in (q(NS_SM, 'resumed'),
+                                         q(NS_SM, 'failed')))
+    assert res.tag == q(NS_SM, 'resumed'), show(res)
+    assert int(res.get('h')) == h_before
+    bodies = []
+    while len(bodies) < 3:
+        e = n.next()
+        if e.tag == q(NS_CLIENT, 'message'):
+            bodies.append(e.find(q(NS_CLIENT, 'body')).text)
+    # the presence may come first; messages come in order, none lost
+    assert bodies == ['one', 'two', 'three']
+    # same full JID, still the same session
+    r = n.iq('get', "<ping xmlns='urn:xmpp:ping'/>", to=DOMAIN)
+    assert r.get('to') == 'alice@%s/phone' % DOMAIN
+
+
+def test_resume_unknown_id(server):
+    n = connect_tls(server.c2s)
+    n.authenticate('alice')
+    n.send("<resume xmlns='%s' previd='nope' h='0'/>" % NS_SM)
+    f = n.wait_for(lambda e: e.tag == q(NS_SM, 'failed'))
+    assert f.find(q('urn:ietf:params:xml:ns:xmpp-stanzas',
+                    'item-not-found')) is not None
+    # the stream can still bind normally
+    n.bind('new')
+    n.alive()
+
+
+def test_other_user_cannot_resume(server):
+    s = login(server, 'alice', 'phone')
+    en = enable(s)
+    s.sock.close()
+    time.sleep(0.3)
+    n = connect_tls(server.c2s)
+    n.authenticate('bob')
+    n.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, en.get('id')))
+    f = n.wait_for(lambda e: e.tag in (q(NS_SM, 'resumed'),
+                                       q(NS_SM, 'failed')))
+    assert f.tag == q(NS_SM, 'failed')
+
+
+def test_expiry_reroutes_to_offline_and_bounces_iqs(make_server):
+    srv = sm_server(make_server, 'hibernation_timeout: 10s')
+    bob = login(srv, 'bob', 'pc')
+    bob.presence()
+    s = login(srv, 'alice', 'phone')
+    en = enable(s)
+    s.presence()
+    s.sock.close()
+    time.sleep(0.3)
+    bob.message('alice@%s/phone' % DOMAIN, 'kept')
+    bob.send("<iq type='get' id='q1' to='alice@%s/phone'>"
+             "<query xmlns='jabber:iq:version'/></iq>" % DOMAIN)
+    bob.alive()
+    # hibernation runs out: the message goes to offline storage, the iq
+    # gets an error back
+    err = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, 'iq')
+                       and e.get('id') == 'q1', timeout=20)
+    assert err.get('type') == 'error', show(err)
+    # a late resume learns it is over, with the h the server had
+    n = connect_tls(srv.c2s)
+    n.authenticate('alice')
+    n.send("<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, en.get('id')))
+    f = n.wait_for(lambda e: e.tag in (q(NS_SM, 'resumed'),
+                                       q(NS_SM, 'failed')))
+    assert f.tag == q(NS_SM, 'failed') and f.get('h') is not None
+    n.bind('phone2')
+    n.presence()
+    m = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+    assert m.find(q(NS_CLIENT, 'body')).text == 'kept'
+    assert m.find(q(NS_DELAY, 'delay')) is not None
+
+
+def test_clean_close_reroutes_unacked(server):
+    s = login(server, 'alice', 'phone')
+    enable(s, resume=False)
+    s.presence()
+    bob = login(server, 'bob', 'pc')
+    bob.message('alice@%s/phone' % DOMAIN, 'unacked')
+    s.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+    # alice closes without acknowledging: the message must not vanish
+    s.send('</stream:stream>')
+    s.wait_closed()
+    n = login(server, 'alice', 'laptop')
+    n.presence()
+    m = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+    assert m.find(q(NS_CLIENT, 'body')).text == 'unacked'
+
+
+def test_shutdown_keeps_hibernating_messages(make_server):
+    srv = sm_server(make_server, 'hibernation_timeout: 5m')
+    bob = login(srv, 'bob', 'pc')
+    s = login(srv, 'alice', 'phone')
+    enable(s)
+    s.presence()
+    s.sock.close()
+    time.sleep(0.3)
+    bob.message('alice@%s' % DOMAIN, 'across a restart')
+    bob.alive()
+    srv.stop()
+    srv.start()
+    n = login(srv, 'alice', 'laptop')
+    n.presence()
+    m = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+    assert m.find(q(NS_CLIENT, 'body')).text == 'across a restart'

@@ -1,0 +1,204 @@
+"""Presence subscriptions (RFC 6121 §3), pre-approval, persistence."""
+from ternlib import NS_CLIENT, connect_tls, q, show
+
+NS_ROSTER = 'jabber:iq:roster'
+NS_PREAPPROVAL = 'urn:xmpp:features:pre-approval'
+QUERY = "<query xmlns='%s'/>" % NS_ROSTER
+
+
+def login(server, user, resource=None, available=True):
+    s = connect_tls(server.c2s)
+    s.authenticate(user)
+    s.bind(resource)
+    r = s.iq('get', QUERY)
+    assert r.get('type') == 'result', show(r)
+    if available:
+        s.presence()
+        s.alive()
+    return s
+
+
+def items(s):
+    r = s.iq('get', QUERY)
+    qn = r.find(q(NS_ROSTER, 'query'))
+    return {i.get('jid'): i for i in qn.findall(q(NS_ROSTER, 'item'))}
+
+
+def push_item(s):
+    el = s.wait_for(lambda e: e.tag == q(NS_CLIENT, 'iq')
+                    and e.get('type') == 'set'
+                    and e.find(q(NS_ROSTER, 'query')) is not None)
+    (item,) = el.find(q(NS_ROSTER, 'query'))
+    return item
+
+
+def presence(s, type_, frm=None):
+    def match(e):
+        return (e.tag == q(NS_CLIENT, 'presence')
+                and e.get('type') == type_
+                and (frm is None or e.get('from') == frm))
+    return s.wait_for(match)
+
+
+def no_presence(s, type_, within=0.5):
+    try:
+        el = presence_timeout(s, type_, within)
+    except TimeoutError:
+        return
+    raise AssertionError('unexpected presence %s' % show(el))
+
+
+def presence_timeout(s, type_, within):
+    return s.wait_for(lambda e: e.tag == q(NS_CLIENT, 'presence')
+                      and e.get('type') == type_, within)
+
+
+def send(s, type_, to, extra=''):
+    s.send("<presence type='%s' to='%s'>%s</presence>" % (type_, to, extra))
+
+
+def subscribe(a, b, a_jid, b_jid):
+    """a subscribes to b's presence, b approves (both online)."""
+    send(a, 'subscribe', b_jid)
+    item = push_item(a)
+    assert item.get('ask') == 'subscribe'
+    req = presence(b, 'subscribe')
+    assert req.get('from') == a_jid  # bare, stamped by the server
+    send(b, 'subscribed', a_jid)
+    return push_item(a), push_item(b)
+
+
+def test_full_handshake_both_directions(server):
+    alice = login(server, 'alice', 'pc')
+    bob = login(server, 'bob', 'phone')
+    a_item, b_item = subscribe(alice, bob, 'alice@localhost',
+                               'bob@localhost')
+    assert a_item.get('subscription') == 'to'
+    assert a_item.get('ask') is None
+    assert b_item.get('subscription') == 'from'
+    assert b_item.get('jid') == 'alice@localhost'
+    ok = presence(alice, 'subscribed')
+    assert ok.get('from') == 'bob@localhost'
+    # §3.1.5: the contact's presence follows the approval
+    p = presence(alice, None, 'bob@localhost/phone')
+    assert p.get('to') == 'alice@localhost'
+    # the other way
+    b_item, a_item = subscribe(bob, alice, 'bob@localhost',
+                               'alice@localhost')
+    assert b_item.get('subscription') == 'both'
+    assert a_item.get('subscription') == 'both'
+    presence(bob, None, 'alice@localhost/pc')
+    assert items(alice)['bob@localhost'].get('subscription') == 'both'
+    assert items(bob)['alice@localhost'].get('subscription') == 'both'
+    # asking again changes nothing: bob's server answers for bob
+    # (§3.1.3) and alice's, with nothing pending, ignores it (§3.1.6)
+    send(alice, 'subscribe', 'bob@localhost')
+    no_presence(bob, 'subscribe')
+    no_presence(alice, 'subscribed')
+    assert items(alice)['bob@localhost'].get('subscription') == 'both'
+
+
+def test_pending_request_waits_for_login(server):
+    alice = login(server, 'alice')
+    send(alice, 'subscribe', 'bob@localhost',
+         '<status>it is alice</status>')
+    assert push_item(alice).get('ask') == 'subscribe'
+    alice.alive()
+    bob = login(server, 'bob', available=False)
+    # not in bob's roster until bob answers
+    assert items(bob) == {}
+    bob.presence()
+    req = presence(bob, 'subscribe')
+    assert req.get('from') == 'alice@localhost'
+    assert req.find(q(NS_CLIENT, 'status')).text == 'it is alice'
+    # a second resource logging in gets it too
+    bob2 = login(server, 'bob', 'two')
+    presence(bob2, 'subscribe')
+    # denying: alice learns it, the ask goes
+    send(bob, 'unsubscribed', 'alice@localhost')
+    item = push_item(alice)
+    assert item.get('subscription') == 'none'
+    assert item.get('ask') is None
+    assert presence(alice, 'unsubscribed').get('from') == 'bob@localhost'
+    bob3 = login(server, 'bob', 'three')
+    no_presence(bob3, 'subscribe')
+    assert items(bob) == {}
+
+
+def test_pre_approval(server):
+    bob = login(server, 'bob')
+    assert bob.features.find(q(NS_PREAPPROVAL, 'sub')) is not None
+    send(bob, 'subscribed', 'alice@localhost')
+    item = push_item(bob)
+    assert item.get('approved') == 'true'
+    assert item.get('subscription') == 'none'
+    alice = login(server, 'alice')
+    no_presence(alice, 'subscribed')
+    send(alice, 'subscribe', 'bob@localhost')
+    assert push_item(alice).get('ask') == 'subscribe'
+    item = push_item(alice)
+    assert item.get('subscription') == 'to'
+    assert presence(alice, 'subscribed').get('from') == 'bob@localhost'
+    item = push_item(bob)
+    assert item.get('subscription') == 'from'
+    assert item.get('approved') is None
+    no_presence(bob, 'subscribe')
+
+
+def test_unsubscribe_and_unsubscribed(server):
+    alice = login(server, 'alice')
+    bob = login(server, 'bob')
+    subscribe(alice, bob, 'alice@localhost', 'bob@localhost')
+    subscribe(bob, alice, 'bob@localhost', 'alice@localhost')
+    assert items(alice)['bob@localhost'].get('subscription') == 'both'
+    # alice stops following bob: both → from for alice, to for bob
+    send(alice, 'unsubscribe', 'bob@localhost')
+    assert push_item(alice).get('subscription') == 'from'
+    assert presence(bob, 'unsubscribe').get('from') == 'alice@localhost'
+    assert push_item(bob).get('subscription') == 'to'
+    # bob is now told unavailable by bob's server (§3.3.3)
+    presence(alice, 'unavailable')
+    # alice cancels bob's subscription to her: from → none
+    send(alice, 'unsubscribed', 'bob@localhost')
+    assert push_item(alice).get('subscription') == 'none'
+    assert presence(bob, 'unsubscribed').get('from') == 'alice@localhost'
+    assert push_item(bob).get('subscription') == 'none'
+    presence(bob, 'unavailable', 'alice@localhost/' +
+             alice.jid.split('/')[1])
+    # roster removal with a subscription tells the contact
+    subscribe(alice, bob, 'alice@localhost', 'bob@localhost')
+    r = alice.iq('set', "<query xmlns='%s'><item jid='bob@localhost' "
+                 "subscription='remove'/></query>" % NS_ROSTER)
+    assert r.get('type') == 'result', show(r)
+    assert presence(bob, 'unsubscribe').get('from') == 'alice@localhost'
+    assert push_item(bob).get('subscription') == 'none'
+
+
+def test_state_survives_restart(server):
+    alice = login(server, 'alice')
+    bob = login(server, 'bob')
+    subscribe(alice, bob, 'alice@localhost', 'bob@localhost')
+    alice.alive()
+    send(alice, 'subscribe', 'carol@localhost', '<status>hi</status>')
+    alice.alive()
+    r = alice.iq('set', "<query xmlns='%s'><item jid='bob@localhost' "
+                 "name='B'><group>G</group></item></query>" % NS_ROSTER)
+    assert r.get('type') == 'result'
+    alice.close()
+    bob.close()
+    assert server.stop() == []
+    server.start()
+    alice = login(server, 'alice', available=False)
+    got = items(alice)
+    assert got['bob@localhost'].get('subscription') == 'to'
+    assert got['bob@localhost'].get('name') == 'B'
+    assert [g.text for g in got['bob@localhost']] == ['G']
+    assert got['carol@localhost'].get('ask') == 'subscribe'
+    bob = login(server, 'bob', available=False)
+    assert items(bob)['alice@localhost'].get('subscription') == 'from'
+    carol = login(server, 'carol')
+    req = presence(carol, 'subscribe')
+    assert req.get('from') == 'alice@localhost'
+    assert req.find(q(NS_CLIENT, 'status')).text == 'hi'
+    send(carol, 'subscribed', 'alice@localhost')
+    assert push_item(alice).get('subscription') == 'to'
