@@ -294,6 +294,7 @@ park_detach(struct session *s)
 		ev_timer_stop(loop_ev, &m->timer);
 		m->hibernating = 0;
 	}
+	s->detached = 0;
 }
 
 static const struct session_transport park_tp = {
@@ -323,6 +324,7 @@ on_lost(struct hook_ev *ev)
 	if (m == NULL || !m->resume)
 		return HOOK_CONTINUE;
 	m->hibernating = 1;
+	ev->session->detached = 1;
 	r_unlink(m);
 	session_set_transport(ev->session, &park_tp, m);
 	ev_timer_init(&m->timer, expire_cb, (double)c->hibernation, 0.0);
@@ -454,6 +456,7 @@ do_resume(struct hook_ev *ev)
 	}
 	ev_timer_stop(loop_ev, &m->timer);
 	m->hibernating = 0;
+	s->detached = 0;
 	m->since_r = 0;
 	send_raw(s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>", m->id,
 	    m->in_h);

@@ -33,6 +33,8 @@ struct session {
 	unsigned available : 1; /* sent initial presence, not unavailable */
 	unsigned interested : 1; /* requested the roster (RFC 6121 §1.4) */
 	unsigned closing : 1;
+	unsigned detached : 1; /* no live connection (stream management
+				* keeps it for resumption) */
 	int64_t started; /* unix seconds */
 	const struct session_transport *tp;
 	void *tp_data;
