@@ -195,17 +195,20 @@ caps_forms(struct host *h, struct sbuf *s)
 		forms = xrealloc(forms, (nforms + 1) * sizeof(*forms));
 		forms[nforms++] = c;
 	}
-	qsort(forms, nforms, sizeof(*forms), cmp_form);
+	if (nforms > 1)
+		qsort(forms, nforms, sizeof(*forms), cmp_form);
 	for (i = 0; i < nforms; i++) {
 		sbuf_printf(s, "%s<", form_type(forms[i]));
 		fields = children(forms[i], "field", &nf);
-		qsort(fields, nf, sizeof(*fields), cmp_field);
+		if (nf > 1)
+			qsort(fields, nf, sizeof(*fields), cmp_field);
 		for (j = 0; j < nf; j++) {
 			if (strcmp(field_var(fields[j]), "FORM_TYPE") == 0)
 				continue;
 			sbuf_printf(s, "%s<", field_var(fields[j]));
 			vals = children(fields[j], "value", &nv);
-			qsort(vals, nv, sizeof(*vals), cmp_value);
+			if (nv > 1)
+				qsort(vals, nv, sizeof(*vals), cmp_value);
 			for (k = 0; k < nv; k++)
 				sbuf_printf(s, "%s<",
 				    xml_node_text_get(vals[k]));

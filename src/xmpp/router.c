@@ -202,12 +202,20 @@ router_deliver_bare(struct host *h, struct xml_node *st,
 		return;
 	{
 		struct hook_ev ev = { 0 };
+		const char *fa = xml_node_attr(st, "from");
+		struct jid from = { 0 };
+		enum hook_ret hr;
 
+		if (fa == NULL || jid_parse_str(&from, fa) != 0)
+			return; /* every routed stanza has a valid from */
 		ev.host = h;
 		ev.stanza = st;
+		ev.from = &from;
 		ev.to = to;
 		ev.type = type ? type : "";
-		if (hook_fire(h->hooks, "message/offline", &ev) == HOOK_HANDLED)
+		hr = hook_fire(h->hooks, "message/offline", &ev);
+		jid_cleanup(&from);
+		if (hr == HOOK_HANDLED)
 			return;
 	}
 	stanza_bounce(st, "cancel", "service-unavailable", NULL);
