@@ -39,7 +39,7 @@ if [ -x "$BUILD/ternd" ]; then
 fi
 if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
 	TERN_BIN="$(pwd)/$BUILD" timeout 480 /usr/bin/python3 -m pytest -q \
-		-p no:cacheprovider tests/integration \
+		-p no:cacheprovider --basetemp="$log.pt" tests/integration \
 		--junitxml="$log.xml" 2>&1 | tail -n 40
 	if [ -f "$log.xml" ]; then
 		set -- $(/usr/bin/python3 - "$log.xml" <<'PY'
@@ -60,6 +60,6 @@ PY
 		failed=$((failed + 1))
 	fi
 fi
-rm -f "$log"
+rm -rf "$log" "$log.pt"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

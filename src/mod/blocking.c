@@ -155,10 +155,14 @@ bl_account(const char *host, const char *user, const char *bare)
 	struct bl_list *l = NULL;
 	struct bl_sess *d;
 
+	/* a closing session (its session/closed handlers may still route
+	 * stanzas) gets no cache: nothing would free it */
+	while (first && first->closing)
+		first = first->next_res;
 	if (first == NULL)
 		return NULL;
 	for (s = first; s && l == NULL; s = s->next_res) {
-		d = session_mod_get(s, bl_idx());
+		d = s->closing ? NULL : session_mod_get(s, bl_idx());
 		if (d)
 			l = d->bl;
 	}
@@ -169,6 +173,8 @@ bl_account(const char *host, const char *user, const char *bare)
 		l->refs = 0;
 	}
 	for (s = first; s; s = s->next_res) {
+		if (s->closing)
+			continue;
 		d = session_mod_get(s, bl_idx());
 		if (d == NULL) {
 			d = xcalloc(1, sizeof(*d));

@@ -117,7 +117,8 @@ class Ternd:
                  modules=('disco', 'ping', 'version', 'time', 'vcard',
                           'private', 'register', 'welcome',
                           'contact_info', 'roster', 'presence',
-                          'offline', 'blocking', 'last', 'smacks')):
+                          'offline', 'blocking', 'last', 'smacks',
+                          'carbons', 'mam', 'csi', 'push')):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'certs').mkdir(exist_ok=True)

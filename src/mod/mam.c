@@ -1,0 +1,1014 @@
+/* src/mod/mam.c: XEP-0313 Message Archive Management (urn:xmpp:mam:2 and
+ * #extended) for user archives, with XEP-0359 stanza ids and XEP-0059
+ * result set paging. */
+#include <ctype.h>
+#include <time.h>
+
+#include "mod/mod.h"
+#include "mod/roster.h"
+
+#define NS_MAM "urn:xmpp:mam:2"
+#define NS_MAM_EXT "urn:xmpp:mam:2#extended"
+#define NS_SID "urn:xmpp:sid:0"
+#define NS_RSM "http://jabber.org/protocol/rsm"
+#define NS_XDATA "jabber:x:data"
+#define NS_XDATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_HINTS "urn:xmpp:hints"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define MAM_STORE "mam"
+#define MAM_PREFS_STORE "mam_prefs"
+#define MAM_MAX_IDS 1000
+
+enum mam_default { MAM_ALWAYS, MAM_NEVER, MAM_ROSTER };
+static const char *const mam_defaults[] = { "always", "never", "roster",
+	NULL };
+
+struct mam_cfg {
+	long long retention;
+	long long expire_interval;
+	long long page_size;
+	long long max_page;
+	int default_prefs;
+};
+
+extern const struct module mod_mam;
+
+/* ---- what is archived ---- */
+
+/* XEP-0313 §5.1.1: chat and normal messages with a body, and the payloads
+ * clients keep conversations with (encrypted bodies, markers, reactions,
+ * retractions, call invitations, files). Never errors, headlines,
+ * groupchat, carbon copies or archive results; the XEP-0334 hints decide
+ * first. */
+static int
+mam_archivable(const struct xml_node *st)
+{
+	static const char *const keep[] = { "eu.siacs.conversations.axolotl",
+		"urn:xmpp:omemo:2", "urn:xmpp:openpgp:0", "jabber:x:encrypted",
+		"urn:xmpp:chat-markers:0", "urn:xmpp:reactions:0",
+		"urn:xmpp:message-retract:0", "urn:xmpp:message-retract:1",
+		"urn:xmpp:fasten:0", "urn:xmpp:jingle-message:0",
+		"jabber:x:oob", NULL };
+	const char *type = xml_node_attr(st, "type");
+	const struct xml_node *c;
+	size_t i;
+
+	if (type != NULL && type[0] != '\0' && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
+		return 0;
+	if (xml_node_find(st, NS_HINTS, "no-store") ||
+	    xml_node_find(st, NS_HINTS, "no-permanent-store"))
+		return 0;
+	if (xml_node_find(st, NS_CARBONS, "sent") ||
+	    xml_node_find(st, NS_CARBONS, "received") ||
+	    xml_node_find(st, NS_MAM, "result"))
+		return 0;
+	if (xml_node_find(st, NS_HINTS, "store") ||
+	    xml_node_find(st, XML_NS_CLIENT, "body"))
+		return 1;
+	for (c = xml_node_first_el(st); c; c = xml_node_next_el(c))
+		for (i = 0; keep[i]; i++)
+			if (strcmp(c->ns, keep[i]) == 0)
+				return 1;
+	return 0;
+}
+
+/* ---- preferences ---- */
+
+/* The user's stored <prefs/>, or NULL when none (or unreadable). */
+static struct xml_node *
+mam_prefs_load(const char *host, const char *user)
+{
+	struct xml_node *p;
+	char *val;
+	size_t len;
+
+	if (store_kv_get(host, user, MAM_PREFS_STORE, &val, &len) != 0)
+		return NULL;
+	p = xml_parse_element(val, len);
+	free(val);
+	return p;
+}
+
+static int
+mam_list_has(const struct xml_node *prefs, const char *list,
+    const char *bare)
+{
+	struct xml_node *l = xml_node_find(prefs, NS_MAM, list), *j;
+
+	for (j = l ? l->children : NULL; j; j = j->next)
+		if (xml_node_is(j, NS_MAM, "jid") &&
+		    strcmp(xml_node_text_get(j), bare) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+mam_default_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && mam_defaults[i]; i++)
+		if (strcmp(name, mam_defaults[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Does user@host archive its messages with contact (bare JID)?
+ * XEP-0313 §6: <never/> wins, then <always/>, then the default. */
+static int
+mam_wants(struct host *h, const char *user, const char *contact)
+{
+	const struct mam_cfg *cfg = host_modcfg(h, &mod_mam);
+	struct xml_node *p = mam_prefs_load(h->name, user);
+	int def = cfg->default_prefs, ret;
+
+	if (p) {
+		int d = mam_default_index(xml_node_attr(p, "default"));
+
+		if (mam_list_has(p, "never", contact)) {
+			ret = 0;
+			goto out_free;
+		}
+		if (mam_list_has(p, "always", contact)) {
+			ret = 1;
+			goto out_free;
+		}
+		if (d >= 0)
+			def = d;
+	}
+	if (def == MAM_ALWAYS)
+		ret = 1;
+	else if (def == MAM_NEVER)
+		ret = 0;
+	else
+		ret = roster_has_item(h->name, user, contact) == 1;
+out_free:
+	xml_node_free(p);
+	return ret;
+}
+
+/* ---- archiving ---- */
+
+/* Store st in user's archive under a new id (written into id, 24 bytes);
+ * 0 stored, -1 failure. */
+static int
+mam_store(struct host *h, const char *user, const char *with,
+    const struct xml_node *st, char *id, size_t idlen)
+{
+	struct sbuf b;
+	int rc;
+
+	rand_id(id, idlen);
+	sbuf_init(&b);
+	xml_serialize(st, XML_NS_CLIENT, &b);
+	rc = store_archive_append(h->name, user, MAM_STORE, id, now_unix(),
+	    with, b.data, b.len);
+	sbuf_cleanup(&b);
+	if (rc != 0)
+		log_warn("mam archiving failed user=%s@%s", user, h->name);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Remove the <stanza-id/> elements claiming to come from archive `by`
+ * (XEP-0359 §5: only the archive itself may add them). */
+static void
+mam_strip_sid(struct xml_node *st, const char *by)
+{
+	struct xml_node *c, *next;
+
+	for (c = st->children; c; c = next) {
+		const char *b;
+		struct jid j;
+		int ours;
+
+		next = c->next;
+		if (!xml_node_is(c, NS_SID, "stanza-id"))
+			continue;
+		b = xml_node_attr(c, "by");
+		if (b == NULL || jid_parse_str(&j, b) != 0) {
+			/* unattributable: nobody can rely on it anyway */
+			ours = b == NULL;
+		} else {
+			ours = strcmp(j.full, by) == 0;
+			jid_cleanup(&j);
+		}
+		if (ours)
+			xml_node_unlink(c);
+	}
+}
+
+static void
+mam_add_sid(struct xml_node *st, const char *by, const char *id)
+{
+	struct xml_node *s = xml_node_child(st, NS_SID, "stanza-id");
+
+	xml_node_set_attr(s, "by", by);
+	xml_node_set_attr(s, "id", id);
+}
+
+/* Incoming, before delivery: every copy loses stanza-ids forged in the
+ * recipient's name; an archived one gets the archive's id, which the
+ * delivered copy, its carbons and its offline copy all carry. */
+static enum hook_ret
+mam_inbound(struct hook_ev *ev)
+{
+	char id[24];
+
+	if (ev->to->node == NULL || ev->from == NULL)
+		return HOOK_CONTINUE;
+	mam_strip_sid(ev->stanza, ev->to->bare);
+	if (!mam_archivable(ev->stanza) ||
+	    !mam_wants(ev->host, ev->to->node, ev->from->bare))
+		return HOOK_CONTINUE;
+	if (mam_store(ev->host, ev->to->node, ev->from->bare, ev->stanza, id,
+	    sizeof(id)) == 0)
+		mam_add_sid(ev->stanza, ev->to->bare, id);
+	return HOOK_CONTINUE;
+}
+
+/* Outgoing, before routing: archive in the sender's archive. The
+ * stanza-id goes on the stanza only while the other outgoing handlers
+ * run (the sent carbons carry it, XEP-0313 §3.4); mam_outgoing_done
+ * takes it off before the contact could see it. */
+static enum hook_ret
+mam_outgoing(struct hook_ev *ev)
+{
+	struct session *s = ev->session;
+	const char *to = xml_node_attr(ev->stanza, "to");
+	struct jid j;
+	char id[24];
+
+	if (s == NULL || s->jid.node == NULL)
+		return HOOK_CONTINUE;
+	mam_strip_sid(ev->stanza, s->jid.bare);
+	if (to == NULL || jid_parse_str(&j, to) != 0)
+		return HOOK_CONTINUE;
+	/* to the own account: archived once, as received */
+	if (strcmp(j.bare, s->jid.bare) != 0 && mam_archivable(ev->stanza) &&
+	    mam_wants(ev->host, s->jid.node, j.bare) &&
+	    mam_store(ev->host, s->jid.node, j.bare, ev->stanza, id,
+	    sizeof(id)) == 0)
+		mam_add_sid(ev->stanza, s->jid.bare, id);
+	jid_cleanup(&j);
+	return HOOK_CONTINUE;
+}
+
+static enum hook_ret
+mam_outgoing_done(struct hook_ev *ev)
+{
+	if (ev->session && ev->session->jid.node)
+		mam_strip_sid(ev->stanza, ev->session->jid.bare);
+	return HOOK_CONTINUE;
+}
+
+/* ---- queries ---- */
+
+/* XEP-0082 DateTime to unix seconds (fractions dropped); -1 if bad. */
+static int
+mam_parse_time(const char *s, int64_t *out)
+{
+	int y, mo, d, hh, mi, ss, oh = 0, om = 0, n = 0, sign = 0;
+	const char *p;
+	struct tm tm = { 0 };
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi,
+	    &ss, &n) != 6 || n != 19 || !isdigit((unsigned char)s[0]))
+		return -1;
+	p = s + n;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
+			return -1;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 ||
+	    mi > 59 || ss > 60 || oh > 23 || om > 59 || hh < 0 || mi < 0 ||
+	    ss < 0 || oh < 0 || om < 0)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = hh;
+	tm.tm_min = mi;
+	tm.tm_sec = ss;
+	*out = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
+/* One archived item read back. */
+struct mam_item {
+	char *id;
+	int64_t when;
+	char *val;
+	size_t len;
+};
+
+struct mam_items {
+	struct mam_item *v;
+	size_t n, cap;
+};
+
+static int
+mam_collect(void *ud, const struct store_archive_item *it)
+{
+	struct mam_items *l = ud;
+	struct mam_item *x;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	x = &l->v[l->n++];
+	x->id = xstrdup(it->id);
+	x->when = it->when;
+	x->val = xstrndup(it->val, it->len);
+	x->len = it->len;
+	return 0;
+}
+
+static void
+mam_items_free(struct mam_items *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].id);
+		free(l->v[i].val);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+/* A parsed query: the form's filters and the RSM request. */
+struct mam_req {
+	struct jid with;
+	int has_with;
+	int64_t start, end;
+	const char *before_id, *after_id; /* form fields */
+	const char **ids; /* NULL-terminated, or NULL */
+	size_t nids;
+	long max; /* -1: not given */
+	const char *rsm_after, *rsm_before;
+	int rsm_last; /* <before/> empty */
+	int flip;
+};
+
+static void
+mam_req_cleanup(struct mam_req *r)
+{
+	jid_cleanup(&r->with);
+	free(r->ids);
+}
+
+/* The single <value/> of a field, or NULL. */
+static const char *
+mam_field_value(struct xml_node *f)
+{
+	struct xml_node *v = xml_node_find(f, NS_XDATA, "value");
+
+	return v ? xml_node_text_get(v) : NULL;
+}
+
+/* Fill r from the form; on error returns the condition and sets *text. */
+static const char *
+mam_parse_form(struct xml_node *x, struct mam_req *r, const char **text)
+{
+	struct xml_node *f, *v;
+
+	for (f = x->children; f; f = f->next) {
+		const char *var, *val;
+
+		if (!xml_node_is(f, NS_XDATA, "field"))
+			continue;
+		var = xml_node_attr(f, "var");
+		val = mam_field_value(f);
+		if (var == NULL) {
+			*text = "form field without var";
+			return "bad-request";
+		}
+		if (strcmp(var, "ids") == 0) {
+			for (v = f->children; v; v = v->next) {
+				if (!xml_node_is(v, NS_XDATA, "value"))
+					continue;
+				if (r->nids == MAM_MAX_IDS) {
+					*text = "too many ids";
+					return "policy-violation";
+				}
+				r->ids = xrealloc(r->ids,
+				    (r->nids + 2) * sizeof(*r->ids));
+				r->ids[r->nids++] = xml_node_text_get(v);
+				r->ids[r->nids] = NULL;
+			}
+			continue;
+		}
+		if (val == NULL || val[0] == '\0')
+			continue;
+		if (strcmp(var, "FORM_TYPE") == 0) {
+			if (strcmp(val, NS_MAM) != 0) {
+				*text = "FORM_TYPE is not urn:xmpp:mam:2";
+				return "bad-request";
+			}
+		} else if (strcmp(var, "with") == 0) {
+			jid_cleanup(&r->with);
+			if (jid_parse_str(&r->with, val) != 0) {
+				*text = "with is not a JID";
+				return "jid-malformed";
+			}
+			r->has_with = 1;
+		} else if (strcmp(var, "start") == 0 ||
+		    strcmp(var, "end") == 0) {
+			int64_t t;
+
+			if (mam_parse_time(val, &t) != 0) {
+				*text = "start and end are XEP-0082 DateTimes";
+				return "bad-request";
+			}
+			if (var[0] == 's')
+				r->start = t > 0 ? t : 0;
+			else
+				r->end = t > 0 ? t : -1; /* 0 is unbounded */
+		} else if (strcmp(var, "before-id") == 0) {
+			r->before_id = val;
+		} else if (strcmp(var, "after-id") == 0) {
+			r->after_id = val;
+		} else {
+			/* XEP-0313 §4.1.5 */
+			*text = "unknown form field";
+			return "feature-not-implemented";
+		}
+	}
+	return NULL;
+}
+
+static const char *
+mam_parse_rsm(struct xml_node *set, struct mam_req *r, const char **text)
+{
+	struct xml_node *c;
+
+	for (c = set->children; c; c = c->next) {
+		const char *v;
+		char *end;
+
+		if (c->type != XML_ELEMENT)
+			continue;
+		v = xml_node_text_get(c);
+		if (xml_node_is(c, NS_RSM, "max")) {
+			long m = strtol(v, &end, 10);
+
+			if (v[0] == '\0' || *end != '\0' || m < 0) {
+				*text = "max is a non-negative integer";
+				return "bad-request";
+			}
+			r->max = m;
+		} else if (xml_node_is(c, NS_RSM, "after")) {
+			if (v[0] == '\0') {
+				*text = "after needs an id";
+				return "bad-request";
+			}
+			r->rsm_after = v;
+		} else if (xml_node_is(c, NS_RSM, "before")) {
+			if (v[0] == '\0')
+				r->rsm_last = 1;
+			else
+				r->rsm_before = v;
+		} else if (xml_node_is(c, NS_RSM, "index")) {
+			*text = "paging by index is not supported";
+			return "feature-not-implemented";
+		}
+	}
+	if (r->rsm_after && (r->rsm_before || r->rsm_last)) {
+		/* XEP-0313 §4.3.3: undefined; before-id/after-id do ranges */
+		*text = "use before-id and after-id for a range";
+		return "bad-request";
+	}
+	return NULL;
+}
+
+/* Is every one of the ids in the user's archive? 1 yes, 0 no, -1 error. */
+static int
+mam_ids_exist(const char *host, const char *user, const char *const *ids,
+    size_t n)
+{
+	struct store_archive_query q = { 0 };
+	long count = 0;
+	size_t i, j, distinct = 0;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(ids[i], ids[j]) == 0)
+				break;
+		distinct += j == i;
+	}
+	q.host = host;
+	q.user = user;
+	q.store = MAM_STORE;
+	q.ids = ids;
+	if (store_archive_count(&q, &count) != 0)
+		return -1;
+	return (size_t)count == distinct;
+}
+
+/* The <message><result><forwarded> for one item, to the querier. */
+static void
+mam_send_result(const struct hook_ev *ev, const char *qid,
+    const struct mam_item *it)
+{
+	struct xml_node *m, *r, *f, *d, *orig;
+	char stamp[32];
+
+	orig = xml_parse_element(it->val, it->len);
+	if (orig == NULL) {
+		log_warn("mam unreadable item user=%s id=%s", ev->to->bare,
+		    it->id);
+		return;
+	}
+	m = xml_node_new(XML_NS_CLIENT, "message");
+	xml_node_set_attr(m, "from", ev->to->bare);
+	xml_node_set_attr(m, "to", ev->from->full);
+	r = xml_node_child(m, NS_MAM, "result");
+	if (qid)
+		xml_node_set_attr(r, "queryid", qid);
+	xml_node_set_attr(r, "id", it->id);
+	f = xml_node_child(r, NS_FORWARD, "forwarded");
+	d = xml_node_child(f, NS_DELAY, "delay");
+	time_xep82(it->when, stamp, sizeof(stamp));
+	xml_node_set_attr(d, "stamp", stamp);
+	xml_node_copy_into(f, orig);
+	xml_node_free(orig);
+	router_deliver_full(m, ev->from->full);
+	xml_node_free(m);
+}
+
+static void
+mam_text_child(struct xml_node *p, const char *name, const char *text)
+{
+	xml_node_text(xml_node_child(p, NULL, name), text, strlen(text));
+}
+
+/* Run the query; *cond gets an error condition on failure. */
+static int
+mam_run(struct hook_ev *ev, struct mam_req *r, const char *qid,
+    const char **cond)
+{
+	const struct mam_cfg *cfg = host_modcfg(ev->host, &mod_mam);
+	const char *host = ev->host->name, *user = ev->to->node;
+	struct store_archive_query q = { 0 };
+	struct mam_items l = { 0 };
+	struct xml_node *res, *fin, *set, *first;
+	long limit, count = 0, index = 0;
+	int rc, more, backward;
+	char num[32];
+	size_t i;
+
+	limit = r->max < 0 ? (long)cfg->page_size : r->max;
+	if (limit > cfg->max_page)
+		limit = (long)cfg->max_page;
+	*cond = "internal-server-error";
+	/* XEP-0313 §4.1.4: every id named must exist */
+	if (r->ids) {
+		rc = mam_ids_exist(host, user, r->ids, r->nids);
+		if (rc <= 0) {
+			*cond = rc == 0 ? "item-not-found" : *cond;
+			return -1;
+		}
+	}
+	q.host = host;
+	q.user = user;
+	q.store = MAM_STORE;
+	q.with = r->has_with ? r->with.bare : NULL;
+	q.start = r->start;
+	q.end = r->end;
+	q.ids = r->ids;
+	q.after_id = r->after_id;
+	q.before_id = r->before_id;
+	/* the whole result set, for <count/> (and the form's ids checked) */
+	rc = store_archive_count(&q, &count);
+	if (rc != 0) {
+		*cond = rc == 1 ? "item-not-found" : *cond;
+		return -1;
+	}
+	/* the RSM ids page inside the set the form chose */
+	backward = r->rsm_last || r->rsm_before;
+	if (r->rsm_after)
+		q.after_id = r->rsm_after;
+	if (r->rsm_before)
+		q.before_id = r->rsm_before;
+	q.reverse = backward;
+	q.limit = limit + 1; /* one more tells whether the page is the end */
+	rc = limit > 0 || r->rsm_after || r->rsm_before ?
+	    store_archive_query(&q, mam_collect, &l) : 0;
+	if (rc != 0) {
+		*cond = rc == 1 ? "item-not-found" : *cond;
+		goto out_fail;
+	}
+	more = (long)l.n > limit;
+	if (more) {
+		free(l.v[l.n - 1].id);
+		free(l.v[l.n - 1].val);
+		l.n--;
+	}
+	if (backward) {
+		for (i = 0; i < l.n / 2; i++) {
+			struct mam_item t = l.v[i];
+
+			l.v[i] = l.v[l.n - 1 - i];
+			l.v[l.n - 1 - i] = t;
+		}
+	}
+	/* RSM index: how many items of the set precede the page; the
+	 * first and the last page know it without counting again */
+	if (r->rsm_last) {
+		index = count - (long)l.n;
+	} else if (l.n > 0 && (r->rsm_after || r->rsm_before)) {
+		q.after_id = r->after_id;
+		q.before_id = l.v[0].id;
+		q.reverse = 0;
+		q.limit = 0;
+		if (store_archive_count(&q, &index) != 0)
+			goto out_fail;
+	}
+	for (i = 0; i < l.n; i++)
+		mam_send_result(ev, qid, &l.v[r->flip ? l.n - 1 - i : i]);
+
+	res = stanza_reply(ev);
+	fin = xml_node_child(res, NS_MAM, "fin");
+	/* XEP-0313 §4.3.2: complete when the page reaches the end of the
+	 * set in the direction of paging */
+	xml_node_set_attr(fin, "complete", more ? "false" : "true");
+	set = xml_node_child(fin, NS_RSM, "set");
+	if (l.n > 0) {
+		first = xml_node_child(set, NULL, "first");
+		snprintf(num, sizeof(num), "%ld", index);
+		xml_node_set_attr(first, "index", num);
+		xml_node_text(first, l.v[0].id, strlen(l.v[0].id));
+		mam_text_child(set, "last", l.v[l.n - 1].id);
+	}
+	snprintf(num, sizeof(num), "%ld", count);
+	mam_text_child(set, "count", num);
+	stanza_reply_send(ev, res);
+	log_debug("mam query user=%s@%s results=%zu count=%ld", user, host,
+	    l.n, count);
+	mam_items_free(&l);
+	return 0;
+out_fail:
+	mam_items_free(&l);
+	return -1;
+}
+
+/* The archive is the account's own: only its resources may use it. */
+static int
+mam_owner(struct hook_ev *ev)
+{
+	if (ev->to->node != NULL && ev->from != NULL &&
+	    strcmp(ev->from->bare, ev->to->bare) == 0)
+		return 1;
+	stanza_reply_error(ev, "cancel", "forbidden", NULL);
+	return 0;
+}
+
+static enum hook_ret
+mam_query(struct hook_ev *ev)
+{
+	struct mam_req r = { 0 };
+	struct xml_node *x, *set;
+	const char *cond = NULL, *text = NULL;
+
+	if (!mam_owner(ev))
+		return HOOK_HANDLED;
+	r.max = -1;
+	x = xml_node_find(ev->payload, NS_XDATA, "x");
+	set = xml_node_find(ev->payload, NS_RSM, "set");
+	r.flip = xml_node_find(ev->payload, NS_MAM, "flip-page") != NULL;
+	if (x)
+		cond = mam_parse_form(x, &r, &text);
+	if (cond == NULL && set)
+		cond = mam_parse_rsm(set, &r, &text);
+	if (cond == NULL &&
+	    mam_run(ev, &r, xml_node_attr(ev->payload, "queryid"), &cond) == 0)
+		cond = NULL;
+	else if (cond == NULL)
+		cond = "internal-server-error";
+	if (cond) {
+		const char *type = strcmp(cond, "bad-request") == 0 ||
+		    strcmp(cond, "jid-malformed") == 0 ? "modify" : "cancel";
+
+		if (strcmp(cond, "internal-server-error") == 0)
+			type = "wait";
+		stanza_reply_error(ev, type, cond, text);
+	}
+	mam_req_cleanup(&r);
+	return HOOK_HANDLED;
+}
+
+/* XEP-0313 §4.1.5: the form's fields. */
+static enum hook_ret
+mam_form(struct hook_ev *ev)
+{
+	static const char *const fields[][2] = { { "with", "jid-single" },
+		{ "start", "text-single" }, { "end", "text-single" },
+		{ "before-id", "text-single" }, { "after-id", "text-single" },
+		{ "ids", "list-multi" } };
+	struct xml_node *res, *x, *f, *v;
+	size_t i;
+
+	if (!mam_owner(ev))
+		return HOOK_HANDLED;
+	res = stanza_reply(ev);
+	x = xml_node_child(xml_node_child(res, NS_MAM, "query"), NS_XDATA,
+	    "x");
+	xml_node_set_attr(x, "type", "form");
+	f = xml_node_child(x, NULL, "field");
+	xml_node_set_attr(f, "type", "hidden");
+	xml_node_set_attr(f, "var", "FORM_TYPE");
+	mam_text_child(f, "value", NS_MAM);
+	for (i = 0; i < ARRAY_LEN(fields); i++) {
+		f = xml_node_child(x, NULL, "field");
+		xml_node_set_attr(f, "type", fields[i][1]);
+		xml_node_set_attr(f, "var", fields[i][0]);
+	}
+	/* XEP-0122: ids is an open list */
+	v = xml_node_child(f, NS_XDATA_VALIDATE, "validate");
+	xml_node_set_attr(v, "datatype", "xs:string");
+	xml_node_child(v, NULL, "open");
+	stanza_reply_send(ev, res);
+	return HOOK_HANDLED;
+}
+
+/* ---- preferences (XEP-0313 §6) ---- */
+
+static void
+mam_prefs_reply(struct hook_ev *ev, const struct xml_node *p)
+{
+	const struct mam_cfg *cfg = host_modcfg(ev->host, &mod_mam);
+	struct xml_node *res = stanza_reply(ev), *out;
+
+	if (p) {
+		xml_node_copy_into(res, p);
+	} else {
+		out = xml_node_child(res, NS_MAM, "prefs");
+		xml_node_set_attr(out, "default",
+		    mam_defaults[cfg->default_prefs]);
+		xml_node_child(out, NULL, "always");
+		xml_node_child(out, NULL, "never");
+	}
+	stanza_reply_send(ev, res);
+}
+
+static enum hook_ret
+mam_prefs_get(struct hook_ev *ev)
+{
+	struct xml_node *p;
+
+	if (!mam_owner(ev))
+		return HOOK_HANDLED;
+	p = mam_prefs_load(ev->host->name, ev->to->node);
+	mam_prefs_reply(ev, p);
+	xml_node_free(p);
+	return HOOK_HANDLED;
+}
+
+/* Copy the <jid/>s of list `name` from in to out as prepared bare JIDs;
+ * -1 on a bad JID. */
+static int
+mam_prefs_list(const struct xml_node *in, struct xml_node *out,
+    const char *name)
+{
+	struct xml_node *l = xml_node_find(in, NS_MAM, name), *j;
+	struct xml_node *ol = xml_node_child(out, NULL, name);
+
+	for (j = l ? l->children : NULL; j; j = j->next) {
+		struct jid p;
+
+		if (!xml_node_is(j, NS_MAM, "jid"))
+			continue;
+		if (jid_parse_str(&p, xml_node_text_get(j)) != 0)
+			return -1;
+		mam_text_child(ol, "jid", p.bare);
+		jid_cleanup(&p);
+	}
+	return 0;
+}
+
+static enum hook_ret
+mam_prefs_set(struct hook_ev *ev)
+{
+	const char *def = xml_node_attr(ev->payload, "default");
+	struct xml_node *p;
+	struct sbuf b;
+
+	if (!mam_owner(ev))
+		return HOOK_HANDLED;
+	if (mam_default_index(def) < 0) {
+		stanza_reply_error(ev, "modify", "bad-request",
+		    "default is always, never or roster");
+		return HOOK_HANDLED;
+	}
+	p = xml_node_new(NS_MAM, "prefs");
+	xml_node_set_attr(p, "default", def);
+	if (mam_prefs_list(ev->payload, p, "always") != 0 ||
+	    mam_prefs_list(ev->payload, p, "never") != 0) {
+		stanza_reply_error(ev, "modify", "jid-malformed", NULL);
+		goto out_free;
+	}
+	sbuf_init(&b);
+	xml_serialize(p, XML_NS_CLIENT, &b);
+	if (store_kv_set(ev->host->name, ev->to->node, MAM_PREFS_STORE,
+	    b.data, b.len) != 0)
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+	else
+		mam_prefs_reply(ev, p);
+	sbuf_cleanup(&b);
+out_free:
+	xml_node_free(p);
+	return HOOK_HANDLED;
+}
+
+/* ---- metadata (XEP-0313 §7) ---- */
+
+static int
+mam_metadata_end(struct xml_node *md, const char *host, const char *user,
+    int last)
+{
+	struct store_archive_query q = { 0 };
+	struct mam_items l = { 0 };
+	struct xml_node *e;
+	char stamp[32];
+
+	q.host = host;
+	q.user = user;
+	q.store = MAM_STORE;
+	q.limit = 1;
+	q.reverse = last;
+	if (store_archive_query(&q, mam_collect, &l) != 0)
+		return -1;
+	if (l.n == 1) {
+		e = xml_node_child(md, NULL, last ? "end" : "start");
+		xml_node_set_attr(e, "id", l.v[0].id);
+		time_xep82(l.v[0].when, stamp, sizeof(stamp));
+		xml_node_set_attr(e, "timestamp", stamp);
+	}
+	mam_items_free(&l);
+	return 0;
+}
+
+static enum hook_ret
+mam_metadata(struct hook_ev *ev)
+{
+	struct xml_node *res, *md;
+
+	if (!mam_owner(ev))
+		return HOOK_HANDLED;
+	res = stanza_reply(ev);
+	md = xml_node_child(res, NS_MAM, "metadata");
+	if (mam_metadata_end(md, ev->host->name, ev->to->node, 0) != 0 ||
+	    mam_metadata_end(md, ev->host->name, ev->to->node, 1) != 0) {
+		xml_node_free(res);
+		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		return HOOK_HANDLED;
+	}
+	stanza_reply_send(ev, res);
+	return HOOK_HANDLED;
+}
+
+/* ---- retention ----
+ * The store expires by age over all hosts at once, so one timer serves
+ * every host that runs mam: it keeps what the most patient host wants
+ * (the longest retention; 0 on any host keeps everything) and runs as
+ * often as the most eager host asks. */
+
+static ev_timer mam_timer;
+static int mam_hosts; /* hosts whose init ran, less their cleanups */
+
+static void
+mam_expire(EV_P_ ev_timer *w, int revents)
+{
+	long long keep = -1, every = -1;
+	struct host *h;
+	long deleted = 0;
+
+	UNUSED(revents);
+	for (h = host_list; h; h = h->next) {
+		const struct mam_cfg *c;
+
+		if (!h->active || !host_has_module(h, "mam"))
+			continue;
+		c = host_modcfg(h, &mod_mam);
+		if (keep != 0 && (c->retention == 0 || c->retention > keep))
+			keep = c->retention;
+		if (every < 0 || c->expire_interval < every)
+			every = c->expire_interval;
+	}
+	if (every > 0 && (double)every != w->repeat) {
+		w->repeat = (double)every;
+		ev_timer_again(EV_A_ w);
+	}
+	if (keep <= 0)
+		return;
+	if (store_archive_expire(MAM_STORE, now_unix() - keep, &deleted) != 0)
+		return;
+	if (deleted > 0)
+		log_info("mam expired count=%ld retention=%llds", deleted, keep);
+}
+
+static int
+mam_init(struct host *h)
+{
+	const struct mam_cfg *c = host_modcfg(h, &mod_mam);
+
+	mam_hosts++;
+	/* at once (start, reload), then every expire_interval */
+	ev_timer_stop(loop_ev, &mam_timer);
+	ev_timer_init(&mam_timer, mam_expire, 0.,
+	    (double)c->expire_interval);
+	ev_timer_start(loop_ev, &mam_timer);
+	return 0;
+}
+
+static void
+mam_cleanup(struct host *h)
+{
+	UNUSED(h);
+	/* a host whose load failed half-way is unloaded too: never below 0 */
+	if (mam_hosts > 0)
+		mam_hosts--;
+	if (mam_hosts == 0)
+		ev_timer_stop(loop_ev, &mam_timer);
+}
+
+static const struct cfg_directive mam_dirs[] = {
+	{ .name = "retention", .type = CFG_DURATION,
+	  .offset = offsetof(struct mam_cfg, retention), .def = "7d",
+	  .min = 0, .max = 100LL * 366 * 86400,
+	  .doc = "Age after which archived messages are deleted (0: kept "
+		 "forever). One expiry serves all hosts: it keeps the longest "
+		 "retention any host asks for." },
+	{ .name = "expire_interval", .type = CFG_DURATION,
+	  .offset = offsetof(struct mam_cfg, expire_interval), .def = "1h",
+	  .min = 1, .max = 7LL * 86400,
+	  .doc = "How often the server deletes expired messages (and once "
+		 "at start)." },
+	{ .name = "page_size", .type = CFG_INT,
+	  .offset = offsetof(struct mam_cfg, page_size), .def = "50",
+	  .min = 1, .max = 10000,
+	  .doc = "Results per page when a query asks for no RSM max." },
+	{ .name = "max_page", .type = CFG_INT,
+	  .offset = offsetof(struct mam_cfg, max_page), .def = "250",
+	  .min = 1, .max = 10000,
+	  .doc = "Most results one query returns, whatever RSM max asks." },
+	{ .name = "default_prefs", .type = CFG_ENUM,
+	  .offset = offsetof(struct mam_cfg, default_prefs), .def = "always",
+	  .choices = mam_defaults,
+	  .doc = "Archiving default for users who set no preferences "
+		 "(always, never, roster)." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section mam_section = {
+	.name = "mam",
+	.dirs = mam_dirs,
+	.size = sizeof(struct mam_cfg),
+	.doc = "Settings of the mam module.",
+};
+
+static const struct hook_reg mam_hooks[] = {
+	{ "iq-set/bare/" NS_MAM ":query", mam_query, 0 },
+	{ "iq-get/bare/" NS_MAM ":query", mam_form, 0 },
+	{ "iq-get/bare/" NS_MAM ":prefs", mam_prefs_get, 0 },
+	{ "iq-set/bare/" NS_MAM ":prefs", mam_prefs_set, 0 },
+	{ "iq-get/bare/" NS_MAM ":metadata", mam_metadata, 0 },
+	/* before carbons (50) and the core's delivery */
+	{ "message/bare", mam_inbound, 100 },
+	{ "message/full", mam_inbound, 100 },
+	{ "message/outgoing", mam_outgoing, 100 },
+	{ "message/outgoing", mam_outgoing_done, -1000 },
+	HOOK_REG_END
+};
+
+const struct module mod_mam = {
+	.name = "mam",
+	.spec = "XEP-0313, XEP-0359, XEP-0059",
+	.doc = "Keeps an archive of each user's one-to-one messages that the "
+	       "user's clients query and page through.",
+	.account_features = (const char *const[]){ NS_MAM, NS_MAM_EXT,
+		NS_SID, NULL },
+	.hooks = mam_hooks,
+	.config = &mam_section,
+	.depends = (const char *const[]){ "roster", NULL },
+	.init = mam_init,
+	.cleanup = mam_cleanup,
+};
