@@ -35,7 +35,9 @@ listeners:
   - { type: component, address: "127.0.0.1", port: 5347 }
 hosts:
   - name: localhost
-    modules: [disco, ping, time, version]
+    # every module is listed in docs/configuration.md (Modules)
+    modules: [disco, ping, time, version, roster, presence, offline,
+              blocking, last, vcard, private, register, smacks]
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
