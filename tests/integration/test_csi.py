@@ -147,8 +147,9 @@ def test_encrypted_and_call_flush(server):
     bob.alive()
     alice.nothing(0.4)
     # OMEMO without a fallback body is a message a person reads
-    bob.send("<message to='%s' type='chat'><encrypted xmlns='urn:xmpp:omemo:2'>"
-             "<payload>AAAA</payload></encrypted></message>" % ALICE)
+    bob.send("<message to='%s' type='chat'><encrypted xmlns="
+             "'urn:xmpp:omemo:2'><payload>AAAA</payload></encrypted>"
+             "</message>" % ALICE)
     got = stanzas(alice, 2)
     assert describe(got[0]) == 'state bob composing', show(got[0])
     assert got[1].find(q('urn:xmpp:omemo:2', 'encrypted')) is not None
