@@ -37,7 +37,8 @@ hosts:
   - name: localhost
     # every module is listed in docs/configuration.md (Modules)
     modules: [disco, ping, time, version, roster, presence, offline,
-              blocking, last, vcard, private, register, smacks]
+              blocking, last, vcard, private, register, smacks,
+              carbons, mam]
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
