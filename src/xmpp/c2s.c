@@ -123,6 +123,12 @@ fail(struct c2s *c, const char *condition, const char *text)
 
 /* ---- session transport ---- */
 
+static void
+end_later(void *arg)
+{
+	session_end(arg);
+}
+
 static int
 tp_send(struct session *s, struct rbuf *r)
 {
@@ -134,6 +140,11 @@ tp_send(struct session *s, struct rbuf *r)
 		log_info("c2s %llx slow consumer jid=%s queued=%zu",
 		    (unsigned long long)c->conn->id, s->jid.full,
 		    c->conn->queued);
+		/* callers may be walking the session list: the session
+		 * stops taking stanzas now and ends when the loop is idle */
+		c->sess = NULL;
+		s->closing = 1;
+		loop_defer(end_later, s);
 		fail(c, "policy-violation", "send queue full");
 		return -1;
 	}
