@@ -64,7 +64,14 @@ struct hook_ev {
  *   c2s/unauthed/ns:name  an iq before authentication (ev->reply answers)
  *   user/created, user/deleted      ev->user on ev->host
  *   disco/info/host, disco/info/account   ev->data: the <query/> being
- *       answered (add forms, XEP-0128), ev->to the entity asked */
+ *       answered (add forms, XEP-0128), ev->to the entity asked
+ * Fired by modules:
+ *   vcard/updated         after ev->user set a vCard (mod/vcard.c);
+ *       ev->data: the new <vCard/> (no children: cleared)
+ *   private/updated       after ev->user stored private XML of one
+ *       namespace (mod/private.c); ev->data: the stored
+ *       <query xmlns='jabber:iq:private'/> with that namespace's elements
+ *   pep/published, pep/retracted    see mod/pep.h */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
 
 struct hook_reg {

@@ -144,6 +144,14 @@ store_ns(const struct hook_ev *ev, const char *ns, long long max)
 	}
 	rc = store_map_set(ev->host->name, ev->to->node, PRIVATE_STORE, ns,
 	    s.data, s.len);
+	if (rc == 0) {
+		/* conversions (XEP-0411 bookmarks) follow what is stored */
+		struct hook_ev up = { .host = ev->host,
+			.session = ev->session, .from = ev->from, .to = ev->to,
+			.type = "", .user = ev->to->node, .data = w };
+
+		hook_fire(ev->host->hooks, "private/updated", &up);
+	}
 out_free:
 	sbuf_cleanup(&s);
 	xml_node_free(w);

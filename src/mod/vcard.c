@@ -72,10 +72,19 @@ vcard_set(struct hook_ev *ev)
 	else
 		rc = store_kv_set(ev->host->name, ev->to->node, VCARD_STORE,
 		    s.data, s.len);
-	if (rc < 0)
+	if (rc < 0) {
 		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
-	else
-		stanza_reply_result(ev);
+		goto out_free;
+	}
+	stanza_reply_result(ev);
+	/* conversions (XEP-0398 avatars) follow the stored vCard */
+	{
+		struct hook_ev u = { .host = ev->host, .session = ev->session,
+			.from = ev->from, .to = ev->to, .type = "",
+			.user = ev->to->node, .data = ev->payload };
+
+		hook_fire(ev->host->hooks, "vcard/updated", &u);
+	}
 out_free:
 	sbuf_cleanup(&s);
 	return HOOK_HANDLED;

@@ -118,7 +118,8 @@ class Ternd:
                           'private', 'register', 'welcome',
                           'contact_info', 'roster', 'presence',
                           'offline', 'blocking', 'last', 'smacks',
-                          'carbons', 'mam', 'csi', 'push')):
+                          'carbons', 'mam', 'csi', 'push', 'pep',
+                          'avatar', 'bookmarks')):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'certs').mkdir(exist_ok=True)
