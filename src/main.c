@@ -291,7 +291,8 @@ out_tls:
 	tls_shutdown();
 out_cfg:
 	config_free(cfg);
-	log_info("ternd: stopped");
+	if (!check)
+		log_info("ternd: stopped");
 	log_close();
 	return rc;
 }
