@@ -202,6 +202,24 @@ static const struct cfg_directive limits_dirs[] = {
 	    .max = 1000000,
 	    .doc = "Connections accepted at the same time from one IP "
 		   "address." },
+	{ .name = "c2s_rate",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_limits, c2s_rate),
+	    .def = "1M",
+	    .min = 1 * KIB,
+	    .max = 1 * GIB,
+	    .doc = "Bytes per second one client connection may send on "
+		   "average; above it the server stops reading from that "
+		   "connection for a while (nothing is lost, nothing is "
+		   "closed)." },
+	{ .name = "c2s_burst",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_limits, c2s_burst),
+	    .def = "4M",
+	    .min = 1 * KIB,
+	    .max = 1 * GIB,
+	    .doc = "Bytes a client may send at once beyond the rate before "
+		   "reading is paused (token bucket size)." },
 	{ .name = NULL },
 };
 

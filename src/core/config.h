@@ -93,6 +93,8 @@ struct cfg_limits {
 	long long sessions_per_account;
 	long long send_queue; /* bytes queued for one connection */
 	long long conns_per_ip;
+	long long c2s_rate; /* bytes/s per client connection */
+	long long c2s_burst; /* token bucket size */
 };
 
 struct cfg_tls {

@@ -55,6 +55,10 @@ struct c2s {
 	struct session *sess;
 	ev_timer timer;
 	int64_t last_input_ms;
+	/* bandwidth: a token bucket in bytes; reading pauses when empty */
+	double tokens;
+	int64_t tokens_ms;
+	ev_timer *throttle; /* only while paused */
 	struct c2s *prev, *next; /* all streams, for shutdown */
 };
 
@@ -861,10 +865,50 @@ out:
 /* ---- connection callbacks ---- */
 
 static void
+throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct c2s *c = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	ev_timer_stop(loop_ev, w);
+	free(w);
+	c->throttle = NULL;
+	if (c->state != C2S_CLOSED)
+		conn_pause(c->conn, 0);
+}
+
+/* Spend n bytes from the bucket; pause reading until it has refilled
+ * when it runs dry (the bytes already read are processed). */
+static void
+meter(struct c2s *c, size_t n)
+{
+	const struct cfg_limits *cl = limits();
+	int64_t now = now_ms();
+	double rate = (double)cl->c2s_rate;
+
+	c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
+	if (c->tokens > (double)cl->c2s_burst)
+		c->tokens = (double)cl->c2s_burst;
+	c->tokens_ms = now;
+	c->tokens -= (double)n;
+	if (c->tokens >= 0 || c->throttle)
+		return;
+	c->throttle = xmalloc(sizeof(*c->throttle));
+	ev_timer_init(c->throttle, throttle_cb, -c->tokens / rate, 0.0);
+	c->throttle->data = c;
+	ev_timer_start(loop_ev, c->throttle);
+	conn_pause(c->conn, 1);
+	log_debug("c2s %llx throttled for %.2fs", (unsigned long long)c->conn->id,
+	    -c->tokens / rate);
+}
+
+static void
 c2s_data(struct conn *cn, const char *p, size_t n)
 {
 	struct c2s *c = cn->owner;
 
+	meter(c, n);
 	while (n > 0 && c->state != C2S_CLOSED) {
 		size_t used = n;
 		enum xml_err e = xml_stream_feed(c->xs, p, n, &used);
@@ -923,6 +967,11 @@ c2s_closed(struct conn *cn, const char *why)
 	}
 	c->state = C2S_CLOSED;
 	ev_timer_stop(loop_ev, &c->timer);
+	if (c->throttle) {
+		ev_timer_stop(loop_ev, c->throttle);
+		free(c->throttle);
+		c->throttle = NULL;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -952,6 +1001,8 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	}
 	c->conn = conn_new(fd, peer, ctx, &c2s_conn_ops, c);
 	c->conn->max_queue = (size_t)limits()->send_queue;
+	c->tokens = (double)limits()->c2s_burst;
+	c->tokens_ms = now_ms();
 	parser_limits(&lim, 0);
 	c->xs = xml_stream_new(&xs_cb, c, &lim);
 	ev_timer_init(&c->timer, timer_cb, (double)limits()->unauth_timeout,

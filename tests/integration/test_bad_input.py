@@ -147,3 +147,29 @@ def test_system_shutdown(server):
     s.assert_stream_error('system-shutdown')
     pre.assert_stream_error('system-shutdown')
     assert server.proc.wait(10) == 0
+
+
+def test_bandwidth_limit_pauses_reading_and_loses_nothing(make_server):
+    """limits.c2s_rate: a client sending faster than the rate is not
+    disconnected; the server stops reading for a while and then goes on,
+    so everything arrives, later."""
+    import time
+    srv = make_server(limits={'c2s_rate': '2k', 'c2s_burst': '2k'})
+    bob = connect_tls(srv.c2s, 'bob')
+    bob.send('<presence/>')
+    alice = connect_tls(srv.c2s, 'alice')
+    body = 'x' * 1500
+    start = time.monotonic()
+    for i in range(4):   # ~6.5 KB against a 2 KB bucket refilled at 2 KB/s
+        alice.send("<message to='bob@localhost' type='chat'><body>%d%s"
+                   "</body></message>" % (i, body))
+    alice.alive()
+    got = []
+    while len(got) < 4:
+        m = bob.wait_for(lambda e: e.tag == '{jabber:client}message',
+                         timeout=30)
+        got.append(m.find('{jabber:client}body').text[0])
+    # at least the excess over the bucket had to wait for tokens
+    assert time.monotonic() - start >= 1.0
+    assert got == ['0', '1', '2', '3']
+    assert 'throttled' in srv.log
