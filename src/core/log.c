@@ -46,14 +46,51 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* A flood of bad input must not become a flood of log lines: at most
+ * LOG_BURST lines a second below error level; the rest are counted and
+ * the count is logged when lines flow again. */
+#define LOG_BURST 200
+
+static int
+log_admit(enum log_level lvl, unsigned long *dropped)
+{
+	static time_t window;
+	static unsigned used;
+	static unsigned long suppressed;
+	time_t now;
+
+	*dropped = 0;
+	if (lvl == LOG_LVL_ERR || log_threshold == LOG_LVL_DEBUG)
+		return 1;
+	now = time(NULL);
+	if (now != window) {
+		window = now;
+		used = 0;
+		*dropped = suppressed;
+		suppressed = 0;
+	}
+	if (used >= LOG_BURST) {
+		suppressed++;
+		return 0;
+	}
+	used++;
+	return 1;
+}
+
 void
 log_write(enum log_level lvl, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	unsigned long dropped;
 	char line[1024];
 	va_list ap;
 	int n;
 
+	if (!log_admit(lvl, &dropped))
+		return;
+	if (dropped)
+		log_write(LOG_LVL_WARN, "log: %lu lines suppressed (more than "
+		    "%d a second)", dropped, LOG_BURST);
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
