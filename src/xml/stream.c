@@ -69,13 +69,93 @@ struct xml_stream {
 	size_t header_len;
 	int replaying;
 	int asleep;
+	size_t mem_used; /* bytes expat holds for this stream */
 	char errmsg[160];
 };
 
+/* Expat's allocations are charged to the stream whose parser makes them
+ * (one loop, so one parser runs at a time): within the stanza limits a
+ * peer still cannot make a parser hold more than its budget. A refused
+ * allocation makes expat fail with XML_ERROR_NO_MEMORY: policy-violation.
+ * Each block carries its owner and size in a 16-byte header. */
+static struct xml_stream *mem_owner;
+
+struct mem_hdr {
+	struct xml_stream *owner;
+	size_t size;
+};
+
+static size_t
+mem_budget(const struct xml_stream *s)
+{
+	if (s->lim.max_memory)
+		return s->lim.max_memory;
+	if (s->lim.max_stanza == 0)
+		return 0;
+	return 4 * s->lim.max_stanza + 256 * 1024;
+}
+
+static int
+mem_allowed(const struct xml_stream *s, size_t more)
+{
+	size_t b;
+
+	if (s == NULL)
+		return 1;
+	b = mem_budget(s);
+	return b == 0 || s->mem_used + more <= b;
+}
+
+static void *
+mem_malloc(size_t n)
+{
+	struct mem_hdr *h;
+
+	if (n > SIZE_MAX - sizeof(*h) || !mem_allowed(mem_owner, n))
+		return NULL;
+	h = xmalloc(sizeof(*h) + n);
+	h->owner = mem_owner;
+	h->size = n;
+	if (mem_owner)
+		mem_owner->mem_used += n;
+	return h + 1;
+}
+
+static void
+mem_free(void *p)
+{
+	struct mem_hdr *h;
+
+	if (p == NULL)
+		return;
+	h = (struct mem_hdr *)p - 1;
+	if (h->owner)
+		h->owner->mem_used -= h->size;
+	free(h);
+}
+
+static void *
+mem_realloc(void *p, size_t n)
+{
+	struct mem_hdr *h;
+
+	if (p == NULL)
+		return mem_malloc(n);
+	h = (struct mem_hdr *)p - 1;
+	if (n > SIZE_MAX - sizeof(*h) ||
+	    (n > h->size && !mem_allowed(h->owner, n - h->size)))
+		return NULL;
+	if (h->owner)
+		h->owner->mem_used = h->owner->mem_used - h->size + n;
+	h = xrealloc(h, sizeof(*h) + n);
+	h->size = n;
+	return h + 1;
+}
+
 static const XML_Memory_Handling_Suite stream_mem = {
-    xmalloc,
-    xrealloc,
-    free,
+    mem_malloc,
+    mem_realloc,
+    mem_free,
 };
 
 static void set_err(struct xml_stream *s, enum xml_err err, const char *fmt,
@@ -453,11 +533,15 @@ static void
 parser_init(struct xml_stream *s)
 {
 	static const XML_Char sep = NS_SEP;
+	struct xml_stream *prev_owner;
 	XML_Parser p;
 
 	/* The encoding given here overrides any the document declares:
 	 * XMPP is UTF-8 only. */
+	prev_owner = mem_owner;
+	mem_owner = s;
 	p = XML_ParserCreate_MM("UTF-8", &stream_mem, &sep);
+	mem_owner = prev_owner;
 	if (p == NULL) {
 		fprintf(stderr, "ternd: cannot create XML parser\n");
 		abort();
@@ -583,6 +667,7 @@ wake(struct xml_stream *s)
 {
 	char *hdr = s->header_raw;
 	size_t len = s->header_len;
+	struct xml_stream *prev_owner;
 	struct xml_limits lim = s->lim;
 
 	s->header_raw = NULL; /* parser_init must not see it as ours */
@@ -592,13 +677,17 @@ wake(struct xml_stream *s)
 	s->asleep = 0;
 	s->replaying = 1;
 	s->lim.max_stanza = 0; /* the header was checked when it came */
+	prev_owner = mem_owner;
+	mem_owner = s;
 	if (XML_Parse(s->p, hdr, (int)len, XML_FALSE) != XML_STATUS_OK ||
 	    s->state != ST_OPEN) {
+		mem_owner = prev_owner;
 		s->replaying = 0;
 		s->lim = lim;
 		set_err(s, XML_ERR_NOT_WELL_FORMED, "stream header replay failed");
 		return -1;
 	}
+	mem_owner = prev_owner;
 	s->replaying = 0;
 	s->lim = lim;
 	s->fed = len;
@@ -641,6 +730,10 @@ expat_error(struct xml_stream *s)
 	case XML_ERROR_AMPLIFICATION_LIMIT_BREACH:
 		set_err(s, XML_ERR_RESTRICTED, "%s", msg);
 		break;
+	case XML_ERROR_NO_MEMORY:
+		set_err(s, XML_ERR_POLICY, "parser memory budget of %zu bytes "
+		    "exceeded", mem_budget(s));
+		break;
 	default:
 		set_err(s, XML_ERR_NOT_WELL_FORMED, "%s", msg);
 		break;
@@ -662,6 +755,7 @@ xml_stream_feed(
     struct xml_stream *s, const char *data, size_t len, size_t *consumed)
 {
 	size_t base, off = 0, used;
+	struct xml_stream *prev_owner;
 	const char *nul;
 	enum XML_Status st;
 
@@ -709,7 +803,10 @@ xml_stream_feed(
 				return s->err;
 			}
 		}
+		prev_owner = mem_owner;
+		mem_owner = s;
 		st = XML_Parse(s->p, data + off, (int)piece, XML_FALSE);
+		mem_owner = prev_owner;
 		if (st == XML_STATUS_ERROR)
 			return s->err != XML_OK ? s->err : expat_error(s);
 		if (st == XML_STATUS_SUSPENDED) {

@@ -106,6 +106,9 @@ struct xml_limits {
 	unsigned max_depth; /* element depth inside a stanza */
 	unsigned max_attrs; /* attributes (and ns declarations) per element */
 	size_t max_text; /* text bytes per stanza (<= max_stanza) */
+	/* bytes the expat parser itself may hold; 0: derived from
+	 * max_stanza (4 x max_stanza + 256 KiB; none when that is 0) */
+	size_t max_memory;
 };
 
 enum xml_err {

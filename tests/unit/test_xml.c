@@ -1193,6 +1193,45 @@ test_sleep_between_stanzas(void **state)
 	coll_cleanup(&c);
 }
 
+/* The parser's own memory is budgeted: a stanza within the size limit
+ * but beyond the budget is a policy violation, not an allocation. */
+static void
+test_memory_budget(void **state)
+{
+	static const char hdr[] = "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' to='x'>";
+	struct xml_limits lim = { .max_stanza = 1 << 20, .max_depth = 64,
+		.max_attrs = 64, .max_memory = 24 * 1024 };
+	struct sbuf big;
+	struct coll c;
+	size_t used;
+	int i;
+
+	(void)state;
+	sbuf_init(&big);
+	sbuf_puts(&big, "<message><body>");
+	for (i = 0; i < 4000; i++)
+		sbuf_puts(&big, "0123456789abcdef");
+	sbuf_puts(&big, "</body></message>");
+	coll_init(&c, &lim);
+	assert_int_equal(xml_stream_feed(c.s, hdr, sizeof(hdr) - 1, &used),
+	    XML_OK);
+	assert_int_equal(xml_stream_feed(c.s, big.data, big.len, &used),
+	    XML_ERR_POLICY);
+	assert_non_null(strstr(xml_stream_errmsg(c.s), "memory budget"));
+	coll_cleanup(&c);
+	/* the same stanza with the default budget goes through */
+	lim.max_memory = 0;
+	coll_init(&c, &lim);
+	assert_int_equal(xml_stream_feed(c.s, hdr, sizeof(hdr) - 1, &used),
+	    XML_OK);
+	assert_int_equal(xml_stream_feed(c.s, big.data, big.len, &used),
+	    XML_OK);
+	assert_int_equal(c.stanzas, 1);
+	coll_cleanup(&c);
+	sbuf_cleanup(&big);
+}
+
 int
 main(void)
 {
@@ -1222,6 +1261,7 @@ main(void)
 		cmocka_unit_test(test_split_nul),
 		cmocka_unit_test(test_deep_tree),
 		cmocka_unit_test(test_sleep_between_stanzas),
+		cmocka_unit_test(test_memory_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
