@@ -61,7 +61,7 @@ unit: all $(UNIT_BIN)
 integration: all
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/tern-bench
 	@sh scripts/run-tests.sh $(BUILD)
 
 docs: all

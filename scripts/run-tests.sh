@@ -37,6 +37,17 @@ if [ -x "$BUILD/ternd" ]; then
 		failed=$((failed + 1))
 	fi
 fi
+# the load generator still logs in and exchanges messages (no timing)
+if [ -x "$BUILD/tern-bench" ]; then
+	if timeout 120 sh bench/smoke.sh "$BUILD" >"$log" 2>&1; then
+		echo "bench: tern-bench smoke ok"
+		passed=$((passed + 1))
+	else
+		echo "bench: tern-bench smoke FAILED"
+		tail -n 20 "$log"
+		failed=$((failed + 1))
+	fi
+fi
 if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
 	TERN_BIN="$(pwd)/$BUILD" timeout 480 /usr/bin/python3 -m pytest -q \
 		-p no:cacheprovider --basetemp="$log.pt" tests/integration \

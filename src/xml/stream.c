@@ -538,8 +538,10 @@ parser_init(struct xml_stream *s)
 
 	/* The encoding given here overrides any the document declares:
 	 * XMPP is UTF-8 only. */
+	/* the parser's own creation is not charged: failing it would be
+	 * an out-of-memory abort, not a peer's error */
 	prev_owner = mem_owner;
-	mem_owner = s;
+	mem_owner = NULL;
 	p = XML_ParserCreate_MM("UTF-8", &stream_mem, &sep);
 	mem_owner = prev_owner;
 	if (p == NULL) {

@@ -105,6 +105,7 @@ parser_limits(struct xml_limits *l, int authed)
 	l->max_depth = (unsigned)cl->xml_depth;
 	l->max_attrs = (unsigned)cl->xml_attrs;
 	l->max_text = 0;
+	l->max_memory = 0; /* derived from max_stanza */
 }
 
 /* End the stream with an error; the session (if any) ends now, so no
