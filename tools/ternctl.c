@@ -281,8 +281,10 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 static void notify_created(const struct config *cfg, const char *host,
     const char *user);
 
+/* adduser (create) and passwd (!create): the same steps, the opposite
+ * expectation about whether the account exists. */
 static int
-cmd_adduser(const struct config *cfg, int argc, char **argv)
+set_account(const struct config *cfg, int argc, char **argv, int create)
 {
 	char pw[PASSWORD_MAX];
 	struct jid j;
@@ -295,20 +297,24 @@ cmd_adduser(const struct config *cfg, int argc, char **argv)
 	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
 		return EXIT_USER;
 	rc = account_exists(j.domain, j.node);
-	if (rc == 0) {
-		fail("%s already exists", j.bare);
-		goto out_cleanup;
-	}
 	if (rc < 0)
 		goto out_cleanup;
+	if (rc == (create ? 0 : 1)) {
+		fail(create ? "%s already exists" : "%s: no such account",
+		    j.bare);
+		goto out_cleanup;
+	}
 	if (get_password(argc, argv, 2, pw, sizeof(pw)) < 0 ||
 	    !password_ok(pw, ""))
 		goto out_wipe;
-	rc = account_create(j.domain, j.node, pw);
+	rc = create ? account_create(j.domain, j.node, pw) :
+	    account_set_password(j.domain, j.node, pw);
 	if (rc == 1) {
-		fail("%s already exists", j.bare);
+		fail(create ? "%s already exists" : "%s: no such account",
+		    j.bare);
 	} else if (rc == 0 && store_commit() == 0) {
-		notify_created(cfg, j.domain, j.node);
+		if (create)
+			notify_created(cfg, j.domain, j.node);
 		ret = 0;
 	}
 out_wipe:
@@ -319,38 +325,15 @@ out_cleanup:
 }
 
 static int
+cmd_adduser(const struct config *cfg, int argc, char **argv)
+{
+	return set_account(cfg, argc, argv, 1);
+}
+
+static int
 cmd_passwd(const struct config *cfg, int argc, char **argv)
 {
-	char pw[PASSWORD_MAX];
-	struct jid j;
-	int rc, ret = EXIT_USER;
-
-	if (argc < 2 || argc > 3) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
-		return EXIT_USER;
-	rc = account_exists(j.domain, j.node);
-	if (rc == 1) {
-		fail("%s: no such account", j.bare);
-		goto out_cleanup;
-	}
-	if (rc < 0)
-		goto out_cleanup;
-	if (get_password(argc, argv, 2, pw, sizeof(pw)) < 0 ||
-	    !password_ok(pw, ""))
-		goto out_wipe;
-	rc = account_set_password(j.domain, j.node, pw);
-	if (rc == 1)
-		fail("%s: no such account", j.bare);
-	else if (rc == 0 && store_commit() == 0)
-		ret = 0;
-out_wipe:
-	explicit_bzero(pw, sizeof(pw));
-out_cleanup:
-	jid_cleanup(&j);
-	return ret;
+	return set_account(cfg, argc, argv, 0);
 }
 
 /* ---- deluser and the control socket ---- */
