@@ -248,7 +248,9 @@ def test_thousand_messages_link_killed_at_random_point(make_server, resume):
     random point; it either resumes (the rest arrives on the resumed
     stream) or never comes back (the rest is in offline storage)."""
     import random
-    srv = sm_server(make_server, 'hibernation_timeout: 10s')
+    # the queue must hold all 1,000 for resumption to be possible (at
+    # max_queue the session ends and its queue goes to offline storage)
+    srv = sm_server(make_server, 'hibernation_timeout: 10s, max_queue: 5000')
     n_msgs = 1000
     cut = random.randint(1, n_msgs - 1)
     bob = login(srv, 'bob', 'pc')
@@ -311,3 +313,24 @@ def test_acked_messages_survive_sigkill(make_server):
         e = bob.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
         got.append(e.find(q(NS_CLIENT, 'body')).text)
     assert got == bodies
+
+
+def test_queue_overflow_ends_session_and_keeps_messages(make_server):
+    """smacks.max_queue: a client that acknowledges nothing is cut off
+    when the queue is full; what it held goes to offline storage."""
+    srv = sm_server(make_server, 'max_queue: 10')
+    s = login(srv, 'alice', 'phone')
+    enable(s)
+    s.presence()
+    bob = login(srv, 'bob', 'pc')
+    for i in range(15):
+        bob.message('alice@%s' % DOMAIN, 'q%02d' % i)
+    bob.alive()
+    assert s.stream_error(timeout=10) == 'policy-violation'
+    n = login(srv, 'alice', 'laptop')
+    n.presence()
+    got = set()
+    while len(got) < 15:
+        e = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
+        got.add(e.find(q(NS_CLIENT, 'body')).text)
+    assert got == {'q%02d' % i for i in range(15)}
