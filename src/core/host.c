@@ -145,9 +145,14 @@ host_has_module(const struct host *h, const char *name)
 void *
 host_modcfg(const struct host *h, const struct module *m)
 {
-	int i = module_index(m->name);
+	size_t i;
 
-	if (i < 0 || h->cfg == NULL || h->cfg->modcfg == NULL)
+	/* modules ask for their settings per stanza: find them by
+	 * pointer, no name comparisons */
+	if (h->cfg == NULL || h->cfg->modcfg == NULL)
 		return NULL;
-	return h->cfg->modcfg[i];
+	for (i = 0; i < module_registry_len; i++)
+		if (module_registry[i] == m)
+			return h->cfg->modcfg[i];
+	return NULL;
 }

@@ -188,40 +188,6 @@ offline_collect_cb(void *ud, const struct store_archive_item *it)
 	return 0;
 }
 
-static void
-offline_parsed(void *ud, struct xml_node *st)
-{
-	struct xml_node **out = ud;
-
-	if (*out == NULL)
-		*out = st;
-	else
-		xml_node_free(st);
-}
-
-/* A stored stanza back into a tree, so that session/out hooks (stream
- * management, carbons) see it like any other stanza. */
-static struct xml_node *
-offline_parse(const char *val, size_t len)
-{
-	static const char head[] = "<stream:stream xmlns='jabber:client' "
-	    "xmlns:stream='http://etherx.jabber.org/streams'>";
-	static const struct xml_stream_cb cb = { .stanza = offline_parsed };
-	struct xml_limits lim = { .max_stanza = len + 1, .max_depth = 0,
-		.max_attrs = 0, .max_text = 0 };
-	struct xml_node *out = NULL;
-	struct xml_stream *p = xml_stream_new(&cb, &out, &lim);
-	size_t used;
-
-	if (xml_stream_feed(p, head, sizeof(head) - 1, &used) != XML_OK ||
-	    xml_stream_feed(p, val, len, &used) != XML_OK) {
-		xml_node_free(out);
-		out = NULL;
-	}
-	xml_stream_free(p);
-	return out;
-}
-
 /* Send every stored message to s in order, then delete what was queued.
  * The deletes and the queued bytes belong to the same loop iteration,
  * whose group commit runs before the bytes are written. */
@@ -243,7 +209,7 @@ offline_deliver(struct session *s)
 	if (store_archive_query(&q, offline_collect_cb, &l) < 0)
 		goto out_free;
 	for (i = 0; i < l.n && !gone; i++) {
-		struct xml_node *st = offline_parse(l.v[i].val, l.v[i].len);
+		struct xml_node *st = xml_parse_element(l.v[i].val, l.v[i].len);
 		struct session *now;
 		struct rbuf *r = NULL;
 

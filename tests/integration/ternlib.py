@@ -628,6 +628,24 @@ def connect_tls(port, user=None, **kw):
     return s
 
 
+def subscribe_mutually(server, x='alice', y='bob'):
+    """x and y subscribe to each other (RFC 6121 §3) from two streams that
+    never become available; both streams are closed cleanly before this
+    returns, so the server has finished with them."""
+    a = connect_tls(server.c2s, x)
+    b = connect_tls(server.c2s, y)
+    xj, yj = '%s@%s' % (x, server.domain), '%s@%s' % (y, server.domain)
+    for p, r, rj, pj in ((a, b, yj, xj), (b, a, xj, yj)):
+        p.send("<presence type='subscribe' to='%s'/>" % rj)
+        p.alive()
+        r.send("<presence type='subscribed' to='%s'/>" % pj)
+        r.alive()
+        p.alive()
+    for s in (a, b):
+        s.send('</stream:stream>')
+        s.wait_closed()
+
+
 # ---------------------------------------------------------------- SCRAM
 
 class Scram:

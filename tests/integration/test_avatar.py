@@ -7,6 +7,7 @@ import os
 import struct
 import zlib
 
+from ternlib import subscribe_mutually as mutual
 from ternlib import NS_CLIENT, connect_tls, q, show
 
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
@@ -43,19 +44,6 @@ def login(server, user, resource=None, available=True):
     return s
 
 
-def mutual(server):
-    """alice and bob subscribe to each other."""
-    a = login(server, 'alice', 'setup', available=False)
-    b = login(server, 'bob', 'setup', available=False)
-    for x, y, yj, xj in ((a, b, 'bob@localhost', 'alice@localhost'),
-                         (b, a, 'alice@localhost', 'bob@localhost')):
-        x.send("<presence type='subscribe' to='%s'/>" % yj)
-        x.alive()
-        y.send("<presence type='subscribed' to='%s'/>" % xj)
-        y.alive()
-        x.alive()
-    a.close()
-    b.close()
 
 
 def photo_of(p):

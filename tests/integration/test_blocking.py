@@ -2,6 +2,7 @@
 directions, across devices, for offline users and across restarts."""
 import inspect
 
+from ternlib import subscribe_mutually as mutual
 from ternlib import (NS_CLIENT, NS_PING, Ternd, connect_tls, q, show,
                      stanza_error)
 
@@ -108,19 +109,6 @@ def assert_blocked_error(s, kind='message'):
     return e
 
 
-def mutual(server, x_user, y_user):
-    """x and y subscribe to each other (RFC 6121 §3)."""
-    x = login(server, x_user, 'setup', available=False)
-    y = login(server, y_user, 'setup', available=False)
-    xj, yj = '%s@localhost' % x_user, '%s@localhost' % y_user
-    for a, b, bj, aj in ((x, y, yj, xj), (y, x, xj, yj)):
-        a.send("<presence type='subscribe' to='%s'/>" % bj)
-        a.alive()
-        b.send("<presence type='subscribed' to='%s'/>" % aj)
-        b.alive()
-        a.alive()
-    x.close()
-    y.close()
 
 
 def test_feature_in_server_disco(make_server):

@@ -3,6 +3,7 @@ those who may see their presence."""
 import inspect
 import time
 
+from ternlib import subscribe_mutually as mutual
 from ternlib import NS_CLIENT, Ternd, connect_tls, q, show, stanza_error
 
 NS_LAST = 'jabber:iq:last'
@@ -27,20 +28,6 @@ def login(server, user, resource=None, available=True):
     return s
 
 
-def mutual(server, x_user, y_user):
-    """x and y subscribe to each other (RFC 6121 §3)."""
-    x = login(server, x_user, 'setup', available=False)
-    y = login(server, y_user, 'setup', available=False)
-    xj, yj = '%s@localhost' % x_user, '%s@localhost' % y_user
-    for a, b, bj, aj in ((x, y, yj, xj), (y, x, xj, yj)):
-        a.send("<presence type='subscribe' to='%s'/>" % bj)
-        a.alive()
-        b.send("<presence type='subscribed' to='%s'/>" % aj)
-        b.alive()
-        a.alive()
-    for s in (x, y):
-        s.send('</stream:stream>')
-        s.wait_closed()
 
 
 def last(s, to=None):

@@ -8,6 +8,7 @@ import inspect
 import secrets
 from xml.sax.saxutils import quoteattr
 
+from ternlib import subscribe_mutually as mutual
 from ternlib import (NS_CAPS, NS_CLIENT, Ternd, connect_tls, q, show,
                      stanza_error)
 
@@ -79,19 +80,6 @@ def login(srv, user, resource=None, notify=(), caps=True, answer=True,
     return s
 
 
-def mutual(srv, x='alice', y='bob'):
-    """x and y subscribe to each other (closed streams afterwards)."""
-    a = login(srv, x, 'setup', caps=False)
-    b = login(srv, y, 'setup', caps=False)
-    for p, r, rj, pj in ((a, b, y + '@localhost', x + '@localhost'),
-                         (b, a, x + '@localhost', y + '@localhost')):
-        p.send("<presence type='subscribe' to='%s'/>" % rj)
-        p.alive()
-        r.send("<presence type='subscribed' to='%s'/>" % pj)
-        r.alive()
-        p.alive()
-    a.close()
-    b.close()
 
 
 def form(form_type, fields):

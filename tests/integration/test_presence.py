@@ -1,6 +1,7 @@
 """Presence (RFC 6121 §4): broadcast, probes, unavailable, directed."""
 import asyncio
 
+from ternlib import subscribe_mutually as mutual
 from ternlib import NS_CLIENT, connect_tls, q, run, show
 
 NS_ROSTER = 'jabber:iq:roster'
@@ -35,19 +36,6 @@ def no_presence(s, frm, within=0.5):
     raise AssertionError('unexpected presence %s' % show(el))
 
 
-def mutual(server):
-    """alice and bob subscribe to each other; both streams closed."""
-    a = login(server, 'alice', 'setup', available=False)
-    b = login(server, 'bob', 'setup', available=False)
-    for x, y, yj, xj in ((a, b, 'bob@localhost', 'alice@localhost'),
-                         (b, a, 'alice@localhost', 'bob@localhost')):
-        x.send("<presence type='subscribe' to='%s'/>" % yj)
-        x.alive()
-        y.send("<presence type='subscribed' to='%s'/>" % xj)
-        y.alive()
-        x.alive()
-    a.close()
-    b.close()
 
 
 def test_offline_online_see_each_other(server):
