@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -82,6 +83,21 @@ ctl_reload(int argc, char **argv, char *reply, size_t len)
 	UNUSED(argv);
 	reload();
 	snprintf(reply, len, "ok");
+}
+
+/* One descriptor per connection: take the whole hard limit (the operator
+ * raises that; see docs/operations.md). */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open files limit: %s",
+		    strerror(errno));
 }
 
 static void
@@ -222,6 +238,10 @@ main(int argc, char **argv)
 	}
 	log_open((enum log_level)cfg->log_level, 1, cfg->log_syslog);
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes writes fail with EFBIG, which storage
+	 * handles (commits are held and retried), instead of killing us */
+	signal(SIGXFSZ, SIG_IGN);
+	raise_nofile();
 	loop_init();
 	conn_init();
 	if (tls_load(cfg, err, sizeof(err)) != 0) {

@@ -1,6 +1,9 @@
 /* loop.c: the event loop glue. Anything acknowledged to a peer is written
  * in phase 1, after the storage commit of phase 0 (group commit), so no
- * acknowledgement can get ahead of durable storage. */
+ * acknowledgement can get ahead of durable storage. When that commit
+ * fails (disk full, I/O error), phases 1 and 2 do not run and all I/O is
+ * held (loop_io_held) while the commit is retried every second; store.c
+ * keeps the writes for the retry. */
 #include "core/loop.h"
 
 #include <stdlib.h>
@@ -11,6 +14,10 @@
 
 struct ev_loop *loop_ev;
 static ev_prepare prepare_w;
+static ev_timer retry_w;
+static int io_held, retry_due;
+
+#define RETRY_SECONDS 1.0
 
 struct deferred {
 	void (*fn)(void *);
@@ -54,6 +61,49 @@ run_phase(int p)
 		phase_fns[p][i]();
 }
 
+int
+loop_io_held(void)
+{
+	return io_held;
+}
+
+static void
+retry_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	retry_due = 1; /* the commit runs in loop_drain, after this */
+}
+
+/* The group commit; 0 when what is queued may be written. */
+static int
+commit(void)
+{
+	if (store_main == NULL)
+		return 0;
+	if (io_held && !retry_due)
+		return -1;
+	retry_due = 0;
+	if (store_commit() == 0) {
+		if (io_held) {
+			io_held = 0;
+			ev_timer_stop(loop_ev, &retry_w);
+			log_info("storage works again: network I/O resumed");
+		}
+		return 0;
+	}
+	if (!io_held) {
+		io_held = 1;
+		log_err("storage commit failed: holding all network I/O, "
+		    "retrying every %.0f s", RETRY_SECONDS);
+		ev_timer_init(&retry_w, retry_cb, RETRY_SECONDS,
+		    RETRY_SECONDS);
+		ev_timer_start(loop_ev, &retry_w);
+	}
+	return -1;
+}
+
 void
 loop_drain(void)
 {
@@ -64,8 +114,8 @@ loop_drain(void)
 	for (i = 0; i < defer_n; i++)
 		defer_v[i].fn(defer_v[i].arg);
 	defer_n = 0;
-	if (store_main)
-		store_commit();
+	if (commit() < 0)
+		return;
 	run_phase(1);
 	run_phase(2);
 }

@@ -22,4 +22,9 @@ void loop_defer(void (*fn)(void *), void *arg);
  * phase 0 before the commit, phase 1 after (writes), phase 2 last. */
 void loop_at_idle(int phase, void (*fn)(void));
 
+/* True while storage commits fail: the network layer then reads nothing
+ * and writes nothing (every queued byte may acknowledge uncommitted
+ * work) until a retried commit succeeds. */
+int loop_io_held(void);
+
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ static struct conn *all_conns;
 static struct conn **dead_v;
 static size_t dead_n, dead_cap;
 static size_t live;
+static int any_held;
+static size_t trim_after; /* connections freed since the last trim */
+#define TRIM_AFTER 1000 /* some reads stopped by loop_io_held() */
 static uint64_t next_id = 1;
 
 /* per-IP connection counts: small open-addressing table */
@@ -388,6 +392,12 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 	UNUSED(revents);
 	if (c->state != CONN_OPEN)
 		return;
+	if (loop_io_held()) {
+		ev_io_stop(loop_ev, &c->rio);
+		c->io_held = 1;
+		any_held = 1;
+		return;
+	}
 	if (c->tls_handshaking && handshake(c) <= 0)
 		return;
 	/* bounded work per wake-up keeps one busy peer from starving
@@ -538,6 +548,11 @@ wio_cb(struct ev_loop *l, ev_io *w, int revents)
 	UNUSED(revents);
 	if (c->state == CONN_DEAD)
 		return;
+	if (loop_io_held()) {
+		ev_io_stop(loop_ev, &c->wio);
+		mark_dirty(c); /* conn_flush_all takes it up again */
+		return;
+	}
 	if (c->tls_handshaking) {
 		handshake(c);
 		return;
@@ -545,9 +560,31 @@ wio_cb(struct ev_loop *l, ev_io *w, int revents)
 	do_flush(c);
 }
 
+/* Storage works again: restart the reads loop_io_held() stopped. */
+static void
+release_reads(void)
+{
+	struct conn *c;
+
+	any_held = 0;
+	for (c = all_conns; c; c = c->all_next) {
+		if (!c->io_held)
+			continue;
+		c->io_held = 0;
+		if (c->state != CONN_OPEN || c->read_paused)
+			continue;
+		ev_io_start(loop_ev, &c->rio);
+		ev_feed_event(loop_ev, &c->rio, EV_READ);
+	}
+}
+
 void
 conn_flush_all(void)
 {
+	if (loop_io_held())
+		return;
+	if (any_held)
+		release_reads();
 	while (dirty) {
 		struct conn *c = dirty;
 
@@ -574,7 +611,15 @@ reap_all(void)
 		wq_clear(c);
 		free(c);
 	}
+	trim_after += dead_n;
 	dead_n = 0;
+	/* after a mass disconnect (a network outage, a restarted proxy)
+	 * hand the freed heap back to the kernel: the allocator would keep
+	 * it for good otherwise */
+	if (trim_after >= TRIM_AFTER && live < trim_after) {
+		trim_after = 0;
+		malloc_trim(0);
+	}
 }
 
 void

@@ -46,6 +46,7 @@ struct conn {
 	unsigned starttls_pending : 1; /* start TLS once the queue is empty */
 	unsigned on_dirty_list : 1;
 	unsigned read_paused : 1;
+	unsigned io_held : 1; /* reading stopped by loop_io_held() */
 	unsigned tls_direct : 1;
 	unsigned close_timer_armed : 1;
 	unsigned closed_called : 1;

@@ -304,6 +304,21 @@ sq_commit(struct store *st)
 	return -1;
 }
 
+static int
+sq_in_tx(struct store *st)
+{
+	return !sqlite3_get_autocommit(sq(st)->db);
+}
+
+static void
+sq_rollback(struct store *st)
+{
+	struct sq_store *s = sq(st);
+
+	if (!sqlite3_get_autocommit(s->db))
+		sq_run(s, SQ_ROLLBACK);
+}
+
 static char *
 sq_copy_blob(sqlite3_stmt *s, int col, size_t *len)
 {
@@ -1076,6 +1091,8 @@ const struct store_backend store_sqlite_backend = {
 	.open = sq_open,
 	.close = sq_close,
 	.commit = sq_commit,
+	.in_tx = sq_in_tx,
+	.rollback = sq_rollback,
 	.kv_get = sq_kv_get,
 	.kv_set = sq_kv_set,
 	.kv_del = sq_kv_del,

@@ -26,6 +26,9 @@ struct store_backend {
 	struct store *(*open)(const char *location, char *err, size_t errlen);
 	void (*close)(struct store *st);
 	int (*commit)(struct store *st);
+	/* Is a write transaction open? (SQLite may end one by itself.) */
+	int (*in_tx)(struct store *st);
+	void (*rollback)(struct store *st);
 
 	int (*kv_get)(struct store *st, const char *host, const char *user,
 	    const char *store, char **val, size_t *len);
@@ -102,8 +105,12 @@ void store_close(struct store *st);
 /* The process-wide store ternd uses (set by main). */
 extern struct store *store_main;
 
-/* Thin wrappers on store_main's backend. */
+/* Thin wrappers on store_main's backend. store_commit() returns -1 when
+ * the commit failed; the writes are then kept (see store.c) and replayed
+ * by the next store_commit(), and store_failing() is true until one
+ * succeeds. */
 int store_commit(void);
+int store_failing(void);
 int store_kv_get(const char *host, const char *user, const char *store,
     char **val, size_t *len);
 int store_kv_set(const char *host, const char *user, const char *store,

@@ -6,8 +6,14 @@
 
 #include "store/store.h"
 
+#include "core/buf.h"
+
 struct store {
 	const struct store_backend *be;
+	/* store.c's journal of the writes since the last good commit */
+	struct sbuf journal;
+	size_t jn; /* records in it */
+	int failed; /* a commit failed: only the journal holds them */
 };
 
 extern const struct store_backend store_sqlite_backend;
