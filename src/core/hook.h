@@ -71,7 +71,9 @@ struct hook_ev {
  *   private/updated       after ev->user stored private XML of one
  *       namespace (mod/private.c); ev->data: the stored
  *       <query xmlns='jabber:iq:private'/> with that namespace's elements
- *   pep/published, pep/retracted    see mod/pep.h */
+ *   pep/published, pep/retracted    see mod/pep.h
+ *   session/confirmed     ev->session's out_confirmed grew (a transport
+ *       with receipts, mod/smacks.c; see session.h) */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);
 
 struct hook_reg {

@@ -31,9 +31,19 @@ struct offline_usage {
 
 extern const struct module mod_offline;
 
-/* Per-session mark: the session was already eligible for delivery
- * (available, priority >= 0), so a presence update is not a new start. */
-static char offline_eligible;
+/* Per session: eligible is set once the session was eligible for
+ * delivery (available, priority >= 0), so a presence update is not a new
+ * start. Messages delivered to a session with receipts (stream
+ * management) stay stored until the client confirms them: pend holds
+ * their ids with the position each had in the session's output. */
+struct offline_sess {
+	unsigned eligible : 1;
+	struct offline_pend {
+		uint64_t seq;
+		char *id;
+	} *pend;
+	size_t npend, cap;
+};
 
 /* XEP-0160 §3 and XEP-0085 §5.4: store normal and chat messages that
  * carry something a person would miss; chat states, threads and hints
@@ -188,9 +198,96 @@ offline_collect_cb(void *ud, const struct store_archive_item *it)
 	return 0;
 }
 
-/* Send every stored message to s in order, then delete what was queued.
- * The deletes and the queued bytes belong to the same loop iteration,
- * whose group commit runs before the bytes are written. */
+static int
+offline_idx(void)
+{
+	static int idx = -1;
+
+	if (idx < 0)
+		idx = module_index("offline");
+	return idx;
+}
+
+static struct offline_sess *
+offline_sess(struct session *s, int create)
+{
+	struct offline_sess *o = session_mod_get(s, offline_idx());
+
+	if (o == NULL && create) {
+		o = xcalloc(1, sizeof(*o));
+		session_mod_set(s, offline_idx(), o);
+	}
+	return o;
+}
+
+/* Delete the stored messages the client confirmed (all when to is
+ * UINT64_MAX). */
+static void
+offline_forget(struct session *s, struct offline_sess *o, uint64_t to)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < o->npend; i++) {
+		if (o->pend[i].seq <= to) {
+			store_archive_del(s->host->name, s->jid.node,
+			    OFFLINE_STORE, o->pend[i].id);
+			free(o->pend[i].id);
+		} else {
+			o->pend[k++] = o->pend[i];
+		}
+	}
+	o->npend = k;
+	if (k == 0) {
+		free(o->pend);
+		o->pend = NULL;
+		o->cap = 0;
+	}
+}
+
+static enum hook_ret
+offline_confirmed(struct hook_ev *ev)
+{
+	struct offline_sess *o = offline_sess(ev->session, 0);
+
+	if (o && o->npend)
+		offline_forget(ev->session, o, ev->session->out_confirmed);
+	return HOOK_CONTINUE;
+}
+
+/* The session ends: stream management sends what was never confirmed
+ * to other resources or back into storage (its session/closed handler
+ * runs after this one), so the stored copies go now, in the same
+ * commit. */
+static enum hook_ret
+offline_closed(struct hook_ev *ev)
+{
+	struct offline_sess *o = offline_sess(ev->session, 0);
+
+	if (o == NULL)
+		return HOOK_CONTINUE;
+	offline_forget(ev->session, o, UINT64_MAX);
+	free(o);
+	session_mod_set(ev->session, offline_idx(), NULL);
+	return HOOK_CONTINUE;
+}
+
+static void
+offline_pend(struct offline_sess *o, uint64_t seq, const char *id)
+{
+	if (o->npend == o->cap) {
+		o->cap = o->cap ? o->cap * 2 : 16;
+		o->pend = xrealloc(o->pend, o->cap * sizeof(*o->pend));
+	}
+	o->pend[o->npend].seq = seq;
+	o->pend[o->npend].id = xstrdup(id);
+	o->npend++;
+}
+
+/* Send every stored message to s in order. Without receipts, delete what
+ * was queued: the deletes and the queued bytes belong to the same loop
+ * iteration, whose group commit runs before the bytes are written. With
+ * receipts, each is deleted once the client confirms it (a crash before
+ * that delivers it again). */
 static void
 offline_deliver(struct session *s)
 {
@@ -199,7 +296,7 @@ offline_deliver(struct session *s)
 	const char *host = s->host->name;
 	char *user = xstrdup(s->jid.node);
 	char *full = xstrdup(s->jid.full);
-	uint64_t sid = s->id;
+	uint64_t sid = s->id, seq;
 	size_t i, sent = 0;
 	int gone = 0;
 
@@ -218,6 +315,7 @@ offline_deliver(struct session *s)
 			    "id=%s", user, host, l.v[i].id);
 			continue;
 		}
+		seq = s->out_sent + 1;
 		session_send(s, st, &r);
 		rbuf_unref(r);
 		xml_node_free(st);
@@ -225,10 +323,17 @@ offline_deliver(struct session *s)
 		 * keep everything for the next login rather than lose it */
 		now = session_find_full(full);
 		gone = now == NULL || now->id != sid || now->closing;
+		if (!gone && s->confirms)
+			offline_pend(offline_sess(s, 1), seq, l.v[i].id);
 	}
 	if (gone) {
 		log_info("offline delivery interrupted jid=%s kept=%zu", full,
 		    l.n);
+		goto out_free;
+	}
+	if (s->confirms) {
+		log_debug("offline delivered jid=%s count=%zu (kept until "
+		    "confirmed)", full, l.n);
 		goto out_free;
 	}
 	for (i = 0; i < l.n; i++) {
@@ -277,19 +382,19 @@ offline_deferred(void *arg)
 static enum hook_ret
 offline_presence(struct hook_ev *ev)
 {
-	static int idx = -1;
 	struct session *s = ev->session;
+	struct offline_sess *o;
 	struct offline_pending *p;
 	size_t n;
 	int eligible, was;
 
 	if (s == NULL || s->jid.node == NULL)
 		return HOOK_CONTINUE;
-	if (idx < 0)
-		idx = module_index("offline");
 	eligible = s->available && s->priority >= 0 && ev->type[0] == '\0';
-	was = session_mod_get(s, idx) != NULL;
-	session_mod_set(s, idx, eligible ? &offline_eligible : NULL);
+	o = offline_sess(s, eligible);
+	was = o && o->eligible;
+	if (o)
+		o->eligible = eligible;
 	if (eligible && !was) {
 		n = strlen(s->jid.full) + 1;
 		p = xmalloc(sizeof(*p) + n);
@@ -326,6 +431,9 @@ static const struct hook_reg offline_hooks[] = {
 	/* before the presence module, which may end the chain; the
 	 * delivery itself is deferred (see offline_presence) */
 	{ "presence/self", offline_presence, 10 },
+	{ "session/confirmed", offline_confirmed, 0 },
+	/* before stream management reroutes what was unconfirmed (-100) */
+	{ "session/closed", offline_closed, 0 },
 	HOOK_REG_END
 };
 

@@ -152,12 +152,25 @@ q_drop(struct sm *m, size_t n)
 static int
 ack(struct sm *m, uint32_t h)
 {
+	static int hook_confirmed = -1;
 	uint32_t n = h - m->acked; /* 32-bit wrap is intended */
+	struct session *s = m->s;
+	struct hook_ev ev = { 0 };
 
 	if (n > m->qlen)
 		return -1;
 	q_drop(m, n);
 	m->acked = h;
+	if (n == 0)
+		return 0;
+	s->out_confirmed += n;
+	if (hook_confirmed < 0)
+		hook_confirmed = hook_intern("session/confirmed");
+	if (s->host->hooks && hook_has(s->host->hooks, hook_confirmed)) {
+		ev.host = s->host;
+		ev.session = s;
+		hook_fire_id(s->host->hooks, hook_confirmed, &ev);
+	}
 	return 0;
 }
 
@@ -369,6 +382,7 @@ on_out(struct hook_ev *ev)
 		return HOOK_CONTINUE;
 	c = cfg_of(ev->host);
 	q_push(m, ev->data);
+	ev->session->out_sent++;
 	if (m->qlen == (size_t)c->max_queue + 1)
 		loop_defer(overflow, ev->session);
 	if (m->hibernating)
@@ -404,6 +418,9 @@ do_enable(struct hook_ev *ev)
 	rand_id(m->id, sizeof(m->id));
 	m->resume = res && (strcmp(res, "true") == 0 || strcmp(res, "1") == 0);
 	session_mod_set(ev->session, modidx(), m);
+	/* what went out before <enable/> has no receipt coming */
+	ev->session->confirms = 1;
+	ev->session->out_confirmed = ev->session->out_sent;
 	if (m->resume)
 		send_raw(ev->session, "<enabled xmlns='" NS_SM "' id='%s' "
 		    "resume='true' max='%lld'/>", m->id, c->hibernation);

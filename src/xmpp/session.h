@@ -35,6 +35,12 @@ struct session {
 	unsigned closing : 1;
 	unsigned detached : 1; /* no live connection (stream management
 				* keeps it for resumption) */
+	/* Receipts from a transport that has them (XEP-0198): while
+	 * confirms is set it counts in out_sent the stanzas it queued for
+	 * the client and in out_confirmed those the client confirmed, and
+	 * fires session/confirmed when out_confirmed grows. */
+	unsigned confirms : 1;
+	uint64_t out_sent, out_confirmed;
 	int64_t started; /* unix seconds */
 	const struct session_transport *tp;
 	void *tp_data;
