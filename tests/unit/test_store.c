@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -706,6 +708,59 @@ test_bad_path(void **state)
 	assert_non_null(strstr(err, "nosuch"));
 }
 
+/* A commit that fails for real (RLIMIT_FSIZE: every write to the
+ * database files fails with EFBIG) keeps every write; writes made while
+ * failing are kept too; the retry once writes work commits them all, in
+ * order, once. */
+static void
+test_failed_commit_is_replayed(void **state)
+{
+	struct rlimit old, low;
+	char *v = NULL;
+	size_t len;
+	long n = -1;
+	struct store_archive_query q = { .host = "h", .user = "u",
+		.store = "arc" };
+
+	(void)state;
+	assert_int_equal(store_kv_set("h", "u", "doc", "v0", 2), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_failing(), 0);
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	low = old;
+	low.rlim_cur = 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+
+	assert_int_equal(store_kv_set("h", "u", "doc", "v1", 2), 0);
+	assert_int_equal(store_archive_append("h", "u", "arc", "a1", 1, "w",
+	    "one", 3), 0);
+	assert_int_equal(store_commit(), -1);
+	assert_int_equal(store_failing(), 1);
+	/* written while failing: journalled only */
+	assert_int_equal(store_archive_append("h", "u", "arc", "a2", 2, "w",
+	    "two", 3), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "x", 1), 0);
+	assert_int_equal(store_map_del("h", "u", "m", "k"), 0);
+	assert_int_equal(store_commit(), -1);
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_failing(), 0);
+	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(v, "v1", 2);
+	free(v);
+	assert_int_equal(store_archive_count(&q, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), 1);
+	/* nothing left to replay: a second commit is a no-op */
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_archive_count(&q, &n), 0);
+	assert_int_equal(n, 2);
+}
+
 int
 main(void)
 {
@@ -725,6 +780,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_commit_semantics, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migration_idempotent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_commit_is_replayed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_path, setup,
 		    teardown),
