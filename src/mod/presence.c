@@ -524,9 +524,14 @@ in_subscription(struct hook_ev *ev)
 			goto out;
 		}
 		if (it.hidden && !it.pending_in &&
-		    roster_room(u->domain, u->node) != 0) {
-			log_info("presence subscribe dropped, roster full "
-			    "user=%s from=%s", u->bare, contact);
+		    (roster_room(u->domain, u->node) != 0 ||
+		    roster_pending_room(u->domain, u->node) != 0)) {
+			/* strangers cannot grow a user's data without bound;
+			 * the sender learns why its request went nowhere */
+			log_info("presence subscribe refused, too many "
+			    "pending user=%s from=%s", u->bare, contact);
+			stanza_bounce(ev->stanza, "wait", "resource-constraint",
+			    "too many subscription requests are waiting");
 			goto out;
 		}
 		/* §3.1.3: kept until the user answers, and shown now

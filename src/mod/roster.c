@@ -13,6 +13,7 @@
 
 struct roster_cfg {
 	long long max_items;
+	long long max_pending;
 };
 
 extern const struct module mod_roster;
@@ -241,6 +242,26 @@ roster_room(const char *host, const char *user)
 	if (store_map_count(host, user, ROSTER_STORE, &n) < 0)
 		return -1;
 	return n < max_items(host) ? 0 : -1;
+}
+
+static int
+count_pending(void *ud, const struct roster_item *it)
+{
+	if (it->hidden && it->pending_in)
+		(*(long long *)ud)++;
+	return 0;
+}
+
+int
+roster_pending_room(const char *host, const char *user)
+{
+	struct host *h = host_find(host);
+	const struct roster_cfg *rc = h ? host_modcfg(h, &mod_roster) : NULL;
+	long long n = 0;
+
+	if (roster_foreach(host, user, count_pending, &n) < 0)
+		return -1;
+	return n < (rc ? rc->max_pending : 100) ? 0 : -1;
 }
 
 /* ---- versions (XEP-0237): a counter per user ---- */
@@ -719,6 +740,13 @@ static const struct cfg_directive roster_dirs[] = {
 	  .offset = offsetof(struct roster_cfg, max_items), .def = "1000",
 	  .min = 1, .max = 100000,
 	  .doc = "Most items one user's roster may hold." },
+	{ .name = "max_pending", .type = CFG_INT,
+	  .offset = offsetof(struct roster_cfg, max_pending), .def = "100",
+	  .min = 1, .max = 100000,
+	  .doc = "Most subscription requests from people not in the roster "
+		 "kept waiting for the user's answer; more are refused with "
+		 "a resource-constraint presence error (they also count "
+		 "toward max_items)." },
 	{ .name = NULL },
 };
 

@@ -53,6 +53,9 @@ int roster_item_delete(const char *host, const char *user,
 /* 0 when one more item (shown or a pending request) fits under
  * max_items, -1 when full. */
 int roster_room(const char *host, const char *user);
+/* 0 when one more pending request from a stranger (a hidden item) fits
+ * under max_pending, -1 when there are too many. */
+int roster_pending_room(const char *host, const char *user);
 /* Calls cb for each item (hidden ones too); cb returns 0 to go on. */
 int roster_foreach(const char *host, const char *user,
     int (*cb)(void *ud, const struct roster_item *it), void *ud);

@@ -202,3 +202,45 @@ def test_state_survives_restart(server):
     assert req.find(q(NS_CLIENT, 'status')).text == 'hi'
     send(carol, 'subscribed', 'alice@localhost')
     assert push_item(alice).get('subscription') == 'to'
+
+
+def test_pending_requests_from_strangers_are_capped(make_server):
+    """roster.max_pending: requests from people not in the roster are
+    kept up to the cap; the next stranger gets a resource-constraint
+    presence error (wait), nothing is stored for it, and an approved or
+    known contact is not affected."""
+    users = ('alice', 'bob', 'carol', 'dave')
+    srv = make_server(start=False, users=users)
+    line = '    modules: [%s]\n' % ', '.join(srv.modules)
+    text = srv.config_text()
+    assert line in text
+    srv.write_config(text.replace(
+        line, line + '    roster: { max_pending: 2 }\n'))
+    srv.start()
+    alice = login(srv, 'alice', available=False)  # offline: requests wait
+    senders = {u: login(srv, u) for u in ('bob', 'carol', 'dave')}
+    for u in ('bob', 'carol'):
+        send(senders[u], 'subscribe', 'alice@localhost')
+        push_item(senders[u])
+    senders['bob'].alive()
+    send(senders['dave'], 'subscribe', 'alice@localhost')
+    push_item(senders['dave'])          # dave's own roster shows ask
+    err = presence(senders['dave'], 'error', 'alice@localhost')
+    cond = err.find(q(NS_CLIENT, 'error'))
+    assert cond.get('type') == 'wait'
+    assert cond.find(
+        '{urn:ietf:params:xml:ns:xmpp-stanzas}resource-constraint') \
+        is not None
+    # alice sees exactly the two kept requests when she comes online
+    alice.presence()
+    got = set()
+    for _ in range(2):
+        got.add(presence(alice, 'subscribe').get('from'))
+    assert got == {'bob@localhost', 'carol@localhost'}
+    no_presence(alice, 'subscribe')
+    # answering one makes room for the next stranger
+    send(alice, 'subscribed', 'bob@localhost')
+    push_item(alice)
+    alice.alive()
+    send(senders['dave'], 'subscribe', 'alice@localhost')
+    assert presence(alice, 'subscribe').get('from') == 'dave@localhost'
