@@ -220,6 +220,16 @@ static const struct cfg_directive limits_dirs[] = {
 	    .max = 1 * GIB,
 	    .doc = "Bytes a client may send at once beyond the rate before "
 		   "reading is paused (token bucket size)." },
+	{ .name = "iq_in_flight",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct cfg_limits, iq_in_flight),
+	    .def = "256",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "IQ requests (get/set) one session may have waiting for "
+		   "an answer; more get a resource-constraint error (type "
+		   "wait). A request nobody answers stops counting after 60 "
+		   "seconds." },
 	{ .name = NULL },
 };
 

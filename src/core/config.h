@@ -95,6 +95,7 @@ struct cfg_limits {
 	long long conns_per_ip;
 	long long c2s_rate; /* bytes/s per client connection */
 	long long c2s_burst; /* token bucket size */
+	long long iq_in_flight; /* unanswered iq requests per session */
 };
 
 struct cfg_tls {

@@ -703,6 +703,14 @@ track_presence(struct c2s *c, struct xml_node *st)
 	}
 }
 
+static int
+iq_request(const struct xml_node *iq)
+{
+	const char *t = xml_node_attr(iq, "type");
+
+	return t && (strcmp(t, "get") == 0 || strcmp(t, "set") == 0);
+}
+
 static void
 handle_bound(struct c2s *c, struct xml_node *st)
 {
@@ -749,6 +757,15 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	}
 	if (strcmp(st->name, "presence") == 0)
 		track_presence(c, st);
+	if (strcmp(st->name, "iq") == 0 && iq_request(st) &&
+	    session_iq_sent(c->sess, xml_node_attr(st, "id"),
+	    limits()->iq_in_flight) != 0) {
+		log_info("c2s %llx too many iq requests in flight jid=%s",
+		    (unsigned long long)c->conn->id, c->sess->jid.full);
+		stanza_bounce(st, "wait", "resource-constraint",
+		    "too many requests are waiting for an answer");
+		return;
+	}
 	router_route(st, &c->sess->jid, c->sess);
 }
 

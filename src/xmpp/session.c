@@ -10,9 +10,20 @@
 #include "core/hook.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/module.h"
 #include "core/util.h"
 #include "xml/xml.h"
+
+#define IQ_TTL 60.0 /* seconds an unanswered request keeps counting */
+
+struct session_iqs {
+	struct iq_flight {
+		uint64_t h; /* hash of the id */
+		double deadline;
+	} *v;
+	size_t n, cap;
+};
 
 struct bare_entry {
 	char *bare;
@@ -188,6 +199,9 @@ session_end(struct session *s)
 	nsessions--;
 	jid_cleanup(&s->jid);
 	free(s->mod_data);
+	if (s->iqs)
+		free(s->iqs->v);
+	free(s->iqs);
 	free(s);
 }
 
@@ -199,6 +213,75 @@ session_send_raw(struct session *s, struct rbuf *r)
 	return s->tp->send(s, r);
 }
 
+/* ---- iq requests in flight (limits.iq_in_flight) ---- */
+
+
+static uint64_t
+id_hash(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h;
+}
+
+int
+session_iq_sent(struct session *s, const char *id, long long limit)
+{
+	struct session_iqs *q = s->iqs;
+	double now = ev_now(loop_ev);
+	size_t i, k;
+
+	if (id == NULL)
+		return 0;
+	if (q == NULL)
+		q = s->iqs = xcalloc(1, sizeof(*q));
+	if ((long long)q->n >= limit) {
+		for (i = k = 0; i < q->n; i++)
+			if (q->v[i].deadline > now)
+				q->v[k++] = q->v[i];
+		q->n = k;
+		if ((long long)k >= limit)
+			return -1;
+	}
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 8;
+		q->v = xrealloc(q->v, q->cap * sizeof(*q->v));
+	}
+	q->v[q->n].h = id_hash(id);
+	q->v[q->n].deadline = now + IQ_TTL;
+	q->n++;
+	return 0;
+}
+
+/* An answer reaches the client: that request is no longer in flight. */
+static void
+iq_answered(struct session *s, const struct xml_node *st)
+{
+	struct session_iqs *q = s->iqs;
+	const char *type = xml_node_attr(st, "type");
+	const char *id = xml_node_attr(st, "id");
+	uint64_t h;
+	size_t i;
+
+	if (q->n == 0 || id == NULL || type == NULL ||
+	    (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+		return;
+	h = id_hash(id);
+	for (i = 0; i < q->n; i++)
+		if (q->v[i].h == h) {
+			q->v[i] = q->v[--q->n];
+			break;
+		}
+	if (q->n == 0) {
+		/* idle sessions keep nothing */
+		free(q->v);
+		free(q);
+		s->iqs = NULL;
+	}
+}
+
 void
 session_send(struct session *s, struct xml_node *st, struct rbuf **cache)
 {
@@ -206,6 +289,8 @@ session_send(struct session *s, struct xml_node *st, struct rbuf **cache)
 
 	if (s->closing)
 		return;
+	if (s->iqs && strcmp(st->name, "iq") == 0)
+		iq_answered(s, st);
 	if (*cache == NULL) {
 		struct sbuf b;
 

@@ -47,6 +47,7 @@ struct session {
 	struct session *next_res; /* other resources of the same account */
 	struct session *hnext; /* hash chain by full JID */
 	void **mod_data; /* per-module data by registry index, lazily */
+	struct session_iqs *iqs; /* requests awaiting answers, lazily */
 };
 
 /* Create and index a session for jid (takes a copy). The caller handles
@@ -76,6 +77,10 @@ void session_close_all(const char *condition, const char *text);
 /* Move s to another transport (stream resumption, hibernation). */
 void session_set_transport(struct session *s,
     const struct session_transport *tp, void *tp_data);
+
+/* The client sends an iq request with this id: -1 when it already has
+ * limit requests unanswered (answers are noticed by session_send). */
+int session_iq_sent(struct session *s, const char *id, long long limit);
 
 void *session_mod_get(struct session *s, int modidx);
 void session_mod_set(struct session *s, int modidx, void *data);

@@ -173,3 +173,49 @@ def test_bandwidth_limit_pauses_reading_and_loses_nothing(make_server):
     assert time.monotonic() - start >= 1.0
     assert got == ['0', '1', '2', '3']
     assert 'throttled' in srv.log
+
+
+def test_iq_in_flight_limit(make_server):
+    """limits.iq_in_flight: requests to an entity that never answers stop
+    at the limit with a resource-constraint error (type wait); each
+    answer makes room again; other sessions are not affected."""
+    srv = make_server(limits={'iq_in_flight': 5})
+    alice = connect_tls(srv.c2s)
+    alice.authenticate('alice')
+    alice.bind('a')
+    bob = connect_tls(srv.c2s)
+    bob.authenticate('bob')
+    bob.bind('b')
+    carol = connect_tls(srv.c2s)
+    carol.authenticate('carol')
+    carol.bind('c')
+    ask = ("<iq type='get' id='q%d' to='bob@localhost/b'>"
+           "<query xmlns='jabber:iq:version'/></iq>")
+    for i in range(5):
+        alice.send(ask % i)
+    for i in range(5):
+        req = bob.wait_for(lambda e: e.get('id') == 'q%d' % i)
+        assert req.get('from') == 'alice@localhost/a'
+    alice.send(ask % 5)
+    err = alice.wait_for(lambda e: e.get('id') == 'q5')
+    assert err.get('type') == 'error'
+    e = err.find('{%s}error' % NS_CLIENT)
+    assert e.get('type') == 'wait'
+    assert e.find('{urn:ietf:params:xml:ns:xmpp-stanzas}'
+                  'resource-constraint') is not None
+    bob.nothing(within=0.3)       # q5 was not forwarded
+    carol.ping()
+    # answers free slots; requests to the server count and are answered
+    bob.send("<iq type='result' id='q0' to='alice@localhost/a'/>")
+    assert alice.wait_for(lambda e: e.get('id') == 'q0').get('type') == \
+        'result'
+    alice.send(ask % 6)
+    assert bob.wait_for(lambda e: e.get('id') == 'q6') is not None
+    alice.send(ask % 7)
+    assert alice.wait_for(lambda e: e.get('id') == 'q7').get('type') == \
+        'error'
+    full = alice.iq('get', "<ping xmlns='urn:xmpp:ping'/>", to='localhost')
+    assert full.get('type') == 'error'   # full, even for pings
+    for i in range(1, 7):
+        bob.send("<iq type='result' id='q%d' to='alice@localhost/a'/>" % i)
+    alice.ping()
