@@ -1,5 +1,6 @@
 /* main.c: start, signals, reload and shutdown of ternd. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +137,14 @@ ctl_status(int argc, char **argv, char *reply, size_t len)
 {
 	UNUSED(argc);
 	UNUSED(argv);
-	snprintf(reply, len, "ok sessions=%u connections=%zu",
-	    session_count(), conn_count());
+	struct mallinfo2 mi = mallinfo2();
+
+	/* heap_used: bytes malloc handed out; heap_held: what it holds
+	 * from the kernel (the difference is free space it keeps) */
+	snprintf(reply, len, "ok sessions=%u connections=%zu "
+	    "heap_used=%zu heap_held=%zu storage=%s",
+	    session_count(), conn_count(), mi.uordblks + mi.hblkhd,
+	    mi.arena + mi.hblkhd, store_failing() ? "failing" : "ok");
 }
 
 static void

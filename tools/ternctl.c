@@ -67,6 +67,8 @@ static const char usage_text[] =
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
+    "  status                  sessions, connections, heap and storage\n"
+    "                          state of the running ternd\n"
     "  check config            validate the configuration file\n"
     "  check certs             find the certificate of every host in\n"
     "                          tls.cert_dir, warn about expiry\n"
@@ -467,6 +469,27 @@ delete_in_process(const struct config *cfg, const char *host,
 	loop_drain();
 	host_free_all();
 	return rc;
+}
+
+/* One line about the running ternd, as its control socket says it. */
+static int
+cmd_status(const struct config *cfg, int argc, char **argv)
+{
+	char reply[512];
+
+	UNUSED(argv);
+	if (argc != 1) {
+		fail("usage: ternctl status");
+		return EXIT_USAGE;
+	}
+	if (ctl_request(cfg, "status\n", reply, sizeof(reply)) != 0 ||
+	    strncmp(reply, "ok ", 3) != 0) {
+		fail("ternd is not running or not answering on %s",
+		    cfg->control_socket ? cfg->control_socket : "(none)");
+		return EXIT_USER;
+	}
+	printf("%s\n", reply + 3);
+	return 0;
 }
 
 static int
@@ -1154,6 +1177,7 @@ static const struct command commands[] = {
 	{ "deluser", cmd_deluser },
 	{ "users", cmd_users },
 	{ "import", cmd_import },
+	{ "status", cmd_status },
 };
 
 static int

@@ -50,18 +50,27 @@ chunk_new(size_t n)
 	return c;
 }
 
+#define ARENA_HEAD \
+	((sizeof(struct xml_arena) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1))
+
+/* An arena whose first chunk has room for first bytes after its header. */
+static struct xml_arena *
+arena_new_sized(size_t first)
+{
+	struct arena_chunk *c = chunk_new(ARENA_HEAD + first);
+	struct xml_arena *a = (struct xml_arena *)(void *)c->data;
+
+	a->chunks = c;
+	a->cur = (char *)c->data + ARENA_HEAD;
+	a->end = (char *)c->data + ARENA_HEAD + first;
+	a->next_size = ARENA_FIRST * 2;
+	return a;
+}
+
 static struct xml_arena *
 arena_new(void)
 {
-	struct arena_chunk *c = chunk_new(ARENA_FIRST);
-	struct xml_arena *a = (struct xml_arena *)(void *)c->data;
-	size_t used = (sizeof(*a) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
-
-	a->chunks = c;
-	a->cur = (char *)c->data + used;
-	a->end = (char *)c->data + ARENA_FIRST;
-	a->next_size = ARENA_FIRST * 2;
-	return a;
+	return arena_new_sized(ARENA_FIRST - ARENA_HEAD);
 }
 
 static void
@@ -345,10 +354,37 @@ xml_node_copy_into(struct xml_node *parent, const struct xml_node *src)
 	return copy_tree(parent->arena, parent, src);
 }
 
+#define ALIGNED(n) (((n) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
+
+/* Bytes a copy of the subtree takes in an arena, at most (strings are
+ * counted whole even when a namespace would be shared). */
+static size_t
+tree_size(const struct xml_node *n)
+{
+	const struct xml_attr *at;
+	const struct xml_node *c;
+	size_t sz = ALIGNED(sizeof(*n));
+
+	if (n->type == XML_TEXT)
+		return sz + n->text_len + 1 + ARENA_ALIGN;
+	sz += strlen(n->name) + 1 + strlen(n->ns) + 1 + ARENA_ALIGN;
+	for (at = n->attrs; at != NULL; at = at->next)
+		sz += ALIGNED(sizeof(*at)) + strlen(at->name) + 1 +
+		    strlen(at->value) + 1 + (at->ns ? strlen(at->ns) + 1 : 0) +
+		    ARENA_ALIGN;
+	for (c = n->children; c != NULL; c = c->next)
+		sz += tree_size(c);
+	return sz;
+}
+
+/* A copy in an arena of its size: copies are often kept long (the last
+ * presence of every session), so they should not carry a mostly empty
+ * first chunk. */
 struct xml_node *
 xml_node_dup(const struct xml_node *src)
 {
-	struct xml_arena *a = arena_new();
+	struct xml_arena *a = arena_new_sized(tree_size(src));
+
 	return copy_tree(a, NULL, src);
 }
 

@@ -206,3 +206,34 @@ def test_users_inactive_bad_arguments(server):
         assert r.returncode == 2, (args, r.stdout, r.stderr)
     r = server.ternctl('users', '--inactive', '90d', 'nohost.example')
     assert r.returncode == 1, (r.stdout, r.stderr)
+
+
+def status(server):
+    out = server.ternctl_ok('status').stdout.strip()
+    fields = dict(kv.split('=', 1) for kv in out.split())
+    return fields
+
+
+def test_status_counts_sessions_and_heap(server):
+    before = status(server)
+    assert before['storage'] == 'ok'
+    assert int(before['heap_used']) > 0
+    assert int(before['heap_held']) >= int(before['heap_used'])
+    s = connect_tls(server.c2s)
+    s.authenticate('alice')
+    s.bind('st')
+    during = status(server)
+    assert int(during['sessions']) == int(before['sessions']) + 1
+    assert int(during['connections']) >= int(before['connections']) + 1
+    s.close()
+    deadline = time.time() + 5
+    while int(status(server)['sessions']) != int(before['sessions']):
+        assert time.time() < deadline, 'session not gone after close'
+        time.sleep(0.05)
+
+
+def test_status_without_server(make_server):
+    srv = make_server(start=False)
+    r = srv.ternctl('status')
+    assert r.returncode == 1
+    assert 'not running' in r.stderr
