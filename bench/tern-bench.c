@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -518,7 +519,11 @@ static struct {
 	double t0, rate;
 	unsigned long scheduled;
 	unsigned rr;
-	ev_timer tick;
+	/* open loop: a timerfd, not an ev_timer, so sends start on time
+	 * (epoll's timeout has millisecond steps, which would show up as
+	 * a millisecond of made-up latency) */
+	int tfd;
+	ev_io tick;
 } mg;
 
 static unsigned
@@ -605,15 +610,17 @@ msg_stanza(struct bconn *c, const char *e, size_t n)
  * each message stamped with its scheduled time (no coordinated
  * omission). */
 static void
-msg_tick(struct ev_loop *loop, ev_timer *w, int revents)
+msg_tick(struct ev_loop *loop, ev_io *w, int revents)
 {
 	double now = bc_now();
 	unsigned long due;
 	uint64_t t0ns = bc_now_ns() - (uint64_t)((now - mg.t0) * 1e9);
+	uint64_t expirations;
 
 	(void)loop;
-	(void)w;
 	(void)revents;
+	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
+		return;
 	if (!mg.running)
 		return;
 	due = (unsigned long)((now - mg.t0) * mg.rate);
@@ -670,8 +677,24 @@ scen_msg(void)
 	mg.running = 1;
 	mg.t0 = bc_now();
 	if (mg.rate > 0) {
-		ev_timer_init(&mg.tick, msg_tick, 0.001, 0.001);
-		ev_timer_start(bloop, &mg.tick);
+		/* one wake-up per message, but at most every 50 us */
+		double iv = fmax(1.0 / mg.rate, 50e-6);
+		struct itimerspec its = { 0 };
+
+		mg.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+		    TFD_CLOEXEC);
+		if (mg.tfd < 0) {
+			perror("tern-bench: timerfd_create");
+			ss_teardown();
+			return -1;
+		}
+		its.it_interval.tv_sec = (time_t)iv;
+		its.it_interval.tv_nsec = (long)((iv - (double)(time_t)iv) *
+		    1e9);
+		its.it_value = its.it_interval;
+		timerfd_settime(mg.tfd, 0, &its, NULL);
+		ev_io_init(&mg.tick, msg_tick, mg.tfd, EV_READ);
+		ev_io_start(bloop, &mg.tick);
 	} else {
 		for (unsigned u = 1; u <= mg.users; u++)
 			for (int k = 0; k < bo.window; k++)
@@ -684,8 +707,10 @@ scen_msg(void)
 	mg.measuring = 0;
 	window_stop(&w);
 	mg.running = 0;
-	if (mg.rate > 0)
-		ev_timer_stop(bloop, &mg.tick);
+	if (mg.rate > 0) {
+		ev_io_stop(bloop, &mg.tick);
+		close(mg.tfd);
+	}
 	deadline = bc_now() + 10.0;
 	if (run_phase("draining messages", 5.0, msg_drained) < 0) {
 		for (unsigned u = 1; u <= mg.users; u++)
