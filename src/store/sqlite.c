@@ -135,12 +135,31 @@ enum {
 	AQ_NMASK = 1 << 8,
 };
 
+/* Archive sizes (whole archive, or all items with one JID) remembered
+ * after a count: counting 100,000 rows of an index costs milliseconds
+ * and a MAM page asks for it every time. Appends keep a remembered size
+ * current; deletes forget the sizes of that archive, expiry and
+ * rollbacks forget all. Keys are "host\0user\0store\0with". */
+#define CNT_SLOTS 1024
+#define CNT_KEY_MAX 1200
+
+struct sq_count {
+	char *key;
+	size_t klen;
+	long n;
+};
+
+struct sq_store;
+static void cnt_forget(struct sq_store *s, const char *host,
+    const char *user, const char *store);
+
 struct sq_store {
 	struct store base; /* first: the wrappers cast to it */
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *stmt[SQ_NSTMT];
 	sqlite3_stmt *aq[AQ_NMASK];
+	struct sq_count cnt[CNT_SLOTS];
 };
 
 /* A statement checked out for one call. */
@@ -301,6 +320,7 @@ sq_commit(struct store *st)
 	 * next write starts clean rather than piling onto a broken one */
 	if (!sqlite3_get_autocommit(s->db))
 		sq_run(s, SQ_ROLLBACK);
+	cnt_forget(s, NULL, NULL, NULL);
 	return -1;
 }
 
@@ -317,6 +337,7 @@ sq_rollback(struct store *st)
 
 	if (!sqlite3_get_autocommit(s->db))
 		sq_run(s, SQ_ROLLBACK);
+	cnt_forget(s, NULL, NULL, NULL);
 }
 
 static char *
@@ -580,6 +601,101 @@ sq_map_count(struct store *st, const char *host, const char *user,
 
 /* ---- archive ---- */
 
+static size_t
+cnt_key(char *buf, const char *host, const char *user, const char *store,
+    const char *with)
+{
+	const char *parts[4] = { host, user, store, with ? with : "" };
+	size_t off = 0, n, i;
+
+	for (i = 0; i < 4; i++) {
+		n = strlen(parts[i]) + 1;
+		if (off + n > CNT_KEY_MAX)
+			return 0;
+		memcpy(buf + off, parts[i], n);
+		off += n;
+	}
+	return off;
+}
+
+static struct sq_count *
+cnt_slot(struct sq_store *s, const char *key, size_t klen)
+{
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < klen; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return &s->cnt[h % CNT_SLOTS];
+}
+
+static struct sq_count *
+cnt_find(struct sq_store *s, const char *key, size_t klen)
+{
+	struct sq_count *c = cnt_slot(s, key, klen);
+
+	return c->key && c->klen == klen && memcmp(c->key, key, klen) == 0 ?
+	    c : NULL;
+}
+
+static void
+cnt_put(struct sq_store *s, const char *key, size_t klen, long n)
+{
+	struct sq_count *c = cnt_slot(s, key, klen);
+
+	free(c->key);
+	c->key = xmalloc(klen);
+	memcpy(c->key, key, klen);
+	c->klen = klen;
+	c->n = n;
+}
+
+/* Forget the sizes of one archive (prefix "host\0user\0store\0"), or
+ * all when host is NULL. */
+static void
+cnt_forget(struct sq_store *s, const char *host, const char *user,
+    const char *store)
+{
+	char pre[CNT_KEY_MAX];
+	size_t plen = 0, i;
+
+	if (host) {
+		plen = cnt_key(pre, host, user, store, NULL);
+		if (plen == 0)
+			host = NULL;
+		else
+			plen--; /* without the empty with's NUL */
+	}
+	for (i = 0; i < CNT_SLOTS; i++) {
+		struct sq_count *c = &s->cnt[i];
+
+		if (c->key == NULL || (host && (c->klen < plen ||
+		    memcmp(c->key, pre, plen) != 0)))
+			continue;
+		free(c->key);
+		c->key = NULL;
+	}
+}
+
+/* An item was appended: remembered sizes it belongs to grow. */
+static void
+cnt_bump(struct sq_store *s, const char *host, const char *user,
+    const char *store, const char *with)
+{
+	char key[CNT_KEY_MAX];
+	struct sq_count *c;
+	size_t klen;
+
+	klen = cnt_key(key, host, user, store, NULL);
+	if (klen && (c = cnt_find(s, key, klen)) != NULL)
+		c->n++;
+	if (with == NULL || *with == '\0')
+		return;
+	klen = cnt_key(key, host, user, store, with);
+	if (klen && (c = cnt_find(s, key, klen)) != NULL)
+		c->n++;
+}
+
 static int
 sq_archive_append(struct store *st, const char *host, const char *user,
     const char *store, const char *id, int64_t when, const char *with,
@@ -598,6 +714,10 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 	    sq_bind_blob(u.s, 7, val, len) == SQLITE_OK)
 		ret = sq_exec_write(s, &u, "archive_append");
 	sq_release(&u);
+	if (ret == 0)
+		cnt_bump(s, host, user, store, with);
+	else
+		cnt_forget(s, NULL, NULL, NULL);
 	return ret;
 }
 
@@ -815,6 +935,19 @@ sq_archive_count(struct store *st, const struct store_archive_query *q,
 	struct sq_use u;
 	int ret;
 
+	char key[CNT_KEY_MAX];
+	struct sq_count *c;
+	size_t klen = 0;
+
+	/* the size of a whole archive, or of one JID's part of it */
+	if (q->start == 0 && q->end == 0 && q->after_id == NULL &&
+	    q->before_id == NULL && q->ids == NULL) {
+		klen = cnt_key(key, q->host, q->user, q->store, q->with);
+		if (klen && (c = cnt_find(s, key, klen)) != NULL) {
+			*count = c->n;
+			return 0;
+		}
+	}
 	sbuf_init(&ids);
 	ret = sq_aq_prepare(s, q, 1, &ids, &u);
 	if (ret == 0) {
@@ -822,6 +955,8 @@ sq_archive_count(struct store *st, const struct store_archive_query *q,
 		sq_release(&u);
 	}
 	sbuf_cleanup(&ids);
+	if (ret == 0 && klen)
+		cnt_put(s, key, klen, *count);
 	return ret;
 }
 
@@ -841,6 +976,7 @@ sq_archive_expire(struct store *st, const char *store, int64_t before,
 	if (ret == 0 && deleted != NULL)
 		*deleted = (long)sqlite3_changes64(s->db);
 	sq_release(&u);
+	cnt_forget(s, NULL, NULL, NULL);
 	return ret;
 }
 
@@ -859,6 +995,7 @@ sq_archive_del(struct store *st, const char *host, const char *user,
 	    (id == NULL || sq_bind_text(u.s, 4, id) == SQLITE_OK))
 		ret = sq_exec_write(s, &u, "archive_del");
 	sq_release(&u);
+	cnt_forget(s, host, user, store);
 	return ret;
 }
 
@@ -874,6 +1011,7 @@ sq_user_delete(struct store *st, const char *host, const char *user)
 
 	if (sq_begin(s) < 0)
 		return -1;
+	cnt_forget(s, NULL, NULL, NULL);
 	for (i = 0; i < ARRAY_LEN(dels); i++) {
 		if (sq_take_id(s, dels[i], &u) < 0)
 			return -1;
@@ -1029,6 +1167,7 @@ sq_close(struct store *st)
 			sqlite3_finalize(s->aq[i]);
 		sqlite3_close_v2(s->db);
 	}
+	cnt_forget(s, NULL, NULL, NULL);
 	free(s->path);
 	free(s);
 }

@@ -224,6 +224,8 @@ j_replay(struct store *st)
 	struct j_cur c = { st->journal.data,
 		st->journal.data + st->journal.len };
 
+	/* whatever the backend still holds of the lost attempt goes */
+	st->be->rollback(st);
 	while (c.p < c.end)
 		if (j_apply(st, &c) < 0)
 			return -1;

@@ -708,6 +708,53 @@ test_bad_path(void **state)
 	assert_non_null(strstr(err, "nosuch"));
 }
 
+static long
+count_of(const char *with)
+{
+	struct store_archive_query q = { .host = "h", .user = "u",
+		.store = "arc", .with = with };
+	long n = -1;
+
+	assert_int_equal(store_archive_count(&q, &n), 0);
+	return n;
+}
+
+/* Archive sizes are remembered after a count: appends, deletes and
+ * expiry must keep them true, with and without a with-JID. */
+static void
+test_archive_count_cache(void **state)
+{
+	long deleted;
+
+	(void)state;
+	assert_int_equal(store_archive_append("h", "u", "arc", "a1", 10, "x@h",
+	    "1", 1), 0);
+	assert_int_equal(store_archive_append("h", "u", "arc", "a2", 20, "y@h",
+	    "2", 1), 0);
+	assert_int_equal(count_of(NULL), 2);
+	assert_int_equal(count_of("x@h"), 1);
+	assert_int_equal(store_archive_append("h", "u", "arc", "a3", 30, "x@h",
+	    "3", 1), 0);
+	assert_int_equal(count_of(NULL), 3);
+	assert_int_equal(count_of("x@h"), 2);
+	assert_int_equal(count_of("y@h"), 1);
+	/* another user's archive is another size */
+	assert_int_equal(store_archive_append("h", "v", "arc", "b1", 30, "x@h",
+	    "3", 1), 0);
+	assert_int_equal(count_of(NULL), 3);
+	assert_int_equal(store_archive_del("h", "u", "arc", "a1"), 0);
+	assert_int_equal(count_of(NULL), 2);
+	assert_int_equal(count_of("x@h"), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_archive_expire("arc", 25, &deleted), 0);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(count_of(NULL), 1);
+	assert_int_equal(count_of("y@h"), 0);
+	assert_int_equal(store_user_delete("h", "u"), 0);
+	assert_int_equal(count_of(NULL), 0);
+	assert_int_equal(store_commit(), 0);
+}
+
 /* A commit that fails for real (RLIMIT_FSIZE: every write to the
  * database files fails with EFBIG) keeps every write; writes made while
  * failing are kept too; the retry once writes work commits them all, in
@@ -780,6 +827,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_commit_semantics, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_migration_idempotent,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_archive_count_cache,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit_is_replayed,
 		    setup, teardown),
