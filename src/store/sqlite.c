@@ -1207,7 +1207,12 @@ sq_open(const char *location, char *err, size_t errlen)
 		    location, mode);
 		goto out_close;
 	}
-	if (sq_exec(s, "PRAGMA synchronous=FULL", err, errlen) < 0)
+	/* 16 MiB of page cache at most (the default is 2 MiB): archive
+	 * writes touch a leaf of every index for every active user. No
+	 * mmap: a failing disk must give errors, not SIGBUS. */
+	if (sq_exec(s, "PRAGMA cache_size=-16384", err, errlen) < 0 ||
+	    sq_exec(s, "PRAGMA wal_autocheckpoint=8192", err, errlen) < 0 ||
+	    sq_exec(s, "PRAGMA synchronous=FULL", err, errlen) < 0)
 		goto out_close;
 	if (sq_migrate(s, err, errlen) < 0)
 		goto out_close;
