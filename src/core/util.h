@@ -21,6 +21,8 @@ int ct_memeq(const void *a, const void *b, size_t n);
 void rand_bytes(void *buf, size_t n);
 /* A random id of n-1 url-safe characters, NUL-terminated. */
 void rand_id(char *out, size_t n);
+/* rand_id whose ids sort by creation time (8 characters of time first). */
+void time_id(char *out, size_t n);
 
 /* Wall clock in seconds / monotonic milliseconds. */
 int64_t now_unix(void);

@@ -161,7 +161,7 @@ mam_store(struct host *h, const char *user, const char *with,
 	struct sbuf b;
 	int rc;
 
-	rand_id(id, idlen);
+	time_id(id, idlen);
 	sbuf_init(&b);
 	xml_serialize(st, XML_NS_CLIENT, &b);
 	rc = store_archive_append(h->name, user, MAM_STORE, id, now_unix(),

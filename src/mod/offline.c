@@ -166,7 +166,7 @@ offline_store(struct hook_ev *ev)
 		    "The recipient's offline message storage is full");
 		goto out_free;
 	}
-	rand_id(id, sizeof(id));
+	time_id(id, sizeof(id));
 	if (fits < 0 || store_archive_append(host, user, OFFLINE_STORE, id,
 	    now, with, b.data, b.len) != 0) {
 		stanza_bounce(ev->stanza, "wait", "internal-server-error",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -140,6 +141,34 @@ test_ct_memeq(void **state)
 		}
 	}
 	assert_true(ct_memeq(a, b, sizeof(a)));
+}
+
+/* time_id: ids made later sort after earlier ones (byte order, as
+ * SQLite compares them), are all distinct and keep their random part. */
+static void
+test_time_id_sorts_by_time(void **state)
+{
+	char prev[24], cur[24], other[24];
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	int i;
+
+	(void)state;
+	time_id(prev, sizeof(prev));
+	assert_int_equal(strlen(prev), 23);
+	for (i = 0; i < 20; i++) {
+		nanosleep(&pause, NULL);
+		time_id(cur, sizeof(cur));
+		assert_int_equal(strlen(cur), 23);
+		assert_true(strcmp(prev, cur) < 0);
+		memcpy(prev, cur, sizeof(cur));
+	}
+	/* same millisecond: same prefix, different ids */
+	time_id(cur, sizeof(cur));
+	time_id(other, sizeof(other));
+	assert_string_not_equal(cur, other);
+	/* too short for a time prefix: still a random id */
+	time_id(cur, 6);
+	assert_int_equal(strlen(cur), 5);
 }
 
 static void
@@ -411,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_b64_rejects),
 		cmocka_unit_test(test_ct_memeq),
 		cmocka_unit_test(test_rand_id),
+		cmocka_unit_test(test_time_id_sorts_by_time),
 		cmocka_unit_test(test_misc_util),
 		cmocka_unit_test(test_sbuf_growth),
 		cmocka_unit_test(test_sbuf_printf),
