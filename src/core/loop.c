@@ -15,6 +15,7 @@
 struct ev_loop *loop_ev;
 static ev_prepare prepare_w;
 static ev_timer retry_w;
+static ev_idle kick_w;
 static int io_held, retry_due;
 
 #define RETRY_SECONDS 1.0
@@ -59,6 +60,20 @@ run_phase(int p)
 
 	for (i = 0; i < phase_n[p]; i++)
 		phase_fns[p][i]();
+}
+
+static void
+kick_cb(struct ev_loop *l, ev_idle *w, int revents)
+{
+	UNUSED(revents);
+	ev_idle_stop(l, w);
+}
+
+void
+loop_kick(void)
+{
+	if (!ev_is_active(&kick_w))
+		ev_idle_start(loop_ev, &kick_w);
 }
 
 int
@@ -137,6 +152,7 @@ loop_init(void)
 		log_err("cannot initialise libev");
 		abort();
 	}
+	ev_idle_init(&kick_w, kick_cb);
 	ev_prepare_init(&prepare_w, prepare_cb);
 	ev_prepare_start(loop_ev, &prepare_w);
 }

@@ -27,4 +27,9 @@ void loop_at_idle(int phase, void (*fn)(void));
  * work) until a retried commit succeeds. */
 int loop_io_held(void);
 
+/* Work was queued from the end-of-iteration phases (events fed there run
+ * after this iteration's flush): make the next poll return at once so
+ * another iteration flushes it. */
+void loop_kick(void);
+
 #endif

@@ -26,9 +26,11 @@ static struct conn *all_conns;
 static struct conn **dead_v;
 static size_t dead_n, dead_cap;
 static size_t live;
-static int any_held;
-static size_t trim_after; /* connections freed since the last trim */
-#define TRIM_AFTER 1000 /* some reads stopped by loop_io_held() */
+static int any_held; /* some reads stopped by loop_io_held() */
+static size_t live_peak; /* most connections open since the last trim */
+#define TRIM_DROP 1000 /* a fall from the peak worth a malloc_trim */
+static ev_timer trim_w;
+static size_t trim_live; /* connections when trim_w was last armed */
 static uint64_t next_id = 1;
 
 /* per-IP connection counts: small open-addressing table */
@@ -336,10 +338,16 @@ conn_pause(struct conn *c, int paused)
 	if (c->state != CONN_OPEN || c->read_paused == (unsigned)!!paused)
 		return;
 	c->read_paused = !!paused;
-	if (paused)
+	if (paused) {
 		ev_io_stop(loop_ev, &c->rio);
-	else
-		ev_io_start(loop_ev, &c->rio);
+		return;
+	}
+	ev_io_start(loop_ev, &c->rio);
+	/* bytes TLS read ahead before the pause raise no socket event */
+	if (c->ssl && SSL_has_pending(c->ssl)) {
+		ev_feed_event(loop_ev, &c->rio, EV_READ);
+		loop_kick();
+	}
 }
 
 static const char *
@@ -442,10 +450,16 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 			return; /* the rest of the bytes belong to TLS */
 		if (c->tls_handshaking)
 			return;
+		/* a short read emptied the socket: the next read() would
+		 * only say EAGAIN (epoll calls again when more comes) */
+		if ((size_t)n < sizeof(read_buf) &&
+		    (c->ssl == NULL || !SSL_has_pending(c->ssl)))
+			return;
 	}
 	/* Data may remain buffered in the SSL object without a socket
 	 * event: come back on the next iteration. */
-	if (c->state == CONN_OPEN && c->ssl && SSL_pending(c->ssl) > 0)
+	if (c->state == CONN_OPEN && !c->read_paused && c->ssl &&
+	    SSL_has_pending(c->ssl))
 		ev_feed_event(loop_ev, &c->rio, EV_READ);
 }
 
@@ -576,6 +590,8 @@ release_reads(void)
 		ev_io_start(loop_ev, &c->rio);
 		ev_feed_event(loop_ev, &c->rio, EV_READ);
 	}
+	/* those reads run after this iteration's flush */
+	loop_kick();
 }
 
 void
@@ -596,6 +612,16 @@ conn_flush_all(void)
 }
 
 static void
+trim_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	live_peak = live;
+	malloc_trim(0);
+}
+
+static void
 reap_all(void)
 {
 	size_t i;
@@ -611,14 +637,21 @@ reap_all(void)
 		wq_clear(c);
 		free(c);
 	}
-	trim_after += dead_n;
 	dead_n = 0;
 	/* after a mass disconnect (a network outage, a restarted proxy)
 	 * hand the freed heap back to the kernel: the allocator would keep
-	 * it for good otherwise */
-	if (trim_after >= TRIM_AFTER && live < trim_after) {
-		trim_after = 0;
-		malloc_trim(0);
+	 * it for good otherwise. Steady churn (logins and logouts) never
+	 * falls that far below its peak, so it pays nothing. */
+	if (live > live_peak)
+		live_peak = live;
+	if (live_peak - live >= TRIM_DROP &&
+	    (!ev_is_active(&trim_w) || live < trim_live)) {
+		/* a second after the disconnects (and what they free
+		 * later: sessions, deferred work) have stopped */
+		trim_live = live;
+		ev_timer_stop(loop_ev, &trim_w);
+		ev_timer_set(&trim_w, 1.0, 0.0);
+		ev_timer_start(loop_ev, &trim_w);
 	}
 }
 
@@ -632,6 +665,7 @@ conn_close_all_now(void)
 void
 conn_init(void)
 {
+	ev_timer_init(&trim_w, trim_cb, 1.0, 0.0);
 	loop_at_idle(1, conn_flush_all);
 	loop_at_idle(2, reap_all);
 }

@@ -529,6 +529,23 @@ on_entity_decl(void *ud, const XML_Char *name, int is_param,
 		fail(s, XML_ERR_RESTRICTED, "entity declaration not allowed");
 }
 
+static unsigned long
+salt_next(void)
+{
+	static unsigned long pool[256];
+	static size_t left;
+	unsigned long v;
+
+	do {
+		if (left == 0) {
+			rand_bytes(pool, sizeof(pool));
+			left = ARRAY_LEN(pool);
+		}
+		v = pool[--left];
+	} while (v == 0); /* 0 asks expat to make its own */
+	return v;
+}
+
 static void
 parser_init(struct xml_stream *s)
 {
@@ -548,6 +565,11 @@ parser_init(struct xml_stream *s)
 		fprintf(stderr, "ternd: cannot create XML parser\n");
 		abort();
 	}
+	/* expat salts its hash tables against collision floods with a
+	 * getrandom() syscall per parser; a parser is made at each stream
+	 * restart and each wake-up from idle, so the salt comes from our
+	 * buffered generator instead (same protection) */
+	XML_SetHashSalt(p, salt_next());
 	XML_SetUserData(p, s);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
