@@ -1,4 +1,6 @@
 /* src/mod/offline.c: XEP-0160 offline messages, stamped with XEP-0203. */
+#include <limits.h>
+
 #include "mod/mod.h"
 
 #define NS_DELAY "urn:xmpp:delay"
@@ -81,26 +83,79 @@ offline_usage_cb(void *ud, const struct store_archive_item *it)
 	return 0;
 }
 
+/* Each user's stored count and bytes, remembered after one scan so a
+ * flood to an offline user costs a lookup per message, not a scan of all
+ * that is stored. Appends keep an entry current; any delete forgets it
+ * (the next message scans again). A direct-mapped table: a collision only
+ * costs a rescan. */
+#define USAGE_SLOTS 1024
+
+static struct offline_slot {
+	char *key; /* user@host */
+	long long count, bytes;
+} usage[USAGE_SLOTS];
+
+static struct offline_slot *
+usage_slot(const char *host, const char *user, char *key, size_t keylen)
+{
+	snprintf(key, keylen, "%s@%s", user, host);
+	return &usage[hash_bytes(0, key, strlen(key)) % USAGE_SLOTS];
+}
+
+static void
+usage_forget(const char *host, const char *user)
+{
+	char key[2 * JID_PART_MAX + 2];
+	struct offline_slot *sl = usage_slot(host, user, key, sizeof(key));
+
+	if (sl->key && strcmp(sl->key, key) == 0) {
+		free(sl->key);
+		sl->key = NULL;
+	}
+}
+
+/* A message of len bytes was stored. */
+static void
+usage_add(const char *host, const char *user, size_t len)
+{
+	char key[2 * JID_PART_MAX + 2];
+	struct offline_slot *sl = usage_slot(host, user, key, sizeof(key));
+
+	if (sl->key && strcmp(sl->key, key) == 0) {
+		sl->count++;
+		sl->bytes += (long long)len;
+	}
+}
+
 /* Would one more message of len bytes fit the user's quota? 1 yes, 0 no,
- * -1 storage failure. The scan stops at the quota, so it reads at most
- * max_messages rows. */
+ * -1 storage failure. */
 static int
 offline_fits(const char *host, const char *user,
     const struct offline_cfg *cfg, size_t len)
 {
+	char key[2 * JID_PART_MAX + 2];
+	struct offline_slot *sl = usage_slot(host, user, key, sizeof(key));
 	struct store_archive_query q = { 0 };
 	struct offline_usage u = { 0 };
 
 	if ((long long)len > cfg->max_bytes)
 		return 0;
-	u.max_count = cfg->max_messages;
-	u.max_bytes = cfg->max_bytes - (long long)len;
-	q.host = host;
-	q.user = user;
-	q.store = OFFLINE_STORE;
-	if (store_archive_query(&q, offline_usage_cb, &u) < 0)
-		return -1;
-	return !u.full;
+	if (sl->key == NULL || strcmp(sl->key, key) != 0) {
+		/* the quota keeps this scan short */
+		u.max_count = LLONG_MAX;
+		u.max_bytes = LLONG_MAX;
+		q.host = host;
+		q.user = user;
+		q.store = OFFLINE_STORE;
+		if (store_archive_query(&q, offline_usage_cb, &u) < 0)
+			return -1;
+		free(sl->key);
+		sl->key = xstrdup(key);
+		sl->count = u.count;
+		sl->bytes = u.bytes;
+	}
+	return sl->count < cfg->max_messages &&
+	    sl->bytes + (long long)len <= cfg->max_bytes;
 }
 
 /* The sender's bare JID for the archive's with-JID column (message/offline
@@ -173,6 +228,7 @@ offline_store(struct hook_ev *ev)
 		    NULL);
 		goto out_free;
 	}
+	usage_add(host, user, b.len);
 	log_debug("offline stored user=%s@%s from=%s id=%s", user, host,
 	    with, id);
 out_free:
@@ -227,6 +283,7 @@ offline_forget(struct session *s, struct offline_sess *o, uint64_t to)
 {
 	size_t i, k = 0;
 
+	usage_forget(s->host->name, s->jid.node);
 	for (i = 0; i < o->npend; i++) {
 		if (o->pend[i].seq <= to) {
 			store_archive_del(s->host->name, s->jid.node,
@@ -336,6 +393,7 @@ offline_deliver(struct session *s)
 		    "confirmed)", full, l.n);
 		goto out_free;
 	}
+	usage_forget(host, user);
 	for (i = 0; i < l.n; i++) {
 		if (store_archive_del(host, user, OFFLINE_STORE,
 		    l.v[i].id) != 0)
@@ -405,6 +463,13 @@ offline_presence(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
+static enum hook_ret
+offline_user_deleted(struct hook_ev *ev)
+{
+	usage_forget(ev->host->name, ev->user);
+	return HOOK_CONTINUE;
+}
+
 static const struct cfg_directive offline_dirs[] = {
 	{ .name = "max_messages", .type = CFG_INT,
 	  .offset = offsetof(struct offline_cfg, max_messages), .def = "1000",
@@ -432,6 +497,7 @@ static const struct hook_reg offline_hooks[] = {
 	 * delivery itself is deferred (see offline_presence) */
 	{ "presence/self", offline_presence, 10 },
 	{ "session/confirmed", offline_confirmed, 0 },
+	{ "user/deleted", offline_user_deleted, 0 },
 	/* before stream management reroutes what was unconfirmed (-100) */
 	{ "session/closed", offline_closed, 0 },
 	HOOK_REG_END
