@@ -169,6 +169,32 @@ carbons_received(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
+/* XEP-0280 §11: only the user's own server makes carbon copies. A message
+ * from anyone else (another user, a remote server) loses the <sent/> and
+ * <received/> wrappers it claims, in every copy, before anything is
+ * delivered, stored or copied, so no client can be fooled by a peer
+ * forging one. */
+static enum hook_ret
+carbons_strip_forged(struct hook_ev *ev)
+{
+	struct xml_node *c, *next;
+
+	if (ev->to->node == NULL ||
+	    (ev->from && strcmp(ev->from->bare, ev->to->bare) == 0))
+		return HOOK_CONTINUE;
+	for (c = ev->stanza->children; c; c = next) {
+		next = c->next;
+		if (xml_node_is(c, NS_CARBONS, "sent") ||
+		    xml_node_is(c, NS_CARBONS, "received")) {
+			log_info("carbons: dropped a forged <%s/> from=%s "
+			    "to=%s", c->name, ev->from ? ev->from->full : "?",
+			    ev->to->full);
+			xml_node_unlink(c);
+		}
+	}
+	return HOOK_CONTINUE;
+}
+
 static enum hook_ret
 carbons_toggle(struct hook_ev *ev)
 {
@@ -202,6 +228,9 @@ static const struct hook_reg carbons_hooks[] = {
 	{ "iq-set/host/" NS_CARBONS ":disable", carbons_toggle, 0 },
 	{ "message/outgoing", carbons_sent, 0 },
 	/* after mam (100), so the copies carry the archive's stanza-id */
+	/* before archiving (mam, 100) and storage */
+	{ "message/bare", carbons_strip_forged, 200 },
+	{ "message/full", carbons_strip_forged, 200 },
 	{ "message/bare", carbons_received, 50 },
 	{ "message/full", carbons_received, 50 },
 	HOOK_REG_END

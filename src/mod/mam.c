@@ -200,6 +200,19 @@ mam_strip_sid(struct xml_node *st, const char *by)
 	}
 }
 
+/* A peer's message claiming to be an archive result loses the claim. */
+static void
+mam_strip_results(struct xml_node *st)
+{
+	struct xml_node *c, *next;
+
+	for (c = st->children; c; c = next) {
+		next = c->next;
+		if (xml_node_is(c, NS_MAM, "result"))
+			xml_node_unlink(c);
+	}
+}
+
 static void
 mam_add_sid(struct xml_node *st, const char *by, const char *id)
 {
@@ -220,6 +233,9 @@ mam_inbound(struct hook_ev *ev)
 	if (ev->to->node == NULL || ev->from == NULL)
 		return HOOK_CONTINUE;
 	mam_strip_sid(ev->stanza, ev->to->bare);
+	/* XEP-0313 §7: results come only from the user's own archive */
+	if (strcmp(ev->from->bare, ev->to->bare) != 0)
+		mam_strip_results(ev->stanza);
 	if (!mam_archivable(ev->stanza) ||
 	    !mam_wants(ev->host, ev->to->node, ev->from->bare))
 		return HOOK_CONTINUE;

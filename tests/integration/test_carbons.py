@@ -190,8 +190,38 @@ def test_forged_copy_not_copied(server):
              "</forwarded></received></message>"
              % (ALICE, NS_CARBONS, NS_FWD, BOB, ALICE))
     bob.alive()
-    assert len(messages(a)) == 1
-    assert messages(b) == []
+    got = messages(a)
+    assert len(got) == 1
+    # XEP-0280 §11: the forged wrapper is gone from what alice gets
+    assert got[0].find(q(NS_CARBONS, 'received')) is None, show(got[0])
+    assert got[0].get('from') == BOB + '/x'
+    # b may get the usual carbon of what is left (a chat message), never
+    # the forged content
+    for m in messages(b):
+        assert 'fake' not in show(m), show(m)
+
+
+def test_forged_sent_copy_and_mam_result_stripped(server):
+    """A peer's message claiming to be our own carbon (<sent/>) or an
+    archive result loses those elements; the message itself arrives."""
+    a, b, bob = three(server)
+    bob.send("<message to='%s/a' type='chat'><body>real</body>"
+             "<sent xmlns='%s'><forwarded xmlns='%s'><message "
+             "xmlns='jabber:client' from='%s/a' to='%s' type='chat'>"
+             "<body>fake</body></message></forwarded></sent>"
+             "<result xmlns='urn:xmpp:mam:2' id='x'><forwarded xmlns='%s'>"
+             "<message xmlns='jabber:client' from='%s' to='%s'>"
+             "<body>fake2</body></message></forwarded></result></message>"
+             % (ALICE, NS_CARBONS, NS_FWD, ALICE, BOB, NS_FWD, BOB, ALICE))
+    bob.alive()
+    (m,) = messages(a)
+    assert body(m) == 'real'
+    assert m.find(q(NS_CARBONS, 'sent')) is None, show(m)
+    assert m.find('{urn:xmpp:mam:2}result') is None, show(m)
+    # alice's other resource gets the usual received carbon of it, clean
+    (c,) = messages(b)
+    inner = copy_of(c, 'received')
+    assert inner.find(q(NS_CARBONS, 'sent')) is None, show(c)
 
 
 def test_not_allowed_for_others(server):
