@@ -45,6 +45,7 @@ struct c2s {
 	unsigned header_sent : 1;
 	unsigned authed : 1;
 	unsigned restart : 1;
+	unsigned tls_switch : 1; /* the restart is the one after STARTTLS */
 	unsigned direct_tls : 1;
 	unsigned starttls_offered : 1;
 	struct host *host;
@@ -412,6 +413,7 @@ do_starttls(struct c2s *c)
 	set_state(c, C2S_WAIT_HEADER);
 	xml_stream_request_restart(c->xs);
 	c->restart = 1;
+	c->tls_switch = 1;
 	conn_starttls(c->conn, ctx);
 }
 
@@ -939,9 +941,19 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 		if (c->restart) {
 			c->restart = 0;
 			xml_stream_restart(c->xs);
-			/* after STARTTLS, what follows is TLS, not XML */
-			if (cn->ssl == NULL && cn->starttls_pending)
+			/* RFC 6120 §5.4.3.3: plaintext pipelined behind
+			 * <starttls/> is dropped, never read as XML of the
+			 * new stream (TLS may already be running: the
+			 * <proceed/> flush starts it at once) */
+			if (c->tls_switch) {
+				c->tls_switch = 0;
+				if (n > used)
+					log_info("c2s %llx dropped %zu bytes "
+					    "sent after <starttls/>",
+					    (unsigned long long)cn->id,
+					    n - used);
 				return;
+			}
 		}
 		if (used > n)
 			used = n;

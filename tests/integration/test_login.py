@@ -239,3 +239,67 @@ def test_auth_twice_is_refused(server):
     el = s.plain('alice', 'secret-alice')
     assert el.tag != q(NS_SASL, 'success'), show(el)
 
+
+
+# -- TLS hygiene (issue 8 §7)
+
+def test_bytes_pipelined_after_starttls_are_discarded(mserver):
+    """Plaintext sent right behind <starttls/> must not be taken as
+    TLS input nor as XML after the handshake (RFC 6120 §5.4.3.3: the
+    parties discard what came before the handshake)."""
+    s = RawStream(mserver.c2s)
+    s.open()
+    s.send("<starttls xmlns='%s'/><iq type='get' id='smuggled'>"
+           "<ping xmlns='urn:xmpp:ping'/></iq>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    s.wrap_tls()                       # fails if the bytes reached TLS
+    f = s.open()
+    assert f.find(q(NS_SASL, 'mechanisms')) is not None, show(f)
+    s.authenticate('alice')
+    s.bind()
+    s.ping()
+    assert all(e.get('id') != 'smuggled' for e in s.pending)
+
+
+@pytest.mark.parametrize('version', ['TLSv1', 'TLSv1_1'])
+def test_old_tls_versions_refused(mserver, version):
+    s = RawStream(mserver.c2s)
+    s.open()
+    s.send("<starttls xmlns='%s'/>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_ciphers('DEFAULT:@SECLEVEL=0')
+    ctx.minimum_version = getattr(ssl.TLSVersion, version)
+    ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    s.sock.settimeout(5)
+    with pytest.raises((ssl.SSLError, ConnectionResetError, OSError)):
+        ctx.wrap_socket(s.sock, server_hostname='localhost')
+
+
+def test_no_tls_compression(mserver):
+    s = connect_tls(mserver.c2s)
+    assert s.sock.compression() is None
+
+
+def test_client_renegotiation_refused(mserver, tmp_path):
+    """TLS 1.2 client-initiated renegotiation (openssl s_client's R
+    command) is refused: the connection does not renegotiate."""
+    import subprocess
+    p = subprocess.Popen(
+        ['openssl', 's_client', '-connect', '127.0.0.1:%d' % mserver.c2s,
+         '-starttls', 'xmpp', '-xmpphost', 'localhost', '-tls1_2',
+         '-no_ign_eof'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(b'R\n', timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    text = out.decode('utf-8', 'replace')
+    assert 'Protocol  : TLSv1.2' in text, text[-2000:]
+    assert 'RENEGOTIATING' in text, text[-2000:]
+    # the server answers the renegotiation with a no_renegotiation alert
+    assert 'no renegotiation' in text, text[-2000:]
