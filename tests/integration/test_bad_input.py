@@ -222,3 +222,37 @@ def test_iq_in_flight_limit(make_server):
     for i in range(1, 7):    # answers reach alice: the slots are free
         alice.wait_for(lambda e: e.get('id') == 'q%d' % i)
     alice.ping()
+
+
+def heap_used(server):
+    out = server.ternctl_ok('status').stdout.split()
+    return int(dict(kv.split('=', 1) for kv in out)['heap_used'])
+
+
+def test_memory_returns_to_baseline_after_bad_peers(mserver, watcher):
+    """Many peers leaving half-sent, oversized or broken input behind:
+    once they are gone the heap in use is back where it was (nothing
+    leaks per bad connection), and the watcher was served throughout."""
+    import time
+    watcher.alive()
+    base = heap_used(mserver)
+    for i in range(60):
+        s = stream_at(mserver, 'open' if i % 3 else 'raw')
+        if i % 3 == 0:
+            send_bad(s, header() + deep(20))             # then vanish
+        elif i % 3 == 1:
+            send_bad(s, '<message><body>' + 'z' * 12000)  # unfinished
+        else:
+            send_bad(s, big(20 * 1024))                  # too big
+        s.close()
+        if i % 10 == 0:
+            watcher.alive()
+    watcher.alive()
+    deadline = time.monotonic() + 10
+    while True:
+        now = heap_used(mserver)
+        if now <= base + 128 * 1024:
+            break
+        assert time.monotonic() < deadline, \
+            'heap in use %d, was %d before the bad peers' % (now, base)
+        time.sleep(0.1)
