@@ -23,7 +23,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC = $(wildcard bench/*.c)
 
 .PHONY: all deps run test unit integration install clean docs docs-check \
-	bench sanitize valgrind fuzz lint format format-check
+	bench bench-build bench-compare sanitize valgrind fuzz lint format \
+	format-check
 all: $(BUILD)/ternd $(BUILD)/ternctl
 
 deps:
@@ -50,7 +51,16 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtern.a
 $(BUILD)/tern-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ -lev -lssl -lcrypto -lm
 
-bench: $(BUILD)/tern-bench
+bench-build: $(BUILD)/tern-bench
+
+# The Tern-only suite of issue 7 (a few minutes): every case once, results
+# in $(BUILD)/bench/RESULTS.md. bench-compare: Prosody, ejabberd and Tern
+# side by side, 3 runs each, into bench/RESULTS.md (about 45 minutes).
+bench: all $(BUILD)/tern-bench
+	SERVERS=tern RUNS=1 OUTDIR=$(BUILD)/bench sh bench/compare.sh $(BUILD)
+
+bench-compare: all $(BUILD)/tern-bench
+	sh bench/compare.sh $(BUILD)
 
 run: deps all
 	@sh scripts/dev-setup.sh

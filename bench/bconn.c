@@ -938,7 +938,14 @@ process(struct bconn *c)
 static void
 read_some(struct bconn *c)
 {
-	for (int i = 0; i < 16 && c->state != BC_DEAD; i++) {
+	/*
+	 * 16 reads, then back to the loop for fairness; but not while
+	 * OpenSSL holds records it already read (read-ahead): the socket
+	 * would not wake us for them. A server that writes one small
+	 * record per stanza (ejabberd) stalled here until its next byte.
+	 */
+	for (int i = 0; c->state != BC_DEAD && (i < 16 ||
+	    (c->ssl != NULL && SSL_has_pending(c->ssl))); i++) {
 		ssize_t k;
 
 		bb_reserve(&c->in, READ_CHUNK);

@@ -20,6 +20,20 @@
 #   TB        the generator [build/tern-bench]
 #   OUT       file collecting the JSON lines [bench/results-$NAME.jsonl]
 #   CORE      CPU the generator is pinned to [1]
+#   CASES     the case labels to run, space separated [all of them:
+#             login idle msg msg-sm-carbons msg-mam msg-1000 presence mam, and
+#             login-plain idle-plain when PLAIN_PORT is set]
+#   RUN_FIRST number of the first run, for a caller that runs one case
+#             at a time on a freshly started server [1]
+#   APPEND    1: append to OUT instead of starting it afresh [0]
+#   SUMMARY   0: do not print the medians at the end [1]
+#   LIMIT     seconds a run may take beyond tern-bench's own --timeout
+#             before it is killed [60]
+#
+# A tern-bench argument @RUN@ is replaced by the run number (e.g. a fresh
+# user pair per mam run: --users mam@RUN@u). A run that fails leaves a
+# line {"server":…,"case":…,"run":…,"failed":"reason"} in OUT instead of
+# its numbers.
 #
 # The server itself should already be pinned (start it with taskset -c 0).
 set -eu
@@ -35,40 +49,85 @@ TB=${TB:-build/tern-bench}
 OUT=${OUT:-bench/results-$NAME.jsonl}
 CORE=${CORE:-1}
 PLAIN_PORT=${PLAIN_PORT:-}
+CASES=${CASES:-login idle msg msg-sm-carbons msg-mam msg-1000 presence mam${PLAIN_PORT:+ login-plain idle-plain}}
+RUN_FIRST=${RUN_FIRST:-1}
+APPEND=${APPEND:-0}
+SUMMARY=${SUMMARY:-1}
+LIMIT=${LIMIT:-60}
+ERR=$(mktemp)
+trap 'rm -f "$ERR"' EXIT
 
 pidargs=
 for p in $PIDS; do pidargs="$pidargs --pid $p"; done
 s() { echo $(( $1 / DIV > 0 ? $1 / DIV : 1 )); }
-: > "$OUT"
+[ "$APPEND" = 1 ] || : > "$OUT"
+
+# The whole run's bound: tern-bench's --timeout (the last one given wins,
+# default 120 s) plus LIMIT for provisioning and the final close.
+bound() {
+	t=120
+	prev=
+	for a in "$@"; do
+		[ "$prev" = --timeout ] && t=$a
+		prev=$a
+	done
+	echo $((t + LIMIT))
+}
+
+# Why a run failed, as a JSON string: tern-bench's last error lines.
+reason() {
+	tail -n 3 "$ERR" | tr '\n\t' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' | cut -c1-300
+}
 
 run() { # label, tern-bench arguments...
 	label=$1
 	shift
-	i=1
-	while [ "$i" -le "$RUNS" ]; do
-		echo "== $NAME $label run $i/$RUNS" >&2
+	case " $CASES " in
+	*" $label "*) ;;
+	*) return 0 ;;
+	esac
+	i=$RUN_FIRST
+	while [ "$i" -lt $((RUN_FIRST + RUNS)) ]; do
+		echo "== $(date +%H:%M:%S) $NAME $label run $i" >&2
+		args=$(echo "$*" | sed "s/@RUN@/$i/g")
+		lim=$(bound $args)
 		# eval: PROVISION may hold a quoted command.
-		if line=$(eval "taskset -c $CORE $TB $* --domain $DOMAIN $pidargs \
-		    $PROVISION" | grep '^{'); then
-			echo "$line" | sed "s/^{/{\"server\":\"$NAME\",\"case\":\"$label\",\"run\":$i,/" >> "$OUT"
+		rc=0
+		out=$(eval "timeout -k 5 $lim taskset -c $CORE $TB $args \
+		    --domain $DOMAIN $pidargs $PROVISION" 2>"$ERR") || rc=$?
+		line=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
+		head="{\"server\":\"$NAME\",\"case\":\"$label\",\"run\":$i"
+		if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
+			printf '%s\n' "$line" | sed "s/^{/$head,/" >> "$OUT"
 		else
-			echo "run-compare: $label run $i failed" >&2
+			if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+				why="did not finish in $lim s"
+			elif [ -n "$line" ]; then
+				why="more than 1% errors: $(reason)"
+			else
+				why="exit $rc: $(reason)"
+			fi
+			printf 'run-compare: %s run %s failed: %s\n' "$label" "$i" "$why" >&2
+			printf '%s,"failed":"%s"}\n' "$head" "$why" >> "$OUT"
 		fi
+		grep -h WARNING "$ERR" >&2 || true
 		i=$((i + 1))
 	done
 }
 
 run login     login --port "$PORT" -c 50 -n "$(s 2000)"
-run idle      idle --port "$PORT" -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50
+run idle      idle --port "$PORT" -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50 --timeout 600
 run msg       msg --port "$PORT" -p 50 -w 10 --duration "$DURATION"
 run msg-sm-carbons msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --sm --carbons
+run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam
 run msg-1000  msg --port "$PORT" -p 50 --rate 1000 --duration "$DURATION"
 run presence  presence --port "$PORT" -u 100 -r 10 --duration "$DURATION"
-run mam       mam --port "$PORT" -n "$(s 100000)" --queries 50 --timeout 600
+run mam       mam --port "$PORT" -n "${MAM_N:-$(s 100000)}" --queries 50 --timeout 600 ${MAM_ARGS:-}
 if [ -n "$PLAIN_PORT" ]; then
 	run login-plain login --port "$PLAIN_PORT" --no-tls -c 50 -n "$(s 2000)"
-	run idle-plain  idle --port "$PLAIN_PORT" --no-tls -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50
+	run idle-plain  idle --port "$PLAIN_PORT" --no-tls -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50 --timeout 600
 fi
+[ "$SUMMARY" = 1 ] || exit 0
 
 # Medians and ranges of every numeric field, per case.
 python3 - "$OUT" <<'EOF'
@@ -79,6 +138,12 @@ for r in rows:
     cases.setdefault((r["server"], r["case"]), []).append(r)
 for (srv, case), rs in cases.items():
     print("\n%s %s (%d runs)" % (srv, case, len(rs)))
+    for r in rs:
+        if "failed" in r:
+            print("  run %d failed: %s" % (r["run"], r["failed"]))
+    rs = [r for r in rs if "failed" not in r]
+    if not rs:
+        continue
     for k, v in rs[0].items():
         if isinstance(v, (int, float)) and k != "run":
             vals = [x[k] for x in rs if k in x]
