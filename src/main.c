@@ -138,13 +138,19 @@ ctl_status(int argc, char **argv, char *reply, size_t len)
 	UNUSED(argc);
 	UNUSED(argv);
 	struct mallinfo2 mi = mallinfo2();
+	char used[32] = "n/a", held[32] = "n/a";
 
 	/* heap_used: bytes malloc handed out; heap_held: what it holds
-	 * from the kernel (the difference is free space it keeps) */
+	 * from the kernel (the difference is free space it keeps). An
+	 * allocator without mallinfo (a sanitizer's) reports nothing. */
+	if (mi.arena + mi.hblkhd > 0) {
+		snprintf(used, sizeof(used), "%zu", mi.uordblks + mi.hblkhd);
+		snprintf(held, sizeof(held), "%zu", mi.arena + mi.hblkhd);
+	}
 	snprintf(reply, len, "ok sessions=%u connections=%zu "
-	    "heap_used=%zu heap_held=%zu storage=%s",
-	    session_count(), conn_count(), mi.uordblks + mi.hblkhd,
-	    mi.arena + mi.hblkhd, store_failing() ? "failing" : "ok");
+	    "heap_used=%s heap_held=%s storage=%s",
+	    session_count(), conn_count(), used, held,
+	    store_failing() ? "failing" : "ok");
 }
 
 static void

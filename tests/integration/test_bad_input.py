@@ -226,7 +226,11 @@ def test_iq_in_flight_limit(make_server):
 
 def heap_used(server):
     out = server.ternctl_ok('status').stdout.split()
-    return int(dict(kv.split('=', 1) for kv in out)['heap_used'])
+    v = dict(kv.split('=', 1) for kv in out)['heap_used']
+    if v == 'n/a':
+        pytest.skip('this build\'s allocator reports no heap figures '
+                    '(sanitizer)')
+    return int(v)
 
 
 def test_memory_returns_to_baseline_after_bad_peers(mserver, watcher):

@@ -217,8 +217,9 @@ def status(server):
 def test_status_counts_sessions_and_heap(server):
     before = status(server)
     assert before['storage'] == 'ok'
-    assert int(before['heap_used']) > 0
-    assert int(before['heap_held']) >= int(before['heap_used'])
+    if before['heap_used'] != 'n/a':     # 'n/a': a sanitizer's malloc
+        assert int(before['heap_used']) > 0
+        assert int(before['heap_held']) >= int(before['heap_used'])
     s = connect_tls(server.c2s)
     s.authenticate('alice')
     s.bind('st')
