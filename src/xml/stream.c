@@ -69,6 +69,7 @@ struct xml_stream {
 	size_t header_len;
 	int replaying;
 	int asleep;
+	int in_cdata; /* inside <![CDATA[ ... ]]>: expat state to keep */
 	size_t mem_used; /* bytes expat holds for this stream */
 	char errmsg[160];
 };
@@ -529,6 +530,18 @@ on_entity_decl(void *ud, const XML_Char *name, int is_param,
 		fail(s, XML_ERR_RESTRICTED, "entity declaration not allowed");
 }
 
+static void XMLCALL
+on_cdata_start(void *ud)
+{
+	((struct xml_stream *)ud)->in_cdata = 1;
+}
+
+static void XMLCALL
+on_cdata_end(void *ud)
+{
+	((struct xml_stream *)ud)->in_cdata = 0;
+}
+
 static unsigned long
 salt_next(void)
 {
@@ -570,9 +583,11 @@ parser_init(struct xml_stream *s)
 	 * restart and each wake-up from idle, so the salt comes from our
 	 * buffered generator instead (same protection) */
 	XML_SetHashSalt(p, salt_next());
+	s->in_cdata = 0;
 	XML_SetUserData(p, s);
 	XML_SetElementHandler(p, on_start, on_end);
 	XML_SetCharacterDataHandler(p, on_text);
+	XML_SetCdataSectionHandler(p, on_cdata_start, on_cdata_end);
 	XML_SetStartNamespaceDeclHandler(p, on_nsdecl);
 	XML_SetCommentHandler(p, on_comment);
 	XML_SetProcessingInstructionHandler(p, on_pi);
@@ -672,9 +687,12 @@ xml_stream_restart(struct xml_stream *s)
 static void
 maybe_sleep(struct xml_stream *s)
 {
+	/* not inside a CDATA section at stream level either: its text may
+	 * only be whitespace so far, but a fresh parser would read what
+	 * follows as markup (found by fuzz_xml with 3-byte splits) */
 	if (s->state != ST_OPEN || s->depth != 1 || s->stanza != NULL ||
 	    s->mark != s->fed || s->header_raw == NULL || s->restart_req ||
-	    s->text.len != 0)
+	    s->text.len != 0 || s->in_cdata)
 		return;
 	XML_ParserFree(s->p);
 	s->p = NULL;

@@ -1193,6 +1193,33 @@ test_sleep_between_stanzas(void **state)
 	coll_cleanup(&c);
 }
 
+/* Regression (fuzz_xml, 3-byte splits): a CDATA section at stream level
+ * holding only whitespace so far must keep the parser awake; a fresh one
+ * would read the section's text as markup. Whole and split agree. */
+static void
+test_no_sleep_inside_cdata(void **state)
+{
+	static const char doc[] =
+	    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://etherx.jabber.org/streams' to='ta'>"
+	    "\n\n\n<![CDATA[\n\n\n\n</stream:stream>\n\nx";
+	static const size_t three[] = { 3 };
+	struct coll a, b;
+	enum xml_err ea, eb;
+
+	(void)state;
+	coll_init(&a, NULL);
+	ea = feed_chunks(&a, doc, sizeof(doc) - 1, NULL, 0);
+	coll_init(&b, NULL);
+	eb = feed_chunks(&b, doc, sizeof(doc) - 1, three, 1);
+	assert_int_not_equal(ea, XML_OK); /* text at stream level */
+	assert_int_equal(ea, eb);
+	assert_int_equal(b.closes, 0); /* </stream:stream> was CDATA text */
+	assert_string_equal(a.log.data, b.log.data);
+	coll_cleanup(&a);
+	coll_cleanup(&b);
+}
+
 /* The parser's own memory is budgeted: a stanza within the size limit
  * but beyond the budget is a policy violation, not an allocation. */
 static void
@@ -1261,6 +1288,7 @@ main(void)
 		cmocka_unit_test(test_split_nul),
 		cmocka_unit_test(test_deep_tree),
 		cmocka_unit_test(test_sleep_between_stanzas),
+		cmocka_unit_test(test_no_sleep_inside_cdata),
 		cmocka_unit_test(test_memory_budget),
 	};
 
