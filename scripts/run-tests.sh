@@ -49,7 +49,10 @@ if [ -x "$BUILD/tern-bench" ]; then
 	fi
 fi
 if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
-	TERN_BIN="$(pwd)/$BUILD" timeout 480 /usr/bin/python3 -m pytest -q \
+	# under valgrind every ternd runs ~20 times slower
+	limit=480
+	[ -n "${TERN_VALGRIND:-}" ] && limit=3600
+	TERN_BIN="$(pwd)/$BUILD" timeout "$limit" /usr/bin/python3 -m pytest -q \
 		-p no:cacheprovider --basetemp="$log.pt" tests/integration \
 		--junitxml="$log.xml" 2>&1 | tail -n 40
 	if [ -f "$log.xml" ]; then
