@@ -99,7 +99,7 @@ static struct offline_slot *
 usage_slot(const char *host, const char *user, char *key, size_t keylen)
 {
 	snprintf(key, keylen, "%s@%s", user, host);
-	return &usage[hash_bytes(0, key, strlen(key)) % USAGE_SLOTS];
+	return &usage[hash_bytes(HASH_INIT, key, strlen(key)) % USAGE_SLOTS];
 }
 
 static void

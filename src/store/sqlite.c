@@ -621,12 +621,7 @@ cnt_key(char *buf, const char *host, const char *user, const char *store,
 static struct sq_count *
 cnt_slot(struct sq_store *s, const char *key, size_t klen)
 {
-	uint64_t h = 1469598103934665603ULL;
-	size_t i;
-
-	for (i = 0; i < klen; i++)
-		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
-	return &s->cnt[h % CNT_SLOTS];
+	return &s->cnt[hash_bytes(HASH_INIT, key, klen) % CNT_SLOTS];
 }
 
 static struct sq_count *

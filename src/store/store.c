@@ -151,7 +151,7 @@ j_geti64(struct j_cur *c)
 
 /* Apply one journal record to the backend. */
 static int
-j_apply(struct store *st, struct j_cur *c)
+j_apply(struct store *st, struct j_cur *c, long *deleted)
 {
 	const struct store_backend *be = st->be;
 	enum j_op op = (enum j_op)(unsigned char)*c->p++;
@@ -160,21 +160,23 @@ j_apply(struct store *st, struct j_cur *c)
 	const char *key, *val, *with;
 	size_t len;
 	int64_t when;
-	long deleted;
+	long ndel;
 
+	if (deleted == NULL)
+		deleted = &ndel;
 	switch (op) {
 	case J_KV_SET:
 		val = j_get(c, &len);
 		return be->kv_set(st, host, user, store, val, len);
 	case J_KV_DEL:
-		return be->kv_del(st, host, user, store) < 0 ? -1 : 0;
+		return be->kv_del(st, host, user, store);
 	case J_MAP_SET:
 		key = j_getstr(c);
 		val = j_get(c, &len);
 		return be->map_set(st, host, user, store, key, val, len);
 	case J_MAP_DEL:
 		key = j_getstr(c);
-		return be->map_del(st, host, user, store, key) < 0 ? -1 : 0;
+		return be->map_del(st, host, user, store, key);
 	case J_AR_APPEND:
 		key = j_getstr(c);
 		when = j_geti64(c);
@@ -184,13 +186,12 @@ j_apply(struct store *st, struct j_cur *c)
 		    with, val, len);
 	case J_AR_EXPIRE:
 		when = j_geti64(c);
-		return be->archive_expire(st, store, when, &deleted);
+		return be->archive_expire(st, store, when, deleted);
 	case J_AR_DEL:
 		key = j_getstr(c);
-		return be->archive_del(st, host, user, store, key) < 0 ?
-		    -1 : 0;
+		return be->archive_del(st, host, user, store, key);
 	case J_USER_DEL:
-		return be->user_delete(st, host, user) < 0 ? -1 : 0;
+		return be->user_delete(st, host, user);
 	}
 	return -1;
 }
@@ -227,7 +228,7 @@ j_replay(struct store *st)
 	/* whatever the backend still holds of the lost attempt goes */
 	st->be->rollback(st);
 	while (c.p < c.end)
-		if (j_apply(st, &c) < 0)
+		if (j_apply(st, &c, NULL) < 0)
 			return -1;
 	return 0;
 }
@@ -282,11 +283,20 @@ j_head(struct store *st, enum j_op op, const char *host, const char *user,
 	return &st->journal;
 }
 
-/* The end of every write wrapper: a write the backend refused is not
- * replayed (its caller saw the failure). */
+/* The end of every write wrapper: the record just journalled at mark is
+ * applied by the same code the replay uses, unless commits are failing
+ * (the replay will apply it then). A write the backend refused is not
+ * kept (its caller saw the failure). */
 static int
-j_done(struct store *st, size_t mark, int rc)
+j_write(struct store *st, size_t mark, long *deleted)
 {
+	struct j_cur c = { st->journal.data + mark,
+		st->journal.data + st->journal.len };
+	int rc;
+
+	if (st->failed)
+		return 0;
+	rc = j_apply(st, &c, deleted);
 	if (rc < 0) {
 		st->journal.len = mark;
 		st->jn--;
@@ -295,8 +305,6 @@ j_done(struct store *st, size_t mark, int rc)
 	return rc;
 }
 
-/* Each write wrapper journals first, then applies the write unless
- * commits are failing (the replay will apply it then). */
 int
 store_kv_set(const char *host, const char *user, const char *store,
     const char *val, size_t len)
@@ -308,10 +316,7 @@ store_kv_set(const char *host, const char *user, const char *store,
 		return -1;
 	mark = st->journal.len;
 	j_put(j_head(st, J_KV_SET, host, user, store), val, len);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark,
-	    st->be->kv_set(st, host, user, store, val, len));
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -324,9 +329,7 @@ store_kv_del(const char *host, const char *user, const char *store)
 		return -1;
 	mark = st->journal.len;
 	j_head(st, J_KV_DEL, host, user, store);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark, st->be->kv_del(st, host, user, store));
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -334,19 +337,14 @@ store_map_set(const char *host, const char *user, const char *store,
     const char *key, const char *val, size_t len)
 {
 	struct store *st = main_store();
-	struct sbuf *b;
 	size_t mark;
 
 	if (st == NULL)
 		return -1;
 	mark = st->journal.len;
-	b = j_head(st, J_MAP_SET, host, user, store);
-	j_str(b, key);
-	j_put(b, val, len);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark,
-	    st->be->map_set(st, host, user, store, key, val, len));
+	j_str(j_head(st, J_MAP_SET, host, user, store), key);
+	j_put(&st->journal, val, len);
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -360,10 +358,7 @@ store_map_del(const char *host, const char *user, const char *store,
 		return -1;
 	mark = st->journal.len;
 	j_str(j_head(st, J_MAP_DEL, host, user, store), key);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark,
-	    st->be->map_del(st, host, user, store, key));
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -372,21 +367,16 @@ store_archive_append(const char *host, const char *user, const char *store,
     size_t len)
 {
 	struct store *st = main_store();
-	struct sbuf *b;
 	size_t mark;
 
 	if (st == NULL)
 		return -1;
 	mark = st->journal.len;
-	b = j_head(st, J_AR_APPEND, host, user, store);
-	j_str(b, id);
-	j_i64(b, when);
-	j_str(b, with);
-	j_put(b, val, len);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark, st->be->archive_append(st, host, user,
-	    store, id, when, with, val, len));
+	j_str(j_head(st, J_AR_APPEND, host, user, store), id);
+	j_i64(&st->journal, when);
+	j_str(&st->journal, with);
+	j_put(&st->journal, val, len);
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -400,10 +390,7 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 		return -1;
 	mark = st->journal.len;
 	j_i64(j_head(st, J_AR_EXPIRE, NULL, NULL, store), before);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark,
-	    st->be->archive_expire(st, store, before, deleted));
+	return j_write(st, mark, deleted);
 }
 
 int
@@ -417,10 +404,7 @@ store_archive_del(const char *host, const char *user, const char *store,
 		return -1;
 	mark = st->journal.len;
 	j_str(j_head(st, J_AR_DEL, host, user, store), id);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark,
-	    st->be->archive_del(st, host, user, store, id));
+	return j_write(st, mark, NULL);
 }
 
 int
@@ -433,9 +417,7 @@ store_user_delete(const char *host, const char *user)
 		return -1;
 	mark = st->journal.len;
 	j_head(st, J_USER_DEL, host, user, NULL);
-	if (st->failed)
-		return 0;
-	return j_done(st, mark, st->be->user_delete(st, host, user));
+	return j_write(st, mark, NULL);
 }
 
 int

@@ -19,7 +19,7 @@
 
 struct session_iqs {
 	struct iq_flight {
-		uint64_t h; /* hash of the id */
+		uint32_t h; /* hash_bytes of the id */
 		double deadline;
 	} *v;
 	size_t n, cap;
@@ -216,16 +216,6 @@ session_send_raw(struct session *s, struct rbuf *r)
 /* ---- iq requests in flight (limits.iq_in_flight) ---- */
 
 
-static uint64_t
-id_hash(const char *id)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
-	return h;
-}
-
 int
 session_iq_sent(struct session *s, const char *id, long long limit)
 {
@@ -249,7 +239,7 @@ session_iq_sent(struct session *s, const char *id, long long limit)
 		q->cap = q->cap ? q->cap * 2 : 8;
 		q->v = xrealloc(q->v, q->cap * sizeof(*q->v));
 	}
-	q->v[q->n].h = id_hash(id);
+	q->v[q->n].h = hash_bytes(HASH_INIT, id, strlen(id));
 	q->v[q->n].deadline = now + IQ_TTL;
 	q->n++;
 	return 0;
@@ -262,13 +252,13 @@ iq_answered(struct session *s, const struct xml_node *st)
 	struct session_iqs *q = s->iqs;
 	const char *type = xml_node_attr(st, "type");
 	const char *id = xml_node_attr(st, "id");
-	uint64_t h;
+	uint32_t h;
 	size_t i;
 
 	if (q->n == 0 || id == NULL || type == NULL ||
 	    (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
 		return;
-	h = id_hash(id);
+	h = hash_bytes(HASH_INIT, id, strlen(id));
 	for (i = 0; i < q->n; i++)
 		if (q->v[i].h == h) {
 			q->v[i] = q->v[--q->n];

@@ -616,15 +616,15 @@ def sasl_failure(el):
     return conds[0]
 
 
-def connect_tls(port, user=None, **kw):
+def connect_tls(port, user=None, resource=None, **kw):
     """A STARTTLS stream up to the post-TLS features (or logged in and
-    bound when user is given)."""
+    bound, to resource if given, when user is given)."""
     s = RawStream(port, **kw)
     s.open()
     s.features = s.starttls()
     if user:
         s.authenticate(user)
-        s.bind()
+        s.bind(resource)
     return s
 
 

@@ -181,15 +181,9 @@ def test_iq_in_flight_limit(make_server):
     at the limit with a resource-constraint error (type wait); each
     answer makes room again; other sessions are not affected."""
     srv = make_server(limits={'iq_in_flight': 5})
-    alice = connect_tls(srv.c2s)
-    alice.authenticate('alice')
-    alice.bind('a')
-    bob = connect_tls(srv.c2s)
-    bob.authenticate('bob')
-    bob.bind('b')
-    carol = connect_tls(srv.c2s)
-    carol.authenticate('carol')
-    carol.bind('c')
+    alice = connect_tls(srv.c2s, 'alice', 'a')
+    bob = connect_tls(srv.c2s, 'bob', 'b')
+    carol = connect_tls(srv.c2s, 'carol', 'c')
     ask = ("<iq type='get' id='q%d' to='bob@localhost/b'>"
            "<query xmlns='jabber:iq:version'/></iq>")
     for i in range(5):

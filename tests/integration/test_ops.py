@@ -9,13 +9,8 @@ from ternlib import SLOW, NS_CLIENT, RawStream, connect_tls, q
 
 
 def pair(server):
-    a = connect_tls(server.c2s)
-    a.authenticate('alice')
-    a.bind('a')
-    b = connect_tls(server.c2s)
-    b.authenticate('bob')
-    b.bind('b')
-    return a, b
+    return (connect_tls(server.c2s, 'alice', 'a'),
+            connect_tls(server.c2s, 'bob', 'b'))
 
 
 def chat(a, b):
