@@ -322,6 +322,7 @@ class RawStream:
         self.pending = deque()
         self.eof = False
         self.tls_version = None
+        self.received = bytearray()  # every byte read (after TLS)
         self._reset()
 
     @classmethod
@@ -366,6 +367,7 @@ class RawStream:
         if not data:
             self.eof = True
             raise StreamClosed('connection closed by server')
+        self.received += data
         self.parser.feed(data)
         for ev, el in self.parser.read_events():
             if ev == 'start':
