@@ -585,14 +585,11 @@ iq_error(struct c2s *c, struct xml_node *iq, const char *type,
 {
 	struct xml_node *r = xml_node_new(XML_NS_CLIENT, "iq");
 	const char *id = xml_node_attr(iq, "id");
-	struct xml_node *e;
 
 	if (id)
 		xml_node_set_attr(r, "id", id);
 	xml_node_set_attr(r, "type", "error");
-	e = xml_node_child(r, NULL, "error");
-	xml_node_set_attr(e, "type", type);
-	xml_node_child(e, NS_STANZAS, cond);
+	stanza_error_add(r, type, cond, NULL);
 	send_node(c, r);
 }
 
