@@ -52,6 +52,7 @@ struct c2s {
 	char id[17];
 	struct sasl *sasl;
 	int sasl_failures;
+	int sasl_cb_refusals;
 	char *user; /* authenticated local part */
 	struct session *sess;
 	ev_timer timer;
@@ -424,6 +425,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
     const char *cond)
 {
 	char *b64;
+	int refused;
 
 	switch (r) {
 	case SASL_CHALLENGE:
@@ -469,11 +471,22 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 	case SASL_FAILURE:
 		break;
 	}
+	refused = sasl_cb_refused(c->sasl);
 	sasl_free(c->sasl);
 	c->sasl = NULL;
 	sasl_failure(c, cond, NULL);
-	log_info("c2s %llx auth failed peer=%s cond=%s",
-	    (unsigned long long)c->conn->id, c->conn->peer, cond);
+	log_info("c2s %llx auth failed peer=%s cond=%s%s",
+	    (unsigned long long)c->conn->id, c->conn->peer, cond,
+	    refused ? " channel-binding" : "");
+	/* No password was tried: not a guess, so it does not count
+	 * against the IP or the retries, but a client gets only so many
+	 * (it moves on to a mechanism it can complete). */
+	if (refused) {
+		if (++c->sasl_cb_refusals > SASL_CB_REFUSALS_MAX)
+			fail(c, "policy-violation",
+			    "too many refused channel bindings");
+		return;
+	}
 	throttle_slot(c->conn->peer)->failures++;
 	if (++c->sasl_failures >= limits()->sasl_retries)
 		fail(c, "policy-violation",
