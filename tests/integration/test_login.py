@@ -368,3 +368,40 @@ def test_client_renegotiation_refused(mserver, tmp_path):
     assert 'RENEGOTIATING' in text, text[-2000:]
     # the server answers the renegotiation with a no_renegotiation alert
     assert 'no renegotiation' in text, text[-2000:]
+
+
+def _tls12_handshake(port, ciphers):
+    """STARTTLS with a TLS 1.2 client offering only ciphers; returns the
+    negotiated suite or None when the server refuses all of them."""
+    s = RawStream(port)
+    s.open()
+    s.send("<starttls xmlns='%s'/>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers + ':@SECLEVEL=0')
+    try:
+        tls = ctx.wrap_socket(s.sock, server_hostname='localhost')
+    except (ssl.SSLError, ConnectionResetError):
+        return None
+    name = tls.cipher()[0]
+    tls.close()
+    return name
+
+
+@pytest.mark.parametrize('suite', ['ECDHE-ECDSA-AES128-SHA',
+                                   'ECDHE-ECDSA-AES256-SHA384',
+                                   'AES128-GCM-SHA256'])
+def test_tls12_refuses_cbc_sha1_and_static_rsa(mserver, suite):
+    """Mozilla's intermediate configuration (the default): TLS 1.2 only
+    with AEAD suites with forward secrecy (RFC 7525 §4.2); CBC/SHA-1
+    suites from OpenSSL's default list are not offered."""
+    assert _tls12_handshake(mserver.c2s, suite) is None
+
+
+def test_tls12_aead_forward_secret_suite(mserver):
+    assert _tls12_handshake(mserver.c2s, 'ECDHE-ECDSA-AES128-GCM-SHA256:'
+                            'ECDHE-ECDSA-CHACHA20-POLY1305') in (
+        'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-CHACHA20-POLY1305')
