@@ -334,3 +334,22 @@ def test_queue_overflow_ends_session_and_keeps_messages(make_server):
         e = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
         got.add(e.find(q(NS_CLIENT, 'body')).text)
     assert got == {'q%02d' % i for i in range(15)}
+
+
+def test_queue_overflow_and_close_in_one_write(make_server):
+    """XEP-0198 §5 (acks) with smacks.max_queue: the queue overflows and
+    the client closes its stream (RFC 6120 §4.4) in the same read. The
+    overflow's disconnect runs when the loop is idle, after the session
+    has already ended: it must find the session gone, not touch it."""
+    srv = sm_server(make_server, 'max_queue: 10')
+    s = login(srv, 'alice', 'phone')
+    enable(s)
+    # each ping's result goes to alice unacknowledged: 11 > max_queue
+    pings = ''.join("<iq type='get' id='p%d' to='%s'><ping xmlns='urn:"
+                    "xmpp:ping'/></iq>" % (i, DOMAIN) for i in range(11))
+    s.send(pings + '</stream:stream>')
+    s.wait_closed()
+    # the server lives on and the account can log in again
+    n = login(srv, 'alice', 'phone')
+    n.alive()
+
