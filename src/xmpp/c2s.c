@@ -130,9 +130,9 @@ fail(struct c2s *c, const char *condition, const char *text)
 /* ---- session transport ---- */
 
 static void
-end_later(void *arg)
+end_later(struct session *s)
 {
-	session_end(arg);
+	session_end(s);
 }
 
 static int
@@ -150,7 +150,7 @@ tp_send(struct session *s, struct rbuf *r)
 		 * stops taking stanzas now and ends when the loop is idle */
 		c->sess = NULL;
 		s->closing = 1;
-		loop_defer(end_later, s);
+		session_defer(s, end_later);
 		fail(c, "policy-violation", "send queue full");
 		return -1;
 	}
@@ -777,7 +777,9 @@ adopt_session(struct hook_ev *ev, struct session *s)
 {
 	struct c2s *c = ev->reply_ctx;
 
-	if (c->state != C2S_AUTHED || s->host != c->host ||
+	/* a closing session (slow consumer) ends when the loop is idle:
+	 * this stream would be left holding it */
+	if (c->state != C2S_AUTHED || s->closing || s->host != c->host ||
 	    strcmp(s->jid.node, c->user) != 0)
 		return -1;
 	if (s->tp && s->tp->detach)
