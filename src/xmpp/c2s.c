@@ -182,6 +182,7 @@ static const struct session_transport c2s_tp = {
 
 /* ---- timers ---- */
 
+/* Safe by pointer: c2s_closed stops it before c2s_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -886,6 +887,7 @@ out:
 
 /* ---- connection callbacks ---- */
 
+/* Safe by pointer: c2s_closed stops and frees it before c2s_free. */
 static void
 throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -964,6 +966,9 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 	}
 }
 
+/* Deferred by pointer, safely: only c2s_closed defers it, once (the
+ * conn calls closed once), after unlinking c and stopping its timers;
+ * the session it had is ended or handed over by then. */
 static void
 c2s_free(void *arg)
 {

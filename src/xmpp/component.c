@@ -254,6 +254,8 @@ comp_data(struct conn *cn, const char *p, size_t n)
 		fail(c, stream_xml_condition(e), xml_stream_errmsg(c->xs));
 }
 
+/* Deferred by pointer, safely: only comp_closed defers it, once, after
+ * unlinking c (routing finds it no more) and stopping its timer. */
 static void
 comp_free(void *arg)
 {
@@ -282,6 +284,7 @@ comp_closed(struct conn *cn, const char *why)
 	loop_defer(comp_free, c);
 }
 
+/* Safe by pointer: comp_closed stops it before comp_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
