@@ -213,36 +213,6 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 		ev_timer_stop(loop_ev, w);
 }
 
-/* ---- per-IP authentication failure throttling ---- */
-
-#define THROTTLE_SLOTS 4096
-
-struct throttle {
-	char ip[48];
-	int64_t window; /* minute the count belongs to */
-	unsigned failures;
-};
-
-static struct throttle *throttle_tab;
-
-static struct throttle *
-throttle_slot(const char *ip)
-{
-	uint32_t h = hash_bytes(HASH_INIT, ip, strlen(ip));
-	struct throttle *t;
-	int64_t minute = now_unix() / 60;
-
-	if (throttle_tab == NULL)
-		throttle_tab = xcalloc(THROTTLE_SLOTS, sizeof(*throttle_tab));
-	t = &throttle_tab[h % THROTTLE_SLOTS];
-	if (strcmp(t->ip, ip) != 0 || t->window != minute) {
-		snprintf(t->ip, sizeof(t->ip), "%s", ip);
-		t->window = minute;
-		t->failures = 0;
-	}
-	return t;
-}
-
 /* ---- output helpers ---- */
 
 static void
@@ -475,7 +445,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 	sasl_failure(c, cond, NULL);
 	log_info("c2s %llx auth failed peer=%s cond=%s",
 	    (unsigned long long)c->conn->id, c->conn->peer, cond);
-	throttle_slot(c->conn->peer)->failures++;
+	stream_ip_auth_failed(c->conn->peer);
 	if (++c->sasl_failures >= limits()->sasl_retries)
 		fail(c, "policy-violation",
 		    "too many failed authentication attempts");
@@ -529,8 +499,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_failure(c, "encryption-required", NULL);
 			return;
 		}
-		if (throttle_slot(c->conn->peer)->failures >=
-		    (unsigned)limits()->sasl_failures_per_ip) {
+		if (stream_ip_auth_throttled(c->conn->peer)) {
 			sasl_failure(c, "temporary-auth-failure",
 			    "too many failed attempts from your address; "
 			    "try again in a minute");
@@ -1053,10 +1022,9 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	count++;
 	log_debug("c2s %llx accepted peer=%s%s", (unsigned long long)c->conn->id,
 	    peer, ctx ? " tls" : "");
-	if (conn_ip_count(peer) > (unsigned)limits()->conns_per_ip) {
+	if (stream_ip_crowded(peer))
 		fail(c, "policy-violation", "too many connections from your "
 		    "address");
-	}
 }
 
 void
