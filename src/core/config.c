@@ -175,8 +175,9 @@ static const struct cfg_directive limits_dirs[] = {
 	    .def = "10",
 	    .min = 1,
 	    .max = 10000,
-	    .doc = "Failed logins allowed from one IP address per minute; "
-		   "further attempts from it are throttled." },
+	    .doc = "Failed logins (SASL, component handshakes) allowed "
+		   "from one IP address per minute; further attempts from "
+		   "it are refused until the next minute." },
 	{ .name = "sasl_retries",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct cfg_limits, sasl_retries),

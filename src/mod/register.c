@@ -284,6 +284,8 @@ struct doomed {
 /* After the current stanza: the result is already queued, so the client
  * reads it before the not-authorized stream error users_delete sends,
  * and no caller up the stack is left holding the freed session. */
+/* Deferred safely: it holds a copy of the name and a host (hosts live
+ * until exit), no session. */
 static void
 remove_now(void *arg)
 {

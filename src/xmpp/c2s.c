@@ -131,9 +131,9 @@ fail(struct c2s *c, const char *condition, const char *text)
 /* ---- session transport ---- */
 
 static void
-end_later(void *arg)
+end_later(struct session *s)
 {
-	session_end(arg);
+	session_end(s);
 }
 
 static int
@@ -151,7 +151,7 @@ tp_send(struct session *s, struct rbuf *r)
 		 * stops taking stanzas now and ends when the loop is idle */
 		c->sess = NULL;
 		s->closing = 1;
-		loop_defer(end_later, s);
+		session_defer(s, end_later);
 		fail(c, "policy-violation", "send queue full");
 		return -1;
 	}
@@ -183,6 +183,7 @@ static const struct session_transport c2s_tp = {
 
 /* ---- timers ---- */
 
+/* Safe by pointer: c2s_closed stops it before c2s_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -211,36 +212,6 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 		ev_timer_again(loop_ev, w);
 	else
 		ev_timer_stop(loop_ev, w);
-}
-
-/* ---- per-IP authentication failure throttling ---- */
-
-#define THROTTLE_SLOTS 4096
-
-struct throttle {
-	char ip[48];
-	int64_t window; /* minute the count belongs to */
-	unsigned failures;
-};
-
-static struct throttle *throttle_tab;
-
-static struct throttle *
-throttle_slot(const char *ip)
-{
-	uint32_t h = hash_bytes(HASH_INIT, ip, strlen(ip));
-	struct throttle *t;
-	int64_t minute = now_unix() / 60;
-
-	if (throttle_tab == NULL)
-		throttle_tab = xcalloc(THROTTLE_SLOTS, sizeof(*throttle_tab));
-	t = &throttle_tab[h % THROTTLE_SLOTS];
-	if (strcmp(t->ip, ip) != 0 || t->window != minute) {
-		snprintf(t->ip, sizeof(t->ip), "%s", ip);
-		t->window = minute;
-		t->failures = 0;
-	}
-	return t;
 }
 
 /* ---- output helpers ---- */
@@ -487,7 +458,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 			    "too many refused channel bindings");
 		return;
 	}
-	throttle_slot(c->conn->peer)->failures++;
+	stream_ip_auth_failed(c->conn->peer);
 	if (++c->sasl_failures >= limits()->sasl_retries)
 		fail(c, "policy-violation",
 		    "too many failed authentication attempts");
@@ -541,8 +512,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_failure(c, "encryption-required", NULL);
 			return;
 		}
-		if (throttle_slot(c->conn->peer)->failures >=
-		    (unsigned)limits()->sasl_failures_per_ip) {
+		if (stream_ip_auth_throttled(c->conn->peer)) {
 			sasl_failure(c, "temporary-auth-failure",
 			    "too many failed attempts from your address; "
 			    "try again in a minute");
@@ -787,7 +757,9 @@ adopt_session(struct hook_ev *ev, struct session *s)
 {
 	struct c2s *c = ev->reply_ctx;
 
-	if (c->state != C2S_AUTHED || s->host != c->host ||
+	/* a closing session (slow consumer) ends when the loop is idle:
+	 * this stream would be left holding it */
+	if (c->state != C2S_AUTHED || s->closing || s->host != c->host ||
 	    strcmp(s->jid.node, c->user) != 0)
 		return -1;
 	if (s->tp && s->tp->detach)
@@ -894,6 +866,7 @@ out:
 
 /* ---- connection callbacks ---- */
 
+/* Safe by pointer: c2s_closed stops and frees it before c2s_free. */
 static void
 throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -972,6 +945,9 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 	}
 }
 
+/* Deferred by pointer, safely: only c2s_closed defers it, once (the
+ * conn calls closed once), after unlinking c and stopping its timers;
+ * the session it had is ended or handed over by then. */
 static void
 c2s_free(void *arg)
 {
@@ -1056,10 +1032,9 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	count++;
 	log_debug("c2s %llx accepted peer=%s%s", (unsigned long long)c->conn->id,
 	    peer, ctx ? " tls" : "");
-	if (conn_ip_count(peer) > (unsigned)limits()->conns_per_ip) {
+	if (stream_ip_crowded(peer))
 		fail(c, "policy-violation", "too many connections from your "
 		    "address");
-	}
 }
 
 void
