@@ -353,8 +353,8 @@ for_account(const struct xml_node *st)
 	const char *type = xml_node_attr(st, "type");
 	const struct xml_node *c;
 
-	if (type && (strcmp(type, "headline") == 0 ||
-	    strcmp(type, "error") == 0))
+	if (type &&
+	    (strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
 		return 0;
 	for (c = xml_node_first_el(st); c; c = xml_node_next_el(c)) {
 		if (xml_node_is(c, NS_CARBONS, "sent") ||
