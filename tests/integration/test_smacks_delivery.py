@@ -353,3 +353,28 @@ def test_welcome_message_once_for_never_acking_client(make_server):
     assert body(m) == 'hello'
     assert [d.get('stamp') for d in delays(m)] == [stamp], show(m)
     no_message(s)
+
+
+def test_held_carbon_not_rerouted_at_session_end(server):
+    """XEP-0352 with XEP-0280 §6: a carbon copy of a receipt held for an
+    inactive session is that session's own copy; when it ends, the
+    account's other resource (which has the original) does not get it."""
+    bob = login(server, 'bob', 'pc')
+    a = login(server, 'alice', 'phone')
+    carbons_on(a)
+    a.presence()
+    a.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+    a.alive()
+    b = login(server, 'alice', 'laptop')
+    carbons_on(b)
+    b.presence()
+    b.alive()
+    bob.send("<message to='%s/laptop' type='chat'><received xmlns="
+             "'urn:xmpp:receipts' id='r1'/></message>" % ALICE)
+    bob.alive()
+    m = b.wait_for(is_msg)
+    assert m.find(q('urn:xmpp:receipts', 'received')) is not None, show(m)
+    a.send('</stream:stream>')
+    a.wait_closed()
+    b.alive()
+    no_message(b)
