@@ -32,9 +32,9 @@ struct sm {
 	unsigned resume : 1;
 	unsigned hibernating : 1;
 	unsigned r_pending : 1;
+	uint16_t since_r; /* below request_every (at most 1000) */
 	uint32_t in_h; /* stanzas received from the client */
 	uint32_t acked; /* the client's last h */
-	uint32_t since_r;
 	uint32_t r_h; /* stanzas sent in all when we last sent <r/> */
 	struct smq *q; /* ring of unacknowledged stanzas */
 	size_t qhead, qlen, qcap;
