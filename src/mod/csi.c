@@ -280,9 +280,21 @@ csi_element(struct hook_ev *ev)
 }
 
 /* The session ends for good: held messages that matter (markers,
- * receipts, carbon copies of those) go where the account's other
- * messages go, like stream management's unacknowledged ones; presence
- * and chat states are stale by now. */
+ * receipts) go where the account's other messages go, like stream
+ * management's unacknowledged ones; presence and chat states are stale
+ * by now. Carbon copies and headlines (notifications) were this
+ * session's own copies: the other resources have theirs (XEP-0280 §6). */
+static int
+csi_for_account(const struct xml_node *st)
+{
+	const char *type = xml_node_attr(st, "type");
+
+	if (type && strcmp(type, "headline") == 0)
+		return 0;
+	return xml_node_find(st, NS_CARBONS, "sent") == NULL &&
+	    xml_node_find(st, NS_CARBONS, "received") == NULL;
+}
+
 static enum hook_ret
 csi_closed(struct hook_ev *ev)
 {
@@ -304,7 +316,8 @@ csi_closed(struct hook_ev *ev)
 			st = xml_parse_element(r->data, r->len);
 			if (st == NULL)
 				continue;
-			router_deliver_bare(s->host, st, &bare);
+			if (csi_for_account(st))
+				router_deliver_bare(s->host, st, &bare);
 			xml_node_free(st);
 		}
 		jid_cleanup(&bare);

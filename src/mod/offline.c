@@ -205,10 +205,15 @@ offline_store(struct hook_ev *ev)
 	now = now_unix();
 	time_xep82(now, stamp, sizeof(stamp));
 	copy = xml_node_dup(ev->stanza);
-	d = xml_node_child(copy, NS_DELAY, "delay");
-	xml_node_set_attr(d, "from", host);
-	xml_node_set_attr(d, "stamp", stamp);
-	xml_node_text(d, "Offline Storage", 15);
+	/* XEP-0203: one delay, saying when the message first waited; a
+	 * message coming back (a session ended without confirming it)
+	 * keeps the one it has */
+	if (xml_node_find(copy, NS_DELAY, "delay") == NULL) {
+		d = xml_node_child(copy, NS_DELAY, "delay");
+		xml_node_set_attr(d, "from", host);
+		xml_node_set_attr(d, "stamp", stamp);
+		xml_node_text(d, "Offline Storage", 15);
+	}
 	sbuf_init(&b);
 	xml_serialize(copy, XML_NS_CLIENT, &b);
 	xml_node_free(copy);
@@ -340,11 +345,34 @@ offline_pend(struct offline_sess *o, uint64_t seq, const char *id)
 	o->npend++;
 }
 
-/* Send every stored message to s in order. Without receipts, delete what
- * was queued: the deletes and the queued bytes belong to the same loop
- * iteration, whose group commit runs before the bytes are written. With
- * receipts, each is deleted once the client confirms it (a crash before
- * that delivers it again). */
+/* Is the stored message id on its way to another session of the same
+ * account (sent, not yet confirmed)? It is that session's until it
+ * confirms it (deleted) or ends (stream management routes it on). */
+static int
+offline_in_flight(struct session *s, const char *id)
+{
+	struct session *o;
+	size_t i;
+
+	for (o = session_find_bare(s->jid.bare); o; o = o->next_res) {
+		struct offline_sess *os;
+
+		if (o == s)
+			continue;
+		os = offline_sess(o, 0);
+		for (i = 0; os && i < os->npend; i++)
+			if (strcmp(os->pend[i].id, id) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Send every stored message to s in order, but those another session
+ * holds unconfirmed (XEP-0160: one resource gets each, once). Without
+ * receipts, delete what was queued: the deletes and the queued bytes
+ * belong to the same loop iteration, whose group commit runs before the
+ * bytes are written. With receipts, each is deleted once the client
+ * confirms it (a crash before that delivers it again). */
 static void
 offline_deliver(struct session *s)
 {
@@ -363,10 +391,17 @@ offline_deliver(struct session *s)
 	if (store_archive_query(&q, offline_collect_cb, &l) < 0)
 		goto out_free;
 	for (i = 0; i < l.n && !gone; i++) {
-		struct xml_node *st = xml_parse_element(l.v[i].val, l.v[i].len);
+		struct xml_node *st;
 		struct session *now;
 		struct rbuf *r = NULL;
 
+		if (offline_in_flight(s, l.v[i].id)) {
+			/* not this one's to send, nor to delete */
+			free(l.v[i].id);
+			l.v[i].id = NULL;
+			continue;
+		}
+		st = xml_parse_element(l.v[i].val, l.v[i].len);
 		if (st == NULL) {
 			log_warn("offline dropping unreadable item user=%s@%s "
 			    "id=%s", user, host, l.v[i].id);
@@ -376,11 +411,13 @@ offline_deliver(struct session *s)
 		session_send(s, st, &r);
 		rbuf_unref(r);
 		xml_node_free(st);
-		/* a send over the queue limit ends (and frees) the session:
-		 * keep everything for the next login rather than lose it */
+		/* a send over the queue limit ends the session (at the end
+		 * of the iteration): what is still stored waits for the next
+		 * login; what stream management queued it routes on when the
+		 * session ends, so that one is no longer stored */
 		now = session_find_full(full);
 		gone = now == NULL || now->id != sid || now->closing;
-		if (!gone && s->confirms)
+		if (now == s && now->id == sid && s->confirms)
 			offline_pend(offline_sess(s, 1), seq, l.v[i].id);
 	}
 	if (gone) {
@@ -395,6 +432,8 @@ offline_deliver(struct session *s)
 	}
 	usage_forget(host, user);
 	for (i = 0; i < l.n; i++) {
+		if (l.v[i].id == NULL)
+			continue;
 		if (store_archive_del(host, user, OFFLINE_STORE,
 		    l.v[i].id) != 0)
 			break;

@@ -1,17 +1,29 @@
 /* src/mod/smacks.c: XEP-0198 Stream Management (urn:xmpp:sm:3): acks,
  * and sessions that outlive their TCP connection for a while so a phone
  * can resume where it was. What a client never acknowledged is never
- * dropped: on resumption it is sent again, when the session ends it is
- * routed elsewhere (other resources, offline storage) or bounced (iqs). */
+ * dropped: on resumption it is sent again, when the session ends a
+ * message meant for the account is routed elsewhere (other resources,
+ * offline storage), iqs are bounced, and copies meant for that session
+ * alone (carbons, archive results) are dropped. */
 #include "mod/mod.h"
 
 #define NS_SM "urn:xmpp:sm:3"
+#define NS_DELAY "urn:xmpp:delay"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_MAM_PREFIX "urn:xmpp:mam:"
 #define TOMBSTONES 256
 
 struct smacks_cfg {
 	long long hibernation; /* seconds a lost session waits */
 	long long max_queue; /* unacknowledged stanzas kept */
 	long long request_every; /* stanzas between our <r/> */
+	long long request_after; /* quiet seconds before an <r/> */
+};
+
+/* One unacknowledged stanza and when it was queued (for XEP-0203). */
+struct smq {
+	struct rbuf *r;
+	double t;
 };
 
 struct sm {
@@ -20,11 +32,14 @@ struct sm {
 	unsigned resume : 1;
 	unsigned hibernating : 1;
 	unsigned r_pending : 1;
+	uint16_t since_r; /* below request_every (at most 1000) */
 	uint32_t in_h; /* stanzas received from the client */
 	uint32_t acked; /* the client's last h */
-	uint32_t since_r;
-	struct rbuf **q; /* ring of unacknowledged stanzas */
+	uint32_t r_h; /* stanzas sent in all when we last sent <r/> */
+	struct smq *q; /* ring of unacknowledged stanzas */
 	size_t qhead, qlen, qcap;
+	/* while hibernating: the end of hibernation; otherwise, armed
+	 * only while something is unacknowledged: the quiet-time <r/> */
 	ev_timer timer;
 	struct sm *rnext; /* list of streams owing an <r/> */
 };
@@ -115,29 +130,39 @@ failed(struct hook_ev *ev, const char *cond, const uint32_t *h)
 	}
 }
 
+static struct smq *
+q_at(struct sm *m, size_t i)
+{
+	return &m->q[(m->qhead + i) % m->qcap];
+}
+
 static void
 q_push(struct sm *m, struct rbuf *r)
 {
+	struct smq *e;
+
 	if (m->qlen == m->qcap) {
 		size_t ncap = m->qcap ? m->qcap * 2 : 8, i;
-		struct rbuf **n = xmalloc(ncap * sizeof(*n));
+		struct smq *n = xmalloc(ncap * sizeof(*n));
 
 		for (i = 0; i < m->qlen; i++)
-			n[i] = m->q[(m->qhead + i) % m->qcap];
+			n[i] = *q_at(m, i);
 		free(m->q);
 		m->q = n;
 		m->qcap = ncap;
 		m->qhead = 0;
 	}
-	m->q[(m->qhead + m->qlen) % m->qcap] = rbuf_ref(r);
 	m->qlen++;
+	e = q_at(m, m->qlen - 1);
+	e->r = rbuf_ref(r);
+	e->t = ev_now(loop_ev);
 }
 
 static void
 q_drop(struct sm *m, size_t n)
 {
 	while (n-- > 0 && m->qlen > 0) {
-		rbuf_unref(m->q[m->qhead]);
+		rbuf_unref(m->q[m->qhead].r);
 		m->qhead = (m->qhead + 1) % m->qcap;
 		m->qlen--;
 	}
@@ -204,6 +229,21 @@ r_unlink(struct sm *m)
 	m->r_pending = 0;
 }
 
+/* Ask for an acknowledgement of everything sent so far, unless we
+ * already asked about all of it (a client whose <a/> leaves some
+ * unacknowledged is not asked again and again). */
+static void
+request_ack(struct sm *m)
+{
+	uint32_t total = m->acked + (uint32_t)m->qlen;
+
+	if (m->hibernating || m->qlen == 0 || total == m->r_h)
+		return;
+	m->r_h = total;
+	m->since_r = 0;
+	send_raw(m->s, "<r xmlns='" NS_SM "'/>");
+}
+
 /* Before the loop sleeps: one <r/> per stream that sent enough, after
  * the stanzas it follows. */
 static void
@@ -214,9 +254,42 @@ send_requests(void)
 
 		r_list = m->rnext;
 		m->r_pending = 0;
-		if (!m->hibernating)
-			send_raw(m->s, "<r xmlns='" NS_SM "'/>");
+		request_ack(m);
 	}
+}
+
+/* XEP-0198 §4: the server may ask at any time. Clients such as
+ * libstrophe acknowledge only when asked, so a short session that got
+ * fewer than request_every stanzas would never confirm them: ask once
+ * the stream has been quiet for request_after seconds. */
+static void
+quiet_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct sm *m = w->data;
+	double left;
+
+	UNUSED(revents);
+	if (m->hibernating || m->qlen == 0)
+		return;
+	left = q_at(m, m->qlen - 1)->t +
+	    (double)cfg_of(m->s->host)->request_after - ev_now(l);
+	if (left > 0.01) {
+		/* more went out meanwhile: wait for the quiet */
+		ev_timer_set(w, left, 0.0);
+		ev_timer_start(l, w);
+		return;
+	}
+	request_ack(m);
+}
+
+static void
+quiet_arm(struct sm *m, const struct smacks_cfg *c)
+{
+	if (c->request_after <= 0 || ev_is_active(&m->timer))
+		return;
+	ev_timer_init(&m->timer, quiet_cb, (double)c->request_after, 0.0);
+	m->timer.data = m;
+	ev_timer_start(loop_ev, &m->timer);
 }
 
 static void
@@ -226,6 +299,72 @@ sm_free(struct sm *m)
 	ev_timer_stop(loop_ev, &m->timer);
 	q_drop(m, m->qlen);
 	free(m);
+}
+
+/* XEP-0203: a message or presence sent later than it was queued says
+ * when that was, once: one that has a <delay/> (from offline storage,
+ * or from an earlier pass through here) keeps it. Returns whether st
+ * changed. */
+static int
+add_delay(const struct host *h, struct xml_node *st, double t)
+{
+	struct xml_node *d;
+	char stamp[32];
+
+	if ((strcmp(st->name, "message") != 0 &&
+	    strcmp(st->name, "presence") != 0) ||
+	    xml_node_find(st, NS_DELAY, "delay"))
+		return 0;
+	time_xep82((int64_t)t, stamp, sizeof(stamp));
+	d = xml_node_child(st, NS_DELAY, "delay");
+	xml_node_set_attr(d, "from", h->name);
+	xml_node_set_attr(d, "stamp", stamp);
+	return 1;
+}
+
+/* The queued stanza e, stamped with its delay for sending again. */
+static void
+delay_queued(const struct host *h, struct smq *e)
+{
+	struct xml_node *st = xml_parse_element(e->r->data, e->r->len);
+	struct sbuf b;
+
+	if (st == NULL)
+		return;
+	if (add_delay(h, st, e->t)) {
+		sbuf_init(&b);
+		xml_serialize(st, XML_NS_CLIENT, &b);
+		rbuf_unref(e->r);
+		e->r = rbuf_from_sbuf(&b);
+		sbuf_cleanup(&b);
+	}
+	xml_node_free(st);
+}
+
+/* Does an unacknowledged message belong to the account rather than to
+ * this one session? Copies made for the session (XEP-0280 §6 carbons,
+ * XEP-0313 results) are not handed to the other resources, which have
+ * the original or asked for their own; RFC 6121 §8.5.3.2.1: headlines
+ * and errors to a resource that is gone are dropped; chat and normal
+ * messages are handled as if sent to the bare JID. */
+static int
+for_account(const struct xml_node *st)
+{
+	const char *type = xml_node_attr(st, "type");
+	const struct xml_node *c;
+
+	if (type &&
+	    (strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
+		return 0;
+	for (c = xml_node_first_el(st); c; c = xml_node_next_el(c)) {
+		if (xml_node_is(c, NS_CARBONS, "sent") ||
+		    xml_node_is(c, NS_CARBONS, "received"))
+			return 0;
+		if (strncmp(c->ns, NS_MAM_PREFIX, strlen(NS_MAM_PREFIX)) == 0 &&
+		    strcmp(c->name, "result") == 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* ---- the session ends for good: nothing unacknowledged is lost ---- */
@@ -239,16 +378,22 @@ reroute(struct session *s, struct sm *m)
 	if (m->qlen == 0 || jid_parse_str(&bare, s->jid.bare) != 0)
 		return;
 	for (i = 0; i < m->qlen; i++) {
-		struct rbuf *r = m->q[(m->qhead + i) % m->qcap];
-		struct xml_node *st = xml_parse_element(r->data, r->len);
+		struct smq *e = q_at(m, i);
+		struct xml_node *st = xml_parse_element(e->r->data, e->r->len);
 		const char *type;
 
 		if (st == NULL)
 			continue;
 		type = xml_node_attr(st, "type");
 		if (strcmp(st->name, "message") == 0) {
-			/* other resources, or offline storage */
-			router_deliver_bare(s->host, st, &bare);
+			if (!for_account(st)) {
+				log_debug("smacks dropping unacked copy "
+				    "jid=%s", s->jid.full);
+			} else {
+				/* other resources, or offline storage */
+				add_delay(s->host, st, e->t);
+				router_deliver_bare(s->host, st, &bare);
+			}
 		} else if (strcmp(st->name, "iq") == 0 && type &&
 		    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
 			stanza_bounce(st, "wait", "recipient-unavailable",
@@ -340,6 +485,7 @@ on_lost(struct hook_ev *ev)
 	ev->session->detached = 1;
 	r_unlink(m);
 	session_set_transport(ev->session, &park_tp, m);
+	ev_timer_stop(loop_ev, &m->timer); /* the quiet-time <r/> */
 	ev_timer_init(&m->timer, expire_cb, (double)c->hibernation, 0.0);
 	m->timer.data = m;
 	ev_timer_start(loop_ev, &m->timer);
@@ -384,6 +530,7 @@ on_out(struct hook_ev *ev)
 		session_defer(ev->session, overflow);
 	if (m->hibernating)
 		return HOOK_HANDLED;
+	quiet_arm(m, c);
 	if (++m->since_r >= (uint32_t)c->request_every && !m->r_pending) {
 		m->since_r = 0;
 		m->r_pending = 1;
@@ -474,11 +621,19 @@ do_resume(struct hook_ev *ev)
 	m->since_r = 0;
 	send_raw(s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>", m->id,
 	    m->in_h);
-	/* what the client never acknowledged, again, in order */
-	for (i = 0; i < m->qlen; i++)
-		s->tp->send(s, m->q[(m->qhead + i) % m->qcap]);
-	if (m->qlen)
+	/* what the client never acknowledged, again, in order, saying
+	 * when it was meant to arrive */
+	for (i = 0; i < m->qlen; i++) {
+		struct smq *e = q_at(m, i);
+
+		delay_queued(s->host, e);
+		s->tp->send(s, e->r);
+	}
+	if (m->qlen) {
+		/* the last <r/> may have been lost with the link */
+		m->r_h = m->acked + (uint32_t)m->qlen;
 		send_raw(s, "<r xmlns='" NS_SM "'/>");
+	}
 }
 
 static enum hook_ret
@@ -543,6 +698,13 @@ static const struct cfg_directive smacks_dirs[] = {
 	  .min = 1, .max = 1000,
 	  .doc = "The server asks for an acknowledgement after this many "
 		 "stanzas." },
+	{ .name = "request_after", .type = CFG_DURATION,
+	  .offset = offsetof(struct smacks_cfg, request_after), .def = "1s",
+	  .min = 0, .max = 3600,
+	  .doc = "The server also asks for an acknowledgement once the "
+		 "stream has been quiet this long with stanzas "
+		 "unacknowledged (clients such as libstrophe acknowledge only "
+		 "when asked); 0: only after request_every stanzas." },
 	{ .name = NULL },
 };
 
