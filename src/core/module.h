@@ -24,6 +24,11 @@ struct module {
 	const struct hook_reg *hooks;
 	const struct cfg_section *config; /* per-host settings, or NULL */
 	const char *const *depends; /* module names that must be enabled too */
+	/* frees what the module keeps on a session (session_mod_set) if it
+	 * is still there when the session ends: a reload that drops the
+	 * module from the host also drops its session/closed handler, and
+	 * the data (and any timer in it) must not outlive the session */
+	void (*session_free)(void *data);
 	int (*init)(struct host *h); /* optional, after hooks are registered */
 	void (*cleanup)(struct host *h); /* optional */
 };

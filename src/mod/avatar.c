@@ -549,6 +549,15 @@ static const struct hook_reg avatar_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+av_session_free(void *data)
+{
+	struct av_sess *as = data;
+
+	xml_node_free(as->last);
+	free(as);
+}
+
 const struct module mod_avatar = {
 	.name = "avatar",
 	.spec = "XEP-0084, XEP-0398, XEP-0153",
@@ -559,4 +568,5 @@ const struct module mod_avatar = {
 	/* roster too: pep and presence need it */
 	.depends = (const char *const[]){ "pep", "vcard", "presence", "roster",
 	    NULL },
+	.session_free = av_session_free,
 };

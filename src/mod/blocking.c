@@ -643,6 +643,15 @@ static const struct hook_reg blocking_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+bl_session_free(void *data)
+{
+	struct bl_sess *d = data;
+
+	bl_unref(d->bl);
+	free(d);
+}
+
 const struct module mod_blocking = {
 	.name = "blocking",
 	.spec = "XEP-0191",
@@ -652,4 +661,5 @@ const struct module mod_blocking = {
 	.hooks = blocking_hooks,
 	.config = &blocking_section,
 	.depends = (const char *const[]){ "roster", NULL },
+	.session_free = bl_session_free,
 };

@@ -364,6 +364,17 @@ static const struct hook_reg csi_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+csi_session_free(void *data)
+{
+	struct csi *c = data;
+
+	if (c->flushing)
+		c->gone = 1; /* csi_flush is on the stack: it frees c */
+	else
+		csi_free(c);
+}
+
 const struct module mod_csi = {
 	.name = "csi",
 	.spec = "XEP-0352",
@@ -372,4 +383,5 @@ const struct module mod_csi = {
 	       "something important arrives.",
 	.hooks = csi_hooks,
 	.config = &csi_section,
+	.session_free = csi_session_free,
 };

@@ -207,6 +207,12 @@ static const struct hook_reg last_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+last_session_free(void *data)
+{
+	free(data);
+}
+
 const struct module mod_last = {
 	.name = "last",
 	.spec = "XEP-0012",
@@ -217,4 +223,5 @@ const struct module mod_last = {
 	.hooks = last_hooks,
 	.depends = (const char *const[]){ "roster", NULL },
 	.init = last_init,
+	.session_free = last_session_free,
 };

@@ -542,6 +542,18 @@ static const struct hook_reg offline_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+offline_session_free(void *data)
+{
+	struct offline_sess *o = data;
+	size_t i;
+
+	for (i = 0; i < o->npend; i++)
+		free(o->pend[i].id);
+	free(o->pend);
+	free(o);
+}
+
 const struct module mod_offline = {
 	.name = "offline",
 	.spec = "XEP-0160, XEP-0203",
@@ -550,4 +562,5 @@ const struct module mod_offline = {
 	.features = (const char *const[]){ "msgoffline", NULL },
 	.hooks = offline_hooks,
 	.config = &offline_section,
+	.session_free = offline_session_free,
 };

@@ -713,6 +713,19 @@ static const struct hook_reg presence_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+pres_session_free(void *data)
+{
+	struct pres_sess *ps = data;
+	size_t i;
+
+	for (i = 0; i < ps->ndirected; i++)
+		free(ps->directed[i]);
+	xml_node_free(ps->last);
+	free(ps->directed);
+	free(ps);
+}
+
 const struct module mod_presence = {
 	.name = "presence",
 	.spec = "RFC 6121 §3, §4",
@@ -720,4 +733,5 @@ const struct module mod_presence = {
 	       "presence.",
 	.hooks = presence_hooks,
 	.depends = (const char *const[]){ "roster", NULL },
+	.session_free = pres_session_free,
 };

@@ -726,6 +726,12 @@ static const struct hook_reg smacks_hooks[] = {
 	HOOK_REG_END
 };
 
+static void
+sm_session_free(void *data)
+{
+	sm_free(data);
+}
+
 const struct module mod_smacks = {
 	.name = "smacks",
 	.spec = "XEP-0198",
@@ -733,4 +739,5 @@ const struct module mod_smacks = {
 	       "sessions after a lost connection.",
 	.hooks = smacks_hooks,
 	.config = &smacks_section,
+	.session_free = sm_session_free,
 };

@@ -208,6 +208,7 @@ session_end(struct session *s)
 	struct bare_entry **bp, *b;
 	struct session **pp;
 	uint32_t hv;
+	size_t i;
 
 	if (hook_closed < 0)
 		hook_closed = hook_intern("session/closed");
@@ -241,6 +242,15 @@ session_end(struct session *s)
 		}
 	}
 	nsessions--;
+	/* what no session/closed handler took back (its module was dropped
+	 * by a reload) is freed by the module's destructor */
+	for (i = 0; s->mod_data && i < module_registry_len; i++) {
+		if (s->mod_data[i] == NULL)
+			continue;
+		if (module_registry[i]->session_free)
+			module_registry[i]->session_free(s->mod_data[i]);
+		s->mod_data[i] = NULL;
+	}
 	jid_cleanup(&s->jid);
 	free(s->mod_data);
 	if (s->iqs)

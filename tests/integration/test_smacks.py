@@ -400,3 +400,31 @@ def test_resume_of_a_session_ending_as_slow_consumer(make_server):
             pass
         a.close()
     login(srv, 'carol', 'x').alive()
+
+
+def test_reload_dropping_smacks_then_session_replaced(make_server):
+    """A reload that removes smacks from the host also removes its
+    session/closed handler. A hibernating session then replaced by a new
+    login with the same resource (RFC 6120 §7.7.2.2 conflict) must not
+    leave its stream-management state, and the hibernation timer in it,
+    behind: when that timer fired it ended the freed session
+    (heap-use-after-free under ASan). Per-session module data is freed
+    with the session by the module's destructor."""
+    srv = sm_server(make_server, 'hibernation_timeout: 10s')
+    s = login(srv, 'alice', 'phone')
+    assert enable(s).tag == q(NS_SM, 'enabled')
+    s.presence()
+    s.alive()
+    s.sock.close()
+    assert srv.wait_log('smacks hibernating jid=alice@localhost/phone')
+    start = len(srv.log)
+    srv.modules.remove('smacks')
+    srv.write_config()
+    srv.signal(signal.SIGHUP)
+    assert srv.wait_log('reload', start=start), srv.log[start:]
+    n = login(srv, 'alice', 'phone')   # replaces the hibernating session
+    n.presence()
+    n.alive()
+    time.sleep(10.5)                   # past the old hibernation timer
+    n.ping()
+    assert srv.running()
