@@ -151,6 +151,13 @@ class Tmux:
     def screen(self):
         return self._tmux('capture-pane', '-p', '-J').stdout
 
+    def compact(self):
+        """The screen without trailing blanks and empty lines (for
+        failure messages)."""
+        lines = (line.rstrip(' \u2502') for line in
+                 self.screen().splitlines())
+        return '\n'.join(line for line in lines if line.strip())
+
     def keys(self, text, enter=True):
         self._tmux('send-keys', '-l', text)
         if enter:
@@ -321,7 +328,7 @@ def test_mcabber(server, homes):
     alice = online('alice', server)
     mux = Tmux(home, ['mcabber', '-f', str(rc)], 'mcabber')
     homes.muxes.append(mux)
-    diag = fail_with(server, ('mcabber screen', mux.screen),
+    diag = fail_with(server, ('mcabber screen', mux.compact),
                      ('mcabber.log', lambda: tail(d / 'mcabber.log')))
     wait_until(lambda: 'bound jid=bob@localhost/mcabber' in server.log
                and 'Connection established' in mux.screen(),
@@ -375,7 +382,7 @@ class Profanity:
                                     self.jid], 'profanity-' + user)
         homes.muxes.append(self.mux)
         self.diag = fail_with(server, ('profanity %s screen' % user,
-                                       self.mux.screen),
+                                       self.mux.compact),
                               ('profanity %s log' % user,
                                lambda: tail(self.log, 6000)))
         self.logins = 0
@@ -539,9 +546,9 @@ def test_profanity_omemo(server, homes):
     wait_until(lambda: bob.db_rows('message = ? AND encryption = ?',
                                    ('secret via omemo', 'omemo')),
                "bob's profanity decrypted the OMEMO message",
-               diag=fail_with(server, ('alice screen', alice.mux.screen),
+               diag=fail_with(server, ('alice screen', alice.mux.compact),
                               ('alice log', lambda: tail(alice.log, 6000)),
-                              ('bob screen', bob.mux.screen),
+                              ('bob screen', bob.mux.compact),
                               ('bob log', lambda: tail(bob.log, 6000))))
     bob.cmd('/win 2')
     bob.wait('secret via omemo', "the decrypted message on bob's screen")
@@ -626,7 +633,7 @@ def test_poezio(server, homes):
     alice = online('alice', server)
     mux = Tmux(home, argv, 'poezio')
     homes.muxes.append(mux)
-    diag = fail_with(server, ('poezio screen', mux.screen),
+    diag = fail_with(server, ('poezio screen', mux.compact),
                      ('poezio debug log', lambda: tail(debug, 6000)))
     wait_until(lambda: 'bound jid=carol@localhost/poezio' in server.log
                and 'Your JID is' in mux.screen(), 'poezio logged in',
