@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -224,6 +225,9 @@ main(int argc, char **argv)
 
 	if (file == NULL)
 		file = "/etc/tern/tern.yml";
+	/* every file we create (database, journal, control socket) is
+	 * private to the server's user: it holds keys and messages */
+	umask(077);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			file = argv[++i];

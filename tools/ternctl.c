@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1213,6 +1214,9 @@ main(int argc, char **argv)
 	size_t i;
 	int argi = 1, ret;
 
+	/* every file we create (database, journal, control socket) is
+	 * private to the server's user: it holds keys and messages */
+	umask(077);
 	while (argi < argc && argv[argi][0] == '-') {
 		if (strcmp(argv[argi], "-c") == 0 && argi + 1 < argc) {
 			copt = argv[argi + 1];

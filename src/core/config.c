@@ -95,9 +95,16 @@ static const struct cfg_directive tls_dirs[] = {
 	{ .name = "ciphers",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_tls, ciphers),
-	    .doc = "TLS 1.2 cipher list in OpenSSL syntax; when unset, "
-		   "OpenSSL's default list. TLS 1.3 suites are not "
-		   "affected." },
+	    /* Mozilla's "intermediate" list: AEAD with forward secrecy
+	     * only; OpenSSL's default still has CBC and SHA-1 suites */
+	    .def = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+		   "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+		   "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+		   "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:"
+		   "DHE-RSA-CHACHA20-POLY1305",
+	    .doc = "TLS 1.2 cipher list in OpenSSL syntax; the default is "
+		   "Mozilla's intermediate list (AEAD suites with forward "
+		   "secrecy only). TLS 1.3 suites are not affected." },
 	{ .name = "c2s_require_tls",
 	    .type = CFG_BOOL,
 	    .offset = offsetof(struct cfg_tls, c2s_require_tls),
@@ -168,8 +175,9 @@ static const struct cfg_directive limits_dirs[] = {
 	    .def = "10",
 	    .min = 1,
 	    .max = 10000,
-	    .doc = "Failed logins allowed from one IP address per minute; "
-		   "further attempts from it are throttled." },
+	    .doc = "Failed logins (SASL, component handshakes) allowed "
+		   "from one IP address per minute; further attempts from "
+		   "it are refused until the next minute." },
 	{ .name = "sasl_retries",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct cfg_limits, sasl_retries),

@@ -105,6 +105,8 @@ client_cb(struct ev_loop *l, ev_io *w, int revents)
 	client_free(cl);
 }
 
+/* Safe by pointer: client_free stops the io watcher and this timer
+ * (which also drops a pending event) before freeing. */
 static void
 client_timeout(struct ev_loop *l, ev_timer *w, int revents)
 {

@@ -265,9 +265,7 @@ bl_error(struct hook_ev *ev, const char *condition, int with_app)
 	for (c = st->children; c; c = c->next)
 		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
 			xml_node_copy_into(r, c);
-	err = xml_node_child(r, XML_NS_CLIENT, "error");
-	xml_node_set_attr(err, "type", "cancel");
-	xml_node_child(err, NS_STANZAS, condition);
+	err = stanza_error_add(r, "cancel", condition, NULL);
 	if (with_app)
 		xml_node_child(err, NS_BLOCKING_ERRORS, "blocked");
 	bl_bypass = r;

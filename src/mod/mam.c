@@ -1015,13 +1015,19 @@ static const struct hook_reg mam_hooks[] = {
 	HOOK_REG_END
 };
 
+static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID,
+	NULL };
+
 const struct module mod_mam = {
 	.name = "mam",
 	.spec = "XEP-0313, XEP-0359, XEP-0059",
 	.doc = "Keeps an archive of each user's one-to-one messages that the "
 	       "user's clients query and page through.",
-	.account_features = (const char *const[]){ NS_MAM, NS_MAM_EXT,
-		NS_SID, NULL },
+	.account_features = mam_features,
+	/* also on the domain: profanity and others probe only the server
+	 * for MAM before they page a user's own archive, as ejabberd and
+	 * Prosody announce it there */
+	.features = mam_features,
 	.hooks = mam_hooks,
 	.config = &mam_section,
 	.depends = (const char *const[]){ "roster", NULL },

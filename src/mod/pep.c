@@ -1369,9 +1369,7 @@ reply_error(struct hook_ev *ev, enum perr e, const char *feature)
 	struct xml_node *err, *app;
 
 	xml_node_set_attr(r, "type", "error");
-	err = xml_node_child(r, NULL, "error");
-	xml_node_set_attr(err, "type", perr_tab[e].type);
-	xml_node_child(err, NS_STANZAS, perr_tab[e].cond);
+	err = stanza_error_add(r, perr_tab[e].type, perr_tab[e].cond, NULL);
 	if (perr_tab[e].app) {
 		app = xml_node_child(err, NS_ERRORS, perr_tab[e].app);
 		if (feature)
@@ -2380,6 +2378,13 @@ const struct module mod_pep = {
 	.doc = "Personal eventing (PEP): pubsub nodes on every account, "
 	    "for OMEMO, avatars and bookmarks.",
 	.account_features = pep_features,
+	/* also on the domain, with the pep identity (as ejabberd and
+	 * Prosody do): profanity looks there for publish-options and
+	 * without it creates OMEMO bundles with presence access, which
+	 * strangers cannot read */
+	.features = pep_features,
+	.identities = (const struct disco_identity[]){
+	    { "pubsub", "pep", NULL }, { NULL, NULL, NULL } },
 	.hooks = pep_hooks,
 	.config = &pep_section,
 	.depends = (const char *const[]){ "roster", NULL },

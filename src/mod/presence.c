@@ -523,7 +523,14 @@ in_subscription(struct hook_ev *ev)
 			send_current(u->bare, NULL, contact);
 			goto out;
 		}
-		if (it.hidden && !it.pending_in &&
+		if (it.pending_in) {
+			/* RFC 6121 §3.1.3, Appendix A.3.1: a request
+			 * already pending is not delivered again (nor its
+			 * <status/> changed); the user sees it once, and
+			 * again only at its next login (initial()) */
+			goto out;
+		}
+		if (it.hidden &&
 		    (roster_room(u->domain, u->node) != 0 ||
 		    roster_pending_room(u->domain, u->node) != 0)) {
 			/* strangers cannot grow a user's data without bound;

@@ -71,7 +71,7 @@ static void
 reply_error(struct hook_ev *ev, const char *type, const char *cond,
     const char *text)
 {
-	struct xml_node *r, *e, *t;
+	struct xml_node *r;
 
 	if (ev->reply) {
 		r = xml_node_new(XML_NS_CLIENT, "iq");
@@ -80,14 +80,7 @@ reply_error(struct hook_ev *ev, const char *type, const char *cond,
 		r = stanza_reply(ev);
 	}
 	xml_node_set_attr(r, "type", "error");
-	e = xml_node_child(r, XML_NS_CLIENT, "error");
-	xml_node_set_attr(e, "type", type);
-	xml_node_child(e, NS_STANZAS, cond);
-	if (text) {
-		t = xml_node_child(e, NS_STANZAS, "text");
-		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
-		xml_node_text(t, text, strlen(text));
-	}
+	stanza_error_add(r, type, cond, text);
 	if (ev->reply)
 		ev->reply(ev, r);
 	else
@@ -291,6 +284,8 @@ struct doomed {
 /* After the current stanza: the result is already queued, so the client
  * reads it before the not-authorized stream error users_delete sends,
  * and no caller up the stack is left holding the freed session. */
+/* Deferred safely: it holds a copy of the name and a host (hosts live
+ * until exit), no session. */
 static void
 remove_now(void *arg)
 {

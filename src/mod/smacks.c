@@ -360,14 +360,11 @@ on_stanza_in(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
+/* Runs when the loop is idle, found again by id: the client may have
+ * ended the session meanwhile (closed its stream in the same read). */
 static void
-overflow(void *arg)
+overflow(struct session *s)
 {
-	uint64_t id = (uint64_t)(uintptr_t)arg;
-	struct session *s;
-
-	UNUSED(id);
-	s = arg;
 	session_close(s, "policy-violation",
 	    "too many unacknowledged stanzas");
 }
@@ -384,7 +381,7 @@ on_out(struct hook_ev *ev)
 	q_push(m, ev->data);
 	ev->session->out_sent++;
 	if (m->qlen == (size_t)c->max_queue + 1)
-		loop_defer(overflow, ev->session);
+		session_defer(ev->session, overflow);
 	if (m->hibernating)
 		return HOOK_HANDLED;
 	if (++m->since_r >= (uint32_t)c->request_every && !m->r_pending) {

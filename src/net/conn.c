@@ -289,6 +289,8 @@ final_close(struct conn *c, const char *why)
 	}
 }
 
+/* Safe by pointer: reap() stops it (and both io watchers) before
+ * reap_all frees the conn. */
 static void
 close_timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {

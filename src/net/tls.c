@@ -190,6 +190,9 @@ make_ctx(const struct config *cfg, const char *cert, const char *key,
 	if (cfg->tls.ciphers &&
 	    SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers) != 1)
 		goto fail;
+	/* the DHE suites of the default list use OpenSSL's built-in
+	 * groups sized to the certificate's key */
+	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
 	/* idle connections give their read/write buffers back */

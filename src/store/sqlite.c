@@ -1140,6 +1140,37 @@ sq_check_dir(const char *path, char *err, size_t errlen)
 	return ret;
 }
 
+/* The database holds SCRAM keys, archives and private XML: only the
+ * server's user may read it. New files get 0600 from ternd's umask
+ * (SQLite gives -wal and -shm the mode of the database); files made by
+ * an older version or by hand are tightened here. */
+static void
+sq_private_files(const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	struct stat sb;
+	char name[4096];
+	size_t i;
+
+	if (strcmp(path, ":memory:") == 0)
+		return;
+	for (i = 0; i < ARRAY_LEN(suffix); i++) {
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path,
+			suffix[i]) >= sizeof(name))
+			return;
+		if (stat(name, &sb) != 0 || (sb.st_mode & 077) == 0)
+			continue;
+		if (chmod(name, sb.st_mode & 0700) == 0)
+			log_warn("sqlite: %s was readable by others (mode %03o); "
+				 "now %03o", name, (unsigned)(sb.st_mode & 0777),
+			    (unsigned)(sb.st_mode & 0700));
+		else
+			log_warn("sqlite: %s is readable by others (mode %03o) "
+				 "and chmod failed: %s", name,
+			    (unsigned)(sb.st_mode & 0777), strerror(errno));
+	}
+}
+
 static void
 sq_close(struct store *st)
 {
@@ -1180,6 +1211,7 @@ sq_open(const char *location, char *err, size_t errlen)
 	}
 	if (sq_check_dir(location, err, errlen) < 0)
 		return NULL;
+	sq_private_files(location);
 	s = xcalloc(1, sizeof(*s));
 	s->base.be = &store_sqlite_backend;
 	s->path = xstrdup(location);

@@ -796,7 +796,7 @@ enum xml_err
 xml_stream_feed(
     struct xml_stream *s, const char *data, size_t len, size_t *consumed)
 {
-	size_t base, off = 0, used;
+	size_t base, off = 0, used, skipped;
 	struct xml_stream *prev_owner;
 	const char *nul;
 	enum XML_Status st;
@@ -811,6 +811,16 @@ xml_stream_feed(
 		return after_close(s, data, len);
 	if (s->asleep && wake(s) != 0)
 		return s->err;
+	/* Whitespace before a stream header is not XML (a declaration must
+	 * start the entity), but clients leave a newline after </auth> or
+	 * <starttls/> that reaches the restarted parser (mattn/go-xmpp
+	 * sends "</auth>\n"), and every other server ignores it. The
+	 * skipped bytes count as consumed; expat never sees them. */
+	if (s->state == ST_HEADER && s->fed == 0) {
+		while (off < len && is_ws(data + off, 1))
+			off++;
+	}
+	skipped = off;
 	base = s->fed;
 	while (off < len) {
 		size_t piece = len - off;
@@ -852,7 +862,7 @@ xml_stream_feed(
 		if (st == XML_STATUS_ERROR)
 			return s->err != XML_OK ? s->err : expat_error(s);
 		if (st == XML_STATUS_SUSPENDED) {
-			used = s->stop_at - base;
+			used = skipped + (s->stop_at - base);
 			if (s->state == ST_CLOSED)
 				return after_close(s, data + used, len - used);
 			if (consumed != NULL)

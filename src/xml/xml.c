@@ -682,13 +682,15 @@ is_xml_ns(const char *ns)
  * the predeclared xml: prefix (the XML namespace may not be made the
  * default), so it does not change the default for its children. */
 static const char *
-scope_of(
-    const struct xml_node *n, const struct xml_node *top, const char *top_scope)
+scope_of(const struct xml_node *n, const struct xml_node *top,
+    const char *top_scope, const char *top_prefix)
 {
 	const struct xml_node *p;
 
 	/* n is a proper descendant of top, so the walk ends at top. */
 	for (p = n->parent;; p = p->parent) {
+		if (p == top && top_prefix != NULL)
+			return top_scope;
 		if (!is_xml_ns(p->ns))
 			return p->ns;
 		if (p == top)
@@ -697,10 +699,12 @@ scope_of(
 }
 
 static void
-put_name(struct sbuf *out, const struct xml_node *el, int prefixed)
+put_name(struct sbuf *out, const struct xml_node *el, const char *prefix)
 {
-	if (prefixed)
-		sbuf_append(out, "xml:", 4);
+	if (prefix != NULL) {
+		put_str(out, prefix);
+		sbuf_putc(out, ':');
+	}
 	put_str(out, el->name);
 }
 
@@ -736,20 +740,21 @@ put_attrs(struct sbuf *out, const struct xml_node *el)
 	}
 }
 
+/* prefix: written with this predeclared prefix, no declaration */
 static void
-put_open(
-    struct sbuf *out, const struct xml_node *el, const char *scope, int omit_ns)
+put_open(struct sbuf *out, const struct xml_node *el, const char *scope,
+    int omit_ns, const char *prefix)
 {
-	int prefixed = 0, declare = 0;
+	int declare = 0;
 
-	if (!omit_ns && !ns_eq(el->ns, scope)) {
+	if (prefix == NULL && !omit_ns && !ns_eq(el->ns, scope)) {
 		if (is_xml_ns(el->ns))
-			prefixed = 1;
+			prefix = "xml";
 		else
 			declare = 1;
 	}
 	sbuf_putc(out, '<');
-	put_name(out, el, prefixed);
+	put_name(out, el, prefix);
 	if (declare) {
 		sbuf_append(out, " xmlns", 6);
 		put_attr_value(out, el->ns);
@@ -762,10 +767,10 @@ put_open(
 }
 
 static void
-put_close(struct sbuf *out, const struct xml_node *el, int prefixed)
+put_close(struct sbuf *out, const struct xml_node *el, const char *prefix)
 {
 	sbuf_append(out, "</", 2);
-	put_name(out, el, prefixed);
+	put_name(out, el, prefix);
 	sbuf_putc(out, '>');
 }
 
@@ -774,6 +779,7 @@ xml_serialize(
     const struct xml_node *el, const char *parent_ns, struct sbuf *out)
 {
 	const struct xml_node *n = el;
+	const char *top_prefix = NULL;
 	int omit_top;
 
 	if (parent_ns == NULL)
@@ -786,31 +792,43 @@ xml_serialize(
 	 * unchanged: written into any of those streams, it takes the
 	 * stream's content namespace. */
 	omit_top = is_stanza_ns(parent_ns) && is_stanza_ns(el->ns);
+	/* Written into a stream, <features/> and <error/> of the stream
+	 * namespace use the header's stream: prefix: XML::Stream (Perl)
+	 * and loudmouth recognise only that form, and every server
+	 * sends it. */
+	if (is_stanza_ns(parent_ns) && el->ns != NULL &&
+	    strcmp(el->ns, XML_NS_STREAM) == 0)
+		top_prefix = "stream";
 	for (;;) {
 		if (n->type == XML_TEXT) {
 			put_escaped(out, n->text, n->text_len, ESC_TEXT);
 		} else if (n == el) {
-			put_open(out, n, parent_ns, omit_top);
+			put_open(out, n, parent_ns, omit_top, top_prefix);
 			if (n->children != NULL) {
 				n = n->children;
 				continue;
 			}
 		} else {
-			put_open(out, n, scope_of(n, el, parent_ns), 0);
+			put_open(out, n,
+			    scope_of(n, el, parent_ns, top_prefix), 0, NULL);
 			if (n->children != NULL) {
 				n = n->children;
 				continue;
 			}
 		}
 		while (n != el && n->next == NULL) {
-			int prefixed = 0;
+			const char *prefix = NULL;
 
 			n = n->parent;
-			if (is_xml_ns(n->ns))
-				prefixed = !ns_eq(n->ns,
-				    n == el ? parent_ns
-					    : scope_of(n, el, parent_ns));
-			put_close(out, n, prefixed);
+			if (n == el && top_prefix != NULL)
+				prefix = top_prefix;
+			else if (is_xml_ns(n->ns) &&
+			    !ns_eq(n->ns,
+				n == el ? parent_ns
+					: scope_of(n, el, parent_ns,
+					      top_prefix)))
+				prefix = "xml";
+			put_close(out, n, prefix);
 		}
 		if (n == el)
 			break;

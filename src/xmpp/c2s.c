@@ -52,6 +52,7 @@ struct c2s {
 	char id[17];
 	struct sasl *sasl;
 	int sasl_failures;
+	int sasl_cb_refusals;
 	char *user; /* authenticated local part */
 	struct session *sess;
 	ev_timer timer;
@@ -130,9 +131,9 @@ fail(struct c2s *c, const char *condition, const char *text)
 /* ---- session transport ---- */
 
 static void
-end_later(void *arg)
+end_later(struct session *s)
 {
-	session_end(arg);
+	session_end(s);
 }
 
 static int
@@ -150,7 +151,7 @@ tp_send(struct session *s, struct rbuf *r)
 		 * stops taking stanzas now and ends when the loop is idle */
 		c->sess = NULL;
 		s->closing = 1;
-		loop_defer(end_later, s);
+		session_defer(s, end_later);
 		fail(c, "policy-violation", "send queue full");
 		return -1;
 	}
@@ -182,6 +183,7 @@ static const struct session_transport c2s_tp = {
 
 /* ---- timers ---- */
 
+/* Safe by pointer: c2s_closed stops it before c2s_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -210,36 +212,6 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 		ev_timer_again(loop_ev, w);
 	else
 		ev_timer_stop(loop_ev, w);
-}
-
-/* ---- per-IP authentication failure throttling ---- */
-
-#define THROTTLE_SLOTS 4096
-
-struct throttle {
-	char ip[48];
-	int64_t window; /* minute the count belongs to */
-	unsigned failures;
-};
-
-static struct throttle *throttle_tab;
-
-static struct throttle *
-throttle_slot(const char *ip)
-{
-	uint32_t h = hash_bytes(HASH_INIT, ip, strlen(ip));
-	struct throttle *t;
-	int64_t minute = now_unix() / 60;
-
-	if (throttle_tab == NULL)
-		throttle_tab = xcalloc(THROTTLE_SLOTS, sizeof(*throttle_tab));
-	t = &throttle_tab[h % THROTTLE_SLOTS];
-	if (strcmp(t->ip, ip) != 0 || t->window != minute) {
-		snprintf(t->ip, sizeof(t->ip), "%s", ip);
-		t->window = minute;
-		t->failures = 0;
-	}
-	return t;
 }
 
 /* ---- output helpers ---- */
@@ -424,6 +396,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
     const char *cond)
 {
 	char *b64;
+	int refused;
 
 	switch (r) {
 	case SASL_CHALLENGE:
@@ -469,12 +442,23 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 	case SASL_FAILURE:
 		break;
 	}
+	refused = sasl_cb_refused(c->sasl);
 	sasl_free(c->sasl);
 	c->sasl = NULL;
 	sasl_failure(c, cond, NULL);
-	log_info("c2s %llx auth failed peer=%s cond=%s",
-	    (unsigned long long)c->conn->id, c->conn->peer, cond);
-	throttle_slot(c->conn->peer)->failures++;
+	log_info("c2s %llx auth failed peer=%s cond=%s%s",
+	    (unsigned long long)c->conn->id, c->conn->peer, cond,
+	    refused ? " channel-binding" : "");
+	/* No password was tried: not a guess, so it does not count
+	 * against the IP or the retries, but a client gets only so many
+	 * (it moves on to a mechanism it can complete). */
+	if (refused) {
+		if (++c->sasl_cb_refusals > SASL_CB_REFUSALS_MAX)
+			fail(c, "policy-violation",
+			    "too many refused channel bindings");
+		return;
+	}
+	stream_ip_auth_failed(c->conn->peer);
 	if (++c->sasl_failures >= limits()->sasl_retries)
 		fail(c, "policy-violation",
 		    "too many failed authentication attempts");
@@ -528,8 +512,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_failure(c, "encryption-required", NULL);
 			return;
 		}
-		if (throttle_slot(c->conn->peer)->failures >=
-		    (unsigned)limits()->sasl_failures_per_ip) {
+		if (stream_ip_auth_throttled(c->conn->peer)) {
 			sasl_failure(c, "temporary-auth-failure",
 			    "too many failed attempts from your address; "
 			    "try again in a minute");
@@ -585,14 +568,11 @@ iq_error(struct c2s *c, struct xml_node *iq, const char *type,
 {
 	struct xml_node *r = xml_node_new(XML_NS_CLIENT, "iq");
 	const char *id = xml_node_attr(iq, "id");
-	struct xml_node *e;
 
 	if (id)
 		xml_node_set_attr(r, "id", id);
 	xml_node_set_attr(r, "type", "error");
-	e = xml_node_child(r, NULL, "error");
-	xml_node_set_attr(e, "type", type);
-	xml_node_child(e, NS_STANZAS, cond);
+	stanza_error_add(r, type, cond, NULL);
 	send_node(c, r);
 }
 
@@ -777,7 +757,9 @@ adopt_session(struct hook_ev *ev, struct session *s)
 {
 	struct c2s *c = ev->reply_ctx;
 
-	if (c->state != C2S_AUTHED || s->host != c->host ||
+	/* a closing session (slow consumer) ends when the loop is idle:
+	 * this stream would be left holding it */
+	if (c->state != C2S_AUTHED || s->closing || s->host != c->host ||
 	    strcmp(s->jid.node, c->user) != 0)
 		return -1;
 	if (s->tp && s->tp->detach)
@@ -884,6 +866,7 @@ out:
 
 /* ---- connection callbacks ---- */
 
+/* Safe by pointer: c2s_closed stops and frees it before c2s_free. */
 static void
 throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -962,6 +945,9 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 	}
 }
 
+/* Deferred by pointer, safely: only c2s_closed defers it, once (the
+ * conn calls closed once), after unlinking c and stopping its timers;
+ * the session it had is ended or handed over by then. */
 static void
 c2s_free(void *arg)
 {
@@ -1046,10 +1032,9 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	count++;
 	log_debug("c2s %llx accepted peer=%s%s", (unsigned long long)c->conn->id,
 	    peer, ctx ? " tls" : "");
-	if (conn_ip_count(peer) > (unsigned)limits()->conns_per_ip) {
+	if (stream_ip_crowded(peer))
 		fail(c, "policy-violation", "too many connections from your "
 		    "address");
-	}
 }
 
 void

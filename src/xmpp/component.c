@@ -1,6 +1,8 @@
 /* component.c: XEP-0114 external components. A component authenticates
  * with sha1(stream id + secret) and then owns its domain: stanzas to it
- * are queued on its stream, stanzas from it must come from it. */
+ * are queued on its stream, stanzas from it must come from it. The
+ * per-address limits are c2s's: limits.conns_per_ip, and failed
+ * handshakes count against limits.sasl_failures_per_ip. */
 #include "xmpp/component.h"
 
 #include <openssl/evp.h>
@@ -19,6 +21,8 @@
 #include "xmpp/stream.h"
 
 #define NS_COMPONENT "jabber:component:accept"
+#define TOO_MANY_CONNS "too many connections from your address"
+#define TOO_MANY_FAILURES "too many failed attempts from your address"
 
 struct comp {
 	struct conn *conn;
@@ -123,6 +127,13 @@ handshake(struct comp *c, struct xml_node *el)
 		fail(c, "host-unknown", NULL);
 		return;
 	}
+	/* a handshake is a login: the same per-address throttle as SASL */
+	if (stream_ip_auth_throttled(c->conn->peer)) {
+		log_info("component %s handshake refused peer=%s: %s",
+		    c->domain, c->conn->peer, "too many failures");
+		fail(c, "policy-violation", TOO_MANY_FAILURES);
+		return;
+	}
 	cat = xmalloc(strlen(c->id) + strlen(cc->secret) + 1);
 	strcpy(cat, c->id);
 	strcat(cat, cc->secret);
@@ -138,6 +149,7 @@ handshake(struct comp *c, struct xml_node *el)
 	if (gl != 40 || !ct_memeq(low, hex, 40)) {
 		log_info("component %s handshake failed peer=%s", c->domain,
 		    c->conn->peer);
+		stream_ip_auth_failed(c->conn->peer);
 		fail(c, "not-authorized", NULL);
 		return;
 	}
@@ -254,6 +266,8 @@ comp_data(struct conn *cn, const char *p, size_t n)
 		fail(c, stream_xml_condition(e), xml_stream_errmsg(c->xs));
 }
 
+/* Deferred by pointer, safely: only comp_closed defers it, once, after
+ * unlinking c (routing finds it no more) and stopping its timer. */
 static void
 comp_free(void *arg)
 {
@@ -282,6 +296,7 @@ comp_closed(struct conn *cn, const char *why)
 	loop_defer(comp_free, c);
 }
 
+/* Safe by pointer: comp_closed stops it before comp_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -310,6 +325,8 @@ component_accept(int fd, const char *peer, const struct cfg_listener *l)
 	ev_timer_start(loop_ev, &c->timer);
 	c->next = all;
 	all = c;
+	if (stream_ip_crowded(peer))
+		fail(c, "policy-violation", TOO_MANY_CONNS);
 }
 
 void

@@ -35,11 +35,65 @@ is_error(const struct xml_node *st)
 	return t && strcmp(t, "error") == 0;
 }
 
+/* XEP-0086 §3: the legacy code of each RFC 6120 condition. Conditions
+ * newer than the table (policy-violation) have none. */
+static const struct {
+	const char *cond;
+	const char *code;
+} legacy_codes[] = {
+	{ "bad-request", "400" },
+	{ "conflict", "409" },
+	{ "feature-not-implemented", "501" },
+	{ "forbidden", "403" },
+	{ "gone", "302" },
+	{ "internal-server-error", "500" },
+	{ "item-not-found", "404" },
+	{ "jid-malformed", "400" },
+	{ "not-acceptable", "406" },
+	{ "not-allowed", "405" },
+	{ "not-authorized", "401" },
+	{ "payment-required", "402" },
+	{ "recipient-unavailable", "404" },
+	{ "redirect", "302" },
+	{ "registration-required", "407" },
+	{ "remote-server-not-found", "404" },
+	{ "remote-server-timeout", "504" },
+	{ "resource-constraint", "500" },
+	{ "service-unavailable", "503" },
+	{ "subscription-required", "407" },
+	{ "undefined-condition", "500" },
+	{ "unexpected-request", "400" },
+};
+
+struct xml_node *
+stanza_error_add(struct xml_node *r, const char *type, const char *condition,
+    const char *text)
+{
+	struct xml_node *err = xml_node_child(r, NULL, "error");
+	size_t i;
+
+	xml_node_set_attr(err, "type", type);
+	for (i = 0; i < ARRAY_LEN(legacy_codes); i++) {
+		if (strcmp(legacy_codes[i].cond, condition) == 0) {
+			xml_node_set_attr(err, "code", legacy_codes[i].code);
+			break;
+		}
+	}
+	xml_node_child(err, NS_STANZAS, condition);
+	if (text) {
+		struct xml_node *t = xml_node_child(err, NS_STANZAS, "text");
+
+		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
+		xml_node_text(t, text, strlen(text));
+	}
+	return err;
+}
+
 void
 stanza_bounce(struct xml_node *st, const char *type, const char *condition,
     const char *text)
 {
-	struct xml_node *r, *err, *c;
+	struct xml_node *r, *c;
 	const char *from = xml_node_attr(st, "from");
 	const char *to = xml_node_attr(st, "to");
 	const char *id = xml_node_attr(st, "id");
@@ -72,15 +126,7 @@ stanza_bounce(struct xml_node *st, const char *type, const char *condition,
 	for (c = st->children; c; c = c->next)
 		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
 			xml_node_copy_into(r, c);
-	err = xml_node_child(r, XML_NS_CLIENT, "error");
-	xml_node_set_attr(err, "type", type);
-	xml_node_child(err, NS_STANZAS, condition);
-	if (text) {
-		struct xml_node *t = xml_node_child(err, NS_STANZAS, "text");
-
-		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
-		xml_node_text(t, text, strlen(text));
-	}
+	stanza_error_add(r, type, condition, text);
 	router_route(r, &rfrom, NULL);
 	jid_cleanup(&rfrom);
 	xml_node_free(r);

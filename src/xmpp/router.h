@@ -37,6 +37,12 @@ int router_deliver_full(struct xml_node *st, const char *full);
  * error. */
 void stanza_bounce(struct xml_node *st, const char *type,
     const char *condition, const char *text);
+/* Append <error type=...><condition/>[<text/>]</error> to the stanza r
+ * (in r's namespace), with the legacy code attribute of XEP-0086 that
+ * older clients still read (profanity 0.13 checks code='404'); returns
+ * the error element for application conditions. */
+struct xml_node *stanza_error_add(struct xml_node *r, const char *type,
+    const char *condition, const char *text);
 /* Build a reply to ev->stanza (to/from swapped, same id, type result),
  * returned for the handler to add a payload to; stanza_send routes it. */
 struct xml_node *stanza_reply(const struct hook_ev *ev);

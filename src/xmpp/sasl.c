@@ -34,6 +34,7 @@ struct sasl {
 	struct scram_keys keys;
 	char *gs2_header; /* as sent, e.g. "p=tls-exporter,," */
 	char *cb_name;
+	int cb_refused; /* failed on the binding choice, before any proof */
 	char *client_first_bare;
 	char *server_first;
 	char nonce[CNONCE_MAX + NONCE_LEN + 1]; /* client + server */
@@ -114,6 +115,12 @@ const char *
 sasl_user(const struct sasl *s)
 {
 	return s->user;
+}
+
+int
+sasl_cb_refused(const struct sasl *s)
+{
+	return s->cb_refused;
 }
 
 const char *
@@ -269,9 +276,6 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		s->cb_name = xstrndup(p + 2, (size_t)(comma - p - 2));
 		if (!s->plus)
 			return SASL_FAILURE; /* binding with a non-PLUS mech */
-		/* tls-unique is accepted for clients that know nothing
-		 * else (slixmpp, older libstrophe), even on TLS 1.3 where
-		 * RFC 9266 leaves it undefined; it is not advertised there */
 		if (strcmp(s->cb_name, "tls-exporter") != 0 &&
 		    strcmp(s->cb_name, "tls-server-end-point") != 0 &&
 		    strcmp(s->cb_name, "tls-unique") != 0) {
@@ -281,6 +285,16 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		if (strcmp(s->cb_name, "tls-exporter") == 0 &&
 		    !tls_is_13(s->ssl)) {
 			/* RFC 9266: tls-exporter only on TLS 1.3 */
+			s->cb_refused = 1;
+			return SASL_FAILURE;
+		}
+		if (strcmp(s->cb_name, "tls-unique") == 0 &&
+		    tls_is_13(s->ssl)) {
+			/* RFC 9266 §3: tls-unique is undefined on TLS 1.3
+			 * (its Finished message does not identify the
+			 * connection once resumption is possible); a
+			 * binding that proves nothing must not pass */
+			s->cb_refused = 1;
 			return SASL_FAILURE;
 		}
 		p = comma + 1;
@@ -291,6 +305,7 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		 * offer -PLUS on TLS: a downgrade (RFC 5802 §6) */
 		if (p[0] == 'y' && s->ssl) {
 			*cond = "not-authorized";
+			s->cb_refused = 1;
 			return SASL_FAILURE;
 		}
 		p += 2;

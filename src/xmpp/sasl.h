@@ -37,5 +37,12 @@ enum sasl_res sasl_step(struct sasl *s, const unsigned char *in,
 /* The authenticated local part, valid after SASL_SUCCESS. */
 const char *sasl_user(const struct sasl *s);
 const char *sasl_mech(const struct sasl *s);
+/* The last failure refused the client's channel-binding choice (a type
+ * not defined on this TLS version, or the 'y' downgrade flag) before
+ * any password proof was checked. slixmpp, for one, binds with
+ * tls-unique on TLS 1.3 and then walks down its mechanism list. */
+int sasl_cb_refused(const struct sasl *s);
+/* How many such refusals one connection gets: one per mechanism. */
+#define SASL_CB_REFUSALS_MAX 4
 
 #endif

@@ -103,6 +103,50 @@ session_find_full(const char *full)
 }
 
 struct session *
+session_find_id(const char *full, uint64_t id)
+{
+	uint32_t h;
+	struct session *s;
+
+	if (tab_cap == 0)
+		return NULL;
+	h = hash_bytes(HASH_INIT, full, strlen(full));
+	for (s = full_tab[h & (tab_cap - 1)]; s; s = s->hnext)
+		if (s->id == id && strcmp(s->jid.full, full) == 0)
+			return s;
+	return NULL;
+}
+
+struct session_later {
+	void (*fn)(struct session *s);
+	uint64_t id;
+	char full[];
+};
+
+static void
+later_run(void *arg)
+{
+	struct session_later *p = arg;
+	struct session *s = session_find_id(p->full, p->id);
+
+	if (s)
+		p->fn(s);
+	free(p);
+}
+
+void
+session_defer(struct session *s, void (*fn)(struct session *s))
+{
+	size_t n = strlen(s->jid.full) + 1;
+	struct session_later *p = xmalloc(sizeof(*p) + n);
+
+	p->fn = fn;
+	p->id = s->id;
+	memcpy(p->full, s->jid.full, n);
+	loop_defer(later_run, p);
+}
+
+struct session *
 session_find_bare(const char *bare)
 {
 	struct bare_entry **pp = bare_slot(bare);

@@ -57,6 +57,13 @@ struct session *session_new(struct host *h, const struct jid *jid,
 /* Unindex and free; fires session/closed before. */
 void session_end(struct session *s);
 struct session *session_find_full(const char *full);
+/* The session with this full JID and this id, closing or not, or NULL
+ * when it has ended (a new session may have the same full JID). */
+struct session *session_find_id(const char *full, uint64_t id);
+/* Run fn(s) when the loop is next idle, if s still exists then: it is
+ * found again by full JID and id, never kept as a pointer (DESIGN:
+ * async work holds ids). */
+void session_defer(struct session *s, void (*fn)(struct session *s));
 /* First resource of an account (walk next_res), or NULL. */
 struct session *session_find_bare(const char *bare);
 unsigned session_count_bare(const char *bare);

@@ -1,10 +1,14 @@
 /* stream.c: stream headers and stream errors. */
 #include "xmpp/stream.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/config.h"
+#include "core/host.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "net/conn.h"
 #include "xmpp/router.h"
 
@@ -98,4 +102,58 @@ stream_send_node(struct conn *c, const struct xml_node *n,
 	rc = conn_write_str(c, b.data, b.len);
 	sbuf_cleanup(&b);
 	return rc;
+}
+
+/* ---- per-address limits ---- */
+
+int
+stream_ip_crowded(const char *ip)
+{
+	long long max = config_running->limits.conns_per_ip;
+
+	return (long long)conn_ip_count(ip) > max;
+}
+
+#define THROTTLE_SLOTS 4096
+
+/* A fixed table: an address whose slot another takes loses its count,
+ * which bounds memory whatever the number of addresses. */
+struct throttle {
+	char ip[48];
+	int64_t window; /* minute the count belongs to */
+	unsigned failures;
+};
+
+static struct throttle *throttle_tab;
+
+static struct throttle *
+throttle_slot(const char *ip)
+{
+	uint32_t h = hash_bytes(HASH_INIT, ip, strlen(ip));
+	struct throttle *t;
+	int64_t minute = now_unix() / 60;
+
+	if (throttle_tab == NULL)
+		throttle_tab = xcalloc(THROTTLE_SLOTS, sizeof(*throttle_tab));
+	t = &throttle_tab[h % THROTTLE_SLOTS];
+	if (strcmp(t->ip, ip) != 0 || t->window != minute) {
+		snprintf(t->ip, sizeof(t->ip), "%s", ip);
+		t->window = minute;
+		t->failures = 0;
+	}
+	return t;
+}
+
+void
+stream_ip_auth_failed(const char *ip)
+{
+	throttle_slot(ip)->failures++;
+}
+
+int
+stream_ip_auth_throttled(const char *ip)
+{
+	long long max = config_running->limits.sasl_failures_per_ip;
+
+	return (long long)throttle_slot(ip)->failures >= max;
 }

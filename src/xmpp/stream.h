@@ -21,4 +21,15 @@ const char *stream_xml_condition(enum xml_err e);
 int stream_send_node(struct conn *c, const struct xml_node *n,
     const char *content_ns);
 
+/* Limits on one peer address, the same for every stream kind (c2s,
+ * components). Is limits.conns_per_ip exceeded (the new connection is
+ * counted already)? */
+int stream_ip_crowded(const char *ip);
+/* A failed authentication (SASL, component handshake) from ip; they are
+ * counted per minute. */
+void stream_ip_auth_failed(const char *ip);
+/* Has ip failed limits.sasl_failures_per_ip times this minute? Then
+ * no authentication is tried for it before the next minute. */
+int stream_ip_auth_throttled(const char *ip);
+
 #endif

@@ -322,6 +322,7 @@ class RawStream:
         self.pending = deque()
         self.eof = False
         self.tls_version = None
+        self.received = bytearray()  # every byte read (after TLS)
         self._reset()
 
     @classmethod
@@ -366,6 +367,7 @@ class RawStream:
         if not data:
             self.eof = True
             raise StreamClosed('connection closed by server')
+        self.received += data
         self.parser.feed(data)
         for ev, el in self.parser.read_events():
             if ev == 'start':
@@ -717,9 +719,12 @@ class Session:
     async def login(self, user, resource=None, mech='SCRAM-SHA-256',
                     direct_tls=False, priority=None, pw=None,
                     plugins=('xep_0030', 'xep_0199', 'xep_0092',
-                             'xep_0202'), port=None, address='127.0.0.1'):
+                             'xep_0202'), port=None, address='127.0.0.1',
+                    default_creds=False):
         """Log a slixmpp client in (STARTTLS by default); waits for
-        session_start; sends initial presence with priority if given."""
+        session_start; sends initial presence with priority if given.
+        mech None: slixmpp picks; default_creds: slixmpp's own SASL
+        callback (tls-unique binding and the 'y' flag), as poezio."""
         slixmpp = _slixmpp()
         jid = '%s@%s' % (user, self.server.domain)
         if resource:
@@ -738,9 +743,11 @@ class Session:
             return {k: v for k, v in values.items()
                     if k in required | optional}
 
+        fm = {} if default_creds else {'sasl_callback': creds}
+        if mech:
+            fm['use_mech'] = mech
         xmpp = slixmpp.ClientXMPP(jid, pw, plugin_config={
-            'feature_mechanisms': {'use_mech': mech,
-                                   'sasl_callback': creds}})
+            'feature_mechanisms': fm})
         xmpp.ssl_context.check_hostname = False
         xmpp.ssl_context.verify_mode = ssl.CERT_NONE
         if direct_tls:

@@ -4,7 +4,8 @@ import ssl
 import pytest
 
 from ternlib import (NS_CAPS, NS_SASL, NS_SASL_CB, NS_STREAM, NS_TLS,
-                     RawStream, Scram, StreamClosed, b64decode, connect_tls, q, run,
+                     RawStream, Scram, StreamClosed, b64, b64decode,
+                     connect_tls, q, run,
                      sasl_failure, show, tls_server_end_point)
 
 MECHS = {'SCRAM-SHA-1', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS',
@@ -121,6 +122,70 @@ def test_scram_plus_unsupported_binding_type(server):
     el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob', 'tls-bogus',
                  tls_server_end_point(s.peer_cert_der()))
     assert el.tag == q(NS_SASL, 'failure'), show(el)
+
+
+def test_tls_unique_not_offered_nor_accepted_on_tls13(server):
+    """RFC 9266 §3: tls-unique is undefined for TLS 1.3, where only
+    tls-exporter (and tls-server-end-point) bind the channel. It is not
+    advertised (XEP-0440) and a client that binds with it fails, even with
+    the right password and the Finished data Python hands out."""
+    s = connect_tls(server.c2s)
+    assert s.tls_version == 'TLSv1.3'
+    assert 'tls-unique' not in cb_types(s.features)
+    cb = s.sock.get_channel_binding('tls-unique')
+    assert cb, 'python gives tls-unique data on TLS 1.3'
+    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob', 'tls-unique', cb)
+    assert el.tag == q(NS_SASL, 'failure'), show(el)
+    # the same stream can go on with a binding that is defined here
+    el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob',
+                 'tls-server-end-point', tls_server_end_point(s.peer_cert_der()))
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+
+
+def test_tls_unique_still_works_on_tls12(mserver):
+    """RFC 5929 §3.1: on TLS 1.2 tls-unique is defined and offered."""
+    s = RawStream(mserver.c2s)
+    s.open()
+    s.send("<starttls xmlns='%s'/>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    s.wrap_tls(max_version=ssl.TLSVersion.TLSv1_2)
+    f = s.open()
+    assert 'tls-unique' in cb_types(f)
+    el = s.scram('SCRAM-SHA-1-PLUS', 'carol', 'secret-carol', 'tls-unique',
+                 s.sock.get_channel_binding('tls-unique'))
+    assert el.tag == q(NS_SASL, 'success'), show(el)
+
+
+def test_slixmpp_default_mechanisms_log_in_on_tls13(make_server):
+    """slixmpp (and so poezio) binds with tls-unique whatever the TLS
+    version, then walks down its list (SCRAM-PLUS, SCRAM with 'y', PLAIN).
+    Refusing the binding is no password guess: it must neither use up
+    the per-connection retries (sasl_retries: 2 here) nor count against
+    the IP, so the client still logs in, again and again."""
+    srv = make_server(limits={'sasl_retries': 2, 'sasl_failures_per_ip': 3})
+
+    async def scenario(sess):
+        for i in range(3):
+            c = await sess.login('alice', resource='d%d' % i, mech=None,
+                                 default_creds=True)
+            assert c.boundjid.full == 'alice@localhost/d%d' % i
+            c.disconnect()
+    run(srv, scenario)
+    assert srv.log.count('channel-binding') >= 4
+
+
+def test_channel_binding_refusals_are_bounded(server):
+    """A client cannot retry refused bindings forever on one stream."""
+    s = connect_tls(server.c2s)
+    cb = s.sock.get_channel_binding('tls-unique')
+    for _ in range(4):
+        el = s.scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob',
+                     'tls-unique', cb)
+        assert el.tag == q(NS_SASL, 'failure'), show(el)
+    s.send("<auth xmlns='%s' mechanism='SCRAM-SHA-256-PLUS'>%s</auth>"
+           % (NS_SASL, b64(Scram('SCRAM-SHA-256-PLUS', 'bob', 'secret-bob',
+                                 'tls-unique', cb).client_first())))
+    s.assert_stream_error('policy-violation')
 
 
 @pytest.mark.parametrize('mech', ['PLAIN', 'SCRAM-SHA-256'])
@@ -303,3 +368,40 @@ def test_client_renegotiation_refused(mserver, tmp_path):
     assert 'RENEGOTIATING' in text, text[-2000:]
     # the server answers the renegotiation with a no_renegotiation alert
     assert 'no renegotiation' in text, text[-2000:]
+
+
+def _tls12_handshake(port, ciphers):
+    """STARTTLS with a TLS 1.2 client offering only ciphers; returns the
+    negotiated suite or None when the server refuses all of them."""
+    s = RawStream(port)
+    s.open()
+    s.send("<starttls xmlns='%s'/>" % NS_TLS)
+    s.expect(q(NS_TLS, 'proceed'))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(ciphers + ':@SECLEVEL=0')
+    try:
+        tls = ctx.wrap_socket(s.sock, server_hostname='localhost')
+    except (ssl.SSLError, ConnectionResetError):
+        return None
+    name = tls.cipher()[0]
+    tls.close()
+    return name
+
+
+@pytest.mark.parametrize('suite', ['ECDHE-ECDSA-AES128-SHA',
+                                   'ECDHE-ECDSA-AES256-SHA384',
+                                   'AES128-GCM-SHA256'])
+def test_tls12_refuses_cbc_sha1_and_static_rsa(mserver, suite):
+    """Mozilla's intermediate configuration (the default): TLS 1.2 only
+    with AEAD suites with forward secrecy (RFC 7525 §4.2); CBC/SHA-1
+    suites from OpenSSL's default list are not offered."""
+    assert _tls12_handshake(mserver.c2s, suite) is None
+
+
+def test_tls12_aead_forward_secret_suite(mserver):
+    assert _tls12_handshake(mserver.c2s, 'ECDHE-ECDSA-AES128-GCM-SHA256:'
+                            'ECDHE-ECDSA-CHACHA20-POLY1305') in (
+        'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-CHACHA20-POLY1305')

@@ -1,6 +1,8 @@
 """Operations: SIGHUP reload, IPv6 listener, config errors at start."""
+import os
 import re
 import signal
+import stat
 import time
 
 import pytest
@@ -88,3 +90,23 @@ def test_refuses_out_of_range_port(make_server):
     assert rc != 0
     assert re.search(r'tern\.yml:%d:\d+' % (n + 1), err), err
     assert '70000' in err
+
+
+def test_data_files_are_private(make_server):
+    """The database and its -wal/-shm journal hold SCRAM keys, archives
+    and private XML: created 0600 by ternctl and ternd (umask 077), and
+    a database left readable by others (an older version, a restored
+    backup) is tightened at start with a warning."""
+    srv = make_server(start=False)  # ternctl adduser created tern.db
+    db = srv.dir / 'tern.db'
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600, oct(os.stat(db).st_mode)
+    os.chmod(db, 0o644)
+    srv.start()
+    s = connect_tls(srv.c2s, 'alice')   # writes: the journal exists now
+    s.ping()
+    for name in ('tern.db', 'tern.db-wal', 'tern.db-shm', 'ternd.sock'):
+        p = srv.dir / name
+        assert p.exists(), name
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        assert mode & 0o077 == 0, '%s is %o' % (name, mode)
+    assert srv.wait_log('was readable by others')

@@ -1,6 +1,7 @@
 """XEP-0198 stream management: acks, counting, resumption after a lost
 connection, and what happens to unacknowledged stanzas when a session ends
 for good (rerouted to offline storage, iqs bounced)."""
+import signal
 import time
 
 import pytest
@@ -334,3 +335,68 @@ def test_queue_overflow_ends_session_and_keeps_messages(make_server):
         e = n.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'))
         got.add(e.find(q(NS_CLIENT, 'body')).text)
     assert got == {'q%02d' % i for i in range(15)}
+
+
+def test_queue_overflow_and_close_in_one_write(make_server):
+    """XEP-0198 §5 (acks) with smacks.max_queue: the queue overflows and
+    the client closes its stream (RFC 6120 §4.4) in the same read. The
+    overflow's disconnect runs when the loop is idle, after the session
+    has already ended: it must find the session gone, not touch it."""
+    srv = sm_server(make_server, 'max_queue: 10')
+    s = login(srv, 'alice', 'phone')
+    enable(s)
+    # each ping's result goes to alice unacknowledged: 11 > max_queue
+    pings = ''.join("<iq type='get' id='p%d' to='%s'><ping xmlns='urn:"
+                    "xmpp:ping'/></iq>" % (i, DOMAIN) for i in range(11))
+    s.send(pings + '</stream:stream>')
+    s.wait_closed()
+    # the server lives on and the account can log in again
+    n = login(srv, 'alice', 'phone')
+    n.alive()
+
+
+def test_resume_of_a_session_ending_as_slow_consumer(make_server):
+    """XEP-0198 §5 (resumption) against limits.send_queue: in one loop
+    iteration the session's send queue overflows (it ends when the loop
+    is idle) and a new stream resumes it. A session that is ending
+    cannot be resumed (item-not-found): the new stream would be left
+    holding a session freed under it. ternd is stopped while both
+    streams write so that one iteration reads both; both orders are
+    tried, since which stream is read first is the kernel's choice."""
+    srv = make_server(limits={'send_queue': '64k'})
+    ns_private = 'jabber:iq:private'
+    big = "<big xmlns='test:big'>%s</big>" % ('x' * (36 * 1024))
+    for first in ('resume', 'gets'):
+        a = login(srv, 'alice', 'phone')
+        r = a.iq('set', "<query xmlns='%s'>%s</query>" % (ns_private, big))
+        assert r.get('type') == 'result', show(r)
+        sm_id = enable(a).get('id')
+        n = connect_tls(srv.c2s)
+        n.authenticate('alice')
+        resume = "<resume xmlns='%s' previd='%s' h='0'/>" % (NS_SM, sm_id)
+        # two small requests, 72 KiB of answers: over the send queue
+        gets = ''.join("<iq type='get' id='g%d'><query xmlns='%s'><big "
+                       "xmlns='test:big'/></query></iq>" % (i, ns_private)
+                       for i in range(2))
+        writes = [(n, resume), (a, gets)]
+        if first == 'gets':
+            writes.reverse()
+        srv.signal(signal.SIGSTOP)
+        try:
+            for s, data in writes:
+                s.send(data)
+        finally:
+            srv.signal(signal.SIGCONT)
+        el = n.wait_for(lambda e: e.tag in (q(NS_SM, 'resumed'),
+                                            q(NS_SM, 'failed')))
+        assert el.tag in (q(NS_SM, 'resumed'), q(NS_SM, 'failed'))
+        # whichever way it went, the new stream works on, then ends
+        try:
+            n.send("<iq type='get' id='after' to='%s'><ping xmlns="
+                   "'urn:xmpp:ping'/></iq>" % DOMAIN)
+            n.send('</stream:stream>')
+            n.wait_closed()
+        except (OSError, StreamClosed):
+            pass
+        a.close()
+    login(srv, 'carol', 'x').alive()

@@ -244,3 +244,43 @@ def test_pending_requests_from_strangers_are_capped(make_server):
     alice.alive()
     send(senders['dave'], 'subscribe', 'alice@localhost')
     assert presence(alice, 'subscribe').get('from') == 'dave@localhost'
+
+
+def count_subscribes(s, frm):
+    """After a round trip (everything routed before it is queued ahead of
+    the answer), the subscribe requests from frm that s received."""
+    s.alive()
+    n = 0
+    while True:
+        try:
+            el = s.wait_for(lambda e: e.tag == q(NS_CLIENT, 'presence')
+                            and e.get('type') == 'subscribe'
+                            and e.get('from') == frm, 0.01)
+        except TimeoutError:
+            return n
+        n += 1
+
+
+def test_repeated_subscribe_is_delivered_once(server):
+    """RFC 6121 §3.1.3 and Appendix A.3.1 ("None + Pending In": deliver
+    no, no state change): while a request waits for the contact's
+    answer, the same request again is not delivered again, however
+    often it comes. The contact's next login still gets it, once."""
+    bob = login(server, 'bob', 'phone')
+    alice = login(server, 'alice', 'pc')
+    req = "<presence type='subscribe' to='bob@localhost'/>"
+    alice.send(req * 300)
+    alice.alive()
+    assert count_subscribes(bob, 'alice@localhost') == 1
+    # a second burst while it is still pending: nothing
+    alice.send(req * 10)
+    alice.alive()
+    assert count_subscribes(bob, 'alice@localhost') == 0
+    # §3.1.3: at the contact's next login, the pending request again
+    bob.send('</stream:stream>')
+    bob.wait_closed()
+    bob = login(server, 'bob', 'phone')
+    assert count_subscribes(bob, 'alice@localhost') == 1
+    # still pending: the answer works as usual (§3.1.5)
+    send(bob, 'subscribed', 'alice@localhost')
+    assert presence(alice, 'subscribed').get('from') == 'bob@localhost'

@@ -288,6 +288,46 @@ test_build(void **state)
 	xml_node_free(m);
 }
 
+/* Stream-level elements written into a stream carry the header's
+ * stream: prefix (XML::Stream and loudmouth look for <stream:features>);
+ * their children keep the stream's content namespace as default. */
+static void
+test_stream_prefix(void **state)
+{
+	struct xml_node *f, *m, *e;
+
+	UNUSED(state);
+	f = xml_node_new(NS_STREAMS, "features");
+	xml_node_child(f, "urn:ietf:params:xml:ns:xmpp-tls", "starttls");
+	m = xml_node_child(f, "urn:ietf:params:xml:ns:xmpp-sasl",
+	    "mechanisms");
+	e = xml_node_child(m, NULL, "mechanism");
+	xml_node_text(e, "PLAIN", 5);
+	assert_ser(f, "jabber:client",
+	    "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-tls'/><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+	    "<mechanism>PLAIN</mechanism></mechanisms></stream:features>");
+	assert_ser(f, "jabber:component:accept",
+	    "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:"
+	    "xmpp-tls'/><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
+	    "<mechanism>PLAIN</mechanism></mechanisms></stream:features>");
+	/* outside a stream no prefix is declared: keep the default form */
+	assert_ser(f, "",
+	    "<features xmlns='" NS_STREAMS "'><starttls xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-tls'/><mechanisms xmlns='urn:ietf:params:xml:"
+	    "ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms>"
+	    "</features>");
+	xml_node_free(f);
+
+	/* a child in the content namespace needs no declaration, and an
+	 * empty element closes itself */
+	f = xml_node_new(NS_STREAMS, "features");
+	assert_ser(f, "jabber:client", "<stream:features/>");
+	xml_node_child(f, "jabber:client", "x");
+	assert_ser(f, "jabber:client", "<stream:features><x/></stream:features>");
+	xml_node_free(f);
+}
+
 static void
 test_attrs(void **state)
 {
@@ -953,6 +993,49 @@ test_restart(void **state)
 	coll_cleanup(&c);
 }
 
+/* mattn/go-xmpp writes "</auth>\n" and then the new header with an XML
+ * declaration: the newline reaches the restarted parser first. Expat
+ * alone says "XML or text declaration not at start of entity"; every
+ * server accepts it (whitespace before the first header too). */
+static void
+test_restart_leading_ws(void **state)
+{
+	static const char doc[] = "\r\n <?xml version='1.0'?>"
+	    "<stream:stream xmlns='jabber:client' xmlns:stream='" NS_STREAMS
+	    "'><auth mechanism='PLAIN'>x</auth>\n \t"
+	    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" NS_STREAMS "' to='second'>\n<iq/>";
+	static const char want[] = "O(jabber:client,-,-)<auth "
+	    "mechanism='PLAIN'>x</auth>O(jabber:client,second,-)<iq/>";
+	const size_t one = 1, seven = 7;
+	struct coll c;
+
+	UNUSED(state);
+	coll_init(&c, NULL);
+	c.restart_after = "auth";
+	assert_int_equal(feed_chunks(&c, doc, strlen(doc), NULL, 0), XML_OK);
+	assert_string_equal(c.log.data, want);
+	coll_cleanup(&c);
+
+	/* the same, one byte per read and in pieces of 7 */
+	coll_init(&c, NULL);
+	c.restart_after = "auth";
+	assert_int_equal(feed_chunks(&c, doc, strlen(doc), &one, 1), XML_OK);
+	assert_string_equal(c.log.data, want);
+	coll_cleanup(&c);
+	coll_init(&c, NULL);
+	c.restart_after = "auth";
+	assert_int_equal(feed_chunks(&c, doc, strlen(doc), &seven, 1), XML_OK);
+	assert_string_equal(c.log.data, want);
+	coll_cleanup(&c);
+
+	/* text that is not whitespace is still refused there */
+	coll_init(&c, NULL);
+	assert_int_equal(feed_chunks(&c, "\n x<stream:stream/>", 19, NULL, 0),
+	    XML_ERR_NOT_WELL_FORMED);
+	coll_cleanup(&c);
+}
+
 static const char split_doc[] =
     "<?xml version='1.0'?>\n"
     "<stream:stream xmlns='jabber:client' xmlns:stream='" NS_STREAMS "' "
@@ -1264,6 +1347,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_stream_prefix),
 		cmocka_unit_test(test_attrs),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_text_get),
@@ -1283,6 +1367,7 @@ main(void)
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_restart_leading_ws),
 		cmocka_unit_test(test_split_equivalence),
 		cmocka_unit_test(test_split_errors),
 		cmocka_unit_test(test_split_nul),
