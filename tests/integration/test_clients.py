@@ -12,7 +12,6 @@ of ternd.log.
 import itertools
 import os
 import queue
-import re
 import shlex
 import shutil
 import sqlite3
@@ -25,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from ternlib import (DOMAIN, SLOW, RawStream, connect_tls, password, q,
-                     NS_CLIENT, show)
+from ternlib import (DOMAIN, SLOW, NS_CLIENT, connect_tls, password, q,
+                     show)
 
 # One step (a login, a message) of a real client; generous for ASan.
 STEP = 20 * SLOW
@@ -442,10 +441,13 @@ class Profanity:
             con.close()
 
     def disconnect(self):
-        n = server_count(self.server, 'closed') + 0
+        """/disconnect; returns once the server closed its stream too."""
+        def closes():
+            return tail(self.log, 10 ** 7).count('RECV: </stream:stream>')
+        n = closes()
         self.cmd('/disconnect')
-        wait_until(lambda: server_count(self.server, 'closed') > n,
-                   '%s disconnected' % self.jid, diag=self.diag)
+        wait_until(lambda: closes() > n, '%s disconnected' % self.jid,
+                   diag=self.diag)
 
     def connect(self):
         self.cmd('/connect %s' % self.jid)
@@ -666,7 +668,8 @@ class NbxmppDriver:
         self.stderr = home.path / 'nbxmpp.stderr'
         self._err = open(self.stderr, 'w')
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / 'nbxmpp_driver.py'), '127.0.0.1:%d' % server.c2s,
+            [sys.executable, str(HERE / 'nbxmpp_driver.py'),
+             '127.0.0.1:%d' % server.c2s,
              user, password(user), resource, mech],
             env=home.env(), cwd=home.path, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._err, text=True, bufsize=1)
@@ -717,11 +720,9 @@ def test_nbxmpp(server, homes):
     (RFC 7677), enables stream management, sends and receives a message;
     after a dropped connection it resumes (XEP-0198 §5) and gets a message
     sent meanwhile exactly once; after a clean close it logs in afresh."""
-    try:
-        import gi  # noqa: F401
-        import nbxmpp  # noqa: F401
-    except ImportError as e:
-        pytest.skip('python3-nbxmpp is not installed: %s' % e)
+    pytest.importorskip('gi', reason='python3-gi is not installed')
+    pytest.importorskip('nbxmpp', reason='python3-nbxmpp is not installed '
+                        '(scripts/deps.sh installs it)')
     home = homes('nbxmpp')
     bob = online('bob', server)
     nb = NbxmppDriver(server, home, 'alice', 'gajim', 'SCRAM-SHA-256')
