@@ -497,7 +497,9 @@ def test_profanity_reconnect_offline(server, homes):
     """profanity reconnects twice; a message sent while it was logged out
     arrives at the next login exactly once and not again at the login
     after (RFC 6121 §8.5.2.2.1; XEP-0160 §4: delivered offline messages are
-    removed from storage)."""
+    removed from storage). libstrophe acknowledges (XEP-0198 §4) only when
+    asked, and this user logs out a moment after reading the message:
+    the server has to ask in time (or otherwise know it was delivered)."""
     alice = Profanity(server, homes, 'alice')
     bob = online('bob', server)
     alice.disconnect()
