@@ -31,7 +31,8 @@ struct sm {
 	char id[17];
 	unsigned resume : 1;
 	unsigned hibernating : 1;
-	unsigned r_pending : 1;
+	unsigned r_pending : 1; /* on r_list: <r/> at the end of this turn */
+	unsigned r_waiting : 1; /* an <r/> went out, its <a/> has not come */
 	uint16_t since_r; /* below request_every (at most 1000) */
 	uint32_t in_h; /* stanzas received from the client */
 	uint32_t acked; /* the client's last h */
@@ -241,10 +242,31 @@ request_ack(struct sm *m)
 		return;
 	m->r_h = total;
 	m->since_r = 0;
+	m->r_waiting = 1;
 	send_raw(m->s, "<r xmlns='" NS_SM "'/>");
 }
 
-/* Before the loop sleeps: one <r/> per stream that sent enough, after
+static void send_requests(void);
+
+/* Ask at the end of this loop turn, after the stanzas just sent. */
+static void
+r_schedule(struct sm *m)
+{
+	if (m->r_pending)
+		return;
+	m->r_pending = 1;
+	m->rnext = r_list;
+	r_list = m;
+	if (!r_hooked) {
+		loop_at_idle(0, send_requests);
+		r_hooked = 1;
+	}
+	/* stanzas sent from deferred work (offline delivery) come after
+	 * this turn's phase 0: another turn must send the <r/> */
+	loop_kick();
+}
+
+/* Before the loop sleeps: one <r/> per stream that sent something, after
  * the stanzas it follows. */
 static void
 send_requests(void)
@@ -531,16 +553,15 @@ on_out(struct hook_ev *ev)
 	if (m->hibernating)
 		return HOOK_HANDLED;
 	quiet_arm(m, c);
-	if (++m->since_r >= (uint32_t)c->request_every && !m->r_pending) {
-		m->since_r = 0;
-		m->r_pending = 1;
-		m->rnext = r_list;
-		r_list = m;
-		if (!r_hooked) {
-			loop_at_idle(0, send_requests);
-			r_hooked = 1;
-		}
-	}
+	/* As Prosody does: ask right after each burst, so that a client
+	 * that acknowledges only when asked (libstrophe: profanity) and
+	 * closes its stream a moment after its offline messages came has
+	 * confirmed them; while a request is unanswered, ask again only
+	 * every request_every stanzas. */
+	if (m->since_r < UINT16_MAX)
+		m->since_r++;
+	if (!m->r_waiting || m->since_r >= (uint32_t)c->request_every)
+		r_schedule(m);
 	return HOOK_CONTINUE;
 }
 
@@ -619,6 +640,7 @@ do_resume(struct hook_ev *ev)
 	m->hibernating = 0;
 	s->detached = 0;
 	m->since_r = 0;
+	m->r_waiting = 0;
 	send_raw(s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>", m->id,
 	    m->in_h);
 	/* what the client never acknowledged, again, in order, saying
@@ -632,6 +654,7 @@ do_resume(struct hook_ev *ev)
 	if (m->qlen) {
 		/* the last <r/> may have been lost with the link */
 		m->r_h = m->acked + (uint32_t)m->qlen;
+		m->r_waiting = 1;
 		send_raw(s, "<r xmlns='" NS_SM "'/>");
 	}
 }
@@ -661,10 +684,16 @@ on_element(struct hook_ev *ev)
 		if (m == NULL)
 			return HOOK_HANDLED;
 		if (parse_h(xml_node_attr(ev->stanza, "h"), &h) != 0 ||
-		    ack(m, h) != 0)
+		    ack(m, h) != 0) {
 			/* XEP-0198 §4: a count we never sent */
 			session_close(ev->session, "undefined-condition",
 			    "acknowledged more stanzas than were sent");
+			return HOOK_HANDLED;
+		}
+		m->r_waiting = 0;
+		/* what went out after our <r/> is asked about now */
+		if (m->qlen > 0 && !m->hibernating)
+			r_schedule(m);
 	} else if (strcmp(name, "resume") == 0) {
 		failed(ev, "unexpected-request", NULL);
 	} else {

@@ -116,6 +116,41 @@ def test_ack_requested_after_quiet_time(server):
     s.alive()
 
 
+def test_ack_requested_right_after_a_burst(make_server):
+    """XEP-0198 §4, as Prosody does: the server asks right after what it
+    sent in one go, without waiting for request_every stanzas or for a
+    quiet time (set to an hour here), so that profanity (libstrophe, acks
+    only when asked), which logs out a moment after its offline messages
+    came, has confirmed them. While that request is unanswered it does
+    not ask again for each stanza; its <a/> lets the next burst be asked
+    about."""
+    srv = make_server(start=False)
+    text = srv.config_text()
+    at = text.index('\n', text.index('    modules: [')) + 1
+    srv.write_config(text[:at] + '    smacks: { request_after: 1h }\n'
+                     + text[at:])
+    srv.start()
+    store_offline(srv, ['b1', 'b2'])
+    s = login(srv, 'alice', 'phone', sm=True)
+    s.presence()
+    assert [body(m) for m in messages(s, 2)] == ['b1', 'b2']
+    answer_r(s)
+    s.alive()
+    s.send('</stream:stream>')
+    s.wait_closed()
+    # confirmed: the next login gets nothing again
+    n = login(srv, 'alice', 'laptop', sm=True)
+    n.presence()
+    n.alive()
+    no_message(n, 0.5)
+    # one message after the <a/>: asked about at once again
+    bob = login(srv, 'bob', 'pc')
+    bob.message(ALICE + '/laptop', 'later')
+    assert body(n.wait_for(is_msg)) == 'later'
+    answer_r(n)
+    n.alive()
+
+
 def test_answering_client_gets_offline_messages_once(server):
     """XEP-0160 §2 with XEP-0198: a client that acknowledges only when
     asked (libstrophe) confirms the offline messages after the server's
