@@ -145,6 +145,13 @@ static struct pending *pendings;
 static size_t pending_n;
 static long long last_seq;
 
+/* The error for a storage write that failed with rc. */
+static enum perr
+store_perr(int rc)
+{
+	return rc == 0 ? PE_OK : rc == STORE_QUOTA ? PE_QUOTA : PE_INTERNAL;
+}
+
 static const struct pep_cfg *
 cfg(const struct host *h)
 {
@@ -1288,8 +1295,9 @@ publish(struct host *h, const char *user, const char *node, const char *id,
 			c = *want;
 			memset(want, 0, sizeof(*want));
 		}
-		if (conf_save(h, user, node, &c) != 0) {
-			e = PE_INTERNAL;
+		rc = conf_save(h, user, node, &c);
+		if (rc != 0) {
+			e = store_perr(rc);
 			goto out_conf;
 		}
 	} else if (set && !conf_matches(&c, want, set)) {
@@ -1308,7 +1316,7 @@ publish(struct host *h, const char *user, const char *node, const char *id,
 	sbuf_cleanup(&v);
 	free(key);
 	if (rc != 0) {
-		e = PE_INTERNAL;
+		e = store_perr(rc);
 		goto out_conf;
 	}
 	/* keep max_items (only the last one when not persistent) */
@@ -1602,8 +1610,8 @@ do_create(struct hook_ev *ev, struct xml_node *cr)
 	if (store_map_count(ev->host->name, ev->to->node, "pep_nodes",
 	    &count) != 0 || count >= cfg(ev->host)->max_nodes)
 		e = PE_MAX_NODES;
-	else if (conf_save(ev->host, ev->to->node, node, &c) != 0)
-		e = PE_INTERNAL;
+	else
+		e = store_perr(conf_save(ev->host, ev->to->node, node, &c));
 out:
 	conf_cleanup(&c);
 	if (e != PE_OK)
@@ -1685,7 +1693,7 @@ do_subscribe(struct hook_ev *ev, struct xml_node *sb, int on)
 	if (rc == 1 || !on) {
 		rc = sub_write(ev->host, ev->to->node, node, j.full, on);
 		if (rc != 0) {
-			e = PE_INTERNAL;
+			e = store_perr(rc);
 			goto out;
 		}
 	}
@@ -1928,8 +1936,8 @@ owner_iq(struct hook_ev *ev)
 			x = NULL;
 		if (x)
 			e = form_apply(ev->host, x, &c, &bits);
-		if (e == PE_OK && x && conf_save(ev->host, user, node, &c))
-			e = PE_INTERNAL;
+		if (e == PE_OK && x)
+			e = store_perr(conf_save(ev->host, user, node, &c));
 		if (e == PE_OK && x) {
 			/* items beyond a lowered max_items go */
 			struct items it;
