@@ -70,8 +70,7 @@ store_open(const char *backend, const char *location, char *err,
 	return NULL;
 }
 
-static void usage_forget(struct store *st, const char *host,
-    const char *user);
+static void usage_forget_all(struct store *st);
 
 void
 store_close(struct store *st)
@@ -80,7 +79,7 @@ store_close(struct store *st)
 		return;
 	if (st->jn > 0)
 		log_err("store: closing with %zu uncommitted writes", st->jn);
-	usage_forget(st, NULL, NULL);
+	usage_forget_all(st);
 	free(st->usage);
 	sbuf_cleanup(&st->journal);
 	st->be->close(st);
@@ -133,34 +132,44 @@ usage_find(struct store *st, const char *host, const char *user)
 	return NULL;
 }
 
-/* Forget user's count, or every count when host is NULL. */
 static void
-usage_forget(struct store *st, const char *host, const char *user)
+usage_unlink(struct store *st, struct store_usage **pp)
 {
-	struct store_usage **pp, *u;
-	char key[1024];
-	size_t klen = 0, i;
+	struct store_usage *u = *pp;
+
+	*pp = u->next;
+	free(u);
+	st->nusage--;
+}
+
+/* Forget every count. */
+static void
+usage_forget_all(struct store *st)
+{
+	size_t i;
 
 	if (st->usage == NULL)
 		return;
-	if (host && (klen = usage_key(key, sizeof(key), host, user)) == 0)
+	for (i = 0; i < USAGE_BUCKETS; i++)
+		while (st->usage[i] != NULL)
+			usage_unlink(st, &st->usage[i]);
+}
+
+/* Forget user's count. */
+static void
+usage_forget(struct store *st, const char *host, const char *user)
+{
+	struct store_usage **pp;
+	char key[1024];
+	size_t klen = usage_key(key, sizeof(key), host, user);
+
+	if (st->usage == NULL || klen == 0)
 		return;
-	for (i = 0; i < USAGE_BUCKETS; i++) {
-		if (host)
-			i = (size_t)(usage_bucket(st, key, klen) - st->usage);
-		for (pp = &st->usage[i]; (u = *pp) != NULL;) {
-			if (host && (u->klen != klen ||
-			    memcmp(u->key, key, klen) != 0)) {
-				pp = &u->next;
-				continue;
-			}
-			*pp = u->next;
-			free(u);
-			st->nusage--;
+	for (pp = usage_bucket(st, key, klen); *pp; pp = &(*pp)->next)
+		if ((*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0) {
+			usage_unlink(st, pp);
+			return;
 		}
-		if (host)
-			break;
-	}
 }
 
 /* The account's count, counted from the backend if not known; NULL on a
@@ -180,7 +189,7 @@ usage_get(struct store *st, const char *host, const char *user)
 	    &bytes) < 0)
 		return NULL;
 	if (st->nusage >= USAGE_MAX)
-		usage_forget(st, NULL, NULL);
+		usage_forget_all(st);
 	u = xmalloc(sizeof(*u) + klen);
 	memcpy(u->key, key, klen);
 	u->klen = klen;
@@ -466,7 +475,7 @@ store_commit(void)
 	if (st->failed) {
 		log_info("store: commits work again; %zu held writes "
 		    "committed", n);
-		usage_forget(st, NULL, NULL);
+		usage_forget_all(st);
 	}
 	st->failed = 0;
 	j_reset(st);
@@ -639,7 +648,7 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 	rc = j_write(st, mark, deleted);
 	/* rows of any account went: count them all again when needed */
 	if (rc == 0 && *deleted > 0)
-		usage_forget(st, NULL, NULL);
+		usage_forget_all(st);
 	return rc;
 }
 
