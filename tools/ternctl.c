@@ -68,6 +68,8 @@ static const char usage_text[] =
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
+    "  user JID                an account's storage usage and quota\n"
+    "                          (limits.account_storage), in bytes\n"
     "  status                  sessions, connections, heap and storage\n"
     "                          state of the running ternd\n"
     "  check config            validate the configuration file\n"
@@ -491,6 +493,43 @@ cmd_status(const struct config *cfg, int argc, char **argv)
 	}
 	printf("%s\n", reply + 3);
 	return 0;
+}
+
+/* The bytes an account's data takes in storage (what ternd commits; a
+ * running ternd counts the same way) against the quota. */
+static int
+cmd_user(const struct config *cfg, int argc, char **argv)
+{
+	long long used, quota = cfg->limits.account_storage;
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc != 2) {
+		fail("usage: ternctl user JID");
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	rc = account_exists(j.domain, j.node);
+	if (rc != 0) {
+		fail(rc > 0 ? "%s: no such account" : "%s: storage failure",
+		    j.bare);
+		goto out_cleanup;
+	}
+	if (store_usage(j.domain, j.node, &used) < 0) {
+		fail("%s: storage failure", j.bare);
+		goto out_cleanup;
+	}
+	if (quota > 0)
+		printf("%s storage_used=%lld storage_quota=%lld (%.1f%%)\n",
+		    j.bare, used, quota, 100.0 * (double)used / (double)quota);
+	else
+		printf("%s storage_used=%lld storage_quota=none\n", j.bare,
+		    used);
+	ret = 0;
+out_cleanup:
+	jid_cleanup(&j);
+	return ret;
 }
 
 static int
@@ -1179,6 +1218,7 @@ static const struct command commands[] = {
 	{ "users", cmd_users },
 	{ "import", cmd_import },
 	{ "status", cmd_status },
+	{ "user", cmd_user },
 };
 
 static int

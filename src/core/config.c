@@ -238,6 +238,18 @@ static const struct cfg_directive limits_dirs[] = {
 		   "an answer; more get a resource-constraint error (type "
 		   "wait). A request nobody answers stops counting after 60 "
 		   "seconds." },
+	{ .name = "account_storage",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_limits, account_storage),
+	    .def = "256M",
+	    .min = 0,
+	    .max = 1024 * GIB,
+	    .doc = "Storage one account may use over all its data (PEP "
+		   "items, message archive, offline messages, private XML, "
+		   "vCard, roster...: the bytes of keys and values); a write "
+		   "past it is refused with resource-constraint (type wait), "
+		   "a message is then delivered but not archived. 0: no "
+		   "quota. `ternctl user JID` shows an account's usage." },
 	{ .name = NULL },
 };
 

@@ -96,6 +96,7 @@ struct cfg_limits {
 	long long c2s_rate; /* bytes/s per client connection */
 	long long c2s_burst; /* token bucket size */
 	long long iq_in_flight; /* unanswered iq requests per session */
+	long long account_storage; /* bytes per account; 0: no quota */
 };
 
 struct cfg_tls {

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/store.h"
 
 struct host *host_list;
 const struct config *config_running;
@@ -78,6 +79,7 @@ host_setup(const struct config *c, char *err, size_t errlen)
 	size_t i;
 
 	config_running = c;
+	store_quota_set(c->limits.account_storage);
 	for (h = host_list; h; h = h->next) {
 		host_unload(h);
 		h->active = 0;

@@ -167,7 +167,11 @@ mam_store(struct host *h, const char *user, const char *with,
 	rc = store_archive_append(h->name, user, MAM_STORE, id, now_unix(),
 	    with, b.data, b.len);
 	sbuf_cleanup(&b);
-	if (rc != 0)
+	/* the message is delivered all the same, without a stanza-id */
+	if (rc == STORE_QUOTA)
+		log_info("mam not archived: storage quota full user=%s@%s",
+		    user, h->name);
+	else if (rc != 0)
 		log_warn("mam archiving failed user=%s@%s", user, h->name);
 	return rc == 0 ? 0 : -1;
 }

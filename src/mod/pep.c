@@ -4,9 +4,14 @@
  * Storage: map "pep_nodes" (user, key node) holds a node's configuration
  * as "key=value" lines; map "pep_items" (user, key node "\n" item id)
  * holds "SEQ\n" + the serialised payload, SEQ a publish sequence that
- * orders items; host-wide map "pep_subs" (key owner "\n" node "\n" JID)
- * holds explicit subscriptions so that user/deleted can find both sides;
- * host-wide map "pep_caps" (key ver) caches verified entity caps. */
+ * orders items; map "pep_subs:" NODE (user, key JID) holds the explicit
+ * subscriptions to one node, so a publish reads only its own node's
+ * subscribers; host-wide map "pep_subscriber:" BARE (key owner "\n" node
+ * "\n" JID) indexes them by subscriber, for the per-subscriber cap,
+ * <subscriptions/> and user/deleted; host-wide map "pep_caps" (key ver)
+ * caches verified entity caps. Older versions kept all subscriptions in
+ * one host-wide map "pep_subs" (key owner "\n" node "\n" JID): init moves
+ * them. */
 #include <openssl/evp.h>
 
 #include "mod/mod.h"
@@ -33,6 +38,8 @@ struct pep_cfg {
 	long long max_payload;
 	long long max_nodes;
 	long long caps_store;
+	long long max_subs; /* per subscriber bare JID, all resources */
+	long long max_node_subs; /* per node */
 };
 
 extern const struct module mod_pep;
@@ -51,7 +58,7 @@ struct node_conf {
 	int send_last;
 	int notify_retract;
 	char **groups;
-	size_t ngroups;
+	size_t ngroups, gcap;
 };
 
 /* Options a form set, for publish-options preconditions. */
@@ -64,7 +71,7 @@ enum perr {
 	PE_OK, PE_NODEID, PE_PAYLOAD, PE_NOT_FOUND, PE_PRECOND, PE_TOO_BIG,
 	PE_MAX_NODES, PE_OPTIONS, PE_MAX_ITEMS, PE_FORBIDDEN, PE_INTERNAL,
 	PE_PRESENCE, PE_ROSTER, PE_CLOSED, PE_BAD, PE_JID, PE_CONFLICT,
-	PE_UNSUPPORTED
+	PE_UNSUPPORTED, PE_TOO_MANY, PE_QUOTA
 };
 
 static const struct {
@@ -91,6 +98,11 @@ static const struct {
 	[PE_CONFLICT] = { "cancel", "conflict", NULL },
 	[PE_UNSUPPORTED] = { "cancel", "feature-not-implemented",
 	    "unsupported" },
+	/* XEP-0060 §6.1.3.9 */
+	[PE_TOO_MANY] = { "wait", "policy-violation",
+	    "too-many-subscriptions" },
+	/* the account's storage quota (limits.account_storage) */
+	[PE_QUOTA] = { "wait", "resource-constraint", NULL },
 };
 
 /* ---- in-memory state: caps, watchers, pending queries ---- */
@@ -99,7 +111,7 @@ struct caps {
 	struct caps *next;
 	char *ver;
 	char **feat;
-	size_t nfeat;
+	size_t nfeat, fcap;
 	unsigned refs; /* the table's and the watchers' */
 };
 
@@ -133,10 +145,18 @@ static struct pending *pendings;
 static size_t pending_n;
 static long long last_seq;
 
+/* The error for a storage write that failed with rc. */
+static enum perr
+store_perr(int rc)
+{
+	return rc == 0 ? PE_OK : rc == STORE_QUOTA ? PE_QUOTA : PE_INTERNAL;
+}
+
 static const struct pep_cfg *
 cfg(const struct host *h)
 {
-	static const struct pep_cfg def = { 256, 256 * 1024, 100, 10000 };
+	static const struct pep_cfg def = { 256, 192 * 1024, 100, 10000,
+		1000, 2000 };
 	const struct pep_cfg *c = host_modcfg(h, &mod_pep);
 
 	return c ? c : &def;
@@ -166,12 +186,16 @@ conf_cleanup(struct node_conf *c)
 	free(c->groups);
 	c->groups = NULL;
 	c->ngroups = 0;
+	c->gcap = 0;
 }
 
 static void
 conf_add_group(struct node_conf *c, const char *g, size_t n)
 {
-	c->groups = xrealloc(c->groups, (c->ngroups + 1) * sizeof(char *));
+	if (c->ngroups == c->gcap) {
+		c->gcap = c->gcap ? c->gcap * 2 : 4;
+		c->groups = xrealloc(c->groups, c->gcap * sizeof(char *));
+	}
 	c->groups[c->ngroups++] = xstrndup(g, n);
 }
 
@@ -462,7 +486,7 @@ struct items {
 	const char *node;
 	size_t nodelen;
 	struct item *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static int
@@ -475,7 +499,10 @@ items_cb(void *ud, const char *key, const char *val, size_t len)
 	if (strncmp(key, it->node, it->nodelen) != 0 ||
 	    key[it->nodelen] != '\n' || nl == NULL)
 		return 0;
-	it->v = xrealloc(it->v, (it->n + 1) * sizeof(*it->v));
+	if (it->n == it->cap) {
+		it->cap = it->cap ? it->cap * 2 : 8;
+		it->v = xrealloc(it->v, it->cap * sizeof(*it->v));
+	}
 	i = &it->v[it->n++];
 	i->id = xstrdup(key + it->nodelen + 1);
 	i->seq = atoll(val);
@@ -504,6 +531,7 @@ items_free(struct items *it)
 	free(it->v);
 	it->v = NULL;
 	it->n = 0;
+	it->cap = 0;
 }
 
 /* The node's items, oldest first. */
@@ -664,8 +692,11 @@ caps_from_text(const char *ver, const char *v, size_t len)
 		if (nl == NULL)
 			nl = end;
 		if (nl > v) {
-			c->feat = xrealloc(c->feat,
-			    (c->nfeat + 1) * sizeof(char *));
+			if (c->nfeat == c->fcap) {
+				c->fcap = c->fcap ? c->fcap * 2 : 16;
+				c->feat = xrealloc(c->feat,
+				    c->fcap * sizeof(char *));
+			}
 			c->feat[c->nfeat++] = xstrndup(v, (size_t)(nl - v));
 		}
 		v = nl + 1;
@@ -745,13 +776,17 @@ cmp_str(const void *a, const void *b)
 
 struct strv {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
+/* Grows geometrically: a node's subscriber list can have thousands. */
 static void
 strv_add(struct strv *s, char *x)
 {
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(char *));
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->v = xrealloc(s->v, s->cap * sizeof(char *));
+	}
 	s->v[s->n++] = x;
 }
 
@@ -765,6 +800,7 @@ strv_free(struct strv *s)
 	free(s->v);
 	s->v = NULL;
 	s->n = 0;
+	s->cap = 0;
 }
 
 /* Sort; 0 when no two are equal (XEP-0115 §5.4 rejects duplicates). */
@@ -909,8 +945,10 @@ caps_verify(struct xml_node *q, const char *ver)
 	c->ver = xstrdup(ver);
 	c->feat = feats.v;
 	c->nfeat = feats.n;
+	c->fcap = feats.cap;
 	feats.v = NULL;
 	feats.n = 0;
+	feats.cap = 0;
 out:
 	sbuf_cleanup(&s);
 	strv_free(&ids);
@@ -984,21 +1022,79 @@ subs_cb(void *ud, const char *key, const char *val, size_t len)
 	return 0;
 }
 
-/* The explicit subscribers of owner's node (prefix "user\nnode\n"). */
+/* "pep_subs:" node: the map of one node's explicit subscribers. */
+static char *
+subs_store(const char *node)
+{
+	size_t n = strlen(node) + sizeof("pep_subs:");
+	char *p = xmalloc(n);
+
+	snprintf(p, n, "pep_subs:%s", node);
+	return p;
+}
+
+/* "pep_subscriber:" bare: the host-wide index of one subscriber's
+ * subscriptions, keyed owner "\n" node "\n" JID. */
+static char *
+subr_store(const char *jid)
+{
+	size_t bl, n;
+	char *p;
+
+	bare_of(jid, &bl);
+	n = bl + sizeof("pep_subscriber:");
+	p = xmalloc(n);
+	snprintf(p, n, "pep_subscriber:%.*s", (int)bl, jid);
+	return p;
+}
+
+static char *
+sub_key(const char *user, const char *node, const char *jid)
+{
+	size_t n = strlen(user) + strlen(node) + strlen(jid) + 3;
+	char *k = xmalloc(n);
+
+	snprintf(k, n, "%s\n%s\n%s", user, node, jid);
+	return k;
+}
+
+/* The explicit subscribers of owner's node: one node's map, however
+ * many subscriptions other nodes have. */
 static void
 subs_load(const struct host *h, const char *user, const char *node,
     struct strv *out)
 {
-	struct subs_ctx sc = { 0 };
-	size_t n = strlen(user) + strlen(node) + 3;
-	char *p = xmalloc(n);
+	struct subs_ctx sc = { "", 0, { 0 } };
+	char *st = subs_store(node);
 
-	snprintf(p, n, "%s\n%s\n", user, node);
-	sc.prefix = p;
-	sc.plen = strlen(p);
-	store_map_list(h->name, "", "pep_subs", subs_cb, &sc);
-	free(p);
+	store_map_list(h->name, user, st, subs_cb, &sc);
+	free(st);
 	*out = sc.jids;
+}
+
+/* Add (on) or remove one subscription on both sides. Returns 0, or the
+ * store's error. */
+static int
+sub_write(const struct host *h, const char *user, const char *node,
+    const char *jid, int on)
+{
+	char *st = subs_store(node), *rst = subr_store(jid);
+	char *key = sub_key(user, node, jid);
+	int rc;
+
+	if (on) {
+		rc = store_map_set(h->name, user, st, jid, "", 0);
+		if (rc == 0)
+			rc = store_map_set(h->name, "", rst, key, "", 0);
+	} else {
+		rc = store_map_del(h->name, user, st, jid);
+		if (rc == 0)
+			rc = store_map_del(h->name, "", rst, key);
+	}
+	free(key);
+	free(rst);
+	free(st);
+	return rc;
 }
 
 /* Send m (an event about node) to everyone entitled: resources whose
@@ -1199,8 +1295,9 @@ publish(struct host *h, const char *user, const char *node, const char *id,
 			c = *want;
 			memset(want, 0, sizeof(*want));
 		}
-		if (conf_save(h, user, node, &c) != 0) {
-			e = PE_INTERNAL;
+		rc = conf_save(h, user, node, &c);
+		if (rc != 0) {
+			e = store_perr(rc);
 			goto out_conf;
 		}
 	} else if (set && !conf_matches(&c, want, set)) {
@@ -1219,7 +1316,7 @@ publish(struct host *h, const char *user, const char *node, const char *id,
 	sbuf_cleanup(&v);
 	free(key);
 	if (rc != 0) {
-		e = PE_INTERNAL;
+		e = store_perr(rc);
 		goto out_conf;
 	}
 	/* keep max_items (only the last one when not persistent) */
@@ -1511,8 +1608,8 @@ do_create(struct hook_ev *ev, struct xml_node *cr)
 	if (store_map_count(ev->host->name, ev->to->node, "pep_nodes",
 	    &count) != 0 || count >= cfg(ev->host)->max_nodes)
 		e = PE_MAX_NODES;
-	else if (conf_save(ev->host, ev->to->node, node, &c) != 0)
-		e = PE_INTERNAL;
+	else
+		e = store_perr(conf_save(ev->host, ev->to->node, node, &c));
 out:
 	conf_cleanup(&c);
 	if (e != PE_OK)
@@ -1522,14 +1619,29 @@ out:
 	return HOOK_HANDLED;
 }
 
-static char *
-sub_key(const char *user, const char *node, const char *jid)
+/* Room for one more subscription of jid to owner's node? XEP-0060
+ * §6.1.3.9 leaves "too many" to local policy: per subscriber bare JID
+ * (all its resources, all nodes of this host) and per node. */
+static enum perr
+sub_room(const struct host *h, const char *owner, const char *node,
+    const char *jid)
 {
-	size_t n = strlen(user) + strlen(node) + strlen(jid) + 3;
-	char *k = xmalloc(n);
+	char *st = subs_store(node), *rst = subr_store(jid);
+	long nnode = 0, nsub = 0;
+	enum perr e = PE_OK;
 
-	snprintf(k, n, "%s\n%s\n%s", user, node, jid);
-	return k;
+	if (store_map_count(h->name, owner, st, &nnode) != 0 ||
+	    store_map_count(h->name, "", rst, &nsub) != 0)
+		e = PE_INTERNAL;
+	else if (nnode >= cfg(h)->max_node_subs || nsub >= cfg(h)->max_subs)
+		e = PE_TOO_MANY;
+	if (e == PE_TOO_MANY)
+		log_info("pep subscription refused jid=%s node=%s owner=%s@%s "
+		    "node_subs=%ld jid_subs=%ld", jid, node, owner, h->name,
+		    nnode, nsub);
+	free(rst);
+	free(st);
+	return e;
 }
 
 static enum hook_ret
@@ -1540,7 +1652,7 @@ do_subscribe(struct hook_ev *ev, struct xml_node *sb, int on)
 	struct node_conf c;
 	struct jid j = { 0 };
 	struct xml_node *r, *s;
-	char *key;
+	char *st, *v = NULL;
 	enum perr e = PE_OK;
 	int rc;
 
@@ -1561,13 +1673,27 @@ do_subscribe(struct hook_ev *ev, struct xml_node *sb, int on)
 		e = access_check(ev->host, ev->to->node, ev->from->bare, &c);
 	if (e != PE_OK)
 		goto out;
-	key = sub_key(ev->to->node, node, j.full);
-	rc = on ? store_map_set(ev->host->name, "", "pep_subs", key, "", 0) :
-	    store_map_del(ev->host->name, "", "pep_subs", key);
-	free(key);
-	if (rc != 0) {
-		e = PE_INTERNAL;
-		goto out;
+	rc = 1;
+	if (on) {
+		/* subscribing again is not one more subscription */
+		st = subs_store(node);
+		rc = store_map_get(ev->host->name, ev->to->node, st, j.full,
+		    &v, NULL);
+		free(v);
+		free(st);
+		if (rc == 1)
+			e = sub_room(ev->host, ev->to->node, node, j.full);
+		else if (rc < 0)
+			e = PE_INTERNAL;
+		if (e != PE_OK)
+			goto out;
+	}
+	if (rc == 1 || !on) {
+		rc = sub_write(ev->host, ev->to->node, node, j.full, on);
+		if (rc != 0) {
+			e = store_perr(rc);
+			goto out;
+		}
 	}
 	r = stanza_reply(ev);
 	if (on) {
@@ -1651,12 +1777,15 @@ get_subscriptions(struct hook_ev *ev, struct xml_node *req)
 	struct subs_ctx sc = { 0 };
 	struct xml_node *r, *subs;
 	size_t i, n = strlen(ev->to->node) + 2;
-	char *p = xmalloc(n);
+	char *p = xmalloc(n), *rst = subr_store(ev->from->bare);
 
+	/* the requester's own subscriptions (at most max_subscriptions),
+	 * those on this owner's nodes */
 	snprintf(p, n, "%s\n", ev->to->node);
 	sc.prefix = p;
 	sc.plen = strlen(p);
-	store_map_list(ev->host->name, "", "pep_subs", subs_cb, &sc);
+	store_map_list(ev->host->name, "", rst, subs_cb, &sc);
+	free(rst);
 	free(p);
 	r = stanza_reply(ev);
 	subs = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"), NULL,
@@ -1737,12 +1866,8 @@ node_remove(struct host *h, const char *user, const char *node)
 	size_t i;
 
 	subs_load(h, user, node, &subs);
-	for (i = 0; i < subs.n; i++) {
-		char *k = sub_key(user, node, subs.v[i]);
-
-		store_map_del(h->name, "", "pep_subs", k);
-		free(k);
-	}
+	for (i = 0; i < subs.n; i++)
+		sub_write(h, user, node, subs.v[i], 0);
 	strv_free(&subs);
 	items_del_node(h->name, user, node);
 	store_map_del(h->name, user, "pep_nodes", node);
@@ -1809,8 +1934,8 @@ owner_iq(struct hook_ev *ev)
 			x = NULL;
 		if (x)
 			e = form_apply(ev->host, x, &c, &bits);
-		if (e == PE_OK && x && conf_save(ev->host, user, node, &c))
-			e = PE_INTERNAL;
+		if (e == PE_OK && x)
+			e = store_perr(conf_save(ev->host, user, node, &c));
 		if (e == PE_OK && x) {
 			/* items beyond a lowered max_items go */
 			struct items it;
@@ -2257,51 +2382,112 @@ caps_error(struct hook_ev *ev)
 
 /* ---- account deletion ---- */
 
-struct del_ctx {
-	struct strv dead;
-	const char *user, *bare;
-};
-
-static int
-subs_del_cb(void *ud, const char *key, const char *val, size_t len)
+/* The JID's subscriptions (from its index) to user's nodes, or to all
+ * owners' nodes when user is NULL, as "owner\nnode\nJID" keys. */
+static void
+subs_of(const struct host *h, const char *jid, const char *user,
+    struct strv *out)
 {
-	struct del_ctx *dc = ud;
-	struct strv *dead = &dc->dead;
-	const char *user = dc->user;
-	const char *bare = dc->bare;
-	const char *jid = strrchr(key, '\n');
-	size_t ul = strlen(user), bl;
+	size_t n = user ? strlen(user) + 2 : 1;
+	char *p = xmalloc(n), *rst = subr_store(jid);
+	struct subs_ctx sc = { 0 };
 
-	UNUSED(val);
-	UNUSED(len);
-	if (jid == NULL)
-		return 0;
-	jid++;
-	bare_of(jid, &bl);
-	if ((strncmp(key, user, ul) == 0 && key[ul] == '\n') ||
-	    (bl == strlen(bare) && strncmp(jid, bare, bl) == 0))
-		strv_add(dead, xstrdup(key));
-	return 0;
+	snprintf(p, n, "%s%s", user ? user : "", user ? "\n" : "");
+	sc.prefix = p;
+	sc.plen = strlen(p);
+	store_map_list(h->name, "", rst, subs_cb, &sc);
+	free(rst);
+	free(p);
+	*out = sc.jids;
+}
+
+/* Remove one "owner\nnode\nJID" subscription on both sides. */
+static void
+sub_drop_key(const struct host *h, char *key)
+{
+	char *node = strchr(key, '\n'), *jid;
+
+	if (node == NULL || (jid = strchr(node + 1, '\n')) == NULL)
+		return;
+	*node++ = '\0';
+	*jid++ = '\0';
+	sub_write(h, key, node, jid, 0);
 }
 
 static enum hook_ret
 user_deleted(struct hook_ev *ev)
 {
-	struct del_ctx dc = { { 0 }, ev->user, NULL };
 	char bare[JID_PART_MAX * 2 + 2];
-	size_t i;
+	struct strv nodes, subs;
+	size_t i, k;
 
 	snprintf(bare, sizeof(bare), "%s@%s", ev->user, ev->host->name);
-	dc.bare = bare;
-	/* subscriptions to the user's nodes and the user's subscriptions
-	 * to other accounts' nodes live in the host-wide map */
-	store_map_list(ev->host->name, "", "pep_subs", subs_del_cb, &dc);
-	for (i = 0; i < dc.dead.n; i++)
-		store_map_del(ev->host->name, "", "pep_subs", dc.dead.v[i]);
-	strv_free(&dc.dead);
+	/* subscriptions to the user's nodes: the subscribers' index
+	 * entries go (the nodes' maps go with the account's rows) */
+	node_names(ev->host, ev->user, &nodes);
+	for (i = 0; i < nodes.n; i++) {
+		subs_load(ev->host, ev->user, nodes.v[i], &subs);
+		for (k = 0; k < subs.n; k++)
+			sub_write(ev->host, ev->user, nodes.v[i], subs.v[k],
+			    0);
+		strv_free(&subs);
+	}
+	strv_free(&nodes);
+	/* the user's subscriptions to other accounts' nodes */
+	subs_of(ev->host, bare, NULL, &subs);
+	for (i = 0; i < subs.n; i++)
+		sub_drop_key(ev->host, subs.v[i]);
+	strv_free(&subs);
 	watchers_drop(ev->host, bare, NULL, NULL);
 	watchers_drop(ev->host, NULL, NULL, bare);
 	return HOOK_CONTINUE;
+}
+
+struct legacy_ctx {
+	struct strv keys;
+};
+
+static int
+legacy_cb(void *ud, const char *key, const char *val, size_t len)
+{
+	struct legacy_ctx *lc = ud;
+
+	UNUSED(val);
+	UNUSED(len);
+	strv_add(&lc->keys, xstrdup(key));
+	return 0;
+}
+
+/* Move subscriptions from the host-wide map of older versions ("pep_subs",
+ * key owner "\n" node "\n" JID) to the per-node maps and the subscriber
+ * index. Once moved, this is one indexed query finding nothing. */
+static int
+pep_init(struct host *h)
+{
+	struct legacy_ctx lc = { { 0 } };
+	size_t i, moved = 0;
+
+	if (store_map_list(h->name, "", "pep_subs", legacy_cb, &lc) < 0)
+		return 0;
+	for (i = 0; i < lc.keys.n; i++) {
+		char *key = lc.keys.v[i];
+		char *node = strchr(key, '\n'), *jid;
+
+		if (node && (jid = strchr(node + 1, '\n')) != NULL) {
+			*node++ = '\0';
+			*jid++ = '\0';
+			if (sub_write(h, key, node, jid, 1) == 0)
+				moved++;
+			node[-1] = '\n';
+			jid[-1] = '\n';
+		}
+		store_map_del(h->name, "", "pep_subs", key);
+	}
+	if (lc.keys.n > 0)
+		log_info("pep: moved %zu subscriptions of %s to per-node "
+		    "storage", moved, h->name);
+	strv_free(&lc.keys);
+	return 0;
 }
 
 /* Reload or shutdown: queries in flight are forgotten. Watchers and
@@ -2343,6 +2529,17 @@ static const struct cfg_directive pep_dirs[] = {
 	  .offset = offsetof(struct pep_cfg, caps_store), .def = "10000",
 	  .min = 10, .max = 10000000,
 	  .doc = "Entity capabilities (XEP-0115) remembered in storage." },
+	{ .name = "max_subscriptions", .type = CFG_INT,
+	  .offset = offsetof(struct pep_cfg, max_subs), .def = "1000",
+	  .min = 1, .max = 1000000,
+	  .doc = "Most explicit subscriptions one bare JID (all its "
+	  "resources) may hold on this host's PEP nodes; more get "
+	  "policy-violation (XEP-0060 §6.1.3.9)." },
+	{ .name = "max_node_subscriptions", .type = CFG_INT,
+	  .offset = offsetof(struct pep_cfg, max_node_subs), .def = "2000",
+	  .min = 1, .max = 1000000,
+	  .doc = "Most explicit subscriptions one node may have (a full "
+	  "roster with two subscribed resources each)." },
 	{ .name = NULL },
 };
 
@@ -2388,5 +2585,6 @@ const struct module mod_pep = {
 	.hooks = pep_hooks,
 	.config = &pep_section,
 	.depends = (const char *const[]){ "roster", NULL },
+	.init = pep_init,
 	.cleanup = pep_cleanup,
 };

@@ -192,7 +192,7 @@ private_set(struct hook_ev *ev)
 		    pc->max_size);
 		stanza_reply_error(ev, "modify", "not-acceptable", text);
 	} else if (rc < 0) {
-		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		stanza_reply_store_error(ev, rc);
 	} else {
 		stanza_reply_result(ev);
 	}

@@ -73,7 +73,7 @@ vcard_set(struct hook_ev *ev)
 		rc = store_kv_set(ev->host->name, ev->to->node, VCARD_STORE,
 		    s.data, s.len);
 	if (rc < 0) {
-		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+		stanza_reply_store_error(ev, rc);
 		goto out_free;
 	}
 	stanza_reply_result(ev);

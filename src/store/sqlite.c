@@ -51,6 +51,12 @@ enum sq_stmt {
 	SQ_USER_DEL_KV,
 	SQ_USER_DEL_MAP,
 	SQ_USER_DEL_AR,
+	SQ_SZ_KV,
+	SQ_SZ_MAP,
+	SQ_SZ_MAP_ALL,
+	SQ_SZ_AR,
+	SQ_SZ_AR_ALL,
+	SQ_SZ_USER,
 	SQ_NSTMT
 };
 
@@ -93,6 +99,30 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_USER_DEL_KV] = "DELETE FROM kv WHERE host=?1 AND user=?2",
 	[SQ_USER_DEL_MAP] = "DELETE FROM map WHERE host=?1 AND user=?2",
 	[SQ_USER_DEL_AR] = "DELETE FROM archive WHERE host=?1 AND user=?2",
+	/* Sizes for the account quota (store.c): bytes of keys and values.
+	 * length() of a BLOB reads no overflow page; TEXT is cast to count
+	 * bytes, not characters. */
+#define SZ_MAP "length(CAST(key AS BLOB))+length(value)"
+#define SZ_AR "length(CAST(id AS BLOB))+length(CAST(with_jid AS BLOB))" \
+	      "+length(value)"
+	[SQ_SZ_KV] = "SELECT length(value) FROM kv WHERE host=?1 AND user=?2 "
+		     "AND store=?3",
+	[SQ_SZ_MAP] = "SELECT " SZ_MAP " FROM map WHERE host=?1 AND user=?2 "
+		      "AND store=?3 AND key=?4",
+	[SQ_SZ_MAP_ALL] = "SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
+			  "WHERE host=?1 AND user=?2 AND store=?3",
+	[SQ_SZ_AR] = "SELECT " SZ_AR " FROM archive WHERE host=?1 "
+		     "AND user=?2 AND store=?3 AND id=?4",
+	[SQ_SZ_AR_ALL] = "SELECT coalesce(sum(" SZ_AR "),0) FROM archive "
+			 "WHERE host=?1 AND user=?2 AND store=?3",
+	[SQ_SZ_USER] = "SELECT (SELECT coalesce(sum(length(value)),0) FROM kv "
+		       "WHERE host=?1 AND user=?2)"
+		       "+(SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
+		       "WHERE host=?1 AND user=?2)"
+		       "+(SELECT coalesce(sum(" SZ_AR "),0) FROM archive "
+		       "WHERE host=?1 AND user=?2)",
+#undef SZ_MAP
+#undef SZ_AR
 };
 
 /* Schema migrations, applied in order inside one transaction at open;
@@ -1020,6 +1050,44 @@ sq_user_delete(struct store *st, const char *host, const char *user)
 	return 0;
 }
 
+static int
+sq_bytes(struct store *st, enum store_kind kind, const char *host,
+    const char *user, const char *store, const char *key, long long *bytes)
+{
+	struct sq_store *s = sq(st);
+	enum sq_stmt id;
+	struct sq_use u;
+	int rc, ret = -1;
+
+	if (store == NULL)
+		id = SQ_SZ_USER;
+	else if (kind == STORE_KV)
+		id = SQ_SZ_KV;
+	else if (kind == STORE_MAP)
+		id = key ? SQ_SZ_MAP : SQ_SZ_MAP_ALL;
+	else
+		id = key ? SQ_SZ_AR : SQ_SZ_AR_ALL;
+	if (sq_take_id(s, id, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) < 0 ||
+	    (store && key && id != SQ_SZ_KV &&
+	    sq_bind_text(u.s, 4, key) != SQLITE_OK))
+		goto out_release;
+	rc = sqlite3_step(u.s);
+	*bytes = 0;
+	if (rc == SQLITE_ROW) {
+		*bytes = (long long)sqlite3_column_int64(u.s, 0);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = 0;
+	} else {
+		sq_log_err(s, "bytes");
+	}
+out_release:
+	sq_release(&u);
+	return ret;
+}
+
 /* ---- open, schema, close ---- */
 
 static int
@@ -1279,4 +1347,5 @@ const struct store_backend store_sqlite_backend = {
 	.archive_expire = sq_archive_expire,
 	.archive_del = sq_archive_del,
 	.user_delete = sq_user_delete,
+	.bytes = sq_bytes,
 };

@@ -9,18 +9,39 @@
  * Together with ternd holding all output while commits fail (loop.c),
  * nothing is acknowledged that is not durable and nothing is lost.
  *
+ * The write wrappers also keep each account's storage usage (the bytes of
+ * its keys and values) and refuse writes past the quota: one place for
+ * every store of every module. An account's usage is counted once from
+ * the backend (an index scan of its rows' lengths) when a write first
+ * needs it, then every write adds or subtracts what it changed (the size
+ * of the row it replaces or deletes is one indexed lookup). Expiry and
+ * commits that failed and came back forget all counts.
+ *
  * Callbacks given to the listing calls (kv_users, map_list, archive_query)
  * return 0 to go on; a positive value stops the iteration early (the call
  * then returns 0) and a negative one stops it and makes the call fail. */
 #include "store/store_impl.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/util.h"
 
 struct store *store_main;
+
+static long long quota; /* bytes per account; 0: none */
+
+#define USAGE_BUCKETS 4096
+#define USAGE_MAX 100000 /* accounts counted; past that all are forgotten */
+
+struct store_usage {
+	struct store_usage *next;
+	long long bytes;
+	size_t klen;
+	char key[]; /* host "\0" user */
+};
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
@@ -40,12 +61,16 @@ store_open(const char *backend, const char *location, char *err,
 				sbuf_init(&st->journal);
 				st->jn = 0;
 				st->failed = 0;
+				st->usage = NULL;
+				st->nusage = 0;
 			}
 			return st;
 		}
 	snprintf(err, errlen, "unknown storage backend \"%s\"", backend);
 	return NULL;
 }
+
+static void usage_forget_all(struct store *st);
 
 void
 store_close(struct store *st)
@@ -54,6 +79,8 @@ store_close(struct store *st)
 		return;
 	if (st->jn > 0)
 		log_err("store: closing with %zu uncommitted writes", st->jn);
+	usage_forget_all(st);
+	free(st->usage);
 	sbuf_cleanup(&st->journal);
 	st->be->close(st);
 }
@@ -66,6 +93,203 @@ main_store(void)
 	if (store_main == NULL)
 		log_err("store: no store open");
 	return store_main;
+}
+
+/* ---- per-account usage ---- */
+
+static size_t
+usage_key(char *buf, size_t len, const char *host, const char *user)
+{
+	size_t hl = strlen(host), ul = strlen(user);
+
+	if (hl + ul + 2 > len)
+		return 0;
+	memcpy(buf, host, hl + 1);
+	memcpy(buf + hl + 1, user, ul + 1);
+	return hl + ul + 2;
+}
+
+static struct store_usage **
+usage_bucket(struct store *st, const char *key, size_t klen)
+{
+	if (st->usage == NULL)
+		st->usage = xcalloc(USAGE_BUCKETS, sizeof(*st->usage));
+	return &st->usage[hash_bytes(HASH_INIT, key, klen) % USAGE_BUCKETS];
+}
+
+static struct store_usage *
+usage_find(struct store *st, const char *host, const char *user)
+{
+	char key[1024];
+	size_t klen = usage_key(key, sizeof(key), host, user);
+	struct store_usage *u;
+
+	if (klen == 0 || st->usage == NULL)
+		return NULL;
+	for (u = *usage_bucket(st, key, klen); u; u = u->next)
+		if (u->klen == klen && memcmp(u->key, key, klen) == 0)
+			return u;
+	return NULL;
+}
+
+static void
+usage_unlink(struct store *st, struct store_usage **pp)
+{
+	struct store_usage *u = *pp;
+
+	*pp = u->next;
+	free(u);
+	st->nusage--;
+}
+
+/* Forget every count. */
+static void
+usage_forget_all(struct store *st)
+{
+	size_t i;
+
+	if (st->usage == NULL)
+		return;
+	for (i = 0; i < USAGE_BUCKETS; i++)
+		while (st->usage[i] != NULL)
+			usage_unlink(st, &st->usage[i]);
+}
+
+/* Forget user's count. */
+static void
+usage_forget(struct store *st, const char *host, const char *user)
+{
+	struct store_usage **pp;
+	char key[1024];
+	size_t klen = usage_key(key, sizeof(key), host, user);
+
+	if (st->usage == NULL || klen == 0)
+		return;
+	for (pp = usage_bucket(st, key, klen); *pp; pp = &(*pp)->next)
+		if ((*pp)->klen == klen && memcmp((*pp)->key, key, klen) == 0) {
+			usage_unlink(st, pp);
+			return;
+		}
+}
+
+/* The account's count, counted from the backend if not known; NULL on a
+ * failure. */
+static struct store_usage *
+usage_get(struct store *st, const char *host, const char *user)
+{
+	struct store_usage *u = usage_find(st, host, user), **b;
+	char key[1024];
+	size_t klen;
+	long long bytes;
+
+	if (u != NULL)
+		return u;
+	klen = usage_key(key, sizeof(key), host, user);
+	if (klen == 0 || st->be->bytes(st, STORE_KV, host, user, NULL, NULL,
+	    &bytes) < 0)
+		return NULL;
+	if (st->nusage >= USAGE_MAX)
+		usage_forget_all(st);
+	u = xmalloc(sizeof(*u) + klen);
+	memcpy(u->key, key, klen);
+	u->klen = klen;
+	u->bytes = bytes;
+	b = usage_bucket(st, key, klen);
+	u->next = *b;
+	*b = u;
+	st->nusage++;
+	return u;
+}
+
+void
+store_quota_set(long long bytes)
+{
+	quota = bytes > 0 ? bytes : 0;
+}
+
+long long
+store_quota(void)
+{
+	return quota;
+}
+
+int
+store_usage(const char *host, const char *user, long long *bytes)
+{
+	struct store *st = main_store();
+	struct store_usage *u;
+
+	if (st == NULL)
+		return -1;
+	if (st->failed)
+		return st->be->bytes(st, STORE_KV, host, user, NULL, NULL,
+		    bytes);
+	u = usage_get(st, host, user);
+	if (u == NULL)
+		return -1;
+	*bytes = u->bytes;
+	return 0;
+}
+
+/* What a write does to its account's usage. */
+struct acct {
+	struct store_usage *u; /* NULL: not counted */
+	long long delta;
+};
+
+/* Before a write to (host, user) of add bytes that replaces (or, for a
+ * delete, removes) key's row in store (all its rows when key is NULL),
+ * or nothing when !replaces: a->delta gets the change in usage. Returns
+ * STORE_QUOTA when the write would take the account past the quota, -1
+ * on a failure, else 0. While commits fail the backend lags the journal:
+ * nothing is counted then, and all counts are forgotten once commits
+ * work again. */
+static int
+acct_begin(struct store *st, struct acct *a, enum store_kind kind,
+    const char *host, const char *user, const char *store, const char *key,
+    int replaces, long long add)
+{
+	long long old = 0;
+
+	a->u = NULL;
+	a->delta = 0;
+	if (host == NULL || user == NULL || *user == '\0' || st->failed)
+		return 0;
+	a->u = usage_find(st, host, user);
+	if (a->u == NULL) {
+		/* an account not counted yet: only a write that may grow it
+		 * past a quota needs its count */
+		if (quota == 0 || add == 0)
+			return 0;
+		a->u = usage_get(st, host, user);
+		if (a->u == NULL)
+			return -1;
+	}
+	if (replaces &&
+	    st->be->bytes(st, kind, host, user, store, key, &old) < 0) {
+		a->u = NULL;
+		return -1;
+	}
+	a->delta = add - old;
+	if (a->delta > 0 && quota > 0 && a->u->bytes + a->delta > quota) {
+		log_debug("store: quota refused user=%s@%s store=%s "
+			  "used=%lld quota=%lld write=%lld",
+		    user, host, store, a->u->bytes, quota, a->delta);
+		a->u = NULL;
+		return STORE_QUOTA;
+	}
+	return 0;
+}
+
+static int
+acct_end(struct acct *a, int rc)
+{
+	if (rc == 0 && a->u != NULL) {
+		a->u->bytes += a->delta;
+		if (a->u->bytes < 0)
+			a->u->bytes = 0;
+	}
+	return rc;
 }
 
 /* ---- the journal of uncommitted writes ---- */
@@ -248,9 +472,11 @@ store_commit(void)
 		goto out_fail;
 	if (st->be->commit(st) < 0)
 		goto out_fail;
-	if (st->failed)
+	if (st->failed) {
 		log_info("store: commits work again; %zu held writes "
 		    "committed", n);
+		usage_forget_all(st);
+	}
 	st->failed = 0;
 	j_reset(st);
 	return 0;
@@ -310,26 +536,37 @@ store_kv_set(const char *host, const char *user, const char *store,
     const char *val, size_t len)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_KV, host, user, store, NULL, 1,
+	    (long long)len);
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_put(j_head(st, J_KV_SET, host, user, store), val, len);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
 store_kv_del(const char *host, const char *user, const char *store)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_KV, host, user, store, NULL, 1, 0);
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_head(st, J_KV_DEL, host, user, store);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
@@ -337,14 +574,20 @@ store_map_set(const char *host, const char *user, const char *store,
     const char *key, const char *val, size_t len)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_MAP, host, user, store, key, 1,
+	    (long long)(strlen(key) + len));
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_MAP_SET, host, user, store), key);
 	j_put(&st->journal, val, len);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
@@ -352,13 +595,18 @@ store_map_del(const char *host, const char *user, const char *store,
     const char *key)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_MAP, host, user, store, key, 1, 0);
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_MAP_DEL, host, user, store), key);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
@@ -367,16 +615,22 @@ store_archive_append(const char *host, const char *user, const char *store,
     size_t len)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_ARCHIVE, host, user, store, id, 0,
+	    (long long)(strlen(id) + (with ? strlen(with) : 0) + len));
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_AR_APPEND, host, user, store), id);
 	j_i64(&st->journal, when);
 	j_str(&st->journal, with);
 	j_put(&st->journal, val, len);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
@@ -384,13 +638,18 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 {
 	struct store *st = main_store();
 	size_t mark;
+	int rc;
 
 	*deleted = 0;
 	if (st == NULL)
 		return -1;
 	mark = st->journal.len;
 	j_i64(j_head(st, J_AR_EXPIRE, NULL, NULL, store), before);
-	return j_write(st, mark, deleted);
+	rc = j_write(st, mark, deleted);
+	/* rows of any account went: count them all again when needed */
+	if (rc == 0 && *deleted > 0)
+		usage_forget_all(st);
+	return rc;
 }
 
 int
@@ -398,13 +657,18 @@ store_archive_del(const char *host, const char *user, const char *store,
     const char *id)
 {
 	struct store *st = main_store();
+	struct acct a;
 	size_t mark;
+	int rc;
 
 	if (st == NULL)
 		return -1;
+	rc = acct_begin(st, &a, STORE_ARCHIVE, host, user, store, id, 1, 0);
+	if (rc != 0)
+		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_AR_DEL, host, user, store), id);
-	return j_write(st, mark, NULL);
+	return acct_end(&a, j_write(st, mark, NULL));
 }
 
 int
@@ -417,6 +681,7 @@ store_user_delete(const char *host, const char *user)
 		return -1;
 	mark = st->journal.len;
 	j_head(st, J_USER_DEL, host, user, NULL);
+	usage_forget(st, host, user);
 	return j_write(st, mark, NULL);
 }
 

@@ -10,7 +10,8 @@
  * lazily; store_commit() commits everything written since the last commit
  * (ternd calls it once per event-loop iteration, before acknowledging
  * anything to a peer: group commit). Return values: 0 ok / found,
- * 1 not found (get), -1 failure (already logged). */
+ * 1 not found (get), -1 failure (already logged), STORE_QUOTA (a write
+ * refused by the account's storage quota; see store_quota_set()). */
 #ifndef TERN_STORE_H
 #define TERN_STORE_H
 
@@ -20,6 +21,10 @@
 struct store;
 struct store_archive_item;
 struct store_archive_query;
+
+#define STORE_QUOTA (-2)
+
+enum store_kind { STORE_KV, STORE_MAP, STORE_ARCHIVE };
 
 struct store_backend {
 	const char *name;
@@ -72,6 +77,13 @@ struct store_backend {
 	/* Remove every row of any kind for that user on host. */
 	int (*user_delete)(struct store *st, const char *host,
 	    const char *user);
+	/* Bytes held (keys and values, see store_usage()) in *bytes: with
+	 * store NULL, every row of that user on host; else the rows of kind
+	 * in store, only key's (the map key, the archive id; ignored for
+	 * keyval) unless key is NULL. 0 when there are none. */
+	int (*bytes)(struct store *st, enum store_kind kind, const char *host,
+	    const char *user, const char *store, const char *key,
+	    long long *bytes);
 };
 
 struct store_archive_item {
@@ -139,5 +151,19 @@ int store_archive_expire(const char *store, int64_t before, long *deleted);
 int store_archive_del(const char *host, const char *user, const char *store,
     const char *id);
 int store_user_delete(const char *host, const char *user);
+
+/* Per-account storage quota. An account (a non-empty user) uses the bytes
+ * of the keys and values of all its rows of every kind: keyval documents,
+ * map keys and values, archive ids, with-JIDs and items (not the
+ * backend's overhead). A write that would take its account past bytes
+ * (0: no quota) fails with STORE_QUOTA; writes that shrink or keep an
+ * account's usage always work, so a full account can still log in, read
+ * and delete. Usage is counted once per account from the backend, then
+ * kept current by the wrappers (expiry and failed commits make it be
+ * counted again). */
+void store_quota_set(long long bytes);
+long long store_quota(void);
+/* The bytes user's rows on host take; 0 or -1. */
+int store_usage(const char *host, const char *user, long long *bytes);
 
 #endif

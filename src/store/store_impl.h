@@ -14,6 +14,9 @@ struct store {
 	struct sbuf journal;
 	size_t jn; /* records in it */
 	int failed; /* a commit failed: only the journal holds them */
+	/* store.c's per-account usage, by "host\0user" */
+	struct store_usage **usage;
+	size_t nusage;
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -8,6 +8,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/store.h"
 #include "xml/xml.h"
 #include "xmpp/account.h"
 #include "xmpp/session.h"
@@ -175,6 +176,17 @@ stanza_reply_error(const struct hook_ev *ev, const char *type,
     const char *condition, const char *text)
 {
 	stanza_bounce(ev->stanza, type, condition, text);
+}
+
+void
+stanza_reply_store_error(const struct hook_ev *ev, int rc)
+{
+	if (rc == STORE_QUOTA)
+		stanza_bounce(ev->stanza, "wait", "resource-constraint",
+		    "Quota reached: the account's storage is full");
+	else
+		stanza_bounce(ev->stanza, "wait", "internal-server-error",
+		    NULL);
 }
 
 void

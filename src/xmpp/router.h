@@ -51,6 +51,10 @@ void stanza_reply_result(const struct hook_ev *ev);
 void stanza_reply_send(const struct hook_ev *ev, struct xml_node *r);
 void stanza_reply_error(const struct hook_ev *ev, const char *type,
     const char *condition, const char *text);
+/* The error for a storage write that failed with rc: resource-constraint
+ * (wait) when the account's storage quota refused it (STORE_QUOTA),
+ * internal-server-error (wait) otherwise. */
+void stanza_reply_store_error(const struct hook_ev *ev, int rc);
 /* Route a stanza the server made (from must be set); frees it. */
 void stanza_send(struct xml_node *st);
 

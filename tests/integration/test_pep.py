@@ -6,6 +6,7 @@ import base64
 import hashlib
 import inspect
 import secrets
+import sqlite3
 from xml.sax.saxutils import quoteattr
 
 from ternlib import subscribe_mutually as mutual
@@ -625,3 +626,94 @@ def test_long_item_id_and_deleted_subscriber(server):
     r = ok(c.iq('get', "<pubsub xmlns='%s'><subscriptions/></pubsub>"
                 % NS_PUBSUB, to='alice@localhost'))
     assert list(r.iter(q(NS_PUBSUB, 'subscription'))) == []
+
+
+def subscribe(s, owner, node, jid, on=True):
+    return s.iq('set', "<pubsub xmlns='%s'><%s node=%s jid=%s/></pubsub>"
+                % (NS_PUBSUB, 'subscribe' if on else 'unsubscribe',
+                   quoteattr(node), quoteattr(jid)), to=owner)
+
+
+def error_type(r):
+    return r.find(q(NS_CLIENT, 'error')).get('type')
+
+
+def test_subscription_caps(make_server):
+    """XEP-0060 §6.1.3.9: too many subscriptions, per subscriber bare JID
+    (all its resources) and per node, get policy-violation with
+    <too-many-subscriptions/>; subscribing again is not one more; a freed
+    subscription makes room."""
+    srv = pep_server(make_server,
+                     'max_subscriptions: 3, max_node_subscriptions: 4')
+    a = login(srv, 'alice', caps=False)
+    node = 'urn:test:open'
+    ok(publish(a, node, tune('one'), 'o1',
+               options={'pubsub#access_model': 'open'}))
+    c = login(srv, 'carol', caps=False)
+    for i in range(3):
+        ok(subscribe(c, 'alice@localhost', node, 'carol@localhost/r%d' % i))
+    r = subscribe(c, 'alice@localhost', node, 'carol@localhost/r3')
+    assert app_error(r) == ('policy-violation', 'too-many-subscriptions')
+    assert error_type(r) == 'wait'
+    ok(subscribe(c, 'alice@localhost', node, 'carol@localhost/r0'))
+    # the node has 3; bob's first is the 4th and last the node takes
+    b = login(srv, 'bob', caps=False)
+    ok(subscribe(b, 'alice@localhost', node, 'bob@localhost/x'))
+    r = subscribe(b, 'alice@localhost', node, 'bob@localhost/y')
+    assert app_error(r) == ('policy-violation', 'too-many-subscriptions')
+    # unsubscribing frees a place
+    ok(subscribe(c, 'alice@localhost', node, 'carol@localhost/r0', False))
+    ok(subscribe(c, 'alice@localhost', node, 'carol@localhost/r3'))
+    r = ok(c.iq('get', "<pubsub xmlns='%s'><subscriptions/></pubsub>"
+                % NS_PUBSUB, to='alice@localhost'))
+    assert sorted(s.get('jid') for s in
+                  r.iter(q(NS_PUBSUB, 'subscription'))) == \
+        ['carol@localhost/r%d' % i for i in (1, 2, 3)]
+
+
+def test_publish_reads_only_its_node_subscribers(make_server):
+    """XEP-0060 §7.1.2: a publish notifies its node's subscribers, however
+    many subscriptions the owner's other nodes have."""
+    srv = pep_server(make_server)
+    a = login(srv, 'alice', caps=False)
+    busy, quiet = 'urn:test:busy', 'urn:test:quiet'
+    for n in (busy, quiet):
+        ok(publish(a, n, tune('first'), 'f',
+                   options={'pubsub#access_model': 'open',
+                            'pubsub#send_last_published_item': 'never'}))
+    c = login(srv, 'carol', caps=False)
+    for i in range(250):
+        ok(subscribe(c, 'alice@localhost', busy, 'carol@localhost/b%d' % i))
+    b = login(srv, 'bob', caps=False)
+    ok(subscribe(b, 'alice@localhost', quiet, b.jid))
+    ok(publish(a, quiet, tune('second'), 's'))
+    assert event_item(event(b, quiet)).get('id') == 's'
+    no_event(c, within=0.5)
+
+
+def test_subscriptions_moved_from_host_wide_map(make_server):
+    """Subscriptions stored by older versions in the host-wide map are
+    moved at start and still get notifications (XEP-0060 §7.1.2)."""
+    srv = pep_server(make_server)
+    a = login(srv, 'alice', caps=False)
+    node = 'urn:test:legacy'
+    ok(publish(a, node, tune('one'), 'o1',
+               options={'pubsub#access_model': 'open'}))
+    a.close()
+    assert srv.stop() == []
+    db = sqlite3.connect(str(srv.dir / 'tern.db'))
+    with db:
+        db.execute("INSERT INTO map(host,user,store,key,value) "
+                   "VALUES('localhost','','pep_subs',?,x'')",
+                   ('alice\n%s\ncarol@localhost/old' % node,))
+    db.close()
+    srv.start()
+    assert srv.wait_log('moved 1 subscriptions')
+    a = login(srv, 'alice', caps=False)
+    c = login(srv, 'carol', 'old', caps=False)
+    r = ok(c.iq('get', "<pubsub xmlns='%s'><subscriptions/></pubsub>"
+                % NS_PUBSUB, to='alice@localhost'))
+    assert [s.get('jid') for s in r.iter(q(NS_PUBSUB, 'subscription'))] \
+        == ['carol@localhost/old']
+    ok(publish(a, node, tune('two'), 'o2'))
+    assert event_item(event(c, node)).get('id') == 'o2'

@@ -808,6 +808,77 @@ test_failed_commit_is_replayed(void **state)
 	assert_int_equal(n, 2);
 }
 
+static long long
+usage_of(const char *user)
+{
+	long long n = -1;
+
+	assert_int_equal(store_usage("h", user, &n), 0);
+	return n;
+}
+
+/* The account quota: usage is the bytes of keys and values, kept by
+ * every write wrapper; a write past the quota fails with STORE_QUOTA and
+ * changes nothing, shrinking writes and deletes always work, host-wide
+ * data and other accounts are apart, and the kept figure equals a fresh
+ * count from the backend. */
+static void
+test_account_quota(void **state)
+{
+	struct fx *fx = *state;
+	char big[1000], err[256], *v = NULL;
+	long long n;
+	size_t len;
+
+	memset(big, 'x', sizeof(big));
+	store_quota_set(4000);
+	assert_int_equal(usage_of("alice"), 0);
+	assert_int_equal(store_kv_set("h", "alice", "vcard", big, 1000), 0);
+	assert_int_equal(store_map_set("h", "alice", "private", "ns1", big,
+			     1000), 0);
+	assert_int_equal(store_archive_append("h", "alice", "mam", "id1", 1,
+			     "bob@h", big, 1000), 0);
+	assert_int_equal(usage_of("alice"), 1000 + 1003 + 1008);
+	/* 4014 > 4000 */
+	assert_int_equal(store_map_set("h", "alice", "private", "ns2", big,
+			     1000), STORE_QUOTA);
+	assert_int_equal(store_archive_append("h", "alice", "mam", "id2", 2,
+			     "bob@h", big, 1000), STORE_QUOTA);
+	assert_int_equal(store_map_get("h", "alice", "private", "ns2", &v,
+			     &len), 1);
+	/* replacing with less, then room again */
+	assert_int_equal(store_map_set("h", "alice", "private", "ns1", big,
+			     500), 0);
+	assert_int_equal(store_map_set("h", "alice", "private", "ns2", big,
+			     500), 0);
+	assert_int_equal(usage_of("alice"), 1000 + 503 + 503 + 1008);
+	/* host-wide rows and other accounts count apart */
+	assert_int_equal(store_map_set("h", "", "x", "k", big, 1000), 0);
+	assert_int_equal(store_kv_set("h", "bob", "vcard", big, 1000), 0);
+	assert_int_equal(store_kv_set("h", "bob", "vcard2", big, 1000), 0);
+	assert_int_equal(usage_of("bob"), 2000);
+	assert_int_equal(usage_of("alice"), 3014);
+	/* deletes free */
+	assert_int_equal(store_archive_del("h", "alice", "mam", NULL), 0);
+	assert_int_equal(store_kv_del("h", "alice", "vcard"), 0);
+	assert_int_equal(store_map_del("h", "alice", "private", "ns2"), 0);
+	assert_int_equal(usage_of("alice"), 503);
+	/* the kept figure is what a fresh count finds */
+	assert_int_equal(store_commit(), 0);
+	store_close(store_main);
+	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(store_main);
+	assert_int_equal(usage_of("alice"), 503);
+	assert_int_equal(usage_of("bob"), 2000);
+	assert_int_equal(store_map_del("h", "alice", "private", NULL), 0);
+	assert_int_equal(store_usage("h", "alice", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_user_delete("h", "bob"), 0);
+	assert_int_equal(usage_of("bob"), 0);
+	store_quota_set(0);
+	assert_int_equal(store_kv_set("h", "bob", "vcard", big, 1000), 0);
+}
+
 int
 main(void)
 {
@@ -833,6 +904,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failed_commit_is_replayed,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_path, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_account_quota, setup,
 		    teardown),
 	};
 
