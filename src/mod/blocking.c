@@ -502,11 +502,13 @@ bl_block(struct hook_ev *ev)
 	for (i = 0; i < n; i++) {
 		if (!fresh[i])
 			continue;
-		if (store_map_set(host, user, BL_STORE, v[i].full, "", 0)) {
+		int rc = store_map_set(host, user, BL_STORE, v[i].full, "",
+		    0);
+
+		if (rc != 0) {
 			free(fresh);
 			bl_forget(ev->to->bare);
-			stanza_reply_error(ev, "wait", "internal-server-error",
-			    NULL);
+			stanza_reply_store_error(ev, rc);
 			goto out_free;
 		}
 		bl_insert(l, v[i].full);

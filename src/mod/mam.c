@@ -830,6 +830,7 @@ mam_prefs_set(struct hook_ev *ev)
 	const char *def = xml_node_attr(ev->payload, "default");
 	struct xml_node *p;
 	struct sbuf b;
+	int rc;
 
 	if (!mam_owner(ev))
 		return HOOK_HANDLED;
@@ -847,9 +848,10 @@ mam_prefs_set(struct hook_ev *ev)
 	}
 	sbuf_init(&b);
 	xml_serialize(p, XML_NS_CLIENT, &b);
-	if (store_kv_set(ev->host->name, ev->to->node, MAM_PREFS_STORE,
-	    b.data, b.len) != 0)
-		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+	rc = store_kv_set(ev->host->name, ev->to->node, MAM_PREFS_STORE,
+	    b.data, b.len);
+	if (rc != 0)
+		stanza_reply_store_error(ev, rc);
 	else
 		mam_prefs_reply(ev, p);
 	sbuf_cleanup(&b);

@@ -186,7 +186,7 @@ offline_store(struct hook_ev *ev)
 	struct sbuf b;
 	char *with;
 	int64_t now;
-	int fits;
+	int fits, rc;
 
 	if (strcmp(ev->type, "headline") == 0 ||
 	    strcmp(ev->type, "groupchat") == 0 ||
@@ -227,8 +227,18 @@ offline_store(struct hook_ev *ev)
 		goto out_free;
 	}
 	time_id(id, sizeof(id));
-	if (fits < 0 || store_archive_append(host, user, OFFLINE_STORE, id,
-	    now, with, b.data, b.len) != 0) {
+	rc = fits < 0 ? -1 : store_archive_append(host, user, OFFLINE_STORE,
+	    id, now, with, b.data, b.len);
+	if (rc == STORE_QUOTA) {
+		/* XEP-0160 §2: the account's storage is full, so is its
+		 * offline queue */
+		log_info("offline not stored: storage quota full "
+			 "user=%s@%s from=%s", user, host, with);
+		stanza_bounce(ev->stanza, "cancel", "service-unavailable",
+		    "The recipient's storage is full");
+		goto out_free;
+	}
+	if (rc != 0) {
 		stanza_bounce(ev->stanza, "wait", "internal-server-error",
 		    NULL);
 		goto out_free;

@@ -230,9 +230,10 @@ push_enable(struct hook_ev *ev)
 	sbuf_init(&b);
 	xml_serialize(en, XML_NS_CLIENT, &b);
 	xml_node_free(en);
-	if (rc < 0 || store_map_set(host, user, PUSH_STORE, key, b.data,
-	    b.len) != 0) {
-		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+	if (rc >= 0) /* found (replaced) or not found (added) */
+		rc = store_map_set(host, user, PUSH_STORE, key, b.data, b.len);
+	if (rc != 0) {
+		stanza_reply_store_error(ev, rc);
 	} else {
 		log_info("push enabled user=%s@%s service=%s", user, host,
 		    j.full);

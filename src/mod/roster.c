@@ -363,17 +363,20 @@ roster_item_save(const char *host, const char *user,
 	encode(it, &b);
 	rc = store_map_set(host, user, ROSTER_STORE, it->jid, b.data, b.len);
 	sbuf_cleanup(&b);
-	return rc == 0 ? 0 : -1;
+	return rc == STORE_QUOTA ? STORE_QUOTA : rc == 0 ? 0 : -1;
 }
 
 int
 roster_item_put(const char *host, const char *user,
     const struct roster_item *it)
 {
+	int rc;
+
 	if (it->hidden && !it->pending_in)
 		return roster_item_delete(host, user, it->jid);
-	if (roster_item_save(host, user, it) != 0)
-		return -1;
+	rc = roster_item_save(host, user, it);
+	if (rc != 0)
+		return rc;
 	if (!it->hidden)
 		push(host, user, it, 0, ver_bump(host, user));
 	return 0;
@@ -588,8 +591,9 @@ roster_update(struct hook_ev *ev, struct xml_node *item, const char *contact)
 	}
 	/* 'subscription' (other than remove) and 'ask' from a client are
 	 * ignored: only presence stanzas change them (RFC 6121 §2.1.2) */
-	if (roster_item_put(host, user, &it) != 0) {
-		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
+	rc = roster_item_put(host, user, &it);
+	if (rc != 0) {
+		stanza_reply_store_error(ev, rc);
 		goto out;
 	}
 	stanza_reply_result(ev);

@@ -133,3 +133,34 @@ def test_quota_none_and_reload(make_server):
     ok(retract(a, 'i0'))
     ok(retract(a, 'i1'))
     ok(publish(a, 'i9'))
+
+
+def test_quota_roster_blocking_offline(make_server):
+    """The other stores answer the same way once the account is full:
+    roster and blocklist sets get resource-constraint (wait), and a
+    message to the full account while it is offline gets
+    service-unavailable (XEP-0160 §2: the queue is full)."""
+    srv = make_server(limits={'account_storage': '64k'})
+    a = login(srv, 'alice')
+    n = 0
+    for size in (CHUNK, 4000, 800, 160, 40):   # fill to the last bytes
+        while publish(a, 'f%d' % n, size).get('type') == 'result':
+            n += 1     # bounded: each item takes size bytes of 64k
+            assert n < 40
+    name = 'n' * 400
+    r = a.iq('set', "<query xmlns='jabber:iq:roster'><item jid='%s' "
+             "name='%s'/></query>" % ('z@localhost', name))
+    quota_error(r)
+    r = a.iq('set', "<block xmlns='urn:xmpp:blocking'>%s</block>"
+             % ''.join("<item jid='spam%d@example.org'/>" % i
+                       for i in range(200)))
+    quota_error(r)
+    a.send('</stream:stream>')
+    a.wait_closed()
+    b = login(srv, 'bob')
+    b.send("<message to='%s' type='chat' id='m1'><body>%s</body></message>"
+           % (ALICE, 'w' * CHUNK))
+    e = b.wait_for(lambda el: el.tag == q(NS_CLIENT, 'message')
+                   and el.get('id') == 'm1')
+    assert e.get('type') == 'error', show(e)
+    assert stanza_error(e) == 'service-unavailable', show(e)
