@@ -2443,34 +2443,16 @@ user_deleted(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
-struct legacy_ctx {
-	struct strv keys;
-};
-
-static int
-legacy_cb(void *ud, const char *key, const char *val, size_t len)
-{
-	struct legacy_ctx *lc = ud;
-
-	UNUSED(val);
-	UNUSED(len);
-	strv_add(&lc->keys, xstrdup(key));
-	return 0;
-}
-
-/* Move subscriptions from the host-wide map of older versions ("pep_subs",
- * key owner "\n" node "\n" JID) to the per-node maps and the subscriber
- * index. Once moved, this is one indexed query finding nothing. */
 static int
 pep_init(struct host *h)
 {
-	struct legacy_ctx lc = { { 0 } };
+	struct subs_ctx lc = { "", 0, { 0 } };
 	size_t i, moved = 0;
 
-	if (store_map_list(h->name, "", "pep_subs", legacy_cb, &lc) < 0)
+	if (store_map_list(h->name, "", "pep_subs", subs_cb, &lc) < 0)
 		return 0;
-	for (i = 0; i < lc.keys.n; i++) {
-		char *key = lc.keys.v[i];
+	for (i = 0; i < lc.jids.n; i++) {
+		char *key = lc.jids.v[i];
 		char *node = strchr(key, '\n'), *jid;
 
 		if (node && (jid = strchr(node + 1, '\n')) != NULL) {
@@ -2483,10 +2465,10 @@ pep_init(struct host *h)
 		}
 		store_map_del(h->name, "", "pep_subs", key);
 	}
-	if (lc.keys.n > 0)
+	if (lc.jids.n > 0)
 		log_info("pep: moved %zu subscriptions of %s to per-node "
 		    "storage", moved, h->name);
-	strv_free(&lc.keys);
+	strv_free(&lc.jids);
 	return 0;
 }
 

@@ -87,8 +87,9 @@ bare_slot(const char *bare)
 	return pp;
 }
 
-struct session *
-session_find_full(const char *full)
+/* The first session with this full JID and, unless any_id, this id. */
+static struct session *
+find_full(const char *full, uint64_t id, int any_id)
 {
 	uint32_t h;
 	struct session *s;
@@ -97,24 +98,21 @@ session_find_full(const char *full)
 		return NULL;
 	h = hash_bytes(HASH_INIT, full, strlen(full));
 	for (s = full_tab[h & (tab_cap - 1)]; s; s = s->hnext)
-		if (strcmp(s->jid.full, full) == 0)
+		if ((any_id || s->id == id) && strcmp(s->jid.full, full) == 0)
 			return s;
 	return NULL;
 }
 
 struct session *
+session_find_full(const char *full)
+{
+	return find_full(full, 0, 1);
+}
+
+struct session *
 session_find_id(const char *full, uint64_t id)
 {
-	uint32_t h;
-	struct session *s;
-
-	if (tab_cap == 0)
-		return NULL;
-	h = hash_bytes(HASH_INIT, full, strlen(full));
-	for (s = full_tab[h & (tab_cap - 1)]; s; s = s->hnext)
-		if (s->id == id && strcmp(s->jid.full, full) == 0)
-			return s;
-	return NULL;
+	return find_full(full, id, 0);
 }
 
 struct session_later {

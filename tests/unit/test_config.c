@@ -213,7 +213,11 @@ check_defaults(const struct config *c)
 	assert_string_equal(c->storage.path, db);
 	assert_string_equal(c->tls.cert_dir, certs);
 	assert_string_equal(cfg_tls_versions[c->tls.min_version], "1.2");
-	assert_null(c->tls.ciphers);
+	/* Mozilla intermediate: AEAD with forward secrecy, no CBC/SHA-1 */
+	assert_non_null(c->tls.ciphers);
+	assert_non_null(strstr(c->tls.ciphers, "ECDHE-ECDSA-AES128-GCM-SHA256"));
+	assert_null(strstr(c->tls.ciphers, "-SHA:"));
+	assert_null(strstr(c->tls.ciphers, "CBC"));
 	assert_int_equal(c->tls.c2s_require_tls, 1);
 	assert_int_equal(c->limits.c2s_stanza_size, 256 * 1024);
 	assert_int_equal(c->limits.unauth_stanza_size, 16 * 1024);
