@@ -535,14 +535,24 @@ items_free(struct items *it)
 }
 
 /* The node's items, oldest first. */
+static char *item_key(const char *node, const char *id);
+
 static int
 items_load(const char *host, const char *user, const char *node,
     struct items *it)
 {
+	char *key;
+	int rc;
+
 	memset(it, 0, sizeof(*it));
 	it->node = node;
 	it->nodelen = strlen(node);
-	if (store_map_list(host, user, "pep_items", items_cb, it) < 0) {
+	/* only this node's rows: "node\n..." keys (an account may hold a
+	 * quota's worth of other nodes' items) */
+	key = item_key(node, "");
+	rc = store_map_list_prefix(host, user, "pep_items", key, items_cb, it);
+	free(key);
+	if (rc < 0) {
 		items_free(it);
 		return -1;
 	}

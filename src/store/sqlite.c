@@ -42,6 +42,7 @@ enum sq_stmt {
 	SQ_MAP_DEL,
 	SQ_MAP_DEL_ALL,
 	SQ_MAP_LIST,
+	SQ_MAP_LIST_RANGE,
 	SQ_MAP_COUNT,
 	SQ_AR_APPEND,
 	SQ_AR_POS,
@@ -84,6 +85,11 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			   "AND store=?3",
 	[SQ_MAP_LIST] = "SELECT key, value FROM map WHERE host=?1 "
 			"AND user=?2 AND store=?3 ORDER BY key",
+	/* keys from ?4 up to, not including, ?5: one range of the primary
+	 * key index (text compares bytewise) */
+	[SQ_MAP_LIST_RANGE] = "SELECT key, value FROM map WHERE host=?1 "
+			      "AND user=?2 AND store=?3 AND key>=?4 "
+			      "AND (?5 IS NULL OR key<?5) ORDER BY key",
 	[SQ_MAP_COUNT] = "SELECT count(*) FROM map WHERE host=?1 "
 			 "AND user=?2 AND store=?3",
 	[SQ_AR_APPEND] = "INSERT INTO archive(host,user,store,id,\"when\","
@@ -584,19 +590,42 @@ sq_map_row(sqlite3_stmt *stmt, void *ctx)
 
 static int
 sq_map_list(struct store *st, const char *host, const char *user,
-    const char *store,
+    const char *store, const char *prefix,
     int (*cb)(void *ud, const char *key, const char *val, size_t len),
     void *ud)
 {
 	struct sq_store *s = sq(st);
 	struct sq_map_ctx c = { cb, ud };
 	struct sq_use u;
+	char *end = NULL;
+	size_t n;
 	int ret = -1;
 
-	if (sq_take_id(s, SQ_MAP_LIST, &u) < 0)
+	if (sq_take_id(s, prefix ? SQ_MAP_LIST_RANGE : SQ_MAP_LIST, &u) < 0)
 		return -1;
-	if (sq_bind_huss(u.s, host, user, store) == 0)
+	if (prefix != NULL) {
+		/* the first key after every key with this prefix: the
+		 * prefix with its last byte that is not 0xff raised by one
+		 * (none: no upper bound) */
+		n = strlen(prefix);
+		end = xstrdup(prefix);
+		while (n > 0 && (unsigned char)end[n - 1] == 0xff)
+			n--;
+		if (n > 0) {
+			end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+			end[n] = '\0';
+		} else {
+			free(end);
+			end = NULL;
+		}
+	}
+	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	    (prefix == NULL ||
+		(sq_bind_text(u.s, 4, prefix) == SQLITE_OK &&
+		    (end != NULL ? sq_bind_text(u.s, 5, end) :
+				   sqlite3_bind_null(u.s, 5)) == SQLITE_OK)))
 		ret = sq_steps(s, u.s, "map_list", sq_map_row, &c);
+	free(end);
 	sq_release(&u);
 	return ret;
 }

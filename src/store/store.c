@@ -719,7 +719,19 @@ store_map_list(const char *host, const char *user, const char *store,
 {
 	struct store *st = main_store();
 
-	return st ? st->be->map_list(st, host, user, store, cb, ud) : -1;
+	return st ? st->be->map_list(st, host, user, store, NULL, cb, ud) : -1;
+}
+
+int
+store_map_list_prefix(const char *host, const char *user, const char *store,
+    const char *prefix,
+    int (*cb)(void *ud, const char *key, const char *val, size_t len),
+    void *ud)
+{
+	struct store *st = main_store();
+
+	return st ? st->be->map_list(st, host, user, store, prefix, cb, ud) :
+		    -1;
 }
 
 int

@@ -51,8 +51,10 @@ struct store_backend {
 	    const char *store, const char *key, const char *val, size_t len);
 	int (*map_del)(struct store *st, const char *host, const char *user,
 	    const char *store, const char *key); /* key NULL: all keys */
+	/* prefix NULL: every key; otherwise only keys that start with it
+	 * (a range on the key, so other keys' values are never read) */
 	int (*map_list)(struct store *st, const char *host, const char *user,
-	    const char *store,
+	    const char *store, const char *prefix,
 	    int (*cb)(void *ud, const char *key, const char *val, size_t len),
 	    void *ud);
 	int (*map_count)(struct store *st, const char *host, const char *user,
@@ -137,6 +139,11 @@ int store_map_set(const char *host, const char *user, const char *store,
 int store_map_del(const char *host, const char *user, const char *store,
     const char *key);
 int store_map_list(const char *host, const char *user, const char *store,
+    int (*cb)(void *ud, const char *key, const char *val, size_t len),
+    void *ud);
+/* The same for the keys that start with prefix, in key order. */
+int store_map_list_prefix(const char *host, const char *user,
+    const char *store, const char *prefix,
     int (*cb)(void *ud, const char *key, const char *val, size_t len),
     void *ud);
 int store_map_count(const char *host, const char *user, const char *store,

@@ -186,6 +186,48 @@ nested_map(void *ud, const char *key, const char *val, size_t len)
 	return 0;
 }
 
+/* A prefix listing is a key range: only keys that start with the
+ * prefix, in key order, whatever bytes follow or end the prefix. */
+static void
+test_map_prefix(void **state)
+{
+	static const char *const keys[] = { "a\n1", "a\n2", "a\x0b",
+		"ab\n1", "a", "b\n1", "\xff\xff", "\xff\xffz", "\xfe" };
+	struct sbuf b;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(store_map_set("h", "romeo", "pep_items",
+		    keys[i], "v", 1), 0);
+	assert_int_equal(store_map_set("h", "juliet", "pep_items", "a\n3", "w",
+	    1), 0);
+	sbuf_init(&b);
+	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
+	    "a\n", collect_map, &b), 0);
+	assert_string_equal(b.data, "a\n1=v;a\n2=v;");
+	sbuf_reset(&b);
+	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
+	    "\xff\xff", collect_map, &b), 0);
+	assert_string_equal(b.data, "\xff\xff=v;\xff\xffz=v;");
+	sbuf_reset(&b);
+	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
+	    "zz", collect_map, &b), 0);
+	assert_true(b.len == 0);
+	sbuf_reset(&b);
+	/* the empty prefix is every key */
+	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items", "",
+	    collect_map, &b), 0);
+	{
+		size_t semis = 0;
+
+		for (i = 0; i < b.len; i++)
+			semis += b.data[i] == ';';
+		assert_int_equal(semis, sizeof(keys) / sizeof(keys[0]));
+	}
+	sbuf_cleanup(&b);
+}
+
 static void
 test_map(void **state)
 {
@@ -885,6 +927,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_prefix, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_archive_fields, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_archive_unknown_id, setup,
