@@ -725,15 +725,15 @@ static const struct cfg_directive smacks_dirs[] = {
 	{ .name = "request_every", .type = CFG_INT,
 	  .offset = offsetof(struct smacks_cfg, request_every), .def = "5",
 	  .min = 1, .max = 1000,
-	  .doc = "The server asks for an acknowledgement after this many "
-		 "stanzas." },
+	  .doc = "The server asks for an acknowledgement right after each "
+		 "burst of stanzas it sends; while that request is "
+		 "unanswered, again after this many stanzas." },
 	{ .name = "request_after", .type = CFG_DURATION,
 	  .offset = offsetof(struct smacks_cfg, request_after), .def = "1s",
 	  .min = 0, .max = 3600,
-	  .doc = "The server also asks for an acknowledgement once the "
-		 "stream has been quiet this long with stanzas "
-		 "unacknowledged (clients such as libstrophe acknowledge only "
-		 "when asked); 0: only after request_every stanzas." },
+	  .doc = "The server asks again once the stream has been quiet "
+		 "this long with stanzas still unacknowledged (a request or "
+		 "its answer may have been lost); 0: never." },
 	{ .name = NULL },
 };
 
