@@ -38,7 +38,7 @@ hosts:
     # every module is listed in docs/configuration.md (Modules)
     modules: [disco, ping, time, version, roster, presence, offline,
               blocking, last, vcard, private, register, smacks,
-              carbons, mam, csi, push, pep, avatar, bookmarks]
+              carbons, mam, csi, push, pep, avatar, bookmarks, adhoc]
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then

@@ -2,7 +2,7 @@
  * enables modules by name in its `modules:` list. */
 #include "core/module.h"
 
-extern const struct module mod_disco, mod_avatar, mod_blocking,
+extern const struct module mod_disco, mod_adhoc, mod_avatar, mod_blocking,
     mod_bookmarks, mod_carbons,
     mod_contact_info, mod_csi, mod_last,
     mod_mam, mod_offline, mod_pep, mod_ping, mod_presence, mod_private, mod_push,
@@ -12,6 +12,7 @@ extern const struct module mod_disco, mod_avatar, mod_blocking,
 
 const struct module *const module_registry[] = {
 	&mod_disco,
+	&mod_adhoc,
 	&mod_avatar,
 	&mod_blocking,
 	&mod_bookmarks,

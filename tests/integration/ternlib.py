@@ -119,7 +119,7 @@ class Ternd:
                           'contact_info', 'roster', 'presence',
                           'offline', 'blocking', 'last', 'smacks',
                           'carbons', 'mam', 'csi', 'push', 'pep',
-                          'avatar', 'bookmarks')):
+                          'avatar', 'bookmarks', 'adhoc')):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'certs').mkdir(exist_ok=True)

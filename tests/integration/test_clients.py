@@ -493,6 +493,18 @@ def test_profanity_mam_history(server, homes):
     assert "doesn't support MAM" not in alice.mux.screen(), alice.diag()
 
 
+def test_profanity_adhoc_commands(server, homes):
+    """profanity lists and runs the server's ad-hoc commands (XEP-0050):
+    /cmd list asks the domain's commands node, /cmd exec runs
+    one and shows its note."""
+    alice = Profanity(server, homes, 'alice')
+    alice.cmd('/cmd list')
+    alice.wait('uptime', 'the server\'s commands listed')
+    alice.cmd('/cmd exec ping')
+    alice.wait('Pong', 'the ping command\'s note')
+    assert server_count(server, 'adhoc ping jid=alice@localhost') == 1
+
+
 def test_profanity_reconnect_offline(server, homes):
     """profanity reconnects twice; a message sent while it was logged out
     arrives at the next login exactly once and not again at the login
