@@ -21,6 +21,8 @@
 #include "store/store.h"
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
+#include "xmpp/domain.h"
+#include "xmpp/router.h"
 #include "xmpp/session.h"
 #include "xmpp/users.h"
 
@@ -41,6 +43,15 @@ usage(FILE *f)
 	    "  --check       validate the configuration and certificates, "
 	    "then exit\n"
 	    "  --config-doc  print the configuration reference (Markdown)\n");
+}
+
+/* The domains the router knows: hosts, then components (services come
+ * with their hosts' configuration). */
+static void
+setup_domains(const struct config *c)
+{
+	router_setup_domains();
+	component_setup_domains(c);
 }
 
 static void
@@ -65,10 +76,12 @@ reload(void)
 		/* modules refused the new config: go back to the old one */
 		log_err("reload failed: %s", err);
 		host_setup(cfg, err, sizeof(err));
+		setup_domains(cfg);
 		tls_load(cfg, err, sizeof(err));
 		config_free(n);
 		return;
 	}
+	setup_domains(n);
 	if (listener_reconcile(n, err, sizeof(err)) != 0)
 		log_err("reload: %s", err);
 	config_free(cfg);
@@ -276,11 +289,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "ternd: storage: %s\n", err);
 		goto out_tls;
 	}
-	component_init();
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_store;
 	}
+	setup_domains(cfg);
 	listener_set_handler(LISTEN_C2S, c2s_accept);
 	listener_set_handler(LISTEN_C2S_TLS, c2s_accept);
 	listener_set_handler(LISTEN_COMPONENT, component_accept);
@@ -320,6 +333,7 @@ out_listeners:
 	conn_close_all_now();
 	loop_drain();
 out_store:
+	domain_free_all();
 	host_free_all();
 	store_commit();
 	store_close(store_main);

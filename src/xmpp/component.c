@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "net/conn.h"
 #include "xml/xml.h"
+#include "xmpp/domain.h"
 #include "xmpp/router.h"
 #include "xmpp/stream.h"
 
@@ -233,23 +234,25 @@ xs_close(void *ud)
 	conn_close(c->conn, 1, "stream closed");
 }
 
-static int
-comp_route(struct xml_node *st, const struct jid *to)
+static void
+comp_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
+    const char *kind)
 {
 	struct comp *c;
 	struct sbuf b;
 
-	if (comp_config(to->domain) == NULL)
-		return -1;
-	c = find_authed(to->domain);
-	if (c == NULL)
-		return 1;
+	UNUSED(ev);
+	c = find_authed(d->name);
+	if (c == NULL) {
+		/* configured, not connected */
+		stanza_bounce_unless_quiet(st, kind, "service-unavailable");
+		return;
+	}
 	sbuf_init(&b);
 	xml_serialize(st, NS_COMPONENT, &b);
 	if (conn_write_str(c->conn, b.data, b.len) != 0)
 		fail(c, "policy-violation", "send queue full");
 	sbuf_cleanup(&b);
-	return 0;
 }
 
 static void
@@ -339,7 +342,13 @@ component_close_all(const char *condition, const char *text)
 }
 
 void
-component_init(void)
+component_setup_domains(const struct config *cfg)
 {
-	router_set_component(comp_route);
+	const struct cfg_component *v = cfg->components.items;
+	size_t i;
+
+	domain_clear(DOMAIN_COMPONENT);
+	for (i = 0; i < cfg->components.n; i++)
+		domain_add(v[i].name, DOMAIN_COMPONENT, NULL, comp_route,
+		    NULL);
 }

@@ -5,7 +5,8 @@
 #include "core/config.h"
 
 void component_accept(int fd, const char *peer, const struct cfg_listener *l);
-void component_init(void);
+/* Register the configured components as domains (start, reload). */
+void component_setup_domains(const struct config *cfg);
 void component_close_all(const char *condition, const char *text);
 /* Is the component for domain connected? */
 int component_connected(const char *domain);

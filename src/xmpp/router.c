@@ -11,22 +11,9 @@
 #include "store/store.h"
 #include "xml/xml.h"
 #include "xmpp/account.h"
+#include "xmpp/domain.h"
 #include "xmpp/session.h"
 
-static router_remote_fn remote_fn;
-static router_component_fn component_fn;
-
-void
-router_set_remote(router_remote_fn fn)
-{
-	remote_fn = fn;
-}
-
-void
-router_set_component(router_component_fn fn)
-{
-	component_fn = fn;
-}
 
 static int
 is_error(const struct xml_node *st)
@@ -375,6 +362,27 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 	router_deliver_bare(h, st, to);
 }
 
+/* An accounts domain: the host's users (RFC 6121 §8.5). */
+static void
+route_accounts(const struct domain *d, struct xml_node *st,
+    struct hook_ev *ev, const char *kind)
+{
+	ev->host = d->host;
+	route_local(d->host, st, ev, kind);
+}
+
+void
+router_setup_domains(void)
+{
+	struct host *h;
+
+	domain_clear(DOMAIN_ACCOUNTS);
+	for (h = host_list; h; h = h->next)
+		if (h->active)
+			domain_add(h->name, DOMAIN_ACCOUNTS, h, route_accounts,
+			    NULL);
+}
+
 /* route/filter: every stanza, once on the sender's host and once on the
  * recipient's (when local), so a policy (blocking) sees both sides. */
 static int
@@ -408,6 +416,7 @@ router_route(struct xml_node *st, const struct jid *from,
 	const char *to_attr = xml_node_attr(st, "to");
 	const char *kind = st->name;
 	struct jid to = { 0 };
+	const struct domain *d;
 	struct host *h;
 	int is_iq = strcmp(st->name, "iq") == 0;
 
@@ -462,36 +471,32 @@ router_route(struct xml_node *st, const struct jid *from,
 		ev.to_self = 1;
 	}
 	ev.to = &to;
-	h = host_find(to.domain);
+	/* the domain is found once; policies see the recipient's host
+	 * only when it is one of our accounts domains */
+	d = domain_find(to.domain);
+	h = d && d->kind == DOMAIN_ACCOUNTS ? d->host : NULL;
 	if (filtered(&ev, h))
 		goto out;
-	if (h) {
-		ev.host = h;
-		route_local(h, st, &ev, kind);
+	if (d == NULL)
+		d = domain_remote();
+	if (d) {
+		d->route(d, st, &ev, kind);
 		goto out;
 	}
-	if (component_fn) {
-		int rc = component_fn(st, &to);
-
-		if (rc == 0)
-			goto out;
-		if (rc == 1) {
-			if (!is_iq || strcmp(kind, "iq-get") == 0 ||
-			    strcmp(kind, "iq-set") == 0)
-				if (strcmp(st->name, "presence") != 0)
-					stanza_bounce(st, "cancel",
-					    "service-unavailable", NULL);
-			goto out;
-		}
-	}
-	if (remote_fn && remote_fn(st, &to) == 0)
-		goto out;
-	/* no federation route: requests and messages learn why; presence
-	 * is dropped (RFC 6121 §4.3 lets servers stay silent) */
-	if (strcmp(st->name, "presence") != 0 &&
-	    (!is_iq || strcmp(kind, "iq-get") == 0 ||
-	    strcmp(kind, "iq-set") == 0))
-		stanza_bounce(st, "cancel", "remote-server-not-found", NULL);
+	/* no federation route: requests and messages learn why */
+	stanza_bounce_unless_quiet(st, kind, "remote-server-not-found");
 out:
 	jid_cleanup(&to);
+}
+
+void
+stanza_bounce_unless_quiet(struct xml_node *st, const char *kind,
+    const char *condition)
+{
+	/* presence is dropped (RFC 6121 §4.3 lets servers stay silent),
+	 * and so are iq results and errors (RFC 6120 §8.3.1) */
+	if (strcmp(st->name, "presence") == 0 ||
+	    strcmp(kind, "iq-result") == 0 || strcmp(kind, "iq-error") == 0)
+		return;
+	stanza_bounce(st, "cancel", condition, NULL);
 }

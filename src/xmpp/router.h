@@ -15,9 +15,6 @@ struct host;
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_STREAMS "urn:ietf:params:xml:ns:xmpp-streams"
 
-/* A remote route: s2s later registers here; NULL means none. */
-typedef int (*router_remote_fn)(struct xml_node *st, const struct jid *to);
-
 /* Route st, whose 'from' is already stamped and validated as from.
  * origin is the sending local session (NULL for components, the server
  * itself, or remote). */
@@ -58,12 +55,11 @@ void stanza_reply_store_error(const struct hook_ev *ev, int rc);
 /* Route a stanza the server made (from must be set); frees it. */
 void stanza_send(struct xml_node *st);
 
-/* Components and remote routes. */
-void router_set_remote(router_remote_fn fn);
-/* Component delivery: comp_fn returns 0 if the domain is connected and the
- * stanza was queued, 1 if the domain is a configured component that is
- * not connected, -1 if the domain is no component. */
-typedef int (*router_component_fn)(struct xml_node *st, const struct jid *to);
-void router_set_component(router_component_fn fn);
+/* Register every active host as an accounts domain (start, reload). */
+void router_setup_domains(void);
+/* A domain that cannot take st: requests and messages get the error,
+ * presence and iq results/errors are dropped. kind as in domain.h. */
+void stanza_bounce_unless_quiet(struct xml_node *st, const char *kind,
+    const char *condition);
 
 #endif
