@@ -291,6 +291,29 @@ static const struct cfg_section listener_section = {
 	.doc = "Each item opens one listening socket.",
 };
 
+static const struct cfg_directive service_dirs[] = {
+	{ .name = "module",
+	    .type = CFG_STRING,
+	    .offset = offsetof(struct cfg_service, module),
+	    .required = 1,
+	    .doc = "The module serving the domain: one that runs on service "
+		   "domains (see Modules)." },
+	{ .name = "domain",
+	    .type = CFG_STRING,
+	    .offset = offsetof(struct cfg_service, domain),
+	    .required = 1,
+	    .doc = "The service's domain, e.g. conference.example.org; not a "
+		   "host's or a component's." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section service_section = {
+	.name = "services",
+	.dirs = service_dirs,
+	.size = sizeof(struct cfg_service),
+	.doc = "Each item is one service domain of the host.",
+};
+
 static const struct cfg_directive host_dirs[] = {
 	{ .name = "name",
 	    .type = CFG_STRING,
@@ -303,6 +326,13 @@ static const struct cfg_directive host_dirs[] = {
 	    .offset = offsetof(struct cfg_host, modules),
 	    .doc = "Modules (features) enabled on this host; see Modules "
 		   "below." },
+	{ .name = "services",
+	    .type = CFG_LIST,
+	    .offset = offsetof(struct cfg_host, services),
+	    .sub = &service_section,
+	    .doc = "Domains of their own that modules serve for this host "
+		   "(e.g. group chat on conference.<host>); listed in the "
+		   "host's service discovery items." },
 	{ .name = NULL },
 };
 
@@ -1280,6 +1310,40 @@ check_component(struct cfg_ctx *x, struct cfg_component *cm,
 	return 0;
 }
 
+/* A service: a domain name, and a module that serves domains. */
+static int
+check_service(struct cfg_ctx *x, struct cfg_service *sv,
+    const struct mapinfo *mi)
+{
+	const struct ynode *dk = mi->key[dir_index(&service_section,
+	    "domain")];
+	const struct ynode *mk = mi->key[dir_index(&service_section,
+	    "module")];
+	char txt[CFG_SHOWN_MAX + 8];
+	size_t old;
+	int r, rc;
+
+	old = path_push(x, "domain");
+	rc = prep_domain(x, dk->pos, &sv->domain);
+	path_pop(x, old);
+	if (rc < 0)
+		return -1;
+	sv->line = dk->pos.line;
+	sv->col = dk->pos.col;
+	r = module_index(sv->module);
+	old = path_push(x, "module");
+	if (r < 0)
+		rc = cfg_fail(x, mk->pos, "unknown module '%s'",
+		    shown(txt, sizeof(txt), sv->module));
+	else if (!(module_kinds(module_registry[r]) & MODULE_ON_SERVICE))
+		rc = cfg_fail(x, mk->pos,
+		    "module '%s' cannot serve a domain of its own (list it "
+		    "under modules)",
+		    sv->module);
+	path_pop(x, old);
+	return rc;
+}
+
 static void
 known_modules(char *out, size_t n)
 {
@@ -1325,6 +1389,13 @@ check_host_modules(struct cfg_ctx *x, struct cfg_host *h,
 			    "module '%s' is listed twice (first as "
 			    "modules[%zu])",
 			    h->modules.v[i], enabled[r] - 1);
+		if (!(module_kinds(module_registry[r]) & MODULE_ON_ACCOUNTS))
+			return cfg_fail(x, at,
+			    "module '%s' serves a domain of its own: list it "
+			    "under services, e.g. services: [{ module: %s, "
+			    "domain: %s.%s }]",
+			    h->modules.v[i], h->modules.v[i], h->modules.v[i],
+			    h->name);
 		enabled[r] = i + 1;
 		path_pop(x, oldi);
 	}
@@ -1396,6 +1467,14 @@ finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
 	if (check_host_modules(x, h,
 		mi->val[dir_index(&host_section, "modules")], enabled) < 0)
 		goto out_free_enabled;
+	/* a service's module may have settings under the host too */
+	for (r = 0; r < h->services.n; r++) {
+		int k = module_index(((struct cfg_service *)h->services.items +
+		    r)->module);
+
+		if (k >= 0 && !enabled[k])
+			enabled[k] = SIZE_MAX;
+	}
 	h->modcfg = xcalloc(module_registry_len, sizeof(*h->modcfg));
 	for (r = 0; r < module_registry_len; r++) {
 		old = path_push(x, module_registry[r]->name);
@@ -1451,6 +1530,9 @@ walk_list(struct cfg_ctx *x, const struct cfg_directive *d,
 		else if (rc == 0 && sub == &component_section)
 			rc = check_component(x,
 			    (struct cfg_component *)(void *)item, &mi);
+		else if (rc == 0 && sub == &service_section)
+			rc = check_service(x,
+			    (struct cfg_service *)(void *)item, &mi);
 		mapinfo_free(&mi);
 		if (rc < 0)
 			return -1;
@@ -1824,6 +1906,76 @@ check_unique(struct cfg_ctx *x, const char *list, const struct nkey *k,
 	return -1;
 }
 
+/* The first entry of sorted names k (n of them) equal to name, or NULL. */
+static const struct nkey *
+find_name(const struct nkey *k, size_t n, const char *name)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (strcmp(k[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && strcmp(k[lo].name, name) == 0 ? &k[lo] : NULL;
+}
+
+/* Every service domain is a domain of its own: no host's, component's
+ * or other service's. */
+static int
+check_service_names(struct cfg_ctx *x, const struct nkey *hk,
+    const struct nkey *ck)
+{
+	const struct config *c = x->cfg;
+	const struct cfg_host *hv = c->hosts.items;
+	const struct nkey *hit;
+	size_t i, j, i2, j2, old;
+	char what[64];
+
+	for (i = 0; i < c->hosts.n; i++) {
+		const struct cfg_service *sv = hv[i].services.items;
+
+		for (j = 0; j < hv[i].services.n; j++) {
+			const char *d = sv[j].domain;
+
+			what[0] = '\0';
+			if ((hit = find_name(hk, c->hosts.n, d)) != NULL)
+				snprintf(what, sizeof(what), "hosts[%zu]",
+				    hit->idx);
+			else if ((hit = find_name(ck, c->components.n, d)))
+				snprintf(what, sizeof(what),
+				    "components[%zu]", hit->idx);
+			for (i2 = 0; !what[0] && i2 <= i; i2++) {
+				const struct cfg_service *s2 =
+				    hv[i2].services.items;
+
+				for (j2 = 0; j2 < hv[i2].services.n &&
+				    (i2 < i || j2 < j); j2++)
+					if (strcmp(s2[j2].domain, d) == 0)
+						snprintf(what, sizeof(what),
+						    "hosts[%zu].services[%zu]",
+						    i2, j2);
+			}
+			if (!what[0])
+				continue;
+			old = path_push(x, "hosts");
+			path_push_index(x, i);
+			path_push(x, "services");
+			path_push_index(x, j);
+			path_push(x, "domain");
+			cfg_fail(x, (struct pos){ sv[j].line, sv[j].col },
+			    "'%s' is already %s; a service needs a domain of "
+			    "its own",
+			    d, what);
+			path_pop(x, old);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 check_names(struct cfg_ctx *x)
 {
@@ -1866,7 +2018,7 @@ check_names(struct cfg_ctx *x)
 			goto out_free;
 		}
 	}
-	rc = 0;
+	rc = check_service_names(x, hk, ck);
 out_free:
 	free(hk);
 	free(ck);

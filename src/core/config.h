@@ -66,9 +66,18 @@ struct cfg_listener {
 	long long port;
 };
 
+/* A service domain under a host: a module serves it (group chat on
+ * conference.<host>, upload on upload.<host>). */
+struct cfg_service {
+	char *module; /* a module that runs on service domains */
+	char *domain; /* the service's domain, prepared */
+	unsigned line, col; /* where domain was given, for errors */
+};
+
 struct cfg_host {
 	char *name; /* the virtual host's domain, prepared */
 	struct cfg_strlist modules; /* enabled module names */
+	struct cfg_list services; /* struct cfg_service */
 	/* Per-module settings, indexed like module_registry[]: a struct of
 	 * module->config_size bytes filled from the host's "<module>:"
 	 * mapping (defaults applied when absent), or NULL when the module

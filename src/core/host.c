@@ -33,6 +33,13 @@ host_unload(struct host *h)
 			h->mods[i]->cleanup(h);
 	hook_table_free(h->hooks);
 	h->hooks = NULL;
+	for (i = 0; i < h->nservices; i++) {
+		hook_table_free(h->services[i].hooks);
+		free(h->services[i].domain);
+	}
+	free(h->services);
+	h->services = NULL;
+	h->nservices = 0;
 	free(h->mods);
 	h->mods = NULL;
 	h->nmods = 0;
@@ -60,6 +67,31 @@ host_load(struct host *h, const struct cfg_host *ch, char *err, size_t errlen)
 		for (j = 0; m->hooks && m->hooks[j].name; j++)
 			hook_add(h->hooks, m->hooks[j].name, m->hooks[j].fn,
 			    m->hooks[j].prio);
+	}
+	/* each service domain gets a table of its module's service hooks */
+	if (ch->services.n)
+		h->services = xcalloc(ch->services.n, sizeof(*h->services));
+	for (i = 0; i < ch->services.n; i++) {
+		const struct cfg_service *cs =
+		    (const struct cfg_service *)ch->services.items + i;
+		int k = module_index(cs->module);
+		struct host_service *hs;
+		size_t j;
+
+		if (k < 0) {
+			snprintf(err, errlen, "host %s: no module %s",
+			    h->name, cs->module);
+			return -1;
+		}
+		hs = &h->services[h->nservices++];
+		hs->domain = xstrdup(cs->domain);
+		hs->mod = module_registry[k];
+		hs->hooks = hook_table_new();
+		for (j = 0; hs->mod->service_hooks &&
+		    hs->mod->service_hooks[j].name; j++)
+			hook_add(hs->hooks, hs->mod->service_hooks[j].name,
+			    hs->mod->service_hooks[j].fn,
+			    hs->mod->service_hooks[j].prio);
 	}
 	for (i = 0; i < h->nmods; i++) {
 		if (h->mods[i]->init && h->mods[i]->init(h) != 0) {

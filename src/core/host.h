@@ -10,12 +10,21 @@
 #include "core/hook.h"
 #include "core/module.h"
 
+/* A service domain of the host and the hooks of the module serving it. */
+struct host_service {
+	char *domain;
+	const struct module *mod;
+	struct hook_table *hooks;
+};
+
 struct host {
 	char *name;
 	const struct cfg_host *cfg; /* points into the current config */
 	struct hook_table *hooks;
 	const struct module **mods; /* enabled modules */
 	size_t nmods;
+	struct host_service *services;
+	size_t nservices;
 	int active; /* 0 when removed from the config by a reload */
 	struct host *next;
 };

@@ -12,6 +12,12 @@ struct disco_identity {
 	const char *category, *type, *name;
 };
 
+/* Where a module can run (struct module.kinds). */
+enum {
+	MODULE_ON_ACCOUNTS = 1, /* a host's modules: list */
+	MODULE_ON_SERVICE = 2, /* a host's services: list */
+};
+
 struct module {
 	const char *name;
 	const char *spec; /* "XEP-0199", "RFC 6121 §2" */
@@ -22,6 +28,13 @@ struct module {
 	const char *const *account_features;
 	const struct disco_identity *identities; /* ends with { NULL } */
 	const struct hook_reg *hooks;
+	/* MODULE_ON_* bits; 0 means MODULE_ON_ACCOUNTS */
+	int kinds;
+	/* hooks registered on each service domain the module serves: the
+	 * domain's own table, where "host", "bare" and "full" follow the
+	 * shape of the 'to' JID alone (ev->host is the parent host,
+	 * ev->to->domain the service's domain) */
+	const struct hook_reg *service_hooks;
 	const struct cfg_section *config; /* per-host settings, or NULL */
 	const char *const *depends; /* module names that must be enabled too */
 	/* frees what the module keeps on a session (session_mod_set) if it
@@ -38,5 +51,12 @@ extern const size_t module_registry_len;
 
 /* Index of the named module in the registry, or -1. */
 int module_index(const char *name);
+
+/* Where module m can run (MODULE_ON_* bits). */
+static inline int
+module_kinds(const struct module *m)
+{
+	return m->kinds ? m->kinds : MODULE_ON_ACCOUNTS;
+}
 
 #endif

@@ -298,6 +298,11 @@ items_host(struct hook_ev *ev)
 	}
 	r = stanza_reply(ev);
 	q = xml_node_child(r, NS_ITEMS, "query");
+	/* XEP-0030 §4: the host's services (group chat, upload...), then
+	 * the components */
+	for (i = 0; i < ev->host->nservices; i++)
+		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
+		    ev->host->services[i].domain);
 	for (i = 0; i < config_running->components.n; i++)
 		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
 		    v[i].name);

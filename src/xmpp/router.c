@@ -371,16 +371,48 @@ route_accounts(const struct domain *d, struct xml_node *st,
 	route_local(d->host, st, ev, kind);
 }
 
+/* A service domain: its module's hooks decide. The JID's shape alone
+ * says host, bare or full: a service has no accounts, and a groupchat
+ * message to a full JID is its business. What no hook handles gets the
+ * RFC 6120 §8.4 default. */
+static void
+route_service(const struct domain *d, struct xml_node *st,
+    struct hook_ev *ev, const char *kind)
+{
+	const struct host_service *svc = d->ud;
+	const struct jid *to = ev->to;
+	const char *target = to->node == NULL ? "host" :
+			     to->resource ? "full" : "bare";
+	const char *ns = ev->payload ? ev->payload->ns : NULL;
+	const char *pname = ev->payload ? ev->payload->name : NULL;
+	const char *type = xml_node_attr(st, "type");
+
+	ev->host = d->host;
+	if (hook_fire_id(svc->hooks, hook_lookup4(kind, target, ns, pname),
+	    ev) == HOOK_HANDLED)
+		return;
+	if (strcmp(st->name, "message") == 0 && type &&
+	    strcmp(type, "error") == 0)
+		return;
+	stanza_bounce_unless_quiet(st, kind, "service-unavailable");
+}
+
 void
 router_setup_domains(void)
 {
 	struct host *h;
+	size_t i;
 
 	domain_clear(DOMAIN_ACCOUNTS);
-	for (h = host_list; h; h = h->next)
-		if (h->active)
-			domain_add(h->name, DOMAIN_ACCOUNTS, h, route_accounts,
-			    NULL);
+	domain_clear(DOMAIN_SERVICE);
+	for (h = host_list; h; h = h->next) {
+		if (!h->active)
+			continue;
+		domain_add(h->name, DOMAIN_ACCOUNTS, h, route_accounts, NULL);
+		for (i = 0; i < h->nservices; i++)
+			domain_add(h->services[i].domain, DOMAIN_SERVICE, h,
+			    route_service, &h->services[i]);
+	}
 }
 
 /* route/filter: every stanza, once on the sender's host and once on the

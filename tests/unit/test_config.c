@@ -277,14 +277,25 @@ test_module_defaults(void **state)
 
 	UNUSED(state);
 	for (i = 0; i < module_registry_len; i++)
-		len += strlen(module_registry[i]->name) + 2;
+		len += 2 * strlen(module_registry[i]->name) + 64;
 	yaml = xmalloc(len);
 	strcpy(yaml, "hosts:\n  - name: example.org\n    modules: [");
 	for (i = 0; i < module_registry_len; i++) {
+		if (!(module_kinds(module_registry[i]) & MODULE_ON_ACCOUNTS))
+			continue;
+		if (yaml[strlen(yaml) - 1] != '[')
+			strcat(yaml, ", ");
 		strcat(yaml, module_registry[i]->name);
-		strcat(yaml, i + 1 < module_registry_len ? ", " : "");
 	}
-	strcat(yaml, "]\n");
+	strcat(yaml, "]\n    services:\n");
+	/* modules that serve domains of their own are services */
+	for (i = 0; i < module_registry_len; i++) {
+		if (module_kinds(module_registry[i]) & MODULE_ON_ACCOUNTS)
+			continue;
+		sprintf(yaml + strlen(yaml),
+		    "      - { module: %s, domain: %s.example.org }\n",
+		    module_registry[i]->name, module_registry[i]->name);
+	}
 	c = load(yaml, err);
 	if (c == NULL)
 		fail_msg("%s", err);
