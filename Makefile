@@ -16,7 +16,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
 # libev ships no .pc file on Debian 12.
 LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev $(EXTRA_LDFLAGS)
 
-LIB_SRC = $(filter-out src/main.c,$(wildcard src/*.c src/*/*.c))
+# every .c under src/, however deep (src/mod/muc/*.c too), but main.c
+ALL_SRC := $(sort $(shell find src -name '*.c'))
+LIB_SRC = $(filter-out src/main.c,$(ALL_SRC))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -102,10 +104,11 @@ valgrind: deps
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Isrc src tools
+FORMAT_SRC = $(ALL_SRC) $(sort $(shell find src -name '*.h')) $(wildcard tools/*.c)
 format:
-	clang-format -i $(wildcard src/*.c src/*/*.c src/*/*.h tools/*.c)
+	clang-format -i $(FORMAT_SRC)
 format-check:
-	clang-format --dry-run --Werror $(wildcard src/*.c src/*/*.c src/*/*.h tools/*.c)
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -289,6 +289,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "ternd: storage: %s\n", err);
 		goto out_tls;
 	}
+	/* the group commit at the end of each loop iteration */
+	loop_set_commit(store_commit);
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_store;

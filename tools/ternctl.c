@@ -126,6 +126,8 @@ open_store(const struct config *cfg)
 		fail("storage: %s", err);
 		return -1;
 	}
+	/* modules run in process (delete) commit at loop_drain, as in ternd */
+	loop_set_commit(store_commit);
 	return 0;
 }
 

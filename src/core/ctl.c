@@ -147,7 +147,7 @@ ctl_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "control_socket %s: path too long", path);
 		return -1;
 	}
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1); /* length checked */
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
 		goto fail;

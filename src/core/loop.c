@@ -10,13 +10,13 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "store/store.h"
 
 struct ev_loop *loop_ev;
 static ev_prepare prepare_w;
 static ev_timer retry_w;
 static ev_idle kick_w;
 static int io_held, retry_due;
+static int (*commit_fn)(void);
 
 #define RETRY_SECONDS 1.0
 
@@ -28,7 +28,7 @@ struct deferred {
 static struct deferred *defer_v;
 static size_t defer_n, defer_cap;
 
-#define PHASES 3
+#define PHASES (LOOP_LAST + 1)
 #define PHASE_MAX 8
 static void (*phase_fns[PHASES][PHASE_MAX])(void);
 static size_t phase_n[PHASES];
@@ -46,11 +46,17 @@ loop_defer(void (*fn)(void *), void *arg)
 }
 
 void
-loop_at_idle(int phase, void (*fn)(void))
+loop_at_idle(enum loop_phase phase, void (*fn)(void))
 {
-	if (phase < 0 || phase >= PHASES || phase_n[phase] >= PHASE_MAX)
+	if ((int)phase < 0 || phase >= PHASES || phase_n[phase] >= PHASE_MAX)
 		abort();
 	phase_fns[phase][phase_n[phase]++] = fn;
+}
+
+void
+loop_set_commit(int (*commit)(void))
+{
+	commit_fn = commit;
 }
 
 static void
@@ -95,12 +101,12 @@ retry_cb(struct ev_loop *l, ev_timer *w, int revents)
 static int
 commit(void)
 {
-	if (store_main == NULL)
+	if (commit_fn == NULL)
 		return 0;
 	if (io_held && !retry_due)
 		return -1;
 	retry_due = 0;
-	if (store_commit() == 0) {
+	if (commit_fn() == 0) {
 		if (io_held) {
 			io_held = 0;
 			ev_timer_stop(loop_ev, &retry_w);
@@ -124,15 +130,15 @@ loop_drain(void)
 {
 	size_t i;
 
-	run_phase(0);
+	run_phase(LOOP_BEFORE_COMMIT);
 	/* deferred work may add more deferred work: run until empty */
 	for (i = 0; i < defer_n; i++)
 		defer_v[i].fn(defer_v[i].arg);
 	defer_n = 0;
 	if (commit() < 0)
 		return;
-	run_phase(1);
-	run_phase(2);
+	run_phase(LOOP_AFTER_COMMIT);
+	run_phase(LOOP_LAST);
 }
 
 static void

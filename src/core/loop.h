@@ -18,9 +18,19 @@ void loop_drain(void);
  * commit. Used to free objects outside their own callbacks. */
 void loop_defer(void (*fn)(void *), void *arg);
 
-/* Register something to run at every pre-sleep point, in order:
- * phase 0 before the commit, phase 1 after (writes), phase 2 last. */
-void loop_at_idle(int phase, void (*fn)(void));
+/* What runs at every pre-sleep point, in this order. */
+enum loop_phase {
+	LOOP_BEFORE_COMMIT, /* work whose writes join this commit */
+	LOOP_AFTER_COMMIT, /* writing to peers what the commit made safe */
+	LOOP_LAST, /* freeing what closed during the iteration */
+};
+void loop_at_idle(enum loop_phase phase, void (*fn)(void));
+
+/* The group commit between the phases, registered by whoever owns
+ * storage: it returns 0 when what was queued may be written, -1 when it
+ * failed (I/O is then held and the commit retried every second). None
+ * registered: nothing to commit. */
+void loop_set_commit(int (*commit)(void));
 
 /* True while storage commits fail: the network layer then reads nothing
  * and writes nothing (every queued byte may acknowledge uncommitted

@@ -13,6 +13,8 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A new string formatted like printf (aborts when out of memory). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Constant-time comparison of two byte strings of equal length. */
 int ct_memeq(const void *a, const void *b, size_t n);

@@ -686,8 +686,7 @@ collect_user(void *ud, const char *user)
 	struct host *h = l->host;
 
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(char *));
-	l->v[l->n] = xmalloc(strlen(user) + strlen(h->name) + 2);
-	sprintf(l->v[l->n++], "%s@%s", user, h->name);
+	l->v[l->n++] = xasprintf("%s@%s", user, h->name);
 	return 0;
 }
 

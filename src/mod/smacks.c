@@ -258,7 +258,7 @@ r_schedule(struct sm *m)
 	m->rnext = r_list;
 	r_list = m;
 	if (!r_hooked) {
-		loop_at_idle(0, send_requests);
+		loop_at_idle(LOOP_BEFORE_COMMIT, send_requests);
 		r_hooked = 1;
 	}
 	/* stanzas sent from deferred work (offline delivery) come after

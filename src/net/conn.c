@@ -668,6 +668,6 @@ void
 conn_init(void)
 {
 	ev_timer_init(&trim_w, trim_cb, 1.0, 0.0);
-	loop_at_idle(1, conn_flush_all);
-	loop_at_idle(2, reap_all);
+	loop_at_idle(LOOP_AFTER_COMMIT, conn_flush_all);
+	loop_at_idle(LOOP_LAST, reap_all);
 }

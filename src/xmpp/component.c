@@ -135,9 +135,7 @@ handshake(struct comp *c, struct xml_node *el)
 		fail(c, "policy-violation", TOO_MANY_FAILURES);
 		return;
 	}
-	cat = xmalloc(strlen(c->id) + strlen(cc->secret) + 1);
-	strcpy(cat, c->id);
-	strcat(cat, cc->secret);
+	cat = xasprintf("%s%s", c->id, cc->secret);
 	EVP_Digest(cat, strlen(cat), md, &n, EVP_sha1(), NULL);
 	OPENSSL_cleanse(cat, strlen(cat));
 	free(cat);
