@@ -27,10 +27,6 @@ struct bl_sess {
 
 extern const struct module mod_blocking;
 
-/* A stanza the module routes itself (errors to a blocked party, the
- * unavailable presence of §3.3) passes the filter it would else fail. */
-static const struct xml_node *bl_bypass;
-
 static int
 bl_idx(void)
 {
@@ -247,33 +243,6 @@ bl_blocks(const char *host, const char *user, const char *bare,
 	return 0;
 }
 
-/* An error to st's sender, from its recipient, that the filter lets
- * through; with_app adds XEP-0191's <blocked/> condition. */
-static void
-bl_error(struct hook_ev *ev, const char *condition, int with_app)
-{
-	const struct xml_node *saved = bl_bypass;
-	struct xml_node *st = ev->stanza, *r, *err, *c;
-	const char *id = xml_node_attr(st, "id");
-
-	r = xml_node_new(XML_NS_CLIENT, st->name);
-	if (id)
-		xml_node_set_attr(r, "id", id);
-	xml_node_set_attr(r, "type", "error");
-	xml_node_set_attr(r, "to", ev->from->full);
-	xml_node_set_attr(r, "from", ev->to->full);
-	for (c = st->children; c; c = c->next)
-		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
-			xml_node_copy_into(r, c);
-	err = stanza_error_add(r, "cancel", condition, NULL);
-	if (with_app)
-		xml_node_child(err, NS_BLOCKING_ERRORS, "blocked");
-	bl_bypass = r;
-	router_route(r, ev->to, NULL);
-	bl_bypass = saved;
-	xml_node_free(r);
-}
-
 /* route/filter: neither side of a block hears from the other. */
 static enum hook_ret
 bl_filter(struct hook_ev *ev)
@@ -286,7 +255,7 @@ bl_filter(struct hook_ev *ev)
 	int req = strcmp(name, "iq") == 0 &&
 	    (strcmp(ev->type, "get") == 0 || strcmp(ev->type, "set") == 0);
 
-	if (ev->stanza == bl_bypass || to == NULL)
+	if (to == NULL)
 		return HOOK_CONTINUE;
 	/* one's own resources, and one's own server, are never blocked */
 	if (from->node && to->node && jid_bare_eq(from, to))
@@ -300,7 +269,9 @@ bl_filter(struct hook_ev *ev)
 		 * on the user's behalf (presence broadcasts) just dropped */
 		if (ev->session && !is_pres && !is_error &&
 		    (strcmp(name, "message") == 0 || req))
-			bl_error(ev, "not-acceptable", 1);
+			stanza_bounce_app(ev->stanza, "cancel",
+			    "not-acceptable", NULL, NS_BLOCKING_ERRORS,
+			    "blocked");
 		log_debug("blocking outbound %s from=%s to=%s", name,
 		    from->full, to->full);
 		return HOOK_HANDLED;
@@ -312,7 +283,8 @@ bl_filter(struct hook_ev *ev)
 		 * silently */
 		if (!is_pres && !is_error &&
 		    (strcmp(name, "message") == 0 || req))
-			bl_error(ev, "service-unavailable", 0);
+			stanza_bounce(ev->stanza, "cancel",
+			    "service-unavailable", NULL);
 		log_debug("blocking inbound %s from=%s to=%s", name,
 		    from->full, to->full);
 		return HOOK_HANDLED;
@@ -443,7 +415,6 @@ bl_unavailable(struct hook_ev *ev, const struct jid *contact)
 	if (sub != ROSTER_SUB_FROM && sub != ROSTER_SUB_BOTH)
 		return;
 	for (s = session_find_bare(ev->to->bare); s; s = s->next_res) {
-		const struct xml_node *saved = bl_bypass;
 		struct xml_node *p;
 
 		if (!s->available || s->closing)
@@ -452,9 +423,7 @@ bl_unavailable(struct hook_ev *ev, const struct jid *contact)
 		xml_node_set_attr(p, "type", "unavailable");
 		xml_node_set_attr(p, "from", s->jid.full);
 		xml_node_set_attr(p, "to", contact->full);
-		bl_bypass = p;
-		router_route(p, &s->jid, NULL);
-		bl_bypass = saved;
+		router_route_unfiltered(p, &s->jid);
 		xml_node_free(p);
 	}
 }

@@ -81,7 +81,15 @@ void
 stanza_bounce(struct xml_node *st, const char *type, const char *condition,
     const char *text)
 {
-	struct xml_node *r, *c;
+	stanza_bounce_app(st, type, condition, text, NULL, NULL);
+}
+
+void
+stanza_bounce_app(struct xml_node *st, const char *type,
+    const char *condition, const char *text, const char *app_ns,
+    const char *app_name)
+{
+	struct xml_node *r, *c, *err;
 	const char *from = xml_node_attr(st, "from");
 	const char *to = xml_node_attr(st, "to");
 	const char *id = xml_node_attr(st, "id");
@@ -114,8 +122,12 @@ stanza_bounce(struct xml_node *st, const char *type, const char *condition,
 	for (c = st->children; c; c = c->next)
 		if (c->type == XML_ELEMENT && strcmp(c->name, "error") != 0)
 			xml_node_copy_into(r, c);
-	stanza_error_add(r, type, condition, text);
-	router_route(r, &rfrom, NULL);
+	err = stanza_error_add(r, type, condition, text);
+	if (app_ns != NULL)
+		xml_node_child(err, app_ns, app_name);
+	/* the stanza it answers passed the policies, or was refused by
+	 * one (a block): its error goes back past them */
+	router_route_unfiltered(r, &rfrom);
 	jid_cleanup(&rfrom);
 	xml_node_free(r);
 }
@@ -439,9 +451,25 @@ filtered(struct hook_ev *ev, struct host *hto)
 	return 0;
 }
 
+static void route_stanza(struct xml_node *st, const struct jid *from,
+    struct session *origin, int filter);
+
 void
 router_route(struct xml_node *st, const struct jid *from,
     struct session *origin)
+{
+	route_stanza(st, from, origin, 1);
+}
+
+void
+router_route_unfiltered(struct xml_node *st, const struct jid *from)
+{
+	route_stanza(st, from, NULL, 0);
+}
+
+static void
+route_stanza(struct xml_node *st, const struct jid *from,
+    struct session *origin, int filter)
 {
 	struct hook_ev ev = { 0 };
 	const char *type = xml_node_attr(st, "type");
@@ -507,7 +535,7 @@ router_route(struct xml_node *st, const struct jid *from,
 	 * only when it is one of our accounts domains */
 	d = domain_find(to.domain);
 	h = d && d->kind == DOMAIN_ACCOUNTS ? d->host : NULL;
-	if (filtered(&ev, h))
+	if (filter && filtered(&ev, h))
 		goto out;
 	if (d == NULL)
 		d = domain_remote();

@@ -20,6 +20,10 @@ struct host;
  * itself, or remote). */
 void router_route(struct xml_node *st, const struct jid *from,
     struct session *origin);
+/* Route a stanza the server itself decided to send past the policies
+ * of route/filter (a block's goodbye presence); errors go through
+ * stanza_bounce, which does this. */
+void router_route_unfiltered(struct xml_node *st, const struct jid *from);
 
 /* Deliver to a local account by RFC 6121 §8.5.2 rules, bypassing the
  * bare-JID hooks (used by modules after they decided to deliver). */
@@ -34,6 +38,13 @@ int router_deliver_full(struct xml_node *st, const char *full);
  * error. */
 void stanza_bounce(struct xml_node *st, const char *type,
     const char *condition, const char *text);
+/* The same with an application-specific condition (app_ns, app_name)
+ * inside the <error/>, e.g. XEP-0191's <blocked/>. Bounces are routed
+ * past route/filter: the stanza they answer passed it or was refused
+ * by it. */
+void stanza_bounce_app(struct xml_node *st, const char *type,
+    const char *condition, const char *text, const char *app_ns,
+    const char *app_name);
 /* Append <error type=...><condition/>[<text/>]</error> to the stanza r
  * (in r's namespace), with the legacy code attribute of XEP-0086 that
  * older clients still read (profanity 0.13 checks code='404'); returns
