@@ -11,7 +11,7 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(pkg-config --cflags expat openssl 
 LIBS="$(pkg-config --libs expat openssl libgsasl libidn sqlite3 yaml-0.1) -lev"
 mkdir -p "$OUT/obj" "$OUT/crashes"
 objs=""
-for src in $(ls src/*/*.c); do
+for src in $(find src -mindepth 2 -name "*.c" | sort); do
 	o="$OUT/obj/$(echo "$src" | tr / _).o"
 	if [ ! -f "$o" ] || [ "$src" -nt "$o" ]; then
 		clang $CFLAGS -fsanitize=fuzzer-no-link,address,undefined -c "$src" -o "$o"
