@@ -37,15 +37,15 @@ set_file(struct cfg_ctx *x, struct config *c, const char *name)
 	char *cwd, *slash;
 
 	if (name[0] == '/') {
-		c->file = path_clean(name);
+		c->file = cfg_path_clean(name);
 	} else {
 		cwd = getcwd(NULL, 0);
 		if (cwd == NULL) {
-			file_fail(x->err, x->errlen, name,
+			cfg_file_fail(x->err, x->errlen, name,
 			    "cannot resolve the path", strerror(errno));
 			return -1;
 		}
-		c->file = path_join(cwd, name);
+		c->file = cfg_path_join(cwd, name);
 		free(cwd);
 	}
 	x->dir = xstrdup(c->file);
@@ -76,14 +76,14 @@ config_load_mem(const char *buf, size_t len, const char *name, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (len > CFG_MAX_FILE) {
-		file_fail(err, errlen, name, "the file is larger than 1 MiB",
-		    NULL);
+		cfg_file_fail(err, errlen, name,
+		    "the file is larger than 1 MiB", NULL);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
 	if (set_file(&x, c, name) < 0)
 		goto out_free_config;
-	if (yaml_to_tree(&x, &root) < 0)
+	if (cfg_yaml_to_tree(&x, &root) < 0)
 		goto out_free_config;
 	x.cfg = c;
 	x.root = root;
@@ -94,19 +94,19 @@ config_load_mem(const char *buf, size_t len, const char *name, char *err,
 		} else if (!(root->kind == YN_SCALAR && root->is_null)) {
 			cfg_fail(&x, root->pos,
 			    "expected a mapping at the top level, not %s",
-			    kind_name(root));
+			    cfg_kind_name(root));
 			goto out_free_tree;
 		}
 	}
-	if (walk_map(&x, &config_root, map, top, c, NULL) < 0)
+	if (cfg_walk_map(&x, &config_root, map, top, c, NULL) < 0)
 		goto out_free_tree;
-	if (check_listener_conflicts(&x) < 0 || check_names(&x) < 0)
+	if (cfg_check_listener_conflicts(&x) < 0 || cfg_check_names(&x) < 0)
 		goto out_free_tree;
-	ynode_free(root);
+	cfg_ynode_free(root);
 	free(x.dir);
 	return c;
 out_free_tree:
-	ynode_free(root);
+	cfg_ynode_free(root);
 out_free_config:
 	free(x.dir);
 	config_free(c);
@@ -124,7 +124,8 @@ config_load(const char *path, char *err, size_t errlen)
 
 	f = fopen(path, "rb");
 	if (f == NULL) {
-		file_fail(err, errlen, path, "cannot open", strerror(errno));
+		cfg_file_fail(err, errlen, path, "cannot open",
+		    strerror(errno));
 		return NULL;
 	}
 	/* One byte more than allowed tells a file at the cap from a
@@ -135,7 +136,7 @@ config_load(const char *path, char *err, size_t errlen)
 		e = errno;
 		fclose(f);
 		free(buf);
-		file_fail(err, errlen, path, "cannot read", strerror(e));
+		cfg_file_fail(err, errlen, path, "cannot read", strerror(e));
 		return NULL;
 	}
 	fclose(f);
@@ -195,7 +196,7 @@ free_section(const struct cfg_section *sec, void *base)
 			l = (struct cfg_list *)(void *)field;
 			for (i = 0; i < l->n; i++) {
 				item = (char *)l->items + i * d->sub->size;
-				if (d->sub == &host_section)
+				if (d->sub == &cfg_host_section)
 					free_modcfg(
 					    (struct cfg_host *)(void *)item);
 				free_section(d->sub, item);
@@ -231,9 +232,9 @@ config_defaults(const struct cfg_section *sec, void *base)
 	x.err = err;
 	x.errlen = sizeof(err);
 	x.defaults_only = 1;
-	path_push(&x, sec->name != NULL && sec->name[0] != '\0' ? sec->name :
-								   "settings");
-	if (walk_map(&x, sec, NULL, (struct pos){ 0, 0 }, base, NULL) < 0) {
+	cfg_path_push(&x,
+	    sec->name != NULL && sec->name[0] != '\0' ? sec->name : "settings");
+	if (cfg_walk_map(&x, sec, NULL, (struct pos){ 0, 0 }, base, NULL) < 0) {
 		/* Only a broken table gets here, and the unit tests load
 		 * every table's defaults: a programming error. */
 		fprintf(stderr, "ternd: %s\n", err);

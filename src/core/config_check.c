@@ -24,12 +24,12 @@ prep_domain(struct cfg_ctx *x, struct pos at, char **name)
 
 	if (jid_parse_str(&j, *name) < 0)
 		return cfg_fail(x, at, "'%s' is not a valid domain name",
-		    shown(txt, sizeof(txt), *name));
+		    cfg_shown(txt, sizeof(txt), *name));
 	if (j.node != NULL || j.resource != NULL) {
 		jid_cleanup(&j);
 		return cfg_fail(x, at,
 		    "'%s' is not a domain name (no @ or / allowed)",
-		    shown(txt, sizeof(txt), *name));
+		    cfg_shown(txt, sizeof(txt), *name));
 	}
 	free(*name);
 	*name = xstrdup(j.domain);
@@ -38,10 +38,10 @@ prep_domain(struct cfg_ctx *x, struct pos at, char **name)
 }
 
 int
-check_listener(struct cfg_ctx *x, struct cfg_listener *l,
+cfg_check_listener(struct cfg_ctx *x, struct cfg_listener *l,
     const struct mapinfo *mi)
 {
-	const struct ynode *k = mi->key[dir_index(&listener_section,
+	const struct ynode *k = mi->key[cfg_dir_index(&cfg_listener_section,
 	    "address")];
 	unsigned char bin[16];
 	char txt[CFG_SHOWN_MAX + 8];
@@ -52,32 +52,34 @@ check_listener(struct cfg_ctx *x, struct cfg_listener *l,
 	    inet_pton(AF_INET, l->address, bin) == 1 ||
 	    inet_pton(AF_INET6, l->address, bin) == 1)
 		return 0;
-	old = path_push(x, "address");
+	old = cfg_path_push(x, "address");
 	rc = cfg_fail(x, k->pos, "'%s' is not an IP address or '*'",
-	    shown(txt, sizeof(txt), l->address));
-	path_pop(x, old);
+	    cfg_shown(txt, sizeof(txt), l->address));
+	cfg_path_pop(x, old);
 	return rc;
 }
 
 int
-check_component(struct cfg_ctx *x, struct cfg_component *cm,
+cfg_check_component(struct cfg_ctx *x, struct cfg_component *cm,
     const struct mapinfo *mi)
 {
 	size_t old;
 	int rc;
 
-	old = path_push(x, "name");
+	old = cfg_path_push(x, "name");
 	rc = prep_domain(x,
-	    mi->key[dir_index(&component_section, "name")]->pos, &cm->name);
-	path_pop(x, old);
+	    mi->key[cfg_dir_index(&cfg_component_section, "name")]->pos,
+	    &cm->name);
+	cfg_path_pop(x, old);
 	if (rc < 0)
 		return -1;
 	if (cm->secret[0] == '\0') {
-		old = path_push(x, "secret");
+		old = cfg_path_push(x, "secret");
 		cfg_fail(x,
-		    mi->key[dir_index(&component_section, "secret")]->pos,
+		    mi->key[cfg_dir_index(&cfg_component_section,
+			"secret")]->pos,
 		    "must not be empty");
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 		return -1;
 	}
 	return 0;
@@ -111,17 +113,17 @@ check_host_modules(struct cfg_ctx *x, struct cfg_host *h,
 	size_t i, j, old;
 	int r, dep;
 
-	old = path_push(x, "modules");
+	old = cfg_path_push(x, "modules");
 	for (i = 0; i < h->modules.n; i++) {
 		struct pos at = modlist->kids[i]->pos;
-		size_t oldi = path_push_index(x, i);
+		size_t oldi = cfg_path_push_index(x, i);
 
 		r = module_index(h->modules.v[i]);
 		if (r < 0) {
 			known_modules(list, sizeof(list));
 			return cfg_fail(x, at,
 			    "unknown module '%s' (known: %s)",
-			    shown(txt, sizeof(txt), h->modules.v[i]), list);
+			    cfg_shown(txt, sizeof(txt), h->modules.v[i]), list);
 		}
 		if (enabled[r])
 			return cfg_fail(x, at,
@@ -129,7 +131,7 @@ check_host_modules(struct cfg_ctx *x, struct cfg_host *h,
 			    "modules[%zu])",
 			    h->modules.v[i], enabled[r] - 1);
 		enabled[r] = i + 1;
-		path_pop(x, oldi);
+		cfg_path_pop(x, oldi);
 	}
 	for (i = 0; i < h->modules.n; i++) {
 		m = module_registry[module_index(h->modules.v[i])];
@@ -137,14 +139,14 @@ check_host_modules(struct cfg_ctx *x, struct cfg_host *h,
 			dep = module_index(m->depends[j]);
 			if (dep >= 0 && enabled[dep])
 				continue;
-			path_push_index(x, i);
+			cfg_path_push_index(x, i);
 			return cfg_fail(x, modlist->kids[i]->pos,
 			    "module '%s' needs '%s', which is not enabled on "
 			    "this host",
 			    m->name, m->depends[j]);
 		}
 	}
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return 0;
 }
 
@@ -168,43 +170,44 @@ host_modcfg(struct cfg_ctx *x, struct cfg_host *h, size_t r, int enabled,
 		return 0;
 	h->modcfg[r] = xcalloc(1, m->config->size);
 	if (mk == NULL)
-		return walk_map(x, m->config, NULL, item->pos, h->modcfg[r],
+		return cfg_walk_map(x, m->config, NULL, item->pos, h->modcfg[r],
 		    NULL);
 	if (mv->kind == YN_SCALAR && mv->is_null)
-		return walk_map(x, m->config, NULL, mk->pos, h->modcfg[r],
+		return cfg_walk_map(x, m->config, NULL, mk->pos, h->modcfg[r],
 		    NULL);
 	if (mv->kind != YN_MAP)
 		return cfg_fail(x, mk->pos, "expected a mapping, not %s",
-		    kind_name(mv));
-	return walk_map(x, m->config, mv, mv->pos, h->modcfg[r], NULL);
+		    cfg_kind_name(mv));
+	return cfg_walk_map(x, m->config, mv, mv->pos, h->modcfg[r], NULL);
 }
 
 /* After a host's own keys: its name, its modules and every enabled
  * module's settings (defaults when the host has no mapping for it). */
 int
-finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
+cfg_finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
     const struct mapinfo *mi)
 {
 	size_t *enabled, r, old;
 	int rc;
 
-	old = path_push(x, "name");
-	rc = prep_domain(x, mi->key[dir_index(&host_section, "name")]->pos,
-	    &h->name);
-	path_pop(x, old);
+	old = cfg_path_push(x, "name");
+	rc = prep_domain(x,
+	    mi->key[cfg_dir_index(&cfg_host_section, "name")]->pos, &h->name);
+	cfg_path_pop(x, old);
 	if (rc < 0)
 		return -1;
 	rc = -1;
 	enabled = xcalloc(module_registry_len, sizeof(*enabled));
 	if (check_host_modules(x, h,
-		mi->val[dir_index(&host_section, "modules")], enabled) < 0)
+		mi->val[cfg_dir_index(&cfg_host_section, "modules")],
+		enabled) < 0)
 		goto out_free_enabled;
 	h->modcfg = xcalloc(module_registry_len, sizeof(*h->modcfg));
 	for (r = 0; r < module_registry_len; r++) {
-		old = path_push(x, module_registry[r]->name);
+		old = cfg_path_push(x, module_registry[r]->name);
 		if (host_modcfg(x, h, r, enabled[r] != 0, item, mi) < 0)
 			goto out_free_enabled;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	rc = 0;
 out_free_enabled:
@@ -298,7 +301,7 @@ note_conflict(size_t a, size_t b, size_t *later, size_t *earlier)
  * all of IPv4, :: all of IPv6 since IPv6 sockets are v6-only). Sorted by
  * (port, family, address), each such group starts with its wildcard. */
 int
-check_listener_conflicts(struct cfg_ctx *x)
+cfg_check_listener_conflicts(struct cfg_ctx *x)
 {
 	const struct cfg_listener *v = x->cfg->listeners.items;
 	size_t n = x->cfg->listeners.n, i, j, f, later = SIZE_MAX,
@@ -347,13 +350,13 @@ check_listener_conflicts(struct cfg_ctx *x)
 	free(k);
 	if (later == SIZE_MAX)
 		return 0;
-	old = path_push(x, "listeners");
-	path_push_index(x, later);
+	old = cfg_path_push(x, "listeners");
+	cfg_path_push_index(x, later);
 	cfg_fail(x, root_item(x, "listeners", later)->pos,
 	    "%s port %lld conflicts with listeners[%zu] (%s port %lld)",
 	    v[later].address, v[later].port, earlier, v[earlier].address,
 	    v[earlier].port);
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return -1;
 }
 
@@ -408,18 +411,18 @@ check_unique(struct cfg_ctx *x, const char *list, const struct nkey *k,
 	}
 	if (name == NULL)
 		return 0;
-	old = path_push(x, list);
-	path_push_index(x, later);
-	path_push(x, "name");
+	old = cfg_path_push(x, list);
+	cfg_path_push_index(x, later);
+	cfg_path_push(x, "name");
 	cfg_fail(x, item_key_pos(x, list, later, "name"),
-	    "'%s' is already %s[%zu]", shown(txt, sizeof(txt), name), list,
+	    "'%s' is already %s[%zu]", cfg_shown(txt, sizeof(txt), name), list,
 	    earlier);
-	path_pop(x, old);
+	cfg_path_pop(x, old);
 	return -1;
 }
 
 int
-check_names(struct cfg_ctx *x)
+cfg_check_names(struct cfg_ctx *x)
 {
 	const struct config *c = x->cfg;
 	const struct cfg_component *cm = c->components.items;
@@ -449,14 +452,14 @@ check_names(struct cfg_ctx *x)
 		    &hk[lo] :
 		    NULL;
 		if (hit != NULL) {
-			old = path_push(x, "components");
-			path_push_index(x, i);
-			path_push(x, "name");
+			old = cfg_path_push(x, "components");
+			cfg_path_push_index(x, i);
+			cfg_path_push(x, "name");
 			cfg_fail(x, item_key_pos(x, "components", i, "name"),
 			    "'%s' is already hosts[%zu]; a component needs a "
 			    "domain of its own",
 			    cm[i].name, hit->idx);
-			path_pop(x, old);
+			cfg_path_pop(x, old);
 			goto out_free;
 		}
 	}

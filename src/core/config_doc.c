@@ -50,9 +50,9 @@ doc_type(FILE *out, const struct cfg_directive *d)
 	}
 	if ((d->type == CFG_INT || d->type == CFG_SIZE ||
 		d->type == CFG_DURATION) &&
-	    is_bounded(d)) {
-		fmt_value(lo, sizeof(lo), d->type, d->min);
-		fmt_value(hi, sizeof(hi), d->type, d->max);
+	    cfg_is_bounded(d)) {
+		cfg_fmt_value(lo, sizeof(lo), d->type, d->min);
+		cfg_fmt_value(hi, sizeof(hi), d->type, d->max);
 		fprintf(out, " (%s..%s)", lo, hi);
 	}
 }

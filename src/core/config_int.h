@@ -57,7 +57,7 @@ struct cfg_ctx {
 	size_t pathlen;
 };
 
-/* What walk_map saw, per directive of the section (and per registry
+/* What cfg_walk_map saw, per directive of the section (and per registry
  * module for a host), so checks after the walk can point at keys. */
 struct mapinfo {
 	const struct ynode **key;
@@ -69,45 +69,45 @@ struct mapinfo {
 /* ---- config_tables.c ---- */
 
 /* The list items the loader checks beyond their tables. */
-extern const struct cfg_section listener_section;
-extern const struct cfg_section host_section;
-extern const struct cfg_section component_section;
+extern const struct cfg_section cfg_listener_section;
+extern const struct cfg_section cfg_host_section;
+extern const struct cfg_section cfg_component_section;
 
 /* ---- config_yaml.c ---- */
 
 int cfg_fail(struct cfg_ctx *x, struct pos at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void file_fail(char *err, size_t errlen, const char *file, const char *what,
+void cfg_file_fail(char *err, size_t errlen, const char *file, const char *what,
     const char *detail);
-const char *shown(char *out, size_t outlen, const char *s);
-/* Append ".key" or "[i]" to x->path; path_pop(x, returned) undoes it. */
-size_t path_push(struct cfg_ctx *x, const char *key);
-size_t path_push_index(struct cfg_ctx *x, size_t i);
-void path_pop(struct cfg_ctx *x, size_t old);
-const char *kind_name(const struct ynode *n);
-void ynode_free(struct ynode *n);
+const char *cfg_shown(char *out, size_t outlen, const char *s);
+/* Append ".key" or "[i]" to x->path; cfg_path_pop(x, returned) undoes it. */
+size_t cfg_path_push(struct cfg_ctx *x, const char *key);
+size_t cfg_path_push_index(struct cfg_ctx *x, size_t i);
+void cfg_path_pop(struct cfg_ctx *x, size_t old);
+const char *cfg_kind_name(const struct ynode *n);
+void cfg_ynode_free(struct ynode *n);
 /* Parse x->buf into *rootp (NULL for an empty file); -1 on error. */
-int yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp);
-void fmt_value(char *out, size_t n, enum cfg_type type, long long v);
-int is_bounded(const struct cfg_directive *d);
-char *path_clean(const char *abs);
-char *path_join(const char *dir, const char *rel);
+int cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp);
+void cfg_fmt_value(char *out, size_t n, enum cfg_type type, long long v);
+int cfg_is_bounded(const struct cfg_directive *d);
+char *cfg_path_clean(const char *abs);
+char *cfg_path_join(const char *dir, const char *rel);
 /* The directive named name in sec, or the index of its terminator. */
-size_t dir_index(const struct cfg_section *sec, const char *name);
-int walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
+size_t cfg_dir_index(const struct cfg_section *sec, const char *name);
+int cfg_walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
     const struct ynode *map, struct pos where, void *base, struct mapinfo *mi);
 
 /* ---- config_check.c ---- */
 
-/* Checks of one list item after walk_map filled it. */
-int check_listener(
+/* Checks of one list item after cfg_walk_map filled it. */
+int cfg_check_listener(
     struct cfg_ctx *x, struct cfg_listener *l, const struct mapinfo *mi);
-int check_component(
+int cfg_check_component(
     struct cfg_ctx *x, struct cfg_component *cm, const struct mapinfo *mi);
-int finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
-    const struct mapinfo *mi);
+int cfg_finish_host(struct cfg_ctx *x, struct cfg_host *h,
+    const struct ynode *item, const struct mapinfo *mi);
 /* Checks across the items of the lists, after the whole file is read. */
-int check_listener_conflicts(struct cfg_ctx *x);
-int check_names(struct cfg_ctx *x);
+int cfg_check_listener_conflicts(struct cfg_ctx *x);
+int cfg_check_names(struct cfg_ctx *x);
 
 #endif

@@ -249,7 +249,7 @@ static const struct cfg_directive listener_dirs[] = {
 	{ .name = NULL },
 };
 
-const struct cfg_section listener_section = {
+const struct cfg_section cfg_listener_section = {
 	.name = "listeners",
 	.dirs = listener_dirs,
 	.size = sizeof(struct cfg_listener),
@@ -271,7 +271,7 @@ static const struct cfg_directive host_dirs[] = {
 	{ .name = NULL },
 };
 
-const struct cfg_section host_section = {
+const struct cfg_section cfg_host_section = {
 	.name = "hosts",
 	.dirs = host_dirs,
 	.size = sizeof(struct cfg_host),
@@ -295,7 +295,7 @@ static const struct cfg_directive component_dirs[] = {
 	{ .name = NULL },
 };
 
-const struct cfg_section component_section = {
+const struct cfg_section cfg_component_section = {
 	.name = "components",
 	.dirs = component_dirs,
 	.size = sizeof(struct cfg_component),
@@ -344,18 +344,18 @@ static const struct cfg_directive root_dirs[] = {
 	{ .name = "listeners",
 	    .type = CFG_LIST,
 	    .offset = offsetof(struct config, listeners),
-	    .sub = &listener_section,
+	    .sub = &cfg_listener_section,
 	    .doc = "Addresses and ports the server accepts connections "
 		   "on." },
 	{ .name = "hosts",
 	    .type = CFG_LIST,
 	    .offset = offsetof(struct config, hosts),
-	    .sub = &host_section,
+	    .sub = &cfg_host_section,
 	    .doc = "Virtual hosts (domains) the server serves." },
 	{ .name = "components",
 	    .type = CFG_LIST,
 	    .offset = offsetof(struct config, components),
-	    .sub = &component_section,
+	    .sub = &cfg_component_section,
 	    .doc = "External components allowed to connect." },
 	{ .name = NULL },
 };

@@ -43,7 +43,7 @@ cfg_fail(struct cfg_ctx *x, struct pos at, const char *fmt, ...)
 
 /* Errors about the file as a whole carry no position. */
 void
-file_fail(char *err, size_t errlen, const char *file, const char *what,
+cfg_file_fail(char *err, size_t errlen, const char *file, const char *what,
     const char *detail)
 {
 	if (err == NULL || errlen == 0)
@@ -57,7 +57,7 @@ file_fail(char *err, size_t errlen, const char *file, const char *what,
 /* User text quoted in a message: control characters would garble a log
  * line, and a megabyte scalar helps nobody. */
 const char *
-shown(char *out, size_t outlen, const char *s)
+cfg_shown(char *out, size_t outlen, const char *s)
 {
 	size_t i, o = 0;
 
@@ -76,7 +76,7 @@ shown(char *out, size_t outlen, const char *s)
 }
 
 size_t
-path_push(struct cfg_ctx *x, const char *key)
+cfg_path_push(struct cfg_ctx *x, const char *key)
 {
 	size_t old = x->pathlen;
 	int n = snprintf(x->path + old, sizeof(x->path) - old, "%s%s",
@@ -90,7 +90,7 @@ path_push(struct cfg_ctx *x, const char *key)
 }
 
 size_t
-path_push_index(struct cfg_ctx *x, size_t i)
+cfg_path_push_index(struct cfg_ctx *x, size_t i)
 {
 	size_t old = x->pathlen;
 	int n = snprintf(x->path + old, sizeof(x->path) - old, "[%zu]", i);
@@ -103,7 +103,7 @@ path_push_index(struct cfg_ctx *x, size_t i)
 }
 
 void
-path_pop(struct cfg_ctx *x, size_t old)
+cfg_path_pop(struct cfg_ctx *x, size_t old)
 {
 	x->pathlen = old;
 	x->path[old] = '\0';
@@ -138,7 +138,7 @@ offset_pos(const struct cfg_ctx *x, size_t off)
 }
 
 const char *
-kind_name(const struct ynode *n)
+cfg_kind_name(const struct ynode *n)
 {
 	if (n->kind == YN_MAP)
 		return "a mapping";
@@ -160,14 +160,14 @@ ynode_new(enum ynode_kind kind, struct pos at)
 }
 
 void
-ynode_free(struct ynode *n)
+cfg_ynode_free(struct ynode *n)
 {
 	size_t i;
 
 	if (n == NULL)
 		return;
 	for (i = 0; i < n->nkids; i++)
-		ynode_free(n->kids[i]);
+		cfg_ynode_free(n->kids[i]);
 	free(n->kids);
 	free(n->str);
 	free(n);
@@ -224,10 +224,10 @@ check_props(struct cfg_ctx *x, struct pos at, const yaml_char_t *anchor,
 	if (anchor != NULL)
 		return cfg_fail(x, at,
 		    "anchors (&%s) are not supported; write the value out",
-		    shown(s, sizeof(s), (const char *)anchor));
+		    cfg_shown(s, sizeof(s), (const char *)anchor));
 	if (tag != NULL)
 		return cfg_fail(x, at, "tags (%s) are not supported",
-		    shown(s, sizeof(s), (const char *)tag));
+		    cfg_shown(s, sizeof(s), (const char *)tag));
 	return 0;
 }
 
@@ -246,7 +246,7 @@ attach(struct cfg_ctx *x, struct ynode **stack, size_t depth,
 	    n->kind != YN_SCALAR) {
 		struct pos at = n->pos;
 
-		ynode_free(n);
+		cfg_ynode_free(n);
 		return cfg_fail(x, at, "mapping keys must be plain strings");
 	}
 	if (parent->nkids == parent->cap) {
@@ -259,7 +259,7 @@ attach(struct cfg_ctx *x, struct ynode **stack, size_t depth,
 }
 
 int
-yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
+cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -351,7 +351,7 @@ out_event:
 	yaml_event_delete(&ev);
 out_parser:
 	yaml_parser_delete(&p);
-	ynode_free(root);
+	cfg_ynode_free(root);
 	return rc;
 }
 
@@ -389,7 +389,7 @@ scan_number(const char *s, int allow_sign, long long *v, const char **rest)
 
 /* A bound in the unit an operator would write it in. */
 void
-fmt_value(char *out, size_t n, enum cfg_type type, long long v)
+cfg_fmt_value(char *out, size_t n, enum cfg_type type, long long v)
 {
 	static const struct {
 		long long mult;
@@ -422,7 +422,7 @@ fmt_value(char *out, size_t n, enum cfg_type type, long long v)
 }
 
 int
-is_bounded(const struct cfg_directive *d)
+cfg_is_bounded(const struct cfg_directive *d)
 {
 	return !(d->min == 0 && d->max == 0);
 }
@@ -433,13 +433,13 @@ range_fail(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 {
 	char lo[32], hi[32], txt[CFG_SHOWN_MAX + 8];
 
-	if (!is_bounded(d))
+	if (!cfg_is_bounded(d))
 		return cfg_fail(x, at, "%s%s is too large", pre,
-		    shown(txt, sizeof(txt), s));
-	fmt_value(lo, sizeof(lo), d->type, d->min);
-	fmt_value(hi, sizeof(hi), d->type, d->max);
+		    cfg_shown(txt, sizeof(txt), s));
+	cfg_fmt_value(lo, sizeof(lo), d->type, d->min);
+	cfg_fmt_value(hi, sizeof(hi), d->type, d->max);
 	return cfg_fail(x, at, "%s%s is out of range (%s..%s)", pre,
-	    shown(txt, sizeof(txt), s), lo, hi);
+	    cfg_shown(txt, sizeof(txt), s), lo, hi);
 }
 
 static int
@@ -494,7 +494,7 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 		rest++;
 	}
 	if (rc == -1 || (rc == 0 && rest[0] != '\0')) {
-		shown(txt, sizeof(txt), s);
+		cfg_shown(txt, sizeof(txt), s);
 		if (d->type == CFG_SIZE)
 			return cfg_fail(x, at,
 			    "%s'%s' is not a size (bytes, or a number with a "
@@ -512,7 +512,7 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 	if (rc == -2 || v > LLONG_MAX / mult)
 		return range_fail(x, d, s, at, pre);
 	v *= mult;
-	if (is_bounded(d) && (v < d->min || v > d->max))
+	if (cfg_is_bounded(d) && (v < d->min || v > d->max))
 		return range_fail(x, d, s, at, pre);
 	*out = v;
 	return 0;
@@ -558,7 +558,7 @@ join_choices(char *out, size_t n, const char *const *choices)
  * file system knows what it means under symbolic links. abs starts with
  * a '/'. */
 char *
-path_clean(const char *abs)
+cfg_path_clean(const char *abs)
 {
 	size_t n = strlen(abs), o = 0;
 	char *out = xmalloc(n + 2);
@@ -586,7 +586,7 @@ path_clean(const char *abs)
 }
 
 char *
-path_join(const char *dir, const char *rel)
+cfg_path_join(const char *dir, const char *rel)
 {
 	size_t dl = strlen(dir), rl = strlen(rel);
 	char *tmp = xmalloc(dl + rl + 2), *out;
@@ -594,7 +594,7 @@ path_join(const char *dir, const char *rel)
 	memcpy(tmp, dir, dl);
 	tmp[dl] = '/';
 	memcpy(tmp + dl + 1, rel, rl + 1);
-	out = path_clean(tmp);
+	out = cfg_path_clean(tmp);
 	free(tmp);
 	return out;
 }
@@ -626,7 +626,7 @@ parse_scalar(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 			return cfg_fail(x, at,
 			    "%s'%s' is not a boolean (true/false, yes/no, "
 			    "on/off)",
-			    pre, shown(txt, sizeof(txt), s));
+			    pre, cfg_shown(txt, sizeof(txt), s));
 		return 0;
 	case CFG_INT:
 	case CFG_SIZE:
@@ -637,8 +637,9 @@ parse_scalar(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 			if (s[0] == '\0')
 				return cfg_fail(x, at,
 				    "%sthe path must not be empty", pre);
-			*(char **)field =
-			    s[0] == '/' ? path_clean(s) : path_join(x->dir, s);
+			*(char **)field = s[0] == '/' ?
+			    cfg_path_clean(s) :
+			    cfg_path_join(x->dir, s);
 			return 0;
 		}
 		*(char **)field = xstrdup(s);
@@ -652,10 +653,10 @@ parse_scalar(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 		}
 		join_choices(list, sizeof(list), d->choices);
 		return cfg_fail(x, at, "%s'%s' is not one of: %s", pre,
-		    shown(txt, sizeof(txt), s), list);
+		    cfg_shown(txt, sizeof(txt), s), list);
 	default:
 		return cfg_fail(x, at, "%s'%s': this key takes no scalar", pre,
-		    shown(txt, sizeof(txt), s));
+		    cfg_shown(txt, sizeof(txt), s));
 	}
 }
 
@@ -721,7 +722,7 @@ unknown_key(struct cfg_ctx *x, const struct cfg_section *sec,
 			best = module_registry[i]->name;
 		}
 	}
-	shown(txt, sizeof(txt), k->str);
+	cfg_shown(txt, sizeof(txt), k->str);
 	if (best != NULL && bestd < strlen(k->str))
 		return cfg_fail(x, k->pos,
 		    "unknown key '%s' (did you mean '%s'?)", txt, best);
@@ -739,25 +740,25 @@ walk_strlist(struct cfg_ctx *x, const struct ynode *key,
 		return 0;
 	if (val->kind != YN_SEQ)
 		return cfg_fail(x, key->pos, "expected a sequence, not %s",
-		    kind_name(val));
+		    cfg_kind_name(val));
 	sl->n = val->nkids;
 	sl->v = xcalloc(sl->n, sizeof(*sl->v));
 	for (i = 0; i < val->nkids; i++) {
 		it = val->kids[i];
-		old = path_push_index(x, i);
+		old = cfg_path_push_index(x, i);
 		if (it->kind != YN_SCALAR || it->is_null)
 			return cfg_fail(x, it->pos, "expected a string, not %s",
-			    kind_name(it));
+			    cfg_kind_name(it));
 		if (strlen(it->str) != it->len)
 			return cfg_fail(x, it->pos, "contains a NUL byte");
 		sl->v[i] = xstrdup(it->str);
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
 
 size_t
-dir_index(const struct cfg_section *sec, const char *name)
+cfg_dir_index(const struct cfg_section *sec, const char *name)
 {
 	size_t i;
 
@@ -792,37 +793,37 @@ walk_list(struct cfg_ctx *x, const struct cfg_directive *d,
 		return 0;
 	if (val->kind != YN_SEQ)
 		return cfg_fail(x, key->pos, "expected a sequence, not %s",
-		    kind_name(val));
+		    cfg_kind_name(val));
 	l->n = val->nkids;
 	l->items = xcalloc(l->n, sub->size);
 	for (i = 0; i < val->nkids; i++) {
 		it = val->kids[i];
 		item = (char *)l->items + i * sub->size;
-		old = path_push_index(x, i);
+		old = cfg_path_push_index(x, i);
 		if (it->kind != YN_MAP)
 			return cfg_fail(x, it->pos,
-			    "expected a mapping, not %s", kind_name(it));
+			    "expected a mapping, not %s", cfg_kind_name(it));
 		memset(&mi, 0, sizeof(mi));
-		if (sub == &host_section) {
+		if (sub == &cfg_host_section) {
 			mi.modkey = xcalloc(module_registry_len,
 			    sizeof(*mi.modkey));
 			mi.modval = xcalloc(module_registry_len,
 			    sizeof(*mi.modval));
 		}
-		rc = walk_map(x, sub, it, it->pos, item, &mi);
-		if (rc == 0 && sub == &host_section)
-			rc = finish_host(x, (struct cfg_host *)(void *)item, it,
-			    &mi);
-		else if (rc == 0 && sub == &listener_section)
-			rc = check_listener(x,
+		rc = cfg_walk_map(x, sub, it, it->pos, item, &mi);
+		if (rc == 0 && sub == &cfg_host_section)
+			rc = cfg_finish_host(x,
+			    (struct cfg_host *)(void *)item, it, &mi);
+		else if (rc == 0 && sub == &cfg_listener_section)
+			rc = cfg_check_listener(x,
 			    (struct cfg_listener *)(void *)item, &mi);
-		else if (rc == 0 && sub == &component_section)
-			rc = check_component(x,
+		else if (rc == 0 && sub == &cfg_component_section)
+			rc = cfg_check_component(x,
 			    (struct cfg_component *)(void *)item, &mi);
 		mapinfo_free(&mi);
 		if (rc < 0)
 			return -1;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	return 0;
 }
@@ -834,11 +835,12 @@ walk_value(struct cfg_ctx *x, const struct cfg_directive *d,
 	switch (d->type) {
 	case CFG_SECTION:
 		if (val->kind == YN_SCALAR && val->is_null)
-			return walk_map(x, d->sub, NULL, key->pos, field, NULL);
+			return cfg_walk_map(x, d->sub, NULL, key->pos, field,
+			    NULL);
 		if (val->kind != YN_MAP)
 			return cfg_fail(x, key->pos,
-			    "expected a mapping, not %s", kind_name(val));
-		return walk_map(x, d->sub, val, val->pos, field, NULL);
+			    "expected a mapping, not %s", cfg_kind_name(val));
+		return cfg_walk_map(x, d->sub, val, val->pos, field, NULL);
 	case CFG_LIST:
 		return walk_list(x, d, key, val, field);
 	case CFG_STRLIST:
@@ -848,7 +850,7 @@ walk_value(struct cfg_ctx *x, const struct cfg_directive *d,
 	}
 	if (val->kind != YN_SCALAR)
 		return cfg_fail(x, key->pos, "expected a scalar, not %s",
-		    kind_name(val));
+		    cfg_kind_name(val));
 	if (val->is_null) {
 		/* An optional string without a default may be written out
 		 * empty ("pidfile: ~") to say "none". */
@@ -871,7 +873,7 @@ apply_default(struct cfg_ctx *x, const struct cfg_directive *d,
 
 	switch (d->type) {
 	case CFG_SECTION:
-		return walk_map(x, d->sub, NULL, where, field, NULL);
+		return cfg_walk_map(x, d->sub, NULL, where, field, NULL);
 	case CFG_LIST:
 		if (d->def != NULL)
 			return cfg_fail(x, where,
@@ -911,7 +913,7 @@ apply_default(struct cfg_ctx *x, const struct cfg_directive *d,
 /* Fill base from map (NULL: absent) along sec. where is the position
  * reported for missing keys and bad defaults. */
 int
-walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
+cfg_walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
     const struct ynode *map, struct pos where, void *base,
     struct mapinfo *mi)
 {
@@ -926,7 +928,7 @@ walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
 	for (i = 0; map != NULL && i + 1 < map->nkids; i += 2) {
 		k = map->kids[i];
 		v = map->kids[i + 1];
-		di = strlen(k->str) == k->len ? dir_index(sec, k->str) : nd;
+		di = strlen(k->str) == k->len ? cfg_dir_index(sec, k->str) : nd;
 		if (di == nd) {
 			mod = with_modules && strlen(k->str) == k->len ?
 			    module_index(k->str) :
@@ -954,11 +956,11 @@ walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
 		}
 		keys[di] = k;
 		vals[di] = v;
-		old = path_push(x, k->str);
+		old = cfg_path_push(x, k->str);
 		if (walk_value(x, &sec->dirs[di], k, v,
 			(char *)base + sec->dirs[di].offset) < 0)
 			goto out_free;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	for (di = 0; di < nd; di++) {
 		d = &sec->dirs[di];
@@ -969,10 +971,10 @@ walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
 			    d->name);
 			goto out_free;
 		}
-		old = path_push(x, d->name);
+		old = cfg_path_push(x, d->name);
 		if (apply_default(x, d, where, (char *)base + d->offset) < 0)
 			goto out_free;
-		path_pop(x, old);
+		cfg_path_pop(x, old);
 	}
 	rc = 0;
 	if (mi != NULL) {
