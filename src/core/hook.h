@@ -17,6 +17,20 @@ struct jid;
 
 enum hook_ret { HOOK_CONTINUE = 0, HOOK_HANDLED = 1 };
 
+struct hook_ev;
+struct session;
+
+/* A stream not yet bound to a session: where the client stands and how
+ * to answer it (it has no JID to route to). */
+struct hook_stream {
+	const char *peer; /* the client's IP address */
+	void (*reply)(struct hook_ev *ev, struct xml_node *n); /* frees n */
+	void *ctx; /* reply's and adopt's */
+	/* stream resumption: take over an existing session; 0 on success,
+	 * the stream is then bound to it */
+	int (*adopt)(struct hook_ev *ev, struct session *s);
+};
+
 struct hook_ev {
 	struct host *host; /* the virtual host the event belongs to */
 	struct session *session; /* sending local session, or NULL */
@@ -28,14 +42,9 @@ struct hook_ev {
 	int to_self; /* the stanza had no 'to' (addressed to the account) */
 	void *data; /* event-specific (documented at the event) */
 	const char *user; /* user/created, user/deleted: the local part */
-	/* c2s/unauthed/...: where the client stands, and how to answer it
-	 * (the stream has no session and no JID yet) */
-	const char *peer; /* the client's IP address */
-	void (*reply)(struct hook_ev *ev, struct xml_node *n); /* frees n */
-	void *reply_ctx;
-	/* c2s/element/ns before bind: take over an existing session (stream
-	 * resumption); 0 on success, the stream is then bound to it */
-	int (*adopt)(struct hook_ev *ev, struct session *s);
+	/* events from a stream with no session yet (c2s/unauthed/...,
+	 * c2s/element/... before bind); NULL for routed stanzas */
+	const struct hook_stream *stream;
 };
 
 /* The events the core fires (modules may fire their own too):
@@ -54,14 +63,14 @@ struct hook_ev {
  *       about to be queued to ev->session; HOOK_HANDLED: it was kept)
  *   c2s/features/preauth|postauth   ev->data: the <stream:features> node
  *   c2s/element/ns        a top-level non-stanza element after
- *       authentication (ev->session NULL before bind: then ev->user,
- *       ev->reply and ev->adopt are set)
+ *       authentication (ev->session NULL before bind: then ev->user
+ *       and ev->stream are set)
  *   c2s/stanza-in         a stanza arrived from ev->session (counted
  *       before it is processed)
  *   session/lost          the connection of ev->session died without a
  *       clean close; HOOK_HANDLED: a module keeps the session alive (it
  *       has set another transport with session_set_transport)
- *   c2s/unauthed/ns:name  an iq before authentication (ev->reply answers)
+ *   c2s/unauthed/ns:name  an iq before authentication (ev->stream answers)
  *   user/created, user/deleted      ev->user on ev->host
  *   disco/info/host, disco/info/account   ev->data: the <query/> being
  *       answered (add forms, XEP-0128), ev->to the entity asked

@@ -73,7 +73,7 @@ reply_error(struct hook_ev *ev, const char *type, const char *cond,
 {
 	struct xml_node *r;
 
-	if (ev->reply) {
+	if (ev->stream) {
 		r = xml_node_new(XML_NS_CLIENT, "iq");
 		xml_node_set_attr(r, "id", xml_node_attr(ev->stanza, "id"));
 	} else {
@@ -81,8 +81,8 @@ reply_error(struct hook_ev *ev, const char *type, const char *cond,
 	}
 	xml_node_set_attr(r, "type", "error");
 	stanza_error_add(r, type, cond, text);
-	if (ev->reply)
-		ev->reply(ev, r);
+	if (ev->stream)
+		ev->stream->reply(ev, r);
 	else
 		stanza_reply_send(ev, r);
 }
@@ -90,11 +90,11 @@ reply_error(struct hook_ev *ev, const char *type, const char *cond,
 static void
 reply_result(struct hook_ev *ev, struct xml_node *payload_parent)
 {
-	if (!ev->reply) {
+	if (!ev->stream) {
 		stanza_reply_send(ev, payload_parent);
 		return;
 	}
-	ev->reply(ev, payload_parent);
+	ev->stream->reply(ev, payload_parent);
 }
 
 static struct xml_node *
@@ -102,7 +102,7 @@ new_result(struct hook_ev *ev)
 {
 	struct xml_node *r;
 
-	if (!ev->reply)
+	if (!ev->stream)
 		return stanza_reply(ev);
 	r = xml_node_new(XML_NS_CLIENT, "iq");
 	xml_node_set_attr(r, "id", xml_node_attr(ev->stanza, "id"));
@@ -225,10 +225,10 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		reply_error(ev, "modify", "not-acceptable", why);
 		goto out_jid;
 	}
-	if (rc->per_ip > 0 && (throttle_count(ev->host, ev->peer) >=
+	if (rc->per_ip > 0 && (throttle_count(ev->host, ev->stream->peer) >=
 	    rc->per_ip || nmarks == THROTTLE_MAX)) {
 		log_info("register refused (throttled) ip=%s host=%s",
-		    ev->peer, ev->host->name);
+		    ev->stream->peer, ev->host->name);
 		reply_error(ev, "wait", "policy-violation",
 		    "too many registrations from your address; try again "
 		    "later");
@@ -244,8 +244,8 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		reply_error(ev, "wait", "internal-server-error", NULL);
 		goto out_jid;
 	}
-	throttle_note(ev->host, ev->peer);
-	log_info("account registered jid=%s ip=%s", j.bare, ev->peer);
+	throttle_note(ev->host, ev->stream->peer);
+	log_info("account registered jid=%s ip=%s", j.bare, ev->stream->peer);
 	reply_result(ev, new_result(ev));
 	users_created(ev->host, j.node);
 out_jid:

@@ -113,8 +113,8 @@ failed(struct hook_ev *ev, const char *cond, const uint32_t *h)
 		xml_node_set_attr(f, "h", v);
 	}
 	xml_node_child(f, NS_STANZAS, cond);
-	if (ev->reply) {
-		ev->reply(ev, f);
+	if (ev->stream) {
+		ev->stream->reply(ev, f);
 		return;
 	}
 	{
@@ -632,7 +632,7 @@ do_resume(struct hook_ev *ev)
 		failed(ev, "unexpected-request", &m->in_h);
 		return;
 	}
-	if (ev->adopt(ev, s) != 0) {
+	if (ev->stream->adopt(ev, s) != 0) {
 		failed(ev, "item-not-found", NULL);
 		return;
 	}

@@ -755,7 +755,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 static int
 adopt_session(struct hook_ev *ev, struct session *s)
 {
-	struct c2s *c = ev->reply_ctx;
+	struct c2s *c = ev->stream->ctx;
 
 	/* a closing session (slow consumer) ends when the loop is idle:
 	 * this stream would be left holding it */
@@ -779,15 +779,17 @@ static void unauthed_reply(struct hook_ev *ev, struct xml_node *n);
 static enum hook_ret
 authed_element(struct c2s *c, struct xml_node *st)
 {
+	struct hook_stream hs = { 0 };
 	struct hook_ev ev = { 0 };
 
 	ev.host = c->host;
 	ev.stanza = st;
 	ev.user = c->user;
-	ev.peer = c->conn->peer;
-	ev.reply = unauthed_reply;
-	ev.reply_ctx = c;
-	ev.adopt = adopt_session;
+	hs.peer = c->conn->peer;
+	hs.reply = unauthed_reply;
+	hs.ctx = c;
+	hs.adopt = adopt_session;
+	ev.stream = &hs;
 	return hook_fire_id(c->host->hooks,
 	    hook_lookup3("c2s/element", st->ns, NULL), &ev);
 }
@@ -795,7 +797,7 @@ authed_element(struct c2s *c, struct xml_node *st)
 static void
 unauthed_reply(struct hook_ev *ev, struct xml_node *n)
 {
-	struct c2s *c = ev->reply_ctx;
+	struct c2s *c = ev->stream->ctx;
 
 	if (c->state != C2S_CLOSED)
 		stream_send_node(c->conn, n, XML_NS_CLIENT);
@@ -807,6 +809,7 @@ unauthed_reply(struct hook_ev *ev, struct xml_node *n)
 static enum hook_ret
 unauthed_iq(struct c2s *c, struct xml_node *st)
 {
+	struct hook_stream hs = { 0 };
 	struct hook_ev ev = { 0 };
 	struct xml_node *p = xml_node_first_el(st);
 
@@ -819,9 +822,10 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 	ev.stanza = st;
 	ev.payload = p;
 	ev.type = xml_node_attr(st, "type") ? xml_node_attr(st, "type") : "";
-	ev.peer = c->conn->peer;
-	ev.reply = unauthed_reply;
-	ev.reply_ctx = c;
+	hs.peer = c->conn->peer;
+	hs.reply = unauthed_reply;
+	hs.ctx = c;
+	ev.stream = &hs;
 	return hook_fire_id(c->host->hooks,
 	    hook_lookup4("c2s", "unauthed", p->ns, p->name), &ev);
 }
