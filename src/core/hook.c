@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/util.h"
+#include "xml/xml.h"
 
 #define NAMES_BUCKETS 1024
 
@@ -208,4 +209,56 @@ enum hook_ret
 hook_fire(struct hook_table *t, const char *name, struct hook_ev *ev)
 {
 	return hook_fire_id(t, hook_lookup(name), ev);
+}
+
+void
+stanza_classify(const struct xml_node *st, enum stanza_kind *kind,
+    enum stanza_type *type)
+{
+	static const struct {
+		enum stanza_kind kind;
+		const char *name;
+		enum stanza_type type;
+	} types[] = {
+		{ STANZA_MESSAGE, "normal", STANZA_TYPE_NORMAL },
+		{ STANZA_MESSAGE, "chat", STANZA_TYPE_CHAT },
+		{ STANZA_MESSAGE, "groupchat", STANZA_TYPE_GROUPCHAT },
+		{ STANZA_MESSAGE, "headline", STANZA_TYPE_HEADLINE },
+		{ STANZA_IQ, "get", STANZA_TYPE_GET },
+		{ STANZA_IQ, "set", STANZA_TYPE_SET },
+		{ STANZA_IQ, "result", STANZA_TYPE_RESULT },
+		{ STANZA_PRESENCE, "unavailable", STANZA_TYPE_UNAVAILABLE },
+		{ STANZA_PRESENCE, "probe", STANZA_TYPE_PROBE },
+		{ STANZA_PRESENCE, "subscribe", STANZA_TYPE_SUBSCRIBE },
+		{ STANZA_PRESENCE, "subscribed", STANZA_TYPE_SUBSCRIBED },
+		{ STANZA_PRESENCE, "unsubscribe", STANZA_TYPE_UNSUBSCRIBE },
+		{ STANZA_PRESENCE, "unsubscribed", STANZA_TYPE_UNSUBSCRIBED },
+	};
+	const char *t = xml_node_attr(st, "type");
+	size_t i;
+
+	if (strcmp(st->name, "message") == 0)
+		*kind = STANZA_MESSAGE;
+	else if (strcmp(st->name, "presence") == 0)
+		*kind = STANZA_PRESENCE;
+	else if (strcmp(st->name, "iq") == 0)
+		*kind = STANZA_IQ;
+	else
+		*kind = STANZA_OTHER;
+	if (t == NULL || *t == '\0') {
+		/* an empty attribute reads as none, as it always did */
+		*type = STANZA_TYPE_NONE;
+		return;
+	}
+	if (strcmp(t, "error") == 0) {
+		*type = STANZA_TYPE_ERROR;
+		return;
+	}
+	*type = STANZA_TYPE_UNKNOWN;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (types[i].kind == *kind && strcmp(types[i].name, t) == 0) {
+			*type = types[i].type;
+			return;
+		}
+	}
 }

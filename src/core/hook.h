@@ -31,6 +31,40 @@ struct hook_stream {
 	int (*adopt)(struct hook_ev *ev, struct session *s);
 };
 
+/* What a stanza is (RFC 6120 §8), and its type attribute as one enum for
+ * all kinds (RFC 6120 §8.2.3 iq, RFC 6121 §5.2.2 message, §4.7.1 and
+ * §3 presence). STANZA_TYPE_NONE: no type attribute (a normal message,
+ * an available presence). */
+enum stanza_kind {
+	STANZA_OTHER,
+	STANZA_MESSAGE,
+	STANZA_PRESENCE,
+	STANZA_IQ,
+};
+
+enum stanza_type {
+	STANZA_TYPE_NONE,
+	STANZA_TYPE_UNKNOWN, /* a value no RFC defines for the kind */
+	STANZA_TYPE_ERROR,
+	STANZA_TYPE_NORMAL,
+	STANZA_TYPE_CHAT,
+	STANZA_TYPE_GROUPCHAT,
+	STANZA_TYPE_HEADLINE,
+	STANZA_TYPE_GET,
+	STANZA_TYPE_SET,
+	STANZA_TYPE_RESULT,
+	STANZA_TYPE_UNAVAILABLE,
+	STANZA_TYPE_PROBE,
+	STANZA_TYPE_SUBSCRIBE,
+	STANZA_TYPE_SUBSCRIBED,
+	STANZA_TYPE_UNSUBSCRIBE,
+	STANZA_TYPE_UNSUBSCRIBED,
+};
+
+/* Classify a stanza by its element name and type attribute. */
+void stanza_classify(const struct xml_node *st, enum stanza_kind *kind,
+    enum stanza_type *type);
+
 struct hook_ev {
 	struct host *host; /* the virtual host the event belongs to */
 	struct session *session; /* sending local session, or NULL */
@@ -38,6 +72,8 @@ struct hook_ev {
 	const struct jid *from; /* always set for stanzas */
 	const struct jid *to; /* resolved target (bare JID when 'to' absent) */
 	const char *type; /* the stanza's type attribute, or "" */
+	enum stanza_kind kind; /* for stanza events */
+	enum stanza_type stype; /* the type attribute, parsed once */
 	struct xml_node *payload; /* iq: the child element; else NULL */
 	int to_self; /* the stanza had no 'to' (addressed to the account) */
 	void *data; /* event-specific (documented at the event) */

@@ -256,8 +256,8 @@ av_presence(struct hook_ev *ev)
 
 	if (s == NULL || s->jid.node == NULL)
 		return HOOK_CONTINUE;
-	if (ev->type[0] != '\0') {
-		if (self && strcmp(ev->type, "unavailable") == 0) {
+	if (ev->stype != STANZA_TYPE_NONE) {
+		if (self && ev->stype == STANZA_TYPE_UNAVAILABLE) {
 			as = as_get(s, 0);
 			if (as != NULL) {
 				xml_node_free(as->last);

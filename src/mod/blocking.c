@@ -250,10 +250,10 @@ bl_filter(struct hook_ev *ev)
 	const struct jid *from = ev->from, *to = ev->to;
 	const char *hn = ev->host->name;
 	const char *name = ev->stanza->name;
-	int is_error = strcmp(ev->type, "error") == 0;
+	int is_error = ev->stype == STANZA_TYPE_ERROR;
 	int is_pres = strcmp(name, "presence") == 0;
 	int req = strcmp(name, "iq") == 0 &&
-	    (strcmp(ev->type, "get") == 0 || strcmp(ev->type, "set") == 0);
+	    (ev->stype == STANZA_TYPE_GET || ev->stype == STANZA_TYPE_SET);
 
 	if (to == NULL)
 		return HOOK_CONTINUE;

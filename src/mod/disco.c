@@ -186,6 +186,8 @@ caps_forms(struct host *h, struct sbuf *s)
 	ev.from = &hj;
 	ev.to = &hj;
 	ev.type = "get";
+	ev.kind = STANZA_IQ;
+	ev.stype = STANZA_TYPE_GET;
 	ev.data = res;
 	hook_fire(h->hooks, "disco/info/host", &ev);
 	for (c = xml_node_first_el(res); c; c = xml_node_next_el(c)) {

@@ -140,7 +140,7 @@ last_presence(struct hook_ev *ev)
 
 	if (s == NULL)
 		return HOOK_CONTINUE;
-	if (strcmp(ev->type, "unavailable") == 0) {
+	if (ev->stype == STANZA_TYPE_UNAVAILABLE) {
 		st = xml_node_find(ev->stanza, XML_NS_CLIENT, "status");
 		if (st) {
 			const char *t = xml_node_text_get(st);
@@ -155,7 +155,7 @@ last_presence(struct hook_ev *ev)
 			}
 			status = xstrndup(t, n);
 		}
-	} else if (ev->type[0] != '\0') {
+	} else if (ev->stype != STANZA_TYPE_NONE) {
 		return HOOK_CONTINUE;
 	}
 	free(session_mod_get(s, last_idx()));

@@ -188,9 +188,9 @@ offline_store(struct hook_ev *ev)
 	int64_t now;
 	int fits, rc;
 
-	if (strcmp(ev->type, "headline") == 0 ||
-	    strcmp(ev->type, "groupchat") == 0 ||
-	    strcmp(ev->type, "error") == 0 || user == NULL)
+	if (ev->stype == STANZA_TYPE_HEADLINE ||
+	    ev->stype == STANZA_TYPE_GROUPCHAT ||
+	    ev->stype == STANZA_TYPE_ERROR || user == NULL)
 		return HOOK_CONTINUE;
 	/* XEP-0334 no-store: not kept, so the router answers
 	 * service-unavailable */
@@ -497,7 +497,7 @@ offline_presence(struct hook_ev *ev)
 
 	if (s == NULL || s->jid.node == NULL)
 		return HOOK_CONTINUE;
-	eligible = s->available && s->priority >= 0 && ev->type[0] == '\0';
+	eligible = s->available && s->priority >= 0 && ev->stype == STANZA_TYPE_NONE;
 	o = offline_sess(s, eligible);
 	was = o && o->eligible;
 	if (o)

@@ -1889,7 +1889,7 @@ owner_iq(struct hook_ev *ev)
 	struct xml_node *op = xml_node_first_el(ev->payload);
 	const char *node = op ? xml_node_attr(op, "node") : NULL;
 	const char *user = ev->to->node;
-	int set = strcmp(ev->type, "set") == 0;
+	int set = ev->stype == STANZA_TYPE_SET;
 	struct node_conf c;
 	struct xml_node *r, *x, *m;
 	char owner[JID_PART_MAX * 2 + 2];
@@ -2283,9 +2283,9 @@ static void
 presence_seen(struct host *h, const char *owner, const char *full,
     struct hook_ev *ev)
 {
-	if (ev->type[0] == '\0')
+	if (ev->stype == STANZA_TYPE_NONE)
 		watch(h, owner, full, ev->stanza);
-	else if (strcmp(ev->type, "unavailable") == 0)
+	else if (ev->stype == STANZA_TYPE_UNAVAILABLE)
 		watchers_drop(h, owner, full, NULL);
 }
 

@@ -294,7 +294,7 @@ pres_self(struct hook_ev *ev)
 
 	if (s == NULL)
 		return HOOK_CONTINUE;
-	if (ev->type[0] == '\0') {
+	if (ev->stype == STANZA_TYPE_NONE) {
 		ps = ps_get(s, 1);
 		first = ps->last == NULL;
 		xml_node_free(ps->last);
@@ -307,7 +307,7 @@ pres_self(struct hook_ev *ev)
 		contacts_free(&cs);
 		return HOOK_CONTINUE;
 	}
-	if (strcmp(ev->type, "unavailable") == 0) {
+	if (ev->stype == STANZA_TYPE_UNAVAILABLE) {
 		ps = ps_get(s, 0);
 		if (ps)
 			go_unavailable(s, ps, ev->stanza);
@@ -639,7 +639,8 @@ pres_outgoing(struct hook_ev *ev)
 		jid_cleanup(&to);
 		return HOOK_HANDLED;
 	}
-	if (ev->type[0] != '\0' && strcmp(ev->type, "unavailable") != 0)
+	if (ev->stype != STANZA_TYPE_NONE &&
+	    ev->stype != STANZA_TYPE_UNAVAILABLE)
 		goto out;
 	/* §4.6: directed presence; contacts who get broadcasts anyway
 	 * are not tracked */
@@ -647,7 +648,7 @@ pres_outgoing(struct hook_ev *ev)
 	for (i = 0; i < ps->ndirected; i++)
 		if (strcmp(ps->directed[i], to.full) == 0)
 			break;
-	if (ev->type[0] == '\0') {
+	if (ev->stype == STANZA_TYPE_NONE) {
 		int sub = roster_subscription(s->jid.domain, s->jid.node,
 		    to.bare);
 
@@ -675,13 +676,14 @@ pres_bare(struct hook_ev *ev)
 		in_subscription(ev);
 		return HOOK_HANDLED;
 	}
-	if (strcmp(ev->type, "probe") == 0) {
+	if (ev->stype == STANZA_TYPE_PROBE) {
 		answer_probe(ev);
 		return HOOK_HANDLED;
 	}
 	if (ev->to->resource)
 		return HOOK_CONTINUE; /* §8.5.3.2.2: resource gone: dropped */
-	if (ev->type[0] == '\0' || strcmp(ev->type, "unavailable") == 0) {
+	if (ev->stype == STANZA_TYPE_NONE ||
+	    ev->stype == STANZA_TYPE_UNAVAILABLE) {
 		deliver_all(ev->to->bare, ev->stanza);
 		return HOOK_HANDLED;
 	}
@@ -697,7 +699,7 @@ pres_full(struct hook_ev *ev)
 		in_subscription(ev);
 		return HOOK_HANDLED;
 	}
-	if (strcmp(ev->type, "probe") == 0) {
+	if (ev->stype == STANZA_TYPE_PROBE) {
 		answer_probe(ev);
 		return HOOK_HANDLED;
 	}

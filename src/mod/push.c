@@ -532,7 +532,7 @@ push_answer(struct hook_ev *ev)
 	}
 	if (p == NULL)
 		return HOOK_CONTINUE;
-	if (strcmp(ev->type, "error") == 0) {
+	if (ev->stype == STANZA_TYPE_ERROR) {
 		/* §7.1: a failed publish disables that jid and node */
 		log_info("push service refused user=%s service=%s: disabled",
 		    p->bare, p->to);

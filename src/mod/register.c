@@ -257,14 +257,14 @@ preauth_iq(struct hook_ev *ev)
 {
 	const struct register_cfg *rc = host_modcfg(ev->host, &mod_register);
 
-	if (strcmp(ev->type, "get") != 0 && strcmp(ev->type, "set") != 0)
+	if (ev->stype != STANZA_TYPE_GET && ev->stype != STANZA_TYPE_SET)
 		return HOOK_HANDLED; /* results and errors: nothing asked */
 	if (!rc->allow) {
 		reply_error(ev, "cancel", "service-unavailable",
 		    "registration is closed on this server");
 		return HOOK_HANDLED;
 	}
-	if (strcmp(ev->type, "get") == 0)
+	if (ev->stype == STANZA_TYPE_GET)
 		preauth_form(ev);
 	else if (xml_node_find(ev->payload, NS_REGISTER, "remove"))
 		reply_error(ev, "auth", "not-authorized",

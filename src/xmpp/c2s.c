@@ -822,6 +822,7 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 	ev.stanza = st;
 	ev.payload = p;
 	ev.type = xml_node_attr(st, "type") ? xml_node_attr(st, "type") : "";
+	stanza_classify(st, &ev.kind, &ev.stype);
 	hs.peer = c->conn->peer;
 	hs.reply = unauthed_reply;
 	hs.ctx = c;

@@ -270,6 +270,7 @@ router_deliver_bare(struct host *h, struct xml_node *st,
 		ev.from = &from;
 		ev.to = to;
 		ev.type = type ? type : "";
+		stanza_classify(st, &ev.kind, &ev.stype);
 		hr = hook_fire(h->hooks, "message/offline", &ev);
 		jid_cleanup(&from);
 		if (hr == HOOK_HANDLED)
@@ -484,6 +485,7 @@ route_stanza(struct xml_node *st, const struct jid *from,
 	ev.from = from;
 	ev.session = origin;
 	ev.type = type ? type : "";
+	stanza_classify(st, &ev.kind, &ev.stype);
 	if (is_iq) {
 		kind = iq_kind(type);
 		ev.payload = xml_node_first_el(st);
