@@ -50,10 +50,10 @@ struct mrow {
 	struct mgroup *g;
 	long refs; /* the group's, and every listing's that holds it */
 	int live;
-	int64_t when; /* archive */
-	uint64_t seq; /* archive: order of appends */
-	long long bytes; /* what it counts for the quota */
-	const char *key; /* map key, archive id; "" for keyval */
+	int64_t when;	  /* archive */
+	uint64_t seq;	  /* archive: order of appends */
+	long long bytes;  /* what it counts for the quota */
+	const char *key;  /* map key, archive id; "" for keyval */
 	const char *with; /* archive; "" for none */
 	const char *val;
 	size_t len;
@@ -75,8 +75,8 @@ struct mgroup {
 	size_t n, cap;
 	size_t nlive;
 	long long bytes; /* of the live rows */
-	int sorted; /* map: rows are in key order */
-	int touched; /* in the transaction's touched list */
+	int sorted;	 /* map: rows are in key order */
+	int touched;	 /* in the transaction's touched list */
 };
 
 struct mundo {
@@ -183,13 +183,12 @@ tab_chain(const struct mtab *t, uint32_t hash)
 static uint32_t
 user_hash(const char *host, const char *user)
 {
-	return hash_bytes(hash_bytes(HASH_INIT, host, strlen(host) + 1), user,
-	    strlen(user));
+	return hash_bytes(
+	    hash_bytes(HASH_INIT, host, strlen(host) + 1), user, strlen(user));
 }
 
 static struct muser *
-user_find(struct mem_store *s, const char *host, const char *user,
-    int create)
+user_find(struct mem_store *s, const char *host, const char *user, int create)
 {
 	uint32_t h = user_hash(host, user);
 	size_t hl, ul;
@@ -221,8 +220,8 @@ touch(struct mem_store *s, struct mgroup *g)
 	if (g->touched)
 		return;
 	g->touched = 1;
-	s->touched = grow(s->touched, &s->captouched, s->ntouched + 1,
-	    sizeof(*s->touched));
+	s->touched = grow(
+	    s->touched, &s->captouched, s->ntouched + 1, sizeof(*s->touched));
 	s->touched[s->ntouched++] = g;
 }
 
@@ -258,8 +257,8 @@ group_find(struct mem_store *s, enum store_kind kind, const char *host,
 static uint32_t
 row_hash(const struct mgroup *g, const char *key)
 {
-	return hash_bytes(hash_bytes(HASH_INIT, &g, sizeof(g)), key,
-	    strlen(key));
+	return hash_bytes(
+	    hash_bytes(HASH_INIT, &g, sizeof(g)), key, strlen(key));
 }
 
 /* The live row of key in g (NULL: none, or no group). */
@@ -283,8 +282,8 @@ row_find(struct mem_store *s, const struct mgroup *g, const char *key)
 }
 
 static struct mrow *
-row_new(enum store_kind kind, const char *key, int64_t when,
-    const char *with, const char *val, size_t len)
+row_new(enum store_kind kind, const char *key, int64_t when, const char *with,
+    const char *val, size_t len)
 {
 	size_t kl = strlen(key), wl = strlen(with);
 	struct mrow *r = xcalloc(1, sizeof(*r) + kl + wl + len + 3);
@@ -499,10 +498,10 @@ mem_tidy(struct mem_store *s)
 }
 
 static const char *const fault_names[STORE_MEM_NFAULTS] = {
-	[STORE_MEM_FAIL_READ] = "read",
-	[STORE_MEM_FAIL_WRITE] = "write",
-	[STORE_MEM_FAIL_WRITE_ABORT] = "write (transaction lost)",
-	[STORE_MEM_FAIL_COMMIT] = "commit",
+    [STORE_MEM_FAIL_READ] = "read",
+    [STORE_MEM_FAIL_WRITE] = "write",
+    [STORE_MEM_FAIL_WRITE_ABORT] = "write (transaction lost)",
+    [STORE_MEM_FAIL_COMMIT] = "commit",
 };
 
 static int
@@ -542,8 +541,7 @@ mem_read(struct mem_store *s)
 }
 
 int
-store_mem_fail(struct store *st, enum store_mem_fault f, int skip,
-    int count)
+store_mem_fail(struct store *st, enum store_mem_fault f, int skip, int count)
 {
 	if (st == NULL || st->be != &store_memory_backend ||
 	    (unsigned)f >= STORE_MEM_NFAULTS)
@@ -658,8 +656,8 @@ mem_kv_set(struct store *st, const char *host, const char *user,
 }
 
 static int
-mem_kv_del(struct store *st, const char *host, const char *user,
-    const char *store)
+mem_kv_del(
+    struct store *st, const char *host, const char *user, const char *store)
 {
 	struct mem_store *s = ms(st);
 	struct mrow *r;
@@ -795,11 +793,10 @@ cmp_key(const void *a, const void *b)
 static int
 mem_map_list(struct store *st, const char *host, const char *user,
     const char *store, const char *prefix,
-    int (*cb)(void *ud, const char *key, const char *val, size_t len),
-    void *ud)
+    int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = { NULL, 0, 0 };
+	struct msnap sn = {NULL, 0, 0};
 	size_t lo = 0, hi, mid, plen, i;
 	struct mgroup *g;
 	int rc, ret = 0;
@@ -876,8 +873,7 @@ mem_archive_append(struct store *st, const char *host, const char *user,
 		    nz(user), nz(host), nz(store));
 		return -1;
 	}
-	row_add(s, g,
-	    row_new(STORE_ARCHIVE, nz(id), when, nz(with), val, len));
+	row_add(s, g, row_new(STORE_ARCHIVE, nz(id), when, nz(with), val, len));
 	return 0;
 }
 
@@ -901,8 +897,8 @@ aq_match(const struct maq *a, const struct mrow *r)
 		return 0;
 	if (a->after != NULL && !row_before(a->after, r->when, r->seq))
 		return 0;
-	if (a->before != NULL && !row_before(r, a->before->when,
-	    a->before->seq))
+	if (a->before != NULL &&
+	    !row_before(r, a->before->when, a->before->seq))
 		return 0;
 	return 1;
 }
@@ -910,8 +906,8 @@ aq_match(const struct maq *a, const struct mrow *r)
 /* 0, 1 when after_id or before_id is unknown in that archive (as
  * sqlite.c), -1 on an error. */
 static int
-aq_prepare(struct mem_store *s, const struct store_archive_query *q,
-    struct maq *a)
+aq_prepare(
+    struct mem_store *s, const struct store_archive_query *q, struct maq *a)
 {
 	struct mgroup *g;
 	size_t i;
@@ -961,8 +957,8 @@ cmp_pos(const void *a, const void *b)
 /* The rows of a (the first limit of them, limit > 0) into sn, in order
  * or newest first. */
 static void
-aq_collect(struct mem_store *s, const struct maq *a, long limit,
-    int reverse, struct msnap *sn)
+aq_collect(struct mem_store *s, const struct maq *a, long limit, int reverse,
+    struct msnap *sn)
 {
 	const struct store_archive_query *q = a->q;
 	struct mrow *r, *t;
@@ -1009,7 +1005,7 @@ mem_archive_query(struct store *st, const struct store_archive_query *q,
     int (*cb)(void *ud, const struct store_archive_item *it), void *ud)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = { NULL, 0, 0 };
+	struct msnap sn = {NULL, 0, 0};
 	struct store_archive_item it;
 	struct maq a;
 	size_t i;
@@ -1038,11 +1034,11 @@ mem_archive_query(struct store *st, const struct store_archive_query *q,
 }
 
 static int
-mem_archive_count(struct store *st, const struct store_archive_query *q,
-    long *count)
+mem_archive_count(
+    struct store *st, const struct store_archive_query *q, long *count)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = { NULL, 0, 0 };
+	struct msnap sn = {NULL, 0, 0};
 	struct maq a;
 	size_t i;
 	long n = 0;
@@ -1070,8 +1066,8 @@ mem_archive_count(struct store *st, const struct store_archive_query *q,
 }
 
 static int
-mem_archive_expire(struct store *st, const char *store, int64_t before,
-    long *deleted)
+mem_archive_expire(
+    struct store *st, const char *store, int64_t before, long *deleted)
 {
 	struct mem_store *s = ms(st);
 	struct mgroup *g;
@@ -1092,8 +1088,8 @@ mem_archive_expire(struct store *st, const char *store, int64_t before,
 				    strcmp(g->store, store) != 0)
 					continue;
 				/* oldest first: stop at the first one kept */
-				for (k = 0; k < g->n && g->rows[k]->when < before;
-				    k++)
+				for (k = 0;
+				     k < g->n && g->rows[k]->when < before; k++)
 					if (g->rows[k]->live) {
 						row_kill(s, g->rows[k]);
 						n++;
@@ -1218,26 +1214,26 @@ mem_close(struct store *st)
 }
 
 const struct store_backend store_memory_backend = {
-	.name = "memory",
-	.open = mem_open,
-	.close = mem_close,
-	.commit = mem_commit,
-	.in_tx = mem_in_tx,
-	.rollback = mem_rollback,
-	.kv_get = mem_kv_get,
-	.kv_set = mem_kv_set,
-	.kv_del = mem_kv_del,
-	.kv_users = mem_kv_users,
-	.map_get = mem_map_get,
-	.map_set = mem_map_set,
-	.map_del = mem_map_del,
-	.map_list = mem_map_list,
-	.map_count = mem_map_count,
-	.archive_append = mem_archive_append,
-	.archive_query = mem_archive_query,
-	.archive_count = mem_archive_count,
-	.archive_expire = mem_archive_expire,
-	.archive_del = mem_archive_del,
-	.user_delete = mem_user_delete,
-	.bytes = mem_bytes,
+    .name = "memory",
+    .open = mem_open,
+    .close = mem_close,
+    .commit = mem_commit,
+    .in_tx = mem_in_tx,
+    .rollback = mem_rollback,
+    .kv_get = mem_kv_get,
+    .kv_set = mem_kv_set,
+    .kv_del = mem_kv_del,
+    .kv_users = mem_kv_users,
+    .map_get = mem_map_get,
+    .map_set = mem_map_set,
+    .map_del = mem_map_del,
+    .map_list = mem_map_list,
+    .map_count = mem_map_count,
+    .archive_append = mem_archive_append,
+    .archive_query = mem_archive_query,
+    .archive_count = mem_archive_count,
+    .archive_expire = mem_archive_expire,
+    .archive_del = mem_archive_del,
+    .user_delete = mem_user_delete,
+    .bytes = mem_bytes,
 };

@@ -24,7 +24,7 @@ enum store_mem_fault {
 
 /* Calls of that kind on st first succeed skip times, then the next count
  * fail (count 0 disarms it). Returns -1 if st is not a memory store. */
-int store_mem_fail(struct store *st, enum store_mem_fault f, int skip,
-    int count);
+int store_mem_fail(
+    struct store *st, enum store_mem_fault f, int skip, int count);
 
 #endif
