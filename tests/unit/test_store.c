@@ -508,6 +508,14 @@ test_archive_fields(void **state)
 	assert_int_equal(count(&q), 2);
 	q.with = "nurse@h";
 	ASSERT_QUERY(&q, "a1,");
+	/* after_id past before_id: nothing, either way */
+	q = romeo_mam();
+	q.after_id = "a5";
+	q.before_id = "a3";
+	ASSERT_QUERY(&q, "");
+	assert_int_equal(count(&q), 0);
+	q.reverse = 1;
+	ASSERT_QUERY(&q, "");
 
 	/* ids */
 	q = romeo_mam();
