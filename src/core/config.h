@@ -117,7 +117,7 @@ struct cfg_tls {
 extern const char *const cfg_tls_versions[];
 
 struct cfg_storage {
-	int backend; /* index into cfg_storage_backends: "sqlite" */
+	int backend; /* index into cfg_storage_backends */
 	char *path; /* SQLite database file */
 };
 extern const char *const cfg_storage_backends[];

@@ -12,7 +12,7 @@
 const char *const cfg_listener_kinds[] = { "c2s", "c2s_tls", "component",
 	NULL };
 const char *const cfg_tls_versions[] = { "1.2", "1.3", NULL };
-const char *const cfg_storage_backends[] = { "sqlite", NULL };
+const char *const cfg_storage_backends[] = { "sqlite", "memory", NULL };
 /* Same order as enum log_level. */
 const char *const cfg_log_levels[] = { "error", "warn", "info", "debug",
 	NULL };
@@ -24,7 +24,8 @@ static const struct cfg_directive storage_dirs[] = {
 	    .def = "sqlite",
 	    .choices = cfg_storage_backends,
 	    .doc = "Where data is kept; sqlite is an embedded database "
-		   "file." },
+		   "file; memory is for tests: nothing survives a restart "
+		   "(and ternctl sees none of it)." },
 	{ .name = "path",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_storage, path),

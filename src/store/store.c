@@ -45,6 +45,7 @@ struct store_usage {
 
 static const struct store_backend *const backends[] = {
 	&store_sqlite_backend,
+	&store_memory_backend,
 };
 
 struct store *

@@ -109,9 +109,9 @@ struct store_archive_query {
 	int reverse; /* newest first (for "last page" queries) */
 };
 
-/* Open a backend by name ("sqlite") at location (a file path for
- * SQLite). err gets a message on failure. Creates or migrates the
- * schema. */
+/* Open a backend by name ("sqlite", or "memory" for tests) at location
+ * (a file path for SQLite; ignored by memory). err gets a message on
+ * failure. Creates or migrates the schema. */
 struct store *store_open(const char *backend, const char *location,
     char *err, size_t errlen);
 void store_close(struct store *st);

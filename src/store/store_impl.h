@@ -20,5 +20,6 @@ struct store {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_memory_backend; /* mem.c */
 
 #endif

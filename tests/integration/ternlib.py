@@ -111,9 +111,13 @@ def make_cert(path):
 # ---------------------------------------------------------------- daemon
 
 class Ternd:
-    """One ternd instance in directory d (config file d/tern.yml)."""
+    """One ternd instance in directory d (config file d/tern.yml).
+    storage='memory' runs it on the in-memory backend (nothing survives
+    a restart; ternctl cannot add users to it: pass users=None to
+    make_server and register in-band)."""
 
     def __init__(self, d, cert_pem, limits=None, log_level='debug',
+                 storage='sqlite',
                  modules=('disco', 'ping', 'version', 'time', 'vcard',
                           'private', 'register', 'welcome',
                           'contact_info', 'roster', 'presence',
@@ -139,6 +143,7 @@ class Ternd:
         }
         self.limits.update(limits or {})
         self.log_level = log_level
+        self.storage = storage
         self.modules = list(modules)
         self.proc = None
         self._logf = None
@@ -150,7 +155,7 @@ class Ternd:
         lines = [
             'log_level: %s' % self.log_level,
             'control_socket: ternd.sock',
-            'storage: { backend: sqlite, path: tern.db }',
+            'storage: { backend: %s, path: tern.db }' % self.storage,
             'tls: { cert_dir: certs, min_version: "1.2", '
             'c2s_require_tls: true }',
             'limits: { %s }' % lim,

@@ -1,5 +1,10 @@
-/* test_store.c: the SQLite backend through the store_* wrappers, on a
- * database file in a fresh temporary directory per test. */
+/* test_store.c: the storage conformance suite. Every backend-neutral
+ * test runs once per backend through the store_* wrappers (SQLite on a
+ * database file in a fresh temporary directory per test, and the
+ * in-memory backend); a new backend (PostgreSQL) adds one entry to
+ * backends[] and must pass them all. SQLite-only tests (migration, file
+ * paths, a second connection, RLIMIT_FSIZE) and memory-only tests
+ * (injected failures, see store/mem.h) follow them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,24 +21,79 @@
 
 #include "core/buf.h"
 #include "core/util.h"
+#include "store/mem.h"
 #include "store/store.h"
+#include "store/store_impl.h"
+
+/* One backend under test. */
+struct backend {
+	const char *name; /* for store_open */
+	int durable;	  /* what is committed survives store_close */
+	/* make commits fail for real, and work again */
+	void (*fail_commits)(void);
+	void (*heal_commits)(void);
+};
 
 struct fx {
+	const struct backend *be;
 	char dir[64];
 	char path[96];
 };
 
+/* SQLite: RLIMIT_FSIZE makes every write to the database files fail
+ * with EFBIG. */
+static struct rlimit fsize_old;
+
+static void
+sqlite_fail_commits(void)
+{
+	struct rlimit low;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &fsize_old), 0);
+	low = fsize_old;
+	low.rlim_cur = 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+}
+
+static void
+sqlite_heal_commits(void)
+{
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &fsize_old), 0);
+}
+
+static void
+memory_fail_commits(void)
+{
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_COMMIT, 0, 1000000), 0);
+}
+
+static void
+memory_heal_commits(void)
+{
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_COMMIT, 0, 0), 0);
+}
+
+static struct backend be_sqlite = {
+    "sqlite", 1, sqlite_fail_commits, sqlite_heal_commits};
+static struct backend be_memory = {
+    "memory", 0, memory_fail_commits, memory_heal_commits};
+
+/* *state is the struct backend to test (cmocka's prestate). */
 static int
 setup(void **state)
 {
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 	char err[256];
 
+	fx->be = *state;
 	snprintf(fx->dir, sizeof(fx->dir), "/tmp/tern-test-store-XXXXXX");
 	if (mkdtemp(fx->dir) == NULL)
 		return -1;
 	snprintf(fx->path, sizeof(fx->path), "%s/tern.db", fx->dir);
-	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	store_main = store_open(fx->be->name, fx->path, err, sizeof(err));
 	if (store_main == NULL) {
 		fprintf(stderr, "store_open: %s\n", err);
 		return -1;
@@ -46,7 +106,7 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
 	char p[128];
 	size_t i;
 
@@ -67,8 +127,16 @@ reopen(struct fx *fx)
 	char err[256];
 
 	store_close(store_main);
-	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	store_main = store_open(fx->be->name, fx->path, err, sizeof(err));
 	assert_non_null(store_main);
+}
+
+/* Reopen where that keeps the data (not the memory backend). */
+static void
+reopen_if_durable(struct fx *fx)
+{
+	if (fx->be->durable)
+		reopen(fx);
 }
 
 /* ---- keyval ---- */
@@ -102,7 +170,7 @@ fail_user(void *ud, const char *user)
 static void
 test_kv(void **state)
 {
-	static const char bin[] = { 'a', '\0', 'b', '\xff' };
+	static const char bin[] = {'a', '\0', 'b', '\xff'};
 	struct sbuf b;
 	char *v = NULL;
 	size_t len = 99;
@@ -116,8 +184,8 @@ test_kv(void **state)
 	free(v);
 
 	/* overwrite, binary with NUL bytes */
-	assert_int_equal(store_kv_set("h", "romeo", "vcard", bin, sizeof(bin)),
-	    0);
+	assert_int_equal(
+	    store_kv_set("h", "romeo", "vcard", bin, sizeof(bin)), 0);
 	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
 	assert_int_equal(len, sizeof(bin));
 	assert_memory_equal(v, bin, sizeof(bin));
@@ -191,33 +259,38 @@ nested_map(void *ud, const char *key, const char *val, size_t len)
 static void
 test_map_prefix(void **state)
 {
-	static const char *const keys[] = { "a\n1", "a\n2", "a\x0b",
-		"ab\n1", "a", "b\n1", "\xff\xff", "\xff\xffz", "\xfe" };
+	static const char *const keys[] = {"a\n1", "a\n2", "a\x0b", "ab\n1",
+	    "a", "b\n1", "\xff\xff", "\xff\xffz", "\xfe"};
 	struct sbuf b;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		assert_int_equal(store_map_set("h", "romeo", "pep_items",
-		    keys[i], "v", 1), 0);
-	assert_int_equal(store_map_set("h", "juliet", "pep_items", "a\n3", "w",
-	    1), 0);
+		assert_int_equal(
+		    store_map_set("h", "romeo", "pep_items", keys[i], "v", 1),
+		    0);
+	assert_int_equal(
+	    store_map_set("h", "juliet", "pep_items", "a\n3", "w", 1), 0);
 	sbuf_init(&b);
-	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
-	    "a\n", collect_map, &b), 0);
+	assert_int_equal(store_map_list_prefix(
+			     "h", "romeo", "pep_items", "a\n", collect_map, &b),
+	    0);
 	assert_string_equal(b.data, "a\n1=v;a\n2=v;");
 	sbuf_reset(&b);
 	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
-	    "\xff\xff", collect_map, &b), 0);
+			     "\xff\xff", collect_map, &b),
+	    0);
 	assert_string_equal(b.data, "\xff\xff=v;\xff\xffz=v;");
 	sbuf_reset(&b);
-	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items",
-	    "zz", collect_map, &b), 0);
+	assert_int_equal(store_map_list_prefix(
+			     "h", "romeo", "pep_items", "zz", collect_map, &b),
+	    0);
 	assert_true(b.len == 0);
 	sbuf_reset(&b);
 	/* the empty prefix is every key */
-	assert_int_equal(store_map_list_prefix("h", "romeo", "pep_items", "",
-	    collect_map, &b), 0);
+	assert_int_equal(store_map_list_prefix(
+			     "h", "romeo", "pep_items", "", collect_map, &b),
+	    0);
 	{
 		size_t semis = 0;
 
@@ -263,20 +336,20 @@ test_map(void **state)
 	sbuf_init(&b);
 	assert_int_equal(
 	    store_map_list("h", "romeo", "roster", collect_map, &b), 0);
-	assert_string_equal(b.data,
-	    "benvolio@h=to;juliet@h=from;mercutio@h=none;");
+	assert_string_equal(
+	    b.data, "benvolio@h=to;juliet@h=from;mercutio@h=none;");
 	sbuf_cleanup(&b);
 
 	sbuf_init(&n.out);
-	assert_int_equal(store_map_list("h", "romeo", "roster", nested_map, &n),
-	    0);
+	assert_int_equal(
+	    store_map_list("h", "romeo", "roster", nested_map, &n), 0);
 	assert_string_equal(n.out.data,
 	    "[benvolio@h:romeo@h=both;][juliet@h:romeo@h=both;]"
 	    "[mercutio@h:romeo@h=both;]");
 	sbuf_cleanup(&n.out);
 
-	assert_int_equal(store_map_del("h", "romeo", "roster", "benvolio@h"),
-	    0);
+	assert_int_equal(
+	    store_map_del("h", "romeo", "roster", "benvolio@h"), 0);
 	assert_int_equal(
 	    store_map_get("h", "romeo", "roster", "benvolio@h", &v, &len), 1);
 	assert_int_equal(store_map_count("h", "romeo", "roster", &count), 0);
@@ -313,14 +386,13 @@ fill_archive(void)
 	for (i = 0; i < 10; i++) {
 		snprintf(id, sizeof(id), "a%d", i);
 		snprintf(val, sizeof(val), "<m>%d</m>", i);
-		assert_int_equal(store_archive_append("h", "romeo", "mam", id,
-				     1000 + i * 10,
-				     i % 2 ? "nurse@h" : "juliet@h", val,
-				     strlen(val)),
+		assert_int_equal(
+		    store_archive_append("h", "romeo", "mam", id, 1000 + i * 10,
+			i % 2 ? "nurse@h" : "juliet@h", val, strlen(val)),
 		    0);
 	}
-	assert_int_equal(store_archive_append("h", "juliet", "mam", "j0",
-			     1005, "romeo@h", "x", 1),
+	assert_int_equal(store_archive_append("h", "juliet", "mam", "j0", 1005,
+			     "romeo@h", "x", 1),
 	    0);
 	assert_int_equal(store_archive_append("h", "romeo", "offline", "o0",
 			     1005, "juliet@h", "y", 1),
@@ -341,11 +413,11 @@ query(const struct store_archive_query *q, int expect_rc)
 	return sbuf_steal(&b, NULL);
 }
 
-#define ASSERT_QUERY(q, expected)                                          \
-	do {                                                               \
-		char *got_ = query((q), 0);                                \
-		assert_string_equal(got_, (expected));                     \
-		free(got_);                                                \
+#define ASSERT_QUERY(q, expected)                                              \
+	do {                                                                   \
+		char *got_ = query((q), 0);                                    \
+		assert_string_equal(got_, (expected));                         \
+		free(got_);                                                    \
 	} while (0)
 
 static long
@@ -386,7 +458,7 @@ check_item(void *ud, const struct store_archive_item *it)
 static void
 test_archive_fields(void **state)
 {
-	static const char *const ids[] = { "a7", "a2", "nope", "j0", NULL };
+	static const char *const ids[] = {"a7", "a2", "nope", "j0", NULL};
 	struct store_archive_query q;
 	int seen = 0;
 
@@ -436,6 +508,14 @@ test_archive_fields(void **state)
 	assert_int_equal(count(&q), 2);
 	q.with = "nurse@h";
 	ASSERT_QUERY(&q, "a1,");
+	/* after_id past before_id: nothing, either way */
+	q = romeo_mam();
+	q.after_id = "a5";
+	q.before_id = "a3";
+	ASSERT_QUERY(&q, "");
+	assert_int_equal(count(&q), 0);
+	q.reverse = 1;
+	ASSERT_QUERY(&q, "");
 
 	/* ids */
 	q = romeo_mam();
@@ -505,18 +585,18 @@ test_archive_unknown_id(void **state)
 static void
 test_archive_ordering_and_ids_escaping(void **state)
 {
-	static const char *const ids[] = { "q\"uote", "back\\slash", "tab\t",
-		NULL };
+	static const char *const ids[] = {
+	    "q\"uote", "back\\slash", "tab\t", NULL};
 	struct store_archive_query q;
 
 	(void)state;
 	/* equal times keep insertion order; the ids list survives JSON
 	 * special characters */
-	assert_int_equal(store_archive_append("h", "u", "s", "back\\slash",
-			     500, "", "1", 1),
+	assert_int_equal(
+	    store_archive_append("h", "u", "s", "back\\slash", 500, "", "1", 1),
 	    0);
-	assert_int_equal(store_archive_append("h", "u", "s", "q\"uote", 500,
-			     NULL, "2", 1),
+	assert_int_equal(
+	    store_archive_append("h", "u", "s", "q\"uote", 500, NULL, "2", 1),
 	    0);
 	assert_int_equal(
 	    store_archive_append("h", "u", "s", "plain", 500, "", "3", 1), 0);
@@ -585,10 +665,9 @@ test_user_delete(void **state)
 	assert_int_equal(store_kv_set("h", "romeo", "vcard", "v", 1), 0);
 	assert_int_equal(store_kv_set("h", "juliet", "vcard", "v", 1), 0);
 	assert_int_equal(store_kv_set("h2", "romeo", "vcard", "v", 1), 0);
-	assert_int_equal(store_map_set("h", "romeo", "roster", "k", "v", 1),
-	    0);
-	assert_int_equal(store_map_set("h", "juliet", "roster", "k", "v", 1),
-	    0);
+	assert_int_equal(store_map_set("h", "romeo", "roster", "k", "v", 1), 0);
+	assert_int_equal(
+	    store_map_set("h", "juliet", "roster", "k", "v", 1), 0);
 	assert_int_equal(store_commit(), 0);
 
 	assert_int_equal(store_user_delete("h", "romeo"), 0);
@@ -621,6 +700,41 @@ test_user_delete(void **state)
 
 static void
 test_commit_semantics(void **state)
+{
+	struct fx *fx = *state;
+	char *v = NULL;
+	size_t len;
+
+	/* nothing to commit is fine */
+	assert_int_equal(store_commit(), 0);
+
+	/* a write is visible at once, before the commit */
+	assert_int_equal(store_kv_set("h", "u", "s", "v1", 2), 0);
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 0);
+	assert_string_equal(v, "v1");
+	free(v);
+	assert_int_equal(store_commit(), 0);
+
+	/* several writes, one commit */
+	assert_int_equal(store_kv_set("h", "a", "s", "1", 1), 0);
+	assert_int_equal(store_map_set("h", "a", "m", "k", "2", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "a", "ar", "i", 5, "", "3", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_commit(), 0);
+	reopen_if_durable(fx);
+	assert_int_equal(store_map_get("h", "a", "m", "k", &v, &len), 0);
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(store_kv_get("h", "a", "s", &v, &len), 0);
+	assert_string_equal(v, "1");
+	free(v);
+}
+
+/* A second connection sees only committed writes; committed data
+ * survives closing, uncommitted is dropped. */
+static void
+test_sqlite_commit_semantics(void **state)
 {
 	struct fx *fx = *state;
 	struct store *main_st, *other;
@@ -673,7 +787,7 @@ test_commit_semantics(void **state)
 }
 
 static void
-test_migration_idempotent(void **state)
+test_sqlite_migration_idempotent(void **state)
 {
 	struct fx *fx = *state;
 	sqlite3 *db;
@@ -699,17 +813,17 @@ test_migration_idempotent(void **state)
 	assert_int_equal(sqlite3_column_int(st, 0), 1);
 	assert_int_equal(sqlite3_column_int(st, 1), 1);
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st,
-			     NULL),
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
 
 	/* a database from a newer Tern is refused, not downgraded */
-	assert_int_equal(sqlite3_exec(db,
-			     "UPDATE schema_version SET version=99", NULL,
-			     NULL, NULL),
+	assert_int_equal(
+	    sqlite3_exec(
+		db, "UPDATE schema_version SET version=99", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	store_close(store_main);
@@ -723,14 +837,14 @@ test_migration_idempotent(void **state)
 }
 
 static void
-test_bad_path(void **state)
+test_sqlite_bad_path(void **state)
 {
 	char err[256] = "", dir[128];
 	struct fx *fx = *state;
 	struct store *st;
 
-	st = store_open("sqlite", "/nonexistent-tern-dir/sub/tern.db", err,
-	    sizeof(err));
+	st = store_open(
+	    "sqlite", "/nonexistent-tern-dir/sub/tern.db", err, sizeof(err));
 	assert_null(st);
 	assert_non_null(strstr(err, "/nonexistent-tern-dir/sub"));
 
@@ -753,8 +867,8 @@ test_bad_path(void **state)
 static long
 count_of(const char *with)
 {
-	struct store_archive_query q = { .host = "h", .user = "u",
-		.store = "arc", .with = with };
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "arc", .with = with};
 	long n = -1;
 
 	assert_int_equal(store_archive_count(&q, &n), 0);
@@ -769,20 +883,20 @@ test_archive_count_cache(void **state)
 	long deleted;
 
 	(void)state;
-	assert_int_equal(store_archive_append("h", "u", "arc", "a1", 10, "x@h",
-	    "1", 1), 0);
-	assert_int_equal(store_archive_append("h", "u", "arc", "a2", 20, "y@h",
-	    "2", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a1", 10, "x@h", "1", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a2", 20, "y@h", "2", 1), 0);
 	assert_int_equal(count_of(NULL), 2);
 	assert_int_equal(count_of("x@h"), 1);
-	assert_int_equal(store_archive_append("h", "u", "arc", "a3", 30, "x@h",
-	    "3", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a3", 30, "x@h", "3", 1), 0);
 	assert_int_equal(count_of(NULL), 3);
 	assert_int_equal(count_of("x@h"), 2);
 	assert_int_equal(count_of("y@h"), 1);
 	/* another user's archive is another size */
-	assert_int_equal(store_archive_append("h", "v", "arc", "b1", 30, "x@h",
-	    "3", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "v", "arc", "b1", 30, "x@h", "3", 1), 0);
 	assert_int_equal(count_of(NULL), 3);
 	assert_int_equal(store_archive_del("h", "u", "arc", "a1"), 0);
 	assert_int_equal(count_of(NULL), 2);
@@ -797,44 +911,39 @@ test_archive_count_cache(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
-/* A commit that fails for real (RLIMIT_FSIZE: every write to the
- * database files fails with EFBIG) keeps every write; writes made while
- * failing are kept too; the retry once writes work commits them all, in
- * order, once. */
+/* A commit that fails for real (SQLite: RLIMIT_FSIZE, every write to
+ * the database files fails with EFBIG; memory: an injected failure)
+ * keeps every write; writes made while failing are kept too; the retry
+ * once writes work commits them all, in order, once. */
 static void
 test_failed_commit_is_replayed(void **state)
 {
-	struct rlimit old, low;
+	struct fx *fx = *state;
 	char *v = NULL;
 	size_t len;
 	long n = -1;
-	struct store_archive_query q = { .host = "h", .user = "u",
-		.store = "arc" };
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "arc"};
 
-	(void)state;
 	assert_int_equal(store_kv_set("h", "u", "doc", "v0", 2), 0);
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(store_failing(), 0);
 
-	signal(SIGXFSZ, SIG_IGN);
-	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-	low = old;
-	low.rlim_cur = 1;
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	fx->be->fail_commits();
 
 	assert_int_equal(store_kv_set("h", "u", "doc", "v1", 2), 0);
-	assert_int_equal(store_archive_append("h", "u", "arc", "a1", 1, "w",
-	    "one", 3), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a1", 1, "w", "one", 3), 0);
 	assert_int_equal(store_commit(), -1);
 	assert_int_equal(store_failing(), 1);
 	/* written while failing: journalled only */
-	assert_int_equal(store_archive_append("h", "u", "arc", "a2", 2, "w",
-	    "two", 3), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a2", 2, "w", "two", 3), 0);
 	assert_int_equal(store_map_set("h", "u", "m", "k", "x", 1), 0);
 	assert_int_equal(store_map_del("h", "u", "m", "k"), 0);
 	assert_int_equal(store_commit(), -1);
 
-	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	fx->be->heal_commits();
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(store_failing(), 0);
 	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), 0);
@@ -848,6 +957,18 @@ test_failed_commit_is_replayed(void **state)
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(store_archive_count(&q, &n), 0);
 	assert_int_equal(n, 2);
+}
+
+/* A fresh count from the backend, past store.c's kept figure. */
+static long long
+backend_usage(const char *user)
+{
+	long long n = -1;
+
+	assert_int_equal(store_main->be->bytes(
+			     store_main, STORE_KV, "h", user, NULL, NULL, &n),
+	    0);
+	return n;
 }
 
 static long long
@@ -876,23 +997,26 @@ test_account_quota(void **state)
 	store_quota_set(4000);
 	assert_int_equal(usage_of("alice"), 0);
 	assert_int_equal(store_kv_set("h", "alice", "vcard", big, 1000), 0);
-	assert_int_equal(store_map_set("h", "alice", "private", "ns1", big,
-			     1000), 0);
-	assert_int_equal(store_archive_append("h", "alice", "mam", "id1", 1,
-			     "bob@h", big, 1000), 0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "private", "ns1", big, 1000), 0);
+	assert_int_equal(store_archive_append(
+			     "h", "alice", "mam", "id1", 1, "bob@h", big, 1000),
+	    0);
 	assert_int_equal(usage_of("alice"), 1000 + 1003 + 1008);
 	/* 4014 > 4000 */
-	assert_int_equal(store_map_set("h", "alice", "private", "ns2", big,
-			     1000), STORE_QUOTA);
-	assert_int_equal(store_archive_append("h", "alice", "mam", "id2", 2,
-			     "bob@h", big, 1000), STORE_QUOTA);
-	assert_int_equal(store_map_get("h", "alice", "private", "ns2", &v,
-			     &len), 1);
+	assert_int_equal(
+	    store_map_set("h", "alice", "private", "ns2", big, 1000),
+	    STORE_QUOTA);
+	assert_int_equal(store_archive_append(
+			     "h", "alice", "mam", "id2", 2, "bob@h", big, 1000),
+	    STORE_QUOTA);
+	assert_int_equal(
+	    store_map_get("h", "alice", "private", "ns2", &v, &len), 1);
 	/* replacing with less, then room again */
-	assert_int_equal(store_map_set("h", "alice", "private", "ns1", big,
-			     500), 0);
-	assert_int_equal(store_map_set("h", "alice", "private", "ns2", big,
-			     500), 0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "private", "ns1", big, 500), 0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "private", "ns2", big, 500), 0);
 	assert_int_equal(usage_of("alice"), 1000 + 503 + 503 + 1008);
 	/* host-wide rows and other accounts count apart */
 	assert_int_equal(store_map_set("h", "", "x", "k", big, 1000), 0);
@@ -907,9 +1031,14 @@ test_account_quota(void **state)
 	assert_int_equal(usage_of("alice"), 503);
 	/* the kept figure is what a fresh count finds */
 	assert_int_equal(store_commit(), 0);
-	store_close(store_main);
-	store_main = store_open("sqlite", fx->path, err, sizeof(err));
-	assert_non_null(store_main);
+	assert_int_equal(backend_usage("alice"), 503);
+	assert_int_equal(backend_usage("bob"), 2000);
+	if (fx->be->durable) {
+		store_close(store_main);
+		store_main =
+		    store_open(fx->be->name, fx->path, err, sizeof(err));
+		assert_non_null(store_main);
+	}
 	assert_int_equal(usage_of("alice"), 503);
 	assert_int_equal(usage_of("bob"), 2000);
 	assert_int_equal(store_map_del("h", "alice", "private", NULL), 0);
@@ -921,36 +1050,434 @@ test_account_quota(void **state)
 	assert_int_equal(store_kv_set("h", "bob", "vcard", big, 1000), 0);
 }
 
+/* ---- the backend's transaction, past the journal ---- */
+
+/* What a transaction wrote is undone by the backend's rollback exactly:
+ * replaced, deleted and expired rows come back with their values and
+ * their place in the order, added ones go. store.c's journal replay
+ * relies on it (it rolls back, then applies the journal again). Calls
+ * the backend directly, so nothing is journalled. */
+static void
+test_backend_rollback(void **state)
+{
+	struct store *st = store_main;
+	const struct store_backend *be = st->be;
+	struct store_archive_query q;
+	long long romeo_bytes, juliet_bytes;
+	long deleted = -1, n = -1;
+	struct sbuf b;
+	char *v = NULL;
+	size_t len;
+
+	(void)state;
+	fill_archive();
+	assert_int_equal(store_kv_set("h", "romeo", "vcard", "one", 3), 0);
+	assert_int_equal(store_map_set("h", "romeo", "roster", "a", "1", 1), 0);
+	assert_int_equal(store_map_set("h", "romeo", "roster", "b", "2", 1), 0);
+	assert_int_equal(store_map_set("h", "romeo", "roster", "c", "3", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_false(be->in_tx(st));
+	romeo_bytes = backend_usage("romeo");
+	juliet_bytes = backend_usage("juliet");
+
+	/* one transaction that touches every kind of row */
+	assert_int_equal(be->kv_set(st, "h", "romeo", "vcard", "two", 3), 0);
+	assert_true(be->in_tx(st));
+	assert_int_equal(be->kv_set(st, "h", "juliet", "vcard", "new", 3), 0);
+	assert_int_equal(
+	    be->map_set(st, "h", "romeo", "roster", "b", "22", 2), 0);
+	assert_int_equal(be->map_del(st, "h", "romeo", "roster", "a"), 0);
+	assert_int_equal(
+	    be->map_set(st, "h", "romeo", "roster", "0", "0", 1), 0);
+	assert_int_equal(be->archive_append(st, "h", "romeo", "mam", "b0", 1015,
+			     "juliet@h", "x", 1),
+	    0);
+	assert_int_equal(be->archive_del(st, "h", "romeo", "mam", "a5"), 0);
+	assert_int_equal(be->archive_expire(st, "mam", 1030, &deleted), 0);
+	assert_int_equal(deleted, 6); /* a0 b0 a1 a2 j0 h2's a0 */
+	/* an expired id may be used again */
+	assert_int_equal(be->archive_append(st, "h", "romeo", "mam", "a0", 2000,
+			     "nurse@h", "y", 1),
+	    0);
+	assert_int_equal(be->user_delete(st, "h", "juliet"), 0);
+	assert_int_equal(be->map_del(st, "h", "romeo", "roster", NULL), 0);
+	q = romeo_mam();
+	ASSERT_QUERY(&q, "a3,a4,a6,a7,a8,a9,a0,");
+	assert_int_equal(store_map_count("h", "romeo", "roster", &n), 0);
+	assert_int_equal(n, 0);
+
+	be->rollback(st);
+	assert_false(be->in_tx(st));
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
+	assert_string_equal(v, "one");
+	free(v);
+	assert_int_equal(store_kv_get("h", "juliet", "vcard", &v, &len), 1);
+	sbuf_init(&b);
+	assert_int_equal(
+	    store_map_list("h", "romeo", "roster", collect_map, &b), 0);
+	assert_string_equal(b.data, "a=1;b=2;c=3;");
+	sbuf_cleanup(&b);
+	ASSERT_QUERY(&q, "a0,a1,a2,a3,a4,a5,a6,a7,a8,a9,");
+	assert_int_equal(count(&q), 10);
+	q.with = "juliet@h";
+	ASSERT_QUERY(&q, "a0,a2,a4,a6,a8,");
+	assert_int_equal(count(&q), 5);
+	q = romeo_mam();
+	q.after_id = "a0";
+	q.before_id = "a3";
+	ASSERT_QUERY(&q, "a1,a2,");
+	q = romeo_mam();
+	q.user = "juliet";
+	ASSERT_QUERY(&q, "j0,");
+	q.user = "romeo";
+	q.host = "h2";
+	ASSERT_QUERY(&q, "a0,");
+	assert_int_equal(backend_usage("romeo"), romeo_bytes);
+	assert_int_equal(backend_usage("juliet"), juliet_bytes);
+
+	/* and the next transaction is a normal one */
+	assert_int_equal(store_kv_set("h", "romeo", "vcard", "three", 5), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
+	assert_string_equal(v, "three");
+	free(v);
+}
+
+/* An archive of 100,000 items: pages from the middle and both ends,
+ * counts, ranges, one-by-one deletes and expiry stay right at that size
+ * (and quick: a backend quadratic in the archive size would take
+ * minutes here). */
+static void
+test_archive_large(void **state)
+{
+	enum { N = 100000, T0 = 1000000 };
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "big"};
+	long deleted = -1;
+	char id[16];
+	int i;
+
+	(void)state;
+	/* two items a second: equal times keep insertion order */
+	for (i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "i%06d", i);
+		assert_int_equal(
+		    store_archive_append("h", "u", "big", id, T0 + i / 2,
+			i % 2 ? "a@h" : "b@h", id, strlen(id)),
+		    0);
+	}
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(count(&q), N);
+	q.with = "a@h";
+	assert_int_equal(count(&q), N / 2);
+	q.with = NULL;
+	q.limit = 3;
+	q.after_id = "i049999";
+	ASSERT_QUERY(&q, "i050000,i050001,i050002,");
+	q.after_id = NULL;
+	q.reverse = 1;
+	q.limit = 2;
+	ASSERT_QUERY(&q, "i099999,i099998,");
+	q.before_id = "i000003";
+	ASSERT_QUERY(&q, "i000002,i000001,");
+	q.before_id = NULL;
+	q.reverse = 0;
+	q.with = "b@h";
+	q.after_id = "i050000";
+	ASSERT_QUERY(&q, "i050002,i050004,");
+	q = (struct store_archive_query){.host = "h",
+	    .user = "u",
+	    .store = "big",
+	    .start = T0 + 25000,
+	    .end = T0 + 25000};
+	ASSERT_QUERY(&q, "i050000,i050001,");
+	assert_int_equal(count(&q), 2);
+
+	/* every other item, one call each */
+	for (i = 0; i < N; i += 2) {
+		snprintf(id, sizeof(id), "i%06d", i);
+		assert_int_equal(store_archive_del("h", "u", "big", id), 0);
+	}
+	assert_int_equal(store_commit(), 0);
+	q = (struct store_archive_query){
+	    .host = "h", .user = "u", .store = "big"};
+	assert_int_equal(count(&q), N / 2);
+	q.with = "a@h";
+	assert_int_equal(count(&q), N / 2);
+	q.with = "b@h";
+	assert_int_equal(count(&q), 0);
+	assert_int_equal(store_archive_expire("big", T0 + 25000, &deleted), 0);
+	assert_int_equal(deleted, N / 4);
+	q.with = NULL;
+	assert_int_equal(count(&q), N / 4);
+	q.limit = 1;
+	ASSERT_QUERY(&q, "i050001,");
+	assert_int_equal(store_commit(), 0);
+}
+
+/* ---- injected failures (memory backend) ---- */
+
+/* A write the backend refuses (a statement error) fails alone: the
+ * transaction goes on with the writes before it and nothing is held for
+ * a replay. */
+static void
+test_mem_failed_write(void **state)
+{
+	char *v = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(store_kv_set("h", "u", "a", "1", 1), 0);
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_WRITE, 0, 1), 0);
+	assert_int_equal(store_kv_set("h", "u", "b", "2", 1), -1);
+	assert_int_equal(store_failing(), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "3", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_failing(), 0);
+	assert_int_equal(store_kv_get("h", "u", "a", &v, &len), 0);
+	assert_string_equal(v, "1");
+	free(v);
+	assert_int_equal(store_kv_get("h", "u", "b", &v, &len), 1);
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), 0);
+	assert_string_equal(v, "3");
+	free(v);
+	/* the backend's count of the account matches what is there */
+	assert_int_equal(backend_usage("u"), 1 + 2); /* a=1, m's k=3 */
+}
+
+/* A write failure that loses the whole transaction (SQLite rolls back
+ * by itself after some I/O errors) loses no acknowledged write: the
+ * journal replays them at the next commit, with the writes made
+ * meanwhile. */
+static void
+test_mem_lost_transaction_is_replayed(void **state)
+{
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "arc"};
+	char *v = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(store_kv_set("h", "u", "doc", "v0", 2), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_kv_set("h", "u", "doc", "v1", 2), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a1", 1, "w", "one", 3), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "x", 1), 0);
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_WRITE_ABORT, 0, 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a2", 2, "w", "two", 3), -1);
+	assert_false(store_main->be->in_tx(store_main));
+	assert_int_equal(store_failing(), 1);
+	/* written while failing: journalled only */
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a3", 3, "w", "three", 5), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_failing(), 0);
+	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), 0);
+	assert_string_equal(v, "v1");
+	free(v);
+	ASSERT_QUERY(&q, "a1,a3,");
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), 0);
+	assert_string_equal(v, "x");
+	free(v);
+	/* nothing left to replay */
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(count(&q), 2);
+}
+
+/* A replay that fails half way keeps the whole journal for the next
+ * one, which applies every write once, in order. */
+static void
+test_mem_failed_replay(void **state)
+{
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "arc"};
+	char *v = NULL;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(store_kv_set("h", "u", "doc", "v1", 2), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a1", 1, "w", "one", 3), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a2", 1, "w", "two", 3), 0);
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_COMMIT, 0, 1), 0);
+	assert_int_equal(store_commit(), -1);
+	assert_int_equal(store_failing(), 1);
+	/* the replay's second write fails */
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_WRITE, 1, 1), 0);
+	assert_int_equal(store_commit(), -1);
+	assert_int_equal(store_failing(), 1);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_failing(), 0);
+	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), 0);
+	assert_string_equal(v, "v1");
+	free(v);
+	ASSERT_QUERY(&q, "a1,a2,");
+	assert_int_equal(count(&q), 2);
+}
+
+/* A read that fails is an error to its caller, never "not found"; a
+ * quota check that cannot count the account refuses the write. */
+static void
+test_mem_failed_read(void **state)
+{
+	struct store_archive_query q = {
+	    .host = "h", .user = "u", .store = "arc"};
+	char *v = NULL;
+	struct sbuf b;
+	size_t len;
+	long n;
+
+	(void)state;
+	assert_int_equal(store_kv_set("h", "u", "doc", "v", 1), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "x", 1), 0);
+	assert_int_equal(
+	    store_archive_append("h", "u", "arc", "a1", 1, "w", "one", 3), 0);
+	assert_int_equal(store_commit(), 0);
+#define FAIL_READ()                                                            \
+	assert_int_equal(                                                      \
+	    store_mem_fail(store_main, STORE_MEM_FAIL_READ, 0, 1), 0)
+	FAIL_READ();
+	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), -1);
+	assert_int_equal(store_kv_get("h", "u", "doc", &v, &len), 0);
+	free(v);
+	FAIL_READ();
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), -1);
+	sbuf_init(&b);
+	FAIL_READ();
+	assert_int_equal(store_map_list("h", "u", "m", collect_map, &b), -1);
+	FAIL_READ();
+	assert_int_equal(store_map_count("h", "u", "m", &n), -1);
+	FAIL_READ();
+	assert_int_equal(store_kv_users("h", "doc", collect_users, &b), -1);
+	FAIL_READ();
+	assert_int_equal(store_archive_query(&q, collect_ids, &b), -1);
+	assert_true(b.len == 0);
+	sbuf_cleanup(&b);
+	FAIL_READ();
+	assert_int_equal(store_archive_count(&q, &n), -1);
+
+	store_quota_set(1000);
+	FAIL_READ();
+	assert_int_equal(store_kv_set("h", "u", "doc2", "y", 1), -1);
+	assert_int_equal(store_kv_get("h", "u", "doc2", &v, &len), 1);
+	assert_int_equal(store_kv_set("h", "u", "doc2", "y", 1), 0);
+	assert_int_equal(usage_of("u"), 1 + 2 + 6 + 1);
+	store_quota_set(0);
+#undef FAIL_READ
+	assert_int_equal(store_commit(), 0);
+}
+
+/* Listings hand out what they found when called: a callback may delete,
+ * write and commit under them. */
+static int
+wipe_map(void *ud, const char *key, const char *val, size_t len)
+{
+	assert_int_equal(store_map_del("h", "u", "m", NULL), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "zz", "new", 3), 0);
+	assert_int_equal(store_commit(), 0);
+	return collect_map(ud, key, val, len);
+}
+
+static int
+wipe_archive(void *ud, const struct store_archive_item *it)
+{
+	assert_int_equal(store_archive_del("h", "romeo", "mam", NULL), 0);
+	assert_int_equal(store_commit(), 0);
+	return collect_ids(ud, it);
+}
+
+static void
+test_mem_listing_callbacks_write(void **state)
+{
+	struct store_archive_query q = romeo_mam();
+	struct sbuf b;
+
+	(void)state;
+	assert_int_equal(store_map_set("h", "u", "m", "a", "1", 1), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "b", "2", 1), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "c", "3", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	sbuf_init(&b);
+	assert_int_equal(store_map_list("h", "u", "m", wipe_map, &b), 0);
+	assert_string_equal(b.data, "a=1;b=2;c=3;");
+	sbuf_reset(&b);
+	assert_int_equal(store_map_list("h", "u", "m", collect_map, &b), 0);
+	assert_string_equal(b.data, "zz=new;");
+	sbuf_cleanup(&b);
+
+	fill_archive();
+	assert_int_equal(store_commit(), 0);
+	sbuf_init(&b);
+	assert_int_equal(store_archive_query(&q, wipe_archive, &b), 0);
+	assert_string_equal(b.data, "a0,a1,a2,a3,a4,a5,a6,a7,a8,a9,");
+	sbuf_cleanup(&b);
+	assert_int_equal(count(&q), 0);
+}
+
+/* The memory backend is chosen by name and keeps nothing past close. */
+static void
+test_mem_open_close(void **state)
+{
+	struct fx *fx = *state;
+	char *v = NULL, err[256];
+	struct store *sq;
+	size_t len;
+
+	assert_int_equal(store_kv_set("h", "u", "s", "v", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_map_set("h", "u", "m", "k", "v", 1), 0);
+	reopen(fx); /* closing with an open transaction is fine too */
+	assert_int_equal(store_kv_get("h", "u", "s", &v, &len), 1);
+	assert_int_equal(store_map_get("h", "u", "m", "k", &v, &len), 1);
+	/* injection is for memory stores only */
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_READ, 0, 0), 0);
+	assert_int_equal(store_mem_fail(NULL, STORE_MEM_FAIL_READ, 0, 1), -1);
+	sq = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(sq);
+	assert_int_equal(store_mem_fail(sq, STORE_MEM_FAIL_READ, 0, 1), -1);
+	store_close(sq);
+}
+
+/* One test on one backend: "sqlite/test_kv". */
+#define ON(be, f)                                                              \
+	{                                                                      \
+#be "/" #f, f, setup, teardown, &be_##be                       \
+	}
+
+/* Every backend passes these. */
+#define CONFORMANCE(be)                                                        \
+	ON(be, test_kv), ON(be, test_map), ON(be, test_map_prefix),            \
+	    ON(be, test_archive_fields), ON(be, test_archive_unknown_id),      \
+	    ON(be, test_archive_ordering_and_ids_escaping),                    \
+	    ON(be, test_archive_del_and_expire), ON(be, test_user_delete),     \
+	    ON(be, test_commit_semantics), ON(be, test_archive_count_cache),   \
+	    ON(be, test_failed_commit_is_replayed),                            \
+	    ON(be, test_account_quota), ON(be, test_backend_rollback),         \
+	    ON(be, test_archive_large)
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_kv, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_prefix, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_archive_fields, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_archive_unknown_id, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_archive_ordering_and_ids_escaping, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_archive_del_and_expire,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_user_delete, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_commit_semantics, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_migration_idempotent,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_archive_count_cache,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_commit_is_replayed,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_path, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_account_quota, setup,
-		    teardown),
+	    CONFORMANCE(sqlite),
+	    CONFORMANCE(memory),
+	    ON(sqlite, test_sqlite_commit_semantics),
+	    ON(sqlite, test_sqlite_migration_idempotent),
+	    ON(sqlite, test_sqlite_bad_path),
+	    ON(memory, test_mem_failed_write),
+	    ON(memory, test_mem_lost_transaction_is_replayed),
+	    ON(memory, test_mem_failed_replay),
+	    ON(memory, test_mem_failed_read),
+	    ON(memory, test_mem_listing_callbacks_write),
+	    ON(memory, test_mem_open_close),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
