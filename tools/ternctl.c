@@ -120,6 +120,14 @@ open_store(const struct config *cfg)
 {
 	char err[512];
 
+	/* the memory backend lives inside one ternd process: a store
+	 * opened here would be another, empty one, and its writes lost */
+	if (strcmp(cfg_storage_backends[cfg->storage.backend], "memory") ==
+	    0) {
+		fail("storage.backend is memory: its data lives only inside "
+		     "the running ternd, which ternctl cannot reach");
+		return -1;
+	}
 	store_main = store_open(cfg_storage_backends[cfg->storage.backend],
 	    cfg->storage.path, err, sizeof(err));
 	if (store_main == NULL) {

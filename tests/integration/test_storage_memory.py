@@ -35,3 +35,12 @@ def test_memory_backend_serves_login_and_message(make_server):
     el = s.scram('SCRAM-SHA-256', 'alice', password('alice'))
     assert el.tag == q(NS_SASL, 'failure'), show(el)
     s.close()
+
+
+def test_ternctl_refuses_memory_backend(make_server):
+    """ternctl cannot reach a store that lives inside ternd: it says so
+    instead of writing into a throwaway store of its own."""
+    srv = make_server(start=False, users=None, storage='memory')
+    r = srv.ternctl('adduser', 'dave@localhost', 'pw-dave-12345')
+    assert r.returncode != 0, r.stdout
+    assert 'memory' in r.stderr, r.stderr
