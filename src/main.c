@@ -36,7 +36,8 @@ static int shutting_down;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: ternd [-c CONFIG] [--check] [--config-doc] "
+	fprintf(f,
+	    "usage: ternd [-c CONFIG] [--check] [--config-doc] "
 	    "[--version]\n"
 	    "  -c CONFIG     configuration file (default: $TERN_CONFIG or "
 	    "/etc/tern/tern.yml)\n"
@@ -111,8 +112,8 @@ raise_nofile(void)
 		return;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-		log_warn("cannot raise the open files limit: %s",
-		    strerror(errno));
+		log_warn(
+		    "cannot raise the open files limit: %s", strerror(errno));
 }
 
 static void
@@ -129,8 +130,10 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 	/* the answer promises the deletion is durable */
 	if (rc == 0 && store_commit() != 0)
 		rc = -1;
-	snprintf(reply, len, rc == 0 ? "ok" : rc == 1 ? "error no such account" :
-	    "error storage failure");
+	snprintf(reply, len,
+	    rc == 0   ? "ok"
+	    : rc == 1 ? "error no such account"
+		      : "error storage failure");
 }
 
 static void
@@ -161,7 +164,8 @@ ctl_status(int argc, char **argv, char *reply, size_t len)
 		snprintf(used, sizeof(used), "%zu", mi.uordblks + mi.hblkhd);
 		snprintf(held, sizeof(held), "%zu", mi.arena + mi.hblkhd);
 	}
-	snprintf(reply, len, "ok sessions=%u connections=%zu "
+	snprintf(reply, len,
+	    "ok sessions=%u connections=%zu "
 	    "heap_used=%s heap_held=%s storage=%s",
 	    session_count(), conn_count(), used, held,
 	    store_failing() ? "failing" : "ok");
@@ -253,7 +257,7 @@ main(int argc, char **argv)
 			printf("ternd %s\n", TERN_VERSION);
 			return 0;
 		} else if (strcmp(argv[i], "-h") == 0 ||
-		    strcmp(argv[i], "--help") == 0) {
+			   strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
 		} else {
@@ -321,9 +325,10 @@ main(int argc, char **argv)
 	ev_signal_start(loop_ev, &sig_int);
 	ev_signal_start(loop_ev, &sig_hup);
 	log_info("ternd %s: ready; add a user with: ternctl -c %s adduser "
-	    "USER@%s", TERN_VERSION, cfg->file,
-	    cfg->hosts.n ? ((struct cfg_host *)cfg->hosts.items)[0].name :
-	    "HOST");
+		 "USER@%s",
+	    TERN_VERSION, cfg->file,
+	    cfg->hosts.n ? ((struct cfg_host *)cfg->hosts.items)[0].name
+			 : "HOST");
 	loop_run();
 	rc = 0;
 	if (cfg->pidfile)

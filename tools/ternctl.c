@@ -39,7 +39,7 @@
 #include "core/host.h"
 #include "core/loop.h"
 
-#define EXIT_USER 1 /* the command failed; one line on stderr says why */
+#define EXIT_USER 1  /* the command failed; one line on stderr says why */
 #define EXIT_USAGE 2 /* wrong command line */
 
 #define PASSWORD_MAX 1024
@@ -85,8 +85,7 @@ usage(FILE *out)
 	fputs(usage_text, out);
 }
 
-static void
-fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* One line on stderr naming the problem. */
 static void
@@ -122,8 +121,7 @@ open_store(const struct config *cfg)
 
 	/* the memory backend lives inside one ternd process: a store
 	 * opened here would be another, empty one, and its writes lost */
-	if (strcmp(cfg_storage_backends[cfg->storage.backend], "memory") ==
-	    0) {
+	if (strcmp(cfg_storage_backends[cfg->storage.backend], "memory") == 0) {
 		fail("storage.backend is memory: its data lives only inside "
 		     "the running ternd, which ternctl cannot reach");
 		return -1;
@@ -142,8 +140,8 @@ open_store(const struct config *cfg)
 /* Parse s as an account JID (node@host, no resource) on a configured
  * host. Prints why not, after loc ("" or "file:line: "), and returns -1. */
 static int
-parse_account_jid(const struct config *cfg, const char *s, const char *loc,
-    struct jid *j)
+parse_account_jid(
+    const struct config *cfg, const char *s, const char *loc, struct jid *j)
 {
 	if (jid_parse_str(j, s) < 0) {
 		fail("%s%s: not a valid JID", loc, s);
@@ -187,8 +185,8 @@ password_ok(const char *pw, const char *loc)
 	if (rc != GSASL_OK || out == NULL || *out == '\0') {
 		fail("%spassword not allowed: %s", loc,
 		    rc != GSASL_OK ? "SASLprep (RFC 4013) prohibits one "
-				     "of its characters" :
-				     "empty after SASLprep");
+				     "of its characters"
+				   : "empty after SASLprep");
 		gsasl_free(out);
 		return 0;
 	}
@@ -272,8 +270,7 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 	}
 	if (isatty(STDIN_FILENO)) {
 		if (prompt_noecho("Password: ", buf, len) < 0 ||
-		    prompt_noecho("Password again: ", again, sizeof(again)) <
-			0)
+		    prompt_noecho("Password again: ", again, sizeof(again)) < 0)
 			return -1;
 		if (strcmp(buf, again) != 0) {
 			explicit_bzero(again, sizeof(again));
@@ -293,8 +290,8 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 
 /* ---- adduser, passwd ---- */
 
-static void notify_created(const struct config *cfg, const char *host,
-    const char *user);
+static void notify_created(
+    const struct config *cfg, const char *host, const char *user);
 
 /* adduser (create) and passwd (!create): the same steps, the opposite
  * expectation about whether the account exists. */
@@ -322,8 +319,8 @@ set_account(const struct config *cfg, int argc, char **argv, int create)
 	if (get_password(argc, argv, 2, pw, sizeof(pw)) < 0 ||
 	    !password_ok(pw, ""))
 		goto out_wipe;
-	rc = create ? account_create(j.domain, j.node, pw) :
-	    account_set_password(j.domain, j.node, pw);
+	rc = create ? account_create(j.domain, j.node, pw)
+		    : account_set_password(j.domain, j.node, pw);
 	if (rc == 1) {
 		fail(create ? "%s already exists" : "%s: no such account",
 		    j.bare);
@@ -376,8 +373,8 @@ wait_fd(int fd, short events, int64_t deadline)
  * answer into reply. 0 answered, 1 not running (normal: nothing said),
  * -1 no answer in time or a socket error (warned). */
 static int
-ctl_request(const struct config *cfg, const char *line, char *reply,
-    size_t rlen)
+ctl_request(
+    const struct config *cfg, const char *line, char *reply, size_t rlen)
 {
 	int64_t deadline = now_ms() + CONTROL_TIMEOUT_MS;
 	struct sockaddr_un sa;
@@ -395,8 +392,7 @@ ctl_request(const struct config *cfg, const char *line, char *reply,
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, cfg->control_socket,
-	    strlen(cfg->control_socket));
+	memcpy(sa.sun_path, cfg->control_socket, strlen(cfg->control_socket));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
@@ -465,8 +461,7 @@ notify_created(const struct config *cfg, const char *host, const char *user)
 /* ternd is not running: run the modules' user/deleted hooks here, the
  * same code ternd runs, so other accounts' data is cleaned up too. */
 static int
-delete_in_process(const struct config *cfg, const char *host,
-    const char *user)
+delete_in_process(const struct config *cfg, const char *host, const char *user)
 {
 	char err[512];
 	struct host *h;
@@ -534,8 +529,8 @@ cmd_user(const struct config *cfg, int argc, char **argv)
 		printf("%s storage_used=%lld storage_quota=%lld (%.1f%%)\n",
 		    j.bare, used, quota, 100.0 * (double)used / (double)quota);
 	else
-		printf("%s storage_used=%lld storage_quota=none\n", j.bare,
-		    used);
+		printf(
+		    "%s storage_used=%lld storage_quota=none\n", j.bare, used);
 	ret = 0;
 out_cleanup:
 	jid_cleanup(&j);
@@ -759,8 +754,8 @@ import_worker(void *arg)
 		i = atomic_fetch_add(&job->next, 1);
 		if (i >= job->n)
 			break;
-		job->e[i].rc = account_make_keys(job->e[i].password, job->iter,
-		    job->e[i].keys);
+		job->e[i].rc = account_make_keys(
+		    job->e[i].password, job->iter, job->e[i].keys);
 	}
 	return NULL;
 }
@@ -861,8 +856,7 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 		rc = account_exists(cur->jid.domain, cur->jid.node);
 		if (rc != 1) {
 			if (rc == 0)
-				fail("%s%s already exists", loc,
-				    cur->jid.bare);
+				fail("%s%s already exists", loc, cur->jid.bare);
 			jid_cleanup(&cur->jid);
 			errors++;
 			if (rc < 0)
@@ -969,8 +963,8 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 			fail("%s:%u: key derivation failed", name, e[i].line);
 			goto out_free;
 		}
-		rc = account_create_keys(e[i].jid.domain, e[i].jid.node,
-		    e[i].keys);
+		rc = account_create_keys(
+		    e[i].jid.domain, e[i].jid.node, e[i].keys);
 		if (rc == 1)
 			fail("%s:%u: %s appears twice; nothing imported", name,
 			    e[i].line, e[i].jid.bare);
@@ -1031,8 +1025,8 @@ cert_has_key(const char *dir, const char *file, X509 *x)
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	k = read_key(path);
 	if (k == NULL) {
-		snprintf(path, sizeof(path), "%s/%.*s.key", dir, (int)base,
-		    file);
+		snprintf(
+		    path, sizeof(path), "%s/%.*s.key", dir, (int)base, file);
 		k = read_key(path);
 	}
 	if (k != NULL) {
@@ -1056,15 +1050,15 @@ cert_describe(struct cert *c)
 	if (ASN1_TIME_diff(&days, &secs, NULL, na) == 1)
 		c->days_left = days - (secs < 0 ? 1 : 0);
 	if (ASN1_TIME_to_tm(na, &tm) == 1)
-		strftime(c->expiry, sizeof(c->expiry), "%Y-%m-%d %H:%M:%S UTC",
-		    &tm);
+		strftime(
+		    c->expiry, sizeof(c->expiry), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	else
 		snprintf(c->expiry, sizeof(c->expiry), "?");
 	b = BIO_new(BIO_s_mem());
 	if (b == NULL)
 		return;
-	X509_NAME_print_ex(b, X509_get_subject_name(c->x509), 0,
-	    XN_FLAG_RFC2253);
+	X509_NAME_print_ex(
+	    b, X509_get_subject_name(c->x509), 0, XN_FLAG_RFC2253);
 	n = BIO_read(b, c->subject, sizeof(c->subject) - 1);
 	c->subject[n > 0 ? n : 0] = '\0';
 	BIO_free(b);
@@ -1073,8 +1067,8 @@ cert_describe(struct cert *c)
 static int
 cert_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct cert *)a)->file,
-	    ((const struct cert *)b)->file);
+	return strcmp(
+	    ((const struct cert *)a)->file, ((const struct cert *)b)->file);
 }
 
 static int
@@ -1131,7 +1125,7 @@ cert_for_host(const struct cert *certs, size_t n, const char *host,
     const struct cert **keyless)
 {
 	const unsigned flags = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+			       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
 	const struct cert *best = NULL;
 	size_t i;
 
@@ -1186,8 +1180,7 @@ cmd_check_certs(const struct config *cfg)
 		printf("%s: %s (subject %s, expires %s)\n", host, c->file,
 		    c->subject, c->expiry);
 		if (c->days_left < 0)
-			printf("%s: warning: %s has expired\n", host,
-			    c->file);
+			printf("%s: warning: %s has expired\n", host, c->file);
 		else if (c->days_left < CERT_WARN_DAYS)
 			printf("%s: warning: %s expires in %d day%s\n", host,
 			    c->file, c->days_left,
@@ -1237,8 +1230,8 @@ cmd_check(const char *path, int argc, char **argv)
 	struct config *cfg;
 	int ret;
 
-	if (argc != 2 || (strcmp(argv[1], "config") != 0 &&
-			     strcmp(argv[1], "certs") != 0)) {
+	if (argc != 2 ||
+	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -1272,7 +1265,7 @@ main(int argc, char **argv)
 			copt = argv[argi + 1];
 			argi += 2;
 		} else if (strcmp(argv[argi], "-h") == 0 ||
-		    strcmp(argv[argi], "--help") == 0) {
+			   strcmp(argv[argi], "--help") == 0) {
 			usage(stdout);
 			return 0;
 		} else {

@@ -58,8 +58,8 @@ set_file(struct cfg_ctx *x, struct config *c, const char *name)
 }
 
 struct config *
-config_load_mem(const char *buf, size_t len, const char *name, char *err,
-    size_t errlen)
+config_load_mem(
+    const char *buf, size_t len, const char *name, char *err, size_t errlen)
 {
 	struct cfg_ctx x;
 	struct ynode *root = NULL;
@@ -76,8 +76,8 @@ config_load_mem(const char *buf, size_t len, const char *name, char *err,
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
 	if (len > CFG_MAX_FILE) {
-		cfg_file_fail(err, errlen, name,
-		    "the file is larger than 1 MiB", NULL);
+		cfg_file_fail(
+		    err, errlen, name, "the file is larger than 1 MiB", NULL);
 		return NULL;
 	}
 	c = xcalloc(1, sizeof(*c));
@@ -124,8 +124,8 @@ config_load(const char *path, char *err, size_t errlen)
 
 	f = fopen(path, "rb");
 	if (f == NULL) {
-		cfg_file_fail(err, errlen, path, "cannot open",
-		    strerror(errno));
+		cfg_file_fail(
+		    err, errlen, path, "cannot open", strerror(errno));
 		return NULL;
 	}
 	/* One byte more than allowed tells a file at the cap from a

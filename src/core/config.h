@@ -13,15 +13,16 @@
 #include <stdio.h>
 
 enum cfg_type {
-	CFG_BOOL, /* int: 0/1; YAML true/false/yes/no/on/off */
-	CFG_INT, /* long long, bounded by min..max */
-	CFG_SIZE, /* long long bytes; accepts 1024, "64k", "2M", "1G" */
-	CFG_DURATION, /* long long seconds; accepts 30, "30s", "5m", "2h", "7d" */
-	CFG_STRING, /* char *, xstrdup'd */
-	CFG_ENUM, /* int index into choices */
-	CFG_STRLIST, /* struct cfg_strlist: a sequence of scalars */
-	CFG_SECTION, /* a nested mapping filling the struct at offset */
-	CFG_LIST, /* struct cfg_list: a sequence of mappings of sub */
+	CFG_BOOL,     /* int: 0/1; YAML true/false/yes/no/on/off */
+	CFG_INT,      /* long long, bounded by min..max */
+	CFG_SIZE,     /* long long bytes; accepts 1024, "64k", "2M", "1G" */
+	CFG_DURATION, /* long long seconds; accepts 30, "30s", "5m", "2h", "7d"
+		       */
+	CFG_STRING,   /* char *, xstrdup'd */
+	CFG_ENUM,     /* int index into choices */
+	CFG_STRLIST,  /* struct cfg_strlist: a sequence of scalars */
+	CFG_SECTION,  /* a nested mapping filling the struct at offset */
+	CFG_LIST,     /* struct cfg_list: a sequence of mappings of sub */
 };
 
 struct cfg_strlist {
@@ -39,17 +40,17 @@ struct cfg_section;
 struct cfg_directive {
 	const char *name;
 	enum cfg_type type;
-	size_t offset; /* offsetof() in the struct the section fills */
-	const char *def; /* default, as YAML scalar text; NULL: none */
+	size_t offset;	    /* offsetof() in the struct the section fills */
+	const char *def;    /* default, as YAML scalar text; NULL: none */
 	long long min, max; /* bounds for INT, SIZE, DURATION */
-	const char *const *choices; /* ENUM: NULL-terminated */
+	const char *const *choices;    /* ENUM: NULL-terminated */
 	const struct cfg_section *sub; /* SECTION and LIST */
 	int required;
 	const char *doc; /* one line for the reference */
 };
 
 struct cfg_section {
-	const char *name; /* for docs */
+	const char *name;		  /* for docs */
 	const struct cfg_directive *dirs; /* terminated by { .name = NULL } */
 	size_t size; /* sizeof the struct (LIST elements) */
 	const char *doc;
@@ -58,10 +59,11 @@ struct cfg_section {
 /* ---- ternd's configuration ---- */
 
 enum listener_kind { LISTEN_C2S, LISTEN_C2S_TLS, LISTEN_COMPONENT };
-extern const char *const cfg_listener_kinds[]; /* "c2s", "c2s_tls", "component" */
+extern const char
+    *const cfg_listener_kinds[]; /* "c2s", "c2s_tls", "component" */
 
 struct cfg_listener {
-	int kind; /* enum listener_kind */
+	int kind;      /* enum listener_kind */
 	char *address; /* "127.0.0.1", "::1", "*" (all v4+v6) */
 	long long port;
 };
@@ -69,15 +71,15 @@ struct cfg_listener {
 /* A service domain under a host: a module serves it (group chat on
  * conference.<host>, upload on upload.<host>). */
 struct cfg_service {
-	char *module; /* a module that runs on service domains */
-	char *domain; /* the service's domain, prepared */
+	char *module;	    /* a module that runs on service domains */
+	char *domain;	    /* the service's domain, prepared */
 	unsigned line, col; /* where domain was given, for errors */
 };
 
 struct cfg_host {
-	char *name; /* the virtual host's domain, prepared */
+	char *name;		    /* the virtual host's domain, prepared */
 	struct cfg_strlist modules; /* enabled module names */
-	struct cfg_list services; /* struct cfg_service */
+	struct cfg_list services;   /* struct cfg_service */
 	/* Per-module settings, indexed like module_registry[]: a struct of
 	 * module->config_size bytes filled from the host's "<module>:"
 	 * mapping (defaults applied when absent), or NULL when the module
@@ -96,43 +98,43 @@ struct cfg_limits {
 	long long xml_depth;
 	long long xml_attrs;
 	long long unauth_timeout; /* seconds from connect to authenticated */
-	long long idle_timeout; /* seconds without any input -> close */
+	long long idle_timeout;	  /* seconds without any input -> close */
 	long long sasl_failures_per_ip; /* per minute; then throttled */
-	long long sasl_retries; /* failed SASL attempts per stream */
+	long long sasl_retries;		/* failed SASL attempts per stream */
 	long long sessions_per_account;
 	long long send_queue; /* bytes queued for one connection */
 	long long conns_per_ip;
-	long long c2s_rate; /* bytes/s per client connection */
-	long long c2s_burst; /* token bucket size */
-	long long iq_in_flight; /* unanswered iq requests per session */
+	long long c2s_rate;	   /* bytes/s per client connection */
+	long long c2s_burst;	   /* token bucket size */
+	long long iq_in_flight;	   /* unanswered iq requests per session */
 	long long account_storage; /* bytes per account; 0: no quota */
 };
 
 struct cfg_tls {
-	char *cert_dir; /* *.pem (cert chain + key, or key in *.key beside) */
+	char *cert_dir;	 /* *.pem (cert chain + key, or key in *.key beside) */
 	int min_version; /* index into cfg_tls_versions: "1.2", "1.3" */
-	char *ciphers; /* TLS 1.2 cipher list (OpenSSL syntax) */
+	char *ciphers;	 /* TLS 1.2 cipher list (OpenSSL syntax) */
 	int c2s_require_tls;
 };
 extern const char *const cfg_tls_versions[];
 
 struct cfg_storage {
 	int backend; /* index into cfg_storage_backends */
-	char *path; /* SQLite database file */
+	char *path;  /* SQLite database file */
 };
 extern const char *const cfg_storage_backends[];
 
 struct config {
-	char *file; /* the path it was loaded from */
+	char *file;    /* the path it was loaded from */
 	int log_level; /* index into cfg_log_levels (= enum log_level) */
 	int log_syslog;
-	char *pidfile; /* may be NULL */
+	char *pidfile;	      /* may be NULL */
 	char *control_socket; /* unix socket ternctl talks to */
 	struct cfg_storage storage;
 	struct cfg_tls tls;
 	struct cfg_limits limits;
-	struct cfg_list listeners; /* struct cfg_listener */
-	struct cfg_list hosts; /* struct cfg_host */
+	struct cfg_list listeners;  /* struct cfg_listener */
+	struct cfg_list hosts;	    /* struct cfg_host */
 	struct cfg_list components; /* struct cfg_component */
 };
 extern const char *const cfg_log_levels[];
@@ -144,8 +146,8 @@ extern const struct cfg_section config_root;
 struct config *config_load(const char *path, char *err, size_t errlen);
 /* The same from len bytes of YAML in memory; name is the file name used
  * in messages and to resolve relative paths (tests, the fuzz target). */
-struct config *config_load_mem(const char *buf, size_t len, const char *name,
-    char *err, size_t errlen);
+struct config *config_load_mem(
+    const char *buf, size_t len, const char *name, char *err, size_t errlen);
 void config_free(struct config *c); /* NULL: no-op */
 
 /* Fill a struct from a section's defaults (for a module's settings when

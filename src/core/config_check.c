@@ -38,11 +38,11 @@ prep_domain(struct cfg_ctx *x, struct pos at, char **name)
 }
 
 int
-cfg_check_listener(struct cfg_ctx *x, struct cfg_listener *l,
-    const struct mapinfo *mi)
+cfg_check_listener(
+    struct cfg_ctx *x, struct cfg_listener *l, const struct mapinfo *mi)
 {
-	const struct ynode *k = mi->key[cfg_dir_index(&cfg_listener_section,
-	    "address")];
+	const struct ynode *k =
+	    mi->key[cfg_dir_index(&cfg_listener_section, "address")];
 	unsigned char bin[16];
 	char txt[CFG_SHOWN_MAX + 8];
 	size_t old;
@@ -60,8 +60,8 @@ cfg_check_listener(struct cfg_ctx *x, struct cfg_listener *l,
 }
 
 int
-cfg_check_component(struct cfg_ctx *x, struct cfg_component *cm,
-    const struct mapinfo *mi)
+cfg_check_component(
+    struct cfg_ctx *x, struct cfg_component *cm, const struct mapinfo *mi)
 {
 	size_t old;
 	int rc;
@@ -76,8 +76,8 @@ cfg_check_component(struct cfg_ctx *x, struct cfg_component *cm,
 	if (cm->secret[0] == '\0') {
 		old = cfg_path_push(x, "secret");
 		cfg_fail(x,
-		    mi->key[cfg_dir_index(&cfg_component_section,
-			"secret")]->pos,
+		    mi->key[cfg_dir_index(&cfg_component_section, "secret")]
+			->pos,
 		    "must not be empty");
 		cfg_path_pop(x, old);
 		return -1;
@@ -87,13 +87,13 @@ cfg_check_component(struct cfg_ctx *x, struct cfg_component *cm,
 
 /* A service: a domain name, and a module that serves domains. */
 int
-cfg_check_service(struct cfg_ctx *x, struct cfg_service *sv,
-    const struct mapinfo *mi)
+cfg_check_service(
+    struct cfg_ctx *x, struct cfg_service *sv, const struct mapinfo *mi)
 {
-	const struct ynode *dk = mi->key[cfg_dir_index(&cfg_service_section,
-	    "domain")];
-	const struct ynode *mk = mi->key[cfg_dir_index(&cfg_service_section,
-	    "module")];
+	const struct ynode *dk =
+	    mi->key[cfg_dir_index(&cfg_service_section, "domain")];
+	const struct ynode *mk =
+	    mi->key[cfg_dir_index(&cfg_service_section, "module")];
 	char txt[CFG_SHOWN_MAX + 8];
 	size_t old;
 	int r, rc;
@@ -205,17 +205,17 @@ host_modcfg(struct cfg_ctx *x, struct cfg_host *h, size_t r, int enabled,
 		    "modules)",
 		    m->name);
 	if (mk != NULL && m->config == NULL)
-		return cfg_fail(x, mk->pos, "module '%s' has no settings",
-		    m->name);
+		return cfg_fail(
+		    x, mk->pos, "module '%s' has no settings", m->name);
 	if (!enabled || m->config == NULL)
 		return 0;
 	h->modcfg[r] = xcalloc(1, m->config->size);
 	if (mk == NULL)
-		return cfg_walk_map(x, m->config, NULL, item->pos, h->modcfg[r],
-		    NULL);
+		return cfg_walk_map(
+		    x, m->config, NULL, item->pos, h->modcfg[r], NULL);
 	if (mv->kind == YN_SCALAR && mv->is_null)
-		return cfg_walk_map(x, m->config, NULL, mk->pos, h->modcfg[r],
-		    NULL);
+		return cfg_walk_map(
+		    x, m->config, NULL, mk->pos, h->modcfg[r], NULL);
 	if (mv->kind != YN_MAP)
 		return cfg_fail(x, mk->pos, "expected a mapping, not %s",
 		    cfg_kind_name(mv));
@@ -245,8 +245,8 @@ cfg_finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
 		goto out_free_enabled;
 	/* a service's module may have settings under the host too */
 	for (r = 0; r < h->services.n; r++) {
-		int k = module_index(((struct cfg_service *)h->services.items +
-		    r)->module);
+		int k = module_index(
+		    ((struct cfg_service *)h->services.items + r)->module);
 
 		if (k >= 0 && !enabled[k])
 			enabled[k] = SIZE_MAX;
@@ -277,16 +277,15 @@ root_item(const struct cfg_ctx *x, const char *name, size_t i)
 		return NULL;
 	for (k = 0; k + 1 < r->nkids; k += 2) {
 		if (strcmp(r->kids[k]->str, name) == 0 &&
-		    r->kids[k + 1]->kind == YN_SEQ &&
-		    i < r->kids[k + 1]->nkids)
+		    r->kids[k + 1]->kind == YN_SEQ && i < r->kids[k + 1]->nkids)
 			return r->kids[k + 1]->kids[i];
 	}
 	return NULL;
 }
 
 static struct pos
-item_key_pos(const struct cfg_ctx *x, const char *list, size_t i,
-    const char *key)
+item_key_pos(
+    const struct cfg_ctx *x, const char *list, size_t i, const char *key)
 {
 	const struct ynode *it = root_item(x, list, i);
 	struct pos none = { 1, 1 };
@@ -377,11 +376,11 @@ cfg_check_listener_conflicts(struct cfg_ctx *x)
 		for (f = i; f < j; f++) {
 			if (f + 1 < j && k[f].fam == k[f + 1].fam &&
 			    memcmp(k[f].addr, k[f + 1].addr, 16) == 0)
-				note_conflict(k[f].idx, k[f + 1].idx, &later,
-				    &earlier);
+				note_conflict(
+				    k[f].idx, k[f + 1].idx, &later, &earlier);
 			if (f > i && k[i].fam == 0)
-				note_conflict(k[i].idx, k[f].idx, &later,
-				    &earlier);
+				note_conflict(
+				    k[i].idx, k[f].idx, &later, &earlier);
 		}
 		for (f = i; f < j; f++) {
 			size_t g;
@@ -392,8 +391,8 @@ cfg_check_listener_conflicts(struct cfg_ctx *x)
 			    (f > i && k[f - 1].fam == k[f].fam))
 				continue;
 			for (g = f + 1; g < j && k[g].fam == k[f].fam; g++)
-				note_conflict(k[f].idx, k[g].idx, &later,
-				    &earlier);
+				note_conflict(
+				    k[f].idx, k[g].idx, &later, &earlier);
 		}
 	}
 	free(k);
@@ -435,7 +434,7 @@ sorted_names(const struct cfg_list *l, size_t size, size_t name_off)
 
 	for (i = 0; i < l->n; i++) {
 		k[i].name = *(char *const *)(void *)((char *)l->items +
-		    i * size + name_off);
+						     i * size + name_off);
 		k[i].idx = i;
 	}
 	qsort(k, l->n, sizeof(*k), nkey_cmp);
@@ -443,8 +442,8 @@ sorted_names(const struct cfg_list *l, size_t size, size_t name_off)
 }
 
 static int
-check_unique(struct cfg_ctx *x, const char *list, const struct nkey *k,
-    size_t n)
+check_unique(
+    struct cfg_ctx *x, const char *list, const struct nkey *k, size_t n)
 {
 	size_t i, later = SIZE_MAX, earlier = 0, old;
 	const char *name = NULL;
@@ -489,8 +488,8 @@ find_name(const struct nkey *k, size_t n, const char *name)
 /* Every service domain is a domain of its own: no host's, component's
  * or other service's. */
 static int
-check_service_names(struct cfg_ctx *x, const struct nkey *hk,
-    const struct nkey *ck)
+check_service_names(
+    struct cfg_ctx *x, const struct nkey *hk, const struct nkey *ck)
 {
 	const struct config *c = x->cfg;
 	const struct cfg_host *hv = c->hosts.items;
@@ -506,17 +505,18 @@ check_service_names(struct cfg_ctx *x, const struct nkey *hk,
 
 			what[0] = '\0';
 			if ((hit = find_name(hk, c->hosts.n, d)) != NULL)
-				snprintf(what, sizeof(what), "hosts[%zu]",
-				    hit->idx);
+				snprintf(
+				    what, sizeof(what), "hosts[%zu]", hit->idx);
 			else if ((hit = find_name(ck, c->components.n, d)))
-				snprintf(what, sizeof(what),
-				    "components[%zu]", hit->idx);
+				snprintf(what, sizeof(what), "components[%zu]",
+				    hit->idx);
 			for (i2 = 0; !what[0] && i2 <= i; i2++) {
 				const struct cfg_service *s2 =
 				    hv[i2].services.items;
 
 				for (j2 = 0; j2 < hv[i2].services.n &&
-				    (i2 < i || j2 < j); j2++)
+					     (i2 < i || j2 < j);
+				     j2++)
 					if (strcmp(s2[j2].domain, d) == 0)
 						snprintf(what, sizeof(what),
 						    "hosts[%zu].services[%zu]",
@@ -567,9 +567,9 @@ cfg_check_names(struct cfg_ctx *x)
 			else
 				hi = mid;
 		}
-		hit = lo < c->hosts.n && strcmp(hk[lo].name, cm[i].name) == 0 ?
-		    &hk[lo] :
-		    NULL;
+		hit = lo < c->hosts.n && strcmp(hk[lo].name, cm[i].name) == 0
+			  ? &hk[lo]
+			  : NULL;
 		if (hit != NULL) {
 			old = cfg_path_push(x, "components");
 			cfg_path_push_index(x, i);

@@ -35,8 +35,8 @@ struct ynode {
 	enum ynode_kind kind;
 	struct pos pos;
 	int is_null; /* plain "", "~" or "null": no value */
-	char *str; /* scalar text, NUL-terminated */
-	size_t len; /* bytes of str; more than strlen() if it holds a NUL */
+	char *str;   /* scalar text, NUL-terminated */
+	size_t len;  /* bytes of str; more than strlen() if it holds a NUL */
 	/* sequence: the items; mapping: key, value, key, value, ... */
 	struct ynode **kids;
 	size_t nkids, cap;
@@ -44,15 +44,15 @@ struct ynode {
 
 struct cfg_ctx {
 	const char *file; /* as given, for messages */
-	const char *buf; /* the YAML text, for reader error offsets */
+	const char *buf;  /* the YAML text, for reader error offsets */
 	size_t len;
 	char *err;
 	size_t errlen;
 	int failed;
-	int defaults_only; /* config_defaults(): required keys are no error */
+	int defaults_only;  /* config_defaults(): required keys are no error */
 	struct config *cfg; /* NULL outside config_load */
 	const struct ynode *root;
-	char *dir; /* absolute directory of the file */
+	char *dir;		 /* absolute directory of the file */
 	char path[CFG_PATH_MAX]; /* dotted key path of what is parsed */
 	size_t pathlen;
 };

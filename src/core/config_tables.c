@@ -14,8 +14,7 @@ const char *const cfg_listener_kinds[] = { "c2s", "c2s_tls", "component",
 const char *const cfg_tls_versions[] = { "1.2", "1.3", NULL };
 const char *const cfg_storage_backends[] = { "sqlite", "memory", NULL };
 /* Same order as enum log_level. */
-const char *const cfg_log_levels[] = { "error", "warn", "info", "debug",
-	NULL };
+const char *const cfg_log_levels[] = { "error", "warn", "info", "debug", NULL };
 
 static const struct cfg_directive storage_dirs[] = {
 	{ .name = "backend",

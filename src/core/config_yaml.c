@@ -177,7 +177,7 @@ static int
 is_null_text(const char *s)
 {
 	return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
-	    strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
 
 static void
@@ -251,8 +251,8 @@ attach(struct cfg_ctx *x, struct ynode **stack, size_t depth,
 	}
 	if (parent->nkids == parent->cap) {
 		parent->cap = parent->cap ? parent->cap * 2 : 8;
-		parent->kids = xrealloc(parent->kids,
-		    parent->cap * sizeof(*parent->kids));
+		parent->kids =
+		    xrealloc(parent->kids, parent->cap * sizeof(*parent->kids));
 	}
 	parent->kids[parent->nkids++] = n;
 	return 0;
@@ -270,10 +270,9 @@ cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
 	struct pos at;
 
 	if (!yaml_parser_initialize(&p))
-		return cfg_fail(x, (struct pos){ 1, 1 },
-		    "out of memory parsing YAML");
-	yaml_parser_set_input_string(&p, (const unsigned char *)x->buf,
-	    x->len);
+		return cfg_fail(
+		    x, (struct pos){ 1, 1 }, "out of memory parsing YAML");
+	yaml_parser_set_input_string(&p, (const unsigned char *)x->buf, x->len);
 	while (!done) {
 		if (!yaml_parser_parse(&p, &ev)) {
 			yaml_fail(x, &p);
@@ -283,8 +282,8 @@ cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
 		switch (ev.type) {
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1) {
-				cfg_fail(x, at,
-				    "only one YAML document is allowed");
+				cfg_fail(
+				    x, at, "only one YAML document is allowed");
 				goto out_event;
 			}
 			break;
@@ -300,8 +299,8 @@ cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
 			n->str = xstrndup((const char *)ev.data.scalar.value,
 			    ev.data.scalar.length);
 			n->len = ev.data.scalar.length;
-			n->is_null = ev.data.scalar.style ==
-				YAML_PLAIN_SCALAR_STYLE &&
+			n->is_null =
+			    ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 			    is_null_text(n->str);
 			if (attach(x, stack, depth, &root, n) < 0)
 				goto out_event;
@@ -322,9 +321,9 @@ cfg_yaml_to_tree(struct cfg_ctx *x, struct ynode **rootp)
 				    CFG_MAX_DEPTH);
 				goto out_event;
 			}
-			n = ynode_new(ev.type == YAML_MAPPING_START_EVENT ?
-				      YN_MAP :
-				      YN_SEQ,
+			n = ynode_new(ev.type == YAML_MAPPING_START_EVENT
+					  ? YN_MAP
+					  : YN_SEQ,
 			    at);
 			if (attach(x, stack, depth, &root, n) < 0)
 				goto out_event;
@@ -473,7 +472,7 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 		}
 		rest++;
 	} else if (rc == 0 && d->type == CFG_DURATION && rest[0] != '\0' &&
-	    rest[1] == '\0') {
+		   rest[1] == '\0') {
 		switch (rest[0]) {
 		case 's':
 			mult = 1;
@@ -506,8 +505,8 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 			    "with an s, m, h or d suffix: 30, 30s, 5m, 2h, "
 			    "7d)",
 			    pre, txt);
-		return cfg_fail(x, at, "%s'%s' is not a whole number", pre,
-		    txt);
+		return cfg_fail(
+		    x, at, "%s'%s' is not a whole number", pre, txt);
 	}
 	if (rc == -2 || v > LLONG_MAX / mult)
 		return range_fail(x, d, s, at, pre);
@@ -545,8 +544,8 @@ join_choices(char *out, size_t n, const char *const *choices)
 
 	out[0] = '\0';
 	for (i = 0; choices != NULL && choices[i] != NULL; i++) {
-		int w = snprintf(out + o, n - o, "%s%s", i > 0 ? ", " : "",
-		    choices[i]);
+		int w = snprintf(
+		    out + o, n - o, "%s%s", i > 0 ? ", " : "", choices[i]);
 
 		if (w < 0 || (size_t)w >= n - o)
 			return;
@@ -608,8 +607,8 @@ is_path_field(const struct cfg_ctx *x, const void *field)
 	const struct config *c = x->cfg;
 
 	return c != NULL &&
-	    (field == &c->pidfile || field == &c->control_socket ||
-		field == &c->storage.path || field == &c->tls.cert_dir);
+	       (field == &c->pidfile || field == &c->control_socket ||
+		   field == &c->storage.path || field == &c->tls.cert_dir);
 }
 
 static int
@@ -635,11 +634,11 @@ parse_scalar(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 	case CFG_STRING:
 		if (is_path_field(x, field)) {
 			if (s[0] == '\0')
-				return cfg_fail(x, at,
-				    "%sthe path must not be empty", pre);
-			*(char **)field = s[0] == '/' ?
-			    cfg_path_clean(s) :
-			    cfg_path_join(x->dir, s);
+				return cfg_fail(
+				    x, at, "%sthe path must not be empty", pre);
+			*(char **)field = s[0] == '/'
+					      ? cfg_path_clean(s)
+					      : cfg_path_join(x->dir, s);
 			return 0;
 		}
 		*(char **)field = xstrdup(s);
@@ -805,24 +804,24 @@ walk_list(struct cfg_ctx *x, const struct cfg_directive *d,
 			    "expected a mapping, not %s", cfg_kind_name(it));
 		memset(&mi, 0, sizeof(mi));
 		if (sub == &cfg_host_section) {
-			mi.modkey = xcalloc(module_registry_len,
-			    sizeof(*mi.modkey));
-			mi.modval = xcalloc(module_registry_len,
-			    sizeof(*mi.modval));
+			mi.modkey =
+			    xcalloc(module_registry_len, sizeof(*mi.modkey));
+			mi.modval =
+			    xcalloc(module_registry_len, sizeof(*mi.modval));
 		}
 		rc = cfg_walk_map(x, sub, it, it->pos, item, &mi);
 		if (rc == 0 && sub == &cfg_host_section)
-			rc = cfg_finish_host(x,
-			    (struct cfg_host *)(void *)item, it, &mi);
+			rc = cfg_finish_host(
+			    x, (struct cfg_host *)(void *)item, it, &mi);
 		else if (rc == 0 && sub == &cfg_listener_section)
-			rc = cfg_check_listener(x,
-			    (struct cfg_listener *)(void *)item, &mi);
+			rc = cfg_check_listener(
+			    x, (struct cfg_listener *)(void *)item, &mi);
 		else if (rc == 0 && sub == &cfg_service_section)
-			rc = cfg_check_service(x,
-			    (struct cfg_service *)(void *)item, &mi);
+			rc = cfg_check_service(
+			    x, (struct cfg_service *)(void *)item, &mi);
 		else if (rc == 0 && sub == &cfg_component_section)
-			rc = cfg_check_component(x,
-			    (struct cfg_component *)(void *)item, &mi);
+			rc = cfg_check_component(
+			    x, (struct cfg_component *)(void *)item, &mi);
 		mapinfo_free(&mi);
 		if (rc < 0)
 			return -1;
@@ -838,8 +837,8 @@ walk_value(struct cfg_ctx *x, const struct cfg_directive *d,
 	switch (d->type) {
 	case CFG_SECTION:
 		if (val->kind == YN_SCALAR && val->is_null)
-			return cfg_walk_map(x, d->sub, NULL, key->pos, field,
-			    NULL);
+			return cfg_walk_map(
+			    x, d->sub, NULL, key->pos, field, NULL);
 		if (val->kind != YN_MAP)
 			return cfg_fail(x, key->pos,
 			    "expected a mapping, not %s", cfg_kind_name(val));
@@ -879,8 +878,8 @@ apply_default(struct cfg_ctx *x, const struct cfg_directive *d,
 		return cfg_walk_map(x, d->sub, NULL, where, field, NULL);
 	case CFG_LIST:
 		if (d->def != NULL)
-			return cfg_fail(x, where,
-			    "lists of mappings take no default");
+			return cfg_fail(
+			    x, where, "lists of mappings take no default");
 		return 0;
 	case CFG_STRLIST:
 		if (d->def == NULL)
@@ -899,8 +898,8 @@ apply_default(struct cfg_ctx *x, const struct cfg_directive *d,
 			for (t = e; t > s && t[-1] == ' '; t--)
 				;
 			if (t == s)
-				return cfg_fail(x, where,
-				    "default has an empty list item");
+				return cfg_fail(
+				    x, where, "default has an empty list item");
 			sl->v[sl->n++] = xstrndup(s, (size_t)(t - s));
 			if (*e == '\0')
 				break;
@@ -917,8 +916,7 @@ apply_default(struct cfg_ctx *x, const struct cfg_directive *d,
  * reported for missing keys and bad defaults. */
 int
 cfg_walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
-    const struct ynode *map, struct pos where, void *base,
-    struct mapinfo *mi)
+    const struct ynode *map, struct pos where, void *base, struct mapinfo *mi)
 {
 	size_t nd = count_dirs(sec), i, di, old;
 	const struct ynode **keys = xcalloc(nd, sizeof(*keys));
@@ -933,9 +931,9 @@ cfg_walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
 		v = map->kids[i + 1];
 		di = strlen(k->str) == k->len ? cfg_dir_index(sec, k->str) : nd;
 		if (di == nd) {
-			mod = with_modules && strlen(k->str) == k->len ?
-			    module_index(k->str) :
-			    -1;
+			mod = with_modules && strlen(k->str) == k->len
+				  ? module_index(k->str)
+				  : -1;
 			if (mod < 0) {
 				unknown_key(x, sec, k, with_modules);
 				goto out_free;
@@ -970,8 +968,8 @@ cfg_walk_map(struct cfg_ctx *x, const struct cfg_section *sec,
 		if (keys[di] != NULL)
 			continue;
 		if (d->required && !x->defaults_only) {
-			cfg_fail(x, where, "missing required key '%s'",
-			    d->name);
+			cfg_fail(
+			    x, where, "missing required key '%s'", d->name);
 			goto out_free;
 		}
 		old = cfg_path_push(x, d->name);

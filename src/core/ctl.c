@@ -62,7 +62,7 @@ run_line(struct ctl_client *cl)
 	size_t i;
 
 	for (tok = strtok_r(cl->line, " \t\r", &save); tok && argc < 8;
-	    tok = strtok_r(NULL, " \t\r", &save))
+	     tok = strtok_r(NULL, " \t\r", &save))
 		argv[argc++] = tok;
 	snprintf(reply, sizeof(reply), "error unknown command");
 	if (argc > 0) {

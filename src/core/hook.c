@@ -212,8 +212,8 @@ hook_fire(struct hook_table *t, const char *name, struct hook_ev *ev)
 }
 
 void
-stanza_classify(const struct xml_node *st, enum stanza_kind *kind,
-    enum stanza_type *type)
+stanza_classify(
+    const struct xml_node *st, enum stanza_kind *kind, enum stanza_type *type)
 {
 	static const struct {
 		enum stanza_kind kind;

@@ -2,8 +2,8 @@
  *
  * Names are interned once, at registration, into small integer ids. The
  * router looks a stanza's event up from its parts (kind, target, payload
- * namespace and name) by hashing the parts in place: no string is built per stanza.
- * Handlers run from the highest priority down until one returns
+ * namespace and name) by hashing the parts in place: no string is built per
+ * stanza. Handlers run from the highest priority down until one returns
  * HOOK_HANDLED. */
 #ifndef TERN_HOOK_H
 #define TERN_HOOK_H
@@ -62,21 +62,21 @@ enum stanza_type {
 };
 
 /* Classify a stanza by its element name and type attribute. */
-void stanza_classify(const struct xml_node *st, enum stanza_kind *kind,
-    enum stanza_type *type);
+void stanza_classify(
+    const struct xml_node *st, enum stanza_kind *kind, enum stanza_type *type);
 
 struct hook_ev {
-	struct host *host; /* the virtual host the event belongs to */
+	struct host *host;	 /* the virtual host the event belongs to */
 	struct session *session; /* sending local session, or NULL */
 	struct xml_node *stanza; /* the stanza (NULL for non-stanza events) */
-	const struct jid *from; /* always set for stanzas */
-	const struct jid *to; /* resolved target (bare JID when 'to' absent) */
-	const char *type; /* the stanza's type attribute, or "" */
+	const struct jid *from;	 /* always set for stanzas */
+	const struct jid *to;  /* resolved target (bare JID when 'to' absent) */
+	const char *type;      /* the stanza's type attribute, or "" */
 	enum stanza_kind kind; /* for stanza events */
-	enum stanza_type stype; /* the type attribute, parsed once */
+	enum stanza_type stype;	  /* the type attribute, parsed once */
 	struct xml_node *payload; /* iq: the child element; else NULL */
 	int to_self; /* the stanza had no 'to' (addressed to the account) */
-	void *data; /* event-specific (documented at the event) */
+	void *data;  /* event-specific (documented at the event) */
 	const char *user; /* user/created, user/deleted: the local part */
 	/* events from a stream with no session yet (c2s/unauthed/...,
 	 * c2s/element/... before bind); NULL for routed stanzas */
@@ -128,7 +128,10 @@ struct hook_reg {
 	hook_fn fn;
 	int prio; /* higher runs first; 0 is the usual */
 };
-#define HOOK_REG_END { NULL, NULL, 0 }
+#define HOOK_REG_END                                                           \
+	{                                                                      \
+		NULL, NULL, 0                                                  \
+	}
 
 struct hook_table; /* one per host */
 
@@ -139,8 +142,7 @@ int hook_intern(const char *name);
 int hook_lookup3(const char *a, const char *b, const char *c);
 /* a/b/c:d, e.g. "iq-get" "host" "urn:xmpp:ping" "ping" for the event
  * "iq-get/host/urn:xmpp:ping:ping" (payload namespace and name). */
-int hook_lookup4(const char *a, const char *b, const char *c,
-    const char *d);
+int hook_lookup4(const char *a, const char *b, const char *c, const char *d);
 int hook_lookup(const char *name);
 
 struct hook_table *hook_table_new(void);
@@ -148,8 +150,8 @@ void hook_table_free(struct hook_table *t);
 void hook_add(struct hook_table *t, const char *name, hook_fn fn, int prio);
 /* Run the handlers of id; HOOK_CONTINUE when none handled it (or id < 0). */
 enum hook_ret hook_fire_id(struct hook_table *t, int id, struct hook_ev *ev);
-enum hook_ret hook_fire(struct hook_table *t, const char *name,
-    struct hook_ev *ev);
+enum hook_ret hook_fire(
+    struct hook_table *t, const char *name, struct hook_ev *ev);
 /* Does any handler exist for id in t? */
 int hook_has(const struct hook_table *t, int id);
 

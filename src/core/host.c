@@ -79,24 +79,27 @@ host_load(struct host *h, const struct cfg_host *ch, char *err, size_t errlen)
 		size_t j;
 
 		if (k < 0) {
-			snprintf(err, errlen, "host %s: no module %s",
-			    h->name, cs->module);
+			snprintf(err, errlen, "host %s: no module %s", h->name,
+			    cs->module);
 			return -1;
 		}
 		hs = &h->services[h->nservices++];
 		hs->domain = xstrdup(cs->domain);
 		hs->mod = module_registry[k];
 		hs->hooks = hook_table_new();
-		for (j = 0; hs->mod->service_hooks &&
-		    hs->mod->service_hooks[j].name; j++)
+		for (j = 0;
+		     hs->mod->service_hooks && hs->mod->service_hooks[j].name;
+		     j++)
 			hook_add(hs->hooks, hs->mod->service_hooks[j].name,
 			    hs->mod->service_hooks[j].fn,
 			    hs->mod->service_hooks[j].prio);
 	}
 	for (i = 0; i < h->nmods; i++) {
 		if (h->mods[i]->init && h->mods[i]->init(h) != 0) {
-			snprintf(err, errlen, "host %s: module %s failed to "
-			    "start", h->name, h->mods[i]->name);
+			snprintf(err, errlen,
+			    "host %s: module %s failed to "
+			    "start",
+			    h->name, h->mods[i]->name);
 			return -1;
 		}
 	}

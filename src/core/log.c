@@ -89,8 +89,10 @@ log_write(enum log_level lvl, const char *fmt, ...)
 	if (!log_admit(lvl, &dropped))
 		return;
 	if (dropped)
-		log_write(LOG_LVL_WARN, "log: %lu lines suppressed (more than "
-		    "%d a second)", dropped, LOG_BURST);
+		log_write(LOG_LVL_WARN,
+		    "log: %lu lines suppressed (more than "
+		    "%d a second)",
+		    dropped, LOG_BURST);
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

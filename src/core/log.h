@@ -13,10 +13,10 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_write(enum log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-#define log_at(lvl, ...)                                                   \
-	do {                                                               \
-		if ((lvl) <= log_threshold)                                \
-			log_write((lvl), __VA_ARGS__);                     \
+#define log_at(lvl, ...)                                                       \
+	do {                                                                   \
+		if ((lvl) <= log_threshold)                                    \
+			log_write((lvl), __VA_ARGS__);                         \
 	} while (0)
 #define log_err(...) log_at(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_at(LOG_LVL_WARN, __VA_ARGS__)

@@ -117,9 +117,9 @@ commit(void)
 	if (!io_held) {
 		io_held = 1;
 		log_err("storage commit failed: holding all network I/O, "
-		    "retrying every %.0f s", RETRY_SECONDS);
-		ev_timer_init(&retry_w, retry_cb, RETRY_SECONDS,
+			"retrying every %.0f s",
 		    RETRY_SECONDS);
+		ev_timer_init(&retry_w, retry_cb, RETRY_SECONDS, RETRY_SECONDS);
 		ev_timer_start(loop_ev, &retry_w);
 	}
 	return -1;

@@ -21,8 +21,8 @@ void loop_defer(void (*fn)(void *), void *arg);
 /* What runs at every pre-sleep point, in this order. */
 enum loop_phase {
 	LOOP_BEFORE_COMMIT, /* work whose writes join this commit */
-	LOOP_AFTER_COMMIT, /* writing to peers what the commit made safe */
-	LOOP_LAST, /* freeing what closed during the iteration */
+	LOOP_AFTER_COMMIT,  /* writing to peers what the commit made safe */
+	LOOP_LAST,	    /* freeing what closed during the iteration */
 };
 void loop_at_idle(enum loop_phase phase, void (*fn)(void));
 

@@ -15,13 +15,13 @@ struct disco_identity {
 /* Where a module can run (struct module.kinds). */
 enum {
 	MODULE_ON_ACCOUNTS = 1, /* a host's modules: list */
-	MODULE_ON_SERVICE = 2, /* a host's services: list */
+	MODULE_ON_SERVICE = 2,	/* a host's services: list */
 };
 
 struct module {
 	const char *name;
 	const char *spec; /* "XEP-0199", "RFC 6121 §2" */
-	const char *doc; /* one line for the module reference */
+	const char *doc;  /* one line for the module reference */
 	/* disco#info features the server advertises for this module */
 	const char *const *features;
 	/* features advertised on a user's bare JID (disco#info to account) */

@@ -202,7 +202,8 @@ b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
 	int bits = 0, pad = 0;
 
 	if (!ready) {
-		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+		const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
+				"uvwxyz0123456789+/";
 		memset(map, -1, sizeof(map));
 		for (i = 0; i < 64; i++)
 			map[(unsigned char)a[i]] = (signed char)i;

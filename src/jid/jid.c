@@ -84,8 +84,7 @@ utf8_valid(const unsigned char *p, size_t n)
 				return 0;
 			cp = (cp << 6) | (p[i + k] & 0x3f);
 		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return 0;
 		i += len;
 	}
@@ -218,7 +217,7 @@ domain_ipv6(const char *in, size_t n, char *out, size_t *len)
 		char c = ascii_lower(in[i]);
 
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    c == ':' || c == '.'))
+			c == ':' || c == '.'))
 			return -1;
 		out[i] = c;
 	}
@@ -343,8 +342,7 @@ domain_prep(const char *in, size_t n, char *out, size_t *len)
 /* Prepare one part in[0..n) (n <= JID_INPUT_MAX) into out (PREP_BUF
  * bytes), NUL-terminated. Returns 0 and the length, or -1. */
 static int
-prep_part(enum part_kind kind, const char *in, size_t n, char *out,
-    size_t *len)
+prep_part(enum part_kind kind, const char *in, size_t n, char *out, size_t *len)
 {
 	if (n == 0 || n > JID_INPUT_MAX)
 		return -1;
@@ -352,9 +350,10 @@ prep_part(enum part_kind kind, const char *in, size_t n, char *out,
 		return domain_prep(in, n, out, len);
 
 	if (!is_ascii(in, n)) {
-		if (prep_libidn(in, n, out, kind == PART_NODE ?
-			stringprep_xmpp_nodeprep :
-			stringprep_xmpp_resourceprep, len) < 0)
+		if (prep_libidn(in, n, out,
+			kind == PART_NODE ? stringprep_xmpp_nodeprep
+					  : stringprep_xmpp_resourceprep,
+			len) < 0)
 			return -1;
 		/* Mapping to nothing can empty a part; NFKC can grow it. */
 		if (*len == 0 || *len > JID_PART_MAX)
@@ -383,7 +382,7 @@ jid_build(struct jid *j, const char *node, size_t nl, const char *dom,
 	size_t bare_len = (node ? nl + 1 : 0) + dl;
 	size_t full_len = bare_len + (res ? rl + 1 : 0);
 	size_t size = (full_len + 1) + (bare_len + 1) + (node ? nl + 1 : 0) +
-	    (dl + 1) + (res ? rl + 1 : 0);
+		      (dl + 1) + (res ? rl + 1 : 0);
 	char *p = xmalloc(size);
 	char *q;
 
@@ -448,11 +447,11 @@ jid_parse(struct jid *out, const char *s, size_t n)
 
 	if (at && prep_part(PART_NODE, s, (size_t)(at - s), node, &nl) < 0)
 		return -1;
-	if (prep_part(PART_DOMAIN, dstart, bare_in - (size_t)(dstart - s),
-		dom, &dl) < 0)
+	if (prep_part(PART_DOMAIN, dstart, bare_in - (size_t)(dstart - s), dom,
+		&dl) < 0)
 		return -1;
-	if (slash && prep_part(PART_RESOURCE, slash + 1, n - bare_in - 1, res,
-			 &rl) < 0)
+	if (slash &&
+	    prep_part(PART_RESOURCE, slash + 1, n - bare_in - 1, res, &rl) < 0)
 		return -1;
 
 	jid_build(out, at ? node : NULL, nl, dom, dl, slash ? res : NULL, rl);
@@ -481,8 +480,8 @@ part_len(const char *s)
 }
 
 int
-jid_make(struct jid *out, const char *node, const char *domain,
-    const char *resource)
+jid_make(
+    struct jid *out, const char *node, const char *domain, const char *resource)
 {
 	char nbuf[PREP_BUF], dbuf[PREP_BUF], rsbuf[PREP_BUF];
 	size_t nl = 0, dl, rl = 0;
@@ -501,8 +500,8 @@ jid_make(struct jid *out, const char *node, const char *domain,
 	if (resource && prep_part(PART_RESOURCE, resource, part_len(resource),
 			    rsbuf, &rl) < 0)
 		return -1;
-	jid_build(out, node ? nbuf : NULL, nl, dbuf, dl,
-	    resource ? rsbuf : NULL, rl);
+	jid_build(
+	    out, node ? nbuf : NULL, nl, dbuf, dl, resource ? rsbuf : NULL, rl);
 	return 0;
 }
 
@@ -542,7 +541,7 @@ jid_bare_eq(const struct jid *a, const struct jid *b)
 	if (a->full == NULL || b->full == NULL)
 		return 0;
 	return a->bare_len == b->bare_len &&
-	    memcmp(a->full, b->full, a->bare_len) == 0;
+	       memcmp(a->full, b->full, a->bare_len) == 0;
 }
 
 static int

@@ -12,13 +12,13 @@
 #define JID_PART_MAX 1023
 
 struct jid {
-	char *full; /* "node@domain/resource", prepared */
+	char *full;	 /* "node@domain/resource", prepared */
 	size_t node_len; /* 0 when no node */
 	size_t domain_off, domain_len;
 	size_t res_off, res_len; /* res_len 0 when bare */
-	size_t bare_len; /* length of "node@domain" */
-	char *bare; /* "node@domain", NUL-terminated */
-	char *node; /* NUL-terminated, NULL when absent */
+	size_t bare_len;	 /* length of "node@domain" */
+	char *bare;		 /* "node@domain", NUL-terminated */
+	char *node;		 /* NUL-terminated, NULL when absent */
 	char *domain;
 	char *resource;
 };

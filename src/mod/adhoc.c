@@ -36,9 +36,10 @@ run_uptime(const struct hook_ev *ev, struct sbuf *note)
 	UNUSED(ev);
 	if (t < 0)
 		t = 0;
-	sbuf_printf(note, "Server uptime: %" PRId64 " days, %" PRId64
-	    " hours, %" PRId64 " minutes, %" PRId64 " seconds", t / 86400,
-	    t / 3600 % 24, t / 60 % 60, t % 60);
+	sbuf_printf(note,
+	    "Server uptime: %" PRId64 " days, %" PRId64 " hours, %" PRId64
+	    " minutes, %" PRId64 " seconds",
+	    t / 86400, t / 3600 % 24, t / 60 % 60, t % 60);
 }
 
 static void
@@ -51,12 +52,13 @@ run_storage(const struct hook_ev *ev, struct sbuf *note)
 		return;
 	}
 	if (quota > 0)
-		sbuf_printf(note, "Your account stores %lld bytes of %lld "
-		    "(%.1f%%)", used, quota,
-		    100.0 * (double)used / (double)quota);
+		sbuf_printf(note,
+		    "Your account stores %lld bytes of %lld "
+		    "(%.1f%%)",
+		    used, quota, 100.0 * (double)used / (double)quota);
 	else
-		sbuf_printf(note, "Your account stores %lld bytes (no quota)",
-		    used);
+		sbuf_printf(
+		    note, "Your account stores %lld bytes (no quota)", used);
 }
 
 static const struct adhoc_cmd cmds[] = {
@@ -129,10 +131,10 @@ adhoc_info(struct hook_ev *ev)
 	xml_node_set_attr(id, "type", c ? "command-node" : "command-list");
 	xml_node_set_attr(id, "name", c ? c->name : "Commands");
 	if (c) {
-		xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var",
-		    NS_COMMANDS);
-		xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var",
-		    NS_XDATA);
+		xml_node_set_attr(
+		    xml_node_child(q, NULL, "feature"), "var", NS_COMMANDS);
+		xml_node_set_attr(
+		    xml_node_child(q, NULL, "feature"), "var", NS_XDATA);
 	}
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;

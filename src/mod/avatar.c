@@ -109,9 +109,9 @@ image_size(const unsigned char *p, size_t n, unsigned *w, unsigned *h)
 	if (n >= 24 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0 &&
 	    memcmp(p + 12, "IHDR", 4) == 0) {
 		*w = (unsigned)p[16] << 24 | (unsigned)p[17] << 16 |
-		    (unsigned)p[18] << 8 | p[19];
+		     (unsigned)p[18] << 8 | p[19];
 		*h = (unsigned)p[20] << 24 | (unsigned)p[21] << 16 |
-		    (unsigned)p[22] << 8 | p[23];
+		     (unsigned)p[22] << 8 | p[23];
 		return 0;
 	}
 	if (n >= 10 && memcmp(p, "GIF8", 4) == 0) {
@@ -267,8 +267,7 @@ av_presence(struct hook_ev *ev)
 		return HOOK_CONTINUE;
 	}
 	as = as_get(s, 1);
-	if (!as->known &&
-	    hash_get(s->host->name, s->jid.node, as->hash) == 0)
+	if (!as->known && hash_get(s->host->name, s->jid.node, as->hash) == 0)
 		as->known = 1;
 	if (!as->known)
 		return HOOK_CONTINUE; /* XEP-0153: say nothing when unsure */
@@ -371,8 +370,7 @@ av_vcard_updated(struct hook_ev *ev)
 		sha1_hex(img, len, hash);
 	/* the hash the account had before this vCard (not recomputed: the
 	 * vCard in the store is already the new one) */
-	rc = store_kv_get(ev->host->name, ev->user, HASH_STORE, &doc,
-	    &doclen);
+	rc = store_kv_get(ev->host->name, ev->user, HASH_STORE, &doc, &doclen);
 	if (rc == 0 && doclen <= HASH_LEN) {
 		memcpy(old, doc, doclen);
 		old[doclen] = '\0';
@@ -402,8 +400,8 @@ out:
 /* Store user's vCard with its PHOTO replaced by (type, b64), or removed
  * when b64 is NULL; the other fields stay. */
 static int
-vcard_set_photo(const char *host, const char *user, const char *type,
-    const char *b64)
+vcard_set_photo(
+    const char *host, const char *user, const char *type, const char *b64)
 {
 	struct xml_node *old = NULL, *v, *c, *ph;
 	struct sbuf s;
@@ -413,16 +411,16 @@ vcard_set_photo(const char *host, const char *user, const char *type,
 		return -1;
 	v = xml_node_new(NS_VCARD, "vCard");
 	for (c = old ? xml_node_first_el(old) : NULL; c;
-	    c = xml_node_next_el(c))
+	     c = xml_node_next_el(c))
 		if (!xml_node_is(c, NS_VCARD, "PHOTO"))
 			xml_node_copy_into(v, c);
 	xml_node_free(old);
 	if (b64 != NULL) {
 		ph = xml_node_child(v, NULL, "PHOTO");
-		xml_node_text(xml_node_child(ph, NULL, "TYPE"), type,
-		    strlen(type));
-		xml_node_text(xml_node_child(ph, NULL, "BINVAL"), b64,
-		    strlen(b64));
+		xml_node_text(
+		    xml_node_child(ph, NULL, "TYPE"), type, strlen(type));
+		xml_node_text(
+		    xml_node_child(ph, NULL, "BINVAL"), b64, strlen(b64));
 	}
 	if (xml_node_first_el(v) == NULL) {
 		rc = store_kv_del(host, user, VCARD_STORE);
@@ -468,17 +466,17 @@ from_metadata(struct host *h, const char *user, const struct xml_node *meta)
 			avatar_changed(h, user, "");
 		return;
 	}
-	rc = pep_get_item(h->name, user, NS_DATA, xml_node_attr(info, "id"),
-	    &data);
+	rc = pep_get_item(
+	    h->name, user, NS_DATA, xml_node_attr(info, "id"), &data);
 	if (rc != 0) {
-		log_info("avatar: %s@%s: metadata names id=%s, not in %s",
-		    user, h->name, xml_node_attr(info, "id"), NS_DATA);
+		log_info("avatar: %s@%s: metadata names id=%s, not in %s", user,
+		    h->name, xml_node_attr(info, "id"), NS_DATA);
 		return;
 	}
 	img = b64_decode_ws(xml_node_text_get(data), &len);
 	if (img == NULL) {
-		log_info("avatar: %s@%s: avatar data is no base64", user,
-		    h->name);
+		log_info(
+		    "avatar: %s@%s: avatar data is no base64", user, h->name);
 		goto out_data;
 	}
 	type = xml_node_attr(info, "type");
@@ -545,8 +543,7 @@ static const struct hook_reg avatar_hooks[] = {
 	{ "session/closed", av_closed, 0 },
 	{ "vcard/updated", av_vcard_updated, 0 },
 	{ "pep/published", av_published, 0 },
-	{ "pep/retracted", av_retracted, 0 },
-	HOOK_REG_END
+	{ "pep/retracted", av_retracted, 0 }, HOOK_REG_END
 };
 
 static void
@@ -566,7 +563,7 @@ const struct module mod_avatar = {
 	.account_features = (const char *const[]){ NS_CONVERSION, NULL },
 	.hooks = avatar_hooks,
 	/* roster too: pep and presence need it */
-	.depends = (const char *const[]){ "pep", "vcard", "presence", "roster",
-	    NULL },
+	.depends =
+	    (const char *const[]){ "pep", "vcard", "presence", "roster", NULL },
 	.session_free = av_session_free,
 };

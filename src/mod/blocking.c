@@ -215,8 +215,8 @@ bl_stored(const char *host, const char *user, const char *key)
 /* XEP-0191 §5 matching: user@domain/resource, user@domain,
  * domain/resource, domain. Did user (bare) block j? */
 static int
-bl_blocks(const char *host, const char *user, const char *bare,
-    const struct jid *j)
+bl_blocks(
+    const char *host, const char *user, const char *bare, const struct jid *j)
 {
 	char dres[2 * JID_PART_MAX + 2];
 	const char *cand[4];
@@ -252,8 +252,8 @@ bl_filter(struct hook_ev *ev)
 	const char *name = ev->stanza->name;
 	int is_error = ev->stype == STANZA_TYPE_ERROR;
 	int is_pres = strcmp(name, "presence") == 0;
-	int req = strcmp(name, "iq") == 0 &&
-	    (ev->stype == STANZA_TYPE_GET || ev->stype == STANZA_TYPE_SET);
+	int req = strcmp(name, "iq") == 0 && (ev->stype == STANZA_TYPE_GET ||
+						 ev->stype == STANZA_TYPE_SET);
 
 	if (to == NULL)
 		return HOOK_CONTINUE;
@@ -283,10 +283,10 @@ bl_filter(struct hook_ev *ev)
 		 * silently */
 		if (!is_pres && !is_error &&
 		    (strcmp(name, "message") == 0 || req))
-			stanza_bounce(ev->stanza, "cancel",
-			    "service-unavailable", NULL);
-		log_debug("blocking inbound %s from=%s to=%s", name,
-		    from->full, to->full);
+			stanza_bounce(
+			    ev->stanza, "cancel", "service-unavailable", NULL);
+		log_debug("blocking inbound %s from=%s to=%s", name, from->full,
+		    to->full);
 		return HOOK_HANDLED;
 	}
 	return HOOK_CONTINUE;
@@ -297,7 +297,7 @@ static int
 bl_is_self(const struct hook_ev *ev)
 {
 	return ev->session && ev->to->resource == NULL &&
-	    jid_bare_eq(ev->from, ev->to);
+	       jid_bare_eq(ev->from, ev->to);
 }
 
 static enum hook_ret
@@ -321,8 +321,8 @@ bl_get(struct hook_ev *ev)
 	r = stanza_reply(ev);
 	q = xml_node_child(r, NS_BLOCKING, "blocklist");
 	for (i = 0; i < l->n; i++)
-		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
-		    l->v[i]);
+		xml_node_set_attr(
+		    xml_node_child(q, NULL, "item"), "jid", l->v[i]);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -336,7 +336,7 @@ bl_items(struct hook_ev *ev, struct jid **out, size_t *n)
 	size_t k = 0, cap = 0, i;
 
 	for (it = xml_node_first_el(ev->payload); it;
-	    it = xml_node_next_el(it)) {
+	     it = xml_node_next_el(it)) {
 		const char *j = xml_node_attr(it, "jid");
 
 		if (!xml_node_is(it, NS_BLOCKING, "item"))
@@ -349,8 +349,8 @@ bl_items(struct hook_ev *ev, struct jid **out, size_t *n)
 			for (i = 0; i < k; i++)
 				jid_cleanup(&v[i]);
 			free(v);
-			stanza_reply_error(ev, "modify", j ? "jid-malformed" :
-			    "bad-request", NULL);
+			stanza_reply_error(ev, "modify",
+			    j ? "jid-malformed" : "bad-request", NULL);
 			return -1;
 		}
 		k++;
@@ -392,8 +392,8 @@ bl_push(const char *bare, const char *op, const struct jid *v, size_t n)
 		xml_node_set_attr(iq, "to", s->jid.full);
 		p = xml_node_child(iq, NS_BLOCKING, op);
 		for (i = 0; i < n; i++)
-			xml_node_set_attr(xml_node_child(p, NULL, "item"),
-			    "jid", v[i].full);
+			xml_node_set_attr(
+			    xml_node_child(p, NULL, "item"), "jid", v[i].full);
 		session_send(s, iq, &r);
 		rbuf_unref(r);
 		xml_node_free(iq);
@@ -410,8 +410,7 @@ bl_unavailable(struct hook_ev *ev, const struct jid *contact)
 
 	if (contact->node == NULL)
 		return;
-	sub = roster_subscription(ev->host->name, ev->to->node,
-	    contact->bare);
+	sub = roster_subscription(ev->host->name, ev->to->node, contact->bare);
 	if (sub != ROSTER_SUB_FROM && sub != ROSTER_SUB_BOTH)
 		return;
 	for (s = session_find_bare(ev->to->bare); s; s = s->next_res) {
@@ -464,15 +463,14 @@ bl_block(struct hook_ev *ev)
 	}
 	if ((long long)(l->n + added) > cfg->max_items) {
 		free(fresh);
-		stanza_reply_error(ev, "cancel", "policy-violation",
-		    "The blocklist is full");
+		stanza_reply_error(
+		    ev, "cancel", "policy-violation", "The blocklist is full");
 		goto out_free;
 	}
 	for (i = 0; i < n; i++) {
 		if (!fresh[i])
 			continue;
-		int rc = store_map_set(host, user, BL_STORE, v[i].full, "",
-		    0);
+		int rc = store_map_set(host, user, BL_STORE, v[i].full, "", 0);
 
 		if (rc != 0) {
 			free(fresh);
@@ -589,11 +587,14 @@ bl_closed(struct hook_ev *ev)
 }
 
 static const struct cfg_directive blocking_dirs[] = {
-	{ .name = "max_items", .type = CFG_INT,
-	  .offset = offsetof(struct blocking_cfg, max_items), .def = "1000",
-	  .min = 1, .max = 100000,
-	  .doc = "JIDs one user may block; more are refused with "
-		 "policy-violation." },
+	{ .name = "max_items",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct blocking_cfg, max_items),
+	    .def = "1000",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "JIDs one user may block; more are refused with "
+		   "policy-violation." },
 	{ .name = NULL },
 };
 
@@ -610,8 +611,7 @@ static const struct hook_reg blocking_hooks[] = {
 	{ "iq-set/bare/" NS_BLOCKING ":unblock", bl_unblock, 0 },
 	{ "route/filter", bl_filter, 0 },
 	/* last, so presence broadcasts on the way out still use the cache */
-	{ "session/closed", bl_closed, -100 },
-	HOOK_REG_END
+	{ "session/closed", bl_closed, -100 }, HOOK_REG_END
 };
 
 static void

@@ -59,8 +59,8 @@ is_true(const char *v)
 }
 
 static void
-copy_text_child(struct xml_node *to, struct xml_node *from,
-    const char *ns, const char *name)
+copy_text_child(struct xml_node *to, struct xml_node *from, const char *ns,
+    const char *name)
 {
 	struct xml_node *c = xml_node_find(from, ns, name);
 	const char *t;
@@ -197,8 +197,8 @@ storage_from_native(const char *host, const char *user)
 
 	if (index_list(host, user, &ids) == 0) {
 		for (i = 0; i < ids.n; i++) {
-			if (pep_get_item(host, user, NS_NATIVE, ids.v[i],
-			    &it) != 0)
+			if (pep_get_item(
+				host, user, NS_NATIVE, ids.v[i], &it) != 0)
 				continue;
 			to_legacy(st, ids.v[i], it);
 			xml_node_free(it);
@@ -211,8 +211,8 @@ storage_from_native(const char *host, const char *user)
 /* Publish the legacy document on the legacy PEP node too (XEP-0402
  * #compat-pep, XEP-0048 §3), private to the owner. */
 static void
-legacy_pep_publish(struct host *h, const char *user,
-    const struct xml_node *storage)
+legacy_pep_publish(
+    struct host *h, const char *user, const struct xml_node *storage)
 {
 	pep_publish(h, user, NS_LEGACY, LEGACY_ITEM, storage, "whitelist");
 }
@@ -228,8 +228,8 @@ legacy_store(struct host *h, const char *user, struct xml_node *storage)
 	xml_node_copy_into(q, storage);
 	sbuf_init(&s);
 	xml_serialize(q, "", &s);
-	if (store_map_set(h->name, user, PRIVATE_STORE, NS_LEGACY, s.data,
-	    s.len) == 0)
+	if (store_map_set(
+		h->name, user, PRIVATE_STORE, NS_LEGACY, s.data, s.len) == 0)
 		legacy_pep_publish(h, user, storage);
 	sbuf_cleanup(&s);
 	xml_node_free(q);
@@ -238,8 +238,8 @@ legacy_store(struct host *h, const char *user, struct xml_node *storage)
 /* A native item changed (n NULL: retracted): the same change in the
  * legacy document, whose other entries (URLs, other rooms) stay. */
 static void
-legacy_update(struct host *h, const char *user, const char *item_id,
-    struct xml_node *n)
+legacy_update(
+    struct host *h, const char *user, const char *item_id, struct xml_node *n)
 {
 	struct xml_node *q = NULL, *old, *st, *c;
 	char *prepped = room_prep(item_id);
@@ -322,8 +322,8 @@ owner_publish(const char *user, struct host *h, const char *room,
 	x = xml_node_child(x, NULL, "item");
 	xml_node_set_attr(x, "id", room);
 	xml_node_copy_into(x, n);
-	x = xml_node_child(xml_node_child(ps, NULL, "publish-options"),
-	    NS_XDATA, "x");
+	x = xml_node_child(
+	    xml_node_child(ps, NULL, "publish-options"), NS_XDATA, "x");
 	xml_node_set_attr(x, "type", "submit");
 	option(x, "FORM_TYPE", NS_PUBSUB "#publish-options");
 	option(x, "pubsub#persist_items", "true");
@@ -451,14 +451,15 @@ bm_published(struct hook_ev *ev)
 
 	if (strcmp(p->node, NS_NATIVE) == 0) {
 		if (store_map_set(ev->host->name, ev->user, INDEX_STORE,
-		    p->item_id, "", 0) != 0 || p->by_server || converting)
+			p->item_id, "", 0) != 0 ||
+		    p->by_server || converting)
 			return HOOK_CONTINUE;
 		n = xml_node_dup(p->payload);
 		legacy_update(ev->host, ev->user, p->item_id, n);
 		xml_node_free(n);
 	} else if (strcmp(p->node, NS_LEGACY) == 0 && !p->by_server &&
-	    !converting &&
-	    xml_node_is(p->payload, NS_LEGACY, "storage")) {
+		   !converting &&
+		   xml_node_is(p->payload, NS_LEGACY, "storage")) {
 		/* XEP-0048 over PEP: the same as a private storage set */
 		struct xml_node *q = xml_node_new(NS_PRIVATE, "query");
 		struct sbuf s;
@@ -482,8 +483,9 @@ bm_retracted(struct hook_ev *ev)
 
 	if (strcmp(p->node, NS_NATIVE) != 0)
 		return HOOK_CONTINUE;
-	if (store_map_del(ev->host->name, ev->user, INDEX_STORE,
-	    p->item_id) < 0 || p->by_server || converting)
+	if (store_map_del(ev->host->name, ev->user, INDEX_STORE, p->item_id) <
+		0 ||
+	    p->by_server || converting)
 		return HOOK_CONTINUE;
 	legacy_update(ev->host, ev->user, p->item_id, NULL);
 	return HOOK_CONTINUE;
@@ -523,10 +525,8 @@ static const struct hook_reg bookmarks_hooks[] = {
 	/* before mod/private.c answers */
 	{ "iq-get/bare/" NS_PRIVATE ":query", bm_private_get, 10 },
 	{ "private/updated", bm_private_updated, 0 },
-	{ "session/bound", bm_bound, 0 },
-	{ "pep/published", bm_published, 0 },
-	{ "pep/retracted", bm_retracted, 0 },
-	HOOK_REG_END
+	{ "session/bound", bm_bound, 0 }, { "pep/published", bm_published, 0 },
+	{ "pep/retracted", bm_retracted, 0 }, HOOK_REG_END
 };
 
 const struct module mod_bookmarks = {

@@ -75,8 +75,7 @@ carbons_eligible(const struct xml_node *st, int inbound)
 /* Wrap a copy of st in <message><dir><forwarded/></dir></message> from the
  * account's bare JID and send it to s. */
 static void
-carbons_send_copy(struct session *s, const struct xml_node *st,
-    const char *dir)
+carbons_send_copy(struct session *s, const struct xml_node *st, const char *dir)
 {
 	const char *type = xml_node_attr(st, "type");
 	struct xml_node *m, *d, *f;
@@ -187,7 +186,8 @@ carbons_strip_forged(struct hook_ev *ev)
 		if (xml_node_is(c, NS_CARBONS, "sent") ||
 		    xml_node_is(c, NS_CARBONS, "received")) {
 			log_info("carbons: dropped a forged <%s/> from=%s "
-			    "to=%s", c->name, ev->from ? ev->from->full : "?",
+				 "to=%s",
+			    c->name, ev->from ? ev->from->full : "?",
 			    ev->to->full);
 			xml_node_unlink(c);
 		}
@@ -205,7 +205,7 @@ carbons_toggle(struct hook_ev *ev)
 	 * its account or to its server) */
 	if (s != NULL)
 		own = ev->to_self || strcmp(ev->to->full, s->jid.bare) == 0 ||
-		    strcmp(ev->to->full, s->jid.domain) == 0;
+		      strcmp(ev->to->full, s->jid.domain) == 0;
 	if (!own) {
 		stanza_reply_error(ev, "cancel", "not-allowed", NULL);
 		return HOOK_HANDLED;
@@ -232,8 +232,7 @@ static const struct hook_reg carbons_hooks[] = {
 	{ "message/bare", carbons_strip_forged, 200 },
 	{ "message/full", carbons_strip_forged, 200 },
 	{ "message/bare", carbons_received, 50 },
-	{ "message/full", carbons_received, 50 },
-	HOOK_REG_END
+	{ "message/full", carbons_received, 50 }, HOOK_REG_END
 };
 
 const struct module mod_carbons = {

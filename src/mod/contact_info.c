@@ -29,15 +29,14 @@ static const struct {
 static const struct cfg_strlist *
 list_of(const struct contact_cfg *cc, size_t k)
 {
-	return (const struct cfg_strlist *)(const void *)
-	    ((const char *)cc + kinds[k].offset);
+	return (const struct cfg_strlist *)(const void *)((const char *)cc +
+							  kinds[k].offset);
 }
 
 static enum hook_ret
 contact_form(struct hook_ev *ev)
 {
-	const struct contact_cfg *cc = host_modcfg(ev->host,
-	    &mod_contact_info);
+	const struct contact_cfg *cc = host_modcfg(ev->host, &mod_contact_info);
 	struct xml_node *x, *f;
 	size_t k, i, total = 0;
 
@@ -50,8 +49,8 @@ contact_form(struct hook_ev *ev)
 	f = xml_node_child(x, NULL, "field");
 	xml_node_set_attr(f, "var", "FORM_TYPE");
 	xml_node_set_attr(f, "type", "hidden");
-	xml_node_text(xml_node_child(f, NULL, "value"), FORM_TYPE,
-	    strlen(FORM_TYPE));
+	xml_node_text(
+	    xml_node_child(f, NULL, "value"), FORM_TYPE, strlen(FORM_TYPE));
 	for (k = 0; k < ARRAY_LEN(kinds); k++) {
 		const struct cfg_strlist *l = list_of(cc, k);
 
@@ -60,8 +59,8 @@ contact_form(struct hook_ev *ev)
 		f = xml_node_child(x, NULL, "field");
 		xml_node_set_attr(f, "var", kinds[k].var);
 		for (i = 0; i < l->n; i++)
-			xml_node_text(xml_node_child(f, NULL, "value"),
-			    l->v[i], strlen(l->v[i]));
+			xml_node_text(xml_node_child(f, NULL, "value"), l->v[i],
+			    strlen(l->v[i]));
 	}
 	return HOOK_CONTINUE;
 }
@@ -80,12 +79,13 @@ contact_init(struct host *h)
 
 		for (i = 0; i < l->n; i++) {
 			const char *p = l->v[i];
-			size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz"
+			size_t n = strspn(p,
+			    "abcdefghijklmnopqrstuvwxyz"
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.");
 
 			if (n == 0 || p[n] != ':' || p[n + 1] == '\0') {
 				log_err("host %s: contact_info: '%s' is not "
-				    "a URI (mailto:, xmpp:, https:...)",
+					"a URI (mailto:, xmpp:, https:...)",
 				    h->name, p);
 				rc = -1;
 			}
@@ -94,10 +94,12 @@ contact_init(struct host *h)
 	return rc;
 }
 
-#define CONTACT_DIR(n, what)                                            \
-	{ .name = #n, .type = CFG_STRLIST,                              \
-	  .offset = offsetof(struct contact_cfg, n),                    \
-	  .doc = "URIs (mailto:, xmpp:, https:) for " what "." }
+#define CONTACT_DIR(n, what)                                                   \
+	{                                                                      \
+		.name = #n, .type = CFG_STRLIST,                               \
+		.offset = offsetof(struct contact_cfg, n),                     \
+		.doc = "URIs (mailto:, xmpp:, https:) for " what "."           \
+	}
 
 static const struct cfg_directive contact_dirs[] = {
 	CONTACT_DIR(abuse, "reports of abusive traffic"),
@@ -119,8 +121,7 @@ static const struct cfg_section contact_section = {
 };
 
 static const struct hook_reg contact_hooks[] = {
-	{ "disco/info/host", contact_form, 0 },
-	HOOK_REG_END
+	{ "disco/info/host", contact_form, 0 }, HOOK_REG_END
 };
 
 const struct module mod_contact_info = {

@@ -14,10 +14,10 @@ struct csi_cfg {
 
 /* What an inactive client may wait for. */
 enum csi_kind {
-	CSI_URGENT, /* goes out now, after everything held */
-	CSI_PRESENCE, /* held; a newer one from the same sender replaces it */
+	CSI_URGENT,    /* goes out now, after everything held */
+	CSI_PRESENCE,  /* held; a newer one from the same sender replaces it */
 	CSI_EPHEMERAL, /* held; worthless once the session is gone */
-	CSI_QUIET, /* held; routed elsewhere if the session ends */
+	CSI_QUIET,     /* held; routed elsewhere if the session ends */
 };
 
 struct csi_item {
@@ -104,13 +104,13 @@ csi_classify_message(const struct xml_node *m, int depth)
 			continue;
 		if (strcmp(c->ns, NS_CARBONS) == 0 && depth == 0 &&
 		    (strcmp(c->name, "received") == 0 ||
-		    strcmp(c->name, "sent") == 0)) {
+			strcmp(c->name, "sent") == 0)) {
 			/* a carbon copy waits as long as what it copies */
 			const struct xml_node *f, *inner;
 
 			f = xml_node_find(c, NS_FORWARD, "forwarded");
-			inner = f ? xml_node_find(f, XML_NS_CLIENT, "message") :
-			    NULL;
+			inner = f ? xml_node_find(f, XML_NS_CLIENT, "message")
+				  : NULL;
 			if (inner == NULL)
 				return CSI_URGENT;
 			if (csi_classify_message(inner, 1) == CSI_URGENT)
@@ -177,8 +177,8 @@ csi_flush(struct session *s, struct csi *c)
 		c->next = i + 1;
 		if (st == NULL) {
 			/* our own serialisation: cannot happen */
-			log_warn("csi unparsable held stanza jid=%s",
-			    s->jid.full);
+			log_warn(
+			    "csi unparsable held stanza jid=%s", s->jid.full);
 			continue;
 		}
 		/* r is already serialised: session_send uses it as is */
@@ -292,7 +292,7 @@ csi_for_account(const struct xml_node *st)
 	if (type && strcmp(type, "headline") == 0)
 		return 0;
 	return xml_node_find(st, NS_CARBONS, "sent") == NULL &&
-	    xml_node_find(st, NS_CARBONS, "received") == NULL;
+	       xml_node_find(st, NS_CARBONS, "received") == NULL;
 }
 
 static enum hook_ret
@@ -339,11 +339,14 @@ csi_features(struct hook_ev *ev)
 }
 
 static const struct cfg_directive csi_dirs[] = {
-	{ .name = "max_held", .type = CFG_INT,
-	  .offset = offsetof(struct csi_cfg, max_held), .def = "100",
-	  .min = 1, .max = 10000,
-	  .doc = "Stanzas held for an inactive client; one more sends them "
-		 "all." },
+	{ .name = "max_held",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct csi_cfg, max_held),
+	    .def = "100",
+	    .min = 1,
+	    .max = 10000,
+	    .doc = "Stanzas held for an inactive client; one more sends them "
+		   "all." },
 	{ .name = NULL },
 };
 
@@ -354,15 +357,13 @@ static const struct cfg_section csi_section = {
 	.doc = "Settings of client state indication.",
 };
 
-static const struct hook_reg csi_hooks[] = {
-	{ "c2s/features/postauth", csi_features, 0 },
+static const struct hook_reg csi_hooks[] = { { "c2s/features/postauth",
+						 csi_features, 0 },
 	{ "c2s/element/" NS_CSI, csi_element, 0 },
 	/* before stream management's counting (100) */
 	{ "session/out", csi_out, 150 },
 	/* after stream management rerouted what it held (-100): older */
-	{ "session/closed", csi_closed, -110 },
-	HOOK_REG_END
-};
+	{ "session/closed", csi_closed, -110 }, HOOK_REG_END };
 
 static void
 csi_session_free(void *data)

@@ -44,21 +44,22 @@ collect(const struct host *h, int account, struct strv *feat,
 	strv_add(feat, NS_ITEMS);
 	*nids = 0;
 	if (account) {
-		ids[(*nids)++] = (struct disco_identity){ "account",
-		    "registered", NULL };
+		ids[(*nids)++] =
+		    (struct disco_identity){ "account", "registered", NULL };
 	} else {
-		ids[(*nids)++] = (struct disco_identity){ "server", "im",
-		    "Tern" };
+		ids[(*nids)++] =
+		    (struct disco_identity){ "server", "im", "Tern" };
 	}
 	for (i = 0; i < h->nmods; i++) {
 		const struct module *m = h->mods[i];
-		const char *const *f = account ? m->account_features :
-		    m->features;
+		const char *const *f =
+		    account ? m->account_features : m->features;
 
 		for (j = 0; f && f[j]; j++)
 			strv_add(feat, f[j]);
 		for (j = 0; !account && m->identities &&
-		    m->identities[j].category && *nids < maxids; j++)
+			    m->identities[j].category && *nids < maxids;
+		     j++)
 			ids[(*nids)++] = m->identities[j];
 	}
 	qsort(feat->v, feat->n, sizeof(*feat->v), cmp_str);
@@ -81,8 +82,8 @@ fill_info(struct xml_node *q, const struct host *h, int account)
 			xml_node_set_attr(id, "name", ids[i].name);
 	}
 	for (i = 0; i < feat.n; i++)
-		xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var",
-		    feat.v[i]);
+		xml_node_set_attr(
+		    xml_node_child(q, NULL, "feature"), "var", feat.v[i]);
 	free(feat.v);
 }
 
@@ -212,8 +213,8 @@ caps_forms(struct host *h, struct sbuf *s)
 			if (nv > 1)
 				qsort(vals, nv, sizeof(*vals), cmp_value);
 			for (k = 0; k < nv; k++)
-				sbuf_printf(s, "%s<",
-				    xml_node_text_get(vals[k]));
+				sbuf_printf(
+				    s, "%s<", xml_node_text_get(vals[k]));
 			free(vals);
 		}
 		free(fields);
@@ -272,8 +273,8 @@ info_host(struct hook_ev *ev)
 		caps_ver(ev->host, ver);
 		snprintf(expect, sizeof(expect), "%s#%s", CAPS_NODE, ver);
 		if (strcmp(node, expect) != 0) {
-			stanza_reply_error(ev, "cancel", "item-not-found",
-			    NULL);
+			stanza_reply_error(
+			    ev, "cancel", "item-not-found", NULL);
 			return HOOK_HANDLED;
 		}
 	}
@@ -306,8 +307,8 @@ items_host(struct hook_ev *ev)
 		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
 		    ev->host->services[i].domain);
 	for (i = 0; i < config_running->components.n; i++)
-		xml_node_set_attr(xml_node_child(q, NULL, "item"), "jid",
-		    v[i].name);
+		xml_node_set_attr(
+		    xml_node_child(q, NULL, "item"), "jid", v[i].name);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -360,8 +361,7 @@ static const struct hook_reg disco_hooks[] = {
 	{ "iq-get/bare/" NS_INFO ":query", info_account, -100 },
 	{ "iq-get/bare/" NS_ITEMS ":query", items_account, -100 },
 	{ "c2s/features/preauth", caps_feature, 0 },
-	{ "c2s/features/postauth", caps_feature, 0 },
-	HOOK_REG_END
+	{ "c2s/features/postauth", caps_feature, 0 }, HOOK_REG_END
 };
 
 const struct module mod_disco = {

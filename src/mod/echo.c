@@ -26,8 +26,7 @@ echo_info(struct hook_ev *ev)
 	xml_node_set_attr(id, "type", "generic");
 	xml_node_set_attr(id, "name", "Echo");
 	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_INFO);
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var",
-	    NS_ITEMS);
+	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_ITEMS);
 	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_PING);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
@@ -68,15 +67,13 @@ echo_message(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-static const struct hook_reg echo_hooks[] = {
-	{ "iq-get/host/" NS_INFO ":query", echo_info, 0 },
+static const struct hook_reg echo_hooks[] = { { "iq-get/host/" NS_INFO ":query",
+						  echo_info, 0 },
 	{ "iq-get/host/" NS_ITEMS ":query", echo_items, 0 },
 	{ "iq-get/host/" NS_PING ":ping", echo_ping, 0 },
 	{ "message/host", echo_message, 0 },
 	{ "message/bare", echo_message, 0 },
-	{ "message/full", echo_message, 0 },
-	HOOK_REG_END
-};
+	{ "message/full", echo_message, 0 }, HOOK_REG_END };
 
 const struct module mod_echo = {
 	.name = "echo",

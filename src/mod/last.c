@@ -55,8 +55,7 @@ last_allowed(const struct hook_ev *ev)
 
 	if (ev->from->node && jid_bare_eq(ev->from, ev->to))
 		return 1;
-	sub = roster_subscription(ev->host->name, ev->to->node,
-	    ev->from->bare);
+	sub = roster_subscription(ev->host->name, ev->to->node, ev->from->bare);
 	if (sub < 0)
 		return -1;
 	return sub == ROSTER_SUB_FROM || sub == ROSTER_SUB_BOTH;
@@ -104,15 +103,14 @@ last_user(struct hook_ev *ev)
 		last_answer(ev, 0, NULL);
 		return HOOK_HANDLED;
 	}
-	rc = store_kv_get(ev->host->name, ev->to->node, LAST_STORE, &val,
-	    &len);
+	rc = store_kv_get(ev->host->name, ev->to->node, LAST_STORE, &val, &len);
 	if (rc != 0) {
 		if (rc < 0)
-			stanza_reply_error(ev, "wait", "internal-server-error",
-			    NULL);
+			stanza_reply_error(
+			    ev, "wait", "internal-server-error", NULL);
 		else
-			stanza_reply_error(ev, "cancel", "item-not-found",
-			    NULL);
+			stanza_reply_error(
+			    ev, "cancel", "item-not-found", NULL);
 		return HOOK_HANDLED;
 	}
 	/* "<unix seconds>\n<status>" */
@@ -149,8 +147,8 @@ last_presence(struct hook_ev *ev)
 			if (n > LAST_STATUS_MAX) {
 				/* cut on a UTF-8 character boundary */
 				n = LAST_STATUS_MAX;
-				while (n > 0 && ((unsigned char)t[n] & 0xc0) ==
-				    0x80)
+				while (n > 0 &&
+				       ((unsigned char)t[n] & 0xc0) == 0x80)
 					n--;
 			}
 			status = xstrndup(t, n);
@@ -177,10 +175,10 @@ last_closed(struct hook_ev *ev)
 			others = 1;
 	if (!others && s->jid.node) {
 		sbuf_init(&b);
-		sbuf_printf(&b, "%" PRId64 "\n%s", now_unix(),
-		    status ? status : "");
-		store_kv_set(s->host->name, s->jid.node, LAST_STORE, b.data,
-		    b.len);
+		sbuf_printf(
+		    &b, "%" PRId64 "\n%s", now_unix(), status ? status : "");
+		store_kv_set(
+		    s->host->name, s->jid.node, LAST_STORE, b.data, b.len);
 		sbuf_cleanup(&b);
 	}
 	free(status);
@@ -197,15 +195,13 @@ last_init(struct host *h)
 	return 0;
 }
 
-static const struct hook_reg last_hooks[] = {
-	{ "iq-get/host/" NS_LAST ":query", last_host, 0 },
+static const struct hook_reg last_hooks[] = { { "iq-get/host/" NS_LAST ":query",
+						  last_host, 0 },
 	{ "iq-get/bare/" NS_LAST ":query", last_user, 0 },
 	{ "iq-get/full/" NS_LAST ":query", last_full, 0 },
 	/* before the presence module, which may end the chain */
 	{ "presence/self", last_presence, 10 },
-	{ "session/closed", last_closed, 0 },
-	HOOK_REG_END
-};
+	{ "session/closed", last_closed, 0 }, HOOK_REG_END };
 
 static void
 last_session_free(void *data)

@@ -22,8 +22,7 @@
 #define MAM_MAX_IDS 1000
 
 enum mam_default { MAM_ALWAYS, MAM_NEVER, MAM_ROSTER };
-static const char *const mam_defaults[] = { "always", "never", "roster",
-	NULL };
+static const char *const mam_defaults[] = { "always", "never", "roster", NULL };
 
 struct mam_cfg {
 	long long retention;
@@ -93,8 +92,7 @@ mam_prefs_load(const char *host, const char *user)
 }
 
 static int
-mam_list_has(const struct xml_node *prefs, const char *list,
-    const char *bare)
+mam_list_has(const struct xml_node *prefs, const char *list, const char *bare)
 {
 	struct xml_node *l = xml_node_find(prefs, NS_MAM, list), *j;
 
@@ -164,8 +162,8 @@ mam_store(struct host *h, const char *user, const char *with,
 	time_id(id, idlen);
 	sbuf_init(&b);
 	xml_serialize(st, XML_NS_CLIENT, &b);
-	rc = store_archive_append(h->name, user, MAM_STORE, id, now_unix(),
-	    with, b.data, b.len);
+	rc = store_archive_append(
+	    h->name, user, MAM_STORE, id, now_unix(), with, b.data, b.len);
 	sbuf_cleanup(&b);
 	/* the message is delivered all the same, without a stanza-id */
 	if (rc == STORE_QUOTA)
@@ -244,7 +242,7 @@ mam_inbound(struct hook_ev *ev)
 	    !mam_wants(ev->host, ev->to->node, ev->from->bare))
 		return HOOK_CONTINUE;
 	if (mam_store(ev->host, ev->to->node, ev->from->bare, ev->stanza, id,
-	    sizeof(id)) == 0)
+		sizeof(id)) == 0)
 		mam_add_sid(ev->stanza, ev->to->bare, id);
 	return HOOK_CONTINUE;
 }
@@ -269,8 +267,8 @@ mam_outgoing(struct hook_ev *ev)
 	/* to the own account: archived once, as received */
 	if (strcmp(j.bare, s->jid.bare) != 0 && mam_archivable(ev->stanza) &&
 	    mam_wants(ev->host, s->jid.node, j.bare) &&
-	    mam_store(ev->host, s->jid.node, j.bare, ev->stanza, id,
-	    sizeof(id)) == 0)
+	    mam_store(
+		ev->host, s->jid.node, j.bare, ev->stanza, id, sizeof(id)) == 0)
 		mam_add_sid(ev->stanza, s->jid.bare, id);
 	jid_cleanup(&j);
 	return HOOK_CONTINUE;
@@ -294,8 +292,9 @@ mam_parse_time(const char *s, int64_t *out)
 	const char *p;
 	struct tm tm = { 0 };
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi,
-	    &ss, &n) != 6 || n != 19 || !isdigit((unsigned char)s[0]))
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi, &ss,
+		&n) != 6 ||
+	    n != 19 || !isdigit((unsigned char)s[0]))
 		return -1;
 	p = s + n;
 	if (*p == '.') {
@@ -380,7 +379,7 @@ struct mam_req {
 	int has_with;
 	int64_t start, end;
 	const char *before_id, *after_id; /* form fields */
-	const char **ids; /* NULL-terminated, or NULL */
+	const char **ids;		  /* NULL-terminated, or NULL */
 	size_t nids;
 	long max; /* -1: not given */
 	const char *rsm_after, *rsm_before;
@@ -429,8 +428,8 @@ mam_parse_form(struct xml_node *x, struct mam_req *r, const char **text)
 					*text = "too many ids";
 					return "policy-violation";
 				}
-				r->ids = xrealloc(r->ids,
-				    (r->nids + 2) * sizeof(*r->ids));
+				r->ids = xrealloc(
+				    r->ids, (r->nids + 2) * sizeof(*r->ids));
 				r->ids[r->nids++] = xml_node_text_get(v);
 				r->ids[r->nids] = NULL;
 			}
@@ -451,7 +450,7 @@ mam_parse_form(struct xml_node *x, struct mam_req *r, const char **text)
 			}
 			r->has_with = 1;
 		} else if (strcmp(var, "start") == 0 ||
-		    strcmp(var, "end") == 0) {
+			   strcmp(var, "end") == 0) {
 			int64_t t;
 
 			if (mam_parse_time(val, &t) != 0) {
@@ -521,8 +520,8 @@ mam_parse_rsm(struct xml_node *set, struct mam_req *r, const char **text)
 
 /* Is every one of the ids in the user's archive? 1 yes, 0 no, -1 error. */
 static int
-mam_ids_exist(const char *host, const char *user, const char *const *ids,
-    size_t n)
+mam_ids_exist(
+    const char *host, const char *user, const char *const *ids, size_t n)
 {
 	struct store_archive_query q = { 0 };
 	long count = 0;
@@ -545,16 +544,16 @@ mam_ids_exist(const char *host, const char *user, const char *const *ids,
 
 /* The <message><result><forwarded> for one item, to the querier. */
 static void
-mam_send_result(const struct hook_ev *ev, const char *qid,
-    const struct mam_item *it)
+mam_send_result(
+    const struct hook_ev *ev, const char *qid, const struct mam_item *it)
 {
 	struct xml_node *m, *r, *f, *d, *orig;
 	char stamp[32];
 
 	orig = xml_parse_element(it->val, it->len);
 	if (orig == NULL) {
-		log_warn("mam unreadable item user=%s id=%s", ev->to->bare,
-		    it->id);
+		log_warn(
+		    "mam unreadable item user=%s id=%s", ev->to->bare, it->id);
 		return;
 	}
 	m = xml_node_new(XML_NS_CLIENT, "message");
@@ -582,8 +581,8 @@ mam_text_child(struct xml_node *p, const char *name, const char *text)
 
 /* Run the query; *cond gets an error condition on failure. */
 static int
-mam_run(struct hook_ev *ev, struct mam_req *r, const char *qid,
-    const char **cond)
+mam_run(
+    struct hook_ev *ev, struct mam_req *r, const char *qid, const char **cond)
 {
 	const struct mam_cfg *cfg = host_modcfg(ev->host, &mod_mam);
 	const char *host = ev->host->name, *user = ev->to->node;
@@ -630,8 +629,9 @@ mam_run(struct hook_ev *ev, struct mam_req *r, const char *qid,
 		q.before_id = r->rsm_before;
 	q.reverse = backward;
 	q.limit = limit + 1; /* one more tells whether the page is the end */
-	rc = limit > 0 || r->rsm_after || r->rsm_before ?
-	    store_archive_query(&q, mam_collect, &l) : 0;
+	rc = limit > 0 || r->rsm_after || r->rsm_before
+		 ? store_archive_query(&q, mam_collect, &l)
+		 : 0;
 	if (rc != 0) {
 		*cond = rc == 1 ? "item-not-found" : *cond;
 		goto out_fail;
@@ -681,8 +681,8 @@ mam_run(struct hook_ev *ev, struct mam_req *r, const char *qid,
 	snprintf(num, sizeof(num), "%ld", count);
 	mam_text_child(set, "count", num);
 	stanza_reply_send(ev, res);
-	log_debug("mam query user=%s@%s results=%zu count=%ld", user, host,
-	    l.n, count);
+	log_debug("mam query user=%s@%s results=%zu count=%ld", user, host, l.n,
+	    count);
 	mam_items_free(&l);
 	return 0;
 out_fail:
@@ -725,7 +725,9 @@ mam_query(struct hook_ev *ev)
 		cond = "internal-server-error";
 	if (cond) {
 		const char *type = strcmp(cond, "bad-request") == 0 ||
-		    strcmp(cond, "jid-malformed") == 0 ? "modify" : "cancel";
+					   strcmp(cond, "jid-malformed") == 0
+				       ? "modify"
+				       : "cancel";
 
 		if (strcmp(cond, "internal-server-error") == 0)
 			type = "wait";
@@ -749,8 +751,7 @@ mam_form(struct hook_ev *ev)
 	if (!mam_owner(ev))
 		return HOOK_HANDLED;
 	res = stanza_reply(ev);
-	x = xml_node_child(xml_node_child(res, NS_MAM, "query"), NS_XDATA,
-	    "x");
+	x = xml_node_child(xml_node_child(res, NS_MAM, "query"), NS_XDATA, "x");
 	xml_node_set_attr(x, "type", "form");
 	f = xml_node_child(x, NULL, "field");
 	xml_node_set_attr(f, "type", "hidden");
@@ -781,8 +782,8 @@ mam_prefs_reply(struct hook_ev *ev, const struct xml_node *p)
 		xml_node_copy_into(res, p);
 	} else {
 		out = xml_node_child(res, NS_MAM, "prefs");
-		xml_node_set_attr(out, "default",
-		    mam_defaults[cfg->default_prefs]);
+		xml_node_set_attr(
+		    out, "default", mam_defaults[cfg->default_prefs]);
 		xml_node_child(out, NULL, "always");
 		xml_node_child(out, NULL, "never");
 	}
@@ -805,8 +806,8 @@ mam_prefs_get(struct hook_ev *ev)
 /* Copy the <jid/>s of list `name` from in to out as prepared bare JIDs;
  * -1 on a bad JID. */
 static int
-mam_prefs_list(const struct xml_node *in, struct xml_node *out,
-    const char *name)
+mam_prefs_list(
+    const struct xml_node *in, struct xml_node *out, const char *name)
 {
 	struct xml_node *l = xml_node_find(in, NS_MAM, name), *j;
 	struct xml_node *ol = xml_node_child(out, NULL, name);
@@ -848,8 +849,8 @@ mam_prefs_set(struct hook_ev *ev)
 	}
 	sbuf_init(&b);
 	xml_serialize(p, XML_NS_CLIENT, &b);
-	rc = store_kv_set(ev->host->name, ev->to->node, MAM_PREFS_STORE,
-	    b.data, b.len);
+	rc = store_kv_set(
+	    ev->host->name, ev->to->node, MAM_PREFS_STORE, b.data, b.len);
 	if (rc != 0)
 		stanza_reply_store_error(ev, rc);
 	else
@@ -863,8 +864,8 @@ out_free:
 /* ---- metadata (XEP-0313 §7) ---- */
 
 static int
-mam_metadata_end(struct xml_node *md, const char *host, const char *user,
-    int last)
+mam_metadata_end(
+    struct xml_node *md, const char *host, const char *user, int last)
 {
 	struct store_archive_query q = { 0 };
 	struct mam_items l = { 0 };
@@ -944,7 +945,8 @@ mam_expire(EV_P_ ev_timer *w, int revents)
 	if (store_archive_expire(MAM_STORE, now_unix() - keep, &deleted) != 0)
 		return;
 	if (deleted > 0)
-		log_info("mam expired count=%ld retention=%llds", deleted, keep);
+		log_info(
+		    "mam expired count=%ld retention=%llds", deleted, keep);
 }
 
 static int
@@ -955,8 +957,7 @@ mam_init(struct host *h)
 	mam_hosts++;
 	/* at once (start, reload), then every expire_interval */
 	ev_timer_stop(loop_ev, &mam_timer);
-	ev_timer_init(&mam_timer, mam_expire, 0.,
-	    (double)c->expire_interval);
+	ev_timer_init(&mam_timer, mam_expire, 0., (double)c->expire_interval);
 	ev_timer_start(loop_ev, &mam_timer);
 	return 0;
 }
@@ -973,30 +974,45 @@ mam_cleanup(struct host *h)
 }
 
 static const struct cfg_directive mam_dirs[] = {
-	{ .name = "retention", .type = CFG_DURATION,
-	  .offset = offsetof(struct mam_cfg, retention), .def = "7d",
-	  .min = 0, .max = 100LL * 366 * 86400,
-	  .doc = "Age after which archived messages are deleted (0: kept "
-		 "forever). One expiry serves all hosts: it keeps the longest "
-		 "retention any host asks for." },
-	{ .name = "expire_interval", .type = CFG_DURATION,
-	  .offset = offsetof(struct mam_cfg, expire_interval), .def = "1h",
-	  .min = 1, .max = 7LL * 86400,
-	  .doc = "How often the server deletes expired messages (and once "
-		 "at start)." },
-	{ .name = "page_size", .type = CFG_INT,
-	  .offset = offsetof(struct mam_cfg, page_size), .def = "50",
-	  .min = 1, .max = 10000,
-	  .doc = "Results per page when a query asks for no RSM max." },
-	{ .name = "max_page", .type = CFG_INT,
-	  .offset = offsetof(struct mam_cfg, max_page), .def = "250",
-	  .min = 1, .max = 10000,
-	  .doc = "Most results one query returns, whatever RSM max asks." },
-	{ .name = "default_prefs", .type = CFG_ENUM,
-	  .offset = offsetof(struct mam_cfg, default_prefs), .def = "always",
-	  .choices = mam_defaults,
-	  .doc = "Archiving default for users who set no preferences "
-		 "(always, never, roster)." },
+	{ .name = "retention",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct mam_cfg, retention),
+	    .def = "7d",
+	    .min = 0,
+	    .max = 100LL * 366 * 86400,
+	    .doc =
+		"Age after which archived messages are deleted (0: kept "
+		"forever). One expiry serves all hosts: it keeps the longest "
+		"retention any host asks for." },
+	{ .name = "expire_interval",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct mam_cfg, expire_interval),
+	    .def = "1h",
+	    .min = 1,
+	    .max = 7LL * 86400,
+	    .doc = "How often the server deletes expired messages (and once "
+		   "at start)." },
+	{ .name = "page_size",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct mam_cfg, page_size),
+	    .def = "50",
+	    .min = 1,
+	    .max = 10000,
+	    .doc = "Results per page when a query asks for no RSM max." },
+	{ .name = "max_page",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct mam_cfg, max_page),
+	    .def = "250",
+	    .min = 1,
+	    .max = 10000,
+	    .doc = "Most results one query returns, whatever RSM max asks." },
+	{ .name = "default_prefs",
+	    .type = CFG_ENUM,
+	    .offset = offsetof(struct mam_cfg, default_prefs),
+	    .def = "always",
+	    .choices = mam_defaults,
+	    .doc = "Archiving default for users who set no preferences "
+		   "(always, never, roster)." },
 	{ .name = NULL },
 };
 
@@ -1007,8 +1023,8 @@ static const struct cfg_section mam_section = {
 	.doc = "Settings of the mam module.",
 };
 
-static const struct hook_reg mam_hooks[] = {
-	{ "iq-set/bare/" NS_MAM ":query", mam_query, 0 },
+static const struct hook_reg mam_hooks[] = { { "iq-set/bare/" NS_MAM ":query",
+						 mam_query, 0 },
 	{ "iq-get/bare/" NS_MAM ":query", mam_form, 0 },
 	{ "iq-get/bare/" NS_MAM ":prefs", mam_prefs_get, 0 },
 	{ "iq-set/bare/" NS_MAM ":prefs", mam_prefs_set, 0 },
@@ -1017,12 +1033,9 @@ static const struct hook_reg mam_hooks[] = {
 	{ "message/bare", mam_inbound, 100 },
 	{ "message/full", mam_inbound, 100 },
 	{ "message/outgoing", mam_outgoing, 100 },
-	{ "message/outgoing", mam_outgoing_done, -1000 },
-	HOOK_REG_END
-};
+	{ "message/outgoing", mam_outgoing_done, -1000 }, HOOK_REG_END };
 
-static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID,
-	NULL };
+static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID, NULL };
 
 const struct module mod_mam = {
 	.name = "mam",

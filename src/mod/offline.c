@@ -43,7 +43,7 @@ struct offline_sess {
 	struct offline_pend {
 		uint64_t seq;
 		char *id;
-	} *pend;
+	} * pend;
 	size_t npend, cap;
 };
 
@@ -130,8 +130,8 @@ usage_add(const char *host, const char *user, size_t len)
 /* Would one more message of len bytes fit the user's quota? 1 yes, 0 no,
  * -1 storage failure. */
 static int
-offline_fits(const char *host, const char *user,
-    const struct offline_cfg *cfg, size_t len)
+offline_fits(const char *host, const char *user, const struct offline_cfg *cfg,
+    size_t len)
 {
 	char key[2 * JID_PART_MAX + 2];
 	struct offline_slot *sl = usage_slot(host, user, key, sizeof(key));
@@ -155,7 +155,7 @@ offline_fits(const char *host, const char *user,
 		sl->bytes = u.bytes;
 	}
 	return sl->count < cfg->max_messages &&
-	    sl->bytes + (long long)len <= cfg->max_bytes;
+	       sl->bytes + (long long)len <= cfg->max_bytes;
 }
 
 /* The sender's bare JID for the archive's with-JID column (message/offline
@@ -197,8 +197,8 @@ offline_store(struct hook_ev *ev)
 	if (xml_node_find(ev->stanza, NS_HINTS, "no-store"))
 		return HOOK_CONTINUE;
 	if (!offline_worth_storing(ev->stanza)) {
-		log_debug("offline dropping contentless message to=%s",
-		    ev->to->bare);
+		log_debug(
+		    "offline dropping contentless message to=%s", ev->to->bare);
 		return HOOK_HANDLED;
 	}
 	with = offline_sender(ev);
@@ -220,32 +220,34 @@ offline_store(struct hook_ev *ev)
 	fits = offline_fits(host, user, cfg, b.len);
 	if (fits == 0) {
 		/* XEP-0160 §2: a full queue is service-unavailable */
-		log_info("offline quota full user=%s@%s from=%s", user, host,
-		    with);
+		log_info(
+		    "offline quota full user=%s@%s from=%s", user, host, with);
 		stanza_bounce(ev->stanza, "cancel", "service-unavailable",
 		    "The recipient's offline message storage is full");
 		goto out_free;
 	}
 	time_id(id, sizeof(id));
-	rc = fits < 0 ? -1 : store_archive_append(host, user, OFFLINE_STORE,
-	    id, now, with, b.data, b.len);
+	rc = fits < 0 ? -1
+		      : store_archive_append(host, user, OFFLINE_STORE, id, now,
+			    with, b.data, b.len);
 	if (rc == STORE_QUOTA) {
 		/* XEP-0160 §2: the account's storage is full, so is its
 		 * offline queue */
 		log_info("offline not stored: storage quota full "
-			 "user=%s@%s from=%s", user, host, with);
+			 "user=%s@%s from=%s",
+		    user, host, with);
 		stanza_bounce(ev->stanza, "cancel", "service-unavailable",
 		    "The recipient's storage is full");
 		goto out_free;
 	}
 	if (rc != 0) {
-		stanza_bounce(ev->stanza, "wait", "internal-server-error",
-		    NULL);
+		stanza_bounce(
+		    ev->stanza, "wait", "internal-server-error", NULL);
 		goto out_free;
 	}
 	usage_add(host, user, b.len);
-	log_debug("offline stored user=%s@%s from=%s id=%s", user, host,
-	    with, id);
+	log_debug(
+	    "offline stored user=%s@%s from=%s id=%s", user, host, with, id);
 out_free:
 	free(with);
 	sbuf_cleanup(&b);
@@ -414,7 +416,8 @@ offline_deliver(struct session *s)
 		st = xml_parse_element(l.v[i].val, l.v[i].len);
 		if (st == NULL) {
 			log_warn("offline dropping unreadable item user=%s@%s "
-			    "id=%s", user, host, l.v[i].id);
+				 "id=%s",
+			    user, host, l.v[i].id);
 			continue;
 		}
 		seq = s->out_sent + 1;
@@ -431,21 +434,22 @@ offline_deliver(struct session *s)
 			offline_pend(offline_sess(s, 1), seq, l.v[i].id);
 	}
 	if (gone) {
-		log_info("offline delivery interrupted jid=%s kept=%zu", full,
-		    l.n);
+		log_info(
+		    "offline delivery interrupted jid=%s kept=%zu", full, l.n);
 		goto out_free;
 	}
 	if (s->confirms) {
 		log_debug("offline delivered jid=%s count=%zu (kept until "
-		    "confirmed)", full, l.n);
+			  "confirmed)",
+		    full, l.n);
 		goto out_free;
 	}
 	usage_forget(host, user);
 	for (i = 0; i < l.n; i++) {
 		if (l.v[i].id == NULL)
 			continue;
-		if (store_archive_del(host, user, OFFLINE_STORE,
-		    l.v[i].id) != 0)
+		if (store_archive_del(host, user, OFFLINE_STORE, l.v[i].id) !=
+		    0)
 			break;
 		sent++;
 	}
@@ -497,7 +501,8 @@ offline_presence(struct hook_ev *ev)
 
 	if (s == NULL || s->jid.node == NULL)
 		return HOOK_CONTINUE;
-	eligible = s->available && s->priority >= 0 && ev->stype == STANZA_TYPE_NONE;
+	eligible =
+	    s->available && s->priority >= 0 && ev->stype == STANZA_TYPE_NONE;
 	o = offline_sess(s, eligible);
 	was = o && o->eligible;
 	if (o)
@@ -520,16 +525,22 @@ offline_user_deleted(struct hook_ev *ev)
 }
 
 static const struct cfg_directive offline_dirs[] = {
-	{ .name = "max_messages", .type = CFG_INT,
-	  .offset = offsetof(struct offline_cfg, max_messages), .def = "1000",
-	  .min = 1, .max = 1000000,
-	  .doc = "Messages kept for one user while offline; more are "
-		 "refused with service-unavailable." },
-	{ .name = "max_bytes", .type = CFG_SIZE,
-	  .offset = offsetof(struct offline_cfg, max_bytes), .def = "1M",
-	  .min = 1024, .max = 1024LL * 1024 * 1024,
-	  .doc = "Bytes of messages kept for one user while offline (keep it "
-		 "under limits.send_queue: all are sent at once)." },
+	{ .name = "max_messages",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct offline_cfg, max_messages),
+	    .def = "1000",
+	    .min = 1,
+	    .max = 1000000,
+	    .doc = "Messages kept for one user while offline; more are "
+		   "refused with service-unavailable." },
+	{ .name = "max_bytes",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct offline_cfg, max_bytes),
+	    .def = "1M",
+	    .min = 1024,
+	    .max = 1024LL * 1024 * 1024,
+	    .doc = "Bytes of messages kept for one user while offline (keep it "
+		   "under limits.send_queue: all are sent at once)." },
 	{ .name = NULL },
 };
 
@@ -540,17 +551,15 @@ static const struct cfg_section offline_section = {
 	.doc = "Settings of the offline module.",
 };
 
-static const struct hook_reg offline_hooks[] = {
-	{ "message/offline", offline_store, 0 },
+static const struct hook_reg offline_hooks[] = { { "message/offline",
+						     offline_store, 0 },
 	/* before the presence module, which may end the chain; the
 	 * delivery itself is deferred (see offline_presence) */
 	{ "presence/self", offline_presence, 10 },
 	{ "session/confirmed", offline_confirmed, 0 },
 	{ "user/deleted", offline_user_deleted, 0 },
 	/* before stream management reroutes what was unconfirmed (-100) */
-	{ "session/closed", offline_closed, 0 },
-	HOOK_REG_END
-};
+	{ "session/closed", offline_closed, 0 }, HOOK_REG_END };
 
 static void
 offline_session_free(void *data)

@@ -29,16 +29,16 @@
 #define NODE_CONFIG NS_PUBSUB "#node_config"
 #define PUBLISH_OPTIONS NS_PUBSUB "#publish-options"
 #define CAPS_MEM_MAX 1024 /* verified caps kept in memory */
-#define PENDING_MAX 256 /* disco#info queries awaiting an answer */
-#define NODE_MAX 1024 /* bytes of a node name */
-#define ID_MAX 256 /* bytes of an item id */
+#define PENDING_MAX 256	  /* disco#info queries awaiting an answer */
+#define NODE_MAX 1024	  /* bytes of a node name */
+#define ID_MAX 256	  /* bytes of an item id */
 
 struct pep_cfg {
 	long long max_items;
 	long long max_payload;
 	long long max_nodes;
 	long long caps_store;
-	long long max_subs; /* per subscriber bare JID, all resources */
+	long long max_subs;	 /* per subscriber bare JID, all resources */
 	long long max_node_subs; /* per node */
 };
 
@@ -63,15 +63,35 @@ struct node_conf {
 
 /* Options a form set, for publish-options preconditions. */
 enum {
-	OPT_ACCESS = 1, OPT_PERSIST = 2, OPT_MAX = 4, OPT_SENDLAST = 8,
-	OPT_RETRACT = 16, OPT_GROUPS = 32
+	OPT_ACCESS = 1,
+	OPT_PERSIST = 2,
+	OPT_MAX = 4,
+	OPT_SENDLAST = 8,
+	OPT_RETRACT = 16,
+	OPT_GROUPS = 32
 };
 
 enum perr {
-	PE_OK, PE_NODEID, PE_PAYLOAD, PE_NOT_FOUND, PE_PRECOND, PE_TOO_BIG,
-	PE_MAX_NODES, PE_OPTIONS, PE_MAX_ITEMS, PE_FORBIDDEN, PE_INTERNAL,
-	PE_PRESENCE, PE_ROSTER, PE_CLOSED, PE_BAD, PE_JID, PE_CONFLICT,
-	PE_UNSUPPORTED, PE_TOO_MANY, PE_QUOTA
+	PE_OK,
+	PE_NODEID,
+	PE_PAYLOAD,
+	PE_NOT_FOUND,
+	PE_PRECOND,
+	PE_TOO_BIG,
+	PE_MAX_NODES,
+	PE_OPTIONS,
+	PE_MAX_ITEMS,
+	PE_FORBIDDEN,
+	PE_INTERNAL,
+	PE_PRESENCE,
+	PE_ROSTER,
+	PE_CLOSED,
+	PE_BAD,
+	PE_JID,
+	PE_CONFLICT,
+	PE_UNSUPPORTED,
+	PE_TOO_MANY,
+	PE_QUOTA
 };
 
 static const struct {
@@ -83,8 +103,7 @@ static const struct {
 	[PE_NOT_FOUND] = { "cancel", "item-not-found", NULL },
 	[PE_PRECOND] = { "cancel", "conflict", "precondition-not-met" },
 	[PE_TOO_BIG] = { "modify", "not-acceptable", "payload-too-big" },
-	[PE_MAX_NODES] = { "cancel", "policy-violation",
-	    "max-nodes-exceeded" },
+	[PE_MAX_NODES] = { "cancel", "policy-violation", "max-nodes-exceeded" },
 	[PE_OPTIONS] = { "modify", "bad-request", "invalid-options" },
 	[PE_MAX_ITEMS] = { "modify", "not-acceptable", "max-items-exceeded" },
 	[PE_FORBIDDEN] = { "auth", "forbidden", NULL },
@@ -123,9 +142,9 @@ struct watcher {
 	struct host *host;
 	char *owner; /* bare JID of the PEP account */
 	char *full;
-	char *ver; /* NULL: no (usable) caps */
+	char *ver;	 /* NULL: no (usable) caps */
 	struct caps *cp; /* NULL while ver is not known yet */
-	int fresh; /* last items still owed once the caps are known */
+	int fresh;	 /* last items still owed once the caps are known */
 };
 
 struct pending {
@@ -155,8 +174,8 @@ store_perr(int rc)
 static const struct pep_cfg *
 cfg(const struct host *h)
 {
-	static const struct pep_cfg def = { 256, 192 * 1024, 100, 10000,
-		1000, 2000 };
+	static const struct pep_cfg def = { 256, 192 * 1024, 100, 10000, 1000,
+		2000 };
 	const struct pep_cfg *c = host_modcfg(h, &mod_pep);
 
 	return c ? c : &def;
@@ -217,18 +236,18 @@ conf_serialize(const struct node_conf *c, size_t *len)
 	size_t i;
 
 	sbuf_init(&b);
-	sbuf_printf(&b, "access=%s\npersist=%d\nmax_items=%lld\n"
-	    "send_last=%s\nnotify_retract=%d\n", access_names[c->access],
-	    c->persist, c->max_items, sendlast_names[c->send_last],
-	    c->notify_retract);
+	sbuf_printf(&b,
+	    "access=%s\npersist=%d\nmax_items=%lld\n"
+	    "send_last=%s\nnotify_retract=%d\n",
+	    access_names[c->access], c->persist, c->max_items,
+	    sendlast_names[c->send_last], c->notify_retract);
 	for (i = 0; i < c->ngroups; i++)
 		sbuf_printf(&b, "group=%s\n", c->groups[i]);
 	return sbuf_steal(&b, len);
 }
 
 static void
-conf_parse(const struct host *h, const char *s, size_t len,
-    struct node_conf *c)
+conf_parse(const struct host *h, const char *s, size_t len, struct node_conf *c)
 {
 	const char *end = s + len;
 
@@ -261,11 +280,11 @@ conf_parse(const struct host *h, const char *s, size_t len,
 		else if (strncmp(s, "max_items=", 10) == 0)
 			c->max_items = atoll(val);
 		else if (strncmp(s, "send_last=", 10) == 0 &&
-		    name_index(sendlast_names, val) >= 0)
+			 name_index(sendlast_names, val) >= 0)
 			c->send_last = name_index(sendlast_names, val);
 		else if (strncmp(s, "notify_retract=", 15) == 0)
 			c->notify_retract = atoi(val) != 0;
-next:
+	next:
 		s = nl + 1;
 	}
 }
@@ -361,8 +380,8 @@ form_apply(const struct host *h, struct xml_node *x, struct node_conf *c,
 				c->max_items = n;
 			}
 			*set |= OPT_MAX;
-		} else if (strcmp(var,
-		    "pubsub#send_last_published_item") == 0) {
+		} else if (strcmp(var, "pubsub#send_last_published_item") ==
+			   0) {
 			if (name_index(sendlast_names, v) < 0)
 				return PE_OPTIONS;
 			c->send_last = name_index(sendlast_names, v);
@@ -370,7 +389,7 @@ form_apply(const struct host *h, struct xml_node *x, struct node_conf *c,
 		} else if (strcmp(var, "pubsub#roster_groups_allowed") == 0) {
 			conf_cleanup(c);
 			for (vn = xml_node_first_el(f); vn;
-			    vn = xml_node_next_el(vn)) {
+			     vn = xml_node_next_el(vn)) {
 				const char *g = xml_node_text_get(vn);
 
 				if (xml_node_is(vn, NS_XDATA, "value") && *g)
@@ -385,8 +404,8 @@ form_apply(const struct host *h, struct xml_node *x, struct node_conf *c,
 /* The publish-options precondition (XEP-0060 §7.1.5): every option the
  * publisher named must hold for the existing node. */
 static int
-conf_matches(const struct node_conf *cur, const struct node_conf *want,
-    unsigned set)
+conf_matches(
+    const struct node_conf *cur, const struct node_conf *want, unsigned set)
 {
 	size_t i, j;
 
@@ -398,16 +417,15 @@ conf_matches(const struct node_conf *cur, const struct node_conf *want,
 		return 0;
 	if ((set & OPT_SENDLAST) && cur->send_last != want->send_last)
 		return 0;
-	if ((set & OPT_RETRACT) &&
-	    cur->notify_retract != want->notify_retract)
+	if ((set & OPT_RETRACT) && cur->notify_retract != want->notify_retract)
 		return 0;
 	if (set & OPT_GROUPS) {
 		if (cur->ngroups != want->ngroups)
 			return 0;
 		for (i = 0; i < want->ngroups; i++) {
 			for (j = 0; j < cur->ngroups; j++)
-				if (strcmp(cur->groups[j],
-				    want->groups[i]) == 0)
+				if (strcmp(cur->groups[j], want->groups[i]) ==
+				    0)
 					break;
 			if (j == cur->ngroups)
 				return 0;
@@ -417,8 +435,8 @@ conf_matches(const struct node_conf *cur, const struct node_conf *want,
 }
 
 static void
-form_field(struct xml_node *x, const char *var, const char *type,
-    const char *value)
+form_field(
+    struct xml_node *x, const char *var, const char *type, const char *value)
 {
 	struct xml_node *f = xml_node_child(x, NULL, "field");
 
@@ -426,8 +444,8 @@ form_field(struct xml_node *x, const char *var, const char *type,
 	if (type)
 		xml_node_set_attr(f, "type", type);
 	if (value)
-		xml_node_text(xml_node_child(f, NULL, "value"), value,
-		    strlen(value));
+		xml_node_text(
+		    xml_node_child(f, NULL, "value"), value, strlen(value));
 }
 
 static void
@@ -454,11 +472,11 @@ conf_form(struct xml_node *parent, const struct node_conf *c)
 
 	xml_node_set_attr(x, "type", "form");
 	form_field(x, "FORM_TYPE", "hidden", NODE_CONFIG);
-	form_field(x, "pubsub#access_model", "list-single",
-	    access_names[c->access]);
+	form_field(
+	    x, "pubsub#access_model", "list-single", access_names[c->access]);
 	form_options(x->last_child, access_names);
-	form_field(x, "pubsub#persist_items", "boolean",
-	    c->persist ? "1" : "0");
+	form_field(
+	    x, "pubsub#persist_items", "boolean", c->persist ? "1" : "0");
 	snprintf(num, sizeof(num), "%lld", c->max_items);
 	form_field(x, "pubsub#max_items", "text-single", num);
 	form_field(x, "pubsub#send_last_published_item", "list-single",
@@ -538,8 +556,8 @@ items_free(struct items *it)
 static char *item_key(const char *node, const char *id);
 
 static int
-items_load(const char *host, const char *user, const char *node,
-    struct items *it)
+items_load(
+    const char *host, const char *user, const char *node, struct items *it)
 {
 	char *key;
 	int rc;
@@ -625,8 +643,9 @@ access_check(const struct host *h, const char *owner, const char *who,
 		return PE_OK;
 	case ACC_PRESENCE:
 		sub = roster_subscription(h->name, owner, who);
-		return sub == ROSTER_SUB_FROM || sub == ROSTER_SUB_BOTH ?
-		    PE_OK : PE_PRESENCE;
+		return sub == ROSTER_SUB_FROM || sub == ROSTER_SUB_BOTH
+			   ? PE_OK
+			   : PE_PRESENCE;
 	case ACC_ROSTER:
 		return in_groups(h->name, owner, who, c) ? PE_OK : PE_ROSTER;
 	default:
@@ -704,8 +723,8 @@ caps_from_text(const char *ver, const char *v, size_t len)
 		if (nl > v) {
 			if (c->nfeat == c->fcap) {
 				c->fcap = c->fcap ? c->fcap * 2 : 16;
-				c->feat = xrealloc(c->feat,
-				    c->fcap * sizeof(char *));
+				c->feat =
+				    xrealloc(c->feat, c->fcap * sizeof(char *));
 			}
 			c->feat[c->nfeat++] = xstrndup(v, (size_t)(nl - v));
 		}
@@ -773,8 +792,8 @@ caps_store(const struct host *h, const struct caps *c)
 	sbuf_init(&b);
 	for (i = 0; i < c->nfeat; i++)
 		sbuf_printf(&b, "%s\n", c->feat[i]);
-	store_map_set(h->name, "", "pep_caps", c->ver, b.data ? b.data : "",
-	    b.len);
+	store_map_set(
+	    h->name, "", "pep_caps", c->ver, b.data ? b.data : "", b.len);
 	sbuf_cleanup(&b);
 }
 
@@ -864,8 +883,7 @@ form_string(struct xml_node *x, struct sbuf *out)
 			if (xml_node_is(v, NS_XDATA, "value"))
 				strv_add(&vals, xstrdup(xml_node_text_get(v)));
 		if (vals.n > 1)
-			qsort(vals.v, vals.n, sizeof(char *),
-			    cmp_str);
+			qsort(vals.v, vals.n, sizeof(char *), cmp_str);
 		sbuf_init(&b);
 		sbuf_printf(&b, "%s<", var);
 		for (i = 0; i < vals.n; i++)
@@ -907,14 +925,15 @@ caps_verify(struct xml_node *q, const char *ver)
 			nm = xml_node_attr(e, "name");
 			sbuf_init(&b);
 			sbuf_printf(&b, "%s/%s/%s/%s<",
-			    xml_node_attr(e, "category") ?
-			    xml_node_attr(e, "category") : "",
-			    xml_node_attr(e, "type") ?
-			    xml_node_attr(e, "type") : "",
+			    xml_node_attr(e, "category")
+				? xml_node_attr(e, "category")
+				: "",
+			    xml_node_attr(e, "type") ? xml_node_attr(e, "type")
+						     : "",
 			    lang ? lang : "", nm ? nm : "");
 			strv_add(&ids, sbuf_steal(&b, NULL));
 		} else if (xml_node_is(e, NS_INFO, "feature") &&
-		    xml_node_attr(e, "var")) {
+			   xml_node_attr(e, "var")) {
 			strv_add(&feats, xstrdup(xml_node_attr(e, "var")));
 		} else if (xml_node_is(e, NS_XDATA, "x")) {
 			const char *ft = form_type(e);
@@ -945,8 +964,8 @@ caps_verify(struct xml_node *q, const char *ver)
 		sbuf_printf(&s, "%s<", feats.v[i]);
 	for (i = 0; i < forms.n; i++)
 		sbuf_puts(&s, forms.v[i]);
-	if (EVP_Digest(s.data ? s.data : "", s.len, md, &mdlen, EVP_sha1(),
-	    NULL) != 1)
+	if (EVP_Digest(
+		s.data ? s.data : "", s.len, md, &mdlen, EVP_sha1(), NULL) != 1)
 		goto out;
 	b64_encode(md, mdlen, b64);
 	if (strcmp(b64, ver) != 0)
@@ -970,8 +989,7 @@ out:
 /* ---- notifications ---- */
 
 static struct xml_node *
-event_msg(const char *owner_bare, struct xml_node **items,
-    const char *node)
+event_msg(const char *owner_bare, struct xml_node **items, const char *node)
 {
 	struct xml_node *m = xml_node_new(XML_NS_CLIENT, "message");
 	struct xml_node *ev;
@@ -1071,8 +1089,8 @@ sub_key(const char *user, const char *node, const char *jid)
 /* The explicit subscribers of owner's node: one node's map, however
  * many subscriptions other nodes have. */
 static void
-subs_load(const struct host *h, const char *user, const char *node,
-    struct strv *out)
+subs_load(
+    const struct host *h, const char *user, const char *node, struct strv *out)
 {
 	struct subs_ctx sc = { "", 0, { 0 } };
 	char *st = subs_store(node);
@@ -1144,8 +1162,8 @@ notify(struct host *h, const char *user, const char *node,
 			bare_of(sent.v[j], &sl);
 			if (strcmp(sent.v[j], subs.v[i]) == 0 ||
 			    (strchr(subs.v[i], '/') == NULL &&
-			    strlen(subs.v[i]) == sl &&
-			    strncmp(sent.v[j], subs.v[i], sl) == 0))
+				strlen(subs.v[i]) == sl &&
+				strncmp(sent.v[j], subs.v[i], sl) == 0))
 				break;
 		}
 		if (j < sent.n)
@@ -1174,8 +1192,8 @@ item_into(struct xml_node *items, const struct item *it)
 
 /* The last item of owner's node to `to`, if there is one. */
 static void
-send_last_one(struct host *h, const char *user, const char *node,
-    const char *to)
+send_last_one(
+    struct host *h, const char *user, const char *node, const char *to)
 {
 	char owner[JID_PART_MAX * 2 + 2];
 	struct items it;
@@ -1207,8 +1225,8 @@ node_names(const struct host *h, const char *user, struct strv *out)
 /* The last item of each node whose +notify the caps cp have, to a
  * resource that became available (or whose caps just arrived). */
 static void
-send_last_items(struct host *h, const char *user, const char *full,
-    const struct caps *cp)
+send_last_items(
+    struct host *h, const char *user, const char *full, const struct caps *cp)
 {
 	struct strv nodes;
 	char bare[JID_PART_MAX * 2 + 2];
@@ -1226,7 +1244,7 @@ send_last_items(struct host *h, const char *user, const char *full,
 		if (conf_load(h, user, nodes.v[i], &c) != 0)
 			continue;
 		ok = c.send_last == SL_ON_SUB_AND_PRESENCE &&
-		    access_check(h, user, bare, &c) == PE_OK;
+		     access_check(h, user, bare, &c) == PE_OK;
 		conf_cleanup(&c);
 		if (ok)
 			send_last_one(h, user, nodes.v[i], full);
@@ -1347,8 +1365,8 @@ publish(struct host *h, const char *user, const char *node, const char *id,
 	xml_node_copy_into(i, payload);
 	notify(h, user, node, &c, m);
 	xml_node_free(m);
-	fire(h, "pep/published", user, node, id && *id ? id : new_id,
-	    payload, by_server);
+	fire(h, "pep/published", user, node, id && *id ? id : new_id, payload,
+	    by_server);
 out_conf:
 	conf_cleanup(&c);
 out_buf:
@@ -1384,8 +1402,8 @@ retract(struct host *h, const char *user, const char *node, const char *id,
 
 		snprintf(owner, sizeof(owner), "%s@%s", user, h->name);
 		m = event_msg(owner, &items, node);
-		xml_node_set_attr(xml_node_child(items, NULL, "retract"), "id",
-		    id);
+		xml_node_set_attr(
+		    xml_node_child(items, NULL, "retract"), "id", id);
 		notify(h, user, node, &c, m);
 		xml_node_free(m);
 	}
@@ -1449,8 +1467,7 @@ pep_get_item(const char *host, const char *user, const char *node,
 	for (i = it.n; i > 0; i--) {
 		if (item_id && strcmp(it.v[i - 1].id, item_id) != 0)
 			continue;
-		*payload = xml_parse_element(it.v[i - 1].xml,
-		    it.v[i - 1].len);
+		*payload = xml_parse_element(it.v[i - 1].xml, it.v[i - 1].len);
 		rc = *payload ? 0 : -1;
 		break;
 	}
@@ -1459,8 +1476,8 @@ pep_get_item(const char *host, const char *user, const char *node,
 }
 
 int
-pep_retract(struct host *h, const char *user, const char *node,
-    const char *item_id)
+pep_retract(
+    struct host *h, const char *user, const char *node, const char *item_id)
 {
 	enum perr e = retract(h, user, node, item_id, 0);
 
@@ -1543,8 +1560,8 @@ do_publish(struct hook_ev *ev, struct xml_node *pub)
 		goto out_err;
 	conf_cleanup(&want);
 	r = stanza_reply(ev);
-	p = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"), NULL,
-	    "publish");
+	p = xml_node_child(
+	    xml_node_child(r, NS_PUBSUB, "pubsub"), NULL, "publish");
 	xml_node_set_attr(p, "node", node);
 	xml_node_set_attr(xml_node_child(p, NULL, "item"), "id", id);
 	stanza_reply_send(ev, r);
@@ -1571,9 +1588,9 @@ do_retract(struct hook_ev *ev, struct xml_node *rt)
 	else if (id == NULL)
 		e = PE_BAD;
 	else
-		e = retract(ev->host, ev->to->node, node, id, notify_attr &&
-		    (strcmp(notify_attr, "true") == 0 ||
-		    strcmp(notify_attr, "1") == 0));
+		e = retract(ev->host, ev->to->node, node, id,
+		    notify_attr && (strcmp(notify_attr, "true") == 0 ||
+				       strcmp(notify_attr, "1") == 0));
 	if (e != PE_OK)
 		reply_error(ev, e, NULL);
 	else
@@ -1585,8 +1602,8 @@ static enum hook_ret
 do_create(struct hook_ev *ev, struct xml_node *cr)
 {
 	const char *node = xml_node_attr(cr, "node");
-	struct xml_node *cf = xml_node_find(ev->payload, NS_PUBSUB,
-	    "configure");
+	struct xml_node *cf =
+	    xml_node_find(ev->payload, NS_PUBSUB, "configure");
 	struct xml_node *x = cf ? options_form(cf, NODE_CONFIG) : NULL;
 	struct node_conf c, old;
 	unsigned set;
@@ -1615,8 +1632,9 @@ do_create(struct hook_ev *ev, struct xml_node *cr)
 		if (e != PE_OK)
 			goto out;
 	}
-	if (store_map_count(ev->host->name, ev->to->node, "pep_nodes",
-	    &count) != 0 || count >= cfg(ev->host)->max_nodes)
+	if (store_map_count(
+		ev->host->name, ev->to->node, "pep_nodes", &count) != 0 ||
+	    count >= cfg(ev->host)->max_nodes)
 		e = PE_MAX_NODES;
 	else
 		e = store_perr(conf_save(ev->host, ev->to->node, node, &c));
@@ -1633,8 +1651,8 @@ out:
  * §6.1.3.9 leaves "too many" to local policy: per subscriber bare JID
  * (all its resources, all nodes of this host) and per node. */
 static enum perr
-sub_room(const struct host *h, const char *owner, const char *node,
-    const char *jid)
+sub_room(
+    const struct host *h, const char *owner, const char *node, const char *jid)
 {
 	char *st = subs_store(node), *rst = subr_store(jid);
 	long nnode = 0, nsub = 0;
@@ -1647,8 +1665,8 @@ sub_room(const struct host *h, const char *owner, const char *node,
 		e = PE_TOO_MANY;
 	if (e == PE_TOO_MANY)
 		log_info("pep subscription refused jid=%s node=%s owner=%s@%s "
-		    "node_subs=%ld jid_subs=%ld", jid, node, owner, h->name,
-		    nnode, nsub);
+			 "node_subs=%ld jid_subs=%ld",
+		    jid, node, owner, h->name, nnode, nsub);
 	free(rst);
 	free(st);
 	return e;
@@ -1687,8 +1705,8 @@ do_subscribe(struct hook_ev *ev, struct xml_node *sb, int on)
 	if (on) {
 		/* subscribing again is not one more subscription */
 		st = subs_store(node);
-		rc = store_map_get(ev->host->name, ev->to->node, st, j.full,
-		    &v, NULL);
+		rc = store_map_get(
+		    ev->host->name, ev->to->node, st, j.full, &v, NULL);
 		free(v);
 		free(st);
 		if (rc == 1)
@@ -1707,8 +1725,8 @@ do_subscribe(struct hook_ev *ev, struct xml_node *sb, int on)
 	}
 	r = stanza_reply(ev);
 	if (on) {
-		s = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"),
-		    NULL, "subscription");
+		s = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"), NULL,
+		    "subscription");
 		xml_node_set_attr(s, "node", node);
 		xml_node_set_attr(s, "jid", j.full);
 		xml_node_set_attr(s, "subscription", "subscribed");
@@ -1756,8 +1774,8 @@ get_items(struct hook_ev *ev, struct xml_node *req)
 	if (max && atoll(max) > 0 && (size_t)atoll(max) < it.n)
 		from = it.n - (size_t)atoll(max); /* the newest */
 	r = stanza_reply(ev);
-	items = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"), NULL,
-	    "items");
+	items = xml_node_child(
+	    xml_node_child(r, NS_PUBSUB, "pubsub"), NULL, "items");
 	xml_node_set_attr(items, "node", node);
 	want = xml_node_find(req, NS_PUBSUB, "item");
 	for (i = from; i < it.n; i++) {
@@ -1768,7 +1786,7 @@ get_items(struct hook_ev *ev, struct xml_node *req)
 				if (xml_node_is(w, NS_PUBSUB, "item") &&
 				    xml_node_attr(w, "id") &&
 				    strcmp(xml_node_attr(w, "id"),
-				    it.v[i].id) == 0)
+					it.v[i].id) == 0)
 					break;
 			if (w == NULL)
 				continue;
@@ -1798,8 +1816,8 @@ get_subscriptions(struct hook_ev *ev, struct xml_node *req)
 	free(rst);
 	free(p);
 	r = stanza_reply(ev);
-	subs = xml_node_child(xml_node_child(r, NS_PUBSUB, "pubsub"), NULL,
-	    "subscriptions");
+	subs = xml_node_child(
+	    xml_node_child(r, NS_PUBSUB, "pubsub"), NULL, "subscriptions");
 	if (only)
 		xml_node_set_attr(subs, "node", only);
 	for (i = 0; i < sc.jids.n; i++) {
@@ -1906,14 +1924,15 @@ owner_iq(struct hook_ev *ev)
 	if (!set && xml_node_is(op, NS_OWNER, "default")) {
 		conf_default(ev->host, &c);
 		r = stanza_reply(ev);
-		conf_form(xml_node_child(xml_node_child(r, NS_OWNER,
-		    "pubsub"), NULL, "default"), &c);
+		conf_form(xml_node_child(xml_node_child(r, NS_OWNER, "pubsub"),
+			      NULL, "default"),
+		    &c);
 		stanza_reply_send(ev, r);
 		return HOOK_HANDLED;
 	}
 	if (!xml_node_is(op, NS_OWNER, "configure") &&
 	    !(set && (xml_node_is(op, NS_OWNER, "purge") ||
-	    xml_node_is(op, NS_OWNER, "delete")))) {
+			 xml_node_is(op, NS_OWNER, "delete")))) {
 		reply_error(ev, PE_UNSUPPORTED, op->name);
 		return HOOK_HANDLED;
 	}
@@ -1930,8 +1949,8 @@ owner_iq(struct hook_ev *ev)
 	snprintf(owner, sizeof(owner), "%s@%s", user, ev->host->name);
 	if (!set) {
 		r = stanza_reply(ev);
-		x = xml_node_child(xml_node_child(r, NS_OWNER, "pubsub"),
-		    NULL, "configure");
+		x = xml_node_child(
+		    xml_node_child(r, NS_OWNER, "pubsub"), NULL, "configure");
 		xml_node_set_attr(x, "node", node);
 		conf_form(x, &c);
 		stanza_reply_send(ev, r);
@@ -1953,9 +1972,8 @@ owner_iq(struct hook_ev *ev)
 
 			if (items_load(ev->host->name, user, node, &it) == 0) {
 				for (k = 0; it.n > keep && k < it.n - keep;
-				    k++) {
-					char *key = item_key(node,
-					    it.v[k].id);
+				     k++) {
+					char *key = item_key(node, it.v[k].id);
 
 					store_map_del(ev->host->name, user,
 					    "pep_items", key);
@@ -1967,14 +1985,16 @@ owner_iq(struct hook_ev *ev)
 	} else if (strcmp(op->name, "purge") == 0) {
 		items_del_node(ev->host->name, user, node);
 		m = event_msg(owner, NULL, node);
-		xml_node_set_attr(xml_node_child(xml_node_first_el(m), NULL,
-		    "purge"), "node", node);
+		xml_node_set_attr(
+		    xml_node_child(xml_node_first_el(m), NULL, "purge"), "node",
+		    node);
 		notify(ev->host, user, node, &c, m);
 		xml_node_free(m);
 	} else {
 		m = event_msg(owner, NULL, node);
-		xml_node_set_attr(xml_node_child(xml_node_first_el(m), NULL,
-		    "delete"), "node", node);
+		xml_node_set_attr(
+		    xml_node_child(xml_node_first_el(m), NULL, "delete"),
+		    "node", node);
 		notify(ev->host, user, node, &c, m);
 		xml_node_free(m);
 		node_remove(ev->host, user, node);
@@ -1990,36 +2010,20 @@ out:
 
 /* ---- disco on the account ---- */
 
-static const char *const pep_features[] = {
-	NS_PUBSUB,
-	NS_PUBSUB "#access-open",
-	NS_PUBSUB "#access-presence",
-	NS_PUBSUB "#access-roster",
-	NS_PUBSUB "#access-whitelist",
-	NS_PUBSUB "#auto-create",
-	NS_PUBSUB "#auto-subscribe",
-	NS_PUBSUB "#config-node",
-	NS_PUBSUB "#config-node-max",
-	NS_PUBSUB "#create-and-configure",
-	NS_PUBSUB "#create-nodes",
-	NS_PUBSUB "#delete-items",
-	NS_PUBSUB "#delete-nodes",
-	NS_PUBSUB "#filtered-notifications",
-	NS_PUBSUB "#item-ids",
-	NS_PUBSUB "#last-published",
-	NS_PUBSUB "#multi-items",
-	NS_PUBSUB "#persistent-items",
-	NS_PUBSUB "#presence-notifications",
-	NS_PUBSUB "#publish",
-	NS_PUBSUB "#publish-options",
-	NS_PUBSUB "#purge-nodes",
-	NS_PUBSUB "#retract-items",
-	NS_PUBSUB "#retrieve-default",
-	NS_PUBSUB "#retrieve-items",
-	NS_PUBSUB "#retrieve-subscriptions",
-	NS_PUBSUB "#subscribe",
-	NULL
-};
+static const char *const pep_features[] = { NS_PUBSUB, NS_PUBSUB "#access-open",
+	NS_PUBSUB "#access-presence", NS_PUBSUB "#access-roster",
+	NS_PUBSUB "#access-whitelist", NS_PUBSUB "#auto-create",
+	NS_PUBSUB "#auto-subscribe", NS_PUBSUB "#config-node",
+	NS_PUBSUB "#config-node-max", NS_PUBSUB "#create-and-configure",
+	NS_PUBSUB "#create-nodes", NS_PUBSUB "#delete-items",
+	NS_PUBSUB "#delete-nodes", NS_PUBSUB "#filtered-notifications",
+	NS_PUBSUB "#item-ids", NS_PUBSUB "#last-published",
+	NS_PUBSUB "#multi-items", NS_PUBSUB "#persistent-items",
+	NS_PUBSUB "#presence-notifications", NS_PUBSUB "#publish",
+	NS_PUBSUB "#publish-options", NS_PUBSUB "#purge-nodes",
+	NS_PUBSUB "#retract-items", NS_PUBSUB "#retrieve-default",
+	NS_PUBSUB "#retrieve-items", NS_PUBSUB "#retrieve-subscriptions",
+	NS_PUBSUB "#subscribe", NULL };
 
 static enum hook_ret
 disco_account(struct hook_ev *ev)
@@ -2045,8 +2049,8 @@ disco_node_info(struct hook_ev *ev)
 	if (node == NULL || ev->to->node == NULL)
 		return HOOK_CONTINUE;
 	rc = conf_load(ev->host, ev->to->node, node, &c);
-	e = rc != 0 ? PE_NOT_FOUND :
-	    access_check(ev->host, ev->to->node, ev->from->bare, &c);
+	e = rc != 0 ? PE_NOT_FOUND
+		    : access_check(ev->host, ev->to->node, ev->from->bare, &c);
 	conf_cleanup(&c);
 	if (e != PE_OK) {
 		/* no telling strangers which nodes exist */
@@ -2059,8 +2063,7 @@ disco_node_info(struct hook_ev *ev)
 	id = xml_node_child(q, NULL, "identity");
 	xml_node_set_attr(id, "category", "pubsub");
 	xml_node_set_attr(id, "type", "leaf");
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var",
-	    NS_PUBSUB);
+	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_PUBSUB);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -2082,15 +2085,15 @@ disco_items(struct hook_ev *ev)
 		enum perr e;
 		int rc = conf_load(ev->host, user, node, &c);
 
-		e = rc != 0 ? PE_NOT_FOUND :
-		    access_check(ev->host, user, ev->from->bare, &c);
+		e = rc != 0 ? PE_NOT_FOUND
+			    : access_check(ev->host, user, ev->from->bare, &c);
 		conf_cleanup(&c);
 		if (e == PE_OK &&
 		    items_load(ev->host->name, user, node, &items) != 0)
 			e = PE_INTERNAL;
 		if (e != PE_OK) {
-			stanza_reply_error(ev, "cancel", "item-not-found",
-			    NULL);
+			stanza_reply_error(
+			    ev, "cancel", "item-not-found", NULL);
 			return HOOK_HANDLED;
 		}
 		r = stanza_reply(ev);
@@ -2109,7 +2112,8 @@ disco_items(struct hook_ev *ev)
 	q = xml_node_child(r, NS_ITEMS, "query");
 	node_names(ev->host, user, &nodes);
 	for (i = 0; i < nodes.n; i++) {
-		int ok = conf_load(ev->host, user, nodes.v[i], &c) == 0 &&
+		int ok =
+		    conf_load(ev->host, user, nodes.v[i], &c) == 0 &&
 		    access_check(ev->host, user, ev->from->bare, &c) == PE_OK;
 
 		conf_cleanup(&c);
@@ -2151,8 +2155,8 @@ watcher_free(struct watcher *w)
 /* Remove the watchers matching (owner NULL: any owner; full NULL: any
  * resource; bare: any resource of that bare JID). */
 static void
-watchers_drop(const struct host *h, const char *owner, const char *full,
-    const char *bare)
+watchers_drop(
+    const struct host *h, const char *owner, const char *full, const char *bare)
 {
 	unsigned b = owner ? bucket(owner, WATCH_BUCKETS) : 0;
 	unsigned end = owner ? b + 1 : WATCH_BUCKETS;
@@ -2165,11 +2169,12 @@ watchers_drop(const struct host *h, const char *owner, const char *full,
 
 			w = *pp;
 			bare_of(w->full, &bl);
-			if (w->host == h && (owner == NULL ||
-			    strcmp(w->owner, owner) == 0) && (full == NULL ||
-			    strcmp(w->full, full) == 0) && (bare == NULL ||
-			    (strlen(bare) == bl &&
-			    strncmp(w->full, bare, bl) == 0))) {
+			if (w->host == h &&
+			    (owner == NULL || strcmp(w->owner, owner) == 0) &&
+			    (full == NULL || strcmp(w->full, full) == 0) &&
+			    (bare == NULL ||
+				(strlen(bare) == bl &&
+				    strncmp(w->full, bare, bl) == 0))) {
 				*pp = w->next;
 				watcher_free(w);
 				continue;
@@ -2226,8 +2231,7 @@ caps_query(struct host *h, const char *owner, const char *full,
 /* A resource (full) of someone is available to owner with presence st:
  * note its caps; owe it the last items if it is new or changed caps. */
 static void
-watch(struct host *h, const char *owner, const char *full,
-    struct xml_node *st)
+watch(struct host *h, const char *owner, const char *full, struct xml_node *st)
 {
 	struct xml_node *c = xml_node_find(st, NS_CAPS, "c");
 	const char *hash = c ? xml_node_attr(c, "hash") : NULL;
@@ -2280,8 +2284,8 @@ watch(struct host *h, const char *owner, const char *full,
 }
 
 static void
-presence_seen(struct host *h, const char *owner, const char *full,
-    struct hook_ev *ev)
+presence_seen(
+    struct host *h, const char *owner, const char *full, struct hook_ev *ev)
 {
 	if (ev->stype == STANZA_TYPE_NONE)
 		watch(h, owner, full, ev->stanza);
@@ -2301,8 +2305,8 @@ static enum hook_ret
 pres_self(struct hook_ev *ev)
 {
 	if (ev->session)
-		presence_seen(ev->host, ev->session->jid.bare,
-		    ev->session->jid.full, ev);
+		presence_seen(
+		    ev->host, ev->session->jid.bare, ev->session->jid.full, ev);
 	return HOOK_CONTINUE;
 }
 
@@ -2367,8 +2371,7 @@ caps_result(struct hook_ev *ev)
 			if (!w->fresh)
 				continue;
 			w->fresh = 0;
-			snprintf(user, sizeof(user), "%.*s", (int)ul,
-			    w->owner);
+			snprintf(user, sizeof(user), "%.*s", (int)ul, w->owner);
 			send_last_items(ev->host, user, w->full, cp);
 		}
 	}
@@ -2395,8 +2398,8 @@ caps_error(struct hook_ev *ev)
 /* The JID's subscriptions (from its index) to user's nodes, or to all
  * owners' nodes when user is NULL, as "owner\nnode\nJID" keys. */
 static void
-subs_of(const struct host *h, const char *jid, const char *user,
-    struct strv *out)
+subs_of(
+    const struct host *h, const char *jid, const char *user, struct strv *out)
 {
 	size_t n = user ? strlen(user) + 2 : 1;
 	char *p = xmalloc(n), *rst = subr_store(jid);
@@ -2438,8 +2441,7 @@ user_deleted(struct hook_ev *ev)
 	for (i = 0; i < nodes.n; i++) {
 		subs_load(ev->host, ev->user, nodes.v[i], &subs);
 		for (k = 0; k < subs.n; k++)
-			sub_write(ev->host, ev->user, nodes.v[i], subs.v[k],
-			    0);
+			sub_write(ev->host, ev->user, nodes.v[i], subs.v[k], 0);
 		strv_free(&subs);
 	}
 	strv_free(&nodes);
@@ -2477,7 +2479,8 @@ pep_init(struct host *h)
 	}
 	if (lc.jids.n > 0)
 		log_info("pep: moved %zu subscriptions of %s to per-node "
-		    "storage", moved, h->name);
+			 "storage",
+		    moved, h->name);
 	strv_free(&lc.jids);
 	return 0;
 }
@@ -2504,34 +2507,52 @@ pep_cleanup(struct host *h)
 }
 
 static const struct cfg_directive pep_dirs[] = {
-	{ .name = "max_items", .type = CFG_INT,
-	  .offset = offsetof(struct pep_cfg, max_items), .def = "256",
-	  .min = 1, .max = 100000,
-	  .doc = "Most items a node keeps (pubsub#max_items 'max')." },
-	{ .name = "max_payload", .type = CFG_SIZE,
-	  .offset = offsetof(struct pep_cfg, max_payload), .def = "192k",
-	  .min = 1024, .max = 16 * 1024 * 1024,
-	  .doc = "Largest item payload (avatar data needs ~100k; the "
-	  "c2s stanza limit applies first)." },
-	{ .name = "max_nodes", .type = CFG_INT,
-	  .offset = offsetof(struct pep_cfg, max_nodes), .def = "100",
-	  .min = 1, .max = 100000,
-	  .doc = "Most nodes one account may have." },
-	{ .name = "caps_cache", .type = CFG_INT,
-	  .offset = offsetof(struct pep_cfg, caps_store), .def = "10000",
-	  .min = 10, .max = 10000000,
-	  .doc = "Entity capabilities (XEP-0115) remembered in storage." },
-	{ .name = "max_subscriptions", .type = CFG_INT,
-	  .offset = offsetof(struct pep_cfg, max_subs), .def = "1000",
-	  .min = 1, .max = 1000000,
-	  .doc = "Most explicit subscriptions one bare JID (all its "
-	  "resources) may hold on this host's PEP nodes; more get "
-	  "policy-violation (XEP-0060 §6.1.3.9)." },
-	{ .name = "max_node_subscriptions", .type = CFG_INT,
-	  .offset = offsetof(struct pep_cfg, max_node_subs), .def = "2000",
-	  .min = 1, .max = 1000000,
-	  .doc = "Most explicit subscriptions one node may have (a full "
-	  "roster with two subscribed resources each)." },
+	{ .name = "max_items",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct pep_cfg, max_items),
+	    .def = "256",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "Most items a node keeps (pubsub#max_items 'max')." },
+	{ .name = "max_payload",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct pep_cfg, max_payload),
+	    .def = "192k",
+	    .min = 1024,
+	    .max = 16 * 1024 * 1024,
+	    .doc = "Largest item payload (avatar data needs ~100k; the "
+		   "c2s stanza limit applies first)." },
+	{ .name = "max_nodes",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct pep_cfg, max_nodes),
+	    .def = "100",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "Most nodes one account may have." },
+	{ .name = "caps_cache",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct pep_cfg, caps_store),
+	    .def = "10000",
+	    .min = 10,
+	    .max = 10000000,
+	    .doc = "Entity capabilities (XEP-0115) remembered in storage." },
+	{ .name = "max_subscriptions",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct pep_cfg, max_subs),
+	    .def = "1000",
+	    .min = 1,
+	    .max = 1000000,
+	    .doc = "Most explicit subscriptions one bare JID (all its "
+		   "resources) may hold on this host's PEP nodes; more get "
+		   "policy-violation (XEP-0060 §6.1.3.9)." },
+	{ .name = "max_node_subscriptions",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct pep_cfg, max_node_subs),
+	    .def = "2000",
+	    .min = 1,
+	    .max = 1000000,
+	    .doc = "Most explicit subscriptions one node may have (a full "
+		   "roster with two subscribed resources each)." },
 	{ .name = NULL },
 };
 
@@ -2553,27 +2574,26 @@ static const struct hook_reg pep_hooks[] = {
 	{ "iq-error/bare/" NS_INFO ":query", caps_error, 10 },
 	{ "iq-error/bare/jabber:client:error", caps_error, 10 },
 	{ "disco/info/account", disco_account, 0 },
-	{ "presence/bare", pres_in, 10 },
-	{ "presence/full", pres_in, 10 },
+	{ "presence/bare", pres_in, 10 }, { "presence/full", pres_in, 10 },
 	{ "presence/self", pres_self, 10 },
 	{ "session/closed", sess_closed, 0 },
-	{ "user/deleted", user_deleted, 0 },
-	HOOK_REG_END
+	{ "user/deleted", user_deleted, 0 }, HOOK_REG_END
 };
 
 const struct module mod_pep = {
 	.name = "pep",
 	.spec = "XEP-0163",
 	.doc = "Personal eventing (PEP): pubsub nodes on every account, "
-	    "for OMEMO, avatars and bookmarks.",
+	       "for OMEMO, avatars and bookmarks.",
 	.account_features = pep_features,
 	/* also on the domain, with the pep identity (as ejabberd and
 	 * Prosody do): profanity looks there for publish-options and
 	 * without it creates OMEMO bundles with presence access, which
 	 * strangers cannot read */
 	.features = pep_features,
-	.identities = (const struct disco_identity[]){
-	    { "pubsub", "pep", NULL }, { NULL, NULL, NULL } },
+	.identities =
+	    (const struct disco_identity[]){
+		{ "pubsub", "pep", NULL }, { NULL, NULL, NULL } },
 	.hooks = pep_hooks,
 	.config = &pep_section,
 	.depends = (const char *const[]){ "roster", NULL },

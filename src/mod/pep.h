@@ -31,7 +31,7 @@ int pep_publish(struct host *h, const char *user, const char *node,
 int pep_get_item(const char *host, const char *user, const char *node,
     const char *item_id, struct xml_node **payload);
 /* Retract an item (notifying subscribers if the node asks for it). */
-int pep_retract(struct host *h, const char *user, const char *node,
-    const char *item_id);
+int pep_retract(
+    struct host *h, const char *user, const char *node, const char *item_id);
 
 #endif

@@ -9,8 +9,7 @@ ping_iq(struct hook_ev *ev)
 }
 
 static const struct hook_reg ping_hooks[] = {
-	{ "iq-get/host/urn:xmpp:ping:ping", ping_iq, 0 },
-	HOOK_REG_END
+	{ "iq-get/host/urn:xmpp:ping:ping", ping_iq, 0 }, HOOK_REG_END
 };
 
 const struct module mod_ping = {

@@ -105,8 +105,7 @@ contacts_free(struct contacts *cs)
 
 /* A copy of st addressed to `to`, routed as from `from`. */
 static void
-route_copy(const struct xml_node *st, const struct jid *from,
-    const char *to)
+route_copy(const struct xml_node *st, const struct jid *from, const char *to)
 {
 	struct xml_node *c = xml_node_dup(st);
 
@@ -179,8 +178,8 @@ send_unavailable_all(const char *user_bare, const char *to)
 /* st (from s) to the contacts with a 'from' subscription and to the
  * account's other available resources (RFC 6121 §4.2.2, §4.4.2, §4.5.2). */
 static void
-broadcast(struct session *s, const struct xml_node *st,
-    const struct contacts *cs)
+broadcast(
+    struct session *s, const struct xml_node *st, const struct contacts *cs)
 {
 	struct session *o;
 	size_t i;
@@ -220,8 +219,8 @@ directed_clear(struct session *s, struct pres_sess *ps)
 /* The session goes unavailable: the contacts, the other resources and
  * whoever got directed presence learn it (RFC 6121 §4.5.2, §4.6.3). */
 static void
-go_unavailable(struct session *s, struct pres_sess *ps,
-    const struct xml_node *st)
+go_unavailable(
+    struct session *s, struct pres_sess *ps, const struct xml_node *st)
 {
 	if (ps->last) {
 		struct contacts cs;
@@ -347,7 +346,7 @@ static int
 sub_type(const char *t)
 {
 	return strcmp(t, "subscribe") == 0 || strcmp(t, "subscribed") == 0 ||
-	    strcmp(t, "unsubscribe") == 0 || strcmp(t, "unsubscribed") == 0;
+	       strcmp(t, "unsubscribe") == 0 || strcmp(t, "unsubscribed") == 0;
 }
 
 static void
@@ -383,14 +382,14 @@ out_subscription(struct hook_ev *ev, const struct jid *contact)
 
 	rc = roster_item_get(u->domain, u->node, contact->bare, &it);
 	if (rc < 0 || jid_parse_str(&ubare, u->bare) != 0) {
-		stanza_bounce(ev->stanza, "wait", "internal-server-error",
-		    NULL);
+		stanza_bounce(
+		    ev->stanza, "wait", "internal-server-error", NULL);
 		roster_item_cleanup(&it);
 		return;
 	}
 	had_from = has_from(it.sub);
-	if (rc == 1 && (strcmp(t, "subscribe") == 0 ||
-	    strcmp(t, "subscribed") == 0)) {
+	if (rc == 1 &&
+	    (strcmp(t, "subscribe") == 0 || strcmp(t, "subscribed") == 0)) {
 		/* a new item */
 		if (roster_room(u->domain, u->node) != 0) {
 			stanza_bounce(ev->stanza, "cancel", "not-allowed",
@@ -447,8 +446,8 @@ out_subscription(struct hook_ev *ev, const struct jid *contact)
 		}
 	}
 	if (changed && roster_item_put(u->domain, u->node, &it) != 0) {
-		stanza_bounce(ev->stanza, "wait", "internal-server-error",
-		    NULL);
+		stanza_bounce(
+		    ev->stanza, "wait", "internal-server-error", NULL);
 		goto out_jid;
 	}
 	if (route) {
@@ -532,11 +531,12 @@ in_subscription(struct hook_ev *ev)
 		}
 		if (it.hidden &&
 		    (roster_room(u->domain, u->node) != 0 ||
-		    roster_pending_room(u->domain, u->node) != 0)) {
+			roster_pending_room(u->domain, u->node) != 0)) {
 			/* strangers cannot grow a user's data without bound;
 			 * the sender learns why its request went nowhere */
 			log_info("presence subscribe refused, too many "
-			    "pending user=%s from=%s", u->bare, contact);
+				 "pending user=%s from=%s",
+			    u->bare, contact);
 			stanza_bounce(ev->stanza, "wait", "resource-constraint",
 			    "too many subscription requests are waiting");
 			goto out;
@@ -605,14 +605,13 @@ answer_probe(struct hook_ev *ev)
 
 		for (s = session_find_bare(u->bare); s; s = s->next_res)
 			if (usable(s) && (u->resource == NULL ||
-			    strcmp(s->jid.full, u->full) == 0))
+					     strcmp(s->jid.full, u->full) == 0))
 				any = 1;
 		if (!any) {
 			struct jid ub;
 
 			if (jid_parse_str(&ub, u->bare) == 0) {
-				send_simple(&ub, ev->from->full,
-				    "unavailable");
+				send_simple(&ub, ev->from->full, "unavailable");
 				jid_cleanup(&ub);
 			}
 			return;
@@ -649,13 +648,13 @@ pres_outgoing(struct hook_ev *ev)
 		if (strcmp(ps->directed[i], to.full) == 0)
 			break;
 	if (ev->stype == STANZA_TYPE_NONE) {
-		int sub = roster_subscription(s->jid.domain, s->jid.node,
-		    to.bare);
+		int sub =
+		    roster_subscription(s->jid.domain, s->jid.node, to.bare);
 
 		if (i == ps->ndirected && ps->ndirected < DIRECTED_MAX &&
 		    (!has_from(sub) || !ps->last)) {
-			ps->directed = xrealloc(ps->directed,
-			    (ps->ndirected + 1) * sizeof(char *));
+			ps->directed = xrealloc(
+			    ps->directed, (ps->ndirected + 1) * sizeof(char *));
 			ps->directed[ps->ndirected++] = xstrdup(to.full);
 		}
 	} else if (i < ps->ndirected) {
@@ -706,14 +705,11 @@ pres_full(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
-static const struct hook_reg presence_hooks[] = {
-	{ "presence/outgoing", pres_outgoing, 0 },
-	{ "presence/self", pres_self, 0 },
-	{ "presence/bare", pres_bare, 0 },
-	{ "presence/full", pres_full, 0 },
-	{ "session/closed", pres_closed, 0 },
-	HOOK_REG_END
-};
+static const struct hook_reg presence_hooks[] = { { "presence/outgoing",
+						      pres_outgoing, 0 },
+	{ "presence/self", pres_self, 0 }, { "presence/bare", pres_bare, 0 },
+	{ "presence/full", pres_full, 0 }, { "session/closed", pres_closed, 0 },
+	HOOK_REG_END };
 
 static void
 pres_session_free(void *data)

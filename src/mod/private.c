@@ -18,8 +18,8 @@ static int
 reserved(const char *ns)
 {
 	return ns[0] == '\0' || strncmp(ns, "jabber:", 7) == 0 ||
-	    strncmp(ns, "http://jabber.org/", 18) == 0 ||
-	    strcmp(ns, "vcard-temp") == 0;
+	       strncmp(ns, "http://jabber.org/", 18) == 0 ||
+	       strcmp(ns, "vcard-temp") == 0;
 }
 
 /* Is ev from the account it addresses (to_self, or its own bare JID)? */
@@ -71,8 +71,8 @@ private_get(struct hook_ev *ev)
 		return HOOK_HANDLED;
 	}
 	if (check_children(ev->payload)) {
-		stanza_reply_error(ev, "modify", "not-acceptable",
-		    "reserved namespace");
+		stanza_reply_error(
+		    ev, "modify", "not-acceptable", "reserved namespace");
 		return HOOK_HANDLED;
 	}
 	r = stanza_reply(ev);
@@ -81,12 +81,12 @@ private_get(struct hook_ev *ev)
 		if (ns_seen(ev->payload, c))
 			continue;
 		doc = NULL;
-		rc = store_map_get(ev->host->name, ev->to->node,
-		    PRIVATE_STORE, c->ns, &doc, &len);
+		rc = store_map_get(ev->host->name, ev->to->node, PRIVATE_STORE,
+		    c->ns, &doc, &len);
 		if (rc < 0) {
 			xml_node_free(r);
-			stanza_reply_error(ev, "wait", "internal-server-error",
-			    NULL);
+			stanza_reply_error(
+			    ev, "wait", "internal-server-error", NULL);
 			return HOOK_HANDLED;
 		}
 		stored = rc == 0 ? xml_parse_element(doc, len) : NULL;
@@ -135,20 +135,24 @@ store_ns(const struct hook_ev *ev, const char *ns, long long max)
 			xml_node_copy_into(w, c);
 	sbuf_init(&s);
 	xml_serialize(w, "", &s);
-	if (store_map_list(ev->host->name, ev->to->node, PRIVATE_STORE,
-	    add_usage, &u) < 0)
+	if (store_map_list(
+		ev->host->name, ev->to->node, PRIVATE_STORE, add_usage, &u) < 0)
 		goto out_free;
 	if ((long long)(u.bytes + strlen(ns) + s.len) > max) {
 		rc = 1;
 		goto out_free;
 	}
-	rc = store_map_set(ev->host->name, ev->to->node, PRIVATE_STORE, ns,
-	    s.data, s.len);
+	rc = store_map_set(
+	    ev->host->name, ev->to->node, PRIVATE_STORE, ns, s.data, s.len);
 	if (rc == 0) {
 		/* conversions (XEP-0411 bookmarks) follow what is stored */
 		struct hook_ev up = { .host = ev->host,
-			.session = ev->session, .from = ev->from, .to = ev->to,
-			.type = "", .user = ev->to->node, .data = w };
+			.session = ev->session,
+			.from = ev->from,
+			.to = ev->to,
+			.type = "",
+			.user = ev->to->node,
+			.data = w };
 
 		hook_fire(ev->host->hooks, "private/updated", &up);
 	}
@@ -171,17 +175,17 @@ private_set(struct hook_ev *ev)
 		return HOOK_HANDLED;
 	}
 	if (xml_node_first_el(ev->payload) == NULL) {
-		stanza_reply_error(ev, "modify", "not-acceptable",
-		    "nothing to store");
+		stanza_reply_error(
+		    ev, "modify", "not-acceptable", "nothing to store");
 		return HOOK_HANDLED;
 	}
 	if (check_children(ev->payload)) {
-		stanza_reply_error(ev, "modify", "not-acceptable",
-		    "reserved namespace");
+		stanza_reply_error(
+		    ev, "modify", "not-acceptable", "reserved namespace");
 		return HOOK_HANDLED;
 	}
 	for (c = xml_node_first_el(ev->payload); c && rc == 0;
-	    c = xml_node_next_el(c))
+	     c = xml_node_next_el(c))
 		if (!ns_seen(ev->payload, c))
 			rc = store_ns(ev, c->ns, pc->max_size);
 	if (rc == 1) {
@@ -200,13 +204,16 @@ private_set(struct hook_ev *ev)
 }
 
 static const struct cfg_directive private_dirs[] = {
-	{ .name = "max_size", .type = CFG_SIZE,
-	  .offset = offsetof(struct private_cfg, max_size), .def = "256k",
-	  .min = 1024, .max = 64 * 1024 * 1024,
-	  .doc = "Bytes of private XML one account may store in all its "
-		 "namespaces together; a set beyond it is refused with "
-		 "<not-acceptable/> (type modify) and a text giving the "
-		 "limit." },
+	{ .name = "max_size",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct private_cfg, max_size),
+	    .def = "256k",
+	    .min = 1024,
+	    .max = 64 * 1024 * 1024,
+	    .doc = "Bytes of private XML one account may store in all its "
+		   "namespaces together; a set beyond it is refused with "
+		   "<not-acceptable/> (type modify) and a text giving the "
+		   "limit." },
 	{ .name = NULL },
 };
 
@@ -219,8 +226,7 @@ static const struct cfg_section private_section = {
 
 static const struct hook_reg private_hooks[] = {
 	{ "iq-get/bare/" NS_PRIVATE ":query", private_get, 0 },
-	{ "iq-set/bare/" NS_PRIVATE ":query", private_set, 0 },
-	HOOK_REG_END
+	{ "iq-set/bare/" NS_PRIVATE ":query", private_set, 0 }, HOOK_REG_END
 };
 
 const struct module mod_private = {

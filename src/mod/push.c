@@ -40,8 +40,8 @@ struct push_user {
 struct push_pending {
 	char *id;
 	char *bare; /* the account it was sent for */
-	char *key; /* the registration */
-	char *to; /* the app server */
+	char *key;  /* the registration */
+	char *to;   /* the app server */
 	int64_t sent;
 };
 
@@ -178,7 +178,7 @@ static int
 push_own(const struct hook_ev *ev)
 {
 	return ev->session != NULL && ev->from->node != NULL &&
-	    jid_bare_eq(ev->from, ev->to);
+	       jid_bare_eq(ev->from, ev->to);
 }
 
 static enum hook_ret
@@ -216,7 +216,7 @@ push_enable(struct hook_ev *ev)
 	rc = store_map_get(host, user, PUSH_STORE, key, &old, &oldlen);
 	free(old);
 	if (rc == 1 && (store_map_count(host, user, PUSH_STORE, &count) != 0 ||
-	    count >= cfg->max_registrations)) {
+			   count >= cfg->max_registrations)) {
 		stanza_reply_error(ev, "wait", "resource-constraint",
 		    "too many push registrations");
 		goto out_free;
@@ -235,8 +235,8 @@ push_enable(struct hook_ev *ev)
 	if (rc != 0) {
 		stanza_reply_store_error(ev, rc);
 	} else {
-		log_info("push enabled user=%s@%s service=%s", user, host,
-		    j.full);
+		log_info(
+		    "push enabled user=%s@%s service=%s", user, host, j.full);
 		stanza_reply_result(ev);
 	}
 	sbuf_cleanup(&b);
@@ -291,18 +291,18 @@ push_disable(struct hook_ev *ev)
 		/* §6: without a node, every node of that service */
 		d.jid = j.full;
 		d.jlen = strlen(j.full);
-		rc = store_map_list(host, user, PUSH_STORE, push_disable_cb,
-		    &d);
+		rc =
+		    store_map_list(host, user, PUSH_STORE, push_disable_cb, &d);
 		for (i = 0; rc == 0 && i < d.hit.n; i++)
-			rc = store_map_del(host, user, PUSH_STORE,
-			    d.hit.v[i].key);
+			rc = store_map_del(
+			    host, user, PUSH_STORE, d.hit.v[i].key);
 		push_regs_free(&d.hit);
 	}
 	if (rc < 0) {
 		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
 	} else {
-		log_info("push disabled user=%s@%s service=%s", user, host,
-		    j.full);
+		log_info(
+		    "push disabled user=%s@%s service=%s", user, host, j.full);
 		stanza_reply_result(ev);
 	}
 	jid_cleanup(&j);
@@ -320,8 +320,8 @@ push_worthy(const struct xml_node *st)
 
 	if (strcmp(st->name, "message") != 0)
 		return 0;
-	if (type && (strcmp(type, "error") == 0 ||
-	    strcmp(type, "headline") == 0))
+	if (type &&
+	    (strcmp(type, "error") == 0 || strcmp(type, "headline") == 0))
 		return 0;
 	if (xml_node_find(st, st->ns, "body") ||
 	    xml_node_find(st, NS_OMEMO_LEGACY, "encrypted") ||
@@ -342,8 +342,7 @@ push_field(struct xml_node *x, const char *var, const char *value)
 }
 
 static void
-push_track(const char *id, const char *bare, const char *key,
-    const char *to)
+push_track(const char *id, const char *bare, const char *key, const char *to)
 {
 	struct push_pending *p = &pending[pending_next++ % PENDING];
 
@@ -384,7 +383,8 @@ push_publish(const struct push_reg *reg, const char *bare, long count,
 	pub = xml_node_child(ps, NULL, "publish");
 	xml_node_set_attr(pub, "node", node);
 	x = xml_node_child(xml_node_child(xml_node_child(pub, NULL, "item"),
-	    NS_PUSH, "notification"), NS_XDATA, "x");
+			       NS_PUSH, "notification"),
+	    NS_XDATA, "x");
 	xml_node_set_attr(x, "type", "form");
 	push_field(x, "FORM_TYPE", "urn:xmpp:push:summary");
 	snprintf(num, sizeof(num), "%ld", count);
@@ -398,11 +398,10 @@ push_publish(const struct push_reg *reg, const char *bare, long count,
 		push_field(x, "last-message-body", xml_node_text_get(body));
 	form = xml_node_find(en, NS_XDATA, "x");
 	if (form)
-		xml_node_copy_into(xml_node_child(ps, NULL, "publish-options"),
-		    form);
+		xml_node_copy_into(
+		    xml_node_child(ps, NULL, "publish-options"), form);
 	push_track(id, bare, reg->key, to);
-	log_debug("push notify user=%s service=%s count=%ld", bare, to,
-	    count);
+	log_debug("push notify user=%s service=%s count=%ld", bare, to, count);
 	stanza_send(iq);
 out_free:
 	xml_node_free(en);
@@ -421,8 +420,9 @@ push_notify(struct host *h, const char *user, const char *bare,
 	int64_t now = now_unix();
 	size_t i;
 
-	if (store_map_list(h->name, user, PUSH_STORE, push_regs_cb,
-	    &regs) != 0 || regs.n == 0)
+	if (store_map_list(h->name, user, PUSH_STORE, push_regs_cb, &regs) !=
+		0 ||
+	    regs.n == 0)
 		goto out_free;
 	pp = push_user_slot(bare);
 	u = *pp;
@@ -443,8 +443,8 @@ push_notify(struct host *h, const char *user, const char *bare,
 		if (rate->last && now - rate->last < cfg->min_interval)
 			continue;
 		rate->last = now;
-		push_publish(&regs.v[i], bare, u->count, msg,
-		    cfg->include_body);
+		push_publish(
+		    &regs.v[i], bare, u->count, msg, cfg->include_body);
 	}
 out_free:
 	push_regs_free(&regs);
@@ -585,19 +585,28 @@ push_cleanup(struct host *h)
 }
 
 static const struct cfg_directive push_dirs[] = {
-	{ .name = "min_interval", .type = CFG_DURATION,
-	  .offset = offsetof(struct push_cfg, min_interval), .def = "10s",
-	  .min = 0, .max = 3600,
-	  .doc = "At most one notification per registration within this "
-		 "time; messages meanwhile only raise the count of the next." },
-	{ .name = "include_body", .type = CFG_BOOL,
-	  .offset = offsetof(struct push_cfg, include_body), .def = "false",
-	  .doc = "Put the last message's body into notifications (the app "
-		 "server and the phone's push service then read it)." },
-	{ .name = "max_registrations", .type = CFG_INT,
-	  .offset = offsetof(struct push_cfg, max_registrations), .def = "10",
-	  .min = 1, .max = 1000,
-	  .doc = "Push services (jid and node) one account may enable." },
+	{ .name = "min_interval",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct push_cfg, min_interval),
+	    .def = "10s",
+	    .min = 0,
+	    .max = 3600,
+	    .doc =
+		"At most one notification per registration within this "
+		"time; messages meanwhile only raise the count of the next." },
+	{ .name = "include_body",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct push_cfg, include_body),
+	    .def = "false",
+	    .doc = "Put the last message's body into notifications (the app "
+		   "server and the phone's push service then read it)." },
+	{ .name = "max_registrations",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct push_cfg, max_registrations),
+	    .def = "10",
+	    .min = 1,
+	    .max = 1000,
+	    .doc = "Push services (jid and node) one account may enable." },
 	{ .name = NULL },
 };
 
@@ -624,8 +633,7 @@ static const struct hook_reg push_hooks[] = {
 	{ "iq-error/bare/jabber:client:error", push_answer, 0 },
 	{ "iq-error/bare/jabber:server:error", push_answer, 0 },
 	{ "iq-error/bare/jabber:component:accept:error", push_answer, 0 },
-	{ "user/deleted", push_user_deleted, 0 },
-	HOOK_REG_END
+	{ "user/deleted", push_user_deleted, 0 }, HOOK_REG_END
 };
 
 const struct module mod_push = {

@@ -68,8 +68,8 @@ throttle_note(const struct host *h, const char *ip)
 /* An error answer. Built here rather than with stanza_reply_error, which
  * echoes the request: XEP-0077 §3.3 says not to send passwords back. */
 static void
-reply_error(struct hook_ev *ev, const char *type, const char *cond,
-    const char *text)
+reply_error(
+    struct hook_ev *ev, const char *type, const char *cond, const char *text)
 {
 	struct xml_node *r;
 
@@ -124,8 +124,7 @@ char_class(unsigned char c)
 
 /* NULL when pw is acceptable for user, else why not (for <text/>). */
 static const char *
-weak_password(const struct register_cfg *rc, const char *user,
-    const char *pw)
+weak_password(const struct register_cfg *rc, const char *user, const char *pw)
 {
 	static char why[128];
 	const unsigned char *p;
@@ -190,12 +189,12 @@ static void
 preauth_form(struct hook_ev *ev)
 {
 	static const char instr[] = "Choose a username and password to "
-	    "register with this server.";
+				    "register with this server.";
 	struct xml_node *r = new_result(ev);
 	struct xml_node *q = xml_node_child(r, NS_REGISTER, "query");
 
-	xml_node_text(xml_node_child(q, NULL, "instructions"), instr,
-	    sizeof(instr) - 1);
+	xml_node_text(
+	    xml_node_child(q, NULL, "instructions"), instr, sizeof(instr) - 1);
 	xml_node_child(q, NULL, "username");
 	xml_node_child(q, NULL, "password");
 	reply_result(ev, r);
@@ -225,8 +224,9 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		reply_error(ev, "modify", "not-acceptable", why);
 		goto out_jid;
 	}
-	if (rc->per_ip > 0 && (throttle_count(ev->host, ev->stream->peer) >=
-	    rc->per_ip || nmarks == THROTTLE_MAX)) {
+	if (rc->per_ip > 0 &&
+	    (throttle_count(ev->host, ev->stream->peer) >= rc->per_ip ||
+		nmarks == THROTTLE_MAX)) {
 		log_info("register refused (throttled) ip=%s host=%s",
 		    ev->stream->peer, ev->host->name);
 		reply_error(ev, "wait", "policy-violation",
@@ -236,8 +236,7 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 	}
 	r = account_create(ev->host->name, j.node, pw);
 	if (r == 1) {
-		reply_error(ev, "cancel", "conflict",
-		    "that username is taken");
+		reply_error(ev, "cancel", "conflict", "that username is taken");
 		goto out_jid;
 	}
 	if (r < 0) {
@@ -292,8 +291,8 @@ remove_now(void *arg)
 	struct doomed *d = arg;
 
 	if (users_delete(d->h, d->user) < 0)
-		log_err("register: could not delete %s@%s", d->user,
-		    d->h->name);
+		log_err(
+		    "register: could not delete %s@%s", d->user, d->h->name);
 	free(d);
 }
 
@@ -314,15 +313,14 @@ authed_get(struct hook_ev *ev)
 	const char *user = ev->from->node;
 
 	if (!own_account(ev)) {
-		reply_error(ev, "cancel", ev->to->node ? "forbidden" :
-		    "service-unavailable", NULL);
+		reply_error(ev, "cancel",
+		    ev->to->node ? "forbidden" : "service-unavailable", NULL);
 		return HOOK_HANDLED;
 	}
 	r = stanza_reply(ev);
 	q = xml_node_child(r, NS_REGISTER, "query");
 	xml_node_child(q, NULL, "registered");
-	xml_node_text(xml_node_child(q, NULL, "username"), user,
-	    strlen(user));
+	xml_node_text(xml_node_child(q, NULL, "username"), user, strlen(user));
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -358,12 +356,12 @@ authed_password(struct hook_ev *ev)
 
 	/* XEP-0077 §3.3: an empty password leaves the old one */
 	if (pw == NULL || *pw == '\0') {
-		reply_error(ev, "modify", "bad-request",
-		    "a new password is required");
+		reply_error(
+		    ev, "modify", "bad-request", "a new password is required");
 		return;
 	}
 	if (user && (jid_nodeprep(user, prepped, sizeof(prepped)) != 0 ||
-	    strcmp(prepped, ev->from->node) != 0)) {
+			strcmp(prepped, ev->from->node) != 0)) {
 		reply_error(ev, "cancel", "forbidden",
 		    "only the logged-in account's password can be changed");
 		return;
@@ -386,8 +384,8 @@ static enum hook_ret
 authed_set(struct hook_ev *ev)
 {
 	if (!own_account(ev)) {
-		reply_error(ev, "cancel", ev->to->node ? "forbidden" :
-		    "service-unavailable", NULL);
+		reply_error(ev, "cancel",
+		    ev->to->node ? "forbidden" : "service-unavailable", NULL);
 		return HOOK_HANDLED;
 	}
 	if (xml_node_find(ev->payload, NS_REGISTER, "remove"))
@@ -398,24 +396,32 @@ authed_set(struct hook_ev *ev)
 }
 
 static const struct cfg_directive register_dirs[] = {
-	{ .name = "allow_registration", .type = CFG_BOOL,
-	  .offset = offsetof(struct register_cfg, allow), .def = "false",
-	  .doc = "Let anyone create an account before logging in (the "
-		 "stream feature and the form). Password change and "
-		 "account removal by logged-in users work either way." },
-	{ .name = "registrations_per_ip_per_hour", .type = CFG_INT,
-	  .offset = offsetof(struct register_cfg, per_ip), .def = "3",
-	  .min = 0, .max = 1000000,
-	  .doc = "Accounts one IP address may register in an hour; more "
-		 "get <policy-violation/> (type wait). 0: no limit." },
-	{ .name = "min_password_length", .type = CFG_INT,
-	  .offset = offsetof(struct register_cfg, min_length), .def = "8",
-	  .min = 1, .max = 1023,
-	  .doc = "Fewest characters of a new password (registration and "
-		 "change). A password under 12 characters must also mix "
-		 "two kinds of lowercase, uppercase, digits and other "
-		 "characters, and none may equal the username; weak ones "
-		 "get <not-acceptable/> with the reason." },
+	{ .name = "allow_registration",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct register_cfg, allow),
+	    .def = "false",
+	    .doc = "Let anyone create an account before logging in (the "
+		   "stream feature and the form). Password change and "
+		   "account removal by logged-in users work either way." },
+	{ .name = "registrations_per_ip_per_hour",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct register_cfg, per_ip),
+	    .def = "3",
+	    .min = 0,
+	    .max = 1000000,
+	    .doc = "Accounts one IP address may register in an hour; more "
+		   "get <policy-violation/> (type wait). 0: no limit." },
+	{ .name = "min_password_length",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct register_cfg, min_length),
+	    .def = "8",
+	    .min = 1,
+	    .max = 1023,
+	    .doc = "Fewest characters of a new password (registration and "
+		   "change). A password under 12 characters must also mix "
+		   "two kinds of lowercase, uppercase, digits and other "
+		   "characters, and none may equal the username; weak ones "
+		   "get <not-acceptable/> with the reason." },
 	{ .name = NULL },
 };
 
@@ -426,15 +432,13 @@ static const struct cfg_section register_section = {
 	.doc = "Settings of the register module.",
 };
 
-static const struct hook_reg register_hooks[] = {
-	{ "c2s/features/preauth", preauth_feature, 0 },
+static const struct hook_reg register_hooks[] = { { "c2s/features/preauth",
+						      preauth_feature, 0 },
 	{ "c2s/unauthed/" NS_REGISTER ":query", preauth_iq, 0 },
 	{ "iq-get/bare/" NS_REGISTER ":query", authed_get, 0 },
 	{ "iq-set/bare/" NS_REGISTER ":query", authed_set, 0 },
 	{ "iq-get/host/" NS_REGISTER ":query", authed_get, 0 },
-	{ "iq-set/host/" NS_REGISTER ":query", authed_set, 0 },
-	HOOK_REG_END
-};
+	{ "iq-set/host/" NS_REGISTER ":query", authed_set, 0 }, HOOK_REG_END };
 
 const struct module mod_register = {
 	.name = "register",

@@ -172,8 +172,8 @@ roster_item_get(const char *host, const char *user, const char *contact,
 }
 
 int
-roster_subscription(const char *host, const char *user,
-    const char *contact_bare)
+roster_subscription(
+    const char *host, const char *user, const char *contact_bare)
 {
 	struct roster_item it;
 	int rc = roster_item_get(host, user, contact_bare, &it);
@@ -318,8 +318,8 @@ item_node(struct xml_node *q, const struct roster_item *it, int removed)
 	if (it->approved)
 		xml_node_set_attr(el, "approved", "true");
 	for (i = 0; i < it->ngroups; i++)
-		xml_node_text(xml_node_child(el, NULL, "group"),
-		    it->groups[i], strlen(it->groups[i]));
+		xml_node_text(xml_node_child(el, NULL, "group"), it->groups[i],
+		    strlen(it->groups[i]));
 }
 
 /* RFC 6121 §2.1.6: to every interested resource of the account. */
@@ -353,8 +353,8 @@ push(const char *host, const char *user, const struct roster_item *it,
 }
 
 int
-roster_item_save(const char *host, const char *user,
-    const struct roster_item *it)
+roster_item_save(
+    const char *host, const char *user, const struct roster_item *it)
 {
 	struct sbuf b;
 	int rc;
@@ -367,8 +367,8 @@ roster_item_save(const char *host, const char *user,
 }
 
 int
-roster_item_put(const char *host, const char *user,
-    const struct roster_item *it)
+roster_item_put(
+    const char *host, const char *user, const struct roster_item *it)
 {
 	int rc;
 
@@ -402,8 +402,8 @@ roster_item_delete(const char *host, const char *user, const char *contact)
 static int
 own_roster(const struct hook_ev *ev)
 {
-	return ev->session != NULL && (ev->to_self ||
-	    strcmp(ev->to->bare, ev->from->bare) == 0);
+	return ev->session != NULL &&
+	       (ev->to_self || strcmp(ev->to->bare, ev->from->bare) == 0);
 }
 
 struct get_ctx {
@@ -498,7 +498,7 @@ roster_remove(struct hook_ev *ev, const char *contact)
 		/* the contact no longer sees us: it learns we are gone */
 		if (it.sub == ROSTER_SUB_FROM || it.sub == ROSTER_SUB_BOTH)
 			for (s = session_find_bare(ev->from->bare); s;
-			    s = s->next_res)
+			     s = s->next_res)
 				if (s->available && !s->closing)
 					send_presence(s->jid.full, contact,
 					    "unavailable");
@@ -544,7 +544,7 @@ check_item(struct xml_node *item, const char **text)
 			return "not-acceptable";
 		}
 		for (h = xml_node_first_el(item); h != g;
-		    h = xml_node_next_el(h))
+		     h = xml_node_next_el(h))
 			if (xml_node_is(h, NS_ROSTER, "group") &&
 			    strcmp(xml_node_text_get(h), gt) == 0) {
 				*text = "the same group appears twice";
@@ -585,8 +585,8 @@ roster_update(struct hook_ev *ev, struct xml_node *item, const char *contact)
 	for (g = xml_node_first_el(item); g; g = xml_node_next_el(g)) {
 		if (!xml_node_is(g, NS_ROSTER, "group"))
 			continue;
-		it.groups = xrealloc(it.groups,
-		    (it.ngroups + 1) * sizeof(char *));
+		it.groups =
+		    xrealloc(it.groups, (it.ngroups + 1) * sizeof(char *));
 		it.groups[it.ngroups++] = xstrdup(xml_node_text_get(g));
 	}
 	/* 'subscription' (other than remove) and 'ask' from a client are
@@ -626,8 +626,8 @@ roster_set(struct hook_ev *ev)
 	}
 	jattr = xml_node_attr(item, "jid");
 	if (jattr == NULL) {
-		stanza_reply_error(ev, "modify", "bad-request",
-		    "the item has no jid");
+		stanza_reply_error(
+		    ev, "modify", "bad-request", "the item has no jid");
 		return HOOK_HANDLED;
 	}
 	if (jid_parse_str(&cj, jattr) != 0) {
@@ -739,17 +739,23 @@ roster_user_deleted(struct hook_ev *ev)
 }
 
 static const struct cfg_directive roster_dirs[] = {
-	{ .name = "max_items", .type = CFG_INT,
-	  .offset = offsetof(struct roster_cfg, max_items), .def = "1000",
-	  .min = 1, .max = 100000,
-	  .doc = "Most items one user's roster may hold." },
-	{ .name = "max_pending", .type = CFG_INT,
-	  .offset = offsetof(struct roster_cfg, max_pending), .def = "100",
-	  .min = 1, .max = 100000,
-	  .doc = "Most subscription requests from people not in the roster "
-		 "kept waiting for the user's answer; more are refused with "
-		 "a resource-constraint presence error (they also count "
-		 "toward max_items)." },
+	{ .name = "max_items",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct roster_cfg, max_items),
+	    .def = "1000",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "Most items one user's roster may hold." },
+	{ .name = "max_pending",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct roster_cfg, max_pending),
+	    .def = "100",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "Most subscription requests from people not in the roster "
+		   "kept waiting for the user's answer; more are refused with "
+		   "a resource-constraint presence error (they also count "
+		   "toward max_items)." },
 	{ .name = NULL },
 };
 
@@ -764,8 +770,7 @@ static const struct hook_reg roster_hooks[] = {
 	{ "iq-get/bare/jabber:iq:roster:query", roster_get, 0 },
 	{ "iq-set/bare/jabber:iq:roster:query", roster_set, 0 },
 	{ "c2s/features/postauth", roster_features, 0 },
-	{ "user/deleted", roster_user_deleted, 0 },
-	HOOK_REG_END
+	{ "user/deleted", roster_user_deleted, 0 }, HOOK_REG_END
 };
 
 const struct module mod_roster = {

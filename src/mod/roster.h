@@ -7,15 +7,20 @@
 
 #include <stddef.h>
 
-enum roster_sub { ROSTER_SUB_NONE, ROSTER_SUB_TO, ROSTER_SUB_FROM, ROSTER_SUB_BOTH };
+enum roster_sub {
+	ROSTER_SUB_NONE,
+	ROSTER_SUB_TO,
+	ROSTER_SUB_FROM,
+	ROSTER_SUB_BOTH
+};
 
 /* The subscription user@host has with contact (bare JID); NONE when no
  * item. -1 on error. */
-int roster_subscription(const char *host, const char *user,
-    const char *contact_bare);
+int roster_subscription(
+    const char *host, const char *user, const char *contact_bare);
 /* Does user@host have an item for contact_bare at all? 1/0 */
-int roster_has_item(const char *host, const char *user,
-    const char *contact_bare);
+int roster_has_item(
+    const char *host, const char *user, const char *contact_bare);
 
 /* One item with the state RFC 6121 §3 needs besides what the roster
  * shows. An item that only holds a pending inbound request is hidden:
@@ -26,8 +31,8 @@ struct roster_item {
 	char **groups;
 	size_t ngroups;
 	enum roster_sub sub;
-	int ask; /* the user sent subscribe, no answer yet */
-	int approved; /* the user pre-approved the contact's request */
+	int ask;	/* the user sent subscribe, no answer yet */
+	int approved;	/* the user pre-approved the contact's request */
 	int pending_in; /* the contact asked; the user has not answered */
 	int hidden;
 	char *status; /* the pending request's <status/>, or NULL */
@@ -41,15 +46,14 @@ void roster_item_cleanup(struct roster_item *it);
 /* Store it, bump the roster version and push it to the user's
  * interested resources (no push while it is hidden). An item with no
  * state left at all is deleted. */
-int roster_item_put(const char *host, const char *user,
-    const struct roster_item *it);
+int roster_item_put(
+    const char *host, const char *user, const struct roster_item *it);
 /* Store it without a push or new version (state the roster does not
  * show: a pending inbound request). */
-int roster_item_save(const char *host, const char *user,
-    const struct roster_item *it);
+int roster_item_save(
+    const char *host, const char *user, const struct roster_item *it);
 /* Delete the item and push subscription='remove' if it was shown. */
-int roster_item_delete(const char *host, const char *user,
-    const char *contact);
+int roster_item_delete(const char *host, const char *user, const char *contact);
 /* 0 when one more item (shown or a pending request) fits under
  * max_items, -1 when full. */
 int roster_room(const char *host, const char *user);

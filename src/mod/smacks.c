@@ -14,8 +14,8 @@
 #define TOMBSTONES 256
 
 struct smacks_cfg {
-	long long hibernation; /* seconds a lost session waits */
-	long long max_queue; /* unacknowledged stanzas kept */
+	long long hibernation;	 /* seconds a lost session waits */
+	long long max_queue;	 /* unacknowledged stanzas kept */
 	long long request_every; /* stanzas between our <r/> */
 	long long request_after; /* quiet seconds before an <r/> */
 };
@@ -33,11 +33,11 @@ struct sm {
 	unsigned hibernating : 1;
 	unsigned r_pending : 1; /* on r_list: <r/> at the end of this turn */
 	unsigned r_waiting : 1; /* an <r/> went out, its <a/> has not come */
-	uint16_t since_r; /* below request_every (at most 1000) */
-	uint32_t in_h; /* stanzas received from the client */
-	uint32_t acked; /* the client's last h */
-	uint32_t r_h; /* stanzas sent in all when we last sent <r/> */
-	struct smq *q; /* ring of unacknowledged stanzas */
+	uint16_t since_r;	/* below request_every (at most 1000) */
+	uint32_t in_h;		/* stanzas received from the client */
+	uint32_t acked;		/* the client's last h */
+	uint32_t r_h;		/* stanzas sent in all when we last sent <r/> */
+	struct smq *q;		/* ring of unacknowledged stanzas */
 	size_t qhead, qlen, qcap;
 	/* while hibernating: the end of hibernation; otherwise, armed
 	 * only while something is unacknowledged: the quiet-time <r/> */
@@ -80,8 +80,7 @@ sm_of(struct session *s)
 	return s ? session_mod_get(s, modidx()) : NULL;
 }
 
-static void
-send_raw(struct session *s, const char *fmt, ...)
+static void send_raw(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -294,7 +293,7 @@ quiet_cb(struct ev_loop *l, ev_timer *w, int revents)
 	if (m->hibernating || m->qlen == 0)
 		return;
 	left = q_at(m, m->qlen - 1)->t +
-	    (double)cfg_of(m->s->host)->request_after - ev_now(l);
+	       (double)cfg_of(m->s->host)->request_after - ev_now(l);
 	if (left > 0.01) {
 		/* more went out meanwhile: wait for the quiet */
 		ev_timer_set(w, left, 0.0);
@@ -334,7 +333,7 @@ add_delay(const struct host *h, struct xml_node *st, double t)
 	char stamp[32];
 
 	if ((strcmp(st->name, "message") != 0 &&
-	    strcmp(st->name, "presence") != 0) ||
+		strcmp(st->name, "presence") != 0) ||
 	    xml_node_find(st, NS_DELAY, "delay"))
 		return 0;
 	time_xep82((int64_t)t, stamp, sizeof(stamp));
@@ -410,16 +409,18 @@ reroute(struct session *s, struct sm *m)
 		if (strcmp(st->name, "message") == 0) {
 			if (!for_account(st)) {
 				log_debug("smacks dropping unacked copy "
-				    "jid=%s", s->jid.full);
+					  "jid=%s",
+				    s->jid.full);
 			} else {
 				/* other resources, or offline storage */
 				add_delay(s->host, st, e->t);
 				router_deliver_bare(s->host, st, &bare);
 			}
 		} else if (strcmp(st->name, "iq") == 0 && type &&
-		    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0)) {
-			stanza_bounce(st, "wait", "recipient-unavailable",
-			    NULL);
+			   (strcmp(type, "get") == 0 ||
+			       strcmp(type, "set") == 0)) {
+			stanza_bounce(
+			    st, "wait", "recipient-unavailable", NULL);
 		}
 		xml_node_free(st);
 	}
@@ -511,8 +512,8 @@ on_lost(struct hook_ev *ev)
 	ev_timer_init(&m->timer, expire_cb, (double)c->hibernation, 0.0);
 	m->timer.data = m;
 	ev_timer_start(loop_ev, &m->timer);
-	log_info("smacks hibernating jid=%s for %llds",
-	    ev->session->jid.full, c->hibernation);
+	log_info("smacks hibernating jid=%s for %llds", ev->session->jid.full,
+	    c->hibernation);
 	return HOOK_HANDLED;
 }
 
@@ -533,8 +534,7 @@ on_stanza_in(struct hook_ev *ev)
 static void
 overflow(struct session *s)
 {
-	session_close(s, "policy-violation",
-	    "too many unacknowledged stanzas");
+	session_close(s, "policy-violation", "too many unacknowledged stanzas");
 }
 
 static enum hook_ret
@@ -587,8 +587,10 @@ do_enable(struct hook_ev *ev)
 	ev->session->confirms = 1;
 	ev->session->out_confirmed = ev->session->out_sent;
 	if (m->resume)
-		send_raw(ev->session, "<enabled xmlns='" NS_SM "' id='%s' "
-		    "resume='true' max='%lld'/>", m->id, c->hibernation);
+		send_raw(ev->session,
+		    "<enabled xmlns='" NS_SM "' id='%s' "
+		    "resume='true' max='%lld'/>",
+		    m->id, c->hibernation);
 	else
 		send_raw(ev->session, "<enabled xmlns='" NS_SM "'/>");
 }
@@ -710,30 +712,42 @@ on_features(struct hook_ev *ev)
 }
 
 static const struct cfg_directive smacks_dirs[] = {
-	{ .name = "hibernation_timeout", .type = CFG_DURATION,
-	  .offset = offsetof(struct smacks_cfg, hibernation), .def = "5m",
-	  .min = 10, .max = 86400,
-	  .doc = "How long a session whose connection died waits for its "
-		 "client to resume it; then what it holds goes to other "
-		 "resources or offline storage." },
-	{ .name = "max_queue", .type = CFG_INT,
-	  .offset = offsetof(struct smacks_cfg, max_queue), .def = "1000",
-	  .min = 10, .max = 100000,
-	  .doc = "Unacknowledged stanzas kept per session; a client that "
-		 "acknowledges nothing beyond that is disconnected (what it "
-		 "holds is routed elsewhere)." },
-	{ .name = "request_every", .type = CFG_INT,
-	  .offset = offsetof(struct smacks_cfg, request_every), .def = "5",
-	  .min = 1, .max = 1000,
-	  .doc = "The server asks for an acknowledgement right after each "
-		 "burst of stanzas it sends; while that request is "
-		 "unanswered, again after this many stanzas." },
-	{ .name = "request_after", .type = CFG_DURATION,
-	  .offset = offsetof(struct smacks_cfg, request_after), .def = "1s",
-	  .min = 0, .max = 3600,
-	  .doc = "The server asks again once the stream has been quiet "
-		 "this long with stanzas still unacknowledged (a request or "
-		 "its answer may have been lost); 0: never." },
+	{ .name = "hibernation_timeout",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct smacks_cfg, hibernation),
+	    .def = "5m",
+	    .min = 10,
+	    .max = 86400,
+	    .doc = "How long a session whose connection died waits for its "
+		   "client to resume it; then what it holds goes to other "
+		   "resources or offline storage." },
+	{ .name = "max_queue",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct smacks_cfg, max_queue),
+	    .def = "1000",
+	    .min = 10,
+	    .max = 100000,
+	    .doc = "Unacknowledged stanzas kept per session; a client that "
+		   "acknowledges nothing beyond that is disconnected (what it "
+		   "holds is routed elsewhere)." },
+	{ .name = "request_every",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct smacks_cfg, request_every),
+	    .def = "5",
+	    .min = 1,
+	    .max = 1000,
+	    .doc = "The server asks for an acknowledgement right after each "
+		   "burst of stanzas it sends; while that request is "
+		   "unanswered, again after this many stanzas." },
+	{ .name = "request_after",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct smacks_cfg, request_after),
+	    .def = "1s",
+	    .min = 0,
+	    .max = 3600,
+	    .doc = "The server asks again once the stream has been quiet "
+		   "this long with stanzas still unacknowledged (a request or "
+		   "its answer may have been lost); 0: never." },
 	{ .name = NULL },
 };
 
@@ -744,16 +758,13 @@ static const struct cfg_section smacks_section = {
 	.doc = "Settings of stream management.",
 };
 
-static const struct hook_reg smacks_hooks[] = {
-	{ "c2s/features/postauth", on_features, 0 },
+static const struct hook_reg smacks_hooks[] = { { "c2s/features/postauth",
+						    on_features, 0 },
 	{ "c2s/element/" NS_SM, on_element, 0 },
-	{ "c2s/stanza-in", on_stanza_in, 0 },
-	{ "session/out", on_out, 100 },
+	{ "c2s/stanza-in", on_stanza_in, 0 }, { "session/out", on_out, 100 },
 	{ "session/lost", on_lost, 0 },
 	/* after the others have said goodbye (presence) */
-	{ "session/closed", on_closed, -100 },
-	HOOK_REG_END
-};
+	{ "session/closed", on_closed, -100 }, HOOK_REG_END };
 
 static void
 sm_session_free(void *data)

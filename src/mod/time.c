@@ -17,8 +17,7 @@ time_iq(struct hook_ev *ev)
 }
 
 static const struct hook_reg time_hooks[] = {
-	{ "iq-get/host/urn:xmpp:time:time", time_iq, 0 },
-	HOOK_REG_END
+	{ "iq-get/host/urn:xmpp:time:time", time_iq, 0 }, HOOK_REG_END
 };
 
 const struct module mod_time = {

@@ -19,8 +19,8 @@ vcard_get(struct hook_ev *ev)
 	size_t len = 0;
 	int rc;
 
-	rc = store_kv_get(ev->host->name, ev->to->node, VCARD_STORE, &doc,
-	    &len);
+	rc =
+	    store_kv_get(ev->host->name, ev->to->node, VCARD_STORE, &doc, &len);
 	if (rc < 0) {
 		xml_node_free(r);
 		stanza_reply_error(ev, "wait", "internal-server-error", NULL);
@@ -70,8 +70,8 @@ vcard_set(struct hook_ev *ev)
 	if (xml_node_first_el(ev->payload) == NULL)
 		rc = store_kv_del(ev->host->name, ev->to->node, VCARD_STORE);
 	else
-		rc = store_kv_set(ev->host->name, ev->to->node, VCARD_STORE,
-		    s.data, s.len);
+		rc = store_kv_set(
+		    ev->host->name, ev->to->node, VCARD_STORE, s.data, s.len);
 	if (rc < 0) {
 		stanza_reply_store_error(ev, rc);
 		goto out_free;
@@ -79,9 +79,13 @@ vcard_set(struct hook_ev *ev)
 	stanza_reply_result(ev);
 	/* conversions (XEP-0398 avatars) follow the stored vCard */
 	{
-		struct hook_ev u = { .host = ev->host, .session = ev->session,
-			.from = ev->from, .to = ev->to, .type = "",
-			.user = ev->to->node, .data = ev->payload };
+		struct hook_ev u = { .host = ev->host,
+			.session = ev->session,
+			.from = ev->from,
+			.to = ev->to,
+			.type = "",
+			.user = ev->to->node,
+			.data = ev->payload };
 
 		hook_fire(ev->host->hooks, "vcard/updated", &u);
 	}
@@ -91,12 +95,15 @@ out_free:
 }
 
 static const struct cfg_directive vcard_dirs[] = {
-	{ .name = "max_size", .type = CFG_SIZE,
-	  .offset = offsetof(struct vcard_cfg, max_size), .def = "128k",
-	  .min = 256, .max = 16 * 1024 * 1024,
-	  .doc = "Largest vCard (serialised XML, photo included) an account "
-		 "may store; a larger one is refused with <not-acceptable/> "
-		 "(type modify) and a text giving the limit." },
+	{ .name = "max_size",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct vcard_cfg, max_size),
+	    .def = "128k",
+	    .min = 256,
+	    .max = 16 * 1024 * 1024,
+	    .doc = "Largest vCard (serialised XML, photo included) an account "
+		   "may store; a larger one is refused with <not-acceptable/> "
+		   "(type modify) and a text giving the limit." },
 	{ .name = NULL },
 };
 
@@ -109,8 +116,7 @@ static const struct cfg_section vcard_section = {
 
 static const struct hook_reg vcard_hooks[] = {
 	{ "iq-get/bare/" NS_VCARD ":vCard", vcard_get, 0 },
-	{ "iq-set/bare/" NS_VCARD ":vCard", vcard_set, 0 },
-	HOOK_REG_END
+	{ "iq-set/bare/" NS_VCARD ":vCard", vcard_set, 0 }, HOOK_REG_END
 };
 
 const struct module mod_vcard = {

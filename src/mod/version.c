@@ -22,17 +22,19 @@ version_iq(struct hook_ev *ev)
 		struct utsname u;
 
 		if (uname(&u) == 0)
-			xml_node_text(xml_node_child(q, NULL, "os"),
-			    u.sysname, strlen(u.sysname));
+			xml_node_text(xml_node_child(q, NULL, "os"), u.sysname,
+			    strlen(u.sysname));
 	}
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
 
 static const struct cfg_directive version_dirs[] = {
-	{ .name = "hide_os", .type = CFG_BOOL,
-	  .offset = offsetof(struct version_cfg, hide_os), .def = "false",
-	  .doc = "Leave the operating system out of the answer." },
+	{ .name = "hide_os",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct version_cfg, hide_os),
+	    .def = "false",
+	    .doc = "Leave the operating system out of the answer." },
 	{ .name = NULL },
 };
 
@@ -44,8 +46,7 @@ static const struct cfg_section version_section = {
 };
 
 static const struct hook_reg version_hooks[] = {
-	{ "iq-get/host/jabber:iq:version:query", version_iq, 0 },
-	HOOK_REG_END
+	{ "iq-get/host/jabber:iq:version:query", version_iq, 0 }, HOOK_REG_END
 };
 
 const struct module mod_version = {

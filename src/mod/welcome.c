@@ -24,8 +24,8 @@ welcome_created(struct hook_ev *ev)
 	xml_node_set_attr(m, "type", "normal");
 	rand_id(to, 17);
 	xml_node_set_attr(m, "id", to);
-	xml_node_text(xml_node_child(m, NULL, "body"), wc->message,
-	    strlen(wc->message));
+	xml_node_text(
+	    xml_node_child(m, NULL, "body"), wc->message, strlen(wc->message));
 	/* to the bare JID: the new account is rarely online yet, so the
 	 * offline module (when enabled) keeps it for the first login */
 	stanza_send(m);
@@ -33,12 +33,14 @@ welcome_created(struct hook_ev *ev)
 }
 
 static const struct cfg_directive welcome_dirs[] = {
-	{ .name = "message", .type = CFG_STRING,
-	  .offset = offsetof(struct welcome_cfg, message), .def = NULL,
-	  .doc = "Text of the message the server sends to each new account "
-		 "(from the host's domain, type normal); none: no message. "
-		 "Reaches accounts that are not online only when the "
-		 "offline module is enabled." },
+	{ .name = "message",
+	    .type = CFG_STRING,
+	    .offset = offsetof(struct welcome_cfg, message),
+	    .def = NULL,
+	    .doc = "Text of the message the server sends to each new account "
+		   "(from the host's domain, type normal); none: no message. "
+		   "Reaches accounts that are not online only when the "
+		   "offline module is enabled." },
 	{ .name = NULL },
 };
 
@@ -50,8 +52,7 @@ static const struct cfg_section welcome_section = {
 };
 
 static const struct hook_reg welcome_hooks[] = {
-	{ "user/created", welcome_created, 0 },
-	HOOK_REG_END
+	{ "user/created", welcome_created, 0 }, HOOK_REG_END
 };
 
 const struct module mod_welcome = {

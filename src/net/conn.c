@@ -26,9 +26,9 @@ static struct conn *all_conns;
 static struct conn **dead_v;
 static size_t dead_n, dead_cap;
 static size_t live;
-static int any_held; /* some reads stopped by loop_io_held() */
+static int any_held;	 /* some reads stopped by loop_io_held() */
 static size_t live_peak; /* most connections open since the last trim */
-#define TRIM_DROP 1000 /* a fall from the peak worth a malloc_trim */
+#define TRIM_DROP 1000	 /* a fall from the peak worth a malloc_trim */
 static ev_timer trim_w;
 static size_t trim_live; /* connections when trim_w was last armed */
 static uint64_t next_id = 1;
@@ -131,8 +131,8 @@ start_tls(struct conn *c, SSL_CTX *ctx)
 }
 
 struct conn *
-conn_new(int fd, const char *peer, SSL_CTX *tls_ctx,
-    const struct conn_ops *ops, void *owner)
+conn_new(int fd, const char *peer, SSL_CTX *tls_ctx, const struct conn_ops *ops,
+    void *owner)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 
@@ -412,8 +412,8 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 		return;
 	/* bounded work per wake-up keeps one busy peer from starving
 	 * the others */
-	for (rounds = 0; rounds < 8 && c->state == CONN_OPEN &&
-	    !c->read_paused; rounds++) {
+	for (rounds = 0; rounds < 8 && c->state == CONN_OPEN && !c->read_paused;
+	     rounds++) {
 		ssize_t n;
 
 		if (c->ssl) {
@@ -428,8 +428,9 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 					ev_io_start(loop_ev, &c->wio);
 					return;
 				}
-				final_close(c, e == SSL_ERROR_ZERO_RETURN ?
-				    "peer closed" : "tls read error");
+				final_close(c, e == SSL_ERROR_ZERO_RETURN
+						   ? "peer closed"
+						   : "tls read error");
 				ERR_clear_error();
 				return;
 			}
@@ -475,7 +476,8 @@ flush_plain(struct conn *c)
 		ssize_t w;
 
 		for (i = 0; i < c->wq_len && n < IOV_BATCH; i++) {
-			struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+			struct conn_wq *q =
+			    &c->wq[(c->wq_head + i) % c->wq_cap];
 
 			iov[n].iov_base = q->buf->data + q->off;
 			iov[n].iov_len = q->buf->len - q->off;
@@ -504,7 +506,8 @@ flush_tls(struct conn *c)
 
 		want = c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out);
 		for (i = 0; i < c->wq_len && n < want; i++) {
-			struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+			struct conn_wq *q =
+			    &c->wq[(c->wq_head + i) % c->wq_cap];
 			size_t l = q->buf->len - q->off;
 
 			if (l > want - n)

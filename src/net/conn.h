@@ -29,7 +29,7 @@ struct conn_ops {
 enum conn_state {
 	CONN_OPEN,
 	CONN_CLOSING, /* flushing the queue, then close */
-	CONN_DEAD, /* closed, waiting to be freed */
+	CONN_DEAD,    /* closed, waiting to be freed */
 };
 
 struct conn_wq {
@@ -54,16 +54,16 @@ struct conn {
 	const char *close_why;
 	SSL_CTX *starttls_ctx;
 	size_t tls_retry_len; /* SSL_write must be retried with this length */
-	struct conn_wq *wq; /* ring of queued buffers */
+	struct conn_wq *wq;   /* ring of queued buffers */
 	unsigned wq_head, wq_len, wq_cap;
-	size_t queued; /* bytes not yet written */
+	size_t queued;	  /* bytes not yet written */
 	size_t max_queue; /* slow consumer limit; 0 = none */
 	struct conn *dirty_next;
 	struct conn *all_prev, *all_next;
 	const struct conn_ops *ops;
 	void *owner;
 	uint64_t id;
-	char peer[48]; /* printable peer address */
+	char peer[48];	    /* printable peer address */
 	char local_ip_kind; /* '4' or '6' */
 };
 

@@ -119,12 +119,12 @@ open_one(const struct cfg_listener *cl, char *err, size_t errlen)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
-			    sizeof(one));
+			setsockopt(
+			    fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 		    listen(fd, 1024) != 0) {
-			snprintf(err, errlen, "listener %s:%s: %s",
-			    cl->address, port, strerror(errno));
+			snprintf(err, errlen, "listener %s:%s: %s", cl->address,
+			    port, strerror(errno));
 			close(fd);
 			freeaddrinfo(res);
 			return -1;

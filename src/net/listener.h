@@ -6,8 +6,8 @@
 #include "core/config.h"
 
 /* Called with a non-blocking accepted fd and its printable address. */
-typedef void (*listener_accept_fn)(int fd, const char *peer,
-    const struct cfg_listener *l);
+typedef void (*listener_accept_fn)(
+    int fd, const char *peer, const struct cfg_listener *l);
 
 void listener_set_handler(int kind, listener_accept_fn fn);
 /* Open every listener of c; -1 (with err) if one cannot be opened. */

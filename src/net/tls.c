@@ -150,8 +150,8 @@ add_name(struct tls_cert *c, const char *n, size_t len)
 static void
 collect_names(struct tls_cert *c, X509 *x)
 {
-	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
-	    NULL);
+	GENERAL_NAMES *sans =
+	    X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	int i;
 
 	if (sans) {
@@ -168,8 +168,8 @@ collect_names(struct tls_cert *c, X509 *x)
 	}
 	if (c->nnames == 0) {
 		char cn[256];
-		int n = X509_NAME_get_text_by_NID(X509_get_subject_name(x),
-		    NID_commonName, cn, sizeof(cn));
+		int n = X509_NAME_get_text_by_NID(
+		    X509_get_subject_name(x), NID_commonName, cn, sizeof(cn));
 
 		if (n > 0)
 			add_name(c, cn, (size_t)n);
@@ -177,16 +177,16 @@ collect_names(struct tls_cert *c, X509 *x)
 }
 
 static SSL_CTX *
-make_ctx(const struct config *cfg, const char *cert, const char *key,
-    char *err, size_t errlen)
+make_ctx(const struct config *cfg, const char *cert, const char *key, char *err,
+    size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	unsigned long e;
 
 	if (ctx == NULL)
 		goto fail;
-	SSL_CTX_set_min_proto_version(ctx, cfg->tls.min_version == 1 ?
-	    TLS1_3_VERSION : TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(
+	    ctx, cfg->tls.min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION);
 	if (cfg->tls.ciphers &&
 	    SSL_CTX_set_cipher_list(ctx, cfg->tls.ciphers) != 1)
 		goto fail;
@@ -194,11 +194,12 @@ make_ctx(const struct config *cfg, const char *cert, const char *key,
 	 * groups sized to the certificate's key */
 	SSL_CTX_set_dh_auto(ctx, 1);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
+				     SSL_OP_CIPHER_SERVER_PREFERENCE |
+				     SSL_OP_NO_RENEGOTIATION);
 	/* idle connections give their read/write buffers back */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
-	    SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+				  SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* one read() per burst instead of two per record (header, body) */
 	SSL_CTX_set_read_ahead(ctx, 1);
 	/* TLS 1.3 resumes from stateless tickets: no per-session server
@@ -295,7 +296,8 @@ tls_load(const struct config *cfg, char *err, size_t errlen)
 		log_debug("tls loaded cert=%s names=%zu", cert, c.nnames);
 	}
 	if (next.n == 0) {
-		snprintf(err, errlen, "tls.cert_dir %s: no certificate found "
+		snprintf(err, errlen,
+		    "tls.cert_dir %s: no certificate found "
 		    "(*.pem with key, or *.crt/*.pem with a .key beside)",
 		    cfg->tls.cert_dir);
 		goto out;
@@ -334,8 +336,8 @@ tls_cb_exporter(SSL *ssl, unsigned char *out, size_t outlen)
 	/* RFC 9266: only defined for TLS 1.3 */
 	if (!tls_is_13(ssl) || outlen < 32)
 		return -1;
-	if (SSL_export_keying_material(ssl, out, 32, label, sizeof(label) - 1,
-	    NULL, 0, 0) != 1)
+	if (SSL_export_keying_material(
+		ssl, out, 32, label, sizeof(label) - 1, NULL, 0, 0) != 1)
 		return -1;
 	return 32;
 }

@@ -498,10 +498,10 @@ mem_tidy(struct mem_store *s)
 }
 
 static const char *const fault_names[STORE_MEM_NFAULTS] = {
-    [STORE_MEM_FAIL_READ] = "read",
-    [STORE_MEM_FAIL_WRITE] = "write",
-    [STORE_MEM_FAIL_WRITE_ABORT] = "write (transaction lost)",
-    [STORE_MEM_FAIL_COMMIT] = "commit",
+	[STORE_MEM_FAIL_READ] = "read",
+	[STORE_MEM_FAIL_WRITE] = "write",
+	[STORE_MEM_FAIL_WRITE_ABORT] = "write (transaction lost)",
+	[STORE_MEM_FAIL_COMMIT] = "commit",
 };
 
 static int
@@ -796,7 +796,7 @@ mem_map_list(struct store *st, const char *host, const char *user,
     int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = {NULL, 0, 0};
+	struct msnap sn = { NULL, 0, 0 };
 	size_t lo = 0, hi, mid, plen, i;
 	struct mgroup *g;
 	int rc, ret = 0;
@@ -1005,7 +1005,7 @@ mem_archive_query(struct store *st, const struct store_archive_query *q,
     int (*cb)(void *ud, const struct store_archive_item *it), void *ud)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = {NULL, 0, 0};
+	struct msnap sn = { NULL, 0, 0 };
 	struct store_archive_item it;
 	struct maq a;
 	size_t i;
@@ -1038,7 +1038,7 @@ mem_archive_count(
     struct store *st, const struct store_archive_query *q, long *count)
 {
 	struct mem_store *s = ms(st);
-	struct msnap sn = {NULL, 0, 0};
+	struct msnap sn = { NULL, 0, 0 };
 	struct maq a;
 	size_t i;
 	long n = 0;
@@ -1214,26 +1214,26 @@ mem_close(struct store *st)
 }
 
 const struct store_backend store_memory_backend = {
-    .name = "memory",
-    .open = mem_open,
-    .close = mem_close,
-    .commit = mem_commit,
-    .in_tx = mem_in_tx,
-    .rollback = mem_rollback,
-    .kv_get = mem_kv_get,
-    .kv_set = mem_kv_set,
-    .kv_del = mem_kv_del,
-    .kv_users = mem_kv_users,
-    .map_get = mem_map_get,
-    .map_set = mem_map_set,
-    .map_del = mem_map_del,
-    .map_list = mem_map_list,
-    .map_count = mem_map_count,
-    .archive_append = mem_archive_append,
-    .archive_query = mem_archive_query,
-    .archive_count = mem_archive_count,
-    .archive_expire = mem_archive_expire,
-    .archive_del = mem_archive_del,
-    .user_delete = mem_user_delete,
-    .bytes = mem_bytes,
+	.name = "memory",
+	.open = mem_open,
+	.close = mem_close,
+	.commit = mem_commit,
+	.in_tx = mem_in_tx,
+	.rollback = mem_rollback,
+	.kv_get = mem_kv_get,
+	.kv_set = mem_kv_set,
+	.kv_del = mem_kv_del,
+	.kv_users = mem_kv_users,
+	.map_get = mem_map_get,
+	.map_set = mem_map_set,
+	.map_del = mem_map_del,
+	.map_list = mem_map_list,
+	.map_count = mem_map_count,
+	.archive_append = mem_archive_append,
+	.archive_query = mem_archive_query,
+	.archive_count = mem_archive_count,
+	.archive_expire = mem_archive_expire,
+	.archive_del = mem_archive_del,
+	.user_delete = mem_user_delete,
+	.bytes = mem_bytes,
 };

@@ -105,12 +105,13 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_USER_DEL_KV] = "DELETE FROM kv WHERE host=?1 AND user=?2",
 	[SQ_USER_DEL_MAP] = "DELETE FROM map WHERE host=?1 AND user=?2",
 	[SQ_USER_DEL_AR] = "DELETE FROM archive WHERE host=?1 AND user=?2",
-	/* Sizes for the account quota (store.c): bytes of keys and values.
-	 * length() of a BLOB reads no overflow page; TEXT is cast to count
-	 * bytes, not characters. */
+/* Sizes for the account quota (store.c): bytes of keys and values.
+ * length() of a BLOB reads no overflow page; TEXT is cast to count
+ * bytes, not characters. */
 #define SZ_MAP "length(CAST(key AS BLOB))+length(value)"
-#define SZ_AR "length(CAST(id AS BLOB))+length(CAST(with_jid AS BLOB))" \
-	      "+length(value)"
+#define SZ_AR                                                                  \
+	"length(CAST(id AS BLOB))+length(CAST(with_jid AS BLOB))"              \
+	"+length(value)"
 	[SQ_SZ_KV] = "SELECT length(value) FROM kv WHERE host=?1 AND user=?2 "
 		     "AND store=?3",
 	[SQ_SZ_MAP] = "SELECT " SZ_MAP " FROM map WHERE host=?1 AND user=?2 "
@@ -186,8 +187,8 @@ struct sq_count {
 };
 
 struct sq_store;
-static void cnt_forget(struct sq_store *s, const char *host,
-    const char *user, const char *store);
+static void cnt_forget(
+    struct sq_store *s, const char *host, const char *user, const char *store);
 
 struct sq_store {
 	struct store base; /* first: the wrappers cast to it */
@@ -213,18 +214,17 @@ sq(struct store *st)
 static void
 sq_log_err(struct sq_store *s, const char *what)
 {
-	log_err("store: sqlite %s: %s (%s)", what, sqlite3_errmsg(s->db),
-	    s->path);
+	log_err(
+	    "store: sqlite %s: %s (%s)", what, sqlite3_errmsg(s->db), s->path);
 }
 
 static int
-sq_prepare(struct sq_store *s, const char *sql, int persistent,
-    sqlite3_stmt **out)
+sq_prepare(
+    struct sq_store *s, const char *sql, int persistent, sqlite3_stmt **out)
 {
 	unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
 
-	if (sqlite3_prepare_v3(s->db, sql, -1, flags, out, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_prepare_v3(s->db, sql, -1, flags, out, NULL) != SQLITE_OK) {
 		sq_log_err(s, "prepare");
 		*out = NULL;
 		return -1;
@@ -235,8 +235,8 @@ sq_prepare(struct sq_store *s, const char *sql, int persistent,
 /* Take *slot for one call, or a fresh copy if it is in use by a caller
  * further up the stack (re-entrant listing callbacks). */
 static int
-sq_take(struct sq_store *s, sqlite3_stmt **slot, const char *sql,
-    struct sq_use *u)
+sq_take(
+    struct sq_store *s, sqlite3_stmt **slot, const char *sql, struct sq_use *u)
 {
 	u->temp = 0;
 	if (*slot == NULL && sq_prepare(s, sql, 1, slot) < 0)
@@ -285,8 +285,8 @@ sq_bind_blob(sqlite3_stmt *s, int i, const char *v, size_t len)
 }
 
 static int
-sq_bind_huss(sqlite3_stmt *s, const char *host, const char *user,
-    const char *store)
+sq_bind_huss(
+    sqlite3_stmt *s, const char *host, const char *user, const char *store)
 {
 	if (sq_bind_text(s, 1, host) != SQLITE_OK ||
 	    sq_bind_text(s, 2, user) != SQLITE_OK)
@@ -437,8 +437,8 @@ sq_kv_set(struct store *st, const char *host, const char *user,
 }
 
 static int
-sq_kv_del(struct store *st, const char *host, const char *user,
-    const char *store)
+sq_kv_del(
+    struct store *st, const char *host, const char *user, const char *store)
 {
 	struct sq_store *s = sq(st);
 	struct sq_use u;
@@ -591,8 +591,7 @@ sq_map_row(sqlite3_stmt *stmt, void *ctx)
 static int
 sq_map_list(struct store *st, const char *host, const char *user,
     const char *store, const char *prefix,
-    int (*cb)(void *ud, const char *key, const char *val, size_t len),
-    void *ud)
+    int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct sq_store *s = sq(st);
 	struct sq_map_ctx c = { cb, ud };
@@ -622,8 +621,8 @@ sq_map_list(struct store *st, const char *host, const char *user,
 	if (sq_bind_huss(u.s, host, user, store) == 0 &&
 	    (prefix == NULL ||
 		(sq_bind_text(u.s, 4, prefix) == SQLITE_OK &&
-		    (end != NULL ? sq_bind_text(u.s, 5, end) :
-				   sqlite3_bind_null(u.s, 5)) == SQLITE_OK)))
+		    (end != NULL ? sq_bind_text(u.s, 5, end)
+				 : sqlite3_bind_null(u.s, 5)) == SQLITE_OK)))
 		ret = sq_steps(s, u.s, "map_list", sq_map_row, &c);
 	free(end);
 	sq_release(&u);
@@ -631,8 +630,8 @@ sq_map_list(struct store *st, const char *host, const char *user,
 }
 
 static int
-sq_step_count(struct sq_store *s, sqlite3_stmt *stmt, const char *what,
-    long *count)
+sq_step_count(
+    struct sq_store *s, sqlite3_stmt *stmt, const char *what, long *count)
 {
 	if (sqlite3_step(stmt) != SQLITE_ROW) {
 		sq_log_err(s, what);
@@ -688,8 +687,9 @@ cnt_find(struct sq_store *s, const char *key, size_t klen)
 {
 	struct sq_count *c = cnt_slot(s, key, klen);
 
-	return c->key && c->klen == klen && memcmp(c->key, key, klen) == 0 ?
-	    c : NULL;
+	return c->key && c->klen == klen && memcmp(c->key, key, klen) == 0
+		   ? c
+		   : NULL;
 }
 
 static void
@@ -707,8 +707,8 @@ cnt_put(struct sq_store *s, const char *key, size_t klen, long n)
 /* Forget the sizes of one archive (prefix "host\0user\0store\0"), or
  * all when host is NULL. */
 static void
-cnt_forget(struct sq_store *s, const char *host, const char *user,
-    const char *store)
+cnt_forget(
+    struct sq_store *s, const char *host, const char *user, const char *store)
 {
 	char pre[CNT_KEY_MAX];
 	size_t plen = 0, i;
@@ -723,8 +723,9 @@ cnt_forget(struct sq_store *s, const char *host, const char *user,
 	for (i = 0; i < CNT_SLOTS; i++) {
 		struct sq_count *c = &s->cnt[i];
 
-		if (c->key == NULL || (host && (c->klen < plen ||
-		    memcmp(c->key, pre, plen) != 0)))
+		if (c->key == NULL ||
+		    (host &&
+			(c->klen < plen || memcmp(c->key, pre, plen) != 0)))
 			continue;
 		free(c->key);
 		c->key = NULL;
@@ -798,8 +799,8 @@ sq_aq_sql(unsigned mask, struct sbuf *b)
 	if (mask & AQ_IDS)
 		sbuf_puts(b, " AND id IN (SELECT value FROM json_each(?11))");
 	if (!(mask & AQ_COUNT))
-		sbuf_printf(b, " ORDER BY \"when\"%s, seq%s LIMIT ?12", dir,
-		    dir);
+		sbuf_printf(
+		    b, " ORDER BY \"when\"%s, seq%s LIMIT ?12", dir, dir);
 }
 
 /* The ids list travels as one JSON array bound to one parameter, so a
@@ -919,17 +920,17 @@ sq_aq_prepare(struct sq_store *s, const struct store_archive_query *q,
 		ok = sqlite3_bind_int64(u->s, 6, q->end) == SQLITE_OK;
 	if (ok && (mask & AQ_AFTER))
 		ok = sqlite3_bind_int64(u->s, 7, aw) == SQLITE_OK &&
-		    sqlite3_bind_int64(u->s, 8, as) == SQLITE_OK;
+		     sqlite3_bind_int64(u->s, 8, as) == SQLITE_OK;
 	if (ok && (mask & AQ_BEFORE))
 		ok = sqlite3_bind_int64(u->s, 9, bw) == SQLITE_OK &&
-		    sqlite3_bind_int64(u->s, 10, bs) == SQLITE_OK;
+		     sqlite3_bind_int64(u->s, 10, bs) == SQLITE_OK;
 	if (ok && (mask & AQ_IDS))
 		ok = sqlite3_bind_text(u->s, 11, ids_json->data,
 			 (int)ids_json->len, SQLITE_STATIC) == SQLITE_OK;
 	/* LIMIT -1 is SQLite's "no limit" */
 	if (ok && !count)
-		ok = sqlite3_bind_int64(u->s, 12,
-			 q->limit > 0 ? q->limit : -1) == SQLITE_OK;
+		ok = sqlite3_bind_int64(
+			 u->s, 12, q->limit > 0 ? q->limit : -1) == SQLITE_OK;
 	if (!ok) {
 		sq_log_err(s, "archive query bind");
 		sq_release(u);
@@ -981,8 +982,8 @@ sq_archive_query(struct store *st, const struct store_archive_query *q,
 }
 
 static int
-sq_archive_count(struct store *st, const struct store_archive_query *q,
-    long *count)
+sq_archive_count(
+    struct store *st, const struct store_archive_query *q, long *count)
 {
 	struct sq_store *s = sq(st);
 	struct sbuf ids;
@@ -1015,8 +1016,8 @@ sq_archive_count(struct store *st, const struct store_archive_query *q,
 }
 
 static int
-sq_archive_expire(struct store *st, const char *store, int64_t before,
-    long *deleted)
+sq_archive_expire(
+    struct store *st, const char *store, int64_t before, long *deleted)
 {
 	struct sq_store *s = sq(st);
 	struct sq_use u;
@@ -1100,7 +1101,7 @@ sq_bytes(struct store *st, enum store_kind kind, const char *host,
 		return -1;
 	if (sq_bind_huss(u.s, host, user, store) < 0 ||
 	    (store && key && id != SQ_SZ_KV &&
-	    sq_bind_text(u.s, 4, key) != SQLITE_OK))
+		sq_bind_text(u.s, 4, key) != SQLITE_OK))
 		goto out_release;
 	rc = sqlite3_step(u.s);
 	*bytes = 0;
@@ -1143,8 +1144,7 @@ sq_query_text(struct sq_store *s, const char *sql, char *out, size_t outlen,
 	int ret = -1;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", s->path,
-		    sqlite3_errmsg(s->db));
+		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
 		return -1;
 	}
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -1152,8 +1152,7 @@ sq_query_text(struct sq_store *s, const char *sql, char *out, size_t outlen,
 		snprintf(out, outlen, "%s", v ? v : "");
 		ret = 0;
 	} else {
-		snprintf(err, errlen, "%s: %s", s->path,
-		    sqlite3_errmsg(s->db));
+		snprintf(err, errlen, "%s: %s", s->path, sqlite3_errmsg(s->db));
 	}
 	sqlite3_finalize(stmt);
 	return ret;
@@ -1258,13 +1257,16 @@ sq_private_files(const char *path)
 		if (stat(name, &sb) != 0 || (sb.st_mode & 077) == 0)
 			continue;
 		if (chmod(name, sb.st_mode & 0700) == 0)
-			log_warn("sqlite: %s was readable by others (mode %03o); "
-				 "now %03o", name, (unsigned)(sb.st_mode & 0777),
+			log_warn(
+			    "sqlite: %s was readable by others (mode %03o); "
+			    "now %03o",
+			    name, (unsigned)(sb.st_mode & 0777),
 			    (unsigned)(sb.st_mode & 0700));
 		else
 			log_warn("sqlite: %s is readable by others (mode %03o) "
-				 "and chmod failed: %s", name,
-			    (unsigned)(sb.st_mode & 0777), strerror(errno));
+				 "and chmod failed: %s",
+			    name, (unsigned)(sb.st_mode & 0777),
+			    strerror(errno));
 	}
 }
 
@@ -1313,8 +1315,8 @@ sq_open(const char *location, char *err, size_t errlen)
 	s->base.be = &store_sqlite_backend;
 	s->path = xstrdup(location);
 	if (sqlite3_open_v2(location, &s->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+		NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "%s: cannot open: %s", location,
 		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto out_close;
@@ -1323,8 +1325,8 @@ sq_open(const char *location, char *err, size_t errlen)
 	/* ternd and ternctl share the file; a writer waits for the other
 	 * rather than failing at once */
 	sqlite3_busy_timeout(s->db, 5000);
-	if (sq_query_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode),
-		err, errlen) < 0)
+	if (sq_query_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err,
+		errlen) < 0)
 		goto out_close;
 	if (strcmp(mode, "wal") != 0 && strcmp(location, ":memory:") != 0) {
 		snprintf(err, errlen, "%s: cannot use WAL mode (got %s)",

@@ -49,8 +49,7 @@ static const struct store_backend *const backends[] = {
 };
 
 struct store *
-store_open(const char *backend, const char *location, char *err,
-    size_t errlen)
+store_open(const char *backend, const char *location, char *err, size_t errlen)
 {
 	struct store *st;
 	size_t i;
@@ -186,8 +185,8 @@ usage_get(struct store *st, const char *host, const char *user)
 	if (u != NULL)
 		return u;
 	klen = usage_key(key, sizeof(key), host, user);
-	if (klen == 0 || st->be->bytes(st, STORE_KV, host, user, NULL, NULL,
-	    &bytes) < 0)
+	if (klen == 0 ||
+	    st->be->bytes(st, STORE_KV, host, user, NULL, NULL, &bytes) < 0)
 		return NULL;
 	if (st->nusage >= USAGE_MAX)
 		usage_forget_all(st);
@@ -223,8 +222,8 @@ store_usage(const char *host, const char *user, long long *bytes)
 	if (st == NULL)
 		return -1;
 	if (st->failed)
-		return st->be->bytes(st, STORE_KV, host, user, NULL, NULL,
-		    bytes);
+		return st->be->bytes(
+		    st, STORE_KV, host, user, NULL, NULL, bytes);
 	u = usage_get(st, host, user);
 	if (u == NULL)
 		return -1;
@@ -407,8 +406,8 @@ j_apply(struct store *st, struct j_cur *c, long *deleted)
 		when = j_geti64(c);
 		with = j_getstr(c);
 		val = j_get(c, &len);
-		return be->archive_append(st, host, user, store, key, when,
-		    with, val, len);
+		return be->archive_append(
+		    st, host, user, store, key, when, with, val, len);
 	case J_AR_EXPIRE:
 		when = j_geti64(c);
 		return be->archive_expire(st, store, when, deleted);
@@ -439,7 +438,8 @@ j_check(struct store *st, int rc)
 {
 	if (rc < 0 && st->jn > 0 && !st->failed && !st->be->in_tx(st)) {
 		log_err("store: transaction lost after a failed write; "
-		    "%zu writes kept for replay", st->jn);
+			"%zu writes kept for replay",
+		    st->jn);
 		st->failed = 1;
 	}
 }
@@ -475,7 +475,8 @@ store_commit(void)
 		goto out_fail;
 	if (st->failed) {
 		log_info("store: commits work again; %zu held writes "
-		    "committed", n);
+			 "committed",
+		    n);
 		usage_forget_all(st);
 	}
 	st->failed = 0;
@@ -486,7 +487,8 @@ out_fail:
 	st->be->rollback(st);
 	if (!st->failed)
 		log_err("store: commit failed; holding %zu writes and "
-		    "retrying", n);
+			"retrying",
+		    n);
 	st->failed = 1;
 	return -1;
 }
@@ -543,8 +545,8 @@ store_kv_set(const char *host, const char *user, const char *store,
 
 	if (st == NULL)
 		return -1;
-	rc = acct_begin(st, &a, STORE_KV, host, user, store, NULL, 1,
-	    (long long)len);
+	rc = acct_begin(
+	    st, &a, STORE_KV, host, user, store, NULL, 1, (long long)len);
 	if (rc != 0)
 		return rc;
 	mark = st->journal.len;
@@ -592,8 +594,8 @@ store_map_set(const char *host, const char *user, const char *store,
 }
 
 int
-store_map_del(const char *host, const char *user, const char *store,
-    const char *key)
+store_map_del(
+    const char *host, const char *user, const char *store, const char *key)
 {
 	struct store *st = main_store();
 	struct acct a;
@@ -612,8 +614,7 @@ store_map_del(const char *host, const char *user, const char *store,
 
 int
 store_archive_append(const char *host, const char *user, const char *store,
-    const char *id, int64_t when, const char *with, const char *val,
-    size_t len)
+    const char *id, int64_t when, const char *with, const char *val, size_t len)
 {
 	struct store *st = main_store();
 	struct acct a;
@@ -654,8 +655,8 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 }
 
 int
-store_archive_del(const char *host, const char *user, const char *store,
-    const char *id)
+store_archive_del(
+    const char *host, const char *user, const char *store, const char *id)
 {
 	struct store *st = main_store();
 	struct acct a;
@@ -687,8 +688,8 @@ store_user_delete(const char *host, const char *user)
 }
 
 int
-store_kv_get(const char *host, const char *user, const char *store,
-    char **val, size_t *len)
+store_kv_get(const char *host, const char *user, const char *store, char **val,
+    size_t *len)
 {
 	struct store *st = main_store();
 
@@ -715,8 +716,7 @@ store_map_get(const char *host, const char *user, const char *store,
 
 int
 store_map_list(const char *host, const char *user, const char *store,
-    int (*cb)(void *ud, const char *key, const char *val, size_t len),
-    void *ud)
+    int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct store *st = main_store();
 
@@ -726,18 +726,17 @@ store_map_list(const char *host, const char *user, const char *store,
 int
 store_map_list_prefix(const char *host, const char *user, const char *store,
     const char *prefix,
-    int (*cb)(void *ud, const char *key, const char *val, size_t len),
-    void *ud)
+    int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct store *st = main_store();
 
-	return st ? st->be->map_list(st, host, user, store, prefix, cb, ud) :
-		    -1;
+	return st ? st->be->map_list(st, host, user, store, prefix, cb, ud)
+		  : -1;
 }
 
 int
-store_map_count(const char *host, const char *user, const char *store,
-    long *count)
+store_map_count(
+    const char *host, const char *user, const char *store, long *count)
 {
 	struct store *st = main_store();
 
@@ -760,4 +759,3 @@ store_archive_count(const struct store_archive_query *q, long *count)
 
 	return st ? st->be->archive_count(st, q, count) : -1;
 }
-

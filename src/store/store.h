@@ -65,20 +65,19 @@ struct store_backend {
 	    const char *with, const char *val, size_t len);
 	int (*archive_query)(struct store *st,
 	    const struct store_archive_query *q,
-	    int (*cb)(void *ud, const struct store_archive_item *it),
-	    void *ud);
-	int (*archive_count)(struct store *st,
-	    const struct store_archive_query *q, long *count);
+	    int (*cb)(void *ud, const struct store_archive_item *it), void *ud);
+	int (*archive_count)(
+	    struct store *st, const struct store_archive_query *q, long *count);
 	/* Delete items older than before (unix seconds) in store (all users
 	 * and hosts); *deleted gets the count. */
-	int (*archive_expire)(struct store *st, const char *store,
-	    int64_t before, long *deleted);
-	int (*archive_del)(struct store *st, const char *host,
-	    const char *user, const char *store, const char *id); /* id NULL: all */
+	int (*archive_expire)(
+	    struct store *st, const char *store, int64_t before, long *deleted);
+	int (*archive_del)(struct store *st, const char *host, const char *user,
+	    const char *store, const char *id); /* id NULL: all */
 
 	/* Remove every row of any kind for that user on host. */
-	int (*user_delete)(struct store *st, const char *host,
-	    const char *user);
+	int (*user_delete)(
+	    struct store *st, const char *host, const char *user);
 	/* Bytes held (keys and values, see store_usage()) in *bytes: with
 	 * store NULL, every row of that user on host; else the rows of kind
 	 * in store, only key's (the map key, the archive id; ignored for
@@ -90,7 +89,7 @@ struct store_backend {
 
 struct store_archive_item {
 	const char *id;
-	int64_t when; /* unix seconds */
+	int64_t when;	  /* unix seconds */
 	const char *with; /* bare JID, may be "" */
 	const char *val;
 	size_t len;
@@ -100,20 +99,20 @@ struct store_archive_query {
 	const char *host;
 	const char *user;
 	const char *store;
-	const char *with; /* NULL: any */
-	int64_t start, end; /* 0: unbounded; inclusive */
-	const char *after_id; /* NULL: none; items strictly after this id */
-	const char *before_id; /* NULL: none; items strictly before */
+	const char *with;	/* NULL: any */
+	int64_t start, end;	/* 0: unbounded; inclusive */
+	const char *after_id;	/* NULL: none; items strictly after this id */
+	const char *before_id;	/* NULL: none; items strictly before */
 	const char *const *ids; /* NULL-terminated list, or NULL */
-	long limit; /* <= 0: no limit */
-	int reverse; /* newest first (for "last page" queries) */
+	long limit;		/* <= 0: no limit */
+	int reverse;		/* newest first (for "last page" queries) */
 };
 
 /* Open a backend by name ("sqlite", or "memory" for tests) at location
  * (a file path for SQLite; ignored by memory). err gets a message on
  * failure. Creates or migrates the schema. */
-struct store *store_open(const char *backend, const char *location,
-    char *err, size_t errlen);
+struct store *store_open(
+    const char *backend, const char *location, char *err, size_t errlen);
 void store_close(struct store *st);
 
 /* The process-wide store ternd uses (set by main). */
@@ -136,27 +135,27 @@ int store_map_get(const char *host, const char *user, const char *store,
     const char *key, char **val, size_t *len);
 int store_map_set(const char *host, const char *user, const char *store,
     const char *key, const char *val, size_t len);
-int store_map_del(const char *host, const char *user, const char *store,
-    const char *key);
+int store_map_del(
+    const char *host, const char *user, const char *store, const char *key);
 int store_map_list(const char *host, const char *user, const char *store,
     int (*cb)(void *ud, const char *key, const char *val, size_t len),
     void *ud);
 /* The same for the keys that start with prefix, in key order. */
-int store_map_list_prefix(const char *host, const char *user,
-    const char *store, const char *prefix,
+int store_map_list_prefix(const char *host, const char *user, const char *store,
+    const char *prefix,
     int (*cb)(void *ud, const char *key, const char *val, size_t len),
     void *ud);
-int store_map_count(const char *host, const char *user, const char *store,
-    long *count);
-int store_archive_append(const char *host, const char *user,
-    const char *store, const char *id, int64_t when, const char *with,
-    const char *val, size_t len);
+int store_map_count(
+    const char *host, const char *user, const char *store, long *count);
+int store_archive_append(const char *host, const char *user, const char *store,
+    const char *id, int64_t when, const char *with, const char *val,
+    size_t len);
 int store_archive_query(const struct store_archive_query *q,
     int (*cb)(void *ud, const struct store_archive_item *it), void *ud);
 int store_archive_count(const struct store_archive_query *q, long *count);
 int store_archive_expire(const char *store, int64_t before, long *deleted);
-int store_archive_del(const char *host, const char *user, const char *store,
-    const char *id);
+int store_archive_del(
+    const char *host, const char *user, const char *store, const char *id);
 int store_user_delete(const char *host, const char *user);
 
 /* Per-account storage quota. An account (a non-empty user) uses the bytes

@@ -12,7 +12,7 @@ struct store {
 	const struct store_backend *be;
 	/* store.c's journal of the writes since the last good commit */
 	struct sbuf journal;
-	size_t jn; /* records in it */
+	size_t jn;  /* records in it */
 	int failed; /* a commit failed: only the journal holds them */
 	/* store.c's per-account usage, by "host\0user" */
 	struct store_usage **usage;

@@ -69,7 +69,7 @@ struct xml_stream {
 	size_t header_len;
 	int replaying;
 	int asleep;
-	int in_cdata; /* inside <![CDATA[ ... ]]>: expat state to keep */
+	int in_cdata;	 /* inside <![CDATA[ ... ]]>: expat state to keep */
 	size_t mem_used; /* bytes expat holds for this stream */
 	char errmsg[160];
 };
@@ -154,9 +154,9 @@ mem_realloc(void *p, size_t n)
 }
 
 static const XML_Memory_Handling_Suite stream_mem = {
-    mem_malloc,
-    mem_realloc,
-    mem_free,
+	mem_malloc,
+	mem_realloc,
+	mem_free,
 };
 
 static void set_err(struct xml_stream *s, enum xml_err err, const char *fmt,
@@ -726,7 +726,8 @@ wake(struct xml_stream *s)
 		mem_owner = prev_owner;
 		s->replaying = 0;
 		s->lim = lim;
-		set_err(s, XML_ERR_NOT_WELL_FORMED, "stream header replay failed");
+		set_err(
+		    s, XML_ERR_NOT_WELL_FORMED, "stream header replay failed");
 		return -1;
 	}
 	mem_owner = prev_owner;
@@ -773,8 +774,10 @@ expat_error(struct xml_stream *s)
 		set_err(s, XML_ERR_RESTRICTED, "%s", msg);
 		break;
 	case XML_ERROR_NO_MEMORY:
-		set_err(s, XML_ERR_POLICY, "parser memory budget of %zu bytes "
-		    "exceeded", mem_budget(s));
+		set_err(s, XML_ERR_POLICY,
+		    "parser memory budget of %zu bytes "
+		    "exceeded",
+		    mem_budget(s));
 		break;
 	default:
 		set_err(s, XML_ERR_NOT_WELL_FORMED, "%s", msg);
@@ -890,12 +893,14 @@ first_el(void *ud, struct xml_node *el)
 struct xml_node *
 xml_parse_element(const char *data, size_t len)
 {
-	static const char head[] = "<stream:stream xmlns='jabber:client' "
+	static const char head[] =
+	    "<stream:stream xmlns='jabber:client' "
 	    "xmlns:stream='http://etherx.jabber.org/streams'>";
 	const struct xml_stream_cb cb = { .stanza = first_el };
 	/* the header counts against max_stanza too */
 	struct xml_limits lim = { .max_stanza = len + sizeof(head),
-		.max_depth = 256, .max_attrs = 256 };
+		.max_depth = 256,
+		.max_attrs = 256 };
 	struct xml_node *el = NULL;
 	struct xml_stream *xs = xml_stream_new(&cb, &el, &lim);
 	size_t used;

@@ -50,7 +50,7 @@ chunk_new(size_t n)
 	return c;
 }
 
-#define ARENA_HEAD \
+#define ARENA_HEAD                                                             \
 	((sizeof(struct xml_arena) + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1))
 
 /* An arena whose first chunk has room for first bytes after its header. */
@@ -370,8 +370,8 @@ tree_size(const struct xml_node *n)
 	sz += strlen(n->name) + 1 + strlen(n->ns) + 1 + ARENA_ALIGN;
 	for (at = n->attrs; at != NULL; at = at->next)
 		sz += ALIGNED(sizeof(*at)) + strlen(at->name) + 1 +
-		    strlen(at->value) + 1 + (at->ns ? strlen(at->ns) + 1 : 0) +
-		    ARENA_ALIGN;
+		      strlen(at->value) + 1 +
+		      (at->ns ? strlen(at->ns) + 1 : 0) + ARENA_ALIGN;
 	for (c = n->children; c != NULL; c = c->next)
 		sz += tree_size(c);
 	return sz;
@@ -543,43 +543,43 @@ xml_node_text_get(struct xml_node *el)
  * references; they can only come from a module's careless string, and
  * dropping them keeps the stream well-formed for the recipient. */
 static const unsigned char esc_class[256] = {
-    [0x00] = ESC_DROP,
-    [0x01] = ESC_DROP,
-    [0x02] = ESC_DROP,
-    [0x03] = ESC_DROP,
-    [0x04] = ESC_DROP,
-    [0x05] = ESC_DROP,
-    [0x06] = ESC_DROP,
-    [0x07] = ESC_DROP,
-    [0x08] = ESC_DROP,
-    ['\t'] = ESC_ATTR,
-    ['\n'] = ESC_ATTR,
-    [0x0b] = ESC_DROP,
-    [0x0c] = ESC_DROP,
-    ['\r'] = ESC_TEXT | ESC_ATTR,
-    [0x0e] = ESC_DROP,
-    [0x0f] = ESC_DROP,
-    [0x10] = ESC_DROP,
-    [0x11] = ESC_DROP,
-    [0x12] = ESC_DROP,
-    [0x13] = ESC_DROP,
-    [0x14] = ESC_DROP,
-    [0x15] = ESC_DROP,
-    [0x16] = ESC_DROP,
-    [0x17] = ESC_DROP,
-    [0x18] = ESC_DROP,
-    [0x19] = ESC_DROP,
-    [0x1a] = ESC_DROP,
-    [0x1b] = ESC_DROP,
-    [0x1c] = ESC_DROP,
-    [0x1d] = ESC_DROP,
-    [0x1e] = ESC_DROP,
-    [0x1f] = ESC_DROP,
-    ['&'] = ESC_TEXT | ESC_ATTR,
-    ['<'] = ESC_TEXT | ESC_ATTR,
-    ['>'] = ESC_TEXT | ESC_ATTR,
-    ['"'] = ESC_ATTR,
-    ['\''] = ESC_ATTR,
+	[0x00] = ESC_DROP,
+	[0x01] = ESC_DROP,
+	[0x02] = ESC_DROP,
+	[0x03] = ESC_DROP,
+	[0x04] = ESC_DROP,
+	[0x05] = ESC_DROP,
+	[0x06] = ESC_DROP,
+	[0x07] = ESC_DROP,
+	[0x08] = ESC_DROP,
+	['\t'] = ESC_ATTR,
+	['\n'] = ESC_ATTR,
+	[0x0b] = ESC_DROP,
+	[0x0c] = ESC_DROP,
+	['\r'] = ESC_TEXT | ESC_ATTR,
+	[0x0e] = ESC_DROP,
+	[0x0f] = ESC_DROP,
+	[0x10] = ESC_DROP,
+	[0x11] = ESC_DROP,
+	[0x12] = ESC_DROP,
+	[0x13] = ESC_DROP,
+	[0x14] = ESC_DROP,
+	[0x15] = ESC_DROP,
+	[0x16] = ESC_DROP,
+	[0x17] = ESC_DROP,
+	[0x18] = ESC_DROP,
+	[0x19] = ESC_DROP,
+	[0x1a] = ESC_DROP,
+	[0x1b] = ESC_DROP,
+	[0x1c] = ESC_DROP,
+	[0x1d] = ESC_DROP,
+	[0x1e] = ESC_DROP,
+	[0x1f] = ESC_DROP,
+	['&'] = ESC_TEXT | ESC_ATTR,
+	['<'] = ESC_TEXT | ESC_ATTR,
+	['>'] = ESC_TEXT | ESC_ATTR,
+	['"'] = ESC_ATTR,
+	['\''] = ESC_ATTR,
 };
 
 static void
@@ -809,8 +809,8 @@ xml_serialize(
 				continue;
 			}
 		} else {
-			put_open(out, n,
-			    scope_of(n, el, parent_ns, top_prefix), 0, NULL);
+			put_open(out, n, scope_of(n, el, parent_ns, top_prefix),
+			    0, NULL);
 			if (n->children != NULL) {
 				n = n->children;
 				continue;
@@ -823,10 +823,10 @@ xml_serialize(
 			if (n == el && top_prefix != NULL)
 				prefix = top_prefix;
 			else if (is_xml_ns(n->ns) &&
-			    !ns_eq(n->ns,
-				n == el ? parent_ns
-					: scope_of(n, el, parent_ns,
-					      top_prefix)))
+				 !ns_eq(n->ns, n == el
+						   ? parent_ns
+						   : scope_of(n, el, parent_ns,
+							 top_prefix)))
 				prefix = "xml";
 			put_close(out, n, prefix);
 		}

@@ -21,7 +21,8 @@
 struct xml_arena;
 
 struct xml_attr {
-	const char *ns; /* NULL for unqualified attributes; XML_NS_XML for xml:lang */
+	const char
+	    *ns; /* NULL for unqualified attributes; XML_NS_XML for xml:lang */
 	const char *name; /* local name */
 	const char *value;
 	struct xml_attr *next;
@@ -36,7 +37,8 @@ struct xml_node {
 	struct xml_node *next; /* next sibling */
 	/* XML_ELEMENT */
 	const char *name;
-	const char *ns; /* namespace URI, never NULL for elements ("" if none) */
+	const char
+	    *ns; /* namespace URI, never NULL for elements ("" if none) */
 	struct xml_attr *attrs;
 	struct xml_node *children;
 	struct xml_node *last_child;
@@ -50,17 +52,17 @@ struct xml_node {
  * ns NULL means "same as parent" for children and "" for roots. All
  * strings are copied into the arena. */
 struct xml_node *xml_node_new(const char *ns, const char *name);
-struct xml_node *xml_node_child(struct xml_node *parent, const char *ns,
-    const char *name);
+struct xml_node *xml_node_child(
+    struct xml_node *parent, const char *ns, const char *name);
 void xml_node_text(struct xml_node *parent, const char *text, size_t len);
 /* Set (replace) or, with value NULL, remove an unqualified attribute. */
-void xml_node_set_attr(struct xml_node *el, const char *name,
-    const char *value);
-void xml_node_set_attr_ns(struct xml_node *el, const char *ns,
-    const char *name, const char *value);
+void xml_node_set_attr(
+    struct xml_node *el, const char *name, const char *value);
+void xml_node_set_attr_ns(
+    struct xml_node *el, const char *ns, const char *name, const char *value);
 /* Deep copy of src (and its subtree) appended as a child of parent. */
-struct xml_node *xml_node_copy_into(struct xml_node *parent,
-    const struct xml_node *src);
+struct xml_node *xml_node_copy_into(
+    struct xml_node *parent, const struct xml_node *src);
 /* Deep copy into a new tree with its own arena. */
 struct xml_node *xml_node_dup(const struct xml_node *src);
 /* Unlink el from its parent (memory stays in the arena). */
@@ -72,10 +74,10 @@ const char *xml_node_strdup(struct xml_node *el, const char *s, size_t n);
 
 /* Queries. ns NULL matches any namespace. */
 const char *xml_node_attr(const struct xml_node *el, const char *name);
-const char *xml_node_attr_ns(const struct xml_node *el, const char *ns,
-    const char *name);
-struct xml_node *xml_node_find(const struct xml_node *el, const char *ns,
-    const char *name);
+const char *xml_node_attr_ns(
+    const struct xml_node *el, const char *ns, const char *name);
+struct xml_node *xml_node_find(
+    const struct xml_node *el, const char *ns, const char *name);
 /* First child element (any name), or NULL. */
 struct xml_node *xml_node_first_el(const struct xml_node *el);
 /* Next sibling element after el, or NULL. */
@@ -89,8 +91,8 @@ int xml_node_is(const struct xml_node *el, const char *ns, const char *name);
  * stream's content namespace for a stanza); an element whose ns equals
  * it gets no xmlns attribute. Stanzas in jabber:client / jabber:server /
  * jabber:component:accept are treated as in scope of any of those. */
-void xml_serialize(const struct xml_node *el, const char *parent_ns,
-    struct sbuf *out);
+void xml_serialize(
+    const struct xml_node *el, const char *parent_ns, struct sbuf *out);
 
 /* Parse one element serialised earlier with xml_serialize(el,
  * "jabber:client", ...) — stored data such as vCards or offline
@@ -102,10 +104,11 @@ struct xml_node *xml_parse_element(const char *data, size_t len);
 /* ----- Stream parser ----- */
 
 struct xml_limits {
-	size_t max_stanza; /* bytes of one top-level stanza (start to end tag) */
+	size_t
+	    max_stanza; /* bytes of one top-level stanza (start to end tag) */
 	unsigned max_depth; /* element depth inside a stanza */
 	unsigned max_attrs; /* attributes (and ns declarations) per element */
-	size_t max_text; /* text bytes per stanza (<= max_stanza) */
+	size_t max_text;    /* text bytes per stanza (<= max_stanza) */
 	/* bytes the expat parser itself may hold; 0: derived from
 	 * max_stanza (4 x max_stanza + 256 KiB; none when that is 0) */
 	size_t max_memory;
@@ -114,11 +117,11 @@ struct xml_limits {
 enum xml_err {
 	XML_OK = 0,
 	XML_ERR_NOT_WELL_FORMED, /* syntax, bad UTF-8, unbound prefix... */
-	XML_ERR_RESTRICTED, /* DTD, comment, PI, entity decl/ref */
-	XML_ERR_POLICY, /* a limit was exceeded */
-	XML_ERR_INVALID_NS, /* stream root not in the streams namespace */
-	XML_ERR_BAD_FORMAT, /* first element not <stream:stream> */
-	XML_ERR_CLOSED, /* data after </stream:stream> */
+	XML_ERR_RESTRICTED,	 /* DTD, comment, PI, entity decl/ref */
+	XML_ERR_POLICY,		 /* a limit was exceeded */
+	XML_ERR_INVALID_NS,	 /* stream root not in the streams namespace */
+	XML_ERR_BAD_FORMAT,	 /* first element not <stream:stream> */
+	XML_ERR_CLOSED,		 /* data after </stream:stream> */
 };
 
 struct xml_stream_cb {
@@ -137,8 +140,8 @@ struct xml_stream_cb {
 
 struct xml_stream;
 
-struct xml_stream *xml_stream_new(const struct xml_stream_cb *cb, void *ud,
-    const struct xml_limits *lim);
+struct xml_stream *xml_stream_new(
+    const struct xml_stream_cb *cb, void *ud, const struct xml_limits *lim);
 void xml_stream_free(struct xml_stream *s); /* NULL: no-op */
 /* Change limits (e.g. after authentication). */
 void xml_stream_set_limits(struct xml_stream *s, const struct xml_limits *lim);
@@ -147,8 +150,8 @@ void xml_stream_set_limits(struct xml_stream *s, const struct xml_limits *lim);
  * *consumed tells how many of the bytes were used (otherwise len). The
  * caller then restarts and feeds the rest (stream restart after SASL). On
  * an error, the parser is dead; *consumed is unspecified. */
-enum xml_err xml_stream_feed(struct xml_stream *s, const char *data,
-    size_t len, size_t *consumed);
+enum xml_err xml_stream_feed(
+    struct xml_stream *s, const char *data, size_t len, size_t *consumed);
 /* From a callback: stop after the current element; a fresh parser is
  * needed for what follows (a new stream header). */
 void xml_stream_request_restart(struct xml_stream *s);

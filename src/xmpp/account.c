@@ -56,8 +56,8 @@ account_free_prepped(char *p)
 }
 
 int
-account_make_keys(const char *password, unsigned iter,
-    struct scram_keys keys[SCRAM_NHASH])
+account_make_keys(
+    const char *password, unsigned iter, struct scram_keys keys[SCRAM_NHASH])
 {
 	char *prepped = account_saslprep(password);
 	int h, ret = 0;
@@ -102,8 +102,8 @@ account_write(const char *host, const char *user, int64_t created,
 /* Decode base64 field f into out (cap bytes); exact length want unless
  * want is 0. */
 static int
-account_b64(const char *f, unsigned char *out, size_t cap, size_t want,
-    size_t *got)
+account_b64(
+    const char *f, unsigned char *out, size_t cap, size_t want, size_t *got)
 {
 	unsigned char tmp[B64_MAX];
 	size_t n = strlen(f), len;
@@ -136,12 +136,11 @@ account_parse_keys(char *line, enum scram_hash h, struct scram_keys *k)
 		return -1;
 	k->hash = h;
 	k->iter = (unsigned)iter;
-	if (account_b64(f[2], k->salt, sizeof(k->salt), 0, &k->salt_len) <
-		0 ||
-	    account_b64(f[3], k->stored_key, sizeof(k->stored_key), dlen,
-		NULL) < 0 ||
-	    account_b64(f[4], k->server_key, sizeof(k->server_key), dlen,
-		NULL) < 0)
+	if (account_b64(f[2], k->salt, sizeof(k->salt), 0, &k->salt_len) < 0 ||
+	    account_b64(
+		f[3], k->stored_key, sizeof(k->stored_key), dlen, NULL) < 0 ||
+	    account_b64(
+		f[4], k->server_key, sizeof(k->server_key), dlen, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -209,8 +208,8 @@ account_create(const char *host, const char *user, const char *password)
 	if (rc != 1)
 		return rc == 0 ? 1 : -1;
 	if (account_make_keys(password, SCRAM_DEFAULT_ITER, keys) < 0) {
-		log_warn("account: %s@%s: password not usable (SASLprep)",
-		    user, host);
+		log_warn("account: %s@%s: password not usable (SASLprep)", user,
+		    host);
 		return -1;
 	}
 	rc = account_write(host, user, now_unix(), keys);
@@ -219,8 +218,7 @@ account_create(const char *host, const char *user, const char *password)
 }
 
 int
-account_set_password(const char *host, const char *user,
-    const char *password)
+account_set_password(const char *host, const char *user, const char *password)
 {
 	struct scram_keys keys[SCRAM_NHASH];
 	char *doc = NULL;
@@ -233,8 +231,8 @@ account_set_password(const char *host, const char *user,
 	created = account_doc_created(doc);
 	free(doc);
 	if (account_make_keys(password, SCRAM_DEFAULT_ITER, keys) < 0) {
-		log_warn("account: %s@%s: password not usable (SASLprep)",
-		    user, host);
+		log_warn("account: %s@%s: password not usable (SASLprep)", user,
+		    host);
 		return -1;
 	}
 	rc = account_write(host, user, created ? created : now_unix(), keys);
@@ -265,8 +263,7 @@ account_get_keys(const char *host, const char *user, enum scram_hash h,
 }
 
 int
-account_check_password(const char *host, const char *user,
-    const char *password)
+account_check_password(const char *host, const char *user, const char *password)
 {
 	struct scram_keys stored, derived;
 	char *prepped;
@@ -287,9 +284,9 @@ account_check_password(const char *host, const char *user,
 	if (rc < 0)
 		return -1;
 	rc = ct_memeq(stored.stored_key, derived.stored_key,
-		 scram_digest_len(stored.hash)) ?
-	    0 :
-	    1;
+		 scram_digest_len(stored.hash))
+		 ? 0
+		 : 1;
 	OPENSSL_cleanse(&derived, sizeof(derived));
 	return rc;
 }
@@ -307,8 +304,7 @@ account_delete(const char *host, const char *user)
 }
 
 int
-account_list(const char *host, int (*cb)(void *ud, const char *user),
-    void *ud)
+account_list(const char *host, int (*cb)(void *ud, const char *user), void *ud)
 {
 	return store_kv_users(host, ACCOUNT_STORE, cb, ud);
 }

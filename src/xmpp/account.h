@@ -24,13 +24,13 @@ int account_get_keys(const char *host, const char *user, enum scram_hash h,
     struct scram_keys *out);
 /* Check a plaintext password (SASL PLAIN) in constant time against the
  * stored keys: 0 match, 1 mismatch or no such account, -1 error. */
-int account_check_password(const char *host, const char *user,
-    const char *password);
+int account_check_password(
+    const char *host, const char *user, const char *password);
 /* Remove the account document and every row of that user in the store
  * (store_user_delete). Modules' user/deleted hooks are fired by ternd. */
 int account_delete(const char *host, const char *user);
-int account_list(const char *host, int (*cb)(void *ud, const char *user),
-    void *ud);
+int account_list(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud);
 int account_set_last_login(const char *host, const char *user, int64_t t);
 int account_get_last_login(const char *host, const char *user, int64_t *t);
 
@@ -39,8 +39,8 @@ int account_get_last_login(const char *host, const char *user, int64_t *t);
  * SASLpreps the password and derives the keys of every hash with fresh
  * salts and iter iterations (thread-safe; -1 when SASLprep rejects the
  * password); account_create_keys stores them (0, 1 if it exists, -1). */
-int account_make_keys(const char *password, unsigned iter,
-    struct scram_keys keys[SCRAM_NHASH]);
+int account_make_keys(
+    const char *password, unsigned iter, struct scram_keys keys[SCRAM_NHASH]);
 int account_create_keys(const char *host, const char *user,
     const struct scram_keys keys[SCRAM_NHASH]);
 

@@ -28,15 +28,14 @@
 
 enum c2s_state {
 	C2S_WAIT_HEADER, /* before a (new) stream header */
-	C2S_NEGOTIATE, /* header seen, features sent, not authenticated */
-	C2S_AUTHED, /* authenticated, resource not bound yet */
-	C2S_BOUND, /* a session: stanzas flow */
+	C2S_NEGOTIATE,	 /* header seen, features sent, not authenticated */
+	C2S_AUTHED,	 /* authenticated, resource not bound yet */
+	C2S_BOUND,	 /* a session: stanzas flow */
 	C2S_CLOSED,
 };
 
-static const char *const state_names[] = {
-	"wait-header", "negotiate", "authed", "bound", "closed"
-};
+static const char *const state_names[] = { "wait-header", "negotiate", "authed",
+	"bound", "closed" };
 
 struct c2s {
 	struct conn *conn;
@@ -60,7 +59,7 @@ struct c2s {
 	/* bandwidth: a token bucket in bytes; reading pauses when empty */
 	double tokens;
 	int64_t tokens_ms;
-	ev_timer *throttle; /* only while paused */
+	ev_timer *throttle;	 /* only while paused */
 	struct c2s *prev, *next; /* all streams, for shutdown */
 };
 
@@ -102,8 +101,8 @@ parser_limits(struct xml_limits *l, int authed)
 {
 	const struct cfg_limits *cl = limits();
 
-	l->max_stanza = (size_t)(authed ? cl->c2s_stanza_size :
-	    cl->unauth_stanza_size);
+	l->max_stanza =
+	    (size_t)(authed ? cl->c2s_stanza_size : cl->unauth_stanza_size);
 	l->max_depth = (unsigned)cl->xml_depth;
 	l->max_attrs = (unsigned)cl->xml_attrs;
 	l->max_text = 0;
@@ -206,8 +205,9 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 		fail(c, "connection-timeout", NULL);
 		return;
 	}
-	w->repeat = limits()->idle_timeout > 0 ?
-	    (double)limits()->idle_timeout - idle : 0.0;
+	w->repeat = limits()->idle_timeout > 0
+			? (double)limits()->idle_timeout - idle
+			: 0.0;
 	if (w->repeat > 0)
 		ev_timer_again(loop_ev, w);
 	else
@@ -287,16 +287,19 @@ send_features(struct c2s *c)
 		}
 		if (ssl) {
 			/* XEP-0440: which bindings -PLUS can use here */
-			cb = xml_node_child(f, NS_SASL_CB,
-			    "sasl-channel-binding");
-			xml_node_set_attr(xml_node_child(cb, NULL,
-			    "channel-binding"), "type", "tls-server-end-point");
+			cb = xml_node_child(
+			    f, NS_SASL_CB, "sasl-channel-binding");
+			xml_node_set_attr(
+			    xml_node_child(cb, NULL, "channel-binding"), "type",
+			    "tls-server-end-point");
 			if (tls_is_13(ssl))
-				xml_node_set_attr(xml_node_child(cb, NULL,
-				    "channel-binding"), "type", "tls-exporter");
+				xml_node_set_attr(
+				    xml_node_child(cb, NULL, "channel-binding"),
+				    "type", "tls-exporter");
 			else
-				xml_node_set_attr(xml_node_child(cb, NULL,
-				    "channel-binding"), "type", "tls-unique");
+				xml_node_set_attr(
+				    xml_node_child(cb, NULL, "channel-binding"),
+				    "type", "tls-unique");
 		}
 	}
 	hook_fire(c->host->hooks, "c2s/features/preauth", &ev);
@@ -319,13 +322,14 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 		return;
 	}
 	if (strcmp(cns, XML_NS_CLIENT) != 0) {
-		fail(c, "invalid-namespace", "content namespace must be "
+		fail(c, "invalid-namespace",
+		    "content namespace must be "
 		    "jabber:client");
 		return;
 	}
 	if (to == NULL || jid_parse_str(&tj, to) != 0) {
-		fail(c, "host-unknown", to ? "invalid 'to'" :
-		    "the stream header has no 'to'");
+		fail(c, "host-unknown",
+		    to ? "invalid 'to'" : "the stream header has no 'to'");
 		return;
 	}
 	h = tj.node || tj.resource ? NULL : host_find(tj.domain);
@@ -392,8 +396,7 @@ do_starttls(struct c2s *c)
 /* ---- SASL ---- */
 
 static void
-sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
-    const char *cond)
+sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 {
 	char *b64;
 	int refused;
@@ -466,8 +469,8 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out,
 
 /* Decode element text as base64 ("=" is an empty response). -1 bad. */
 static int
-decode_payload(struct xml_node *el, unsigned char **out, size_t *len,
-    int *absent)
+decode_payload(
+    struct xml_node *el, unsigned char **out, size_t *len, int *absent)
 {
 	const char *t = xml_node_text_get(el);
 	size_t n = strlen(t);
@@ -524,8 +527,10 @@ do_sasl(struct c2s *c, struct xml_node *el)
 		}
 		c->sasl = sasl_new(mech, c->host->name, c->conn->ssl);
 		if (c->sasl == NULL) {
-			sasl_failure(c, sasl_mech_available(mech, (SSL *)1) ?
-			    "encryption-required" : "invalid-mechanism",
+			sasl_failure(c,
+			    sasl_mech_available(mech, (SSL *)1)
+				? "encryption-required"
+				: "invalid-mechanism",
 			    NULL);
 			return;
 		}
@@ -563,8 +568,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 /* ---- resource binding ---- */
 
 static void
-iq_error(struct c2s *c, struct xml_node *iq, const char *type,
-    const char *cond)
+iq_error(struct c2s *c, struct xml_node *iq, const char *type, const char *cond)
 {
 	struct xml_node *r = xml_node_new(XML_NS_CLIENT, "iq");
 	const char *id = xml_node_attr(iq, "id");
@@ -609,7 +613,8 @@ do_bind(struct c2s *c, struct xml_node *iq)
 		session_close(old, "conflict", "replaced by a new session");
 	}
 	snprintf(bare, sizeof(bare), "%s", j.bare);
-	if (session_count_bare(bare) >= (unsigned)limits()->sessions_per_account) {
+	if (session_count_bare(bare) >=
+	    (unsigned)limits()->sessions_per_account) {
 		jid_cleanup(&j);
 		iq_error(c, iq, "wait", "resource-constraint");
 		return;
@@ -649,7 +654,8 @@ stamp_from(struct c2s *c, struct xml_node *st)
 		if (jid_parse_str(&f, from) != 0)
 			return -1;
 		ok = jid_eq(&f, &c->sess->jid) ||
-		    (f.resource == NULL && strcmp(f.bare, c->sess->jid.bare) == 0);
+		     (f.resource == NULL &&
+			 strcmp(f.bare, c->sess->jid.bare) == 0);
 		jid_cleanup(&f);
 		if (!ok)
 			return -1;
@@ -697,8 +703,9 @@ static void
 handle_bound(struct c2s *c, struct xml_node *st)
 {
 	int stanza = strcmp(st->ns, XML_NS_CLIENT) == 0 &&
-	    (strcmp(st->name, "message") == 0 ||
-	    strcmp(st->name, "presence") == 0 || strcmp(st->name, "iq") == 0);
+		     (strcmp(st->name, "message") == 0 ||
+			 strcmp(st->name, "presence") == 0 ||
+			 strcmp(st->name, "iq") == 0);
 	struct hook_ev ev = { 0 };
 
 	if (!stanza) {
@@ -708,8 +715,8 @@ handle_bound(struct c2s *c, struct xml_node *st)
 		ev.stanza = st;
 		ev.from = &c->sess->jid;
 		if (hook_fire_id(c->host->hooks,
-		    hook_lookup3("c2s/element", st->ns, NULL), &ev) ==
-		    HOOK_HANDLED)
+			hook_lookup3("c2s/element", st->ns, NULL),
+			&ev) == HOOK_HANDLED)
 			return;
 		fail(c, "unsupported-stanza-type", NULL);
 		return;
@@ -741,7 +748,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 		track_presence(c, st);
 	if (strcmp(st->name, "iq") == 0 && iq_request(st) &&
 	    session_iq_sent(c->sess, xml_node_attr(st, "id"),
-	    limits()->iq_in_flight) != 0) {
+		limits()->iq_in_flight) != 0) {
 		log_info("c2s %llx too many iq requests in flight jid=%s",
 		    (unsigned long long)c->conn->id, c->sess->jid.full);
 		stanza_bounce(st, "wait", "resource-constraint",
@@ -790,8 +797,8 @@ authed_element(struct c2s *c, struct xml_node *st)
 	hs.ctx = c;
 	hs.adopt = adopt_session;
 	ev.stream = &hs;
-	return hook_fire_id(c->host->hooks,
-	    hook_lookup3("c2s/element", st->ns, NULL), &ev);
+	return hook_fire_id(
+	    c->host->hooks, hook_lookup3("c2s/element", st->ns, NULL), &ev);
 }
 
 static void
@@ -854,7 +861,7 @@ xs_stanza(void *ud, struct xml_node *st)
 		    strcmp(st->ns, XML_NS_CLIENT) == 0)
 			do_bind(c, st);
 		else if (strcmp(st->ns, XML_NS_CLIENT) == 0 ||
-		    authed_element(c, st) != HOOK_HANDLED)
+			 authed_element(c, st) != HOOK_HANDLED)
 			fail(c, "not-authorized", "bind a resource first");
 		break;
 	case C2S_BOUND:
@@ -907,8 +914,8 @@ meter(struct c2s *c, size_t n)
 	c->throttle->data = c;
 	ev_timer_start(loop_ev, c->throttle);
 	conn_pause(c->conn, 1);
-	log_debug("c2s %llx throttled for %.2fs", (unsigned long long)c->conn->id,
-	    -c->tokens / rate);
+	log_debug("c2s %llx throttled for %.2fs",
+	    (unsigned long long)c->conn->id, -c->tokens / rate);
 }
 
 static void
@@ -922,8 +929,10 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 		enum xml_err e = xml_stream_feed(c->xs, p, n, &used);
 
 		if (e != XML_OK) {
-			fail(c, e == XML_ERR_CLOSED ? "not-well-formed" :
-			    stream_xml_condition(e), xml_stream_errmsg(c->xs));
+			fail(c,
+			    e == XML_ERR_CLOSED ? "not-well-formed"
+						: stream_xml_condition(e),
+			    xml_stream_errmsg(c->xs));
 			return;
 		}
 		if (c->restart) {
@@ -937,7 +946,7 @@ c2s_data(struct conn *cn, const char *p, size_t n)
 				c->tls_switch = 0;
 				if (n > used)
 					log_info("c2s %llx dropped %zu bytes "
-					    "sent after <starttls/>",
+						 "sent after <starttls/>",
 					    (unsigned long long)cn->id,
 					    n - used);
 				return;
@@ -1026,8 +1035,8 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	c->tokens_ms = now_ms();
 	parser_limits(&lim, 0);
 	c->xs = xml_stream_new(&xs_cb, c, &lim);
-	ev_timer_init(&c->timer, timer_cb, (double)limits()->unauth_timeout,
-	    0.0);
+	ev_timer_init(
+	    &c->timer, timer_cb, (double)limits()->unauth_timeout, 0.0);
 	c->timer.data = c;
 	ev_timer_start(loop_ev, &c->timer);
 	c->next = all;
@@ -1035,10 +1044,11 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 		all->prev = c;
 	all = c;
 	count++;
-	log_debug("c2s %llx accepted peer=%s%s", (unsigned long long)c->conn->id,
-	    peer, ctx ? " tls" : "");
+	log_debug("c2s %llx accepted peer=%s%s",
+	    (unsigned long long)c->conn->id, peer, ctx ? " tls" : "");
 	if (stream_ip_crowded(peer))
-		fail(c, "policy-violation", "too many connections from your "
+		fail(c, "policy-violation",
+		    "too many connections from your "
 		    "address");
 }
 

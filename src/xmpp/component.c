@@ -90,8 +90,8 @@ fail(struct comp *c, const char *condition, const char *text)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	stream_fail(c->conn, c->header_sent, NS_COMPONENT, c->domain,
-	    condition, text);
+	stream_fail(
+	    c->conn, c->header_sent, NS_COMPONENT, c->domain, condition, text);
 }
 
 static void
@@ -142,8 +142,9 @@ handshake(struct comp *c, struct xml_node *el)
 	for (i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	for (i = 0; i < 40 && i < gl; i++)
-		low[i] = (char)(got[i] >= 'A' && got[i] <= 'F' ?
-		    got[i] - 'A' + 'a' : got[i]);
+		low[i] =
+		    (char)(got[i] >= 'A' && got[i] <= 'F' ? got[i] - 'A' + 'a'
+							  : got[i]);
 	low[i] = '\0';
 	if (gl != 40 || !ct_memeq(low, hex, 40)) {
 		log_info("component %s handshake failed peer=%s", c->domain,
@@ -160,7 +161,8 @@ handshake(struct comp *c, struct xml_node *el)
 	ev_timer_stop(loop_ev, &c->timer);
 	{
 		struct xml_limits l = {
-			.max_stanza = (size_t)config_running->limits.c2s_stanza_size * 2,
+			.max_stanza =
+			    (size_t)config_running->limits.c2s_stanza_size * 2,
 			.max_depth = (unsigned)config_running->limits.xml_depth,
 			.max_attrs = (unsigned)config_running->limits.xml_attrs,
 		};
@@ -197,7 +199,8 @@ xs_stanza(void *ud, struct xml_node *st)
 	}
 	if (strcmp(st->ns, NS_COMPONENT) != 0 ||
 	    (strcmp(st->name, "message") != 0 &&
-	    strcmp(st->name, "presence") != 0 && strcmp(st->name, "iq") != 0)) {
+		strcmp(st->name, "presence") != 0 &&
+		strcmp(st->name, "iq") != 0)) {
 		fail(c, "unsupported-stanza-type", NULL);
 		goto out;
 	}
@@ -347,6 +350,5 @@ component_setup_domains(const struct config *cfg)
 
 	domain_clear(DOMAIN_COMPONENT);
 	for (i = 0; i < cfg->components.n; i++)
-		domain_add(v[i].name, DOMAIN_COMPONENT, NULL, comp_route,
-		    NULL);
+		domain_add(v[i].name, DOMAIN_COMPONENT, NULL, comp_route, NULL);
 }

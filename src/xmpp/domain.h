@@ -35,7 +35,7 @@ struct domain {
 	/* accounts: the host itself; service: its parent host */
 	struct host *host;
 	domain_route_fn route;
-	void *ud; /* the handler's */
+	void *ud;	     /* the handler's */
 	struct domain *next; /* hash chain */
 };
 

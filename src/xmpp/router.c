@@ -14,7 +14,6 @@
 #include "xmpp/domain.h"
 #include "xmpp/session.h"
 
-
 static int
 is_error(const struct xml_node *st)
 {
@@ -85,9 +84,8 @@ stanza_bounce(struct xml_node *st, const char *type, const char *condition,
 }
 
 void
-stanza_bounce_app(struct xml_node *st, const char *type,
-    const char *condition, const char *text, const char *app_ns,
-    const char *app_name)
+stanza_bounce_app(struct xml_node *st, const char *type, const char *condition,
+    const char *text, const char *app_ns, const char *app_name)
 {
 	struct xml_node *r, *c, *err;
 	const char *from = xml_node_attr(st, "from");
@@ -184,8 +182,8 @@ stanza_reply_store_error(const struct hook_ev *ev, int rc)
 		stanza_bounce(ev->stanza, "wait", "resource-constraint",
 		    "Quota reached: the account's storage is full");
 	else
-		stanza_bounce(ev->stanza, "wait", "internal-server-error",
-		    NULL);
+		stanza_bounce(
+		    ev->stanza, "wait", "internal-server-error", NULL);
 }
 
 void
@@ -225,8 +223,7 @@ router_deliver_full(struct xml_node *st, const char *full)
 /* RFC 6121 §8.5.2.1.1 for messages, §8.5.2.1.2-like broadcast for
  * presence: to the available resources. */
 void
-router_deliver_bare(struct host *h, struct xml_node *st,
-    const struct jid *to)
+router_deliver_bare(struct host *h, struct xml_node *st, const struct jid *to)
 {
 	const char *type = xml_node_attr(st, "type");
 	int is_msg = strcmp(st->name, "message") == 0;
@@ -304,8 +301,8 @@ iq_kind(const char *type)
 }
 
 static void
-route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
-    const char *kind)
+route_local(
+    struct host *h, struct xml_node *st, struct hook_ev *ev, const char *kind)
 {
 	const char *name = st->name;
 	int is_iq = kind[0] == 'i';
@@ -316,15 +313,15 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 	const char *target;
 	struct session *full = NULL;
 
-	req = is_iq && (strcmp(kind, "iq-get") == 0 ||
-	    strcmp(kind, "iq-set") == 0);
+	req = is_iq &&
+	      (strcmp(kind, "iq-get") == 0 || strcmp(kind, "iq-set") == 0);
 	if (to->node == NULL) {
 		target = "host";
 	} else {
 		if (!user_exists(h, to)) {
 			if (is_iq ? req : strcmp(name, "message") == 0)
-				stanza_bounce(st, "cancel",
-				    "service-unavailable", NULL);
+				stanza_bounce(
+				    st, "cancel", "service-unavailable", NULL);
 			return;
 		}
 		if (to->resource) {
@@ -334,12 +331,12 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 			target = "bare";
 		}
 	}
-	if (hook_fire_id(h->hooks, hook_lookup4(kind, target, ns, pname),
-	    ev) == HOOK_HANDLED)
+	if (hook_fire_id(h->hooks, hook_lookup4(kind, target, ns, pname), ev) ==
+	    HOOK_HANDLED)
 		return;
 	if (ev->to_self && is_iq &&
-	    hook_fire_id(h->hooks, hook_lookup4(kind, "host", ns, pname),
-	    ev) == HOOK_HANDLED)
+	    hook_fire_id(h->hooks, hook_lookup4(kind, "host", ns, pname), ev) ==
+		HOOK_HANDLED)
 		return;
 	if (is_iq && !req && full == NULL)
 		return; /* results and errors to us or to nobody: consumed */
@@ -355,7 +352,8 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 	}
 	if (strcmp(target, "host") == 0) {
 		if (strcmp(name, "message") == 0)
-			stanza_bounce(st, "cancel", "service-unavailable", NULL);
+			stanza_bounce(
+			    st, "cancel", "service-unavailable", NULL);
 		return;
 	}
 	if (strcmp(name, "presence") == 0 && to->resource) {
@@ -368,7 +366,8 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 		const char *t = xml_node_attr(st, "type");
 
 		if (t && strcmp(t, "groupchat") == 0) {
-			stanza_bounce(st, "cancel", "service-unavailable", NULL);
+			stanza_bounce(
+			    st, "cancel", "service-unavailable", NULL);
 			return;
 		}
 	}
@@ -377,8 +376,8 @@ route_local(struct host *h, struct xml_node *st, struct hook_ev *ev,
 
 /* An accounts domain: the host's users (RFC 6121 §8.5). */
 static void
-route_accounts(const struct domain *d, struct xml_node *st,
-    struct hook_ev *ev, const char *kind)
+route_accounts(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
+    const char *kind)
 {
 	ev->host = d->host;
 	route_local(d->host, st, ev, kind);
@@ -389,20 +388,21 @@ route_accounts(const struct domain *d, struct xml_node *st,
  * message to a full JID is its business. What no hook handles gets the
  * RFC 6120 §8.4 default. */
 static void
-route_service(const struct domain *d, struct xml_node *st,
-    struct hook_ev *ev, const char *kind)
+route_service(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
+    const char *kind)
 {
 	const struct host_service *svc = d->ud;
 	const struct jid *to = ev->to;
-	const char *target = to->node == NULL ? "host" :
-			     to->resource ? "full" : "bare";
+	const char *target = to->node == NULL ? "host"
+			     : to->resource   ? "full"
+					      : "bare";
 	const char *ns = ev->payload ? ev->payload->ns : NULL;
 	const char *pname = ev->payload ? ev->payload->name : NULL;
 	const char *type = xml_node_attr(st, "type");
 
 	ev->host = d->host;
 	if (hook_fire_id(svc->hooks, hook_lookup4(kind, target, ns, pname),
-	    ev) == HOOK_HANDLED)
+		ev) == HOOK_HANDLED)
 		return;
 	if (strcmp(st->name, "message") == 0 && type &&
 	    strcmp(type, "error") == 0)
@@ -456,8 +456,8 @@ static void route_stanza(struct xml_node *st, const struct jid *from,
     struct session *origin, int filter);
 
 void
-router_route(struct xml_node *st, const struct jid *from,
-    struct session *origin)
+router_route(
+    struct xml_node *st, const struct jid *from, struct session *origin)
 {
 	route_stanza(st, from, origin, 1);
 }
@@ -495,7 +495,7 @@ route_stanza(struct xml_node *st, const struct jid *from,
 			return;
 		}
 		if ((strcmp(kind, "iq-get") == 0 ||
-		    strcmp(kind, "iq-set") == 0) &&
+			strcmp(kind, "iq-set") == 0) &&
 		    (ev.payload == NULL || xml_node_next_el(ev.payload))) {
 			/* RFC 6120 §8.2.3: get/set carry exactly one child */
 			stanza_bounce(st, "modify", "bad-request",
@@ -552,8 +552,8 @@ out:
 }
 
 void
-stanza_bounce_unless_quiet(struct xml_node *st, const char *kind,
-    const char *condition)
+stanza_bounce_unless_quiet(
+    struct xml_node *st, const char *kind, const char *condition)
 {
 	/* presence is dropped (RFC 6121 §4.3 lets servers stay silent),
 	 * and so are iq results and errors (RFC 6120 §8.3.1) */

@@ -18,8 +18,8 @@ struct host;
 /* Route st, whose 'from' is already stamped and validated as from.
  * origin is the sending local session (NULL for components, the server
  * itself, or remote). */
-void router_route(struct xml_node *st, const struct jid *from,
-    struct session *origin);
+void router_route(
+    struct xml_node *st, const struct jid *from, struct session *origin);
 /* Route a stanza the server itself decided to send past the policies
  * of route/filter (a block's goodbye presence); errors go through
  * stanza_bounce, which does this. */
@@ -27,8 +27,8 @@ void router_route_unfiltered(struct xml_node *st, const struct jid *from);
 
 /* Deliver to a local account by RFC 6121 §8.5.2 rules, bypassing the
  * bare-JID hooks (used by modules after they decided to deliver). */
-void router_deliver_bare(struct host *h, struct xml_node *st,
-    const struct jid *to);
+void router_deliver_bare(
+    struct host *h, struct xml_node *st, const struct jid *to);
 /* The resources that a message to a bare JID reaches (highest
  * non-negative priority); returns how many were sent to. */
 int router_deliver_full(struct xml_node *st, const char *full);
@@ -36,8 +36,8 @@ int router_deliver_full(struct xml_node *st, const char *full);
 /* Bounce st back to its sender with an error of type (cancel, modify,
  * auth, wait) and condition (NS_STANZAS element), unless st is itself an
  * error. */
-void stanza_bounce(struct xml_node *st, const char *type,
-    const char *condition, const char *text);
+void stanza_bounce(struct xml_node *st, const char *type, const char *condition,
+    const char *text);
 /* The same with an application-specific condition (app_ns, app_name)
  * inside the <error/>, e.g. XEP-0191's <blocked/>. Bounces are routed
  * past route/filter: the stanza they answer passed it or was refused
@@ -70,7 +70,7 @@ void stanza_send(struct xml_node *st);
 void router_setup_domains(void);
 /* A domain that cannot take st: requests and messages get the error,
  * presence and iq results/errors are dropped. kind as in domain.h. */
-void stanza_bounce_unless_quiet(struct xml_node *st, const char *kind,
-    const char *condition);
+void stanza_bounce_unless_quiet(
+    struct xml_node *st, const char *kind, const char *condition);
 
 #endif

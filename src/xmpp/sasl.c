@@ -15,7 +15,7 @@
 #include "xmpp/account.h"
 #include "xmpp/scram.h"
 
-#define NONCE_LEN 24 /* ours */
+#define NONCE_LEN 24   /* ours */
 #define CNONCE_MAX 256 /* the client's */
 #define MSG_MAX 4096
 
@@ -40,10 +40,8 @@ struct sasl {
 	char nonce[CNONCE_MAX + NONCE_LEN + 1]; /* client + server */
 };
 
-static const char *const mechs[] = {
-	"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
-	"SCRAM-SHA-1", "PLAIN", NULL
-};
+static const char *const mechs[] = { "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
+	"SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", NULL };
 
 /* A secret for deriving the salt shown for unknown users, so a probe
  * cannot tell them from real ones by a changing salt. */
@@ -87,12 +85,12 @@ sasl_new(const char *mech, const char *host, SSL *ssl)
 		s->name = "PLAIN";
 	} else {
 		s->mech = M_SCRAM;
-		s->hash = strncmp(mech, "SCRAM-SHA-256", 13) == 0 ?
-		    SCRAM_SHA256 : SCRAM_SHA1;
+		s->hash = strncmp(mech, "SCRAM-SHA-256", 13) == 0 ? SCRAM_SHA256
+								  : SCRAM_SHA1;
 		s->plus = strstr(mech, "-PLUS") != NULL;
-		s->name = s->hash == SCRAM_SHA256 ?
-		    (s->plus ? mechs[0] : mechs[2]) :
-		    (s->plus ? mechs[1] : mechs[3]);
+		s->name = s->hash == SCRAM_SHA256
+			      ? (s->plus ? mechs[0] : mechs[2])
+			      : (s->plus ? mechs[1] : mechs[3]);
 	}
 	return s;
 }
@@ -147,8 +145,8 @@ prep_user(const char *in, char *out, size_t outlen)
 
 /* PLAIN: [authzid] NUL authcid NUL passwd */
 static enum sasl_res
-plain_step(struct sasl *s, const unsigned char *in, size_t inlen,
-    const char **cond)
+plain_step(
+    struct sasl *s, const unsigned char *in, size_t inlen, const char **cond)
 {
 	const char *p = (const char *)in, *authzid, *authcid, *pass;
 	const char *nul1, *nul2;
@@ -161,8 +159,8 @@ plain_step(struct sasl *s, const unsigned char *in, size_t inlen,
 		return SASL_FAILURE;
 	nul1 = memchr(p, '\0', inlen);
 	nul2 = memchr(nul1 + 1, '\0', inlen - (size_t)(nul1 + 1 - p));
-	if (nul2 == NULL || memchr(nul2 + 1, '\0',
-	    inlen - (size_t)(nul2 + 1 - p)) != NULL)
+	if (nul2 == NULL ||
+	    memchr(nul2 + 1, '\0', inlen - (size_t)(nul2 + 1 - p)) != NULL)
 		return SASL_FAILURE;
 	authzid = p;
 	authcid = nul1 + 1;
@@ -188,10 +186,10 @@ plain_step(struct sasl *s, const unsigned char *in, size_t inlen,
 		if (rc == 0) {
 			res = SASL_SUCCESS;
 		} else {
-			*cond = rc < 0 ? "temporary-auth-failure" :
-			    "not-authorized";
+			*cond = rc < 0 ? "temporary-auth-failure"
+				       : "not-authorized";
 		}
-out:
+	out:
 		OPENSSL_cleanse(pw, plen);
 		free(pw);
 	}
@@ -205,8 +203,8 @@ md_of(enum scram_hash h)
 }
 
 static void
-hmac(enum scram_hash h, const unsigned char *key, size_t klen,
-    const char *msg, size_t mlen, unsigned char *out)
+hmac(enum scram_hash h, const unsigned char *key, size_t klen, const char *msg,
+    size_t mlen, unsigned char *out)
 {
 	unsigned int n = 0;
 
@@ -319,7 +317,7 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 	if (comma > p) {
 		if (p[0] != 'a' || p[1] != '=' ||
 		    saslname_decode(p + 2, (size_t)(comma - p - 2), authzid,
-		    sizeof(authzid)) != 0)
+			sizeof(authzid)) != 0)
 			return SASL_FAILURE;
 	}
 	p = comma + 1;
@@ -331,9 +329,8 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 	if (end - p < 2 || p[0] != 'n' || p[1] != '=')
 		return SASL_FAILURE;
 	comma = memchr(p, ',', (size_t)(end - p));
-	if (comma == NULL ||
-	    saslname_decode(p + 2, (size_t)(comma - p - 2), name,
-	    sizeof(name)) != 0)
+	if (comma == NULL || saslname_decode(p + 2, (size_t)(comma - p - 2),
+				 name, sizeof(name)) != 0)
 		return SASL_FAILURE;
 	r = comma + 1;
 	if (end - r < 2 || r[0] != 'r' || r[1] != '=')
@@ -359,8 +356,8 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 			return SASL_FAILURE;
 		}
 	}
-	rc = s->user[0] ? account_get_keys(s->host, s->user, s->hash,
-	    &s->keys) : 1;
+	rc = s->user[0] ? account_get_keys(s->host, s->user, s->hash, &s->keys)
+			: 1;
 	if (rc < 0) {
 		*cond = "temporary-auth-failure";
 		return SASL_FAILURE;
@@ -433,8 +430,8 @@ scram_final(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 		else if (strcmp(s->cb_name, "tls-unique") == 0)
 			r = tls_cb_unique(s->ssl, cbdata, sizeof(cbdata));
 		else
-			r = tls_cb_server_end_point(s->ssl, cbdata,
-			    sizeof(cbdata));
+			r = tls_cb_server_end_point(
+			    s->ssl, cbdata, sizeof(cbdata));
 
 		if (r < 0) {
 			*cond = "temporary-auth-failure";

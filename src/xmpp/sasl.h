@@ -17,8 +17,8 @@ struct sasl;
 
 enum sasl_res {
 	SASL_CHALLENGE, /* send out as <challenge> */
-	SASL_SUCCESS, /* send out (may be empty) as <success> */
-	SASL_FAILURE, /* send <failure><condition/></failure> */
+	SASL_SUCCESS,	/* send out (may be empty) as <success> */
+	SASL_FAILURE,	/* send <failure><condition/></failure> */
 };
 
 /* Is mech offered on this stream (ssl NULL: no TLS)? */
@@ -32,8 +32,8 @@ void sasl_free(struct sasl *s);
 /* One step with the decoded client data. out gets the data to send
  * (raw; the caller base64-encodes). On failure *condition names the
  * RFC 6120 §6.5 condition. */
-enum sasl_res sasl_step(struct sasl *s, const unsigned char *in,
-    size_t inlen, struct sbuf *out, const char **condition);
+enum sasl_res sasl_step(struct sasl *s, const unsigned char *in, size_t inlen,
+    struct sbuf *out, const char **condition);
 /* The authenticated local part, valid after SASL_SUCCESS. */
 const char *sasl_user(const struct sasl *s);
 const char *sasl_mech(const struct sasl *s);

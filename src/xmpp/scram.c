@@ -65,16 +65,15 @@ scram_hmac(const EVP_MD *md, const unsigned char *key, size_t keylen,
 {
 	unsigned int outlen = 0;
 
-	if (HMAC(md, key, (int)keylen, (const unsigned char *)msg,
-		strlen(msg), out, &outlen) == NULL)
+	if (HMAC(md, key, (int)keylen, (const unsigned char *)msg, strlen(msg),
+		out, &outlen) == NULL)
 		return -1;
 	return 0;
 }
 
 int
-scram_derive(enum scram_hash h, const char *password,
-    const unsigned char *salt, size_t salt_len, unsigned iter,
-    struct scram_keys *out)
+scram_derive(enum scram_hash h, const char *password, const unsigned char *salt,
+    size_t salt_len, unsigned iter, struct scram_keys *out)
 {
 	const EVP_MD *md = scram_md(h);
 	unsigned char salted[SCRAM_MAX_DIGEST], client_key[SCRAM_MAX_DIGEST];
@@ -83,14 +82,13 @@ scram_derive(enum scram_hash h, const char *password,
 
 	if (md == NULL || salt_len > sizeof(out->salt))
 		return -1;
-	if (scram_salted_password(h, password, salt, salt_len, iter,
-		salted) < 0)
+	if (scram_salted_password(h, password, salt, salt_len, iter, salted) <
+	    0)
 		return -1;
 	if (scram_hmac(md, salted, dlen, "Client Key", client_key) < 0 ||
 	    scram_hmac(md, salted, dlen, "Server Key", out->server_key) < 0)
 		goto out_wipe;
-	if (EVP_Digest(client_key, dlen, out->stored_key, NULL, md, NULL) !=
-	    1)
+	if (EVP_Digest(client_key, dlen, out->stored_key, NULL, md, NULL) != 1)
 		goto out_wipe;
 	out->hash = h;
 	out->iter = iter;

@@ -21,7 +21,7 @@ struct scram_keys {
 	unsigned char server_key[SCRAM_MAX_DIGEST];
 };
 
-size_t scram_digest_len(enum scram_hash h); /* 20 or 32 */
+size_t scram_digest_len(enum scram_hash h);	/* 20 or 32 */
 const char *scram_hash_name(enum scram_hash h); /* "SHA-1", "SHA-256" */
 
 /* Derive keys from a password (already SASLprep'd by the caller, or raw

@@ -21,7 +21,7 @@ struct session_iqs {
 	struct iq_flight {
 		uint32_t h; /* hash_bytes of the id */
 		double deadline;
-	} *v;
+	} * v;
 	size_t n, cap;
 };
 
@@ -48,8 +48,8 @@ tab_grow(void)
 	for (i = 0; i < tab_cap; i++) {
 		while (full_tab[i]) {
 			struct session *s = full_tab[i];
-			uint32_t h = hash_bytes(HASH_INIT, s->jid.full,
-			    strlen(s->jid.full));
+			uint32_t h = hash_bytes(
+			    HASH_INIT, s->jid.full, strlen(s->jid.full));
 
 			full_tab[i] = s->hnext;
 			s->hnext = nf[h & (ncap - 1)];
@@ -57,8 +57,8 @@ tab_grow(void)
 		}
 		while (bare_tab[i]) {
 			struct bare_entry *b = bare_tab[i];
-			uint32_t h = hash_bytes(HASH_INIT, b->bare,
-			    strlen(b->bare));
+			uint32_t h =
+			    hash_bytes(HASH_INIT, b->bare, strlen(b->bare));
 
 			bare_tab[i] = b->next;
 			b->next = nb[h & (ncap - 1)];
@@ -267,7 +267,6 @@ session_send_raw(struct session *s, struct rbuf *r)
 
 /* ---- iq requests in flight (limits.iq_in_flight) ---- */
 
-
 int
 session_iq_sent(struct session *s, const char *id, long long limit)
 {
@@ -364,8 +363,8 @@ session_close(struct session *s, const char *condition, const char *text)
 }
 
 void
-session_close_user(const char *host, const char *user,
-    const char *condition, const char *text)
+session_close_user(
+    const char *host, const char *user, const char *condition, const char *text)
 {
 	char bare[2 * JID_PART_MAX + 2];
 	struct session *s, *next;
@@ -393,8 +392,8 @@ session_close_all(const char *condition, const char *text)
 }
 
 void
-session_set_transport(struct session *s, const struct session_transport *tp,
-    void *tp_data)
+session_set_transport(
+    struct session *s, const struct session_transport *tp, void *tp_data)
 {
 	s->tp = tp;
 	s->tp_data = tp_data;

@@ -18,8 +18,8 @@ struct session_transport {
 	/* Queue r; -1 when the stream is gone or over its queue limit. */
 	int (*send)(struct session *s, struct rbuf *r);
 	/* End the stream with a stream error (condition, optional text). */
-	void (*close)(struct session *s, const char *condition,
-	    const char *text);
+	void (*close)(
+	    struct session *s, const char *condition, const char *text);
 	/* Let go of the session without ending it (it moves to another
 	 * stream): close the stream, leave the session alone. Optional. */
 	void (*detach)(struct session *s);
@@ -30,7 +30,7 @@ struct session {
 	struct host *host;
 	struct jid jid; /* full JID */
 	int priority;
-	unsigned available : 1; /* sent initial presence, not unavailable */
+	unsigned available : 1;	 /* sent initial presence, not unavailable */
 	unsigned interested : 1; /* requested the roster (RFC 6121 §1.4) */
 	unsigned closing : 1;
 	unsigned detached : 1; /* no live connection (stream management
@@ -45,8 +45,8 @@ struct session {
 	const struct session_transport *tp;
 	void *tp_data;
 	struct session *next_res; /* other resources of the same account */
-	struct session *hnext; /* hash chain by full JID */
-	void **mod_data; /* per-module data by registry index, lazily */
+	struct session *hnext;	  /* hash chain by full JID */
+	void **mod_data;	 /* per-module data by registry index, lazily */
 	struct session_iqs *iqs; /* requests awaiting answers, lazily */
 };
 
@@ -70,20 +70,18 @@ unsigned session_count_bare(const char *bare);
 unsigned session_count(void);
 /* Serialise st once into *cache (if NULL) and queue it to s, via the
  * session/out hook (modules may hold or queue it). */
-void session_send(struct session *s, struct xml_node *st,
-    struct rbuf **cache);
+void session_send(struct session *s, struct xml_node *st, struct rbuf **cache);
 /* Queue already serialised bytes (no hooks). */
 int session_send_raw(struct session *s, struct rbuf *r);
-void session_close(struct session *s, const char *condition,
-    const char *text);
+void session_close(struct session *s, const char *condition, const char *text);
 /* Close every session of user@host (account deleted). */
 void session_close_user(const char *host, const char *user,
     const char *condition, const char *text);
 void session_close_all(const char *condition, const char *text);
 
 /* Move s to another transport (stream resumption, hibernation). */
-void session_set_transport(struct session *s,
-    const struct session_transport *tp, void *tp_data);
+void session_set_transport(
+    struct session *s, const struct session_transport *tp, void *tp_data);
 
 /* The client sends an iq request with this id: -1 when it already has
  * limit requests unanswered (answers are noticed by session_send). */

@@ -13,8 +13,8 @@
 #include "xmpp/router.h"
 
 void
-stream_write_header(struct conn *c, const char *content_ns,
-    const char *from, const char *to, const char *id)
+stream_write_header(struct conn *c, const char *content_ns, const char *from,
+    const char *to, const char *id)
 {
 	struct sbuf b;
 
@@ -91,8 +91,8 @@ stream_xml_condition(enum xml_err e)
 }
 
 int
-stream_send_node(struct conn *c, const struct xml_node *n,
-    const char *content_ns)
+stream_send_node(
+    struct conn *c, const struct xml_node *n, const char *content_ns)
 {
 	struct sbuf b;
 	int rc;

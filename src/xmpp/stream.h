@@ -18,8 +18,8 @@ void stream_fail(struct conn *c, int header_sent, const char *content_ns,
     const char *from, const char *condition, const char *text);
 const char *stream_xml_condition(enum xml_err e);
 /* Serialise a node with the stream's content namespace and queue it. */
-int stream_send_node(struct conn *c, const struct xml_node *n,
-    const char *content_ns);
+int stream_send_node(
+    struct conn *c, const struct xml_node *n, const char *content_ns);
 
 /* Limits on one peer address, the same for every stream kind (c2s,
  * components). Is limits.conns_per_ip exceeded (the new connection is
