@@ -212,10 +212,13 @@ carbons_toggle(struct hook_ev *ev)
 	}
 	if (carbons_idx < 0)
 		carbons_idx = module_index("carbons");
-	if (strcmp(ev->payload->name, "enable") == 0)
+	if (strcmp(ev->payload->name, "enable") == 0) {
 		session_mod_set(s, carbons_idx, &carbons_on);
-	else
+		s->copies = 1;
+	} else {
 		session_mod_set(s, carbons_idx, NULL);
+		s->copies = 0;
+	}
 	log_debug("carbons %s jid=%s", ev->payload->name, s->jid.full);
 	stanza_reply_result(ev);
 	return HOOK_HANDLED;

@@ -390,6 +390,32 @@ for_account(const struct xml_node *st)
 
 /* ---- the session ends for good: nothing unacknowledged is lost ---- */
 
+/* Did another resource of the account already get st, queued here at t?
+ * One that was online before (a second earlier, to be sure) got a
+ * message to the bare JID when its priority was as high, and a chat
+ * message as a copy when it takes copies (carbons). Sending it there
+ * again would show it twice (XEP-0198 §5 leaves redelivery to the
+ * server's judgement; XEP-0280 §6). */
+static const struct session *
+seen_elsewhere(const struct session *s, const struct xml_node *st, double t)
+{
+	const char *to = xml_node_attr(st, "to");
+	const char *type = xml_node_attr(st, "type");
+	int to_bare = to && strchr(to, '/') == NULL;
+	int chat = type && strcmp(type, "chat") == 0;
+	const struct session *o;
+
+	for (o = session_find_bare(s->jid.bare); o; o = o->next_res) {
+		if (o == s || o->closing || !o->available ||
+		    o->started >= (int64_t)t)
+			continue;
+		if ((chat && o->copies) ||
+		    (to_bare && o->priority >= 0 && o->priority >= s->priority))
+			return o;
+	}
+	return NULL;
+}
+
 static void
 reroute(struct session *s, struct sm *m)
 {
@@ -401,6 +427,7 @@ reroute(struct session *s, struct sm *m)
 	for (i = 0; i < m->qlen; i++) {
 		struct smq *e = q_at(m, i);
 		struct xml_node *st = xml_parse_element(e->r->data, e->r->len);
+		const struct session *o;
 		const char *type;
 
 		if (st == NULL)
@@ -411,6 +438,10 @@ reroute(struct session *s, struct sm *m)
 				log_debug("smacks dropping unacked copy "
 					  "jid=%s",
 				    s->jid.full);
+			} else if ((o = seen_elsewhere(s, st, e->t)) != NULL) {
+				log_debug("smacks unacked message not sent "
+					  "again jid=%s: %s had it",
+				    s->jid.full, o->jid.full);
 			} else {
 				/* other resources, or offline storage */
 				add_delay(s->host, st, e->t);

@@ -35,6 +35,9 @@ struct session {
 	unsigned closing : 1;
 	unsigned detached : 1; /* no live connection (stream management
 				* keeps it for resumption) */
+	/* gets a copy of the chat messages its account's other resources
+	 * receive (set by the module that sends those copies: carbons) */
+	unsigned copies : 1;
 	/* Receipts from a transport that has them (XEP-0198): while
 	 * confirms is set it counts in out_sent the stanzas it queued for
 	 * the client and in out_confirmed those the client confirmed, and

@@ -327,6 +327,39 @@ def test_unacked_chat_to_full_jid_goes_to_other_resource(server):
     no_message(b)
 
 
+def test_unacked_message_not_repeated_to_a_resource_that_had_it(server):
+    """A phone that never acknowledges loses its link for good; the
+    laptop, online before, already got what it would be rerouted: a
+    message to the bare JID at the same priority (RFC 6121 §8.5.2.1.1)
+    and a chat message to the phone as a carbon copy (XEP-0280 §6). It
+    must not get them a second time (XEP-0198 §5); a laptop that had
+    neither still gets the chat message (test above)."""
+    bob = login(server, 'bob', 'pc')
+    b = login(server, 'alice', 'laptop')
+    r = b.iq('set', "<enable xmlns='%s'/>" % NS_CARBONS)
+    assert r.get('type') == 'result', show(r)
+    b.presence()
+    b.alive()
+    time.sleep(1.1)  # the laptop is online a second before the messages
+    a = login(server, 'alice', 'phone', sm=True)
+    a.presence()
+    a.alive()
+    bob.message(ALICE, 'to the account')
+    bob.message(ALICE + '/phone', 'to the phone')
+    bob.alive()
+    got = [body(m) for m in messages(a, 2)]
+    assert got == ['to the account', 'to the phone'], got
+    first = b.wait_for(lambda e: is_msg(e) and body(e) == 'to the account')
+    assert first is not None
+    cc = b.wait_for(lambda e: is_msg(e) and e.find(
+        q(NS_CARBONS, 'received')) is not None)
+    assert cc is not None
+    a.send('</stream:stream>')
+    a.wait_closed()
+    b.alive()
+    no_message(b)
+
+
 def test_resumed_stream_stamps_delay(server):
     """XEP-0198 §5 / XEP-0203: a message queued while the client was away
     and sent after resumption carries a delay with the time the server
