@@ -513,10 +513,10 @@ check_service_names(
 			for (i2 = 0; !what[0] && i2 <= i; i2++) {
 				const struct cfg_service *s2 =
 				    hv[i2].services.items;
+				/* the services before this one */
+				size_t n2 = i2 < i ? hv[i2].services.n : j;
 
-				for (j2 = 0; j2 < hv[i2].services.n &&
-					     (i2 < i || j2 < j);
-				     j2++)
+				for (j2 = 0; j2 < n2; j2++)
 					if (strcmp(s2[j2].domain, d) == 0)
 						snprintf(what, sizeof(what),
 						    "hosts[%zu].services[%zu]",
