@@ -620,10 +620,10 @@ def test_two_devices_carbons(server, homes):
 
 # ---------------------------------------------------------------- poezio
 
-def test_poezio(server, homes):
-    """poezio (slixmpp) logs in, receives a chat message and sends one
-    (RFC 6121 §5). poezio refuses to run as root, so as root it runs as
-    nobody."""
+def _poezio(server, homes, user='carol'):
+    """A poezio home for user; returns (start, home, debug log). start()
+    runs poezio in tmux and waits until it is logged in. poezio refuses
+    to run as root, so as root it runs as nobody."""
     need('poezio')
     need('tmux')
     owner = (65534, 65534) if os.geteuid() == 0 else None
@@ -634,8 +634,8 @@ def test_poezio(server, homes):
                     + '\n')
     (home.path / '.config/poezio').mkdir()
     (home.path / '.config/poezio/poezio.cfg').write_text('\n'.join([
-        '[Poezio]', 'jid = carol@localhost',
-        'password = %s' % password('carol'),
+        '[Poezio]', 'jid = %s' % jid(user),
+        'password = %s' % password(user),
         'custom_host = 127.0.0.1', 'custom_port = %d' % server.c2s,
         'ca_cert_path = %s' % cert, 'ignore_certificate = true',
         'resource = poezio', 'use_bookmarks_method = local',
@@ -646,19 +646,32 @@ def test_poezio(server, homes):
     if owner:
         argv = ['setpriv', '--reuid=%d' % owner[0],
                 '--regid=%d' % owner[1], '--clear-groups'] + argv
+
+    def start(logins=1):
+        mux = Tmux(home, argv, 'poezio')
+        homes.muxes.append(mux)
+        mux.diag = fail_with(server, ('poezio screen', mux.compact),
+                             ('poezio debug log',
+                              lambda: tail(debug, 6000)))
+        marker = 'bound jid=%s/poezio' % jid(user)
+        wait_until(lambda: server.log.count(marker) >= logins
+                   and 'Your JID is' in mux.screen(), 'poezio logged in',
+                   diag=mux.diag)
+        return mux
+    return start, home, debug
+
+
+def test_poezio(server, homes):
+    """poezio (slixmpp) logs in, receives a chat message and sends one
+    (RFC 6121 §5)."""
+    start, home, _ = _poezio(server, homes)
     alice = online('alice', server)
-    mux = Tmux(home, argv, 'poezio')
-    homes.muxes.append(mux)
-    diag = fail_with(server, ('poezio screen', mux.compact),
-                     ('poezio debug log', lambda: tail(debug, 6000)))
-    wait_until(lambda: 'bound jid=carol@localhost/poezio' in server.log
-               and 'Your JID is' in mux.screen(), 'poezio logged in',
-               diag=diag)
+    mux = start()
     alice.message(jid('carol'), 'hello poezio')
     alice.alive()
     wait_until(lambda: 'hello poezio' in tail(
         home.path / '.local/share/poezio/logs' / jid('alice')),
-        'poezio logged the incoming message', diag=diag)
+        'poezio logged the incoming message', diag=mux.diag)
     # The roster tab takes '/' alone to open the command line.
     mux.keys('/', enter=False)
     time.sleep(0.3)
@@ -666,8 +679,37 @@ def test_poezio(server, homes):
     try:
         m = wait_body(alice, 'hello alice from poezio')
     except (TimeoutError, AssertionError) as e:
-        raise AssertionError('%s\n%s' % (e, diag())) from None
+        raise AssertionError('%s\n%s' % (e, mux.diag())) from None
     assert m.get('from').startswith(jid('carol') + '/poezio'), show(m)
+
+
+def test_poezio_offline_message_once(server, homes):
+    """A message sent while poezio was not running arrives at its next
+    start, and not again at the start after (XEP-0160 §4; slixmpp's
+    stream management acknowledges what it got)."""
+    start, home, _ = _poezio(server, homes)
+    log = home.path / '.local/share/poezio/logs' / jid('alice')
+    alice = online('alice', server)
+    alice.message(jid('carol'), 'while poezio was off')
+    alice.alive()
+    wait_until(lambda: 'offline stored user=carol@localhost' in server.log,
+               'the server stored the offline message')
+    mux = start()
+    wait_until(lambda: 'while poezio was off' in tail(log),
+               'the offline message at the first start', diag=mux.diag)
+    mux.keys('/', enter=False)
+    time.sleep(0.3)
+    mux.keys('quit')
+    wait_until(mux.dead, 'poezio quit', diag=mux.diag)  # remain-on-exit
+    mux.kill()
+    mux = start(logins=2)
+    # a round trip through the server after the second login: anything
+    # it had to deliver went out before this answer
+    alice.message(jid('carol'), 'after the restart')
+    alice.alive()
+    wait_until(lambda: 'after the restart' in tail(log),
+               'the live message after the restart', diag=mux.diag)
+    assert tail(log).count('while poezio was off') == 1, mux.diag()
 
 
 # ---------------------------------------------------------------- nbxmpp
