@@ -233,6 +233,33 @@ def test_go_sendxmpp_sends(server, homes):
     bob.nothing(0.5)
 
 
+def test_go_sendxmpp_short_sessions_to_offline_user(server, homes):
+    """Five go-sendxmpp runs back to back (each: connect, log in, send,
+    leave) to a user who is offline: the user's next login gets each
+    message once, in order, and the login after gets none (XEP-0160)."""
+    need('go-sendxmpp')
+    home = homes('go-sendxmpp')
+    texts = ['short session %d' % i for i in range(5)]
+    for t in texts:
+        r = go_sendxmpp(server, home, 'alice', '-j',
+                        '127.0.0.1:%d' % server.c2s, jid('carol'),
+                        stdin=t + '\n')
+        assert r.returncode == 0, r.stdout + r.stderr
+    wait_until(lambda: server.log.count('offline stored user=carol') >= 5,
+               'the five messages stored')
+    carol = online('carol', server)
+    got = [body_of(carol.wait_for(lambda e: e.tag == q(NS_CLIENT,
+                                                        'message')))
+           for _ in texts]
+    assert got == texts, got
+    carol.alive()
+    carol.send('</stream:stream>')
+    carol.wait_closed()
+    again = online('carol', server)
+    again.alive()
+    again.nothing(0.5)
+
+
 def test_go_sendxmpp_listens(server, homes):
     """go-sendxmpp -l stays online and prints a message sent to it
     (RFC 6121 §8.5.2: a message to the bare JID reaches the available
