@@ -619,18 +619,18 @@ copy_val(const struct mrow *r, size_t *len)
 	return v;
 }
 
-/* ---- keyval ---- */
+/* ---- one row by key: what keyval (key "") and map share ---- */
 
 static int
-mem_kv_get(struct store *st, const char *host, const char *user,
-    const char *store, char **val, size_t *len)
+row_get(struct mem_store *s, enum store_kind kind, const char *host,
+    const char *user, const char *store, const char *key, char **val,
+    size_t *len)
 {
-	struct mem_store *s = ms(st);
 	struct mrow *r;
 
 	if (mem_read(s) < 0)
 		return -1;
-	r = row_find(s, group_find(s, STORE_KV, host, user, store, 0), "");
+	r = row_find(s, group_find(s, kind, host, user, store, 0), key);
 	if (r == NULL)
 		return 1;
 	*val = copy_val(r, len);
@@ -638,36 +638,65 @@ mem_kv_get(struct store *st, const char *host, const char *user,
 }
 
 static int
-mem_kv_set(struct store *st, const char *host, const char *user,
-    const char *store, const char *val, size_t len)
+row_put(struct mem_store *s, enum store_kind kind, const char *host,
+    const char *user, const char *store, const char *key, const char *val,
+    size_t len)
 {
-	struct mem_store *s = ms(st);
 	struct mgroup *g;
 	struct mrow *old;
 
 	if (mem_write(s) < 0)
 		return -1;
-	g = group_find(s, STORE_KV, host, user, store, 1);
-	old = row_find(s, g, "");
+	g = group_find(s, kind, host, user, store, 1);
+	old = row_find(s, g, key);
 	if (old != NULL)
 		row_kill(s, old);
-	row_add(s, g, row_new(STORE_KV, "", 0, "", val, len));
+	row_add(s, g, row_new(kind, key, 0, "", val, len));
 	return 0;
+}
+
+/* One row, or with key NULL every row of the group (map, archive). */
+static int
+row_del(struct mem_store *s, enum store_kind kind, const char *host,
+    const char *user, const char *store, const char *key)
+{
+	struct mgroup *g;
+	struct mrow *r;
+
+	if (mem_write(s) < 0)
+		return -1;
+	g = group_find(s, kind, host, user, store, 0);
+	if (key == NULL) {
+		group_kill_all(s, g);
+		return 0;
+	}
+	r = row_find(s, g, key);
+	if (r != NULL)
+		row_kill(s, r);
+	return 0;
+}
+
+/* ---- keyval ---- */
+
+static int
+mem_kv_get(struct store *st, const char *host, const char *user,
+    const char *store, char **val, size_t *len)
+{
+	return row_get(ms(st), STORE_KV, host, user, store, "", val, len);
+}
+
+static int
+mem_kv_set(struct store *st, const char *host, const char *user,
+    const char *store, const char *val, size_t len)
+{
+	return row_put(ms(st), STORE_KV, host, user, store, "", val, len);
 }
 
 static int
 mem_kv_del(
     struct store *st, const char *host, const char *user, const char *store)
 {
-	struct mem_store *s = ms(st);
-	struct mrow *r;
-
-	if (mem_write(s) < 0)
-		return -1;
-	r = row_find(s, group_find(s, STORE_KV, host, user, store, 0), "");
-	if (r != NULL)
-		row_kill(s, r);
-	return 0;
+	return row_del(ms(st), STORE_KV, host, user, store, "");
 }
 
 static int
@@ -728,55 +757,21 @@ static int
 mem_map_get(struct store *st, const char *host, const char *user,
     const char *store, const char *key, char **val, size_t *len)
 {
-	struct mem_store *s = ms(st);
-	struct mrow *r;
-
-	if (mem_read(s) < 0)
-		return -1;
-	r = row_find(s, group_find(s, STORE_MAP, host, user, store, 0), key);
-	if (r == NULL)
-		return 1;
-	*val = copy_val(r, len);
-	return 0;
+	return row_get(ms(st), STORE_MAP, host, user, store, key, val, len);
 }
 
 static int
 mem_map_set(struct store *st, const char *host, const char *user,
     const char *store, const char *key, const char *val, size_t len)
 {
-	struct mem_store *s = ms(st);
-	struct mgroup *g;
-	struct mrow *old;
-
-	if (mem_write(s) < 0)
-		return -1;
-	g = group_find(s, STORE_MAP, host, user, store, 1);
-	old = row_find(s, g, key);
-	if (old != NULL)
-		row_kill(s, old);
-	row_add(s, g, row_new(STORE_MAP, nz(key), 0, "", val, len));
-	return 0;
+	return row_put(ms(st), STORE_MAP, host, user, store, nz(key), val, len);
 }
 
 static int
 mem_map_del(struct store *st, const char *host, const char *user,
     const char *store, const char *key)
 {
-	struct mem_store *s = ms(st);
-	struct mgroup *g;
-	struct mrow *r;
-
-	if (mem_write(s) < 0)
-		return -1;
-	g = group_find(s, STORE_MAP, host, user, store, 0);
-	if (key == NULL) {
-		group_kill_all(s, g);
-		return 0;
-	}
-	r = row_find(s, g, key);
-	if (r != NULL)
-		row_kill(s, r);
-	return 0;
+	return row_del(ms(st), STORE_MAP, host, user, store, key);
 }
 
 static int
@@ -1105,21 +1100,7 @@ static int
 mem_archive_del(struct store *st, const char *host, const char *user,
     const char *store, const char *id)
 {
-	struct mem_store *s = ms(st);
-	struct mgroup *g;
-	struct mrow *r;
-
-	if (mem_write(s) < 0)
-		return -1;
-	g = group_find(s, STORE_ARCHIVE, host, user, store, 0);
-	if (id == NULL) {
-		group_kill_all(s, g);
-		return 0;
-	}
-	r = row_find(s, g, id);
-	if (r != NULL)
-		row_kill(s, r);
-	return 0;
+	return row_del(ms(st), STORE_ARCHIVE, host, user, store, id);
 }
 
 static int
