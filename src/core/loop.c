@@ -17,6 +17,7 @@ static ev_timer retry_w;
 static ev_idle kick_w;
 static int io_held, retry_due;
 static int (*commit_fn)(void);
+static int64_t started;
 
 #define RETRY_SECONDS 1.0
 
@@ -158,9 +159,16 @@ loop_init(void)
 		log_err("cannot initialise libev");
 		abort();
 	}
+	started = now_unix();
 	ev_idle_init(&kick_w, kick_cb);
 	ev_prepare_init(&prepare_w, prepare_cb);
 	ev_prepare_start(loop_ev, &prepare_w);
+}
+
+int64_t
+loop_started(void)
+{
+	return started;
 }
 
 void

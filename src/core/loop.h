@@ -5,10 +5,13 @@
 #define TERN_LOOP_H
 
 #include <ev.h>
+#include <stdint.h>
 
 extern struct ev_loop *loop_ev;
 
 void loop_init(void);
+/* When loop_init ran: the server's start, for uptime (unix seconds). */
+int64_t loop_started(void);
 void loop_run(void);
 void loop_stop(void);
 /* Run the pre-sleep work now (deferred frees, commit, flush, reap). */

@@ -19,8 +19,6 @@ struct adhoc_cmd {
 	void (*run)(const struct hook_ev *ev, struct sbuf *note);
 };
 
-static int64_t adhoc_started;
-
 static void
 run_ping(const struct hook_ev *ev, struct sbuf *note)
 {
@@ -31,7 +29,7 @@ run_ping(const struct hook_ev *ev, struct sbuf *note)
 static void
 run_uptime(const struct hook_ev *ev, struct sbuf *note)
 {
-	int64_t t = now_unix() - adhoc_started;
+	int64_t t = now_unix() - loop_started();
 
 	UNUSED(ev);
 	if (t < 0)
@@ -140,21 +138,6 @@ adhoc_info(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-/* A <bad-request/> with one of §4.6's specific conditions. */
-static void
-bad_request(const struct hook_ev *ev, const char *app)
-{
-	struct xml_node *r = stanza_reply(ev), *c, *err;
-
-	xml_node_set_attr(r, "type", "error");
-	for (c = ev->stanza->children; c; c = c->next)
-		if (c->type == XML_ELEMENT)
-			xml_node_copy_into(r, c);
-	err = stanza_error_add(r, "modify", "bad-request", NULL);
-	xml_node_child(err, NS_COMMANDS, app);
-	stanza_reply_send(ev, r);
-}
-
 static enum hook_ret
 adhoc_execute(struct hook_ev *ev)
 {
@@ -177,11 +160,13 @@ adhoc_execute(struct hook_ev *ev)
 	}
 	/* every command completes at once: no session to go on with */
 	if (sid != NULL) {
-		bad_request(ev, "bad-sessionid");
+		stanza_bounce_app(ev->stanza, "modify", "bad-request", NULL,
+		    NS_COMMANDS, "bad-sessionid");
 		return HOOK_HANDLED;
 	}
 	if (action != NULL && strcmp(action, "execute") != 0) {
-		bad_request(ev, "bad-action");
+		stanza_bounce_app(ev->stanza, "modify", "bad-request", NULL,
+		    NS_COMMANDS, "bad-action");
 		return HOOK_HANDLED;
 	}
 	sbuf_init(&note);
@@ -202,15 +187,6 @@ adhoc_execute(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-static int
-adhoc_init(struct host *h)
-{
-	UNUSED(h);
-	if (adhoc_started == 0)
-		adhoc_started = now_unix();
-	return 0;
-}
-
 static const struct hook_reg adhoc_hooks[] = {
 	/* before disco's own answers, which know no nodes */
 	{ "iq-get/host/" NS_INFO ":query", adhoc_info, 10 },
@@ -226,5 +202,4 @@ const struct module mod_adhoc = {
 	       "and their own storage use.",
 	.features = (const char *const[]){ NS_COMMANDS, NULL },
 	.hooks = adhoc_hooks,
-	.init = adhoc_init,
 };

@@ -10,7 +10,6 @@
 #define LAST_STATUS_MAX 1024
 
 /* Set at the first init: the process start, to a second. */
-static int64_t last_started;
 
 static int
 last_idx(void)
@@ -42,7 +41,7 @@ static enum hook_ret
 last_host(struct hook_ev *ev)
 {
 	/* §4: uptime, without character data */
-	last_answer(ev, now_unix() - last_started, NULL);
+	last_answer(ev, now_unix() - loop_started(), NULL);
 	return HOOK_HANDLED;
 }
 
@@ -186,15 +185,6 @@ last_closed(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
-static int
-last_init(struct host *h)
-{
-	UNUSED(h);
-	if (last_started == 0)
-		last_started = now_unix();
-	return 0;
-}
-
 static const struct hook_reg last_hooks[] = { { "iq-get/host/" NS_LAST ":query",
 						  last_host, 0 },
 	{ "iq-get/bare/" NS_LAST ":query", last_user, 0 },
@@ -218,6 +208,5 @@ const struct module mod_last = {
 	.account_features = (const char *const[]){ NS_LAST, NULL },
 	.hooks = last_hooks,
 	.depends = (const char *const[]){ "roster", NULL },
-	.init = last_init,
 	.session_free = last_session_free,
 };
