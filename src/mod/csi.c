@@ -283,18 +283,8 @@ csi_element(struct hook_ev *ev)
  * receipts) go where the account's other messages go, like stream
  * management's unacknowledged ones; presence and chat states are stale
  * by now. Carbon copies and headlines (notifications) were this
- * session's own copies: the other resources have theirs (XEP-0280 §6). */
-static int
-csi_for_account(const struct xml_node *st)
-{
-	const char *type = xml_node_attr(st, "type");
-
-	if (type && strcmp(type, "headline") == 0)
-		return 0;
-	return xml_node_find(st, NS_CARBONS, "sent") == NULL &&
-	       xml_node_find(st, NS_CARBONS, "received") == NULL;
-}
-
+ * session's own copies: the other resources have theirs (XEP-0280 §6);
+ * stanza_for_account tells them apart. */
 static enum hook_ret
 csi_closed(struct hook_ev *ev)
 {
@@ -316,7 +306,7 @@ csi_closed(struct hook_ev *ev)
 			st = xml_parse_element(r->data, r->len);
 			if (st == NULL)
 				continue;
-			if (csi_for_account(st))
+			if (stanza_for_account(st, s->jid.bare))
 				router_deliver_bare(s->host, st, &bare);
 			xml_node_free(st);
 		}

@@ -9,8 +9,6 @@
 
 #define NS_SM "urn:xmpp:sm:3"
 #define NS_DELAY "urn:xmpp:delay"
-#define NS_CARBONS "urn:xmpp:carbons:2"
-#define NS_MAM_PREFIX "urn:xmpp:mam:"
 #define TOMBSTONES 256
 
 struct smacks_cfg {
@@ -362,32 +360,6 @@ delay_queued(const struct host *h, struct smq *e)
 	xml_node_free(st);
 }
 
-/* Does an unacknowledged message belong to the account rather than to
- * this one session? Copies made for the session (XEP-0280 §6 carbons,
- * XEP-0313 results) are not handed to the other resources, which have
- * the original or asked for their own; RFC 6121 §8.5.3.2.1: headlines
- * and errors to a resource that is gone are dropped; chat and normal
- * messages are handled as if sent to the bare JID. */
-static int
-for_account(const struct xml_node *st)
-{
-	const char *type = xml_node_attr(st, "type");
-	const struct xml_node *c;
-
-	if (type &&
-	    (strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
-		return 0;
-	for (c = xml_node_first_el(st); c; c = xml_node_next_el(c)) {
-		if (xml_node_is(c, NS_CARBONS, "sent") ||
-		    xml_node_is(c, NS_CARBONS, "received"))
-			return 0;
-		if (strncmp(c->ns, NS_MAM_PREFIX, strlen(NS_MAM_PREFIX)) == 0 &&
-		    strcmp(c->name, "result") == 0)
-			return 0;
-	}
-	return 1;
-}
-
 /* ---- the session ends for good: nothing unacknowledged is lost ---- */
 
 /* Did another resource of the account already get st, queued here at t?
@@ -434,7 +406,7 @@ reroute(struct session *s, struct sm *m)
 			continue;
 		type = xml_node_attr(st, "type");
 		if (strcmp(st->name, "message") == 0) {
-			if (!for_account(st)) {
+			if (!stanza_for_account(st, s->jid.bare)) {
 				log_debug("smacks dropping unacked copy "
 					  "jid=%s",
 				    s->jid.full);

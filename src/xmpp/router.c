@@ -186,6 +186,20 @@ stanza_reply_store_error(const struct hook_ev *ev, int rc)
 		    ev->stanza, "wait", "internal-server-error", NULL);
 }
 
+int
+stanza_for_account(const struct xml_node *st, const char *bare)
+{
+	const char *type = xml_node_attr(st, "type");
+	const char *from = xml_node_attr(st, "from");
+
+	if (strcmp(st->name, "message") != 0)
+		return 0;
+	if (type &&
+	    (strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
+		return 0;
+	return from == NULL || strcmp(from, bare) != 0;
+}
+
 void
 stanza_send(struct xml_node *st)
 {

@@ -63,6 +63,13 @@ void stanza_reply_error(const struct hook_ev *ev, const char *type,
  * (wait) when the account's storage quota refused it (STORE_QUOTA),
  * internal-server-error (wait) otherwise. */
 void stanza_reply_store_error(const struct hook_ev *ev, int rc);
+/* A message that one session of the account bare never got (it ended
+ * unacknowledged, or held): may it go to another resource or to offline
+ * storage? Not headlines and errors (RFC 6121 §8.5.3.2.1), nor copies
+ * the server made for that session from the account's own address
+ * (carbon copies, archive query results): the other resources have the
+ * original or ask for their own. */
+int stanza_for_account(const struct xml_node *st, const char *bare);
 /* Route a stanza the server made (from must be set); frees it. */
 void stanza_send(struct xml_node *st);
 
