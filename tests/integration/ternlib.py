@@ -635,6 +635,15 @@ def connect_tls(port, user=None, resource=None, **kw):
     return s
 
 
+def online(server, user, resource='r'):
+    """A raw stream logged in (STARTTLS, SCRAM, bind) as user that sent
+    initial presence and had it processed."""
+    s = connect_tls(server.c2s, user, resource)
+    s.presence()
+    s.alive()
+    return s
+
+
 def subscribe_mutually(server, x='alice', y='bob'):
     """x and y subscribe to each other (RFC 6121 §3) from two streams that
     never become available; both streams are closed cleanly before this

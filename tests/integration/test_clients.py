@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+import ternlib
+
 from ternlib import (DOMAIN, SLOW, NS_CLIENT, connect_tls, password, q,
                      show)
 
@@ -68,10 +70,7 @@ def jid(user):
 
 def online(user, server):
     """A raw stream logged in as user that sent initial presence."""
-    s = connect_tls(server.c2s, user, resource='raw')
-    s.presence()
-    s.alive()
-    return s
+    return ternlib.online(server, user, 'raw')
 
 
 def body_of(el):

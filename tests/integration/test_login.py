@@ -62,14 +62,19 @@ def test_features_after_tls(mserver):
     assert caps.get('hash') and caps.get('node') and caps.get('ver')
 
 
-def test_tls12_login_with_end_point_binding(mserver):
-    s = RawStream(mserver.c2s)
+def starttls12(port):
+    """A STARTTLS stream held to TLS 1.2; returns it and the features."""
+    s = RawStream(port)
     s.open()
     s.send("<starttls xmlns='%s'/>" % NS_TLS)
     s.expect(q(NS_TLS, 'proceed'))
     s.wrap_tls(max_version=ssl.TLSVersion.TLSv1_2)
     assert s.tls_version == 'TLSv1.2'
-    f = s.open()
+    return s, s.open()
+
+
+def test_tls12_login_with_end_point_binding(mserver):
+    s, f = starttls12(mserver.c2s)
     assert 'tls-server-end-point' in cb_types(f)
     el = s.scram('SCRAM-SHA-256-PLUS', 'alice', 'secret-alice',
                  'tls-server-end-point', tls_server_end_point(s.peer_cert_der()))
@@ -144,12 +149,7 @@ def test_tls_unique_not_offered_nor_accepted_on_tls13(server):
 
 def test_tls_unique_still_works_on_tls12(mserver):
     """RFC 5929 §3.1: on TLS 1.2 tls-unique is defined and offered."""
-    s = RawStream(mserver.c2s)
-    s.open()
-    s.send("<starttls xmlns='%s'/>" % NS_TLS)
-    s.expect(q(NS_TLS, 'proceed'))
-    s.wrap_tls(max_version=ssl.TLSVersion.TLSv1_2)
-    f = s.open()
+    s, f = starttls12(mserver.c2s)
     assert 'tls-unique' in cb_types(f)
     el = s.scram('SCRAM-SHA-1-PLUS', 'carol', 'secret-carol', 'tls-unique',
                  s.sock.get_channel_binding('tls-unique'))

@@ -7,7 +7,7 @@ import secrets
 import time
 from xml.sax.saxutils import escape, quoteattr
 
-from ternlib import RawStream, q, show, stanza_error, DOMAIN, NS_CLIENT
+from ternlib import DOMAIN, NS_CLIENT, online, q, show, stanza_error
 
 NS_MAM = 'urn:xmpp:mam:2'
 NS_SID = 'urn:xmpp:sid:0'
@@ -20,14 +20,6 @@ NS_DISCO_INFO = 'http://jabber.org/protocol/disco#info'
 ALICE = 'alice@' + DOMAIN
 BOB = 'bob@' + DOMAIN
 CAROL = 'carol@' + DOMAIN
-
-
-def login(srv, user, res='r'):
-    s = RawStream(srv.c2s)
-    s.login(user, resource=res)
-    s.presence()
-    s.alive()
-    return s
 
 
 def send(s, to, text, extra='', sync=True):
@@ -112,7 +104,7 @@ def error_of(r):
 
 
 def test_account_features(server):
-    a = login(server, 'alice')
+    a = online(server, 'alice')
     r = a.iq('get', "<query xmlns='%s'/>" % NS_DISCO_INFO, to=ALICE)
     feats = [f.get('var') for f in r.iter(q(NS_DISCO_INFO, 'feature'))]
     for f in (NS_MAM, NS_MAM + '#extended', NS_SID):
@@ -120,7 +112,7 @@ def test_account_features(server):
 
 
 def test_both_directions_and_stanza_id(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
+    a, b = online(server, 'alice'), online(server, 'bob')
     send(a, BOB, 'hi bob', "<origin-id xmlns='%s' id='o-1'/>" % NS_SID)
     got = received(b, 1)[0]
     assert body(got) == 'hi bob'
@@ -146,7 +138,7 @@ def test_both_directions_and_stanza_id(server):
 
 
 def test_forged_stanza_id_stripped(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
+    a, b = online(server, 'alice'), online(server, 'bob')
     fake = "<stanza-id xmlns='%s' by='%s' id='forged'/>" % (NS_SID, BOB)
     other = "<stanza-id xmlns='%s' by='muc.example' id='keep'/>" % NS_SID
     send(a, BOB, 'spoof', fake + other)
@@ -166,8 +158,8 @@ def test_forged_stanza_id_stripped(server):
 
 
 def test_sent_carbon_carries_archive_id(server):
-    a1, a2 = login(server, 'alice', 'one'), login(server, 'alice', 'two')
-    b = login(server, 'bob')
+    a1, a2 = online(server, 'alice', 'one'), online(server, 'alice', 'two')
+    b = online(server, 'bob')
     r = a2.iq('set', "<enable xmlns='%s'/>" % NS_CARBONS)
     assert r.get('type') == 'result'
     send(a1, BOB, 'copied')
@@ -183,7 +175,7 @@ def test_sent_carbon_carries_archive_id(server):
 
 
 def test_what_is_not_archived(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
+    a, b = online(server, 'alice'), online(server, 'bob')
     a.send("<message to='%s' type='chat'><body>x</body><no-store "
            "xmlns='urn:xmpp:hints'/></message>" % BOB)
     a.send("<message to='%s' type='chat'><body>y</body><no-permanent-store"
@@ -210,7 +202,7 @@ def test_what_is_not_archived(server):
 def fill(srv, n):
     """alice sends bob n messages 'm0'..; returns their ids in alice's
     archive, oldest first."""
-    a, b = login(srv, 'alice'), login(srv, 'bob')
+    a, b = online(srv, 'alice'), online(srv, 'bob')
     for i in range(n):
         send(a, BOB, 'm%d' % i, sync=False)
     received(b, n)
@@ -268,8 +260,8 @@ def test_paging_1000(server):
 
 
 def test_query_fields(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
-    c = login(server, 'carol')
+    a, b = online(server, 'alice'), online(server, 'bob')
+    c = online(server, 'carol')
     send(a, BOB, 'to bob 1')
     send(a, CAROL, 'to carol')
     send(a, BOB, 'to bob 2')
@@ -328,7 +320,7 @@ def test_query_fields(server):
 
 
 def test_form_discovery(server):
-    a = login(server, 'alice')
+    a = online(server, 'alice')
     r = a.iq('get', "<query xmlns='%s'/>" % NS_MAM)
     assert r.get('type') == 'result', show(r)
     x = r.find('%s/%s' % (q(NS_MAM, 'query'), q(NS_XDATA, 'x')))
@@ -359,8 +351,8 @@ def prefs(s, default=None, always=(), never=()):
 
 
 def test_prefs(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
-    c = login(server, 'carol')
+    a, b = online(server, 'alice'), online(server, 'bob')
+    c = online(server, 'carol')
     assert prefs(a) == ('always', [], [])
     assert prefs(a, 'never', always=[BOB + '/res']) == ('never', [BOB], [])
     assert prefs(a) == ('never', [BOB], [])
@@ -395,7 +387,7 @@ def test_prefs(server):
 
 
 def test_metadata(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
+    a, b = online(server, 'alice'), online(server, 'bob')
     r = a.iq('get', "<metadata xmlns='%s'/>" % NS_MAM)
     md = r.find(q(NS_MAM, 'metadata'))
     assert md is not None and len(md) == 0, show(r)
@@ -419,7 +411,7 @@ def test_retention_by_the_server(make_server):
     srv.write_config(text.replace(
         mods, mods + '    mam: { retention: 2s, expire_interval: 1s }\n'))
     srv.start()
-    a, b = login(srv, 'alice'), login(srv, 'bob')
+    a, b = online(srv, 'alice'), online(srv, 'bob')
     send(a, BOB, 'short-lived')
     received(b, 1)
     assert len(query(a)[0]) == 1
@@ -436,7 +428,7 @@ def test_retention_by_the_server(make_server):
 
 
 def test_survives_restart(server):
-    a, b = login(server, 'alice'), login(server, 'bob')
+    a, b = online(server, 'alice'), online(server, 'bob')
     for i in range(5):
         send(a, BOB, 'keep %d' % i)
     received(b, 5)
@@ -446,7 +438,7 @@ def test_survives_restart(server):
     b.close()
     assert server.stop() == []
     server.start()
-    a = login(server, 'alice')
+    a = online(server, 'alice')
     after, fin, _ = query(a)
     assert [(i, body(m)) for i, m, _ in after] == \
         [(i, body(m)) for i, m, _ in before]

@@ -8,7 +8,7 @@ import re
 import signal
 from xml.sax.saxutils import escape
 
-from ternlib import (NS_CLIENT, NS_STANZAS, RawStream, q, show, stanza_error,
+from ternlib import (NS_CLIENT, NS_STANZAS, online, q, show, stanza_error,
                      subscribe_mutually)
 
 NS_PUBSUB = 'http://jabber.org/protocol/pubsub'
@@ -19,14 +19,6 @@ ALICE = 'alice@localhost'
 BOB = 'bob@localhost'
 NODE = 'urn:test:blobs'
 CHUNK = 20000
-
-
-def login(srv, user, res='r'):
-    s = RawStream(srv.c2s)
-    s.login(user, resource=res)
-    s.presence()
-    s.alive()
-    return s
 
 
 def publish(s, item_id, size=CHUNK):
@@ -73,7 +65,7 @@ def test_quota_pep_private_vcard_mam(make_server):
     subscribe_mutually(srv, 'alice', 'bob')
     used0, quota = usage(srv)
     assert quota == 65536 and 0 < used0 < 4096
-    a = login(srv, 'alice')
+    a = online(srv, 'alice')
     for i in range(3):
         ok(publish(a, 'i%d' % i))
     used, _ = usage(srv)
@@ -89,7 +81,7 @@ def test_quota_pep_private_vcard_mam(make_server):
     assert usage(srv)[0] == used  # nothing of the refused writes stays
     # a message to the full account: delivered, not archived in its
     # archive (XEP-0313 §5 stanza-id only for what was archived)
-    b = login(srv, 'bob')
+    b = online(srv, 'bob')
     b.send("<message to='%s' type='chat'><body>%s</body></message>"
            % (ALICE, escape('hello ' * 1000)))
     m = a.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message')
@@ -99,7 +91,7 @@ def test_quota_pep_private_vcard_mam(make_server):
                         'user=alice@localhost')
     a.close()
     # still logs in, reads, deletes
-    a = login(srv, 'alice', 'again')
+    a = online(srv, 'alice', 'again')
     r = ok(a.iq('get', "<pubsub xmlns='%s'><items node='%s'/></pubsub>"
                 % (NS_PUBSUB, NODE)))
     assert len(list(r.iter(q(NS_PUBSUB, 'item')))) == 3
@@ -120,7 +112,7 @@ def test_quota_none_and_reload(make_server):
     srv = make_server(limits={'account_storage': 0})
     assert srv.ternctl_ok('user', ALICE).stdout.endswith(
         'storage_quota=none\n')
-    a = login(srv, 'alice')
+    a = online(srv, 'alice')
     for i in range(4):
         ok(publish(a, 'i%d' % i))
     srv.limits['account_storage'] = '64k'
@@ -141,7 +133,7 @@ def test_quota_roster_blocking_offline(make_server):
     message to the full account while it is offline gets
     service-unavailable (XEP-0160 §2: the queue is full)."""
     srv = make_server(limits={'account_storage': '64k'})
-    a = login(srv, 'alice')
+    a = online(srv, 'alice')
     n = 0
     for size in (CHUNK, 4000, 800, 160, 40):   # fill to the last bytes
         while publish(a, 'f%d' % n, size).get('type') == 'result':
@@ -157,7 +149,7 @@ def test_quota_roster_blocking_offline(make_server):
     quota_error(r)
     a.send('</stream:stream>')
     a.wait_closed()
-    b = login(srv, 'bob')
+    b = online(srv, 'bob')
     b.send("<message to='%s' type='chat' id='m1'><body>%s</body></message>"
            % (ALICE, 'w' * CHUNK))
     e = b.wait_for(lambda el: el.tag == q(NS_CLIENT, 'message')

@@ -89,6 +89,15 @@ def ack_all(s):
     s.alive()
 
 
+def nothing_stored(server):
+    """A new resource of alice gets no message: nothing was left in
+    offline storage."""
+    c = login(server, 'alice', 'tablet')
+    c.presence()
+    c.alive()
+    no_message(c)
+
+
 def stamp_secs(d):
     return calendar.timegm(time.strptime(d.get('stamp'),
                                          '%Y-%m-%dT%H:%M:%SZ'))
@@ -228,10 +237,7 @@ def test_offline_messages_in_flight_go_to_one_resource_once(server):
     no_message(b)
     b.send('</stream:stream>')
     b.wait_closed()
-    c = login(server, 'alice', 'tablet')
-    c.presence()
-    c.alive()
-    no_message(c)
+    nothing_stored(server)
 
 
 def test_unacked_in_flight_offline_go_back_to_storage_once(server):
@@ -301,10 +307,7 @@ def test_unacked_copies_are_dropped_at_session_end(server):
     no_message(b)
     b.send('</stream:stream>')
     b.wait_closed()
-    c = login(server, 'alice', 'tablet')
-    c.presence()
-    c.alive()
-    no_message(c)
+    nothing_stored(server)
 
 
 def test_unacked_chat_to_full_jid_goes_to_other_resource(server):
