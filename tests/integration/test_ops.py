@@ -110,3 +110,25 @@ def test_data_files_are_private(make_server):
         mode = stat.S_IMODE(os.stat(p).st_mode)
         assert mode & 0o077 == 0, '%s is %o' % (name, mode)
     assert srv.wait_log('was readable by others')
+
+
+def test_reload_dropping_modules_frees_session_data(server):
+    """Modules keep data on sessions (presence, blocklist, CSI queue,
+    last status, stream management). A reload that drops them drops
+    their session/closed handlers too; the data must still go with the
+    session (the module's session_free), not leak (LeakSanitizer in
+    make sanitize) nor keep timers running on a freed session."""
+    s = connect_tls(server.c2s, 'alice', 'data')
+    s.send("<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+    s.presence(extra='<status>around</status>')
+    s.iq('get', "<blocklist xmlns='urn:xmpp:blocking'/>")
+    s.send("<inactive xmlns='urn:xmpp:csi:0'/>")
+    s.alive()
+    keep = [m for m in server.modules if m in ('disco', 'ping', 'roster')]
+    server.modules = keep
+    server.write_config()
+    hup(server, r'reload')
+    s.send('</stream:stream>')
+    s.wait_closed()
+    c = connect_tls(server.c2s, 'alice', 'after')
+    c.ping()
