@@ -7,17 +7,12 @@
 #define NS_HINTS "urn:xmpp:hints"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
-/* Per-session mark: carbons enabled (session_mod_set holds a pointer to
- * it, nothing to free). */
-static char carbons_on;
-static int carbons_idx = -1;
-
+/* Carbons enabled: the session's copies bit, which stream management
+ * also reads (a resource with copies already had a chat message). */
 static int
-carbons_enabled(struct session *s)
+carbons_enabled(const struct session *s)
 {
-	if (carbons_idx < 0)
-		carbons_idx = module_index("carbons");
-	return session_mod_get(s, carbons_idx) != NULL;
+	return s->copies;
 }
 
 /* Does st carry one of the IM payloads of XEP-0280 §6.1 (receipts, chat
@@ -210,15 +205,7 @@ carbons_toggle(struct hook_ev *ev)
 		stanza_reply_error(ev, "cancel", "not-allowed", NULL);
 		return HOOK_HANDLED;
 	}
-	if (carbons_idx < 0)
-		carbons_idx = module_index("carbons");
-	if (strcmp(ev->payload->name, "enable") == 0) {
-		session_mod_set(s, carbons_idx, &carbons_on);
-		s->copies = 1;
-	} else {
-		session_mod_set(s, carbons_idx, NULL);
-		s->copies = 0;
-	}
+	s->copies = strcmp(ev->payload->name, "enable") == 0;
 	log_debug("carbons %s jid=%s", ev->payload->name, s->jid.full);
 	stanza_reply_result(ev);
 	return HOOK_HANDLED;
