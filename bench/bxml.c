@@ -92,8 +92,12 @@ bb_printf(struct bbuf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	/* measure into a one-byte buffer: gcc's -O1 sanitizer builds take
+	 * vsnprintf(NULL, 0, ...) for a null format (-Wformat-truncation) */
+	char one[1];
+
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(one, sizeof(one), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
