@@ -126,6 +126,7 @@ start_tls(struct conn *c, SSL_CTX *ctx)
 		return;
 	}
 	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_app_data(c->ssl, c); /* ALPN asks whether it is Direct TLS */
 	SSL_set_accept_state(c->ssl);
 	c->tls_handshaking = 1;
 }
@@ -157,6 +158,13 @@ conn_new(int fd, const char *peer, SSL_CTX *tls_ctx, const struct conn_ops *ops,
 		start_tls(c, tls_ctx);
 	}
 	return c;
+}
+
+void
+conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner)
+{
+	c->ops = ops;
+	c->owner = owner;
 }
 
 int

@@ -81,6 +81,8 @@ void conn_starttls(struct conn *c, SSL_CTX *ctx);
  * timer); ops->closed is called once. */
 void conn_close(struct conn *c, int flush, const char *why);
 int conn_is_tls(const struct conn *c);
+/* Hand the conn to another owner (a protocol chosen by ALPN). */
+void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner);
 /* Pause/resume reading (bandwidth limits, backpressure). */
 void conn_pause(struct conn *c, int paused);
 /* Number of conns alive; write everything now (shutdown). */

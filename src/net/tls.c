@@ -1,6 +1,8 @@
 /* tls.c: certificate directory, SNI, ALPN and channel bindings. */
 #include "net/tls.h"
 
+#include "net/conn.h"
+
 #include <dirent.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -109,29 +111,65 @@ sni_cb(SSL *ssl, int *al, void *arg)
 	return SSL_TLSEXT_ERR_OK;
 }
 
-static int
-alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-    const unsigned char *in, unsigned int inlen, void *arg)
+/* Protocols other than XMPP a Direct TLS port may speak (HTTP), in the
+ * order we prefer them. */
+#define ALPN_OFFER_MAX 4
+static const char *alpn_offer[ALPN_OFFER_MAX];
+
+void
+tls_alpn_offer(const char *proto)
 {
-	static const unsigned char want[] = "xmpp-client";
+	size_t i;
+
+	for (i = 0; i < ALPN_OFFER_MAX; i++) {
+		if (alpn_offer[i] && strcmp(alpn_offer[i], proto) == 0)
+			return;
+		if (alpn_offer[i] == NULL) {
+			alpn_offer[i] = proto;
+			return;
+		}
+	}
+}
+
+/* Offset of the protocol want in the client's ALPN list, or -1. */
+static int
+alpn_find(const unsigned char *in, unsigned int inlen, const char *want)
+{
+	size_t wl = strlen(want);
 	unsigned int i = 0;
 
-	UNUSED(ssl);
-	UNUSED(arg);
 	while (i < inlen) {
 		unsigned int l = in[i];
 
 		if (i + 1 + l > inlen)
 			break;
-		if (l == sizeof(want) - 1 && memcmp(in + i + 1, want, l) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)l;
-			return SSL_TLSEXT_ERR_OK;
-		}
+		if (l == wl && memcmp(in + i + 1, want, l) == 0)
+			return (int)i;
 		i += 1 + l;
 	}
-	/* no xmpp-client offered: carry on without ALPN */
-	return SSL_TLSEXT_ERR_NOACK;
+	return -1;
+}
+
+/* xmpp-client when the client offers it; another registered protocol
+ * only on Direct TLS (a STARTTLS stream is XMPP already). */
+static int
+alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	const struct conn *c = SSL_get_app_data(ssl);
+	int at = alpn_find(in, inlen, "xmpp-client");
+	size_t i;
+
+	UNUSED(arg);
+	for (i = 0; at < 0 && c && c->tls_direct && i < ALPN_OFFER_MAX &&
+		    alpn_offer[i];
+	     i++)
+		at = alpn_find(in, inlen, alpn_offer[i]);
+	if (at < 0) /* nothing we speak offered: carry on without ALPN */
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = in + at + 1;
+	*outlen = in[at];
+	return SSL_TLSEXT_ERR_OK;
 }
 
 static void

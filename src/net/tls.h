@@ -16,6 +16,9 @@ void tls_shutdown(void);
 
 /* The context for a connection expected to serve name (NULL: default). */
 SSL_CTX *tls_ctx_for(const char *name);
+/* Offer proto by ALPN (RFC 7301) on Direct TLS connections, after
+ * xmpp-client. */
+void tls_alpn_offer(const char *proto);
 /* Does some certificate cover name? */
 int tls_covers(const char *name);
 

@@ -38,17 +38,11 @@ static const char *const state_names[] = { "wait-header", "negotiate", "authed",
 	"bound", "closed" };
 
 struct c2s {
-	struct conn *conn;
-	struct xml_stream *xs;
+	struct stream st; /* first: the base hands it back to us */
 	enum c2s_state state;
-	unsigned header_sent : 1;
 	unsigned authed : 1;
-	unsigned restart : 1;
-	unsigned tls_switch : 1; /* the restart is the one after STARTTLS */
-	unsigned direct_tls : 1;
 	unsigned starttls_offered : 1;
 	struct host *host;
-	char id[17];
 	struct sasl *sasl;
 	int sasl_failures;
 	int sasl_cb_refusals;
@@ -56,30 +50,22 @@ struct c2s {
 	struct session *sess;
 	ev_timer timer;
 	int64_t last_input_ms;
-	/* bandwidth: a token bucket in bytes; reading pauses when empty */
-	double tokens;
-	int64_t tokens_ms;
-	ev_timer *throttle;	 /* only while paused */
 	struct c2s *prev, *next; /* all streams, for shutdown */
 };
 
 static struct c2s *all;
 static unsigned count;
 
-static void c2s_data(struct conn *c, const char *p, size_t n);
-static void c2s_closed(struct conn *c, const char *why);
-static const struct conn_ops c2s_conn_ops = {
-	.data = c2s_data,
-	.closed = c2s_closed,
-};
-
-static void xs_open(void *ud, struct xml_node *root, const char *cns);
-static void xs_stanza(void *ud, struct xml_node *st);
-static void xs_close(void *ud);
-static const struct xml_stream_cb xs_cb = {
-	.open = xs_open,
-	.stanza = xs_stanza,
-	.close = xs_close,
+static void c2s_open(struct stream *st, struct xml_node *root, const char *cns);
+static void c2s_element(struct stream *st, struct xml_node *el);
+static void c2s_close(struct stream *st);
+static void c2s_lost(struct stream *st, const char *why);
+static const struct stream_proto c2s_proto = {
+	.name = "c2s",
+	.open = c2s_open,
+	.element = c2s_element,
+	.close = c2s_close,
+	.lost = c2s_lost,
 };
 
 static const struct cfg_limits *
@@ -91,7 +77,7 @@ limits(void)
 static void
 set_state(struct c2s *c, enum c2s_state st)
 {
-	log_debug("c2s %llx %s -> %s", (unsigned long long)c->conn->id,
+	log_debug("c2s %llx %s -> %s", (unsigned long long)c->st.connid,
 	    state_names[c->state], state_names[st]);
 	c->state = st;
 }
@@ -123,8 +109,7 @@ fail(struct c2s *c, const char *condition, const char *text)
 		session_end(s);
 	}
 	set_state(c, C2S_CLOSED);
-	stream_fail(c->conn, c->header_sent, XML_NS_CLIENT,
-	    c->host ? c->host->name : NULL, condition, text);
+	stream_fail(&c->st, condition, text);
 }
 
 /* ---- session transport ---- */
@@ -142,10 +127,10 @@ tp_send(struct session *s, struct rbuf *r)
 
 	if (c->state != C2S_BOUND)
 		return -1;
-	if (conn_write(c->conn, r) != 0) {
+	if (stream_send_rbuf(&c->st, r) != 0) {
 		log_info("c2s %llx slow consumer jid=%s queued=%zu",
-		    (unsigned long long)c->conn->id, s->jid.full,
-		    c->conn->queued);
+		    (unsigned long long)c->st.connid, s->jid.full,
+		    stream_queued(&c->st));
 		/* callers may be walking the session list: the session
 		 * stops taking stanzas now and ends when the loop is idle */
 		c->sess = NULL;
@@ -219,14 +204,13 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 static void
 send_node(struct c2s *c, struct xml_node *n)
 {
-	stream_send_node(c->conn, n, XML_NS_CLIENT);
-	xml_node_free(n);
+	stream_send(&c->st, n);
 }
 
 static void
 send_str(struct c2s *c, const char *s)
 {
-	conn_write_str(c->conn, s, strlen(s));
+	stream_send_str(&c->st, s);
 }
 
 static void
@@ -249,7 +233,7 @@ send_features(struct c2s *c)
 {
 	struct xml_node *f = xml_node_new(XML_NS_STREAM, "features");
 	const struct cfg_tls *tc = &config_running->tls;
-	SSL *ssl = c->conn->ssl;
+	SSL *ssl = stream_ssl(&c->st);
 	struct hook_ev ev = { 0 };
 	size_t i;
 
@@ -309,9 +293,9 @@ send_features(struct c2s *c)
 /* ---- stream header ---- */
 
 static void
-xs_open(void *ud, struct xml_node *root, const char *cns)
+c2s_open(struct stream *st, struct xml_node *root, const char *cns)
 {
-	struct c2s *c = ud;
+	struct c2s *c = (struct c2s *)st;
 	const char *to = xml_node_attr(root, "to");
 	const char *version = xml_node_attr(root, "version");
 	struct host *h;
@@ -339,14 +323,13 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 		return;
 	}
 	c->host = h;
+	stream_set_local(st, h->name);
 	/* RFC 6120 §4.7.5: no version means 0.9; we speak 1.x */
 	if (version == NULL || strncmp(version, "1.", 2) != 0) {
 		fail(c, "unsupported-version", NULL);
 		return;
 	}
-	rand_id(c->id, sizeof(c->id));
-	stream_write_header(c->conn, XML_NS_CLIENT, h->name, NULL, c->id);
-	c->header_sent = 1;
+	stream_open_reply(st, h->name);
 	if (c->authed)
 		set_state(c, C2S_AUTHED);
 	else
@@ -355,9 +338,9 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 }
 
 static void
-xs_close(void *ud)
+c2s_close(struct stream *st)
 {
-	struct c2s *c = ud;
+	struct c2s *c = (struct c2s *)st;
 
 	if (c->state == C2S_CLOSED)
 		return;
@@ -368,8 +351,7 @@ xs_close(void *ud)
 		session_end(s);
 	}
 	set_state(c, C2S_CLOSED);
-	send_str(c, "</stream:stream>");
-	conn_close(c->conn, 1, "stream closed");
+	stream_close(st, "stream closed");
 }
 
 /* ---- STARTTLS ---- */
@@ -379,18 +361,14 @@ do_starttls(struct c2s *c)
 {
 	SSL_CTX *ctx = tls_ctx_for(c->host->name);
 
-	if (c->conn->ssl || !c->starttls_offered || ctx == NULL) {
-		conn_write_str(c->conn, "<failure xmlns='" NS_TLS "'/>",
-		    strlen("<failure xmlns='" NS_TLS "'/>"));
+	if (stream_ssl(&c->st) || !c->starttls_offered || ctx == NULL) {
+		send_str(c, "<failure xmlns='" NS_TLS "'/>");
 		fail(c, "policy-violation", "STARTTLS is not available here");
 		return;
 	}
 	send_str(c, "<proceed xmlns='" NS_TLS "'/>");
 	set_state(c, C2S_WAIT_HEADER);
-	xml_stream_request_restart(c->xs);
-	c->restart = 1;
-	c->tls_switch = 1;
-	conn_starttls(c->conn, ctx);
+	stream_restart(&c->st, ctx);
 }
 
 /* ---- SASL ---- */
@@ -421,7 +399,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 		free(c->user);
 		c->user = xstrdup(sasl_user(c->sasl));
 		log_info("c2s %llx auth ok jid=%s@%s mech=%s",
-		    (unsigned long long)c->conn->id, c->user, c->host->name,
+		    (unsigned long long)c->st.connid, c->user, c->host->name,
 		    sasl_mech(c->sasl));
 		sasl_free(c->sasl);
 		c->sasl = NULL;
@@ -436,11 +414,10 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 			struct xml_limits l;
 
 			parser_limits(&l, 1);
-			xml_stream_set_limits(c->xs, &l);
+			stream_set_limits(&c->st, &l);
 		}
 		set_state(c, C2S_WAIT_HEADER);
-		xml_stream_request_restart(c->xs);
-		c->restart = 1;
+		stream_restart(&c->st, NULL);
 		return;
 	case SASL_FAILURE:
 		break;
@@ -450,7 +427,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 	c->sasl = NULL;
 	sasl_failure(c, cond, NULL);
 	log_info("c2s %llx auth failed peer=%s cond=%s%s",
-	    (unsigned long long)c->conn->id, c->conn->peer, cond,
+	    (unsigned long long)c->st.connid, c->st.peer, cond,
 	    refused ? " channel-binding" : "");
 	/* No password was tried: not a guess, so it does not count
 	 * against the IP or the retries, but a client gets only so many
@@ -461,7 +438,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 			    "too many refused channel bindings");
 		return;
 	}
-	stream_ip_auth_failed(c->conn->peer);
+	stream_ip_auth_failed(c->st.peer);
 	if (++c->sasl_failures >= limits()->sasl_retries)
 		fail(c, "policy-violation",
 		    "too many failed authentication attempts");
@@ -510,12 +487,12 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_free(c->sasl);
 			c->sasl = NULL;
 		}
-		if (c->conn->ssl == NULL &&
+		if (stream_ssl(&c->st) == NULL &&
 		    config_running->tls.c2s_require_tls) {
 			sasl_failure(c, "encryption-required", NULL);
 			return;
 		}
-		if (stream_ip_auth_throttled(c->conn->peer)) {
+		if (stream_ip_auth_throttled(c->st.peer)) {
 			sasl_failure(c, "temporary-auth-failure",
 			    "too many failed attempts from your address; "
 			    "try again in a minute");
@@ -525,7 +502,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_failure(c, "invalid-mechanism", NULL);
 			return;
 		}
-		c->sasl = sasl_new(mech, c->host->name, c->conn->ssl);
+		c->sasl = sasl_new(mech, c->host->name, stream_ssl(&c->st));
 		if (c->sasl == NULL) {
 			sasl_failure(c,
 			    sasl_mech_available(mech, (SSL *)1)
@@ -630,7 +607,7 @@ do_bind(struct c2s *c, struct xml_node *iq)
 	xml_node_text(b, c->sess->jid.full, strlen(c->sess->jid.full));
 	send_node(c, r);
 	account_set_last_login(c->host->name, c->user, now_unix());
-	log_info("c2s %llx bound jid=%s", (unsigned long long)c->conn->id,
+	log_info("c2s %llx bound jid=%s", (unsigned long long)c->st.connid,
 	    c->sess->jid.full);
 	ev.host = c->host;
 	ev.session = c->sess;
@@ -750,7 +727,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	    session_iq_sent(c->sess, xml_node_attr(st, "id"),
 		limits()->iq_in_flight) != 0) {
 		log_info("c2s %llx too many iq requests in flight jid=%s",
-		    (unsigned long long)c->conn->id, c->sess->jid.full);
+		    (unsigned long long)c->st.connid, c->sess->jid.full);
 		stanza_bounce(st, "wait", "resource-constraint",
 		    "too many requests are waiting for an answer");
 		return;
@@ -774,7 +751,7 @@ adopt_session(struct hook_ev *ev, struct session *s)
 	session_set_transport(s, &c2s_tp, c);
 	c->sess = s;
 	set_state(c, C2S_BOUND);
-	log_info("c2s %llx resumed jid=%s", (unsigned long long)c->conn->id,
+	log_info("c2s %llx resumed jid=%s", (unsigned long long)c->st.connid,
 	    s->jid.full);
 	return 0;
 }
@@ -792,7 +769,7 @@ authed_element(struct c2s *c, struct xml_node *st)
 	ev.host = c->host;
 	ev.stanza = st;
 	ev.user = c->user;
-	hs.peer = c->conn->peer;
+	hs.peer = c->st.peer;
 	hs.reply = unauthed_reply;
 	hs.ctx = c;
 	hs.adopt = adopt_session;
@@ -807,7 +784,7 @@ unauthed_reply(struct hook_ev *ev, struct xml_node *n)
 	struct c2s *c = ev->stream->ctx;
 
 	if (c->state != C2S_CLOSED)
-		stream_send_node(c->conn, n, XML_NS_CLIENT);
+		stream_send_node(&c->st, n);
 	xml_node_free(n);
 }
 
@@ -823,14 +800,14 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 	if (strcmp(st->name, "iq") != 0 || strcmp(st->ns, XML_NS_CLIENT) != 0 ||
 	    p == NULL || xml_node_attr(st, "id") == NULL)
 		return HOOK_CONTINUE;
-	if (c->conn->ssl == NULL && config_running->tls.c2s_require_tls)
+	if (stream_ssl(&c->st) == NULL && config_running->tls.c2s_require_tls)
 		return HOOK_CONTINUE;
 	ev.host = c->host;
 	ev.stanza = st;
 	ev.payload = p;
 	ev.type = xml_node_attr(st, "type") ? xml_node_attr(st, "type") : "";
 	stanza_classify(st, &ev.kind, &ev.stype);
-	hs.peer = c->conn->peer;
+	hs.peer = c->st.peer;
 	hs.reply = unauthed_reply;
 	hs.ctx = c;
 	ev.stream = &hs;
@@ -839,12 +816,12 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 }
 
 static void
-xs_stanza(void *ud, struct xml_node *st)
+c2s_element(struct stream *sp, struct xml_node *st)
 {
-	struct c2s *c = ud;
+	struct c2s *c = (struct c2s *)sp;
 
-	if (c->state == C2S_CLOSED || c->restart)
-		goto out;
+	if (c->state == C2S_CLOSED)
+		return;
 	c->last_input_ms = now_ms();
 	switch (c->state) {
 	case C2S_NEGOTIATE:
@@ -872,92 +849,9 @@ xs_stanza(void *ud, struct xml_node *st)
 		fail(c, "bad-format", NULL);
 		break;
 	}
-out:
-	xml_node_free(st);
 }
 
 /* ---- connection callbacks ---- */
-
-/* Safe by pointer: c2s_closed stops and frees it before c2s_free. */
-static void
-throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-	struct c2s *c = w->data;
-
-	UNUSED(l);
-	UNUSED(revents);
-	ev_timer_stop(loop_ev, w);
-	free(w);
-	c->throttle = NULL;
-	if (c->state != C2S_CLOSED)
-		conn_pause(c->conn, 0);
-}
-
-/* Spend n bytes from the bucket; pause reading until it has refilled
- * when it runs dry (the bytes already read are processed). */
-static void
-meter(struct c2s *c, size_t n)
-{
-	const struct cfg_limits *cl = limits();
-	int64_t now = now_ms();
-	double rate = (double)cl->c2s_rate;
-
-	c->tokens += rate * (double)(now - c->tokens_ms) / 1000.0;
-	if (c->tokens > (double)cl->c2s_burst)
-		c->tokens = (double)cl->c2s_burst;
-	c->tokens_ms = now;
-	c->tokens -= (double)n;
-	if (c->tokens >= 0 || c->throttle)
-		return;
-	c->throttle = xmalloc(sizeof(*c->throttle));
-	ev_timer_init(c->throttle, throttle_cb, -c->tokens / rate, 0.0);
-	c->throttle->data = c;
-	ev_timer_start(loop_ev, c->throttle);
-	conn_pause(c->conn, 1);
-	log_debug("c2s %llx throttled for %.2fs",
-	    (unsigned long long)c->conn->id, -c->tokens / rate);
-}
-
-static void
-c2s_data(struct conn *cn, const char *p, size_t n)
-{
-	struct c2s *c = cn->owner;
-
-	meter(c, n);
-	while (n > 0 && c->state != C2S_CLOSED) {
-		size_t used = n;
-		enum xml_err e = xml_stream_feed(c->xs, p, n, &used);
-
-		if (e != XML_OK) {
-			fail(c,
-			    e == XML_ERR_CLOSED ? "not-well-formed"
-						: stream_xml_condition(e),
-			    xml_stream_errmsg(c->xs));
-			return;
-		}
-		if (c->restart) {
-			c->restart = 0;
-			xml_stream_restart(c->xs);
-			/* RFC 6120 §5.4.3.3: plaintext pipelined behind
-			 * <starttls/> is dropped, never read as XML of the
-			 * new stream (TLS may already be running: the
-			 * <proceed/> flush starts it at once) */
-			if (c->tls_switch) {
-				c->tls_switch = 0;
-				if (n > used)
-					log_info("c2s %llx dropped %zu bytes "
-						 "sent after <starttls/>",
-					    (unsigned long long)cn->id,
-					    n - used);
-				return;
-			}
-		}
-		if (used > n)
-			used = n;
-		p += used;
-		n -= used;
-	}
-}
 
 /* Deferred by pointer, safely: only c2s_closed defers it, once (the
  * conn calls closed once), after unlinking c and stopping its timers;
@@ -967,19 +861,18 @@ c2s_free(void *arg)
 {
 	struct c2s *c = arg;
 
-	xml_stream_free(c->xs);
 	sasl_free(c->sasl);
 	free(c->user);
 	free(c);
 }
 
 static void
-c2s_closed(struct conn *cn, const char *why)
+c2s_lost(struct stream *st, const char *why)
 {
-	struct c2s *c = cn->owner;
+	struct c2s *c = (struct c2s *)st;
 
-	log_debug("c2s %llx closed peer=%s: %s", (unsigned long long)cn->id,
-	    cn->peer, why);
+	log_debug("c2s %llx closed peer=%s: %s", (unsigned long long)st->connid,
+	    st->peer, why);
 	if (c->sess) {
 		struct session *s = c->sess;
 		struct hook_ev ev = { 0 };
@@ -997,11 +890,7 @@ c2s_closed(struct conn *cn, const char *why)
 	}
 	c->state = C2S_CLOSED;
 	ev_timer_stop(loop_ev, &c->timer);
-	if (c->throttle) {
-		ev_timer_stop(loop_ev, c->throttle);
-		free(c->throttle);
-		c->throttle = NULL;
-	}
+	stream_cleanup(st);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1027,14 +916,12 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 			free(c);
 			return;
 		}
-		c->direct_tls = 1;
 	}
-	c->conn = conn_new(fd, peer, ctx, &c2s_conn_ops, c);
-	c->conn->max_queue = (size_t)limits()->send_queue;
-	c->tokens = (double)limits()->c2s_burst;
-	c->tokens_ms = now_ms();
 	parser_limits(&lim, 0);
-	c->xs = xml_stream_new(&xs_cb, c, &lim);
+	stream_init(&c->st, &c2s_proto, XML_NS_CLIENT, &lim);
+	stream_attach_tcp(&c->st, fd, peer, ctx, (size_t)limits()->send_queue);
+	stream_set_rate(
+	    &c->st, (double)limits()->c2s_rate, (double)limits()->c2s_burst);
 	ev_timer_init(
 	    &c->timer, timer_cb, (double)limits()->unauth_timeout, 0.0);
 	c->timer.data = c;
@@ -1045,7 +932,7 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	all = c;
 	count++;
 	log_debug("c2s %llx accepted peer=%s%s",
-	    (unsigned long long)c->conn->id, peer, ctx ? " tls" : "");
+	    (unsigned long long)c->st.connid, peer, ctx ? " tls" : "");
 	if (stream_ip_crowded(peer))
 		fail(c, "policy-violation",
 		    "too many connections from your "

@@ -26,33 +26,24 @@
 #define TOO_MANY_FAILURES "too many failed attempts from your address"
 
 struct comp {
-	struct conn *conn;
-	struct xml_stream *xs;
-	char *domain; /* set once the header named a configured one */
-	char id[17];
-	unsigned header_sent : 1;
+	struct stream st; /* first: the base hands it back to us */
+	char *domain;	  /* set once the header named a configured one */
 	unsigned authed : 1;
-	unsigned closed : 1;
 	ev_timer timer;
 	struct comp *next;
 };
 
 static struct comp *all;
 
-static void comp_data(struct conn *c, const char *p, size_t n);
-static void comp_closed(struct conn *c, const char *why);
-static const struct conn_ops comp_ops = {
-	.data = comp_data,
-	.closed = comp_closed,
-};
-
-static void xs_open(void *ud, struct xml_node *root, const char *cns);
-static void xs_stanza(void *ud, struct xml_node *st);
-static void xs_close(void *ud);
-static const struct xml_stream_cb xs_cb = {
-	.open = xs_open,
-	.stanza = xs_stanza,
-	.close = xs_close,
+static void comp_open(
+    struct stream *st, struct xml_node *root, const char *cns);
+static void comp_element(struct stream *st, struct xml_node *el);
+static void comp_lost(struct stream *st, const char *why);
+static const struct stream_proto comp_proto = {
+	.name = "component",
+	.open = comp_open,
+	.element = comp_element,
+	.lost = comp_lost,
 };
 
 static const struct cfg_component *
@@ -73,7 +64,8 @@ find_authed(const char *domain)
 	struct comp *c;
 
 	for (c = all; c; c = c->next)
-		if (c->authed && !c->closed && strcmp(c->domain, domain) == 0)
+		if (c->authed && !c->st.closed &&
+		    strcmp(c->domain, domain) == 0)
 			return c;
 	return NULL;
 }
@@ -87,17 +79,13 @@ component_connected(const char *domain)
 static void
 fail(struct comp *c, const char *condition, const char *text)
 {
-	if (c->closed)
-		return;
-	c->closed = 1;
-	stream_fail(
-	    c->conn, c->header_sent, NS_COMPONENT, c->domain, condition, text);
+	stream_fail(&c->st, condition, text);
 }
 
 static void
-xs_open(void *ud, struct xml_node *root, const char *cns)
+comp_open(struct stream *st, struct xml_node *root, const char *cns)
 {
-	struct comp *c = ud;
+	struct comp *c = (struct comp *)st;
 	const char *to = xml_node_attr(root, "to");
 
 	if (strcmp(cns, NS_COMPONENT) != 0) {
@@ -108,10 +96,10 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 		fail(c, "host-unknown", NULL);
 		return;
 	}
+	free(c->domain);
 	c->domain = xstrdup(to);
-	rand_id(c->id, sizeof(c->id));
-	stream_write_header(c->conn, NS_COMPONENT, c->domain, NULL, c->id);
-	c->header_sent = 1;
+	stream_set_local(st, to);
+	stream_open_reply(st, c->domain);
 }
 
 static void
@@ -129,13 +117,13 @@ handshake(struct comp *c, struct xml_node *el)
 		return;
 	}
 	/* a handshake is a login: the same per-address throttle as SASL */
-	if (stream_ip_auth_throttled(c->conn->peer)) {
+	if (stream_ip_auth_throttled(c->st.peer)) {
 		log_info("component %s handshake refused peer=%s: %s",
-		    c->domain, c->conn->peer, "too many failures");
+		    c->domain, c->st.peer, "too many failures");
 		fail(c, "policy-violation", TOO_MANY_FAILURES);
 		return;
 	}
-	cat = xasprintf("%s%s", c->id, cc->secret);
+	cat = xasprintf("%s%s", c->st.sid, cc->secret);
 	EVP_Digest(cat, strlen(cat), md, &n, EVP_sha1(), NULL);
 	OPENSSL_cleanse(cat, strlen(cat));
 	free(cat);
@@ -148,8 +136,8 @@ handshake(struct comp *c, struct xml_node *el)
 	low[i] = '\0';
 	if (gl != 40 || !ct_memeq(low, hex, 40)) {
 		log_info("component %s handshake failed peer=%s", c->domain,
-		    c->conn->peer);
-		stream_ip_auth_failed(c->conn->peer);
+		    c->st.peer);
+		stream_ip_auth_failed(c->st.peer);
 		fail(c, "not-authorized", NULL);
 		return;
 	}
@@ -167,10 +155,10 @@ handshake(struct comp *c, struct xml_node *el)
 			.max_attrs = (unsigned)config_running->limits.xml_attrs,
 		};
 
-		xml_stream_set_limits(c->xs, &l);
+		stream_set_limits(&c->st, &l);
 	}
-	conn_write_str(c->conn, "<handshake/>", 12);
-	log_info("component %s connected peer=%s", c->domain, c->conn->peer);
+	stream_send_str(&c->st, "<handshake/>");
+	log_info("component %s connected peer=%s", c->domain, c->st.peer);
 }
 
 /* The component may send as its domain or any JID at it. */
@@ -181,58 +169,42 @@ from_ok(const struct comp *c, const struct jid *f)
 }
 
 static void
-xs_stanza(void *ud, struct xml_node *st)
+comp_element(struct stream *sp, struct xml_node *st)
 {
-	struct comp *c = ud;
+	struct comp *c = (struct comp *)sp;
 	const char *from, *to;
 	struct jid f;
 
-	if (c->closed)
-		goto out;
 	if (!c->authed) {
-		if (strcmp(st->name, "handshake") == 0 &&
+		if (c->domain && strcmp(st->name, "handshake") == 0 &&
 		    strcmp(st->ns, NS_COMPONENT) == 0)
 			handshake(c, st);
 		else
 			fail(c, "not-authorized", NULL);
-		goto out;
+		return;
 	}
 	if (strcmp(st->ns, NS_COMPONENT) != 0 ||
 	    (strcmp(st->name, "message") != 0 &&
 		strcmp(st->name, "presence") != 0 &&
 		strcmp(st->name, "iq") != 0)) {
 		fail(c, "unsupported-stanza-type", NULL);
-		goto out;
+		return;
 	}
 	from = xml_node_attr(st, "from");
 	to = xml_node_attr(st, "to");
 	if (from == NULL || to == NULL) {
 		fail(c, "improper-addressing", NULL);
-		goto out;
+		return;
 	}
 	if (jid_parse_str(&f, from) != 0 || !from_ok(c, &f)) {
 		jid_cleanup(&f);
 		fail(c, "invalid-from", NULL);
-		goto out;
+		return;
 	}
 	/* re-stamp the prepared form */
 	xml_node_set_attr(st, "from", f.full);
 	router_route(st, &f, NULL);
 	jid_cleanup(&f);
-out:
-	xml_node_free(st);
-}
-
-static void
-xs_close(void *ud)
-{
-	struct comp *c = ud;
-
-	if (c->closed)
-		return;
-	c->closed = 1;
-	conn_write_str(c->conn, "</stream:stream>", 16);
-	conn_close(c->conn, 1, "stream closed");
 }
 
 static void
@@ -240,7 +212,6 @@ comp_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
     const char *kind)
 {
 	struct comp *c;
-	struct sbuf b;
 
 	UNUSED(ev);
 	c = find_authed(d->name);
@@ -249,47 +220,28 @@ comp_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 		stanza_bounce_unless_quiet(st, kind, "service-unavailable");
 		return;
 	}
-	sbuf_init(&b);
-	xml_serialize(st, NS_COMPONENT, &b);
-	if (conn_write_str(c->conn, b.data, b.len) != 0)
+	if (stream_send_node(&c->st, st) != 0)
 		fail(c, "policy-violation", "send queue full");
-	sbuf_cleanup(&b);
 }
 
-static void
-comp_data(struct conn *cn, const char *p, size_t n)
-{
-	struct comp *c = cn->owner;
-	size_t used = n;
-	enum xml_err e;
-
-	if (c->closed)
-		return;
-	e = xml_stream_feed(c->xs, p, n, &used);
-	if (e != XML_OK)
-		fail(c, stream_xml_condition(e), xml_stream_errmsg(c->xs));
-}
-
-/* Deferred by pointer, safely: only comp_closed defers it, once, after
+/* Deferred by pointer, safely: only comp_lost defers it, once, after
  * unlinking c (routing finds it no more) and stopping its timer. */
 static void
 comp_free(void *arg)
 {
 	struct comp *c = arg;
 
-	xml_stream_free(c->xs);
 	free(c->domain);
 	free(c);
 }
 
 static void
-comp_closed(struct conn *cn, const char *why)
+comp_lost(struct stream *st, const char *why)
 {
-	struct comp *c = cn->owner, **pp;
+	struct comp *c = (struct comp *)st, **pp;
 
 	if (c->authed)
 		log_info("component %s disconnected: %s", c->domain, why);
-	c->closed = 1;
 	ev_timer_stop(loop_ev, &c->timer);
 	for (pp = &all; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
@@ -297,10 +249,11 @@ comp_closed(struct conn *cn, const char *why)
 			break;
 		}
 	}
+	stream_cleanup(st);
 	loop_defer(comp_free, c);
 }
 
-/* Safe by pointer: comp_closed stops it before comp_free is deferred. */
+/* Safe by pointer: comp_lost stops it before comp_free is deferred. */
 static void
 timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -320,9 +273,9 @@ component_accept(int fd, const char *peer, const struct cfg_listener *l)
 	};
 
 	UNUSED(l);
-	c->conn = conn_new(fd, peer, NULL, &comp_ops, c);
-	c->conn->max_queue = (size_t)config_running->limits.send_queue * 4;
-	c->xs = xml_stream_new(&xs_cb, c, &lim);
+	stream_init(&c->st, &comp_proto, NS_COMPONENT, &lim);
+	stream_attach_tcp(&c->st, fd, peer, NULL,
+	    (size_t)config_running->limits.send_queue * 4);
 	ev_timer_init(&c->timer, timer_cb,
 	    (double)config_running->limits.unauth_timeout, 0.0);
 	c->timer.data = c;

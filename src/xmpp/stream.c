@@ -1,55 +1,264 @@
-/* stream.c: stream headers and stream errors. */
+/* stream.c: the stream base (see stream.h) and its TCP/TLS transport. */
 #include "xmpp/stream.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/util.h"
 #include "net/conn.h"
+#include "net/tls.h"
 #include "xmpp/router.h"
 
-void
-stream_write_header(struct conn *c, const char *content_ns, const char *from,
-    const char *to, const char *id)
-{
-	struct sbuf b;
+static void xs_open(void *ud, struct xml_node *root, const char *cns);
+static void xs_element(void *ud, struct xml_node *el);
+static void xs_close(void *ud);
+static const struct xml_stream_cb xs_cb = {
+	.open = xs_open,
+	.stanza = xs_element,
+	.close = xs_close,
+};
 
-	sbuf_init(&b);
-	sbuf_puts(&b, "<?xml version='1.0'?><stream:stream xmlns='");
-	sbuf_puts(&b, content_ns);
-	sbuf_puts(&b, "' xmlns:stream='" XML_NS_STREAM "'");
-	if (id) {
-		sbuf_puts(&b, " id='");
-		sbuf_put_xml_escaped(&b, id, strlen(id));
-		sbuf_putc(&b, '\'');
-	}
-	if (from) {
-		sbuf_puts(&b, " from='");
-		sbuf_put_xml_escaped(&b, from, strlen(from));
-		sbuf_putc(&b, '\'');
-	}
-	if (to) {
-		sbuf_puts(&b, " to='");
-		sbuf_put_xml_escaped(&b, to, strlen(to));
-		sbuf_putc(&b, '\'');
-	}
-	sbuf_puts(&b, " version='1.0' xml:lang='en'>");
-	conn_write_str(c, b.data, b.len);
-	sbuf_cleanup(&b);
+/* ---- the base ---- */
+
+void
+stream_init(struct stream *st, const struct stream_proto *proto,
+    const char *content_ns, const struct xml_limits *lim)
+{
+	st->proto = proto;
+	st->content_ns = content_ns;
+	st->parser = xml_stream_new(&xs_cb, st, lim);
 }
 
 void
-stream_fail(struct conn *c, int header_sent, const char *content_ns,
-    const char *from, const char *condition, const char *text)
+stream_cleanup(struct stream *st)
+{
+	if (st->throttle) {
+		ev_timer_stop(loop_ev, st->throttle);
+		free(st->throttle);
+		st->throttle = NULL;
+	}
+	xml_stream_free(st->parser);
+	st->parser = NULL;
+	free(st->local);
+	st->local = NULL;
+}
+
+/* The transport is gone: tell the protocol, once. */
+static void
+lost(struct stream *st, const char *why)
+{
+	if (st->lost_called)
+		return;
+	st->lost_called = 1;
+	st->closed = 1;
+	st->proto->lost(st, why);
+}
+
+void
+stream_set_limits(struct stream *st, const struct xml_limits *lim)
+{
+	xml_stream_set_limits(st->parser, lim);
+}
+
+void
+stream_set_local(struct stream *st, const char *domain)
+{
+	free(st->local);
+	st->local = domain ? xstrdup(domain) : NULL;
+}
+
+void
+stream_set_rate(struct stream *st, double rate, double burst)
+{
+	st->rate = rate;
+	st->burst = burst;
+	st->tokens = burst;
+	st->tokens_ms = now_ms();
+}
+
+/* Safe by pointer: stream_cleanup stops and frees it, from lost(). */
+static void
+throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct stream *st = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	ev_timer_stop(loop_ev, w);
+	free(w);
+	st->throttle = NULL;
+	if (!st->closed)
+		st->tp->pause(st, 0);
+}
+
+/* Spend n bytes from the bucket; pause reading until it has refilled
+ * when it runs dry (the bytes already read are processed). */
+static void
+meter(struct stream *st, size_t n)
+{
+	int64_t now;
+
+	if (st->rate <= 0)
+		return;
+	now = now_ms();
+	st->tokens += st->rate * (double)(now - st->tokens_ms) / 1000.0;
+	if (st->tokens > st->burst)
+		st->tokens = st->burst;
+	st->tokens_ms = now;
+	st->tokens -= (double)n;
+	if (st->tokens >= 0 || st->throttle)
+		return;
+	st->throttle = xmalloc(sizeof(*st->throttle));
+	ev_timer_init(st->throttle, throttle_cb, -st->tokens / st->rate, 0.0);
+	st->throttle->data = st;
+	ev_timer_start(loop_ev, st->throttle);
+	st->tp->pause(st, 1);
+	log_debug("%s %llx throttled for %.2fs", st->proto->name,
+	    (unsigned long long)st->connid, -st->tokens / st->rate);
+}
+
+void
+stream_feed(struct stream *st, const char *p, size_t n)
+{
+	meter(st, n);
+	while (n > 0 && !st->closed) {
+		size_t used = n;
+		enum xml_err e = xml_stream_feed(st->parser, p, n, &used);
+
+		if (e != XML_OK) {
+			stream_fail(st,
+			    e == XML_ERR_CLOSED ? "not-well-formed"
+						: stream_xml_condition(e),
+			    xml_stream_errmsg(st->parser));
+			return;
+		}
+		if (st->restart) {
+			st->restart = 0;
+			xml_stream_restart(st->parser);
+			/* RFC 6120 §5.4.3.3: plaintext pipelined behind
+			 * <starttls/> is dropped, never read as XML of the
+			 * new stream (TLS may already be running: the
+			 * <proceed/> flush starts it at once) */
+			if (st->tls_switch) {
+				st->tls_switch = 0;
+				if (n > used)
+					log_info("%s %llx dropped %zu bytes "
+						 "sent after <starttls/>",
+					    st->proto->name,
+					    (unsigned long long)st->connid,
+					    n - used);
+				return;
+			}
+		}
+		if (used > n)
+			used = n;
+		p += used;
+		n -= used;
+	}
+}
+
+static void
+xs_open(void *ud, struct xml_node *root, const char *cns)
+{
+	struct stream *st = ud;
+
+	if (!st->closed)
+		st->proto->open(st, root, cns);
+}
+
+static void
+xs_element(void *ud, struct xml_node *el)
+{
+	struct stream *st = ud;
+
+	/* after a restart was asked for, nothing more of the old stream
+	 * is read (the parser stops there) */
+	if (!st->closed && !st->restart)
+		st->proto->element(st, el);
+	xml_node_free(el);
+}
+
+static void
+xs_close(void *ud)
+{
+	struct stream *st = ud;
+
+	if (st->closed)
+		return;
+	if (st->proto->close)
+		st->proto->close(st);
+	else
+		stream_close(st, "stream closed");
+}
+
+void
+stream_open_reply(struct stream *st, const char *from)
+{
+	rand_id(st->sid, sizeof(st->sid));
+	st->tp->header(st, from, NULL, st->sid);
+	st->header_sent = 1;
+}
+
+int
+stream_send(struct stream *st, struct xml_node *n)
+{
+	int rc = stream_send_node(st, n);
+
+	xml_node_free(n);
+	return rc;
+}
+
+int
+stream_send_node(struct stream *st, const struct xml_node *n)
 {
 	struct sbuf b;
+	struct rbuf *r;
+	int rc;
 
-	if (!header_sent)
-		stream_write_header(c, content_ns, from, NULL, NULL);
+	sbuf_init(&b);
+	xml_serialize(n, st->content_ns, &b);
+	r = rbuf_from_sbuf(&b);
+	sbuf_cleanup(&b);
+	rc = st->tp->write(st, r, 0);
+	rbuf_unref(r);
+	return rc;
+}
+
+int
+stream_send_rbuf(struct stream *st, struct rbuf *r)
+{
+	return st->tp->write(st, r, 0);
+}
+
+int
+stream_send_str(struct stream *st, const char *s)
+{
+	struct rbuf *r = rbuf_new(s, strlen(s));
+	int rc = st->tp->write(st, r, 0);
+
+	rbuf_unref(r);
+	return rc;
+}
+
+void
+stream_fail(struct stream *st, const char *condition, const char *text)
+{
+	struct sbuf b;
+	struct rbuf *r;
+
+	if (st->closed)
+		return;
+	st->closed = 1;
+	if (!st->header_sent) {
+		st->tp->header(st, st->local, NULL, NULL);
+		st->header_sent = 1;
+	}
 	sbuf_init(&b);
 	sbuf_puts(&b, "<stream:error><");
 	sbuf_puts(&b, condition);
@@ -59,15 +268,50 @@ stream_fail(struct conn *c, int header_sent, const char *content_ns,
 		sbuf_put_xml_escaped(&b, text, strlen(text));
 		sbuf_puts(&b, "</text>");
 	}
-	sbuf_puts(&b, "</stream:error></stream:stream>");
-	/* the error must get out even past the queue limit */
-	c->max_queue = 0;
-	conn_write_str(c, b.data, b.len);
+	sbuf_puts(&b, "</stream:error>");
+	r = rbuf_from_sbuf(&b);
 	sbuf_cleanup(&b);
-	log_debug("conn %llx stream error %s%s%s peer=%s",
-	    (unsigned long long)c->id, condition, text ? ": " : "",
-	    text ? text : "", c->peer);
-	conn_close(c, 1, condition);
+	/* the error must get out even past the queue limit */
+	st->tp->write(st, r, 1);
+	rbuf_unref(r);
+	st->tp->footer(st);
+	log_debug("%s %llx stream error %s%s%s peer=%s", st->proto->name,
+	    (unsigned long long)st->connid, condition, text ? ": " : "",
+	    text ? text : "", st->peer);
+	st->tp->close(st, 1, condition);
+}
+
+void
+stream_close(struct stream *st, const char *why)
+{
+	if (st->closed)
+		return;
+	st->closed = 1;
+	st->tp->footer(st);
+	st->tp->close(st, 1, why);
+}
+
+void
+stream_restart(struct stream *st, SSL_CTX *tls)
+{
+	xml_stream_request_restart(st->parser);
+	st->restart = 1;
+	if (tls) {
+		st->tls_switch = 1;
+		st->tp->starttls(st, tls);
+	}
+}
+
+SSL *
+stream_ssl(const struct stream *st)
+{
+	return st->tp->ssl(st);
+}
+
+size_t
+stream_queued(const struct stream *st)
+{
+	return st->tp->queued(st);
 }
 
 const char *
@@ -90,20 +334,195 @@ stream_xml_condition(enum xml_err e)
 	}
 }
 
-int
-stream_send_node(
-    struct conn *c, const struct xml_node *n, const char *content_ns)
-{
-	struct sbuf b;
-	int rc;
+/* ---- ALPN hand-off ---- */
 
-	sbuf_init(&b);
-	xml_serialize(n, content_ns, &b);
-	rc = conn_write_str(c, b.data, b.len);
-	sbuf_cleanup(&b);
-	return rc;
+#define ALPN_MAX 4
+
+static struct {
+	const char *proto;
+	void (*adopt)(struct conn *c, const char *proto);
+} alpn[ALPN_MAX];
+
+void
+stream_alpn_register(
+    const char *proto, void (*adopt)(struct conn *c, const char *proto))
+{
+	size_t i;
+
+	for (i = 0; i < ALPN_MAX && alpn[i].proto; i++)
+		if (strcmp(alpn[i].proto, proto) == 0)
+			break;
+	if (i == ALPN_MAX) {
+		log_err("ALPN: no room for %s", proto);
+		return;
+	}
+	alpn[i].proto = proto;
+	alpn[i].adopt = adopt;
+	tls_alpn_offer(proto);
 }
 
+/* ---- TCP and TLS on a struct conn ---- */
+
+static struct conn *
+conn_of(const struct stream *st)
+{
+	return st->tp_data;
+}
+
+static int
+tcp_write(struct stream *st, struct rbuf *r, int force)
+{
+	struct conn *c = conn_of(st);
+
+	if (c == NULL)
+		return -1;
+	if (force)
+		c->max_queue = 0;
+	return conn_write(c, r);
+}
+
+static void
+tcp_header(struct stream *st, const char *from, const char *to, const char *id)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	sbuf_puts(&b, "<?xml version='1.0'?><stream:stream xmlns='");
+	sbuf_puts(&b, st->content_ns);
+	sbuf_puts(&b, "' xmlns:stream='" XML_NS_STREAM "'");
+	if (id) {
+		sbuf_puts(&b, " id='");
+		sbuf_put_xml_escaped(&b, id, strlen(id));
+		sbuf_putc(&b, '\'');
+	}
+	if (from) {
+		sbuf_puts(&b, " from='");
+		sbuf_put_xml_escaped(&b, from, strlen(from));
+		sbuf_putc(&b, '\'');
+	}
+	if (to) {
+		sbuf_puts(&b, " to='");
+		sbuf_put_xml_escaped(&b, to, strlen(to));
+		sbuf_putc(&b, '\'');
+	}
+	sbuf_puts(&b, " version='1.0' xml:lang='en'>");
+	if (conn_of(st))
+		conn_write_str(conn_of(st), b.data, b.len);
+	sbuf_cleanup(&b);
+}
+
+static void
+tcp_footer(struct stream *st)
+{
+	if (conn_of(st))
+		conn_write_str(conn_of(st), "</stream:stream>", 16);
+}
+
+static void
+tcp_close(struct stream *st, int flush, const char *why)
+{
+	if (conn_of(st))
+		conn_close(conn_of(st), flush, why);
+}
+
+static void
+tcp_starttls(struct stream *st, SSL_CTX *ctx)
+{
+	if (conn_of(st))
+		conn_starttls(conn_of(st), ctx);
+}
+
+static SSL *
+tcp_ssl(const struct stream *st)
+{
+	return conn_of(st) ? conn_of(st)->ssl : NULL;
+}
+
+static void
+tcp_pause(struct stream *st, int paused)
+{
+	if (conn_of(st))
+		conn_pause(conn_of(st), paused);
+}
+
+static size_t
+tcp_queued(const struct stream *st)
+{
+	return conn_of(st) ? conn_of(st)->queued : 0;
+}
+
+static const struct stream_transport tcp_transport = {
+	.name = "tcp",
+	.write = tcp_write,
+	.header = tcp_header,
+	.footer = tcp_footer,
+	.close = tcp_close,
+	.starttls = tcp_starttls,
+	.ssl = tcp_ssl,
+	.pause = tcp_pause,
+	.queued = tcp_queued,
+};
+
+static void
+tcp_data(struct conn *c, const char *p, size_t n)
+{
+	stream_feed(c->owner, p, n);
+}
+
+static void
+tcp_closed(struct conn *c, const char *why)
+{
+	struct stream *st = c->owner;
+
+	st->tp_data = NULL;
+	lost(st, why);
+}
+
+/* A Direct TLS handshake that chose another protocol by ALPN: the
+ * connection goes to it before any XML was read or written. */
+static void
+tcp_tls_ready(struct conn *c)
+{
+	struct stream *st = c->owner;
+	const unsigned char *sel = NULL;
+	unsigned int len = 0;
+	size_t i;
+
+	if (!st->direct_tls || st->header_sent)
+		return;
+	SSL_get0_alpn_selected(c->ssl, &sel, &len);
+	for (i = 0; sel && i < ALPN_MAX && alpn[i].proto; i++) {
+		if (strlen(alpn[i].proto) != len ||
+		    memcmp(alpn[i].proto, sel, len) != 0)
+			continue;
+		log_debug("%s %llx handed to %s by ALPN", st->proto->name,
+		    (unsigned long long)c->id, alpn[i].proto);
+		st->tp_data = NULL;
+		lost(st, "handed over by ALPN");
+		alpn[i].adopt(c, alpn[i].proto);
+		return;
+	}
+}
+
+static const struct conn_ops tcp_conn_ops = {
+	.data = tcp_data,
+	.closed = tcp_closed,
+	.tls_ready = tcp_tls_ready,
+};
+
+void
+stream_attach_tcp(
+    struct stream *st, int fd, const char *peer, SSL_CTX *ctx, size_t max_queue)
+{
+	struct conn *c = conn_new(fd, peer, ctx, &tcp_conn_ops, st);
+
+	c->max_queue = max_queue;
+	st->tp = &tcp_transport;
+	st->tp_data = c;
+	st->connid = c->id;
+	st->direct_tls = ctx != NULL;
+	snprintf(st->peer, sizeof(st->peer), "%s", peer);
+}
 /* ---- per-address limits ---- */
 
 int
