@@ -57,7 +57,7 @@ static struct c2s *all;
 static unsigned count;
 
 static void c2s_open(struct stream *st, struct xml_node *root, const char *cns);
-static void c2s_element(struct stream *st, struct xml_node *el);
+static void c2s_element(struct stream *sp, struct xml_node *st);
 static void c2s_close(struct stream *st);
 static void c2s_lost(struct stream *st, const char *why);
 static const struct stream_proto c2s_proto = {

@@ -37,7 +37,7 @@ static struct comp *all;
 
 static void comp_open(
     struct stream *st, struct xml_node *root, const char *cns);
-static void comp_element(struct stream *st, struct xml_node *el);
+static void comp_element(struct stream *sp, struct xml_node *st);
 static void comp_lost(struct stream *st, const char *why);
 static const struct stream_proto comp_proto = {
 	.name = "component",
