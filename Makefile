@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 BUILD ?= build
-PKGS = expat openssl libgsasl libidn sqlite3 yaml-0.1
+PKGS = expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wwrite-strings \
@@ -13,8 +13,14 @@ HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
 	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS) $(CFLAGS)
-# libev ships no .pc file on Debian 12.
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev $(EXTRA_LDFLAGS)
+# libev ships no .pc file on Debian 12. It is linked statically: its
+# shared library also exports a libevent compatibility API (event_add,
+# event_set...) that would take the place of the real libevent that
+# libunbound's resolver thread calls, and crash it.
+# It comes first, before libunbound asks for those symbols, so that the
+# linker takes only ev.o from the archive.
+LIBS = -l:libev.a -lm $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+       $(EXTRA_LDFLAGS)
 
 # every .c under src/, however deep (src/mod/muc/*.c too), but main.c
 ALL_SRC := $(sort $(shell find src -name '*.c'))

@@ -23,6 +23,7 @@
 #include "xmpp/component.h"
 #include "xmpp/domain.h"
 #include "xmpp/router.h"
+#include "xmpp/s2s.h"
 #include "xmpp/session.h"
 #include "xmpp/users.h"
 
@@ -53,6 +54,7 @@ setup_domains(const struct config *c)
 {
 	router_setup_domains();
 	component_setup_domains(c);
+	s2s_setup_domains(c);
 }
 
 static void
@@ -67,9 +69,11 @@ reload(void)
 		    err);
 		return;
 	}
-	if (tls_load(n, err, sizeof(err)) != 0) {
+	if (tls_load(n, err, sizeof(err)) != 0 ||
+	    s2s_setup(n, err, sizeof(err)) != 0) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    err);
+		tls_load(cfg, err, sizeof(err));
 		config_free(n);
 		return;
 	}
@@ -79,6 +83,7 @@ reload(void)
 		host_setup(cfg, err, sizeof(err));
 		setup_domains(cfg);
 		tls_load(cfg, err, sizeof(err));
+		s2s_setup(cfg, err, sizeof(err));
 		config_free(n);
 		return;
 	}
@@ -204,6 +209,7 @@ begin_shutdown(const char *why)
 	 * is routed to storage */
 	session_close_all("system-shutdown", NULL);
 	component_close_all("system-shutdown", NULL);
+	s2s_close_all("system-shutdown", NULL);
 	/* give the stream errors a moment to reach the peers */
 	ev_timer_init(&shutdown_poll, shutdown_check, 0.05, 0.05);
 	ev_timer_start(loop_ev, &shutdown_poll);
@@ -282,6 +288,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_cfg;
 	}
+	if (s2s_setup(cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ternd: %s\n", err);
+		goto out_tls;
+	}
 	if (check) {
 		printf("ternd: configuration OK: %s\n", cfg->file);
 		rc = 0;
@@ -303,6 +313,8 @@ main(int argc, char **argv)
 	listener_set_handler(LISTEN_C2S, c2s_accept);
 	listener_set_handler(LISTEN_C2S_TLS, c2s_accept);
 	listener_set_handler(LISTEN_COMPONENT, component_accept);
+	listener_set_handler(LISTEN_S2S, s2s_accept);
+	listener_set_handler(LISTEN_S2S_TLS, s2s_accept);
 	if (listener_open_all(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_listeners;
@@ -346,6 +358,7 @@ out_store:
 	store_close(store_main);
 	store_main = NULL;
 out_tls:
+	s2s_shutdown();
 	tls_shutdown();
 out_cfg:
 	config_free(cfg);

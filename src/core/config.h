@@ -58,9 +58,15 @@ struct cfg_section {
 
 /* ---- ternd's configuration ---- */
 
-enum listener_kind { LISTEN_C2S, LISTEN_C2S_TLS, LISTEN_COMPONENT };
-extern const char
-    *const cfg_listener_kinds[]; /* "c2s", "c2s_tls", "component" */
+enum listener_kind {
+	LISTEN_C2S,
+	LISTEN_C2S_TLS,
+	LISTEN_COMPONENT,
+	LISTEN_S2S,
+	LISTEN_S2S_TLS,
+};
+/* "c2s", "c2s_tls", "component", "s2s", "s2s_tls" */
+extern const char *const cfg_listener_kinds[];
 
 struct cfg_listener {
 	int kind;      /* enum listener_kind */
@@ -124,6 +130,31 @@ struct cfg_storage {
 };
 extern const char *const cfg_storage_backends[];
 
+/* A fixed route to a remote server (instead of DNS). */
+struct cfg_s2s_route {
+	char *domain;
+	char *address; /* IP address */
+	long long port;
+	int direct_tls; /* TLS from the first byte (XEP-0368) */
+};
+
+struct cfg_s2s {
+	int enabled;	 /* outgoing federation */
+	int secure_auth; /* peers must present a valid certificate */
+	struct cfg_strlist secure_domains;   /* ...these always */
+	struct cfg_strlist insecure_domains; /* ...these never (dialback) */
+	char *ca_file;		/* trust store; NULL: the system's */
+	char *dns_server;	/* "ip" or "ip@port"; NULL: /etc/resolv.conf */
+	struct cfg_list routes; /* struct cfg_s2s_route */
+	struct cfg_strlist blocked; /* never talk to these */
+	struct cfg_strlist allowed; /* non-empty: only these */
+	long long connect_timeout;
+	long long idle_timeout;
+	long long stanza_size;
+	long long queue_size; /* bytes waiting for a connection */
+	long long streams_per_domain;
+};
+
 struct config {
 	char *file;    /* the path it was loaded from */
 	int log_level; /* index into cfg_log_levels (= enum log_level) */
@@ -136,6 +167,7 @@ struct config {
 	struct cfg_list listeners;  /* struct cfg_listener */
 	struct cfg_list hosts;	    /* struct cfg_host */
 	struct cfg_list components; /* struct cfg_component */
+	struct cfg_s2s s2s;
 };
 extern const char *const cfg_log_levels[];
 

@@ -72,6 +72,7 @@ struct mapinfo {
 extern const struct cfg_section cfg_listener_section;
 extern const struct cfg_section cfg_host_section;
 extern const struct cfg_section cfg_component_section;
+extern const struct cfg_section cfg_s2s_section;
 extern const struct cfg_section cfg_service_section;
 
 /* ---- config_yaml.c ---- */

@@ -9,8 +9,8 @@
 
 /* ---- the tables ---- */
 
-const char *const cfg_listener_kinds[] = { "c2s", "c2s_tls", "component",
-	NULL };
+const char *const cfg_listener_kinds[] = { "c2s", "c2s_tls", "component", "s2s",
+	"s2s_tls", NULL };
 const char *const cfg_tls_versions[] = { "1.2", "1.3", NULL };
 const char *const cfg_storage_backends[] = { "sqlite", "memory", NULL };
 /* Same order as enum log_level. */
@@ -232,7 +232,9 @@ static const struct cfg_directive listener_dirs[] = {
 	    .choices = cfg_listener_kinds,
 	    .required = 1,
 	    .doc = "What the port speaks: c2s (clients, STARTTLS), c2s_tls "
-		   "(clients, direct TLS) or component (XEP-0114)." },
+		   "(clients, direct TLS), component (XEP-0114), s2s "
+		   "(other servers, STARTTLS; usually 5269) or s2s_tls "
+		   "(other servers, direct TLS, XEP-0368; usually 5270)." },
 	{ .name = "address",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_listener, address),
@@ -387,6 +389,11 @@ static const struct cfg_directive root_dirs[] = {
 	    .offset = offsetof(struct config, components),
 	    .sub = &cfg_component_section,
 	    .doc = "External components allowed to connect." },
+	{ .name = "s2s",
+	    .type = CFG_SECTION,
+	    .offset = offsetof(struct config, s2s),
+	    .sub = &cfg_s2s_section,
+	    .doc = "Federation with other servers (server-to-server)." },
 	{ .name = NULL },
 };
 

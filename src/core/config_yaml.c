@@ -608,7 +608,8 @@ is_path_field(const struct cfg_ctx *x, const void *field)
 
 	return c != NULL &&
 	       (field == &c->pidfile || field == &c->control_socket ||
-		   field == &c->storage.path || field == &c->tls.cert_dir);
+		   field == &c->storage.path || field == &c->tls.cert_dir ||
+		   field == &c->s2s.ca_file);
 }
 
 static int

@@ -117,6 +117,16 @@ mark_dirty(struct conn *c)
 	dirty = c;
 }
 
+/* The chain is checked after the handshake against the domain the peer
+ * claims (tls_peer_check); the handshake itself takes any. */
+static int
+accept_any_cert(int ok, X509_STORE_CTX *x)
+{
+	UNUSED(ok);
+	UNUSED(x);
+	return 1;
+}
+
 static void
 start_tls(struct conn *c, SSL_CTX *ctx)
 {
@@ -127,7 +137,19 @@ start_tls(struct conn *c, SSL_CTX *ctx)
 	}
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set_app_data(c->ssl, c); /* ALPN asks whether it is Direct TLS */
-	SSL_set_accept_state(c->ssl);
+	if (c->tls_client) {
+		SSL_set_connect_state(c->ssl);
+		if (c->tls_sni)
+			SSL_set_tlsext_host_name(c->ssl, c->tls_sni);
+		if (c->tls_alpn)
+			SSL_set_alpn_protos(c->ssl,
+			    (const unsigned char *)c->tls_alpn,
+			    (unsigned)strlen(c->tls_alpn));
+	} else {
+		SSL_set_accept_state(c->ssl);
+	}
+	if (c->want_peer_cert)
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, accept_any_cert);
 	c->tls_handshaking = 1;
 }
 
@@ -158,6 +180,24 @@ conn_new(int fd, const char *peer, SSL_CTX *tls_ctx, const struct conn_ops *ops,
 		start_tls(c, tls_ctx);
 	}
 	return c;
+}
+
+void
+conn_tls_client(struct conn *c, const char *sni, const char *alpn)
+{
+	c->tls_client = 1;
+	free(c->tls_sni);
+	c->tls_sni = sni ? xstrdup(sni) : NULL;
+	free(c->tls_alpn);
+	c->tls_alpn = alpn ? xstrdup(alpn) : NULL;
+}
+
+void
+conn_want_peer_cert(struct conn *c)
+{
+	c->want_peer_cert = 1;
+	if (c->ssl && c->tls_handshaking)
+		SSL_set_verify(c->ssl, SSL_VERIFY_PEER, accept_any_cert);
 }
 
 void
@@ -648,6 +688,8 @@ reap_all(void)
 			SSL_free(c->ssl);
 		close(c->fd);
 		wq_clear(c);
+		free(c->tls_sni);
+		free(c->tls_alpn);
 		free(c);
 	}
 	dead_n = 0;

@@ -50,7 +50,11 @@ struct conn {
 	unsigned tls_direct : 1;
 	unsigned close_timer_armed : 1;
 	unsigned closed_called : 1;
-	ev_timer close_timer; /* bounds the flush of a closing conn */
+	unsigned tls_client : 1;     /* we connected: TLS client side */
+	unsigned want_peer_cert : 1; /* ask the peer for a certificate */
+	char *tls_sni;		     /* client side: the name we expect */
+	char *tls_alpn;		     /* client side: wire-format ALPN list */
+	ev_timer close_timer;	     /* bounds the flush of a closing conn */
 	const char *close_why;
 	SSL_CTX *starttls_ctx;
 	size_t tls_retry_len; /* SSL_write must be retried with this length */
@@ -81,6 +85,13 @@ void conn_starttls(struct conn *c, SSL_CTX *ctx);
  * timer); ops->closed is called once. */
 void conn_close(struct conn *c, int flush, const char *why);
 int conn_is_tls(const struct conn *c);
+/* Our side of TLS is the client's (an outgoing connection): sni names
+ * the server, alpn is an ALPN list in wire format (length-prefixed
+ * names) or NULL. Call before conn_starttls. */
+void conn_tls_client(struct conn *c, const char *sni, const char *alpn);
+/* Ask the peer for its certificate (server-to-server); checked by the
+ * owner after the handshake. */
+void conn_want_peer_cert(struct conn *c);
 /* Hand the conn to another owner (a protocol chosen by ALPN). */
 void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner);
 /* Pause/resume reading (bandwidth limits, backpressure). */

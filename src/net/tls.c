@@ -18,9 +18,11 @@
 
 struct tls_cert {
 	SSL_CTX *ctx;
-	char **names; /* DNS SANs (or CN when no SAN), lowercase */
+	SSL_CTX *client_ctx; /* outgoing s2s, made when first needed */
+	char **names;	     /* DNS SANs (or CN when no SAN), lowercase */
 	size_t nnames;
 	char *file;
+	char *key;
 };
 
 struct tls_set {
@@ -29,6 +31,7 @@ struct tls_set {
 };
 
 static struct tls_set cur;
+static int min_version; /* of the running config, for client contexts */
 
 static void
 set_free(struct tls_set *s)
@@ -37,10 +40,12 @@ set_free(struct tls_set *s)
 
 	for (i = 0; i < s->n; i++) {
 		SSL_CTX_free(s->v[i].ctx);
+		SSL_CTX_free(s->v[i].client_ctx);
 		for (j = 0; j < s->v[i].nnames; j++)
 			free(s->v[i].names[j]);
 		free(s->v[i].names);
 		free(s->v[i].file);
+		free(s->v[i].key);
 	}
 	free(s->v);
 	s->v = NULL;
@@ -87,6 +92,45 @@ tls_ctx_for(const char *name)
 	if (c)
 		return c->ctx;
 	return cur.n ? cur.v[0].ctx : NULL;
+}
+
+/* The client side of a server-to-server connection from local: our
+ * certificate for local goes with it (the peer may authenticate us with
+ * it, SASL EXTERNAL); the peer's is checked after the handshake
+ * (tls_peer_check), so that an untrusted one can still fall back to
+ * dialback where the policy allows. */
+SSL_CTX *
+tls_client_ctx(const char *local)
+{
+	struct tls_cert *c = find_cert(local);
+	SSL_CTX *ctx;
+
+	if (c == NULL && cur.n)
+		c = &cur.v[0];
+	if (c == NULL)
+		return NULL;
+	if (c->client_ctx)
+		return c->client_ctx;
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, min_version);
+	SSL_CTX_set_options(
+	    ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS |
+				  SSL_MODE_ENABLE_PARTIAL_WRITE |
+				  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, c->key, SSL_FILETYPE_PEM) != 1) {
+		log_warn("tls client context for %s: %s", local,
+		    ERR_reason_error_string(ERR_get_error()));
+		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	c->client_ctx = ctx;
+	return ctx;
 }
 
 int
@@ -150,7 +194,7 @@ alpn_find(const unsigned char *in, unsigned int inlen, const char *want)
 	return -1;
 }
 
-/* xmpp-client when the client offers it; another registered protocol
+/* xmpp-client or xmpp-server when offered; another registered protocol
  * only on Direct TLS (a STARTTLS stream is XMPP already). */
 static int
 alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
@@ -158,6 +202,9 @@ alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 {
 	const struct conn *c = SSL_get_app_data(ssl);
 	int at = alpn_find(in, inlen, "xmpp-client");
+
+	if (at < 0)
+		at = alpn_find(in, inlen, "xmpp-server");
 	size_t i;
 
 	UNUSED(arg);
@@ -329,6 +376,7 @@ tls_load(const struct config *cfg, char *err, size_t errlen)
 		x = SSL_CTX_get0_certificate(c.ctx);
 		collect_names(&c, x);
 		c.file = xstrdup(cert);
+		c.key = xstrdup(key);
 		next.v = xrealloc(next.v, (next.n + 1) * sizeof(*next.v));
 		next.v[next.n++] = c;
 		log_debug("tls loaded cert=%s names=%zu", cert, c.nnames);
@@ -342,6 +390,8 @@ tls_load(const struct config *cfg, char *err, size_t errlen)
 	}
 	/* connections keep references to the contexts they use */
 	set_free(&cur);
+	min_version =
+	    cfg->tls.min_version == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
 	cur = next;
 	next.v = NULL;
 	next.n = 0;

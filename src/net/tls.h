@@ -19,6 +19,16 @@ SSL_CTX *tls_ctx_for(const char *name);
 /* Offer proto by ALPN (RFC 7301) on Direct TLS connections, after
  * xmpp-client. */
 void tls_alpn_offer(const char *proto);
+/* The client context for outgoing server-to-server connections from
+ * local (our certificate for local goes with it). */
+SSL_CTX *tls_client_ctx(const char *local);
+/* The store peers' certificates are checked against: ca_file, or the
+ * system's when NULL or empty. -1 with err on failure (the old one stays). */
+int tls_trust_load(const char *ca_file, char *err, size_t errlen);
+void tls_trust_free(void);
+/* Does the peer's certificate chain to the trust store and name domain
+ * (RFC 6125 DNS-ID, xmppAddr, SRV-ID)? 1 yes; 0 no, with why. */
+int tls_peer_check(SSL *ssl, const char *domain, const char **why);
 /* Does some certificate cover name? */
 int tls_covers(const char *name);
 

@@ -177,13 +177,13 @@ comp_element(struct stream *sp, struct xml_node *st)
 
 	if (!c->authed) {
 		if (c->domain && strcmp(st->name, "handshake") == 0 &&
-		    strcmp(st->ns, NS_COMPONENT) == 0)
+		    strcmp(st->ns, XML_NS_CLIENT) == 0)
 			handshake(c, st);
 		else
 			fail(c, "not-authorized", NULL);
 		return;
 	}
-	if (strcmp(st->ns, NS_COMPONENT) != 0 ||
+	if (strcmp(st->ns, XML_NS_CLIENT) != 0 ||
 	    (strcmp(st->name, "message") != 0 &&
 		strcmp(st->name, "presence") != 0 &&
 		strcmp(st->name, "iq") != 0)) {

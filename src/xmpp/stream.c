@@ -35,6 +35,12 @@ stream_init(struct stream *st, const struct stream_proto *proto,
 	st->parser = xml_stream_new(&xs_cb, st, lim);
 }
 
+static void
+parser_free(void *p)
+{
+	xml_stream_free(p);
+}
+
 void
 stream_cleanup(struct stream *st)
 {
@@ -43,7 +49,10 @@ stream_cleanup(struct stream *st)
 		free(st->throttle);
 		st->throttle = NULL;
 	}
-	xml_stream_free(st->parser);
+	/* we may be inside the parser (a failed TLS handshake ends the
+	 * connection from within the element that started it) */
+	if (st->parser)
+		loop_defer(parser_free, st->parser);
 	st->parser = NULL;
 	free(st->local);
 	st->local = NULL;
@@ -131,6 +140,8 @@ stream_feed(struct stream *st, const char *p, size_t n)
 		size_t used = n;
 		enum xml_err e = xml_stream_feed(st->parser, p, n, &used);
 
+		if (st->closed)
+			return;
 		if (e != XML_OK) {
 			stream_fail(st,
 			    e == XML_ERR_CLOSED ? "not-well-formed"
@@ -172,6 +183,21 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 		st->proto->open(st, root, cns);
 }
 
+/* Stanzas of jabber:server and jabber:component:accept streams are the
+ * same stanzas as jabber:client's (RFC 6120 §4.8.3): inside the server
+ * they all carry jabber:client, so modules look for one namespace. */
+static void
+to_client_ns(struct xml_node *n, const char *content_ns)
+{
+	struct xml_node *c;
+
+	if (n->type != XML_ELEMENT || strcmp(n->ns, content_ns) != 0)
+		return;
+	n->ns = XML_NS_CLIENT;
+	for (c = n->children; c; c = c->next)
+		to_client_ns(c, content_ns);
+}
+
 static void
 xs_element(void *ud, struct xml_node *el)
 {
@@ -179,8 +205,11 @@ xs_element(void *ud, struct xml_node *el)
 
 	/* after a restart was asked for, nothing more of the old stream
 	 * is read (the parser stops there) */
-	if (!st->closed && !st->restart)
+	if (!st->closed && !st->restart) {
+		if (strcmp(st->content_ns, XML_NS_CLIENT) != 0)
+			to_client_ns(el, st->content_ns);
 		st->proto->element(st, el);
+	}
 	xml_node_free(el);
 }
 
@@ -202,6 +231,14 @@ stream_open_reply(struct stream *st, const char *from)
 {
 	rand_id(st->sid, sizeof(st->sid));
 	st->tp->header(st, from, NULL, st->sid);
+	st->header_sent = 1;
+}
+
+void
+stream_open_initiate(struct stream *st, const char *from, const char *to)
+{
+	st->sid[0] = '\0';
+	st->tp->header(st, from, to, NULL);
 	st->header_sent = 1;
 }
 
@@ -341,7 +378,7 @@ stream_xml_condition(enum xml_err e)
 static struct {
 	const char *proto;
 	void (*adopt)(struct conn *c, const char *proto);
-} alpn[ALPN_MAX];
+} alpn_tab[ALPN_MAX];
 
 void
 stream_alpn_register(
@@ -349,15 +386,15 @@ stream_alpn_register(
 {
 	size_t i;
 
-	for (i = 0; i < ALPN_MAX && alpn[i].proto; i++)
-		if (strcmp(alpn[i].proto, proto) == 0)
+	for (i = 0; i < ALPN_MAX && alpn_tab[i].proto; i++)
+		if (strcmp(alpn_tab[i].proto, proto) == 0)
 			break;
 	if (i == ALPN_MAX) {
 		log_err("ALPN: no room for %s", proto);
 		return;
 	}
-	alpn[i].proto = proto;
-	alpn[i].adopt = adopt;
+	alpn_tab[i].proto = proto;
+	alpn_tab[i].adopt = adopt;
 	tls_alpn_offer(proto);
 }
 
@@ -390,6 +427,8 @@ tcp_header(struct stream *st, const char *from, const char *to, const char *id)
 	sbuf_puts(&b, "<?xml version='1.0'?><stream:stream xmlns='");
 	sbuf_puts(&b, st->content_ns);
 	sbuf_puts(&b, "' xmlns:stream='" XML_NS_STREAM "'");
+	if (st->header_ns)
+		sbuf_puts(&b, st->header_ns);
 	if (id) {
 		sbuf_puts(&b, " id='");
 		sbuf_put_xml_escaped(&b, id, strlen(id));
@@ -488,20 +527,25 @@ tcp_tls_ready(struct conn *c)
 	unsigned int len = 0;
 	size_t i;
 
-	if (!st->direct_tls || st->header_sent)
-		return;
-	SSL_get0_alpn_selected(c->ssl, &sel, &len);
-	for (i = 0; sel && i < ALPN_MAX && alpn[i].proto; i++) {
-		if (strlen(alpn[i].proto) != len ||
-		    memcmp(alpn[i].proto, sel, len) != 0)
-			continue;
-		log_debug("%s %llx handed to %s by ALPN", st->proto->name,
-		    (unsigned long long)c->id, alpn[i].proto);
-		st->tp_data = NULL;
-		lost(st, "handed over by ALPN");
-		alpn[i].adopt(c, alpn[i].proto);
+	if (!st->direct_tls || st->header_sent) {
+		if (st->proto->tls_ready)
+			st->proto->tls_ready(st);
 		return;
 	}
+	SSL_get0_alpn_selected(c->ssl, &sel, &len);
+	for (i = 0; sel && i < ALPN_MAX && alpn_tab[i].proto; i++) {
+		if (strlen(alpn_tab[i].proto) != len ||
+		    memcmp(alpn_tab[i].proto, sel, len) != 0)
+			continue;
+		log_debug("%s %llx handed to %s by ALPN", st->proto->name,
+		    (unsigned long long)c->id, alpn_tab[i].proto);
+		st->tp_data = NULL;
+		lost(st, "handed over by ALPN");
+		alpn_tab[i].adopt(c, alpn_tab[i].proto);
+		return;
+	}
+	if (st->proto->tls_ready)
+		st->proto->tls_ready(st);
 }
 
 static const struct conn_ops tcp_conn_ops = {
@@ -575,4 +619,29 @@ stream_ip_auth_throttled(const char *ip)
 	long long max = config_running->limits.sasl_failures_per_ip;
 
 	return (long long)throttle_slot(ip)->failures >= max;
+}
+
+void
+stream_attach_tcp_out(struct stream *st, int fd, const char *peer,
+    SSL_CTX *direct_tls, const char *sni, const char *alpn, size_t max_queue)
+{
+	struct conn *c = conn_new(fd, peer, NULL, &tcp_conn_ops, st);
+
+	c->max_queue = max_queue;
+	conn_tls_client(c, sni, alpn);
+	st->tp = &tcp_transport;
+	st->tp_data = c;
+	st->connid = c->id;
+	snprintf(st->peer, sizeof(st->peer), "%s", peer);
+	if (direct_tls) {
+		st->direct_tls = 1;
+		conn_starttls(c, direct_tls);
+	}
+}
+
+void
+stream_want_peer_cert(struct stream *st)
+{
+	if (conn_of(st))
+		conn_want_peer_cert(conn_of(st));
 }

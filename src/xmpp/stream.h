@@ -49,6 +49,8 @@ struct stream_proto {
 	 * the protocol releases st here (stream_cleanup) and frees its
 	 * state later (loop_defer): we may be inside the parser. */
 	void (*lost)(struct stream *st, const char *why);
+	/* TLS is up (Direct TLS, or after STARTTLS). Optional. */
+	void (*tls_ready)(struct stream *st);
 };
 
 struct stream_transport {
@@ -80,6 +82,9 @@ struct stream {
 	void *tp_data; /* the transport's (the struct conn for TCP) */
 	struct xml_stream *parser;
 	const char *content_ns;
+	/* more namespace declarations for our header, e.g. " xmlns:db='"
+	 * "jabber:server:dialback'" (static), or NULL */
+	const char *header_ns;
 	char *local;	 /* the domain we speak as, once known */
 	char sid[17];	 /* our stream id, new at every header we send */
 	char peer[48];	 /* printable peer address */
@@ -107,6 +112,13 @@ void stream_cleanup(struct stream *st);
  * be written (slow consumers); 0 = no limit. */
 void stream_attach_tcp(struct stream *st, int fd, const char *peer,
     SSL_CTX *ctx, size_t max_queue);
+/* An outgoing connection (fd connected): we are the TLS client, sni and
+ * alpn (wire format, or NULL) go in our hello; with direct_tls TLS
+ * starts at once (XEP-0368), else at stream_restart(st, ctx). */
+void stream_attach_tcp_out(struct stream *st, int fd, const char *peer,
+    SSL_CTX *direct_tls, const char *sni, const char *alpn, size_t max_queue);
+/* The connection's TLS peer certificate is asked for (s2s listeners). */
+void stream_want_peer_cert(struct stream *st);
 
 /* Input: bytes in the stream's XML, from the transport. */
 void stream_feed(struct stream *st, const char *p, size_t n);
@@ -118,6 +130,8 @@ void stream_set_local(struct stream *st, const char *domain);
 
 /* Output. The reply header (a new stream id in st->sid). */
 void stream_open_reply(struct stream *st, const char *from);
+/* The initiating entity's header (we connected): from and to, no id. */
+void stream_open_initiate(struct stream *st, const char *from, const char *to);
 /* Serialise n with the stream's namespace and queue it; frees n. -1 as
  * the transport's write. */
 int stream_send(struct stream *st, struct xml_node *n);

@@ -22,7 +22,8 @@ Fixtures:
     mserver      the same, shared by the tests of one module (read-only
                  tests only: nothing that changes accounts or config).
     make_server  a factory: make_server(limits={...}, start=True) for tests
-                 that need their own configuration.
+                 that need their own configuration (also domain=, cert=
+                 a PEM path, s2s= the s2s: section's YAML text).
     cert_pem     the session's self-signed certificate + key (PEM).
 Each test runs under a 60 s alarm (pytest-timeout is not in Debian's
 python3-pytest set-up here).
@@ -86,8 +87,8 @@ class _Servers:
         self.cert = cert
         self.all = []
 
-    def __call__(self, start=True, users=ternlib.USERS, **kw):
-        srv = Ternd(self.factory.mktemp('ternd'), self.cert, **kw)
+    def __call__(self, start=True, users=ternlib.USERS, cert=None, **kw):
+        srv = Ternd(self.factory.mktemp('ternd'), cert or self.cert, **kw)
         self.all.append(srv)
         if users:
             srv.add_users(users)

@@ -117,7 +117,7 @@ class Ternd:
     make_server and register in-band)."""
 
     def __init__(self, d, cert_pem, limits=None, log_level='debug',
-                 storage='sqlite',
+                 storage='sqlite', domain=DOMAIN, s2s=None,
                  modules=('disco', 'ping', 'version', 'time', 'vcard',
                           'private', 'register', 'welcome',
                           'contact_info', 'roster', 'presence',
@@ -127,14 +127,18 @@ class Ternd:
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / 'certs').mkdir(exist_ok=True)
-        (self.dir / 'certs' / 'localhost.pem').write_bytes(
+        (self.dir / 'certs' / ('%s.pem' % domain)).write_bytes(
             Path(cert_pem).read_bytes())
         self.config = self.dir / 'tern.yml'
         self.logfile = self.dir / 'ternd.log'
-        self.domain = DOMAIN
+        self.domain = domain
         self.component = COMPONENT
         self.ipv6 = ipv6_loopback()
-        self.c2s, self.c2s_tls, self.component_port = free_ports(3)
+        self.c2s, self.c2s_tls, self.component_port, self.s2s_port = \
+            free_ports(4)
+        # the s2s: section's YAML mapping text; None: federation off
+        # (the test machine has no DNS to rely on)
+        self.s2s = s2s
         self.c2s6 = free_ports(1, '::1')[0] if self.ipv6 else None
         self.limits = {
             'c2s_stanza_size': '256k', 'unauth_stanza_size': '16k',
@@ -170,11 +174,18 @@ class Ternd:
         lines += [
             '  - { type: component, address: 127.0.0.1, port: %d }'
             % self.component_port,
+        ]
+        if self.s2s is not None:
+            lines.append('  - { type: s2s, address: 127.0.0.1, port: %d }'
+                         % self.s2s_port)
+        lines += [
             'hosts:',
             '  - name: %s' % self.domain,
             '    modules: [%s]' % ', '.join(self.modules),
             'components:',
             '  - { name: %s, secret: %s }' % (COMPONENT, COMPONENT_SECRET),
+            's2s: %s' % (self.s2s if self.s2s is not None
+                         else '{ enabled: false }'),
         ]
         return '\n'.join(lines) + '\n' + extra
 
@@ -312,10 +323,16 @@ def client_tls_context(alpn=None, max_version=None, min_version=None):
     return ctx
 
 
+_D = object()  # "the stream's domain" as a default argument
+
+
 class RawStream:
     """A hand-driven XMPP stream. Received top-level elements queue in
     self.pending; next() pops the first, wait_for() takes the first match
-    and leaves the others queued."""
+    and leaves the others queued. self.domain (default DOMAIN) is the
+    server's domain that headers, SNI and pings name."""
+
+    domain = DOMAIN
 
     # Every stream opened; conftest closes a test's streams after it.
     opened = []
@@ -456,7 +473,9 @@ class RawStream:
         return cond
 
     # -- stream set-up
-    def header(self, to=DOMAIN, ns=NS_CLIENT, version='1.0', extra=''):
+    def header(self, to=_D, ns=NS_CLIENT, version='1.0', extra=''):
+        if to is _D:
+            to = self.domain
         attrs = ''
         if to is not None:
             attrs += ' to=%s' % quoteattr(to)
@@ -466,7 +485,7 @@ class RawStream:
                 "xmlns:stream='%s'%s%s>" % (quoteattr(ns), NS_STREAM,
                                              attrs, extra))
 
-    def open(self, to=DOMAIN, ns=NS_CLIENT, version='1.0'):
+    def open(self, to=_D, ns=NS_CLIENT, version='1.0'):
         """Send a stream header, read the server's; returns the features
         element (for version 1.0) or None."""
         self._reset()
@@ -480,7 +499,9 @@ class RawStream:
             return None
         return self.expect(q(NS_STREAM, 'features'))
 
-    def wrap_tls(self, sni=DOMAIN, alpn=None, max_version=None):
+    def wrap_tls(self, sni=_D, alpn=None, max_version=None):
+        if sni is _D:
+            sni = self.domain
         ctx = client_tls_context(alpn, max_version)
         self.sock.settimeout(self.timeout)
         self.sock = ctx.wrap_socket(self.sock, server_hostname=sni)
@@ -576,15 +597,17 @@ class RawStream:
         return self.wait_for(lambda e: e.tag == q(ns, 'iq')
                              and e.get('id') == iq_id, timeout)
 
-    def ping(self, to=DOMAIN):
+    def ping(self, to=_D):
         """XEP-0199 ping; asserts a result."""
+        if to is _D:
+            to = self.domain
         r = self.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=to)
         assert r.get('type') == 'result', show(r)
 
     def alive(self):
         """A round trip to the server: an iq answered (any type) proves
         the stream works and everything sent before was processed."""
-        r = self.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=DOMAIN)
+        r = self.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=self.domain)
         assert r.get('type') in ('result', 'error'), show(r)
 
     def presence(self, priority=None, extra=''):
@@ -623,10 +646,11 @@ def sasl_failure(el):
     return conds[0]
 
 
-def connect_tls(port, user=None, resource=None, **kw):
+def connect_tls(port, user=None, resource=None, domain=DOMAIN, **kw):
     """A STARTTLS stream up to the post-TLS features (or logged in and
     bound, to resource if given, when user is given)."""
     s = RawStream(port, **kw)
+    s.domain = domain
     s.open()
     s.features = s.starttls()
     if user:
@@ -638,7 +662,7 @@ def connect_tls(port, user=None, resource=None, **kw):
 def online(server, user, resource='r'):
     """A raw stream logged in (STARTTLS, SCRAM, bind) as user that sent
     initial presence and had it processed."""
-    s = connect_tls(server.c2s, user, resource)
+    s = connect_tls(server.c2s, user, resource, domain=server.domain)
     s.presence()
     s.alive()
     return s

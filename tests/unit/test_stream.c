@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/buf.h"
+#include "core/loop.h"
 #include "xmpp/stream.h"
 
 /* ---- a framing that renders into a string, like a test double of
@@ -163,6 +164,7 @@ static void
 mem_teardown(struct mem *m)
 {
 	stream_cleanup(&m->st);
+	loop_drain(); /* the parser is freed when the loop is idle */
 	sbuf_cleanup(&m->out);
 }
 

@@ -1,0 +1,54 @@
+/* s2s.c: federation's setup and teardown (see s2s.h); the streams are in
+ * s2s_in.c and s2s_out.c, policy and dialback keys in s2s_auth.c. */
+#include "xmpp/s2s.h"
+
+#include "net/resolve.h"
+#include "net/tls.h"
+#include "xmpp/domain.h"
+#include "xmpp/s2s_int.h"
+
+int
+s2s_setup(const struct config *cfg, char *err, size_t errlen)
+{
+	static int keyed;
+
+	if (!keyed) {
+		s2s_db_init();
+		keyed = 1;
+	}
+	if (tls_trust_load(cfg->s2s.ca_file, err, errlen) != 0)
+		return -1;
+	return resolve_setup(cfg, err, errlen);
+}
+
+void
+s2s_setup_domains(const struct config *cfg)
+{
+	domain_set_remote(cfg->s2s.enabled ? s2s_out_route : NULL, NULL);
+}
+
+void
+s2s_close_all(const char *condition, const char *text)
+{
+	s2s_in_close_all(condition, text);
+	s2s_out_close_all(condition, text);
+}
+
+void
+s2s_shutdown(void)
+{
+	resolve_shutdown();
+	tls_trust_free();
+}
+
+unsigned
+s2s_count_in(void)
+{
+	return s2s_in_count();
+}
+
+unsigned
+s2s_count_out(void)
+{
+	return s2s_out_count();
+}

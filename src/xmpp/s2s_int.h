@@ -1,0 +1,59 @@
+/* s2s_int.h: what the s2s files share: policy, dialback keys, and the
+ * calls between incoming and outgoing streams (a dialback verification
+ * travels out on one and its answer goes back on the other, each found
+ * again by its id). */
+#ifndef TERN_S2S_INT_H
+#define TERN_S2S_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmpp/domain.h"
+
+#define NS_SERVER "jabber:server"
+#define NS_DB "jabber:server:dialback"
+#define NS_DB_FEATURE "urn:xmpp:features:dialback"
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
+#define NS_BIDI "urn:xmpp:features:bidi"
+#define HEADER_DB " xmlns:db='" NS_DB "'"
+
+/* ---- policy (s2s_auth.c) ---- */
+
+/* May we talk to domain at all (blocked / allowed lists)? */
+int s2s_domain_allowed(const char *domain);
+/* Must domain prove itself with a certificate (no dialback)? */
+int s2s_needs_cert(const char *domain);
+/* Is name one of ours (a host, service or component domain)? */
+int s2s_is_local(const char *name);
+
+/* XEP-0185 dialback key for (receiving, originating, stream id), hex
+ * into out (65 bytes). */
+void s2s_db_key(const char *receiving, const char *originating, const char *id,
+    char out[65]);
+/* A fresh secret at start (keys do not outlive the process). */
+void s2s_db_init(void);
+
+/* ---- outgoing (s2s_out.c) ---- */
+
+/* Ask the authoritative server of `to` (through an outgoing stream from
+ * `from`) whether key is valid for stream id; the answer goes to the
+ * incoming stream in_id with s2s_in_verified. */
+void s2s_out_verify(const char *from, const char *to, const char *id,
+    const char *key, uint64_t in_id);
+void s2s_out_close_all(const char *condition, const char *text);
+unsigned s2s_out_count(void);
+/* The remote fallback of the domain table. */
+void s2s_out_route(const struct domain *d, struct xml_node *st,
+    struct hook_ev *ev, const char *kind);
+
+/* ---- incoming (s2s_in.c) ---- */
+
+/* The answer to a verification asked for incoming stream in_id:
+ * valid (1), invalid (0) or could not be asked (-1). */
+void s2s_in_verified(
+    uint64_t in_id, const char *local, const char *remote, int valid);
+void s2s_in_close_all(const char *condition, const char *text);
+unsigned s2s_in_count(void);
+
+#endif

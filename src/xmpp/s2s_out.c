@@ -1,0 +1,701 @@
+/* s2s_out.c: outgoing server-to-server streams (RFC 6120), one per
+ * (local domain, remote domain). The first stanza for a remote domain
+ * creates one: DNS (net/resolve.c), connect (net/connect.c), our header,
+ * STARTTLS (or TLS from the first byte, XEP-0368), then authentication:
+ * SASL EXTERNAL when the peer offers it (our certificate names our
+ * domain, RFC 6120 §6.4), dialback otherwise (XEP-0220) where the policy
+ * allows. Stanzas wait in a bounded queue meanwhile and bounce with
+ * remote-server-not-found / remote-server-timeout if it fails. The same
+ * stream carries dialback verifications (<db:verify/>) for incoming
+ * streams, whose answers go back to them by id.
+ *
+ * Every callback finds its stream again by id (DNS, connect); timers
+ * are stopped before a stream is freed. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/host.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "net/connect.h"
+#include "net/resolve.h"
+#include "net/tls.h"
+#include "xml/xml.h"
+#include "xmpp/domain.h"
+#include "xmpp/router.h"
+#include "xmpp/s2s.h"
+#include "xmpp/s2s_int.h"
+#include "xmpp/stream.h"
+
+enum out_state {
+	OUT_RESOLVING,
+	OUT_CONNECTING,
+	OUT_NEGOTIATING, /* header sent, waiting for features */
+	OUT_STARTTLS,	 /* <starttls/> sent */
+	OUT_SASL,	 /* <auth mechanism='EXTERNAL'/> sent */
+	OUT_DIALBACK,	 /* <db:result/> sent */
+	OUT_READY,	 /* authenticated: stanzas flow */
+	OUT_DONE,	 /* failed or closing */
+};
+
+static const char *const state_names[] = { "resolving", "connecting",
+	"negotiating", "starttls", "sasl", "dialback", "ready", "done" };
+
+struct queued {
+	struct xml_node *st;
+	const char *kind; /* an iq kind (a literal); NULL: st->name */
+	size_t size;
+};
+
+struct verify {
+	char *id, *key;
+	uint64_t in_id;
+	int sent;
+};
+
+struct out {
+	struct stream st; /* first; attached once connected */
+	uint64_t id;
+	char *local, *remote;
+	enum out_state state;
+	unsigned attached : 1;	      /* st has a transport */
+	unsigned tls : 1;	      /* TLS is up */
+	unsigned remote_verified : 1; /* its certificate names remote */
+	unsigned sasl_done : 1;	      /* EXTERNAL succeeded */
+	unsigned sasl_tried : 1;
+	unsigned freed : 1;
+	char peer_id[65]; /* the id of the peer's current header */
+	struct queued *q;
+	size_t nq, capq, qbytes;
+	struct verify *v;
+	size_t nv;
+	ev_timer timer; /* setup deadline, then idle */
+	int64_t last_ms;
+	struct out *next;
+};
+
+static struct out *outs;
+static unsigned n_outs;
+static uint64_t next_id = 1;
+
+static void out_open(struct stream *st, struct xml_node *root, const char *cns);
+static void out_element(struct stream *st, struct xml_node *el);
+static void out_lost(struct stream *st, const char *why);
+static void out_tls_ready(struct stream *st);
+static const struct stream_proto out_proto = {
+	.name = "s2s-out",
+	.open = out_open,
+	.element = out_element,
+	.lost = out_lost,
+	.tls_ready = out_tls_ready,
+};
+
+static void
+set_state(struct out *o, enum out_state s)
+{
+	log_debug("s2s-out %s->%s %s -> %s", o->local, o->remote,
+	    state_names[o->state], state_names[s]);
+	o->state = s;
+}
+
+static struct out *
+find_pair(const char *local, const char *remote)
+{
+	struct out *o;
+
+	for (o = outs; o; o = o->next)
+		if (o->state != OUT_DONE && strcasecmp(o->local, local) == 0 &&
+		    strcasecmp(o->remote, remote) == 0)
+			return o;
+	return NULL;
+}
+
+static struct out *
+find_id(uint64_t id)
+{
+	struct out *o;
+
+	for (o = outs; o; o = o->next)
+		if (o->id == id && o->state != OUT_DONE)
+			return o;
+	return NULL;
+}
+
+static void
+unlink_out(struct out *o)
+{
+	struct out **pp;
+
+	for (pp = &outs; *pp; pp = &(*pp)->next) {
+		if (*pp == o) {
+			*pp = o->next;
+			n_outs--;
+			return;
+		}
+	}
+}
+
+/* Deferred by pointer, safely: only reached once o is unlinked, its
+ * timer stopped and its stream (if any) lost. */
+static void
+out_free(void *arg)
+{
+	struct out *o = arg;
+	size_t i;
+
+	for (i = 0; i < o->nq; i++)
+		xml_node_free(o->q[i].st);
+	for (i = 0; i < o->nv; i++) {
+		free(o->v[i].id);
+		free(o->v[i].key);
+	}
+	free(o->q);
+	free(o->v);
+	free(o->local);
+	free(o->remote);
+	free(o);
+}
+
+/* The end of an outgoing stream: what waits bounces with cond (NULL:
+ * nothing waits, a clean close), verifications in flight are answered
+ * "could not ask", and the stream closes. */
+static void
+out_end(struct out *o, const char *cond, const char *why)
+{
+	size_t i;
+	struct queued *q;
+	size_t nq;
+	struct verify *v;
+	size_t nv;
+
+	if (o->state == OUT_DONE)
+		return;
+	if (cond || o->nq)
+		log_info("s2s-out %s->%s failed: %s", o->local, o->remote, why);
+	set_state(o, OUT_DONE);
+	ev_timer_stop(loop_ev, &o->timer);
+	unlink_out(o);
+	/* take the queue first: bouncing routes, and a new stanza to the
+	 * same domain must make a new stream, not join this one */
+	q = o->q;
+	nq = o->nq;
+	v = o->v;
+	nv = o->nv;
+	o->q = NULL;
+	o->nq = o->capq = 0;
+	o->v = NULL;
+	o->nv = 0;
+	for (i = 0; i < nv; i++) {
+		s2s_in_verified(v[i].in_id, o->local, o->remote, -1);
+		free(v[i].id);
+		free(v[i].key);
+	}
+	free(v);
+	for (i = 0; i < nq; i++) {
+		stanza_bounce_unless_quiet(q[i].st,
+		    q[i].kind ? q[i].kind : q[i].st->name,
+		    cond ? cond : "remote-server-not-found");
+		xml_node_free(q[i].st);
+	}
+	free(q);
+	if (o->attached) {
+		/* out_lost frees it when the connection is gone (or, when
+		 * it is out_lost calling, right after) */
+		if (!o->st.lost_called) {
+			if (cond)
+				stream_fail(&o->st, "undefined-condition", why);
+			else
+				stream_close(&o->st, why);
+		}
+		return;
+	}
+	stream_cleanup(&o->st);
+	loop_defer(out_free, o);
+}
+
+static void
+send_node(struct out *o, const struct xml_node *n)
+{
+	o->last_ms = now_ms();
+	if (stream_send_node(&o->st, n) != 0)
+		out_end(o, "remote-server-timeout", "send queue full");
+}
+
+static void
+send_verifies(struct out *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->nv && o->state != OUT_DONE; i++) {
+		struct xml_node *x;
+
+		if (o->v[i].sent)
+			continue;
+		o->v[i].sent = 1;
+		x = xml_node_new(NS_DB, "verify");
+		xml_node_set_attr(x, "from", o->local);
+		xml_node_set_attr(x, "to", o->remote);
+		xml_node_set_attr(x, "id", o->v[i].id);
+		xml_node_text(x, o->v[i].key, strlen(o->v[i].key));
+		send_node(o, x);
+		xml_node_free(x);
+	}
+}
+
+static void
+arm_idle(struct out *o)
+{
+	ev_timer_stop(loop_ev, &o->timer);
+	ev_timer_set(&o->timer, (double)config_running->s2s.idle_timeout, 0.0);
+	ev_timer_start(loop_ev, &o->timer);
+}
+
+static void
+ready(struct out *o)
+{
+	size_t i, nq = o->nq;
+	struct queued *q = o->q;
+
+	set_state(o, OUT_READY);
+	log_info("s2s-out %s->%s ready (%s%s)", o->local, o->remote,
+	    o->sasl_done ? "certificate" : "dialback",
+	    o->remote_verified ? ", peer certificate valid" : "");
+	arm_idle(o);
+	o->q = NULL;
+	o->nq = o->capq = 0;
+	o->qbytes = 0;
+	for (i = 0; i < nq; i++) {
+		if (o->state == OUT_READY)
+			send_node(o, q[i].st);
+		else
+			stanza_bounce_unless_quiet(q[i].st,
+			    q[i].kind ? q[i].kind : q[i].st->name,
+			    "remote-server-timeout");
+		xml_node_free(q[i].st);
+	}
+	free(q);
+}
+
+/* ---- timers ---- */
+
+/* Safe by pointer: out_end stops it before o can be freed. */
+static void
+timer_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct out *o = w->data;
+	double idle;
+
+	UNUSED(l);
+	UNUSED(revents);
+	if (o->state != OUT_READY) {
+		out_end(o, "remote-server-timeout",
+		    "connecting and authenticating took too long");
+		return;
+	}
+	idle = (double)(now_ms() - o->last_ms) / 1000.0;
+	if (idle >= (double)config_running->s2s.idle_timeout) {
+		out_end(o, NULL, "idle");
+		return;
+	}
+	ev_timer_set(
+	    &o->timer, (double)config_running->s2s.idle_timeout - idle, 0.0);
+	ev_timer_start(loop_ev, &o->timer);
+}
+
+/* ---- setting up ---- */
+
+static void
+connected(uint64_t token, int fd, const struct resolve_addr *a, const char *err)
+{
+	struct out *o = find_id(token);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	SSL_CTX *ctx = NULL;
+
+	if (o == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (fd < 0) {
+		out_end(o, "remote-server-not-found", err);
+		return;
+	}
+	if (a->sa.ss_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)&a->sa)->sin6_addr, ip,
+		    sizeof(ip));
+	else
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)&a->sa)->sin_addr, ip,
+		    sizeof(ip));
+	if (a->direct_tls) {
+		ctx = tls_client_ctx(o->local);
+		if (ctx == NULL) {
+			close(fd);
+			out_end(o, "remote-server-not-found",
+			    "no certificate for our domain");
+			return;
+		}
+	}
+	stream_attach_tcp_out(&o->st, fd, ip, ctx, o->remote,
+	    a->direct_tls ? "\x0bxmpp-server" : NULL,
+	    (size_t)config_running->limits.send_queue * 4);
+	o->attached = 1;
+	o->tls = 0;
+	log_debug("s2s-out %s->%s connected to %s%s", o->local, o->remote, ip,
+	    a->direct_tls ? " (direct TLS)" : "");
+	set_state(o, OUT_NEGOTIATING);
+	if (!a->direct_tls)
+		stream_open_initiate(&o->st, o->local, o->remote);
+}
+
+static void
+resolved(
+    uint64_t token, const struct resolve_addr *v, size_t n, const char *err)
+{
+	struct out *o = find_id(token);
+
+	if (o == NULL)
+		return;
+	if (n == 0) {
+		out_end(o, "remote-server-not-found", err);
+		return;
+	}
+	set_state(o, OUT_CONNECTING);
+	connect_start(v, n, (double)config_running->s2s.connect_timeout,
+	    connected, o->id);
+}
+
+static struct out *
+out_new(const char *local, const char *remote)
+{
+	struct out *o = xcalloc(1, sizeof(*o));
+	struct xml_limits lim = {
+		.max_stanza = (size_t)config_running->s2s.stanza_size,
+		.max_depth = (unsigned)config_running->limits.xml_depth,
+		.max_attrs = (unsigned)config_running->limits.xml_attrs,
+	};
+
+	o->id = next_id++;
+	o->local = xstrdup(local);
+	o->remote = xstrdup(remote);
+	stream_init(&o->st, &out_proto, NS_SERVER, &lim);
+	o->st.header_ns = HEADER_DB;
+	stream_set_local(&o->st, local);
+	ev_timer_init(&o->timer, timer_cb,
+	    (double)config_running->s2s.connect_timeout, 0.0);
+	o->timer.data = o;
+	ev_timer_start(loop_ev, &o->timer);
+	o->next = outs;
+	outs = o;
+	n_outs++;
+	log_debug("s2s-out %s->%s new", local, remote);
+	resolve_server(remote, resolved, o->id);
+	return o;
+}
+
+/* ---- the peer's side of the stream ---- */
+
+static void
+out_open(struct stream *st, struct xml_node *root, const char *cns)
+{
+	struct out *o = (struct out *)st;
+	const char *id = xml_node_attr(root, "id");
+	const char *version = xml_node_attr(root, "version");
+
+	if (strcmp(cns, NS_SERVER) != 0) {
+		out_end(o, "remote-server-not-found",
+		    "the peer's stream is not jabber:server");
+		return;
+	}
+	if (version == NULL || strncmp(version, "1.", 2) != 0) {
+		out_end(o, "remote-server-not-found",
+		    "the peer speaks no XMPP 1.0 (no features, no TLS)");
+		return;
+	}
+	snprintf(o->peer_id, sizeof(o->peer_id), "%s", id ? id : "");
+}
+
+static void
+out_tls_ready(struct stream *st)
+{
+	struct out *o = (struct out *)st;
+	const char *why = NULL;
+
+	o->tls = 1;
+	o->remote_verified =
+	    tls_peer_check(stream_ssl(st), o->remote, &why) == 1;
+	if (!o->remote_verified)
+		log_info("s2s-out %s->%s: peer certificate not valid: %s",
+		    o->local, o->remote, why);
+	if (!o->remote_verified && s2s_needs_cert(o->remote)) {
+		out_end(o, "remote-server-not-found",
+		    "the peer's certificate is not valid and secure "
+		    "authentication is required");
+		return;
+	}
+	/* after STARTTLS a new stream; with Direct TLS the first one */
+	set_state(o, OUT_NEGOTIATING);
+	stream_open_initiate(st, o->local, o->remote);
+}
+
+static int
+offers_mech(const struct xml_node *features, const char *mech)
+{
+	struct xml_node *m = xml_node_find(features, NS_SASL, "mechanisms");
+	struct xml_node *c;
+
+	for (c = m ? m->children : NULL; c; c = c->next)
+		if (xml_node_is(c, NS_SASL, "mechanism") &&
+		    strcmp(xml_node_text_get(c), mech) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+start_dialback(struct out *o)
+{
+	struct xml_node *r;
+	char key[65];
+
+	if (!s2s_domain_allowed(o->remote) || s2s_needs_cert(o->remote)) {
+		out_end(o, "remote-server-not-found",
+		    "the peer cannot authenticate us by certificate and "
+		    "dialback is not allowed");
+		return;
+	}
+	s2s_db_key(o->remote, o->local, o->peer_id, key);
+	r = xml_node_new(NS_DB, "result");
+	xml_node_set_attr(r, "from", o->local);
+	xml_node_set_attr(r, "to", o->remote);
+	xml_node_text(r, key, 64);
+	set_state(o, OUT_DIALBACK);
+	send_node(o, r);
+	xml_node_free(r);
+}
+
+static void
+features(struct out *o, struct xml_node *f)
+{
+	if (!o->tls) {
+		struct xml_node *t;
+
+		if (xml_node_find(f, NS_TLS, "starttls") == NULL) {
+			out_end(o, "remote-server-not-found",
+			    "the peer offers no TLS");
+			return;
+		}
+		t = xml_node_new(NS_TLS, "starttls");
+
+		set_state(o, OUT_STARTTLS);
+		send_node(o, t);
+		xml_node_free(t);
+		return;
+	}
+	send_verifies(o);
+	if (o->state == OUT_DONE)
+		return;
+	if (o->sasl_done) {
+		ready(o);
+		return;
+	}
+	if (o->state == OUT_READY || o->state == OUT_DIALBACK)
+		return;
+	if (!o->sasl_tried && offers_mech(f, "EXTERNAL")) {
+		struct xml_node *a = xml_node_new(NS_SASL, "auth");
+		char b64[600];
+
+		o->sasl_tried = 1;
+		/* RFC 6120 §6.4.1 / RFC 4422 §A: the authzid is the domain
+		 * we authenticate as */
+		b64_encode(
+		    (const unsigned char *)o->local, strlen(o->local), b64);
+		xml_node_set_attr(a, "mechanism", "EXTERNAL");
+		xml_node_text(a, b64, strlen(b64));
+		set_state(o, OUT_SASL);
+		send_node(o, a);
+		xml_node_free(a);
+		return;
+	}
+	start_dialback(o);
+}
+
+static void
+db_answer(struct out *o, struct xml_node *el)
+{
+	const char *type = xml_node_attr(el, "type");
+	const char *id = xml_node_attr(el, "id");
+	size_t i;
+
+	if (strcmp(el->name, "result") == 0) {
+		if (o->state != OUT_DIALBACK)
+			return;
+		if (type && strcmp(type, "valid") == 0)
+			ready(o);
+		else
+			out_end(o, "remote-server-not-found",
+			    "the peer refused our dialback key");
+		return;
+	}
+	if (strcmp(el->name, "verify") != 0 || id == NULL)
+		return;
+	for (i = 0; i < o->nv; i++) {
+		if (strcmp(o->v[i].id, id) != 0)
+			continue;
+		s2s_in_verified(o->v[i].in_id, o->local, o->remote,
+		    type && strcmp(type, "valid") == 0);
+		free(o->v[i].id);
+		free(o->v[i].key);
+		o->v[i] = o->v[--o->nv];
+		return;
+	}
+}
+
+static void
+out_element(struct stream *st, struct xml_node *el)
+{
+	struct out *o = (struct out *)st;
+
+	if (xml_node_is(el, XML_NS_STREAM, "features")) {
+		features(o, el);
+	} else if (xml_node_is(el, NS_TLS, "proceed") &&
+		   o->state == OUT_STARTTLS) {
+		SSL_CTX *ctx = tls_client_ctx(o->local);
+
+		if (ctx == NULL) {
+			out_end(o, "remote-server-not-found",
+			    "no certificate for our domain");
+			return;
+		}
+		stream_restart(st, ctx);
+	} else if (xml_node_is(el, NS_SASL, "success") &&
+		   o->state == OUT_SASL) {
+		o->sasl_done = 1;
+		set_state(o, OUT_NEGOTIATING);
+		stream_restart(st, NULL);
+		stream_open_initiate(st, o->local, o->remote);
+	} else if (xml_node_is(el, NS_SASL, "failure") &&
+		   o->state == OUT_SASL) {
+		log_info("s2s-out %s->%s: SASL EXTERNAL refused", o->local,
+		    o->remote);
+		start_dialback(o);
+	} else if (strcmp(el->ns, NS_DB) == 0) {
+		db_answer(o, el);
+	} else if (xml_node_is(el, XML_NS_STREAM, "error")) {
+		struct xml_node *c = xml_node_first_el(el);
+
+		out_end(
+		    o, "remote-server-not-found", c ? c->name : "stream error");
+	} else {
+		out_end(o, "remote-server-not-found",
+		    "unexpected element from the peer");
+	}
+}
+
+/* Freed from here when the stream had a connection. */
+static void
+out_lost(struct stream *st, const char *why)
+{
+	struct out *o = (struct out *)st;
+
+	if (o->state != OUT_DONE)
+		out_end(o, "remote-server-not-found", why);
+	stream_cleanup(st);
+	loop_defer(out_free, o);
+}
+
+/* ---- the remote route ---- */
+
+static void
+enqueue(struct out *o, struct xml_node *st, const char *kind)
+{
+	struct sbuf b;
+
+	sbuf_init(&b);
+	xml_serialize(st, NS_SERVER, &b);
+	if (o->qbytes + b.len > (size_t)config_running->s2s.queue_size) {
+		sbuf_cleanup(&b);
+		stanza_bounce(st, "wait", "resource-constraint",
+		    "too much is waiting for the remote server");
+		return;
+	}
+	if (o->nq == o->capq) {
+		o->capq = o->capq ? 2 * o->capq : 8;
+		o->q = xrealloc(o->q, o->capq * sizeof(*o->q));
+	}
+	o->q[o->nq].st = xml_node_dup(st);
+	/* the router's kind of a message or presence is the stanza's own
+	 * name, which goes with the stanza it points into */
+	o->q[o->nq].kind = strncmp(kind, "iq-", 3) == 0 ? kind : NULL;
+	o->q[o->nq].size = b.len;
+	o->qbytes += b.len;
+	o->nq++;
+	sbuf_cleanup(&b);
+}
+
+void
+s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
+    const char *kind)
+{
+	const char *remote = ev->to->domain;
+	const char *local = ev->from ? ev->from->domain : NULL;
+	struct out *o;
+
+	UNUSED(d);
+	if (local == NULL || !s2s_is_local(local) ||
+	    !s2s_domain_allowed(remote)) {
+		stanza_bounce_unless_quiet(st, kind, "remote-server-not-found");
+		return;
+	}
+	o = find_pair(local, remote);
+	if (o == NULL)
+		o = out_new(local, remote);
+	if (o->state == OUT_READY) {
+		send_node(o, st);
+		return;
+	}
+	enqueue(o, st, kind);
+}
+
+void
+s2s_out_verify(const char *from, const char *to, const char *id,
+    const char *key, uint64_t in_id)
+{
+	struct out *o = find_pair(from, to);
+
+	if (o == NULL)
+		o = out_new(from, to);
+	o->v = xrealloc(o->v, (o->nv + 1) * sizeof(*o->v));
+	o->v[o->nv].id = xstrdup(id);
+	o->v[o->nv].key = xstrdup(key);
+	o->v[o->nv].in_id = in_id;
+	o->v[o->nv].sent = 0;
+	o->nv++;
+	/* past TLS: the verification goes at once */
+	if (o->tls && (o->state == OUT_READY || o->state == OUT_SASL ||
+			  o->state == OUT_DIALBACK))
+		send_verifies(o);
+}
+
+void
+s2s_out_close_all(const char *condition, const char *text)
+{
+	struct out *o, *next;
+
+	UNUSED(condition);
+	for (o = outs; o; o = next) {
+		next = o->next;
+		out_end(o, "remote-server-timeout", text ? text : "shutdown");
+	}
+}
+
+unsigned
+s2s_out_count(void)
+{
+	return n_outs;
+}

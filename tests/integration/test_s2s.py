@@ -1,0 +1,376 @@
+"""Federation between two ternd (RFC 6120 server-to-server): a.test and
+b.test on loopback, certificates from a test CA, fixed routes instead of
+DNS (s2s.routes). Raw streams play a hostile remote server.
+
+RFC 6120 §5 (STARTTLS), §6.4 (SASL EXTERNAL for servers), §4.9.3.9
+(invalid-from), §13.7 (certificates); XEP-0220 (dialback), XEP-0344 §2.4
+(dialback with certificates)."""
+import ssl
+import subprocess
+
+import pytest
+
+from ternlib import (NS_SASL, NS_STANZAS, NS_STREAM, NS_TLS, TIMEOUT,
+                     RawStream, b64, connect_tls, q, show, stanza_error)
+
+NS_SERVER = 'jabber:server'
+NS_DB = 'jabber:server:dialback'
+A, B = 'a.test', 'b.test'
+
+
+def _openssl(*args, cwd):
+    subprocess.run(['openssl'] + list(args), cwd=cwd, check=True,
+                   capture_output=True, timeout=30)
+
+
+def make_ca(d, name):
+    _openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
+             'ec_paramgen_curve:prime256v1', '-sha256', '-nodes',
+             '-keyout', name + '.key', '-out', name + '.pem', '-days', '2',
+             '-subj', '/CN=' + name,
+             '-addext', 'basicConstraints=critical,CA:TRUE',
+             '-addext', 'keyUsage=critical,keyCertSign,cRLSign', cwd=d)
+    return d / (name + '.pem')
+
+
+def make_leaf(d, ca, domain):
+    """A leaf for domain signed by ca; returns the PEM (chain + key)."""
+    base = '%s-by-%s' % (domain, ca)
+    key, csr, crt = base + '.key', base + '.csr', base + '.crt'
+    _openssl('req', '-newkey', 'ec', '-pkeyopt',
+             'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key,
+             '-out', csr, '-subj', '/CN=' + domain, cwd=d)
+    ext = d / (base + '.ext')
+    ext.write_text('subjectAltName=DNS:%s,DNS:*.%s\n'
+                   'extendedKeyUsage=serverAuth,clientAuth\n'
+                   % (domain, domain))
+    _openssl('x509', '-req', '-in', csr, '-CA', ca + '.pem', '-CAkey',
+             ca + '.key', '-CAcreateserial', '-out', crt, '-days', '2',
+             '-sha256', '-extfile', ext.name, cwd=d)
+    pem = d / (base + '.pem')
+    pem.write_bytes((d / crt).read_bytes() + (d / key).read_bytes())
+    return pem
+
+
+@pytest.fixture(scope='module')
+def pki(tmp_path_factory):
+    d = tmp_path_factory.mktemp('pki')
+    ca = make_ca(d, 'ca')
+    other = make_ca(d, 'other-ca')
+    return {
+        'dir': d, 'ca': ca, 'other_ca': other,
+        A: make_leaf(d, 'ca', A), B: make_leaf(d, 'ca', B),
+        'evil': make_leaf(d, 'other-ca', A),  # a.test, wrong CA
+    }
+
+
+def s2s_conf(ca, routes, extra=''):
+    r = ', '.join('{ domain: %s, address: 127.0.0.1, port: %d }' % kv
+                  for kv in routes.items())
+    return '{ ca_file: "%s", routes: [%s]%s }' % (ca, r, extra)
+
+
+def pair(make_server, pki, a_extra='', b_extra='', a_ca=None, b_ca=None,
+         start=True):
+    """Two servers routing to each other."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    b = make_server(domain=B, cert=pki[B], start=False)
+    a.s2s = s2s_conf(a_ca or pki['ca'], {B: b.s2s_port}, a_extra)
+    b.s2s = s2s_conf(b_ca or pki['ca'], {A: a.s2s_port}, b_extra)
+    for s in (a, b):
+        s.write_config()
+        if start:
+            s.start()
+    return a, b
+
+
+def login(srv, user):
+    s = connect_tls(srv.c2s, user, 'r', domain=srv.domain)
+    s.presence()
+    s.alive()
+    return s
+
+
+def test_message_both_ways_by_certificate(make_server, pki):
+    """Both servers trust the CA: SASL EXTERNAL in both directions
+    (RFC 6120 §6.4), messages flow both ways with their 'from' kept."""
+    a, b = pair(make_server, pki)
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'hello from a')
+    m = bob.wait_message(timeout=15)
+    assert m.get('from') == 'alice@a.test/r', show(m)
+    assert m.findtext(q('jabber:client', 'body')) == 'hello from a'
+    bob.message('alice@a.test/r', 'hello from b')
+    m = alice.wait_message(timeout=15)
+    assert m.get('from') == 'bob@b.test/r', show(m)
+    assert b.wait_log('a.test->b.test authenticated by certificate')
+    assert a.wait_log('b.test->a.test authenticated by certificate')
+
+
+def test_subscription_and_presence_across(make_server, pki):
+    """RFC 6121 §3 across servers: subscribe, approve, then presence
+    reaches the contact on the other server."""
+    a, b = pair(make_server, pki)
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.send("<presence type='subscribe' to='bob@b.test'/>")
+    p = bob.wait_for(lambda e: e.tag == q('jabber:client', 'presence') and
+                     e.get('type') == 'subscribe', timeout=15)
+    assert p.get('from') == 'alice@a.test', show(p)
+    bob.send("<presence type='subscribed' to='alice@a.test'/>")
+    # bob is online: alice gets his presence after the approval
+    p = alice.wait_for(lambda e: e.tag == q('jabber:client', 'presence') and
+                       e.get('from') == 'bob@b.test/r' and
+                       e.get('type') is None, timeout=15)
+    assert p is not None
+
+
+def test_iq_across_and_error_back(make_server, pki):
+    """An iq to a remote user's server is answered over federation; an
+    iq to a user that does not exist there comes back as an error."""
+    a, b = pair(make_server, pki)
+    alice = login(a, 'alice')
+    r = alice.iq('get', "<ping xmlns='urn:xmpp:ping'/>", to=B,
+                 timeout=15)
+    assert r.get('type') == 'result', show(r)
+    assert r.get('from') == B
+    r = alice.iq('get', "<query xmlns='jabber:iq:version'/>",
+                 to='nobody@b.test/x', timeout=15)
+    assert r.get('type') == 'error', show(r)
+
+
+def test_dialback_when_certificate_not_trusted(make_server, pki):
+    """b.test does not trust a.test's CA: no EXTERNAL is offered, and
+    a.test proves itself by dialback through b.test's connection back to
+    it (XEP-0220 §2.1-2.4)."""
+    a, b = pair(make_server, pki, b_ca=pki['other_ca'])
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'by dialback')
+    m = bob.wait_message(timeout=15)
+    assert m.findtext(q('jabber:client', 'body')) == 'by dialback'
+    assert b.wait_log('a.test->b.test authenticated by dialback')
+
+
+def test_secure_auth_refuses_untrusted_certificate(make_server, pki):
+    """With secure_auth b.test wants a valid certificate; a.test's does
+    not chain to b.test's CA, so a.test's dialback is refused with the
+    not-authorized dialback error (XEP-0220 §2.6) and alice's message
+    bounces (remote-server-not-found)."""
+    a, b = pair(make_server, pki, b_ca=pki['other_ca'],
+                b_extra=', secure_auth: true')
+    alice = login(a, 'alice')
+    login(b, 'bob')
+    alice.message('bob@b.test', 'must not arrive')
+    m = alice.wait_message(timeout=15)
+    assert m.get('type') == 'error', show(m)
+    assert stanza_error(m) == 'remote-server-not-found', show(m)
+    assert b.wait_log('certificate required')
+
+
+def test_unreachable_server_bounces(make_server, pki):
+    """Nothing listens at the route: the message bounces with
+    remote-server-not-found; presence is dropped quietly."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = s2s_conf(pki['ca'], {B: a.s2s_port + 0})
+    a.s2s = s2s_conf(pki['ca'], {B: _closed_port()})
+    a.write_config()
+    a.start()
+    alice = login(a, 'alice')
+    alice.message('bob@b.test', 'nobody home')
+    m = alice.wait_message(timeout=15)
+    assert stanza_error(m) == 'remote-server-not-found', show(m)
+
+
+def _closed_port():
+    import socket
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_blocked_domain(make_server, pki):
+    """s2s.blocked: b.test refuses a.test's stream (policy-violation) and
+    a.test's user gets an error instead of silence."""
+    a, b = pair(make_server, pki, b_extra=', blocked: [a.test]')
+    alice = login(a, 'alice')
+    alice.message('bob@b.test', 'blocked')
+    m = alice.wait_message(timeout=15)
+    assert m.get('type') == 'error', show(m)
+
+
+# ---- a hand-driven remote server ----
+
+class RawServer(RawStream):
+    """An s2s stream to a ternd, driven by hand."""
+
+    def s2s_open(self, frm, to):
+        self._reset()
+        self.send("<?xml version='1.0'?><stream:stream xmlns='%s' "
+                  "xmlns:stream='%s' xmlns:db='%s' from='%s' to='%s' "
+                  "version='1.0'>" % (NS_SERVER, NS_STREAM, NS_DB, frm, to))
+        import time
+        deadline = time.monotonic() + self.timeout
+        while self.root is None:
+            self._pump(deadline)
+        self.stream_id = self.root.get('id')
+        return self.expect(q(NS_STREAM, 'features'))
+
+    def tls(self, cert=None, sni=B):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if cert:
+            ctx.load_cert_chain(str(cert))
+        self.send("<starttls xmlns='%s'/>" % NS_TLS)
+        self.expect(q(NS_TLS, 'proceed'))
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=sni)
+        self._reset()
+
+
+def test_spoofed_from_is_invalid_from(make_server, pki):
+    """A peer proven as a.test (EXTERNAL with a.test's certificate) that
+    sends a stanza from evil.test gets the invalid-from stream error
+    (RFC 6120 §4.9.3.9), and the stanza goes nowhere."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    bob = login(b, 'bob')
+    s = RawServer(b.s2s_port)
+    f = s.s2s_open(A, B)
+    assert f.find(q(NS_TLS, 'starttls')) is not None, show(f)
+    s.tls(cert=pki[A])
+    f = s.s2s_open(A, B)
+    mechs = [m.text for m in f.iter(q(NS_SASL, 'mechanism'))]
+    assert mechs == ['EXTERNAL'], show(f)
+    s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+           % (NS_SASL, b64(A)))
+    s.expect(q(NS_SASL, 'success'))
+    s.s2s_open(A, B)
+    # a stanza from the proven domain is delivered...
+    s.send("<message xmlns='jabber:server' from='alice@a.test/x' "
+           "to='bob@b.test' type='chat'><body>real</body></message>")
+    m = bob.wait_message(timeout=TIMEOUT)
+    assert m.get('from') == 'alice@a.test/x', show(m)
+    # ...one from another domain ends the stream
+    s.send("<message xmlns='jabber:server' from='eve@evil.test' "
+           "to='bob@b.test' type='chat'><body>spoof</body></message>")
+    s.assert_stream_error('invalid-from')
+    bob.nothing(within=0.5)
+
+
+def test_external_with_wrong_certificate_refused(make_server, pki):
+    """A certificate for a.test from a CA b.test does not trust: no
+    EXTERNAL offered, and an EXTERNAL attempt anyway fails with
+    not-authorized (RFC 6120 §6.4.5)."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    s = RawServer(b.s2s_port)
+    s.s2s_open(A, B)
+    s.tls(cert=pki['evil'])
+    f = s.s2s_open(A, B)
+    assert f.find(q(NS_SASL, 'mechanisms')) is None, show(f)
+    assert f.find(q('urn:xmpp:features:dialback', 'dialback')) is not None
+    s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+           % (NS_SASL, b64(A)))
+    r = s.expect(q(NS_SASL, 'failure'))
+    assert r.find(q(NS_SASL, 'not-authorized')) is not None, show(r)
+
+
+def test_stanza_before_authentication(make_server, pki):
+    """After TLS but before proving a domain, a stanza ends the stream
+    with not-authorized; before TLS anything but STARTTLS is a
+    policy-violation (TLS is required)."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    s = RawServer(b.s2s_port)
+    s.s2s_open(A, B)
+    s.send("<db:result from='a.test' to='b.test'>abc</db:result>")
+    s.assert_stream_error('policy-violation')
+    s = RawServer(b.s2s_port)
+    s.s2s_open(A, B)
+    s.tls()
+    s.s2s_open(A, B)
+    s.send("<message from='alice@a.test' to='bob@b.test'><body>x</body>"
+           "</message>")
+    s.assert_stream_error('not-authorized')
+
+
+def test_stream_to_unknown_host(make_server, pki):
+    """A header naming a domain we do not serve: host-unknown."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    s = RawServer(b.s2s_port)
+    s.send("<?xml version='1.0'?><stream:stream xmlns='%s' "
+           "xmlns:stream='%s' from='a.test' to='c.test' version='1.0'>"
+           % (NS_SERVER, NS_STREAM))
+    s.assert_stream_error('host-unknown')
+
+
+def test_dialback_key_mismatch(make_server, pki):
+    """A forged dialback key for a.test (we are not a.test): b.test asks
+    a.test's real server, which says invalid; b.test answers
+    type='invalid' and closes with not-authorized (XEP-0220 §2.4)."""
+    a, b = pair(make_server, pki)
+    s = RawServer(b.s2s_port)
+    s.s2s_open(A, B)
+    s.tls()  # no certificate: only dialback can prove a.test
+    f = s.s2s_open(A, B)
+    assert f.find(q(NS_SASL, 'mechanisms')) is None, show(f)
+    s.send("<db:result from='a.test' to='b.test'>%s</db:result>" % ('0' * 64))
+    r = s.wait_for(lambda e: e.tag == q(NS_DB, 'result'), timeout=15)
+    assert r.get('type') == 'invalid', show(r)
+    s.assert_stream_error('not-authorized')
+    assert a.wait_log('verify a.test->b.test')
+
+
+def test_dialback_verify_answers(make_server, pki):
+    """We are the authoritative server: a <db:verify/> with a key we did
+    not make is answered invalid; to a domain we do not serve, with an
+    item-not-found error (XEP-0220 §2.3)."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = s2s_conf(pki['ca'], {})
+    a.write_config()
+    a.start()
+    s = RawServer(a.s2s_port)
+    s.s2s_open(B, A)
+    s.tls(sni=A)
+    s.s2s_open(B, A)
+    s.send("<db:verify from='b.test' to='a.test' id='abc'>%s</db:verify>"
+           % ('1' * 64))
+    r = s.wait_for(lambda e: e.tag == q(NS_DB, 'verify'))
+    assert r.get('type') == 'invalid', show(r)
+    assert r.get('from') == A and r.get('to') == B and r.get('id') == 'abc'
+    s.send("<db:verify from='b.test' to='x.test' id='abc'>%s</db:verify>"
+           % ('1' * 64))
+    r = s.wait_for(lambda e: e.tag == q(NS_DB, 'verify'))
+    assert r.get('type') == 'error', show(r)
+    assert r.find('%s/%s' % (q(NS_SERVER, 'error'),
+                             q(NS_STANZAS, 'item-not-found'))) is not None
+
+
+def test_dns_failure_bounces(make_server, pki):
+    """No route and a DNS server that does not answer: the SRV and
+    address lookups fail (libunbound, asynchronously) and the message
+    bounces with remote-server-not-found within the connect timeout;
+    the server stays up (RFC 6120 §3.2)."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = s2s_conf(pki['ca'], {},
+                     ', dns_server: "127.0.0.1@%d", connect_timeout: 3s'
+                     % _closed_port())
+    a.write_config()
+    a.start()
+    alice = login(a, 'alice')
+    alice.message('someone@example.org', 'far away')
+    m = alice.wait_message(timeout=15)
+    assert stanza_error(m) in ('remote-server-not-found',
+                               'remote-server-timeout'), show(m)
+    alice.ping()
