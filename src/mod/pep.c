@@ -194,9 +194,9 @@ static void
 send_last_items(
     struct host *h, const char *user, const char *full, const struct caps *cp)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 	const struct pubsub_service *s = pep_service(&p, h, h->name, user);
-	struct strlist nodes;
+	struct strlist nodes = { 0 };
 	char bare[BARE_MAX];
 	size_t i;
 
@@ -225,7 +225,7 @@ pep_publish(struct host *h, const char *user, const char *node,
     const char *item_id, const struct xml_node *payload,
     const char *access_model)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 	const struct pubsub_service *s = pep_service(&p, h, h->name, user);
 	struct pubsub_conf want;
 	char id[PUBSUB_ID_MAX + 1];
@@ -267,8 +267,8 @@ int
 pep_get_item(const char *host, const char *user, const char *node,
     const char *item_id, struct xml_node **payload)
 {
-	struct pep_svc p;
-	struct pubsub_items it;
+	struct pep_svc p = { 0 };
+	struct pubsub_items it = { 0 };
 	size_t i;
 	int rc = 1;
 
@@ -291,7 +291,7 @@ int
 pep_retract(
     struct host *h, const char *user, const char *node, const char *item_id)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 	enum pubsub_err e =
 	    pubsub_retract(pep_service(&p, h, h->name, user), node, item_id, 0);
 
@@ -303,7 +303,7 @@ pep_retract(
 static enum hook_ret
 ps_set(struct hook_ev *ev)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 
 	if (ev->to->node == NULL)
 		return HOOK_CONTINUE;
@@ -314,7 +314,7 @@ ps_set(struct hook_ev *ev)
 static enum hook_ret
 ps_get(struct hook_ev *ev)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 
 	if (ev->to->node == NULL)
 		return HOOK_CONTINUE;
@@ -325,7 +325,7 @@ ps_get(struct hook_ev *ev)
 static enum hook_ret
 owner_iq(struct hook_ev *ev)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 
 	if (ev->to->node == NULL)
 		return HOOK_CONTINUE;
@@ -366,7 +366,7 @@ static enum hook_ret
 disco_node_info(struct hook_ev *ev)
 {
 	const char *node = xml_node_attr(ev->payload, "node");
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 
 	if (node == NULL || ev->to->node == NULL)
 		return HOOK_CONTINUE;
@@ -377,7 +377,7 @@ disco_node_info(struct hook_ev *ev)
 static enum hook_ret
 disco_items(struct hook_ev *ev)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 
 	if (ev->to->node == NULL)
 		return HOOK_CONTINUE;
@@ -605,7 +605,7 @@ caps_error(struct hook_ev *ev)
 static enum hook_ret
 user_deleted(struct hook_ev *ev)
 {
-	struct pep_svc p;
+	struct pep_svc p = { 0 };
 	const struct pubsub_service *s =
 	    pep_service(&p, ev->host, ev->host->name, ev->user);
 
@@ -630,7 +630,7 @@ pep_init(struct host *h)
 	for (i = 0; i < keys.n; i++) {
 		char *key = keys.v[i], *node = strchr(key, '\n');
 		char *jid = node ? strchr(node + 1, '\n') : NULL;
-		struct pep_svc p;
+		struct pep_svc p = { 0 };
 
 		if (jid) {
 			*node = '\0';

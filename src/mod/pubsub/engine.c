@@ -110,7 +110,7 @@ void
 pubsub_items_trim(const struct pubsub_service *s, const char *node,
     const struct pubsub_conf *c)
 {
-	struct pubsub_items it;
+	struct pubsub_items it = { 0 };
 	size_t keep = c->persist ? (size_t)c->max_items : 1;
 
 	if (pubsub_items_load(s, node, &it) != 0)
@@ -278,7 +278,7 @@ pubsub_subs_of(
 void
 pubsub_forget_owner(const struct pubsub_service *s)
 {
-	struct strlist nodes, subs;
+	struct strlist nodes = { 0 }, subs = { 0 };
 	size_t i, k;
 
 	/* the subscribers' index entries go (the nodes' maps go with the
@@ -298,7 +298,7 @@ pubsub_forget_subscriber(const struct pubsub_service *s, const char *bare)
 {
 	char *rmap = subr_map(s->ops->ns, bare);
 	struct pubsub_service o = *s;
-	struct strlist keys;
+	struct strlist keys = { 0 };
 	size_t i;
 
 	keys_load(s->store_host, "", rmap, "", &keys);
@@ -388,7 +388,7 @@ void
 pubsub_notify(const struct pubsub_service *s, const char *node,
     const struct pubsub_conf *c, struct xml_node *m)
 {
-	struct strlist sent = { 0 }, subs;
+	struct strlist sent = { 0 }, subs = { 0 };
 	size_t i, bl;
 
 	if (s->ops->notify_more)
@@ -413,7 +413,7 @@ void
 pubsub_send_last(
     const struct pubsub_service *s, const char *node, const char *to)
 {
-	struct pubsub_items it;
+	struct pubsub_items it = { 0 };
 	struct xml_node *m, *items;
 
 	if (pubsub_items_load(s, node, &it) != 0)
@@ -604,7 +604,7 @@ notify_node(const struct pubsub_service *s, const char *node,
 static void
 items_del_node(const struct pubsub_service *s, const char *node)
 {
-	struct pubsub_items it;
+	struct pubsub_items it = { 0 };
 
 	if (pubsub_items_load(s, node, &it) != 0)
 		return;
@@ -624,7 +624,7 @@ void
 pubsub_delete(const struct pubsub_service *s, const char *node,
     const struct pubsub_conf *c)
 {
-	struct strlist subs;
+	struct strlist subs = { 0 };
 	char *map = pubsub_map(s, "_nodes");
 	size_t i;
 

@@ -286,7 +286,7 @@ get_items(
 {
 	const char *node = xml_node_attr(req, "node");
 	const char *max = xml_node_attr(req, "max_items");
-	struct pubsub_items it;
+	struct pubsub_items it = { 0 };
 	struct xml_node *r, *items, *want;
 	size_t i, from = 0;
 	enum pubsub_err e;
@@ -323,7 +323,7 @@ get_subscriptions(
     const struct pubsub_service *s, struct hook_ev *ev, struct xml_node *req)
 {
 	const char *only = xml_node_attr(req, "node");
-	struct strlist subs;
+	struct strlist subs = { 0 };
 	struct xml_node *r, *list;
 	size_t i;
 
@@ -495,8 +495,8 @@ pubsub_disco_items(
     const struct pubsub_service *s, struct hook_ev *ev, const char *node)
 {
 	struct xml_node *r, *q, *it;
-	struct strlist nodes;
-	struct pubsub_items items;
+	struct strlist nodes = { 0 };
+	struct pubsub_items items = { 0 };
 	size_t i;
 
 	if (node) {
