@@ -111,8 +111,8 @@ in_groups(const struct pubsub_service *s, const char *who,
 	if (roster_item_get(s->store_host, s->store_user, who, &ri) == 0 &&
 	    !ri.hidden)
 		for (i = 0; i < ri.ngroups && !ok; i++)
-			for (j = 0; j < c->ngroups; j++)
-				if (strcmp(ri.groups[i], c->groups[j]) == 0)
+			for (j = 0; j < c->groups.n; j++)
+				if (strcmp(ri.groups[i], c->groups.v[j]) == 0)
 					ok = 1;
 	roster_item_cleanup(&ri);
 	return ok;

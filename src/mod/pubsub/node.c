@@ -118,24 +118,13 @@ pubsub_conf_default(const struct pubsub_service *s, struct pubsub_conf *c)
 void
 pubsub_conf_cleanup(struct pubsub_conf *c)
 {
-	size_t i;
-
-	for (i = 0; i < c->ngroups; i++)
-		free(c->groups[i]);
-	free(c->groups);
-	c->groups = NULL;
-	c->ngroups = 0;
-	c->gcap = 0;
+	strlist_free(&c->groups);
 }
 
 static void
 conf_add_group(struct pubsub_conf *c, const char *g, size_t n)
 {
-	if (c->ngroups == c->gcap) {
-		c->gcap = c->gcap ? c->gcap * 2 : 4;
-		c->groups = xrealloc(c->groups, c->gcap * sizeof(char *));
-	}
-	c->groups[c->ngroups++] = xstrndup(g, n);
+	strlist_add(&c->groups, xstrndup(g, n));
 }
 
 static char *
@@ -150,8 +139,8 @@ conf_serialize(const struct pubsub_conf *c, size_t *len)
 	    "send_last=%s\nnotify_retract=%d\n",
 	    access_names[c->access], c->persist, c->max_items,
 	    sendlast_names[c->send_last], c->notify_retract);
-	for (i = 0; i < c->ngroups; i++)
-		sbuf_printf(&b, "group=%s\n", c->groups[i]);
+	for (i = 0; i < c->groups.n; i++)
+		sbuf_printf(&b, "group=%s\n", c->groups.v[i]);
 	return sbuf_steal(&b, len);
 }
 
@@ -368,13 +357,13 @@ groups_equal(const struct pubsub_conf *cur, const struct pubsub_conf *want)
 {
 	size_t i, j;
 
-	if (cur->ngroups != want->ngroups)
+	if (cur->groups.n != want->groups.n)
 		return 0;
-	for (i = 0; i < want->ngroups; i++) {
-		for (j = 0; j < cur->ngroups; j++)
-			if (strcmp(cur->groups[j], want->groups[i]) == 0)
+	for (i = 0; i < want->groups.n; i++) {
+		for (j = 0; j < cur->groups.n; j++)
+			if (strcmp(cur->groups.v[j], want->groups.v[i]) == 0)
 				break;
-		if (j == cur->ngroups)
+		if (j == cur->groups.n)
 			return 0;
 	}
 	return 1;
@@ -451,7 +440,7 @@ pubsub_conf_form(struct xml_node *parent, const struct pubsub_conf *c)
 	    c->notify_retract ? "1" : "0");
 	form_field(x, "pubsub#roster_groups_allowed", "list-multi", NULL);
 	f = x->last_child;
-	for (i = 0; i < c->ngroups; i++)
-		xml_node_text(xml_node_child(f, NULL, "value"), c->groups[i],
-		    strlen(c->groups[i]));
+	for (i = 0; i < c->groups.n; i++)
+		xml_node_text(xml_node_child(f, NULL, "value"), c->groups.v[i],
+		    strlen(c->groups.v[i]));
 }

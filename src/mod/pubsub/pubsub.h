@@ -78,8 +78,7 @@ struct pubsub_conf {
 	long long max_items;
 	enum pubsub_send_last send_last;
 	int notify_retract;
-	char **groups; /* roster groups allowed (access roster) */
-	size_t ngroups, gcap;
+	struct strlist groups; /* roster groups allowed (access roster) */
 };
 
 /* The options a form set (struct pubsub_want.set). */
