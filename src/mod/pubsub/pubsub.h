@@ -240,7 +240,7 @@ struct pubsub_items {
 int pubsub_items_load(
     const struct pubsub_service *s, const char *node, struct pubsub_items *it);
 void pubsub_items_free(struct pubsub_items *it);
-/* An <item id=…> with it's payload, appended to items. */
+/* An <item id=…> with its payload, appended to items. */
 void pubsub_item_into(struct xml_node *items, const struct pubsub_item *it);
 /* Drop the oldest items beyond what c keeps (max_items; one when not
  * persistent). */
@@ -258,7 +258,8 @@ enum pubsub_err pubsub_publish(const struct pubsub_service *s, const char *node,
 /* Retract item id; notify when the node says so or force_notify. */
 enum pubsub_err pubsub_retract(const struct pubsub_service *s, const char *node,
     const char *id, int force_notify);
-/* Create node with configuration c (PUBSUB_E_CONFLICT if it exists). */
+/* Create node, which does not exist yet, with configuration c:
+ * PUBSUB_E_NODEID for a bad name, PUBSUB_E_MAX_NODES past the limit. */
 enum pubsub_err pubsub_create(const struct pubsub_service *s, const char *node,
     const struct pubsub_conf *c);
 /* Remove every item (notifying <purge/>), or the node with its items and
