@@ -235,3 +235,46 @@ b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
 	*outlen = o;
 	return 0;
 }
+
+void
+strlist_add(struct strlist *l, char *s)
+{
+	/* grows geometrically: a node's subscriber list can have thousands */
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = xrealloc(l->v, l->cap * sizeof(char *));
+	}
+	l->v[l->n++] = s;
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	l->cap = 0;
+}
+
+static int
+strlist_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+strlist_sort_unique(struct strlist *l)
+{
+	size_t i;
+
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(char *), strlist_cmp);
+	for (i = 1; i < l->n; i++)
+		if (strcmp(l->v[i - 1], l->v[i]) == 0)
+			return -1;
+	return 0;
+}

@@ -41,4 +41,16 @@ uint32_t hash_bytes(uint32_t h, const void *p, size_t n);
 size_t b64_encode(const unsigned char *in, size_t n, char *out);
 int b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen);
 
+/* A growable array of strings it owns (a node's subscribers, a disco
+ * answer's features); zero-initialised is empty. */
+struct strlist {
+	char **v;
+	size_t n, cap;
+};
+
+void strlist_add(struct strlist *l, char *s); /* takes s (xmalloc'd) */
+void strlist_free(struct strlist *l);	      /* empty again */
+/* Sort (strcmp); 0 when no two are equal, else -1. */
+int strlist_sort_unique(struct strlist *l);
+
 #endif

@@ -1,13 +1,11 @@
 /* src/mod/disco.c: XEP-0030 Service Discovery for the server and for
  * accounts, and the XEP-0115 caps element in stream features. What is
  * advertised comes from the modules enabled on the host. */
-#include <openssl/evp.h>
-
+#include "mod/caps.h"
 #include "mod/mod.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
-#define NS_CAPS "http://jabber.org/protocol/caps"
 #define CAPS_NODE "https://tern.im"
 
 struct strv {
@@ -87,169 +85,39 @@ fill_info(struct xml_node *q, const struct host *h, int account)
 	free(feat.v);
 }
 
-static int
-cmp_ident(const void *a, const void *b)
-{
-	const struct disco_identity *x = a, *y = b;
-	int c = strcmp(x->category, y->category);
-
-	return c ? c : strcmp(x->type, y->type);
-}
-
-static const char *
-field_var(const struct xml_node *f)
-{
-	const char *v = xml_node_attr(f, "var");
-
-	return v ? v : "";
-}
-
-static int
-cmp_field(const void *a, const void *b)
-{
-	return strcmp(field_var(*(struct xml_node *const *)a),
-	    field_var(*(struct xml_node *const *)b));
-}
-
-static int
-cmp_value(const void *a, const void *b)
-{
-	return strcmp(xml_node_text_get(*(struct xml_node *const *)a),
-	    xml_node_text_get(*(struct xml_node *const *)b));
-}
-
-/* The FORM_TYPE of an XEP-0128 form, or NULL when the form has none (or
- * not a hidden one) and XEP-0115 §5.4 says to ignore it. */
-static const char *
-form_type(const struct xml_node *x)
-{
-	struct xml_node *f, *v;
-	const char *t;
-
-	for (f = xml_node_first_el(x); f; f = xml_node_next_el(f)) {
-		if (strcmp(f->name, "field") != 0 ||
-		    strcmp(field_var(f), "FORM_TYPE") != 0)
-			continue;
-		t = xml_node_attr(f, "type");
-		v = xml_node_find(f, NULL, "value");
-		if (t == NULL || strcmp(t, "hidden") != 0 || v == NULL)
-			return NULL;
-		return xml_node_text_get(v);
-	}
-	return NULL;
-}
-
-static int
-cmp_form(const void *a, const void *b)
-{
-	return strcmp(form_type(*(struct xml_node *const *)a),
-	    form_type(*(struct xml_node *const *)b));
-}
-
-/* Children of parent named name, in an array of *n (caller frees). */
-static struct xml_node **
-children(const struct xml_node *parent, const char *name, size_t *n)
-{
-	struct xml_node **v = NULL, *c;
-
-	*n = 0;
-	for (c = xml_node_first_el(parent); c; c = xml_node_next_el(c)) {
-		if (strcmp(c->name, name) != 0)
-			continue;
-		v = xrealloc(v, (*n + 1) * sizeof(*v));
-		v[(*n)++] = c;
-	}
-	return v;
-}
-
-/* XEP-0115 §5.1 steps 6-7: the extended forms modules add to the
- * server's disco#info (XEP-0128), fetched the way info_host does. */
+/* XEP-0115 §5.1: the verification string of the server's disco#info
+ * into out (CAPS_VER_MAX bytes), hashing what info_host answers: the
+ * modules' identities and features, and the forms they add (XEP-0128)
+ * to a query of the server's own. */
 static void
-caps_forms(struct host *h, struct sbuf *s)
+server_ver(struct host *h, char *out)
 {
 	struct xml_node *iq = xml_node_new(XML_NS_CLIENT, "iq");
 	struct xml_node *q = xml_node_child(iq, NS_INFO, "query");
 	struct xml_node *res = xml_node_new(NS_INFO, "query");
-	struct xml_node **forms = NULL, **fields, **vals;
 	struct hook_ev ev = { 0 };
-	size_t nforms = 0, nf, nv, i, j, k;
-	struct xml_node *c;
 	struct jid hj;
 
-	if (jid_parse_str(&hj, h->name) != 0)
-		goto out_free;
-	xml_node_set_attr(iq, "type", "get");
-	xml_node_set_attr(iq, "from", h->name);
-	xml_node_set_attr(iq, "to", h->name);
-	ev.host = h;
-	ev.stanza = iq;
-	ev.payload = q;
-	ev.from = &hj;
-	ev.to = &hj;
-	ev.type = "get";
-	ev.kind = STANZA_IQ;
-	ev.stype = STANZA_TYPE_GET;
-	ev.data = res;
-	hook_fire(h->hooks, "disco/info/host", &ev);
-	for (c = xml_node_first_el(res); c; c = xml_node_next_el(c)) {
-		if (!xml_node_is(c, "jabber:x:data", "x") ||
-		    form_type(c) == NULL)
-			continue;
-		forms = xrealloc(forms, (nforms + 1) * sizeof(*forms));
-		forms[nforms++] = c;
+	fill_info(res, h, 0);
+	if (jid_parse_str(&hj, h->name) == 0) {
+		xml_node_set_attr(iq, "type", "get");
+		xml_node_set_attr(iq, "from", h->name);
+		xml_node_set_attr(iq, "to", h->name);
+		ev.host = h;
+		ev.stanza = iq;
+		ev.payload = q;
+		ev.from = &hj;
+		ev.to = &hj;
+		ev.type = "get";
+		ev.kind = STANZA_IQ;
+		ev.stype = STANZA_TYPE_GET;
+		ev.data = res;
+		hook_fire(h->hooks, "disco/info/host", &ev);
+		jid_cleanup(&hj);
 	}
-	if (nforms > 1)
-		qsort(forms, nforms, sizeof(*forms), cmp_form);
-	for (i = 0; i < nforms; i++) {
-		sbuf_printf(s, "%s<", form_type(forms[i]));
-		fields = children(forms[i], "field", &nf);
-		if (nf > 1)
-			qsort(fields, nf, sizeof(*fields), cmp_field);
-		for (j = 0; j < nf; j++) {
-			if (strcmp(field_var(fields[j]), "FORM_TYPE") == 0)
-				continue;
-			sbuf_printf(s, "%s<", field_var(fields[j]));
-			vals = children(fields[j], "value", &nv);
-			if (nv > 1)
-				qsort(vals, nv, sizeof(*vals), cmp_value);
-			for (k = 0; k < nv; k++)
-				sbuf_printf(
-				    s, "%s<", xml_node_text_get(vals[k]));
-			free(vals);
-		}
-		free(fields);
-	}
-	free(forms);
-	jid_cleanup(&hj);
-out_free:
+	caps_ver(res, out); /* ill-formed or not: it is what we answer */
 	xml_node_free(res);
 	xml_node_free(iq);
-}
-
-/* XEP-0115 §5.1 verification string of the server's disco#info. */
-static void
-caps_ver(struct host *h, char *out)
-{
-	struct disco_identity ids[16];
-	struct strv feat = { 0 };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	struct sbuf s;
-	size_t nids, i;
-
-	collect(h, 0, &feat, ids, &nids, 16);
-	qsort(ids, nids, sizeof(*ids), cmp_ident);
-	sbuf_init(&s);
-	for (i = 0; i < nids; i++)
-		sbuf_printf(&s, "%s/%s//%s<", ids[i].category, ids[i].type,
-		    ids[i].name ? ids[i].name : "");
-	for (i = 0; i < feat.n; i++)
-		sbuf_printf(&s, "%s<", feat.v[i]);
-	caps_forms(h, &s);
-	EVP_Digest(s.data, s.len, md, &n, EVP_sha1(), NULL);
-	b64_encode(md, n, out);
-	sbuf_cleanup(&s);
-	free(feat.v);
 }
 
 /* Let modules add to an answer (XEP-0128 forms such as XEP-0157). */
@@ -267,10 +135,10 @@ info_host(struct hook_ev *ev)
 {
 	const char *node = xml_node_attr(ev->payload, "node");
 	struct xml_node *r, *q;
-	char ver[64], expect[128];
+	char ver[CAPS_VER_MAX], expect[CAPS_VER_MAX + 64];
 
 	if (node) {
-		caps_ver(ev->host, ver);
+		server_ver(ev->host, ver);
 		snprintf(expect, sizeof(expect), "%s#%s", CAPS_NODE, ver);
 		if (strcmp(node, expect) != 0) {
 			stanza_reply_error(
@@ -345,9 +213,9 @@ static enum hook_ret
 caps_feature(struct hook_ev *ev)
 {
 	struct xml_node *c = xml_node_child(ev->data, NS_CAPS, "c");
-	char ver[64];
+	char ver[CAPS_VER_MAX];
 
-	caps_ver(ev->host, ver);
+	server_ver(ev->host, ver);
 	xml_node_set_attr(c, "hash", "sha-1");
 	xml_node_set_attr(c, "node", CAPS_NODE);
 	xml_node_set_attr(c, "ver", ver);
