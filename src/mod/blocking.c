@@ -134,7 +134,7 @@ bl_load(const char *host, const char *user)
 	struct bl_list *l = xcalloc(1, sizeof(*l));
 
 	l->refs = 1;
-	if (store_map_list(host, user, BL_STORE, bl_load_cb, l) < 0) {
+	if (acct_cache_map_list(host, user, BL_STORE, bl_load_cb, l) < 0) {
 		bl_unref(l);
 		return NULL;
 	}
@@ -206,7 +206,7 @@ bl_stored(const char *host, const char *user, const char *key)
 {
 	char *val = NULL;
 	size_t len;
-	int rc = store_map_get(host, user, BL_STORE, key, &val, &len);
+	int rc = acct_cache_map_get(host, user, BL_STORE, key, &val, &len);
 
 	free(val);
 	return rc == 0;
@@ -623,6 +623,16 @@ bl_session_free(void *data)
 	free(d);
 }
 
+/* Every stanza between two accounts asks both blocklists: kept with the
+ * account's state (xmpp/acct_cache.h). */
+static int
+blocking_init(struct host *h)
+{
+	UNUSED(h);
+	acct_cache_part(STORE_MAP, BL_STORE);
+	return 0;
+}
+
 const struct module mod_blocking = {
 	.name = "blocking",
 	.spec = "XEP-0191",
@@ -633,4 +643,5 @@ const struct module mod_blocking = {
 	.config = &blocking_section,
 	.depends = (const char *const[]){ "roster", NULL },
 	.session_free = bl_session_free,
+	.init = blocking_init,
 };
