@@ -44,6 +44,11 @@ struct held {
 	char *origin_full; /* NULL: none */
 	uint64_t origin_id;
 	int filter;
+	/* the account st passed before it waited here: kept until st is
+	 * routed, so a small cap cannot evict one account while st waits
+	 * for the other, again and again */
+	char *pin_key;
+	uint64_t pin_uid;
 };
 
 struct apart {
@@ -66,10 +71,13 @@ struct acct {
 	struct acct *prev, *next; /* LRU: head most recent */
 	char *key;		  /* "user@host" */
 	char *host, *user;
-	uint64_t id;
+	uint64_t uid; /* this entry, for pins */
+	uint64_t id;  /* its current load */
+	unsigned pins; /* stanzas waiting elsewhere that passed it */
 	enum astate state;
 	int stale;     /* written while loading: load again */
 	int replaying; /* routing its queue now */
+	int pass;      /* routing one of them: it (and what it sends) goes */
 	int dropme;    /* forgotten while replaying */
 	long long bytes;
 	struct apart *p;
@@ -174,21 +182,27 @@ bucket(const char *key, size_t klen)
 }
 
 static struct acct *
-find(const char *host, const char *user)
+find_key(const char *key)
 {
-	char key[2 * JID_PART_MAX + 2];
-	size_t klen;
 	struct acct *a;
 
-	if (tab_nb == 0 || host == NULL || user == NULL || *user == '\0')
+	if (tab_nb == 0)
 		return NULL;
-	klen = make_key(key, sizeof(key), host, user);
-	if (klen == 0)
-		return NULL;
-	for (a = tab[bucket(key, klen)]; a; a = a->hnext)
+	for (a = tab[bucket(key, strlen(key))]; a; a = a->hnext)
 		if (strcmp(a->key, key) == 0)
 			return a;
 	return NULL;
+}
+
+static struct acct *
+find(const char *host, const char *user)
+{
+	char key[2 * JID_PART_MAX + 2];
+
+	if (host == NULL || user == NULL || *user == '\0' ||
+	    make_key(key, sizeof(key), host, user) == 0)
+		return NULL;
+	return find_key(key);
 }
 
 static void
@@ -281,9 +295,16 @@ part_clear(struct apart *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static struct acct *find_key(const char *key);
+
 static void
 held_free(struct held *h)
 {
+	struct acct *p = h->pin_key ? find_key(h->pin_key) : NULL;
+
+	if (p && p->uid == h->pin_uid && p->pins > 0)
+		p->pins--;
+	free(h->pin_key);
 	xml_node_free(h->st);
 	jid_cleanup(&h->from);
 	free(h->origin_full);
@@ -327,7 +348,7 @@ acct_forget(struct acct *a)
 		a->stale = 1;
 		return;
 	}
-	if (a->replaying || a->qn > 0) {
+	if (a->replaying || a->qn > 0 || a->pins > 0) {
 		for (i = 0; i < a->np; i++)
 			part_clear(&a->p[i]);
 		account_bytes(a);
@@ -354,7 +375,7 @@ acct_new(const char *host, const char *user)
 	memcpy(a->user, user, ul + 1);
 	a->host = a->user + ul + 1;
 	memcpy(a->host, host, hl + 1);
-	a->id = next_id++;
+	a->uid = a->id = next_id++;
 	a->qtail = &a->qhead;
 	b = bucket(a->key, strlen(a->key));
 	a->hnext = tab[b];
@@ -472,20 +493,39 @@ replay(struct acct *a)
 		a->qn--;
 		if (h->origin_full)
 			origin = session_find_id(h->origin_full, h->origin_id);
+		/* the stanza passes this account now, and so does what
+		 * routing it sends at once, as with an inline load */
+		a->pass = 1;
 		if (route_fn)
 			route_fn(h->st, &h->from, origin, h->filter);
+		a->pass = 0;
 		held_free(h);
 	}
 	a->replaying = 0;
 	/* a dropme entry goes at the next trim: our caller may hold a */
 }
 
+void
+acct_cache_want(const char *host, const char *user)
+{
+	struct acct *a;
+
+	parts_init();
+	a = find(host, user);
+	if (a == NULL) {
+		a = acct_new(host, user);
+		load_start(a);
+	}
+	lru_front(a);
+}
+
 int
 acct_cache_hold(const char *host, const char *user,
     const struct xml_node *st, const struct jid *from,
-    const struct session *origin, int filter)
+    const struct session *origin, int filter, const char *passed_host,
+    const char *passed_user)
 {
-	struct acct *a;
+	struct acct *a, *p;
 	struct held *h;
 
 	parts_init();
@@ -495,7 +535,7 @@ acct_cache_hold(const char *host, const char *user,
 		load_start(a); /* inline backends: loaded when it returns */
 	}
 	lru_front(a);
-	if (a->state == ACCT_LOADED && a->qn == 0)
+	if (a->pass || (a->state == ACCT_LOADED && a->qn == 0))
 		return 1;
 	if (a->qn >= (size_t)queue_max) {
 		log_info("acct_cache: queue of %s full (%zu stanzas) while "
@@ -511,6 +551,14 @@ acct_cache_hold(const char *host, const char *user,
 		h->origin_id = origin->id;
 	}
 	h->filter = filter;
+	p = find(passed_host, passed_user);
+	if (p != NULL) {
+		h->pin_key = xstrdup(p->key);
+		h->pin_uid = p->uid;
+		p->pins++;
+	}
+	log_debug("acct_cache: <%s/> waits for the state of %s", st->name,
+	    a->key);
 	*a->qtail = h;
 	a->qtail = &h->next;
 	a->qn++;
@@ -790,6 +838,10 @@ observe(const struct store_change *c)
 	a = find(c->host, c->user);
 	if (a == NULL)
 		return;
+	k = c->op == STORE_CHANGE_USER_DEL ? 0
+					     : part_find(kinds[c->op], c->store);
+	if (k < 0)
+		return; /* not a store kept here */
 	if (a->state == ACCT_LOADING) {
 		a->stale = 1;
 		return;
@@ -809,8 +861,7 @@ observe(const struct store_change *c)
 		account_bytes(a);
 		return;
 	}
-	k = part_find(kinds[c->op], c->store);
-	if (k < 0 || (size_t)k >= a->np || !a->p[k].loaded)
+	if ((size_t)k >= a->np || !a->p[k].loaded)
 		return;
 	p = &a->p[k];
 	switch (c->op) {
@@ -862,7 +913,8 @@ acct_cache_forget(const char *host, const char *user)
 static int
 busy(const struct acct *a)
 {
-	return a->state == ACCT_LOADING || a->qn > 0 || a->replaying;
+	return a->state == ACCT_LOADING || a->qn > 0 || a->replaying ||
+	       a->pins > 0;
 }
 
 void
@@ -885,6 +937,15 @@ acct_cache_trim(void)
 void
 acct_cache_free_all(void)
 {
+	struct acct *a;
+	struct held *h;
+
+	/* queues first: their pins name entries freed below */
+	for (a = lru_head; a; a = a->next)
+		while ((h = a->qhead) != NULL) {
+			a->qhead = h->next;
+			held_free(h);
+		}
 	while (lru_head)
 		acct_free(lru_head);
 	free(tab);

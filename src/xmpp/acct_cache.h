@@ -40,10 +40,17 @@ void acct_cache_set_router(acct_cache_route_fn fn);
  * (or loading failed: reads go to the store) and nothing waits before
  * st, so route it now; 0 a copy of st waits for the load and is routed
  * again by the router callback (the caller drops st); -1 that account's
- * queue is full (answer resource-constraint). Starts the load. */
+ * queue is full (answer resource-constraint). Starts the load.
+ * passed_host/passed_user (or NULLs): the account st passed already; it
+ * is not evicted while st waits here. */
 int acct_cache_hold(const char *host, const char *user,
     const struct xml_node *st, const struct jid *from,
-    const struct session *origin, int filter);
+    const struct session *origin, int filter, const char *passed_host,
+    const char *passed_user);
+
+/* Start loading user@host's state if it is not held (a stanza that
+ * waits for another account's will need it next). */
+void acct_cache_want(const char *host, const char *user);
 
 /* Reads with the store_* contracts (store.h): from the loaded state
  * when user@host has it, else from the store. */

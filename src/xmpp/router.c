@@ -495,30 +495,43 @@ router_route_unfiltered(struct xml_node *st, const struct jid *from)
  * have their state loaded (xmpp/acct_cache.h) before routing reads it:
  * 1 when st waits for a load (it is routed again when the load
  * completes) or was refused, 0 when it can be routed now. */
+static int no_wait; /* routing an overflow's error: it does not queue */
+
 static int
 wait_for_state(struct xml_node *st, const struct jid *from,
     const struct jid *to, struct session *origin, int filter)
 {
 	const struct jid *who[2] = { from, to };
-	const struct domain *d;
+	const struct domain *d[2] = { NULL, NULL };
 	size_t i;
 	int rc;
 
 	for (i = 0; i < 2; i++) {
-		if (who[i] == NULL || who[i]->node == NULL)
+		if (who[i] == NULL || who[i]->node == NULL ||
+		    (i == 1 && d[0] && jid_bare_eq(from, to)))
 			continue;
-		if (i == 1 && from->node && jid_bare_eq(from, to))
+		d[i] = domain_find(who[i]->domain);
+		if (d[i] && d[i]->kind != DOMAIN_ACCOUNTS)
+			d[i] = NULL;
+	}
+	for (i = 0; i < 2; i++) {
+		if (d[i] == NULL)
 			continue;
-		d = domain_find(who[i]->domain);
-		if (d == NULL || d->kind != DOMAIN_ACCOUNTS)
-			continue;
-		rc = acct_cache_hold(
-		    d->host->name, who[i]->node, st, from, origin, filter);
+		rc = acct_cache_hold(d[i]->host->name, who[i]->node, st, from,
+		    origin, filter, i == 1 && d[0] ? d[0]->host->name : NULL,
+		    i == 1 && d[0] ? who[0]->node : NULL);
 		if (rc == 1)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
+			/* the error cannot wait in a full queue itself:
+			 * it goes now, its reads served by the store */
+			no_wait++;
 			stanza_bounce(st, "wait", "resource-constraint",
 			    "Too many stanzas wait for this account's data");
+			no_wait--;
+		} else if (i == 0 && d[1])
+			/* both load at once: one wait, not two in a row */
+			acct_cache_want(d[1]->host->name, who[1]->node);
 		return 1;
 	}
 	return 0;
@@ -545,7 +558,8 @@ route_stanza(struct xml_node *st, const struct jid *from,
 		to_rc = jid_parse_str(&to, to_attr);
 	else if (origin && !is_presence)
 		to_rc = jid_parse_str(&to, origin->jid.bare);
-	if (wait_for_state(st, from, to_rc == 0 ? &to : NULL, origin, filter))
+	if (!no_wait &&
+	    wait_for_state(st, from, to_rc == 0 ? &to : NULL, origin, filter))
 		goto out;
 	ev.stanza = st;
 	ev.from = from;
