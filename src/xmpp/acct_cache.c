@@ -101,6 +101,10 @@ acct_cache_part(enum store_kind kind, const char *store)
 {
 	size_t i;
 
+	/* part 0 is always the account's own document */
+	if (nparts == 0 &&
+	    (kind != STORE_KV || strcmp(store, ACCOUNTS_STORE) != 0))
+		acct_cache_part(STORE_KV, ACCOUNTS_STORE);
 	for (i = 0; i < nparts; i++)
 		if (parts[i].kind == kind && strcmp(parts[i].store, store) == 0)
 			return;
