@@ -338,6 +338,7 @@ acct_free(struct acct *a)
 		held_free(h);
 	}
 	free(a->key);
+	free(a->user); /* host is in the same block */
 	free(a);
 }
 
