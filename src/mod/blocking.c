@@ -41,23 +41,7 @@ bl_idx(void)
 static size_t
 bl_pos(const struct bl_list *l, const char *jid, int *found)
 {
-	size_t lo = 0, hi = l->n;
-
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->v[mid], jid);
-
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return str_search(l->v, l->n, sizeof(*l->v), jid, found);
 }
 
 static int

@@ -47,8 +47,8 @@ changed(struct store *st, int rc, enum store_change_op op, const char *host,
     const char *user, const char *store, const char *key, const char *val,
     size_t len)
 {
-	struct store_change c = { op, !st->failed, host, user, store, key,
-		val, len };
+	struct store_change c = { op, !st->failed, host, user, store, key, val,
+		len };
 
 	if (rc == 0 && observer != NULL)
 		observer(&c);
@@ -691,8 +691,8 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 	/* rows of any account went: count them all again when needed */
 	if (rc == 0 && *deleted > 0) {
 		usage_forget_all(st);
-		changed(st, rc, STORE_CHANGE_AR_EXPIRE, NULL, NULL, store,
-		    NULL, NULL, 0);
+		changed(st, rc, STORE_CHANGE_AR_EXPIRE, NULL, NULL, store, NULL,
+		    NULL, 0);
 	}
 	return rc;
 }
@@ -728,8 +728,8 @@ store_user_delete(const char *host, const char *user)
 	mark = st->journal.len;
 	j_head(st, J_USER_DEL, host, user, NULL);
 	usage_forget(st, host, user);
-	return changed(st, j_write(st, mark, NULL), STORE_CHANGE_USER_DEL,
-	    host, user, NULL, NULL, NULL, 0);
+	return changed(st, j_write(st, mark, NULL), STORE_CHANGE_USER_DEL, host,
+	    user, NULL, NULL, NULL, 0);
 }
 
 int
@@ -871,15 +871,15 @@ store_load_inline(struct store *st, const char *host, const char *user,
 
 		switch (parts[i].kind) {
 		case STORE_KV:
-			rc = st->be->kv_get(st, host, user, parts[i].store,
-			    &r->val, &r->len);
+			rc = st->be->kv_get(
+			    st, host, user, parts[i].store, &r->val, &r->len);
 			r->found = rc == 0;
 			if (rc == 1)
 				rc = 0;
 			break;
 		case STORE_MAP:
-			rc = st->be->map_list(st, host, user, parts[i].store,
-			    NULL, load_row, &a);
+			rc = st->be->map_list(
+			    st, host, user, parts[i].store, NULL, load_row, &a);
 			break;
 		case STORE_ARCHIVE:
 			q.host = host;

@@ -217,7 +217,7 @@ enum store_change_op {
 	STORE_CHANGE_MAP_SET,
 	STORE_CHANGE_MAP_DEL, /* key NULL: every key */
 	STORE_CHANGE_AR_APPEND,
-	STORE_CHANGE_AR_DEL, /* key: the id, or NULL for all */
+	STORE_CHANGE_AR_DEL,	/* key: the id, or NULL for all */
 	STORE_CHANGE_AR_EXPIRE, /* host and user NULL: every account */
 	STORE_CHANGE_USER_DEL,
 	STORE_CHANGE_ALL, /* anything may have changed */

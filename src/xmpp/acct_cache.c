@@ -71,8 +71,8 @@ struct acct {
 	struct acct *prev, *next; /* LRU: head most recent */
 	char *key;		  /* "user@host" */
 	char *host, *user;
-	uint64_t uid; /* this entry, for pins */
-	uint64_t id;  /* its current load */
+	uint64_t uid;  /* this entry, for pins */
+	uint64_t id;   /* its current load */
 	unsigned pins; /* stanzas waiting elsewhere that passed it */
 	enum astate state;
 	int stale;     /* written while loading: load again */
@@ -475,8 +475,7 @@ load_start(struct acct *a)
 	memcpy(l->user, a->user, strlen(a->user) + 1);
 	l->id = a->id;
 	stats.loads++;
-	if (store_load_async(a->host, a->user, parts, a->np, load_done, l) <
-	    0)
+	if (store_load_async(a->host, a->user, parts, a->np, load_done, l) < 0)
 		load_done(l, -1, NULL);
 }
 
@@ -525,10 +524,9 @@ acct_cache_want(const char *host, const char *user)
 }
 
 int
-acct_cache_hold(const char *host, const char *user,
-    const struct xml_node *st, const struct jid *from,
-    const struct session *origin, int filter, const char *passed_host,
-    const char *passed_user)
+acct_cache_hold(const char *host, const char *user, const struct xml_node *st,
+    const struct jid *from, const struct session *origin, int filter,
+    const char *passed_host, const char *passed_user)
 {
 	struct acct *a, *p;
 	struct held *h;
@@ -562,8 +560,8 @@ acct_cache_hold(const char *host, const char *user,
 		h->pin_uid = p->uid;
 		p->pins++;
 	}
-	log_debug("acct_cache: <%s/> waits for the state of %s", st->name,
-	    a->key);
+	log_debug(
+	    "acct_cache: <%s/> waits for the state of %s", st->name, a->key);
 	*a->qtail = h;
 	a->qtail = &h->next;
 	a->qn++;
@@ -575,8 +573,8 @@ acct_cache_hold(const char *host, const char *user,
 
 /* The loaded part of user@host, or NULL (read the store). */
 static struct apart *
-part_of(const char *host, const char *user, enum store_kind kind,
-    const char *store)
+part_of(
+    const char *host, const char *user, enum store_kind kind, const char *store)
 {
 	struct acct *a = find(host, user);
 	int i;
@@ -598,23 +596,7 @@ part_of(const char *host, const char *user, enum store_kind kind,
 static size_t
 row_find(const struct apart *p, const char *key, int *found)
 {
-	size_t lo = 0, hi = p->nrows;
-
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(p->rows[mid].key, key);
-
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return str_search(p->rows, p->nrows, sizeof(*p->rows), key, found);
 }
 
 int
@@ -670,8 +652,7 @@ acct_cache_map_get(const char *host, const char *user, const char *store,
 
 int
 acct_cache_map_list(const char *host, const char *user, const char *store,
-    int (*cb)(void *ud, const char *key, const char *val, size_t len),
-    void *ud)
+    int (*cb)(void *ud, const char *key, const char *val, size_t len), void *ud)
 {
 	struct apart *p = part_of(host, user, STORE_MAP, store);
 	struct store_load_row *v;
@@ -722,8 +703,8 @@ usage_cb(void *ud, const struct store_archive_item *it)
 }
 
 int
-acct_cache_archive_usage(const char *host, const char *user,
-    const char *store, long long *count, long long *bytes)
+acct_cache_archive_usage(const char *host, const char *user, const char *store,
+    long long *count, long long *bytes)
 {
 	struct apart *p = part_of(host, user, STORE_ARCHIVE, store);
 	struct store_archive_query q = { 0 };
@@ -844,7 +825,7 @@ observe(const struct store_change *c)
 	if (a == NULL)
 		return;
 	k = c->op == STORE_CHANGE_USER_DEL ? 0
-					     : part_find(kinds[c->op], c->store);
+					   : part_find(kinds[c->op], c->store);
 	if (k < 0)
 		return; /* not a store kept here */
 	if (a->state == ACCT_LOADING) {

@@ -32,8 +32,8 @@ void acct_cache_set_queue(long long stanzas);
 
 /* How a stanza that waited is routed again (router.c). origin is found
  * again by id: NULL when that session ended meanwhile. */
-typedef void (*acct_cache_route_fn)(struct xml_node *st,
-    const struct jid *from, struct session *origin, int filter);
+typedef void (*acct_cache_route_fn)(struct xml_node *st, const struct jid *from,
+    struct session *origin, int filter);
 void acct_cache_set_router(acct_cache_route_fn fn);
 
 /* Before routing st, which reads user@host's state: 1 the state is loaded

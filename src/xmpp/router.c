@@ -477,7 +477,6 @@ filtered(struct hook_ev *ev, struct host *hto)
 	return 0;
 }
 
-
 void
 router_route(
     struct xml_node *st, const struct jid *from, struct session *origin)

@@ -76,8 +76,8 @@ hold(const char *user, const char *id)
 	struct jid from;
 	int rc;
 
-	snprintf(buf, sizeof(buf), "<message xmlns='jabber:client' id='%s'/>",
-	    id);
+	snprintf(
+	    buf, sizeof(buf), "<message xmlns='jabber:client' id='%s'/>", id);
 	st = xml_parse_element(buf, strlen(buf));
 	assert_non_null(st);
 	snprintf(buf, sizeof(buf), "%s@h/r", user);
@@ -112,12 +112,12 @@ test_reads_and_writes(void **state)
 
 	(void)state;
 	make_account("alice");
-	assert_int_equal(store_map_set("h", "alice", "roster", "bob", "B", 1),
-	    0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "roster", "bob", "B", 1), 0);
 	assert_int_equal(hold("alice", "1"), 1);
 	assert_true(acct_cache_held("h", "alice"));
-	assert_int_equal(be->map_set(store_main, "h", "alice", "roster",
-			     "sneaky", "S", 1),
+	assert_int_equal(
+	    be->map_set(store_main, "h", "alice", "roster", "sneaky", "S", 1),
 	    0);
 	h0 = hits();
 	assert_int_equal(acct_cache_exists("h", "alice"), 0);
@@ -129,15 +129,14 @@ test_reads_and_writes(void **state)
 	free(v);
 	assert_int_equal(acct_cache_map_count("h", "alice", "roster", &n), 0);
 	assert_int_equal(n, 1);
-	assert_int_equal(
-	    acct_cache_kv_get("h", "alice", "prefs", &v, &len), 1);
+	assert_int_equal(acct_cache_kv_get("h", "alice", "prefs", &v, &len), 1);
 	assert_true(hits() >= h0 + 5);
 
 	/* writes: map set/replace/delete, kv set, archive append/clear */
-	assert_int_equal(store_map_set("h", "alice", "roster", "carol", "C", 1),
-	    0);
-	assert_int_equal(store_map_set("h", "alice", "roster", "bob", "BB", 2),
-	    0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "roster", "carol", "C", 1), 0);
+	assert_int_equal(
+	    store_map_set("h", "alice", "roster", "bob", "BB", 2), 0);
 	assert_int_equal(
 	    acct_cache_map_get("h", "alice", "roster", "bob", &v, &len), 0);
 	assert_int_equal(len, 2);
@@ -147,14 +146,13 @@ test_reads_and_writes(void **state)
 	assert_int_equal(
 	    acct_cache_map_get("h", "alice", "roster", "carol", &v, &len), 1);
 	assert_int_equal(store_kv_set("h", "alice", "prefs", "p", 1), 0);
-	assert_int_equal(
-	    acct_cache_kv_get("h", "alice", "prefs", &v, &len), 0);
+	assert_int_equal(acct_cache_kv_get("h", "alice", "prefs", &v, &len), 0);
 	free(v);
 	assert_int_equal(store_archive_append("h", "alice", "offline", "i1", 1,
 			     "bob@h", "12345", 5),
 	    0);
-	assert_int_equal(acct_cache_archive_usage(
-			     "h", "alice", "offline", &count, &bytes),
+	assert_int_equal(
+	    acct_cache_archive_usage("h", "alice", "offline", &count, &bytes),
 	    0);
 	assert_int_equal(count, 1);
 	assert_int_equal(bytes, 5);
@@ -165,8 +163,7 @@ test_reads_and_writes(void **state)
 	/* the account deleted: gone, with all its rows */
 	assert_int_equal(store_user_delete("h", "alice"), 0);
 	assert_int_equal(acct_cache_exists("h", "alice"), 1);
-	assert_int_equal(
-	    acct_cache_kv_get("h", "alice", "prefs", &v, &len), 1);
+	assert_int_equal(acct_cache_kv_get("h", "alice", "prefs", &v, &len), 1);
 	/* and not kept past the iteration, since it does not exist */
 	acct_cache_trim();
 	assert_false(acct_cache_held("h", "alice"));

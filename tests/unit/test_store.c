@@ -1497,6 +1497,19 @@ fill_account(const char *user)
 	assert_int_equal(store_map_set("h", "other", "m", "z", "9", 1), 0);
 }
 
+/* Load user's parts (answered inline): the calls so far and the text. */
+static void
+load_expect(struct load_got *g, const char *user, int calls, const char *want)
+{
+	sbuf_reset(&g->b);
+	assert_int_equal(store_load_async("h", user, load_parts,
+			     ARRAY_LEN(load_parts), load_cb, g),
+	    0);
+	assert_int_equal(g->calls, calls);
+	assert_int_equal(g->rc, 0);
+	assert_string_equal(g->b.data, want);
+}
+
 /* Every backend: the parts come in one call, cb runs exactly once (here
  * inline: no backend of ours defers unless told), maps in key order, an
  * archive as its count and value bytes; a missing document is found=0
@@ -1511,26 +1524,11 @@ test_load_async(void **state)
 	fill_account("u");
 	assert_int_equal(store_commit(), 0);
 	reopen_if_durable(fx);
-	assert_int_equal(store_load_async("h", "u", load_parts,
-			     ARRAY_LEN(load_parts), load_cb, &g),
-	    0);
-	assert_int_equal(g.calls, 1);
-	assert_int_equal(g.rc, 0);
-	assert_string_equal(g.b.data, "doc=1:hello;none=0;a=1,b=2,c=,;ar=2/5");
+	load_expect(&g, "u", 1, "doc=1:hello;none=0;a=1,b=2,c=,;ar=2/5");
 	/* uncommitted writes are read too, as by every other read */
 	assert_int_equal(store_map_del("h", "u", "m", "b"), 0);
-	sbuf_reset(&g.b);
-	assert_int_equal(store_load_async("h", "u", load_parts,
-			     ARRAY_LEN(load_parts), load_cb, &g),
-	    0);
-	assert_int_equal(g.calls, 2);
-	assert_string_equal(g.b.data, "doc=1:hello;none=0;a=1,c=,;ar=2/5");
-	sbuf_reset(&g.b);
-	assert_int_equal(store_load_async("h", "nobody", load_parts,
-			     ARRAY_LEN(load_parts), load_cb, &g),
-	    0);
-	assert_int_equal(g.calls, 3);
-	assert_string_equal(g.b.data, "doc=0:;none=0;;ar=0/0");
+	load_expect(&g, "u", 2, "doc=1:hello;none=0;a=1,c=,;ar=2/5");
+	load_expect(&g, "nobody", 3, "doc=0:;none=0;;ar=0/0");
 	sbuf_cleanup(&g.b);
 }
 
