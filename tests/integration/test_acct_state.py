@@ -162,3 +162,26 @@ def test_full_queue_gets_resource_constraint(make_server):
     assert not [e for e in c.pending if e.tag == q(NS_CLIENT, 'message')]
     a.close()
     c.close()
+
+
+def test_sender_gone_before_its_message_is_routed(make_server):
+    """RFC 6121 §8.5.2.2.1 (offline storage) with the sender's session
+    ended while its message waits for a load: the waiting message holds
+    the session's id, not the session; it is looked up again (gone) and
+    the message is still routed once, into carol's offline store."""
+    srv = deferred_server(make_server)
+    a = connect_tls(srv.c2s, 'alice', 'home')
+    a.send(chat('carol@localhost', 'parting words') + '</stream:stream>')
+    a.wait_closed()
+    for _ in range(50):  # bounded: it is stored on the next iterations
+        if 'offline stored user=carol@localhost' in srv.log:
+            break
+        b = connect_tls(srv.c2s, 'bob', 'r')
+        b.alive()
+        b.close()
+    c = connect_tls(srv.c2s, 'carol', 'phone')
+    c.presence()
+    assert bodies(c, 1) == ['parting words']
+    c.alive()
+    assert not [e for e in c.pending if e.tag == q(NS_CLIENT, 'message')]
+    c.close()
