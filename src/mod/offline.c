@@ -1,6 +1,4 @@
 /* src/mod/offline.c: XEP-0160 offline messages, stamped with XEP-0203. */
-#include <limits.h>
-
 #include "mod/mod.h"
 
 #define NS_DELAY "urn:xmpp:delay"

@@ -432,9 +432,13 @@ load_done(void *ud, int rc, struct store_load_res *res)
 
 		p->loaded = 1;
 		p->found = r->found;
-		p->val = r->val;
-		p->len = r->len;
-		r->val = NULL;
+		/* of the account's document only its existence is kept
+		 * (not its keys: SASL reads those from the store) */
+		if (i > 0) {
+			p->val = r->val;
+			p->len = r->len;
+			r->val = NULL;
+		}
 		p->rows = r->rows;
 		p->nrows = p->cap = r->nrows;
 		r->rows = NULL;
@@ -617,7 +621,9 @@ int
 acct_cache_kv_get(const char *host, const char *user, const char *store,
     char **val, size_t *len)
 {
-	struct apart *p = part_of(host, user, STORE_KV, store);
+	struct apart *p = strcmp(store, ACCOUNTS_STORE) == 0
+			      ? NULL /* its value is not kept */
+			      : part_of(host, user, STORE_KV, store);
 
 	if (p == NULL)
 		return store_kv_get(host, user, store, val, len);
@@ -852,10 +858,12 @@ observe(const struct store_change *c)
 	p = &a->p[k];
 	switch (c->op) {
 	case STORE_CHANGE_KV_SET:
+		p->found = 1;
+		if (k == 0)
+			break; /* the account's document: existence only */
 		free(p->val);
 		p->val = xstrndup(c->val ? c->val : "", c->len);
 		p->len = c->len;
-		p->found = 1;
 		break;
 	case STORE_CHANGE_KV_DEL:
 		free(p->val);

@@ -8,8 +8,9 @@
  * and is routed again, in order, when the load completes.
  *
  * What is kept are "parts": a keyval document, a whole map, or an
- * archive's usage, named by their store. The core keeps the "accounts"
- * document; modules register theirs (acct_cache_part) in their init.
+ * archive's usage, named by their store. The core keeps whether the
+ * "accounts" document exists (not its keys); modules register theirs
+ * (acct_cache_part) in their init.
  * Writes through store_* keep the kept state current (store.h's
  * observer), so reads stay correct whoever writes. */
 #ifndef TERN_ACCT_CACHE_H
