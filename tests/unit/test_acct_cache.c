@@ -131,6 +131,12 @@ test_reads_and_writes(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(acct_cache_kv_get("h", "alice", "prefs", &v, &len), 1);
 	assert_true(hits() >= h0 + 5);
+	/* the account's document itself is not kept, only its existence */
+	assert_int_equal(
+	    acct_cache_kv_get("h", "alice", "accounts", &v, &len), 0);
+	assert_int_equal(len, 3);
+	assert_memory_equal(v, "doc", 3);
+	free(v);
 
 	/* writes: map set/replace/delete, kv set, archive append/clear */
 	assert_int_equal(
