@@ -787,19 +787,20 @@ forget_all(void)
 	}
 }
 
+/* Items of an archive part went from every account: what they took is
+ * unknown here, so those accounts load afresh. */
 static void
 expire_all(const char *store)
 {
 	int i = part_find(STORE_ARCHIVE, store);
-	struct acct *a;
+	struct acct *a, *next;
 
 	if (i < 0)
 		return;
-	for (a = lru_head; a; a = a->next) {
-		if (a->state == ACCT_LOADING)
-			a->stale = 1;
-		else if ((size_t)i < a->np)
-			a->p[i].loaded = 0;
+	for (a = lru_head; a; a = next) {
+		next = a->next;
+		if (a->state == ACCT_LOADING || (size_t)i < a->np)
+			acct_forget(a);
 	}
 }
 
@@ -882,10 +883,12 @@ observe(const struct store_change *c)
 		p->bytes += (long long)c->len;
 		break;
 	case STORE_CHANGE_AR_DEL:
-		if (c->key == NULL)
-			p->count = p->bytes = 0;
-		else
-			p->loaded = 0; /* its size is unknown here */
+		if (c->key != NULL) {
+			/* the size of the item is unknown here: load afresh */
+			acct_forget(a);
+			return;
+		}
+		p->count = p->bytes = 0;
 		break;
 	default:
 		break;

@@ -166,6 +166,17 @@ test_reads_and_writes(void **state)
 	assert_int_equal(acct_cache_map_count("h", "alice", "roster", &n), 0);
 	assert_int_equal(n, 0);
 
+	/* an archive item deleted: its size is not known, so the account's
+	 * state goes and is loaded afresh */
+	assert_int_equal(store_archive_del("h", "alice", "offline", "i1"), 0);
+	assert_false(acct_cache_held("h", "alice"));
+	assert_int_equal(hold("alice", "2"), 1);
+	assert_int_equal(
+	    acct_cache_archive_usage("h", "alice", "offline", &count, &bytes),
+	    0);
+	assert_int_equal(count, 0);
+	assert_int_equal(bytes, 0);
+
 	/* the account deleted: gone, with all its rows */
 	assert_int_equal(store_user_delete("h", "alice"), 0);
 	assert_int_equal(acct_cache_exists("h", "alice"), 1);
