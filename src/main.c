@@ -18,7 +18,9 @@
 #include "net/conn.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "store/mem.h"
 #include "store/store.h"
+#include "xmpp/acct_cache.h"
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
 #include "xmpp/domain.h"
@@ -305,6 +307,8 @@ main(int argc, char **argv)
 	}
 	/* the group commit at the end of each loop iteration */
 	loop_set_commit(store_commit);
+	if (cfg->storage.deferred_loads)
+		store_mem_defer(store_main, 1); /* memory only: tests */
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_store;
@@ -352,6 +356,7 @@ out_listeners:
 	conn_close_all_now();
 	loop_drain();
 out_store:
+	acct_cache_free_all();
 	domain_free_all();
 	host_free_all();
 	store_commit();

@@ -125,8 +125,11 @@ struct cfg_tls {
 extern const char *const cfg_tls_versions[];
 
 struct cfg_storage {
-	int backend; /* index into cfg_storage_backends */
-	char *path;  /* SQLite database file */
+	int backend;		 /* index into cfg_storage_backends */
+	char *path;		 /* SQLite database file */
+	long long account_cache; /* bytes of per-account state kept */
+	long long account_queue; /* stanzas waiting for one account's */
+	int deferred_loads;	 /* memory backend: answer loads later */
 };
 extern const char *const cfg_storage_backends[];
 

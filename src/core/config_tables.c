@@ -31,6 +31,33 @@ static const struct cfg_directive storage_dirs[] = {
 	    .def = "tern.db",
 	    .doc = "The SQLite database file (created if missing); relative "
 		   "to the config file's directory." },
+	{ .name = "account_cache",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_storage, account_cache),
+	    .def = "32M",
+	    .min = 0,
+	    .max = 64 * GIB,
+	    .doc = "Memory for the per-account state routing reads on every "
+		   "stanza (account existence, roster, blocklist, archive "
+		   "preferences, offline usage), loaded once per account; "
+		   "past it the least recently used accounts are dropped at "
+		   "the end of each loop iteration." },
+	{ .name = "account_queue",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct cfg_storage, account_queue),
+	    .def = "256",
+	    .min = 1,
+	    .max = 1000000,
+	    .doc = "Stanzas that may wait for one account's state to load; "
+		   "more get a resource-constraint error (type wait)." },
+	{ .name = "deferred_loads",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct cfg_storage, deferred_loads),
+	    .def = "false",
+	    .doc = "For tests, with the memory backend: per-account state "
+		   "loads complete on the next loop iteration, as a network "
+		   "database's would, instead of at once. Ignored by "
+		   "sqlite." },
 	{ .name = NULL },
 };
 

@@ -278,3 +278,28 @@ strlist_sort_unique(struct strlist *l)
 			return -1;
 	return 0;
 }
+
+size_t
+str_search(const void *base, size_t n, size_t size, const char *key, int *found)
+{
+	size_t lo = 0, hi = n;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *k =
+		    *(const char *const *)(const void *)((const char *)base +
+							 mid * size);
+		int c = strcmp(k, key);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}

@@ -32,6 +32,12 @@ int64_t now_ms(void);
 /* XEP-0082 DateTime (UTC, "2026-11-23T10:00:00Z"); out needs 32 bytes. */
 void time_xep82(int64_t unix_secs, char *out, size_t outlen);
 
+/* Binary search of key in n sorted elements of size bytes at base, each
+ * starting with its key (a char *): its index, or where it would go, and
+ * *found says which. */
+size_t str_search(
+    const void *base, size_t n, size_t size, const char *key, int *found);
+
 /* FNV-1a over a byte string, continuing from h (start with HASH_INIT). */
 #define HASH_INIT 2166136261u
 uint32_t hash_bytes(uint32_t h, const void *p, size_t n);

@@ -41,23 +41,7 @@ bl_idx(void)
 static size_t
 bl_pos(const struct bl_list *l, const char *jid, int *found)
 {
-	size_t lo = 0, hi = l->n;
-
-	*found = 0;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->v[mid], jid);
-
-		if (c == 0) {
-			*found = 1;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return str_search(l->v, l->n, sizeof(*l->v), jid, found);
 }
 
 static int
@@ -134,7 +118,7 @@ bl_load(const char *host, const char *user)
 	struct bl_list *l = xcalloc(1, sizeof(*l));
 
 	l->refs = 1;
-	if (store_map_list(host, user, BL_STORE, bl_load_cb, l) < 0) {
+	if (acct_cache_map_list(host, user, BL_STORE, bl_load_cb, l) < 0) {
 		bl_unref(l);
 		return NULL;
 	}
@@ -206,7 +190,7 @@ bl_stored(const char *host, const char *user, const char *key)
 {
 	char *val = NULL;
 	size_t len;
-	int rc = store_map_get(host, user, BL_STORE, key, &val, &len);
+	int rc = acct_cache_map_get(host, user, BL_STORE, key, &val, &len);
 
 	free(val);
 	return rc == 0;
@@ -623,6 +607,16 @@ bl_session_free(void *data)
 	free(d);
 }
 
+/* Every stanza between two accounts asks both blocklists: kept with the
+ * account's state (xmpp/acct_cache.h). */
+static int
+blocking_init(struct host *h)
+{
+	UNUSED(h);
+	acct_cache_part(STORE_MAP, BL_STORE);
+	return 0;
+}
+
 const struct module mod_blocking = {
 	.name = "blocking",
 	.spec = "XEP-0191",
@@ -633,4 +627,5 @@ const struct module mod_blocking = {
 	.config = &blocking_section,
 	.depends = (const char *const[]){ "roster", NULL },
 	.session_free = bl_session_free,
+	.init = blocking_init,
 };

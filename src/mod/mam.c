@@ -84,7 +84,7 @@ mam_prefs_load(const char *host, const char *user)
 	char *val;
 	size_t len;
 
-	if (store_kv_get(host, user, MAM_PREFS_STORE, &val, &len) != 0)
+	if (acct_cache_kv_get(host, user, MAM_PREFS_STORE, &val, &len) != 0)
 		return NULL;
 	p = xml_parse_element(val, len);
 	free(val);
@@ -955,6 +955,8 @@ mam_init(struct host *h)
 	const struct mam_cfg *c = host_modcfg(h, &mod_mam);
 
 	mam_hosts++;
+	/* every archived message reads them: kept with the account */
+	acct_cache_part(STORE_KV, MAM_PREFS_STORE);
 	/* at once (start, reload), then every expire_interval */
 	ev_timer_stop(loop_ev, &mam_timer);
 	ev_timer_init(&mam_timer, mam_expire, 0., (double)c->expire_interval);

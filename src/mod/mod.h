@@ -20,6 +20,7 @@
 #include "jid/jid.h"
 #include "store/store.h"
 #include "xml/xml.h"
+#include "xmpp/acct_cache.h"
 #include "xmpp/router.h"
 #include "xmpp/session.h"
 

@@ -1,6 +1,4 @@
 /* src/mod/offline.c: XEP-0160 offline messages, stamped with XEP-0203. */
-#include <limits.h>
-
 #include "mod/mod.h"
 
 #define NS_DELAY "urn:xmpp:delay"
@@ -23,12 +21,6 @@ struct offline_item {
 struct offline_list {
 	struct offline_item *v;
 	size_t n, cap;
-};
-
-struct offline_usage {
-	long long count, bytes;
-	long long max_count, max_bytes;
-	int full;
 };
 
 extern const struct module mod_offline;
@@ -64,20 +56,6 @@ offline_worth_storing(const struct xml_node *st)
 		if (strcmp(c->ns, XML_NS_CLIENT) == 0 &&
 		    strcmp(c->name, "thread") == 0)
 			continue;
-		return 1;
-	}
-	return 0;
-}
-
-static int
-offline_usage_cb(void *ud, const struct store_archive_item *it)
-{
-	struct offline_usage *u = ud;
-
-	u->count++;
-	u->bytes += (long long)it->len;
-	if (u->count >= u->max_count || u->bytes > u->max_bytes) {
-		u->full = 1;
 		return 1;
 	}
 	return 0;
@@ -135,24 +113,19 @@ offline_fits(const char *host, const char *user, const struct offline_cfg *cfg,
 {
 	char key[2 * JID_PART_MAX + 2];
 	struct offline_slot *sl = usage_slot(host, user, key, sizeof(key));
-	struct store_archive_query q = { 0 };
-	struct offline_usage u = { 0 };
+	long long count, bytes;
 
 	if ((long long)len > cfg->max_bytes)
 		return 0;
 	if (sl->key == NULL || strcmp(sl->key, key) != 0) {
-		/* the quota keeps this scan short */
-		u.max_count = LLONG_MAX;
-		u.max_bytes = LLONG_MAX;
-		q.host = host;
-		q.user = user;
-		q.store = OFFLINE_STORE;
-		if (store_archive_query(&q, offline_usage_cb, &u) < 0)
+		/* from the account's state, or one scan of the store */
+		if (acct_cache_archive_usage(
+			host, user, OFFLINE_STORE, &count, &bytes) < 0)
 			return -1;
 		free(sl->key);
 		sl->key = xstrdup(key);
-		sl->count = u.count;
-		sl->bytes = u.bytes;
+		sl->count = count;
+		sl->bytes = bytes;
 	}
 	return sl->count < cfg->max_messages &&
 	       sl->bytes + (long long)len <= cfg->max_bytes;
@@ -573,6 +546,16 @@ offline_session_free(void *data)
 	free(o);
 }
 
+/* Each message to an offline user asks its usage: kept with the
+ * account's state (xmpp/acct_cache.h). */
+static int
+offline_init(struct host *h)
+{
+	UNUSED(h);
+	acct_cache_part(STORE_ARCHIVE, OFFLINE_STORE);
+	return 0;
+}
+
 const struct module mod_offline = {
 	.name = "offline",
 	.spec = "XEP-0160, XEP-0203",
@@ -582,4 +565,5 @@ const struct module mod_offline = {
 	.hooks = offline_hooks,
 	.config = &offline_section,
 	.session_free = offline_session_free,
+	.init = offline_init,
 };

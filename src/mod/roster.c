@@ -158,7 +158,7 @@ roster_item_get(const char *host, const char *user, const char *contact,
 	int rc;
 
 	memset(it, 0, sizeof(*it));
-	rc = store_map_get(host, user, ROSTER_STORE, contact, &val, &len);
+	rc = acct_cache_map_get(host, user, ROSTER_STORE, contact, &val, &len);
 	if (rc < 0)
 		return -1;
 	if (rc == 1) {
@@ -220,7 +220,7 @@ roster_foreach(const char *host, const char *user,
 {
 	struct foreach_ctx fc = { cb, ud };
 
-	return store_map_list(host, user, ROSTER_STORE, foreach_one, &fc);
+	return acct_cache_map_list(host, user, ROSTER_STORE, foreach_one, &fc);
 }
 
 static long long
@@ -239,7 +239,7 @@ roster_room(const char *host, const char *user)
 
 	/* pending requests count too, so strangers cannot grow a user's
 	 * data without bound */
-	if (store_map_count(host, user, ROSTER_STORE, &n) < 0)
+	if (acct_cache_map_count(host, user, ROSTER_STORE, &n) < 0)
 		return -1;
 	return n < max_items(host) ? 0 : -1;
 }
@@ -773,10 +773,21 @@ static const struct hook_reg roster_hooks[] = {
 	{ "user/deleted", roster_user_deleted, 0 }, HOOK_REG_END
 };
 
+/* Presence, blocking and PEP ask for subscriptions on every stanza: the
+ * roster is kept with the account's state (xmpp/acct_cache.h). */
+static int
+roster_init(struct host *h)
+{
+	UNUSED(h);
+	acct_cache_part(STORE_MAP, ROSTER_STORE);
+	return 0;
+}
+
 const struct module mod_roster = {
 	.name = "roster",
 	.spec = "RFC 6121 §2, XEP-0237",
 	.doc = "Contact lists with groups, pushes and versioning.",
 	.hooks = roster_hooks,
 	.config = &roster_section,
+	.init = roster_init,
 };

@@ -21,7 +21,12 @@
  *
  * Listings first collect the rows they will return (taking a reference
  * on each), then call back: a callback may write, list or commit without
- * the listing going wrong under it. */
+ * the listing going wrong under it.
+ *
+ * Deferred loads (store_mem_defer): store_load_async answers on a later
+ * loop iteration, as a network database would, so tests run the code
+ * that waits for an account's state. The rows are read when the answer
+ * is given, not when it was asked. */
 #include "store/mem.h"
 #include "store/store_impl.h"
 
@@ -30,6 +35,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "core/util.h"
 
 /* A node of an intrusive hash table: the first member of what it chains. */
@@ -99,6 +105,21 @@ struct mem_store {
 	struct mgroup **touched; /* groups written in this transaction */
 	size_t ntouched, captouched;
 	struct mfault fault[STORE_MEM_NFAULTS];
+	int deferred;		   /* store_mem_defer */
+	struct mload *loads;	   /* asked, not answered, oldest first */
+	struct mload **loads_tail; /* where the next one goes */
+	ev_timer load_w;	   /* answers them on the next iteration */
+};
+
+/* A store_load_async asked in deferred mode. */
+struct mload {
+	struct mload *next;
+	char *host, *user;
+	struct store_load_part *parts;
+	char **stores; /* the parts' store names, owned */
+	size_t nparts;
+	store_load_cb cb;
+	void *ud;
 };
 
 /* Shrink the transaction's logs past this many entries. */
@@ -1152,6 +1173,106 @@ mem_bytes(struct store *st, enum store_kind kind, const char *host,
 
 /* ---- open, close ---- */
 
+/* ---- deferred loads ---- */
+
+static void
+mload_free(struct mload *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nparts; i++)
+		free(l->stores[i]);
+	free(l->stores);
+	free(l->parts);
+	free(l->host);
+	free(l->user);
+	free(l);
+}
+
+int
+store_mem_complete(struct store *st)
+{
+	struct mem_store *s;
+	struct mload *l, *batch;
+	int n = 0;
+
+	if (st == NULL || st->be != &store_memory_backend)
+		return -1;
+	s = ms(st);
+	/* the loads asked so far; those their callbacks ask wait for the
+	 * next round, as they would on a network */
+	batch = s->loads;
+	s->loads = NULL;
+	s->loads_tail = &s->loads;
+	while ((l = batch) != NULL) {
+		batch = l->next;
+		store_load_inline(
+		    st, l->host, l->user, l->parts, l->nparts, l->cb, l->ud);
+		mload_free(l);
+		n++;
+	}
+	return n;
+}
+
+static void
+mem_load_timer(struct ev_loop *lp, ev_timer *w, int revents)
+{
+	(void)lp;
+	(void)revents;
+	store_mem_complete(w->data);
+}
+
+static int
+mem_load(struct store *st, const char *host, const char *user,
+    const struct store_load_part *parts, size_t nparts, store_load_cb cb,
+    void *ud)
+{
+	struct mem_store *s = ms(st);
+	struct mload *l;
+	size_t i;
+
+	if (!s->deferred) {
+		store_load_inline(st, host, user, parts, nparts, cb, ud);
+		return 0;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->host = xstrdup(host);
+	l->user = xstrdup(user);
+	l->parts = xcalloc(nparts ? nparts : 1, sizeof(*l->parts));
+	l->stores = xcalloc(nparts ? nparts : 1, sizeof(*l->stores));
+	for (i = 0; i < nparts; i++) {
+		l->stores[i] = xstrdup(parts[i].store);
+		l->parts[i].kind = parts[i].kind;
+		l->parts[i].store = l->stores[i];
+	}
+	l->nparts = nparts;
+	l->cb = cb;
+	l->ud = ud;
+	*s->loads_tail = l;
+	s->loads_tail = &l->next;
+	/* a timer of 0 fires on the loop's next iteration, after this
+	 * one's commit and flush */
+	if (loop_ev != NULL && !ev_is_active(&s->load_w)) {
+		ev_timer_set(&s->load_w, 0., 0.);
+		ev_timer_start(loop_ev, &s->load_w);
+	}
+	return 0;
+}
+
+int
+store_mem_defer(struct store *st, int on)
+{
+	struct mem_store *s;
+
+	if (st == NULL || st->be != &store_memory_backend)
+		return -1;
+	s = ms(st);
+	s->deferred = on != 0;
+	if (!s->deferred && s->loads != NULL)
+		store_mem_complete(st);
+	return 0;
+}
+
 static struct store *
 mem_open(const char *location, char *err, size_t errlen)
 {
@@ -1161,6 +1282,9 @@ mem_open(const char *location, char *err, size_t errlen)
 	(void)err;
 	(void)errlen;
 	s->base.be = &store_memory_backend;
+	s->loads_tail = &s->loads;
+	ev_timer_init(&s->load_w, mem_load_timer, 0., 0.);
+	s->load_w.data = &s->base;
 	log_info("store: memory backend: nothing written is kept after "
 		 "this process ends");
 	return &s->base;
@@ -1172,7 +1296,16 @@ mem_close(struct store *st)
 	struct mem_store *s = ms(st);
 	struct mnode *e, *next;
 	struct muser *u;
+	struct mload *l;
 	size_t i, j;
+
+	/* loads never answered are dropped: whoever asked is gone too */
+	if (loop_ev != NULL && ev_is_active(&s->load_w))
+		ev_timer_stop(loop_ev, &s->load_w);
+	while ((l = s->loads) != NULL) {
+		s->loads = l->next;
+		mload_free(l);
+	}
 
 	if (s->tx)
 		log_debug("store: memory closing with uncommitted writes, "
@@ -1217,4 +1350,5 @@ const struct store_backend store_memory_backend = {
 	.archive_del = mem_archive_del,
 	.user_delete = mem_user_delete,
 	.bytes = mem_bytes,
+	.load = mem_load,
 };

@@ -1,7 +1,8 @@
 /* mem.h: FOR TESTS ONLY. Failure injection into the in-memory backend
  * (mem.c, "storage: { backend: memory }"), so unit tests can make a
- * write, a read or a commit fail and check what store.c does then. Never
- * called by ternd itself. */
+ * write, a read or a commit fail and check what store.c does then, and
+ * deferred answers to store_load_async. ternd calls only
+ * store_mem_defer, for "storage: { deferred_loads: true }". */
 #ifndef TERN_STORE_MEM_H
 #define TERN_STORE_MEM_H
 
@@ -26,5 +27,14 @@ enum store_mem_fault {
  * fail (count 0 disarms it). Returns -1 if st is not a memory store. */
 int store_mem_fail(
     struct store *st, enum store_mem_fault f, int skip, int count);
+
+/* on: store_load_async answers on the loop's next iteration (a timer),
+ * or when store_mem_complete is called, never inline; off answers what
+ * is waiting and goes back to inline answers. -1 if st is not a memory
+ * store. */
+int store_mem_defer(struct store *st, int on);
+/* Answer the loads waiting now (not those their callbacks ask): how
+ * many, or -1 if st is not a memory store. */
+int store_mem_complete(struct store *st);
 
 #endif

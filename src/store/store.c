@@ -33,6 +33,37 @@ struct store *store_main;
 
 static long long quota; /* bytes per account; 0: none */
 
+static void (*observer)(const struct store_change *c);
+
+void
+store_set_observer(void (*fn)(const struct store_change *c))
+{
+	observer = fn;
+}
+
+/* Tell the observer what a write that worked (rc 0) changed. */
+static int
+changed(struct store *st, int rc, enum store_change_op op, const char *host,
+    const char *user, const char *store, const char *key, const char *val,
+    size_t len)
+{
+	struct store_change c = { op, !st->failed, host, user, store, key, val,
+		len };
+
+	if (rc == 0 && observer != NULL)
+		observer(&c);
+	return rc;
+}
+
+static void
+changed_all(void)
+{
+	struct store_change c = { .op = STORE_CHANGE_ALL };
+
+	if (observer != NULL)
+		observer(&c);
+}
+
 #define USAGE_BUCKETS 4096
 #define USAGE_MAX 100000 /* accounts counted; past that all are forgotten */
 
@@ -441,6 +472,7 @@ j_check(struct store *st, int rc)
 			"%zu writes kept for replay",
 		    st->jn);
 		st->failed = 1;
+		changed_all();
 	}
 }
 
@@ -478,6 +510,7 @@ store_commit(void)
 			 "committed",
 		    n);
 		usage_forget_all(st);
+		changed_all();
 	}
 	st->failed = 0;
 	j_reset(st);
@@ -485,10 +518,12 @@ store_commit(void)
 out_fail:
 	/* the backend dropped its transaction: the journal is the copy */
 	st->be->rollback(st);
-	if (!st->failed)
+	if (!st->failed) {
 		log_err("store: commit failed; holding %zu writes and "
 			"retrying",
 		    n);
+		changed_all();
+	}
 	st->failed = 1;
 	return -1;
 }
@@ -551,7 +586,8 @@ store_kv_set(const char *host, const char *user, const char *store,
 		return rc;
 	mark = st->journal.len;
 	j_put(j_head(st, J_KV_SET, host, user, store), val, len);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_KV_SET, host, user, store, NULL, val, len);
 }
 
 int
@@ -569,7 +605,8 @@ store_kv_del(const char *host, const char *user, const char *store)
 		return rc;
 	mark = st->journal.len;
 	j_head(st, J_KV_DEL, host, user, store);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_KV_DEL, host, user, store, NULL, NULL, 0);
 }
 
 int
@@ -590,7 +627,8 @@ store_map_set(const char *host, const char *user, const char *store,
 	mark = st->journal.len;
 	j_str(j_head(st, J_MAP_SET, host, user, store), key);
 	j_put(&st->journal, val, len);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_MAP_SET, host, user, store, key, val, len);
 }
 
 int
@@ -609,7 +647,8 @@ store_map_del(
 		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_MAP_DEL, host, user, store), key);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_MAP_DEL, host, user, store, key, NULL, 0);
 }
 
 int
@@ -632,7 +671,8 @@ store_archive_append(const char *host, const char *user, const char *store,
 	j_i64(&st->journal, when);
 	j_str(&st->journal, with);
 	j_put(&st->journal, val, len);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_AR_APPEND, host, user, store, id, val, len);
 }
 
 int
@@ -649,8 +689,11 @@ store_archive_expire(const char *store, int64_t before, long *deleted)
 	j_i64(j_head(st, J_AR_EXPIRE, NULL, NULL, store), before);
 	rc = j_write(st, mark, deleted);
 	/* rows of any account went: count them all again when needed */
-	if (rc == 0 && *deleted > 0)
+	if (rc == 0 && *deleted > 0) {
 		usage_forget_all(st);
+		changed(st, rc, STORE_CHANGE_AR_EXPIRE, NULL, NULL, store, NULL,
+		    NULL, 0);
+	}
 	return rc;
 }
 
@@ -670,7 +713,8 @@ store_archive_del(
 		return rc;
 	mark = st->journal.len;
 	j_str(j_head(st, J_AR_DEL, host, user, store), id);
-	return acct_end(&a, j_write(st, mark, NULL));
+	return changed(st, acct_end(&a, j_write(st, mark, NULL)),
+	    STORE_CHANGE_AR_DEL, host, user, store, id, NULL, 0);
 }
 
 int
@@ -684,7 +728,8 @@ store_user_delete(const char *host, const char *user)
 	mark = st->journal.len;
 	j_head(st, J_USER_DEL, host, user, NULL);
 	usage_forget(st, host, user);
-	return j_write(st, mark, NULL);
+	return changed(st, j_write(st, mark, NULL), STORE_CHANGE_USER_DEL, host,
+	    user, NULL, NULL, NULL, 0);
 }
 
 int
@@ -758,4 +803,112 @@ store_archive_count(const struct store_archive_query *q, long *count)
 	struct store *st = main_store();
 
 	return st ? st->be->archive_count(st, q, count) : -1;
+}
+
+/* ---- one account's state in one call ---- */
+
+struct load_acc {
+	struct store_load_res *r;
+	size_t cap;
+};
+
+static int
+load_row(void *ud, const char *key, const char *val, size_t len)
+{
+	struct load_acc *a = ud;
+	struct store_load_row *row;
+
+	if (a->r->nrows == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 8;
+		a->r->rows = xrealloc(a->r->rows, a->cap * sizeof(*a->r->rows));
+	}
+	row = &a->r->rows[a->r->nrows++];
+	row->key = xstrdup(key);
+	row->val = xstrndup(val, len);
+	row->len = len;
+	return 0;
+}
+
+static int
+load_item(void *ud, const struct store_archive_item *it)
+{
+	struct store_load_res *r = ud;
+
+	r->count++;
+	r->bytes += (long long)it->len;
+	return 0;
+}
+
+static void
+load_free(struct store_load_res *res, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; res && i < n; i++) {
+		free(res[i].val);
+		for (j = 0; res[i].rows && j < res[i].nrows; j++) {
+			free(res[i].rows[j].key);
+			free(res[i].rows[j].val);
+		}
+		free(res[i].rows);
+	}
+	free(res);
+}
+
+void
+store_load_inline(struct store *st, const char *host, const char *user,
+    const struct store_load_part *parts, size_t nparts, store_load_cb cb,
+    void *ud)
+{
+	struct store_load_res *res = xcalloc(nparts ? nparts : 1, sizeof(*res));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < nparts && rc == 0; i++) {
+		struct store_load_res *r = &res[i];
+		struct store_archive_query q = { 0 };
+		struct load_acc a = { r, 0 };
+
+		switch (parts[i].kind) {
+		case STORE_KV:
+			rc = st->be->kv_get(
+			    st, host, user, parts[i].store, &r->val, &r->len);
+			r->found = rc == 0;
+			if (rc == 1)
+				rc = 0;
+			break;
+		case STORE_MAP:
+			rc = st->be->map_list(
+			    st, host, user, parts[i].store, NULL, load_row, &a);
+			break;
+		case STORE_ARCHIVE:
+			q.host = host;
+			q.user = user;
+			q.store = parts[i].store;
+			rc = st->be->archive_query(st, &q, load_item, r);
+			break;
+		}
+	}
+	if (rc < 0) {
+		load_free(res, nparts);
+		cb(ud, -1, NULL);
+		return;
+	}
+	cb(ud, 0, res);
+	load_free(res, nparts);
+}
+
+int
+store_load_async(const char *host, const char *user,
+    const struct store_load_part *parts, size_t nparts, store_load_cb cb,
+    void *ud)
+{
+	struct store *st = main_store();
+
+	if (st == NULL)
+		return -1;
+	if (st->be->load != NULL)
+		return st->be->load(st, host, user, parts, nparts, cb, ud);
+	store_load_inline(st, host, user, parts, nparts, cb, ud);
+	return 0;
 }

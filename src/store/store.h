@@ -21,6 +21,14 @@
 struct store;
 struct store_archive_item;
 struct store_archive_query;
+struct store_load_part;
+struct store_load_res;
+
+/* The answer to store_load_async: rc 0 and one result per part asked,
+ * or rc -1 (a storage failure, logged) and res NULL. cb may keep the
+ * strings and arrays of res it wants by setting their fields to NULL;
+ * the rest is freed when it returns. */
+typedef void (*store_load_cb)(void *ud, int rc, struct store_load_res *res);
 
 #define STORE_QUOTA (-2)
 
@@ -85,6 +93,12 @@ struct store_backend {
 	int (*bytes)(struct store *st, enum store_kind kind, const char *host,
 	    const char *user, const char *store, const char *key,
 	    long long *bytes);
+	/* Optional: store_load_async for a backend that answers later
+	 * (cb runs exactly once, from the loop, when the rows arrive).
+	 * NULL: store.c reads the parts inline with the calls above. */
+	int (*load)(struct store *st, const char *host, const char *user,
+	    const struct store_load_part *parts, size_t nparts,
+	    store_load_cb cb, void *ud);
 };
 
 struct store_archive_item {
@@ -157,6 +171,67 @@ int store_archive_expire(const char *store, int64_t before, long *deleted);
 int store_archive_del(
     const char *host, const char *user, const char *store, const char *id);
 int store_user_delete(const char *host, const char *user);
+
+/* ---- one account's state in one call (see xmpp/acct_cache.c) ---- */
+
+/* What to read: a keyval document, a whole map (every key and value) or
+ * an archive's usage (how many items and the bytes of their values). */
+struct store_load_part {
+	enum store_kind kind;
+	const char *store;
+};
+
+struct store_load_row {
+	char *key;
+	char *val;
+	size_t len;
+};
+
+/* One part's answer: found/val/len for STORE_KV; rows (key order) for
+ * STORE_MAP; count/bytes for STORE_ARCHIVE. */
+struct store_load_res {
+	int found;
+	char *val;
+	size_t len;
+	struct store_load_row *rows;
+	size_t nrows;
+	long long count, bytes;
+};
+
+/* Read the parts of user@host in one call and hand them to cb. SQLite
+ * and the memory backend answer inline (cb has run when this returns); a
+ * network backend answers from the loop later, so callers must work both
+ * ways and find what they act for again by id in cb. 0: cb will run (or
+ * ran) exactly once; -1: it will not (no store). */
+int store_load_async(const char *host, const char *user,
+    const struct store_load_part *parts, size_t nparts, store_load_cb cb,
+    void *ud);
+
+/* What a write changed, for a cache of reads (one observer; NULL none).
+ * Called after each write that worked. applied is 0 while commits fail:
+ * the backend then lags the journal (its reads miss the write) until
+ * STORE_CHANGE_ALL says every cached read must be dropped. */
+enum store_change_op {
+	STORE_CHANGE_KV_SET,
+	STORE_CHANGE_KV_DEL,
+	STORE_CHANGE_MAP_SET,
+	STORE_CHANGE_MAP_DEL, /* key NULL: every key */
+	STORE_CHANGE_AR_APPEND,
+	STORE_CHANGE_AR_DEL,	/* key: the id, or NULL for all */
+	STORE_CHANGE_AR_EXPIRE, /* host and user NULL: every account */
+	STORE_CHANGE_USER_DEL,
+	STORE_CHANGE_ALL, /* anything may have changed */
+};
+
+struct store_change {
+	enum store_change_op op;
+	int applied;
+	const char *host, *user, *store, *key;
+	const char *val;
+	size_t len;
+};
+
+void store_set_observer(void (*fn)(const struct store_change *c));
 
 /* Per-account storage quota. An account (a non-empty user) uses the bytes
  * of the keys and values of all its rows of every kind: keyval documents,

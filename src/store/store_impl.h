@@ -19,6 +19,13 @@ struct store {
 	size_t nusage;
 };
 
+/* store_load_async done with the backend's synchronous calls: what
+ * store.c does for a backend with no load op, and what mem.c runs when a
+ * deferred load completes. */
+void store_load_inline(struct store *st, const char *host, const char *user,
+    const struct store_load_part *parts, size_t nparts, store_load_cb cb,
+    void *ud);
+
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_memory_backend; /* mem.c */
 

@@ -10,9 +10,12 @@
 #include "core/util.h"
 #include "store/store.h"
 #include "xml/xml.h"
-#include "xmpp/account.h"
+#include "xmpp/acct_cache.h"
 #include "xmpp/domain.h"
 #include "xmpp/session.h"
+
+static void route_stanza(struct xml_node *st, const struct jid *from,
+    struct session *origin, int filter);
 
 static int
 is_error(const struct xml_node *st)
@@ -295,7 +298,7 @@ user_exists(struct host *h, const struct jid *to)
 {
 	if (session_find_bare(to->bare))
 		return 1;
-	return account_exists(h->name, to->node) == 0;
+	return acct_cache_exists(h->name, to->node) == 0;
 }
 
 static const char *
@@ -430,6 +433,14 @@ router_setup_domains(void)
 	struct host *h;
 	size_t i;
 
+	/* the per-account state routing reads (its settings follow the
+	 * configuration; stanzas that waited for a load come back here) */
+	if (config_running) {
+		acct_cache_set_cap(config_running->storage.account_cache);
+		acct_cache_set_queue(config_running->storage.account_queue);
+	}
+	acct_cache_set_router(route_stanza);
+
 	domain_clear(DOMAIN_ACCOUNTS);
 	domain_clear(DOMAIN_SERVICE);
 	for (h = host_list; h; h = h->next) {
@@ -466,9 +477,6 @@ filtered(struct hook_ev *ev, struct host *hto)
 	return 0;
 }
 
-static void route_stanza(struct xml_node *st, const struct jid *from,
-    struct session *origin, int filter);
-
 void
 router_route(
     struct xml_node *st, const struct jid *from, struct session *origin)
@@ -480,6 +488,52 @@ void
 router_route_unfiltered(struct xml_node *st, const struct jid *from)
 {
 	route_stanza(st, from, NULL, 0);
+}
+
+/* The local accounts st involves, its sender and its recipient, must
+ * have their state loaded (xmpp/acct_cache.h) before routing reads it:
+ * 1 when st waits for a load (it is routed again when the load
+ * completes) or was refused, 0 when it can be routed now. */
+static int no_wait; /* routing an overflow's error: it does not queue */
+
+static int
+wait_for_state(struct xml_node *st, const struct jid *from,
+    const struct jid *to, struct session *origin, int filter)
+{
+	const struct jid *who[2] = { from, to };
+	const struct domain *d[2] = { NULL, NULL };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < 2; i++) {
+		if (who[i] == NULL || who[i]->node == NULL ||
+		    (i == 1 && d[0] && jid_bare_eq(from, to)))
+			continue;
+		d[i] = domain_find(who[i]->domain);
+		if (d[i] && d[i]->kind != DOMAIN_ACCOUNTS)
+			d[i] = NULL;
+	}
+	for (i = 0; i < 2; i++) {
+		if (d[i] == NULL)
+			continue;
+		rc = acct_cache_hold(d[i]->host->name, who[i]->node, st, from,
+		    origin, filter, i == 1 && d[0] ? d[0]->host->name : NULL,
+		    i == 1 && d[0] ? who[0]->node : NULL);
+		if (rc == 1)
+			continue;
+		if (rc < 0) {
+			/* the error cannot wait in a full queue itself:
+			 * it goes now, its reads served by the store */
+			no_wait++;
+			stanza_bounce(st, "wait", "resource-constraint",
+			    "Too many stanzas wait for this account's data");
+			no_wait--;
+		} else if (i == 0 && d[1])
+			/* both load at once: one wait, not two in a row */
+			acct_cache_want(d[1]->host->name, who[1]->node);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -494,7 +548,18 @@ route_stanza(struct xml_node *st, const struct jid *from,
 	const struct domain *d;
 	struct host *h;
 	int is_iq = strcmp(st->name, "iq") == 0;
+	int is_presence = strcmp(st->name, "presence") == 0;
+	int to_rc = -1;
 
+	/* 'to' is parsed once, here; a bad one is answered below, after
+	 * the sender's outgoing hooks, as before */
+	if (to_attr)
+		to_rc = jid_parse_str(&to, to_attr);
+	else if (origin && !is_presence)
+		to_rc = jid_parse_str(&to, origin->jid.bare);
+	if (!no_wait &&
+	    wait_for_state(st, from, to_rc == 0 ? &to : NULL, origin, filter))
+		goto out;
 	ev.stanza = st;
 	ev.from = from;
 	ev.session = origin;
@@ -506,7 +571,7 @@ route_stanza(struct xml_node *st, const struct jid *from,
 		if (kind == NULL || xml_node_attr(st, "id") == NULL) {
 			stanza_bounce(st, "modify", "bad-request",
 			    "iq needs an id and a valid type");
-			return;
+			goto out;
 		}
 		if ((strcmp(kind, "iq-get") == 0 ||
 			strcmp(kind, "iq-set") == 0) &&
@@ -514,36 +579,35 @@ route_stanza(struct xml_node *st, const struct jid *from,
 			/* RFC 6120 §8.2.3: get/set carry exactly one child */
 			stanza_bounce(st, "modify", "bad-request",
 			    "iq get/set needs exactly one child element");
-			return;
+			goto out;
 		}
 	}
 	if (origin) {
 		static const char *const outgoing[] = { "message/outgoing",
 			"presence/outgoing", "iq/outgoing" };
-		int k = is_iq ? 2 : strcmp(st->name, "presence") == 0;
+		int k = is_iq ? 2 : is_presence;
 
 		ev.host = origin->host;
 		if (hook_fire(origin->host->hooks, outgoing[k], &ev) ==
 		    HOOK_HANDLED)
-			return;
+			goto out;
 		ev.host = NULL;
 	}
 	if (to_attr) {
-		if (jid_parse_str(&to, to_attr) != 0) {
+		if (to_rc != 0) {
 			stanza_bounce(st, "modify", "jid-malformed", NULL);
-			return;
+			goto out;
 		}
 	} else {
 		if (origin == NULL)
-			return; /* nowhere to go */
-		if (strcmp(st->name, "presence") == 0) {
+			goto out; /* nowhere to go */
+		if (is_presence) {
 			ev.host = origin->host;
 			ev.to = &origin->jid;
 			ev.to_self = 1;
 			hook_fire(origin->host->hooks, "presence/self", &ev);
-			return;
+			goto out;
 		}
-		jid_parse_str(&to, origin->jid.bare);
 		ev.to_self = 1;
 	}
 	ev.to = &to;

@@ -5,6 +5,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "xmpp/account.h"
+#include "xmpp/acct_cache.h"
 #include "xmpp/session.h"
 
 int
@@ -30,6 +31,8 @@ users_created(struct host *h, const char *user)
 {
 	struct hook_ev ev = { 0 };
 
+	/* created by another process (ternctl): what we knew is old */
+	acct_cache_forget(h->name, user);
 	ev.host = h;
 	ev.user = user;
 	hook_fire(h->hooks, "user/created", &ev);

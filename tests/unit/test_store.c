@@ -1446,6 +1446,165 @@ test_mem_open_close(void **state)
 	store_close(sq);
 }
 
+/* ---- one account's state in one call (store_load_async) ---- */
+
+struct load_got {
+	int calls, rc;
+	struct sbuf b; /* what came, as text */
+};
+
+static void
+load_cb(void *ud, int rc, struct store_load_res *res)
+{
+	struct load_got *g = ud;
+	size_t i;
+
+	g->calls++;
+	g->rc = rc;
+	if (rc != 0)
+		return;
+	/* parts: kv "doc", kv "none", map "m", archive "ar" */
+	sbuf_printf(&g->b, "doc=%d:%.*s;none=%d;", res[0].found,
+	    (int)res[0].len, res[0].val ? res[0].val : "", res[1].found);
+	for (i = 0; i < res[2].nrows; i++)
+		sbuf_printf(&g->b, "%s=%.*s,", res[2].rows[i].key,
+		    (int)res[2].rows[i].len, res[2].rows[i].val);
+	sbuf_printf(&g->b, ";ar=%lld/%lld", res[3].count, res[3].bytes);
+	/* the callback may keep a part: store.c frees the rest */
+	free(res[0].val);
+	res[0].val = NULL;
+}
+
+static const struct store_load_part load_parts[] = {
+	{ STORE_KV, "doc" },
+	{ STORE_KV, "none" },
+	{ STORE_MAP, "m" },
+	{ STORE_ARCHIVE, "ar" },
+};
+
+static void
+fill_account(const char *user)
+{
+	assert_int_equal(store_kv_set("h", user, "doc", "hello", 5), 0);
+	assert_int_equal(store_map_set("h", user, "m", "b", "2", 1), 0);
+	assert_int_equal(store_map_set("h", user, "m", "a", "1", 1), 0);
+	assert_int_equal(store_map_set("h", user, "m", "c", "", 0), 0);
+	assert_int_equal(
+	    store_archive_append("h", user, "ar", "i1", 1, "x", "abc", 3), 0);
+	assert_int_equal(
+	    store_archive_append("h", user, "ar", "i2", 2, "x", "de", 2), 0);
+	/* another account's rows are not part of it */
+	assert_int_equal(store_map_set("h", "other", "m", "z", "9", 1), 0);
+}
+
+/* Load user's parts (answered inline): the calls so far and the text. */
+static void
+load_expect(struct load_got *g, const char *user, int calls, const char *want)
+{
+	sbuf_reset(&g->b);
+	assert_int_equal(store_load_async("h", user, load_parts,
+			     ARRAY_LEN(load_parts), load_cb, g),
+	    0);
+	assert_int_equal(g->calls, calls);
+	assert_int_equal(g->rc, 0);
+	assert_string_equal(g->b.data, want);
+}
+
+/* Every backend: the parts come in one call, cb runs exactly once (here
+ * inline: no backend of ours defers unless told), maps in key order, an
+ * archive as its count and value bytes; a missing document is found=0
+ * and an unknown account is all empty. */
+static void
+test_load_async(void **state)
+{
+	struct fx *fx = *state;
+	struct load_got g = { 0 };
+
+	sbuf_init(&g.b);
+	fill_account("u");
+	assert_int_equal(store_commit(), 0);
+	reopen_if_durable(fx);
+	load_expect(&g, "u", 1, "doc=1:hello;none=0;a=1,b=2,c=,;ar=2/5");
+	/* uncommitted writes are read too, as by every other read */
+	assert_int_equal(store_map_del("h", "u", "m", "b"), 0);
+	load_expect(&g, "u", 2, "doc=1:hello;none=0;a=1,c=,;ar=2/5");
+	load_expect(&g, "nobody", 3, "doc=0:;none=0;;ar=0/0");
+	sbuf_cleanup(&g.b);
+}
+
+/* A failed read makes the whole load fail: cb gets -1, once. */
+static void
+test_mem_load_failed_read(void **state)
+{
+	struct load_got g = { 0 };
+
+	(void)state;
+	sbuf_init(&g.b);
+	fill_account("u");
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(
+	    store_mem_fail(store_main, STORE_MEM_FAIL_READ, 1, 1), 0);
+	assert_int_equal(store_load_async("h", "u", load_parts,
+			     ARRAY_LEN(load_parts), load_cb, &g),
+	    0);
+	assert_int_equal(g.calls, 1);
+	assert_int_equal(g.rc, -1);
+	sbuf_cleanup(&g.b);
+}
+
+static void
+chained_cb(void *ud, int rc, struct store_load_res *res)
+{
+	struct load_got *g = ud;
+
+	load_cb(ud, rc, res);
+	/* a load asked from a callback waits for the next round */
+	if (g->calls == 1)
+		assert_int_equal(store_load_async("h", "u", load_parts,
+				     ARRAY_LEN(load_parts), load_cb, g),
+		    0);
+}
+
+/* Deferred answers (what a network backend does): nothing inline; the
+ * answer holds the rows as they are when it is given; each load is
+ * answered once, in the order asked. */
+static void
+test_mem_deferred_load(void **state)
+{
+	struct load_got g = { 0 };
+
+	(void)state;
+	sbuf_init(&g.b);
+	assert_int_equal(store_mem_defer(store_main, 1), 0);
+	fill_account("u");
+	assert_int_equal(store_load_async("h", "u", load_parts,
+			     ARRAY_LEN(load_parts), chained_cb, &g),
+	    0);
+	assert_int_equal(g.calls, 0);
+	assert_int_equal(store_map_set("h", "u", "m", "d", "4", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(store_mem_complete(store_main), 1);
+	assert_int_equal(g.calls, 1);
+	assert_string_equal(
+	    g.b.data, "doc=1:hello;none=0;a=1,b=2,c=,d=4,;ar=2/5");
+	assert_int_equal(store_mem_complete(store_main), 1);
+	assert_int_equal(g.calls, 2);
+	assert_int_equal(store_mem_complete(store_main), 0);
+	/* off again: answers inline */
+	assert_int_equal(store_mem_defer(store_main, 0), 0);
+	assert_int_equal(store_load_async("h", "u", load_parts,
+			     ARRAY_LEN(load_parts), load_cb, &g),
+	    0);
+	assert_int_equal(g.calls, 3);
+	/* loads still waiting at close are dropped, not answered */
+	assert_int_equal(store_mem_defer(store_main, 1), 0);
+	assert_int_equal(store_load_async("h", "u", load_parts,
+			     ARRAY_LEN(load_parts), load_cb, &g),
+	    0);
+	assert_int_equal(store_mem_defer(NULL, 1), -1);
+	sbuf_cleanup(&g.b);
+}
+
 /* One test on one backend: "sqlite/test_kv". */
 #define ON(be, f)                                                              \
 	{                                                                      \
@@ -1461,7 +1620,7 @@ test_mem_open_close(void **state)
 	    ON(be, test_commit_semantics), ON(be, test_archive_count_cache),   \
 	    ON(be, test_failed_commit_is_replayed),                            \
 	    ON(be, test_account_quota), ON(be, test_backend_rollback),         \
-	    ON(be, test_archive_large)
+	    ON(be, test_archive_large), ON(be, test_load_async)
 
 int
 main(void)
@@ -1478,6 +1637,8 @@ main(void)
 	    ON(memory, test_mem_failed_read),
 	    ON(memory, test_mem_listing_callbacks_write),
 	    ON(memory, test_mem_open_close),
+	    ON(memory, test_mem_load_failed_read),
+	    ON(memory, test_mem_deferred_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
