@@ -25,9 +25,10 @@ which only knows /etc/hosts and the system resolver. A records for the
 domains themselves exist for the A/AAAA fallback of RFC 6120 section
 3.2.2 (Prosody and Tern resolve through unbound for both).
 
-Use the `federation` fixture (module scope) in a test module:
+Bind the fixtures in a test module to use them:
 
-    federation = fedlib.federation
+    federation = fedlib.federation  # module scope, certificates only
+    make_federation = fedlib.make_federation  # factory, per test
 """
 import asyncio
 import os
@@ -273,6 +274,10 @@ class Unbound:
             '  so-reuseport: no',
             '  access-control: 127.0.0.0/8 allow',
             '  local-zone: "test." static',
+            # SRV targets are localhost.: IPv4 only, so that no peer
+            # tries ::1 (where nothing listens) first
+            '  local-zone: "localhost." static',
+            '  local-data: "localhost. 60 IN A 127.0.0.1"',
         ]
         lines += ['  local-data: "%s"' % r for r in self.records]
         lines += [
@@ -321,7 +326,8 @@ class Server:
     """What both servers share: directory, ports, users, log."""
     name = 'server'
 
-    def __init__(self, d, domain, pki, dns, secure=True, dialback=False):
+    def __init__(self, d, domain, pki, dns, secure=True, dialback=False,
+                 trusted=True):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.domain = domain
@@ -330,8 +336,14 @@ class Server:
         self.dns = dns
         self.secure = secure
         self.dialback = dialback
+        self.trusted = trusted
         self.c2s, self.s2s, self.s2s_tls, self.http = free_ports(4)
-        self.crt, self.key = pki.leaf(domain)
+        if trusted:
+            self.crt, self.key = pki.leaf(domain)
+        else:
+            self.crt, self.key = pki.self_signed(domain)
+        self.pem = self.dir / (domain + '.pem')
+        self.pem.write_bytes(self.crt.read_bytes() + self.key.read_bytes())
         self.proc = None
         self._logf = None
         self.stdout = self.dir / (self.name + '.stdout')
@@ -342,7 +354,21 @@ class Server:
 
     @property
     def log(self):
-        return _tail(self.logfile, 20000)
+        try:
+            return self.logfile.read_text(errors='replace')
+        except OSError:
+            return ''
+
+    def wait_log(self, text, timeout=10):
+        """Wait until text appears in the log (ejabberd writes its log
+        with a delay: a line may show up well after the event)."""
+        deadline = time.monotonic() + timeout * SLOW
+        while True:
+            if text in self.log:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
     def _popen(self, cmd, env=None):
         self._logf = open(self.stdout, 'ab')
@@ -376,8 +402,10 @@ def _lua(v):
 
 class Prosody(Server):
     """Prosody 0.12 for one domain (default b.test) with a MUC service on
-    conference.<domain>. secure: s2s_secure_auth (certificates only);
-    dialback: load mod_dialback (XEP-0220) as the fallback."""
+    conference.<domain>. secure: s2s_secure_auth (peers must present a
+    certificate valid for their domain); dialback: load mod_dialback
+    (XEP-0220) as the fallback; trusted=False: a self-signed certificate
+    that no peer trusts."""
     name = 'prosody'
 
     def __init__(self, d, domain=PROSODY_DOMAIN, **kw):
@@ -470,7 +498,9 @@ class Ejabberd(Server):
     """ejabberd 23.01 for one domain (default c.test), run straight from
     erl (ejabberdctl insists on root or the ejabberd user, and su's to
     it), as a non-distributed node: no epmd, no node name. Users are
-    registered through mod_http_api on a loopback port."""
+    registered through mod_http_api on a loopback port. dialback: load
+    mod_s2s_dialback; without it only SASL EXTERNAL authenticates (so
+    secure is implied); trusted as for Prosody."""
     name = 'ejabberd'
 
     def __init__(self, d, domain=EJABBERD_DOMAIN, **kw):
@@ -500,7 +530,7 @@ class Ejabberd(Server):
             'hosts: ["%s"]' % self.domain,
             'loglevel: info',
             'log_rotate_count: 0',
-            'certfiles: ["%s"]' % self.pki.pem(self.domain),
+            'certfiles: ["%s"]' % self.pem,
             'ca_file: "%s"' % self.pki.ca,
             'acme: {auto: false}',
             'auth_method: internal',
@@ -568,20 +598,33 @@ class Ejabberd(Server):
 
 class Federation:
     """CA, DNS, Prosody (b.test) and ejabberd (c.test) in directory d,
-    and the ports reserved for Tern's a.test (tern_s2s, tern_s2s_tls;
-    their SRV records are in the zone from the start)."""
+    and what Tern's a.test needs: the ports reserved for it (tern_s2s,
+    tern_s2s_tls; their SRV records are in the zone from the start), its
+    certificate (tern_crt, tern_key; tern_pem holds both) and the CA
+    (pki.ca) to trust.
 
-    def __init__(self, d, secure=True, dialback=False):
+    secure and dialback apply to both servers unless prosody= or
+    ejabberd= (dicts of Server keyword arguments) say otherwise, e.g.
+    Federation(d, secure=False, dialback=True,
+               ejabberd={'trusted': False})."""
+
+    def __init__(self, d, secure=True, dialback=False, prosody=None,
+                 ejabberd=None):
         self.dir = Path(d)
         self.pki = Pki(self.dir / 'pki')
         self.dns = Unbound(self.dir / 'unbound')
         self.tern_s2s, self.tern_s2s_tls = free_ports(2)
         self.dns.add_domain(TERN_DOMAIN, self.tern_s2s, self.tern_s2s_tls)
         self.tern_crt, self.tern_key = self.pki.leaf(TERN_DOMAIN)
+        self.tern_pem = self.dir / 'pki' / (TERN_DOMAIN + '.tern.pem')
+        self.tern_pem.write_bytes(self.tern_crt.read_bytes()
+                                  + self.tern_key.read_bytes())
         kw = dict(pki=self.pki, dns=self.dns, secure=secure,
                   dialback=dialback)
-        self.prosody = Prosody(self.dir / 'prosody', **kw)
-        self.ejabberd = Ejabberd(self.dir / 'ejabberd', **kw)
+        self.prosody = Prosody(self.dir / 'prosody',
+                               **dict(kw, **(prosody or {})))
+        self.ejabberd = Ejabberd(self.dir / 'ejabberd',
+                                 **dict(kw, **(ejabberd or {})))
         self.servers = [self.prosody, self.ejabberd]
 
     def start(self):
@@ -600,8 +643,19 @@ class Federation:
         return self.dns.address
 
     def tern_hosts(self):
-        """A static override instead of DNS: domain -> (host, s2s port)."""
-        return {s.domain: ('127.0.0.1', s.s2s) for s in self.servers}
+        """A static override instead of DNS: domain -> (host, s2s port),
+        for the peers and their MUC services."""
+        hosts = {}
+        for s in self.servers:
+            hosts[s.domain] = hosts[s.muc] = ('127.0.0.1', s.s2s)
+        return hosts
+
+    def tern_hosts_tls(self):
+        """The same for Direct TLS s2s (XEP-0368)."""
+        hosts = {}
+        for s in self.servers:
+            hosts[s.domain] = hosts[s.muc] = ('127.0.0.1', s.s2s_tls)
+        return hosts
 
     def stop(self):
         problems = []
@@ -615,19 +669,49 @@ class Federation:
                          for s in self.servers)
 
 
+class _Federations:
+    def __init__(self, factory):
+        self.factory = factory
+        self.all = []
+
+    def __call__(self, start=True, **kw):
+        why = missing()
+        if why:
+            pytest.skip(why)
+        fed = Federation(self.factory.mktemp('fed'), **kw)
+        self.all.append(fed)
+        if start:
+            fed.start()
+        return fed
+
+    def finish(self):
+        problems = []
+        for fed in self.all:
+            problems += fed.stop()
+        if problems:
+            pytest.fail('\n'.join(problems) + '\n' + '\n'.join(
+                f.logs() for f in self.all), pytrace=False)
+
+
 @pytest.fixture(scope='module')
 def federation(tmp_path_factory):
     """Prosody (b.test) and ejabberd (c.test) federating through a test
-    CA and DNS zone; skipped when the packages are not installed."""
-    why = missing()
-    if why:
-        pytest.skip(why)
-    fed = Federation(tmp_path_factory.mktemp('fed'))
-    fed.start()
+    CA and DNS zone, certificates only (no dialback), shared by the tests
+    of a module; skipped when the packages are not installed."""
+    feds = _Federations(tmp_path_factory)
+    fed = feds()
     yield fed
-    problems = fed.stop()
-    if problems:
-        pytest.fail('\n'.join(problems) + '\n' + fed.logs(), pytrace=False)
+    feds.finish()
+
+
+@pytest.fixture
+def make_federation(tmp_path_factory):
+    """A factory for one test's own federation: make_federation(
+    secure=False, dialback=True, ejabberd={'trusted': False},
+    start=True), stopped after the test."""
+    feds = _Federations(tmp_path_factory)
+    yield feds
+    feds.finish()
 
 
 # ---------------------------------------------------------------- clients
@@ -661,7 +745,10 @@ async def login(server, user, resource='fed', timeout=15, presence=True):
 
     xmpp = slixmpp.ClientXMPP(jid, pw, plugin_config={
         'feature_mechanisms': {'sasl_callback': creds}})
-    xmpp.ssl_context = verifying_context(server.pki.ca)
+    # a server with an untrusted certificate: the client trusts that
+    # certificate itself (the tests are about s2s, not c2s)
+    xmpp.ssl_context = verifying_context(
+        server.pki.ca if server.trusted else server.crt)
     xmpp.whitespace_keepalive = False
     xmpp.auto_reconnect = False
     for p in ('xep_0030', 'xep_0199'):

@@ -15,6 +15,7 @@ import fedlib
 from ternlib import TIMEOUT, recv
 
 federation = fedlib.federation  # the module-scoped fixture
+make_federation = fedlib.make_federation  # one test's own
 
 
 def dns_query(port, name, qtype):
@@ -28,6 +29,25 @@ def dns_query(port, name, qtype):
         s.sendto(pkt, ('127.0.0.1', port))
         data = s.recv(4096)
     return data[3] & 15, struct.unpack('>H', data[6:8])[0]
+
+
+def exchange(b, c):
+    """alice@b sends to bob@c and back; returns nothing, asserts."""
+    async def scenario():
+        alice = await fedlib.login(b, 'alice')
+        bob = await fedlib.login(c, 'bob')
+        try:
+            for src, dst, text in ((alice, bob, 'b to c'),
+                                   (bob, alice, 'c to b')):
+                src.send_message(mto=dst.boundjid.bare, mbody=text,
+                                 mtype='chat')
+                m = await recv(dst.inbox, timeout=20 * fedlib.SLOW)
+                assert m['body'] == text
+                assert m['from'].bare == src.boundjid.bare
+            assert alice.errors.empty() and bob.errors.empty()
+        finally:
+            await fedlib.logout(alice, bob)
+    fedlib.run(scenario)
 
 
 def test_zone_has_srv_and_a_records(federation):
@@ -85,30 +105,30 @@ def test_messages_cross_both_ways(federation):
     """RFC 6120 sections 8 and 10.4 / RFC 7590: a chat message from
     b.test (Prosody) reaches c.test (ejabberd) and one from c.test
     reaches b.test, over s2s found through the test zone's SRV records
-    and authenticated with certificates from the test CA only (dialback
-    is off on both, and Prosody requires secure auth)."""
+    and authenticated with certificates from the test CA only (SASL
+    EXTERNAL, XEP-0178; dialback is off on both, and Prosody requires
+    secure auth)."""
     b, c = federation.prosody, federation.ejabberd
+    exchange(b, c)
+    for line in ('Accepted inbound s2s EXTERNAL authentication '
+                 'b.test -> c.test',
+                 'Accepted outbound s2s EXTERNAL authentication '
+                 'c.test -> b.test'):
+        assert c.wait_log(line), '%r not in\n%s' % (line, c.log)
+    assert 'dialback' not in c.log
 
-    async def scenario():
-        alice = await fedlib.login(b, 'alice')
-        bob = await fedlib.login(c, 'bob')
-        try:
-            alice.send_message(mto=c.jid('bob'), mbody='b to c',
-                               mtype='chat')
-            m = await recv(bob.inbox, timeout=20 * fedlib.SLOW)
-            assert m['body'] == 'b to c'
-            assert m['from'].bare == b.jid('alice')
-            bob.send_message(mto=b.jid('alice'), mbody='c to b',
-                             mtype='chat')
-            m = await recv(alice.inbox, timeout=20 * fedlib.SLOW)
-            assert m['body'] == 'c to b'
-            assert m['from'].bare == c.jid('bob')
-            assert alice.errors.empty() and bob.errors.empty()
-        finally:
-            await fedlib.logout(alice, bob)
-    fedlib.run(scenario)
-    log = c.log
-    assert ('Accepted inbound s2s EXTERNAL authentication b.test -> c.test'
-            in log), log
-    assert ('Accepted outbound s2s EXTERNAL authentication c.test -> b.test'
-            in log), log
+
+def test_dialback_when_certificate_untrusted(make_federation):
+    """XEP-0220 / XEP-0344: with ejabberd's certificate self-signed (not
+    from the test CA) and secure auth off, c.test authenticates to
+    b.test by dialback, while b.test (trusted) still uses SASL EXTERNAL
+    (XEP-0178) towards c.test."""
+    fed = make_federation(secure=False, dialback=True,
+                          ejabberd={'trusted': False})
+    b, c = fed.prosody, fed.ejabberd
+    exchange(b, c)
+    for line in ('Accepted inbound s2s EXTERNAL authentication '
+                 'b.test -> c.test',
+                 'Accepted outbound s2s dialback authentication '
+                 'c.test -> b.test'):
+        assert c.wait_log(line), '%r not in\n%s' % (line, c.log)
