@@ -327,7 +327,7 @@ class Server:
     name = 'server'
 
     def __init__(self, d, domain, pki, dns, secure=True, dialback=False,
-                 trusted=True):
+                 trusted=True, direct_tls=True):
         self.dir = Path(d)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.domain = domain
@@ -347,7 +347,7 @@ class Server:
         self.proc = None
         self._logf = None
         self.stdout = self.dir / (self.name + '.stdout')
-        dns.add_domain(domain, self.s2s, self.s2s_tls)
+        dns.add_domain(domain, self.s2s, self.s2s_tls if direct_tls else None)
 
     def jid(self, user):
         return '%s@%s' % (user, self.domain)
@@ -603,24 +603,29 @@ class Federation:
     certificate (tern_crt, tern_key; tern_pem holds both) and the CA
     (pki.ca) to trust.
 
-    secure and dialback apply to both servers unless prosody= or
+    secure, dialback and direct_tls (publish _xmpps-server SRV records)
+    apply to both servers unless prosody= or
     ejabberd= (dicts of Server keyword arguments) say otherwise, e.g.
     Federation(d, secure=False, dialback=True,
                ejabberd={'trusted': False})."""
 
     def __init__(self, d, secure=True, dialback=False, prosody=None,
-                 ejabberd=None):
+                 ejabberd=None, direct_tls=True):
         self.dir = Path(d)
         self.pki = Pki(self.dir / 'pki')
         self.dns = Unbound(self.dir / 'unbound')
         self.tern_s2s, self.tern_s2s_tls = free_ports(2)
-        self.dns.add_domain(TERN_DOMAIN, self.tern_s2s, self.tern_s2s_tls)
+        # both peers try _xmpps-server (Direct TLS, XEP-0368) addresses
+        # first and fall back to _xmpp-server (STARTTLS) ones;
+        # direct_tls=False leaves the former out of the zone
+        self.dns.add_domain(TERN_DOMAIN, self.tern_s2s,
+                            self.tern_s2s_tls if direct_tls else None)
         self.tern_crt, self.tern_key = self.pki.leaf(TERN_DOMAIN)
         self.tern_pem = self.dir / 'pki' / (TERN_DOMAIN + '.tern.pem')
         self.tern_pem.write_bytes(self.tern_crt.read_bytes()
                                   + self.tern_key.read_bytes())
         kw = dict(pki=self.pki, dns=self.dns, secure=secure,
-                  dialback=dialback)
+                  dialback=dialback, direct_tls=direct_tls)
         self.prosody = Prosody(self.dir / 'prosody',
                                **dict(kw, **(prosody or {})))
         self.ejabberd = Ejabberd(self.dir / 'ejabberd',
@@ -639,7 +644,11 @@ class Federation:
 
     def tern_dns(self):
         """The resolver Tern's libunbound should forward to
-        ("127.0.0.1@port", as ub_ctx_set_fwd takes it)."""
+        ("127.0.0.1@port", as ub_ctx_set_fwd takes it). libunbound
+        answers NXDOMAIN for anything under test. by itself (one of its
+        RFC 6761 default local zones) without asking the forwarder,
+        unless the context also gets ub_ctx_set_option(ctx,
+        "local-zone:", "test. transparent")."""
         return self.dns.address
 
     def tern_hosts(self):

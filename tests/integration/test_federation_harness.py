@@ -110,12 +110,28 @@ def test_messages_cross_both_ways(federation):
     secure auth)."""
     b, c = federation.prosody, federation.ejabberd
     exchange(b, c)
+    # both took the Direct TLS (XEP-0368) records first
+    for line in ('Received[s2sin_unauthed]: <starttls',
+                 'Sending[s2sout_unauthed]: <starttls'):
+        assert line not in b.log
     for line in ('Accepted inbound s2s EXTERNAL authentication '
                  'b.test -> c.test',
                  'Accepted outbound s2s EXTERNAL authentication '
                  'c.test -> b.test'):
         assert c.wait_log(line), '%r not in\n%s' % (line, c.log)
     assert 'dialback' not in c.log
+
+
+def test_messages_cross_over_starttls(make_federation):
+    """RFC 6120 section 5: without _xmpps-server records (XEP-0368) both
+    peers connect to the _xmpp-server port and negotiate STARTTLS."""
+    fed = make_federation(direct_tls=False)
+    b, c = fed.prosody, fed.ejabberd
+    exchange(b, c)
+    line = 'Received[s2sin_unauthed]: <starttls'
+    assert b.wait_log(line), '%r not in\n%s' % (line, b.log)
+    line = 'Sending[s2sout_unauthed]: <starttls'
+    assert b.wait_log(line), '%r not in\n%s' % (line, b.log)
 
 
 def test_dialback_when_certificate_untrusted(make_federation):
