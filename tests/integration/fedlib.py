@@ -229,18 +229,40 @@ class Unbound:
         """The resolver as libunbound's ub_ctx_set_fwd takes it."""
         return '127.0.0.1@%d' % self.port
 
-    def add_domain(self, domain, s2s_port, s2s_tls_port=None, target=None):
-        """A record for domain and SRV records for its s2s ports (and the
-        same for conference.domain)."""
-        target = target or 'localhost.'
+    def add_domain(self, domain, s2s_port, s2s_tls_port=None,
+                   target='localhost.'):
+        """A records for domain and conference.domain, and SRV records
+        for their s2s ports (see set_srv)."""
+        self.add_records(['%s. 60 IN A 127.0.0.1' % name
+                          for name in (domain, 'conference.' + domain)])
+        self.set_srv(domain, s2s_port, s2s_tls_port, target)
+
+    def set_srv(self, domain, s2s_port, s2s_tls_port=None,
+                target='localhost.'):
+        """Set (or replace) the SRV records of domain and
+        conference.domain: _xmpp-server._tcp at s2s_port, priority 10,
+        and _xmpps-server._tcp (XEP-0368) at s2s_tls_port, priority 0.
+        Peers merge both sets and take the lowest priority first (with
+        equal priorities they pick by weight, at random), so Direct TLS
+        is tried first and STARTTLS is the fallback. Replace records
+        before any peer looked them up: peers cache them for the TTL."""
+        names = []
         for name in (domain, 'conference.' + domain):
-            recs = ['%s. 60 IN A 127.0.0.1' % name,
-                    '_xmpp-server._tcp.%s. 60 IN SRV 0 5 %d %s'
-                    % (name, s2s_port, target)]
+            names += ['_xmpp-server._tcp.%s.' % name,
+                      '_xmpps-server._tcp.%s.' % name]
+        self.records = [r for r in self.records
+                        if r.split(' ', 1)[0] not in names]
+        if self.proc is not None:
+            for n in names:
+                self.control('local_data_remove', n)
+        recs = []
+        for name in (domain, 'conference.' + domain):
+            recs.append('_xmpp-server._tcp.%s. 60 IN SRV 10 5 %d %s'
+                        % (name, s2s_port, target))
             if s2s_tls_port:
                 recs.append('_xmpps-server._tcp.%s. 60 IN SRV 0 5 %d %s'
                             % (name, s2s_tls_port, target))
-            self.add_records(recs)
+        self.add_records(recs)
 
     def add_records(self, recs):
         """Add records (zone file lines, absolute names); at once if
@@ -641,6 +663,29 @@ class Federation:
             self.stop()
             raise
         return self
+
+    def set_tern_ports(self, s2s, s2s_tls=None):
+        """Point a.test's SRV records at the ports a Tern fixture chose
+        (instead of tern_s2s / tern_s2s_tls); s2s_tls None: no Direct
+        TLS record."""
+        self.tern_s2s, self.tern_s2s_tls = s2s, s2s_tls
+        self.dns.set_srv(TERN_DOMAIN, s2s, s2s_tls)
+
+    def tern_s2s_yaml(self, routes=False, **extra):
+        """The s2s: section for a Tern serving a.test here, as one YAML
+        flow mapping: trust the test CA, require certificates, and find
+        the peers through the test resolver (routes=True: through static
+        routes instead). extra: more keys (values in YAML). Key names
+        follow the s2s directive table in src/core/config_s2s.c."""
+        kv = {'ca_file': '"%s"' % self.pki.ca, 'secure_auth': 'true'}
+        if routes:
+            items = ['{ domain: %s, address: "%s", port: %d }' % (d, a, p)
+                     for d, (a, p) in self.tern_hosts().items()]
+            kv['routes'] = '[ %s ]' % ', '.join(items)
+        else:
+            kv['dns_server'] = '"%s"' % self.tern_dns()
+        kv.update(extra)
+        return '{ %s }' % ', '.join('%s: %s' % i for i in kv.items())
 
     def tern_dns(self):
         """The resolver Tern's libunbound should forward to

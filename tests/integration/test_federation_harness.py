@@ -18,7 +18,19 @@ federation = fedlib.federation  # the module-scoped fixture
 make_federation = fedlib.make_federation  # one test's own
 
 
-def dns_query(port, name, qtype):
+def srv_port(port, name):
+    """The port of the first SRV record for name from 127.0.0.1:port."""
+    data = dns_query(port, name, 33, raw=True)
+    i = 12
+    while data[i]:
+        i += data[i] + 1
+    i += 5  # end of QNAME, QTYPE, QCLASS
+    i += 2 if data[i] & 0xc0 == 0xc0 else len(data)  # compressed owner
+    i += 10  # TYPE, CLASS, TTL, RDLENGTH
+    return struct.unpack('>H', data[i + 4:i + 6])[0]
+
+
+def dns_query(port, name, qtype, raw=False):
     """One UDP query to 127.0.0.1:port: (rcode, answer count)."""
     pkt = struct.pack('>HHHHHH', 0x7e57, 0x0100, 1, 0, 0, 0)
     for label in name.rstrip('.').split('.'):
@@ -28,6 +40,8 @@ def dns_query(port, name, qtype):
         s.settimeout(TIMEOUT)
         s.sendto(pkt, ('127.0.0.1', port))
         data = s.recv(4096)
+    if raw:
+        return data
     return data[3] & 15, struct.unpack('>H', data[6:8])[0]
 
 
@@ -62,6 +76,27 @@ def test_zone_has_srv_and_a_records(federation):
     assert dns_query(port, 'nowhere.test', 1)[0] == 3  # NXDOMAIN
     federation.dns.add_records(['late.test. 60 IN A 127.0.0.1'])
     assert dns_query(port, 'late.test', 1) == (0, 1)
+    assert (srv_port(port, '_xmpp-server._tcp.a.test')
+            == federation.tern_s2s)
+
+
+def test_tern_ports_can_move(make_federation):
+    """RFC 6120 section 3.2.1: a Tern fixture that picked its own s2s
+    port points a.test's SRV record at it (one record, not two)."""
+    fed = make_federation(start=False)
+    fed.dns.start()
+    fed.set_tern_ports(40001)
+    port = fed.dns.port
+    assert srv_port(port, '_xmpp-server._tcp.a.test') == 40001
+    assert dns_query(port, '_xmpp-server._tcp.a.test', 33) == (0, 1)
+    assert dns_query(port, '_xmpps-server._tcp.a.test', 33)[1] == 0
+    fed.set_tern_ports(40002, 40003)
+    assert srv_port(port, '_xmpp-server._tcp.a.test') == 40002
+    assert srv_port(port, '_xmpps-server._tcp.a.test') == 40003
+    assert dns_query(port, '_xmpp-server._tcp.conference.a.test',
+                     33) == (0, 1)
+    assert 'dns_server: "%s"' % fed.tern_dns() in fed.tern_s2s_yaml()
+    assert 'port: %d' % fed.ejabberd.s2s in fed.tern_s2s_yaml(routes=True)
 
 
 @pytest.mark.parametrize('domain', ['b.test', 'c.test'])
