@@ -10,8 +10,8 @@ loopback ports, and is torn down after the test module:
 - Unbound: an unbound(8) instance serving the zone `test.`: A records for
   every domain and _xmpp-server._tcp / _xmpps-server._tcp SRV records
   (RFC 6120 section 3.2.1, XEP-0368) for every domain and its
-  conference subdomain. Records can be added while it runs (add_records,
-  through unbound-control over a Unix socket).
+  conference subdomain. Records can be changed while it runs
+  (add_records, set_srv: through unbound-control over a Unix socket).
 - Prosody (b.test) and Ejabberd (c.test): started with their own config,
   data and log under the temp dir, trusting only the test CA, resolving
   through the unbound instance, with c2s/s2s on free ports.
@@ -31,6 +31,7 @@ Bind the fixtures in a test module to use them:
     make_federation = fedlib.make_federation  # factory, per test
 """
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -39,7 +40,6 @@ import ssl
 import subprocess
 import time
 import urllib.request
-import json
 from pathlib import Path
 
 import pytest
@@ -53,8 +53,17 @@ EJABBERD_DOMAIN = 'c.test'
 USERS = ('alice', 'bob')
 XMPP_ADDR_OID = '1.3.6.1.5.5.7.8.5'  # id-on-xmppAddr, RFC 6120 13.7.1.4
 
-EJABBERD_LIBS = Path('/usr/lib/x86_64-linux-gnu')
-START_TIMEOUT = 30 * SLOW  # ejabberd takes 3-10 s on a busy 2-core box
+
+def _ejabberd_libs():
+    """Debian's ERL_LIBS for ejabberd (/usr/lib/<triplet>)."""
+    for beam in sorted(Path('/usr/lib').glob(
+            '*/ejabberd-*/ebin/ejabberd_s2s_out.beam')):
+        return beam.parents[2]
+    return None
+
+
+EJABBERD_LIBS = _ejabberd_libs()
+START_TIMEOUT = 30 * SLOW  # ejabberd takes ~2 s alone, more when busy
 
 
 def missing():
@@ -63,7 +72,8 @@ def missing():
             'openssl')
     lost = [n for n in need if shutil.which(n, path=os.environ.get(
         'PATH', '') + ':/usr/sbin:/sbin') is None]
-    if not list(EJABBERD_LIBS.glob('ejabberd-*/ebin/ejabberd_s2s_out.beam')):
+    if EJABBERD_LIBS is None or not list(
+            EJABBERD_LIBS.glob('ejabberd-*/ebin/ejabberd_s2s_out.beam')):
         lost.append('ejabberd')
     if not list(Path('/usr/lib').glob('*/lua/*/lunbound.so')):
         lost.append('lua-unbound')
