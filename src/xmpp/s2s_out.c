@@ -342,14 +342,16 @@ connected(uint64_t token, int fd, const struct resolve_addr *a, const char *err)
 			return;
 		}
 	}
+	log_debug("s2s-out %s->%s connected to %s%s", o->local, o->remote, ip,
+	    a->direct_tls ? " (direct TLS)" : "");
+	o->attached = 1;
+	o->tls = 0;
+	set_state(o, OUT_NEGOTIATING);
+	/* with Direct TLS our header goes in out_tls_ready, which may run
+	 * from inside this call */
 	stream_attach_tcp_out(&o->st, fd, ip, ctx, o->remote,
 	    a->direct_tls ? "\x0bxmpp-server" : NULL,
 	    (size_t)config_running->limits.send_queue * 4);
-	o->attached = 1;
-	o->tls = 0;
-	log_debug("s2s-out %s->%s connected to %s%s", o->local, o->remote, ip,
-	    a->direct_tls ? " (direct TLS)" : "");
-	set_state(o, OUT_NEGOTIATING);
 	if (!a->direct_tls)
 		stream_open_initiate(&o->st, o->local, o->remote);
 }

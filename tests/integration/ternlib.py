@@ -134,8 +134,8 @@ class Ternd:
         self.domain = domain
         self.component = COMPONENT
         self.ipv6 = ipv6_loopback()
-        self.c2s, self.c2s_tls, self.component_port, self.s2s_port = \
-            free_ports(4)
+        (self.c2s, self.c2s_tls, self.component_port, self.s2s_port,
+         self.s2s_tls_port) = free_ports(5)
         # the s2s: section's YAML mapping text; None: federation off
         # (the test machine has no DNS to rely on)
         self.s2s = s2s
@@ -178,6 +178,8 @@ class Ternd:
         if self.s2s is not None:
             lines.append('  - { type: s2s, address: 127.0.0.1, port: %d }'
                          % self.s2s_port)
+            lines.append('  - { type: s2s_tls, address: 127.0.0.1, '
+                         'port: %d }' % self.s2s_tls_port)
         lines += [
             'hosts:',
             '  - name: %s' % self.domain,

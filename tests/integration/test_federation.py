@@ -1,0 +1,105 @@
+"""Tern (a.test) federating with real Prosody (b.test) and ejabberd
+(c.test), Debian's packages, on loopback: a test CA, a test DNS zone
+served by unbound that Tern resolves through libunbound (SRV records
+for _xmpp-server and _xmpps-server, RFC 6120 §3.2.1, XEP-0368), both
+directions, certificates (SASL EXTERNAL, RFC 6120 §6.4) and dialback
+(XEP-0220). Skipped when the peers are not installed (scripts/deps.sh
+installs them)."""
+import asyncio
+
+import fedlib
+from ternlib import (TIMEOUT, connect_tls, recv, show)
+
+make_federation = fedlib.make_federation
+
+
+def tern_for(make_server, fed, **s2s):
+    srv = make_server(domain=fedlib.TERN_DOMAIN, cert=fed.tern_pem,
+                      users=('alice', 'bob'), start=False)
+    srv.s2s = fed.tern_s2s_yaml(**s2s)
+    srv.write_config()
+    fed.set_tern_ports(srv.s2s_port, srv.s2s_tls_port)
+    srv.start()
+    return srv
+
+
+def tern_login(srv, user):
+    s = connect_tls(srv.c2s, user, 'r', domain=srv.domain, timeout=30)
+    s.presence()
+    s.alive()
+    return s
+
+
+def exchange(srv, peer, expect_in_tern_log):
+    """alice@a.test and bob@<peer> exchange a message each way."""
+    alice = tern_login(srv, 'alice')
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        bob = await fedlib.login(peer, 'bob')
+        try:
+            alice.message('bob@%s' % peer.domain, 'from tern')
+            m = await recv(bob.inbox, timeout=30)
+            assert m['body'] == 'from tern'
+            assert str(m['from']) == 'alice@a.test/r'
+            bob.send_message(mto='alice@a.test/r', mbody='to tern',
+                             mtype='chat')
+            m = await loop.run_in_executor(
+                None, lambda: alice.wait_message(timeout=30))
+            assert m.get('from') == 'bob@%s/fed' % peer.domain, show(m)
+        finally:
+            await fedlib.logout(bob)
+    fedlib.run(scenario, timeout=90)
+    for text in expect_in_tern_log:
+        assert srv.wait_log(text, timeout=10), text
+
+
+def test_prosody_and_ejabberd_by_certificate(make_server,
+                                             make_federation):
+    """Verified certificates both ways with each peer: Tern's outgoing
+    streams authenticate with EXTERNAL, the peers' incoming ones too."""
+    fed = make_federation()
+    srv = tern_for(make_server, fed)
+    exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
+                                'certificate',
+                                's2s-out a.test->b.test ready '
+                                '(certificate, peer certificate valid)'])
+    exchange(srv, fed.ejabberd, ['c.test->a.test authenticated by '
+                                 'certificate',
+                                 's2s-out a.test->c.test ready '
+                                 '(certificate, peer certificate valid)'])
+
+
+def test_prosody_over_starttls_only(make_server, make_federation):
+    """No _xmpps-server records: STARTTLS on the s2s port both ways."""
+    fed = make_federation(direct_tls=False)
+    srv = tern_for(make_server, fed)
+    fed.set_tern_ports(srv.s2s_port, None)
+    exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
+                                'certificate'])
+
+
+def test_dialback_with_untrusted_peer(make_server, make_federation):
+    """Prosody with a self-signed certificate and dialback allowed on
+    both sides: Tern (secure_auth false) accepts its dialback after
+    verifying the key with b.test's authoritative server, and
+    authenticates to it by certificate."""
+    fed = make_federation(secure=False, dialback=True,
+                          prosody={'trusted': False})
+    srv = tern_for(make_server, fed, secure_auth='false')
+    exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
+                                'dialback'])
+
+
+def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
+    """secure_auth (the default the fixture asks for) and a peer whose
+    certificate does not chain to the trust store: Tern's message to it
+    bounces with remote-server-not-found."""
+    fed = make_federation(secure=False, dialback=True,
+                          prosody={'trusted': False})
+    srv = tern_for(make_server, fed)
+    alice = tern_login(srv, 'alice')
+    alice.message('bob@b.test', 'must not go')
+    m = alice.wait_message(timeout=30)
+    assert m.get('type') == 'error', show(m)
+    assert srv.wait_log('peer certificate not valid')
