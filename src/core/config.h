@@ -156,6 +156,9 @@ struct cfg_s2s {
 	long long stanza_size;
 	long long queue_size; /* bytes waiting for a connection */
 	long long streams_per_domain;
+	long long rate;	 /* bytes/s one incoming stream may send */
+	char *tor_proxy; /* SOCKS5 "ip:port" for .onion domains, or NULL */
+	int tor_all;	 /* every outgoing stream through tor_proxy */
 };
 
 struct config {

@@ -134,6 +134,28 @@ static const struct cfg_directive s2s_dirs[] = {
 	    .max = 64,
 	    .doc = "Incoming streams one remote domain may hold open at "
 		   "once." },
+	{ .name = "rate",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_s2s, rate),
+	    .def = "1M",
+	    .min = 4 * KIB,
+	    .max = 1024 * MIB,
+	    .doc = "Bytes per second one incoming server-to-server stream "
+		   "may send (bursts of twice that); reading pauses beyond "
+		   "it." },
+	{ .name = "tor_proxy",
+	    .type = CFG_STRING,
+	    .offset = offsetof(struct cfg_s2s, tor_proxy),
+	    .doc = "SOCKS5 proxy (Tor's, usually `127.0.0.1:9050`) through "
+		   "which streams to `.onion` domains go; none: such domains "
+		   "are unreachable." },
+	{ .name = "tor_all",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct cfg_s2s, tor_all),
+	    .def = "false",
+	    .doc = "Send every outgoing server-to-server stream through "
+		   "tor_proxy (the proxy resolves the names; no DNS query "
+		   "leaves this server)." },
 	{ .name = NULL },
 };
 

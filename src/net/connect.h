@@ -20,4 +20,11 @@ typedef void (*connect_fn)(
 void connect_start(const struct resolve_addr *v, size_t n, double timeout,
     connect_fn fn, uint64_t token);
 
+/* The same through a SOCKS5 proxy (RFC 1928, no authentication: Tor's):
+ * the proxy connects to host:port itself (it resolves the name, so
+ * .onion works and no DNS query leaves this server). a in fn is the
+ * proxy's address. */
+void connect_socks5(const struct resolve_addr *proxy, const char *host,
+    unsigned port, double timeout, connect_fn fn, uint64_t token);
+
 #endif

@@ -308,8 +308,8 @@ route_for(const char *domain)
 	return NULL;
 }
 
-static int
-parse_ip(const char *ip, unsigned port, struct resolve_addr *a)
+int
+resolve_parse_ip(const char *ip, unsigned port, struct resolve_addr *a)
 {
 	struct sockaddr_in *s4 = (void *)&a->sa;
 	struct sockaddr_in6 *s6 = (void *)&a->sa;
@@ -342,8 +342,8 @@ resolve_server(const char *domain, resolve_fn fn, uint64_t token)
 
 		f->token = token;
 		f->fn = fn;
-		f->ok =
-		    rt && parse_ip(rt->address, (unsigned)rt->port, &f->a) == 0;
+		f->ok = rt && resolve_parse_ip(
+				  rt->address, (unsigned)rt->port, &f->a) == 0;
 		if (rt)
 			f->a.direct_tls = rt->direct_tls;
 		loop_defer(fixed_run, f);
@@ -453,4 +453,30 @@ resolve_shutdown(void)
 	}
 	free(ub_server);
 	ub_server = NULL;
+}
+
+int
+resolve_parse_hostport(const char *s, struct resolve_addr *a)
+{
+	char ip[64];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+	size_t n;
+
+	if (colon == NULL || colon == s)
+		return -1;
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return -1;
+	n = (size_t)(colon - s);
+	if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
+		s++;
+		n -= 2;
+	}
+	if (n >= sizeof(ip))
+		return -1;
+	memcpy(ip, s, n);
+	ip[n] = '\0';
+	return resolve_parse_ip(ip, (unsigned)port, a);
 }

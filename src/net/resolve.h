@@ -30,6 +30,11 @@ typedef void (*resolve_fn)(
 
 void resolve_server(const char *domain, resolve_fn fn, uint64_t token);
 
+/* An IP address (v4 or v6) and port into a; -1 if not an address. */
+int resolve_parse_ip(const char *ip, unsigned port, struct resolve_addr *a);
+/* "ip:port" or "[v6]:port"; -1 if malformed. */
+int resolve_parse_hostport(const char *s, struct resolve_addr *a);
+
 /* Apply s2s.dns_server and s2s.routes (at start and at each reload). */
 int resolve_setup(const struct config *cfg, char *err, size_t errlen);
 void resolve_shutdown(void);

@@ -2,6 +2,8 @@
  * s2s_in.c and s2s_out.c, policy and dialback keys in s2s_auth.c. */
 #include "xmpp/s2s.h"
 
+#include <stdio.h>
+
 #include "net/resolve.h"
 #include "net/tls.h"
 #include "xmpp/domain.h"
@@ -15,6 +17,20 @@ s2s_setup(const struct config *cfg, char *err, size_t errlen)
 	if (!keyed) {
 		s2s_db_init();
 		keyed = 1;
+	}
+	if (cfg->s2s.tor_proxy) {
+		struct resolve_addr a;
+
+		if (resolve_parse_hostport(cfg->s2s.tor_proxy, &a) != 0) {
+			snprintf(err, errlen,
+			    "s2s.tor_proxy: '%s' is not ip:port (e.g. "
+			    "127.0.0.1:9050)",
+			    cfg->s2s.tor_proxy);
+			return -1;
+		}
+	} else if (cfg->s2s.tor_all) {
+		snprintf(err, errlen, "s2s.tor_all needs s2s.tor_proxy");
+		return -1;
 	}
 	if (tls_trust_load(cfg->s2s.ca_file, err, errlen) != 0)
 		return -1;

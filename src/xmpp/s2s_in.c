@@ -643,6 +643,8 @@ s2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	stream_attach_tcp(&i->st, fd, peer, ctx,
 	    (size_t)config_running->limits.send_queue * 4);
 	stream_want_peer_cert(&i->st);
+	stream_set_rate(&i->st, (double)config_running->s2s.rate,
+	    2.0 * (double)config_running->s2s.rate);
 	i->last_ms = now_ms();
 	ev_timer_init(&i->timer, timer_cb,
 	    (double)config_running->limits.unauth_timeout, 0.0);

@@ -83,6 +83,8 @@ static struct out *outs;
 static unsigned n_outs;
 static uint64_t next_id = 1;
 
+#define XMPP_SERVER_PORT 5269 /* what SRV would say, over Tor */
+
 static void out_open(struct stream *st, struct xml_node *root, const char *cns);
 static void out_element(struct stream *st, struct xml_node *el);
 static void out_lost(struct stream *st, const char *why);
@@ -373,6 +375,23 @@ resolved(
 	    connected, o->id);
 }
 
+static int
+is_onion(const char *domain)
+{
+	size_t n = strlen(domain);
+
+	return n > 6 && strcasecmp(domain + n - 6, ".onion") == 0;
+}
+
+/* Through Tor: .onion domains, or everything with s2s.tor_all. */
+static int
+via_tor(const char *remote)
+{
+	const struct cfg_s2s *s = &config_running->s2s;
+
+	return s->tor_proxy && (s->tor_all || is_onion(remote));
+}
+
 static struct out *
 out_new(const char *local, const char *remote)
 {
@@ -397,6 +416,17 @@ out_new(const char *local, const char *remote)
 	outs = o;
 	n_outs++;
 	log_debug("s2s-out %s->%s new", local, remote);
+	if (via_tor(remote)) {
+		struct resolve_addr proxy;
+
+		/* checked at start: the proxy parses */
+		resolve_parse_hostport(config_running->s2s.tor_proxy, &proxy);
+		set_state(o, OUT_CONNECTING);
+		connect_socks5(&proxy, remote, XMPP_SERVER_PORT,
+		    (double)config_running->s2s.connect_timeout, connected,
+		    o->id);
+		return o;
+	}
 	resolve_server(remote, resolved, o->id);
 	return o;
 }
@@ -650,7 +680,8 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 
 	UNUSED(d);
 	if (local == NULL || !s2s_is_local(local) ||
-	    !s2s_domain_allowed(remote)) {
+	    !s2s_domain_allowed(remote) ||
+	    (is_onion(remote) && !via_tor(remote))) {
 		stanza_bounce_unless_quiet(st, kind, "remote-server-not-found");
 		return;
 	}

@@ -103,3 +103,29 @@ def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
     m = alice.wait_message(timeout=30)
     assert m.get('type') == 'error', show(m)
     assert srv.wait_log('peer certificate not valid')
+
+
+def test_subscription_with_prosody(make_server, make_federation):
+    """RFC 6121 §3 across servers: alice@a.test subscribes to a
+    Prosody user, whose client approves (slixmpp's auto_authorize);
+    alice then receives bob's presence and sees bob subscribed back."""
+    fed = make_federation()
+    srv = tern_for(make_server, fed)
+    alice = tern_login(srv, 'alice')
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        bob = await fedlib.login(fed.prosody, 'bob')
+        try:
+            alice.send("<presence type='subscribe' to='bob@b.test'/>")
+
+            def presence_from_bob():
+                return alice.wait_for(
+                    lambda e: e.tag.endswith('presence') and
+                    e.get('from', '').startswith('bob@b.test') and
+                    e.get('type') in (None, 'subscribe'), timeout=30)
+            p = await loop.run_in_executor(None, presence_from_bob)
+            assert p is not None
+        finally:
+            await fedlib.logout(bob)
+    fedlib.run(scenario, timeout=90)

@@ -374,3 +374,111 @@ def test_dns_failure_bounces(make_server, pki):
     assert stanza_error(m) in ('remote-server-not-found',
                                'remote-server-timeout'), show(m)
     alice.ping()
+
+
+class Socks5Proxy:
+    """A SOCKS5 proxy (RFC 1928, no auth) standing in for Tor: CONNECT
+    by name to a mapped address; remembers what it was asked for."""
+
+    def __init__(self, targets):
+        import socket
+        import threading
+        self.targets = targets
+        self.asked = []
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.threading = threading
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        import socket
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            c.settimeout(10)
+            try:
+                assert c.recv(3) == b'\x05\x01\x00'
+                c.sendall(b'\x05\x00')
+                head = c.recv(5)
+                host = c.recv(head[4]).decode()
+                port = int.from_bytes(c.recv(2), 'big')
+                self.asked.append((host, port))
+                up = socket.create_connection(self.targets[host], 10)
+                c.sendall(b'\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00')
+            except Exception:
+                c.close()
+                continue
+            for a, b in ((c, up), (up, c)):
+                self.threading.Thread(target=self._pipe, args=(a, b),
+                                      daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        a.settimeout(None)
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(2)
+            except OSError:
+                pass
+
+    def close(self):
+        self.sock.close()
+
+
+ONION = 'b' * 56 + '.onion'
+
+
+def test_onion_through_socks5_proxy(make_server, pki):
+    """s2s.tor_proxy: a stream to a .onion domain goes through the
+    SOCKS5 proxy, which is asked for the name itself (no DNS query
+    leaves the server), on port 5269; the message arrives."""
+    onion_pem = make_leaf(pki['dir'], 'ca', ONION)
+    a = make_server(domain=A, cert=pki[A], start=False)
+    b = make_server(domain=ONION, cert=onion_pem, start=False)
+    proxy = Socks5Proxy({ONION: ('127.0.0.1', b.s2s_port)})
+    try:
+        a.s2s = s2s_conf(pki['ca'], {}, ', tor_proxy: "127.0.0.1:%d"'
+                         % proxy.port)
+        b.s2s = s2s_conf(pki['ca'], {A: a.s2s_port})
+        for s in (a, b):
+            s.write_config()
+            s.start()
+        alice, bob = login(a, 'alice'), login(b, 'bob')
+        alice.message('bob@' + ONION, 'over tor')
+        m = bob.wait_message(timeout=15)
+        assert m.findtext(q('jabber:client', 'body')) == 'over tor'
+        assert proxy.asked == [(ONION, 5269)]
+    finally:
+        proxy.close()
+
+
+def test_onion_without_proxy_bounces(make_server, pki):
+    """No tor_proxy: a .onion domain is unreachable, at once."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = s2s_conf(pki['ca'], {})
+    a.write_config()
+    a.start()
+    alice = login(a, 'alice')
+    alice.message('bob@' + ONION, 'nowhere')
+    m = alice.wait_message(timeout=5)
+    assert stanza_error(m) == 'remote-server-not-found', show(m)
+
+
+def test_bad_tor_proxy_is_a_config_error(make_server, pki):
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = s2s_conf(pki['ca'], {}, ', tor_proxy: "localhost"')
+    a.write_config()
+    rc, err = a.run_to_exit()
+    assert rc != 0 and 's2s.tor_proxy' in err, err
