@@ -655,6 +655,11 @@ s2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	n_ins++;
 	log_debug("s2s-in %llx accepted peer=%s%s",
 	    (unsigned long long)i->st.connid, peer, ctx ? " tls" : "");
+	/* every unauthenticated stream may make us connect out (dialback
+	 * verification): the per-address limit of clients applies */
+	if (stream_ip_crowded(peer))
+		fail(i, "policy-violation",
+		    "too many connections from your address");
 }
 
 void
