@@ -13,8 +13,9 @@ HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
 	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(EXTRA_CFLAGS) $(CFLAGS)
-# libev ships no .pc file on Debian 12.
-LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev $(EXTRA_LDFLAGS)
+# libev and libhttp-parser ship no .pc file on Debian 12.
+LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev -lhttp_parser \
+       $(EXTRA_LDFLAGS)
 
 # every .c under src/, however deep (src/mod/muc/*.c too), but main.c
 ALL_SRC := $(sort $(shell find src -name '*.c'))
