@@ -1,5 +1,6 @@
 """XEP-0363 HTTP File Upload on upload.localhost (issue 15): slot requests
 over XMPP, PUT and GET over the HTTP listeners, driven with raw sockets."""
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, quote
@@ -290,3 +291,21 @@ def test_chunked_put_and_bad_chunking(make_server):
     assert fetch(srv.http, 'GET', target(get_url)).status == 404
     assert not any(p.name == 'data.part'
                    for p in (srv.dir / 'files').rglob('*'))
+
+
+def test_reload_keeps_urls_and_offline_deletion(make_server):
+    """A reload (SIGHUP) re-registers the service: URLs given before it
+    still work (the secret is kept in the store); ternctl deluser with
+    ternd stopped deletes the files too."""
+    srv = upload_server(make_server)
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    put_url, get_url = urls(slot(s, 'r.txt', 2, 'text/plain'))
+    mark = len(srv.log)
+    srv.signal(signal.SIGHUP)
+    assert srv.wait_log('reloaded', start=mark)
+    assert put(srv, put_url, b'ok', 'text/plain').status == 201
+    assert fetch(srv.http, 'GET', target(get_url)).body == b'ok'
+    s.close()
+    assert srv.stop() == []
+    srv.ternctl_ok('deluser', 'alice@localhost')
+    assert not any((srv.dir / 'files' / UPLOAD).iterdir())
