@@ -30,8 +30,8 @@ take(struct http_req *r, const char *p, size_t n)
 static void
 done(struct http_req *r)
 {
-	http_respond(r, 201, "text/plain", body.data ? body.data : "",
-	    body.len);
+	http_respond(
+	    r, 201, "text/plain", body.data ? body.data : "", body.len);
 	sbuf_reset(&body);
 }
 

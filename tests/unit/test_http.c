@@ -27,8 +27,8 @@ echo_body(struct http_req *r, const char *p, size_t n)
 static void
 echo_end(struct http_req *r)
 {
-	http_respond(r, 200, "text/plain", body.data ? body.data : "",
-	    body.len);
+	http_respond(
+	    r, 200, "text/plain", body.data ? body.data : "", body.len);
 	sbuf_reset(&body);
 }
 
@@ -52,13 +52,14 @@ handler(struct http_req *r)
 		assert_true(fd >= 0);
 		unlink(tmpl);
 		for (i = 0; i < 200000; i++)
-			assert_int_equal(write(fd, "abcdefghij" + i % 10, 1), 1);
-		http_respond_fd(r, 200, "application/octet-stream", fd, 5,
-		    199990);
+			assert_int_equal(
+			    write(fd, "abcdefghij" + i % 10, 1), 1);
+		http_respond_fd(
+		    r, 200, "application/octet-stream", fd, 5, 199990);
 		return;
 	}
-	n = snprintf(out, sizeof(out), "%s %s ?%s host=%s", r->method,
-	    r->path, r->query ? r->query : "", r->host);
+	n = snprintf(out, sizeof(out), "%s %s ?%s host=%s", r->method, r->path,
+	    r->query ? r->query : "", r->host);
 	http_respond(r, 200, "text/plain", out, (size_t)n);
 }
 
@@ -109,18 +110,19 @@ run(const char *in, size_t step, int *closed)
 static void
 test_pipelining_any_split(void **state)
 {
-	const char *in = "GET /a?x=1 HTTP/1.1\r\nHost: Example.ORG:5280\r\n\r\n"
-			 "HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
-			 "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
-			 "\r\nxyz"
-			 "GET /%41%20b HTTP/1.1\r\nHost: h\r\n\r\n";
+	const char *in =
+	    "GET /a?x=1 HTTP/1.1\r\nHost: Example.ORG:5280\r\n\r\n"
+	    "HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
+	    "PUT /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+	    "\r\nxyz"
+	    "GET /%41%20b HTTP/1.1\r\nHost: h\r\n\r\n";
 	char *whole = run(in, 0, NULL);
 	size_t step;
 
 	(void)state;
 	assert_non_null(strstr(whole, "GET /a ?x=1 host=example.org"));
 	assert_non_null(strstr(whole, "200 OK\r\n"));
-	assert_null(strstr(whole, "HEAD /b"));	/* HEAD: no body */
+	assert_null(strstr(whole, "HEAD /b"));	       /* HEAD: no body */
 	assert_non_null(strstr(whole, "\r\n\r\nxyz")); /* the echo */
 	assert_non_null(strstr(whole, "GET /A b ? host=h"));
 	for (step = 1; step < 9; step++) {
