@@ -574,7 +574,7 @@ test_errors_keys_and_types(void **state)
 	expect_error("listeners:\n  - type: s2s\n    address: \"*\"\n"
 		     "    port: 5269\n",
 	    "tern.yml:2:5: listeners[0].type: 's2s' is not one of: c2s, "
-	    "c2s_tls, component");
+	    "c2s_tls, component, http, https");
 	expect_error("log_level: verbose\n",
 	    "tern.yml:1:1: log_level: 'verbose' is not one of: error, warn, "
 	    "info, debug");
@@ -965,8 +965,8 @@ test_docs(void **state)
 	assert_non_null(strstr(doc,
 	    "| `limits.idle_timeout` | duration (0..7d) | `0` | "));
 	assert_non_null(strstr(doc,
-	    "| `listeners[].type` | one of `c2s`, `c2s_tls`, `component` | "
-	    "required | "));
+	    "| `listeners[].type` | one of `c2s`, `c2s_tls`, `component`, "
+	    "`http`, `https` | required | "));
 	assert_non_null(strstr(doc,
 	    "| `listeners[].port` | integer (1..65535) | required | "));
 	assert_non_null(strstr(doc, "| `pidfile` | string | none | "));
