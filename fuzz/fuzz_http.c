@@ -22,8 +22,10 @@ static int
 take(struct http_req *r, const char *p, size_t n)
 {
 	(void)r;
+	/* the same bytes however the body was split */
 	if (body.len < 4096)
-		sbuf_append(&body, p, n < 64 ? n : 64);
+		sbuf_append(
+		    &body, p, n < 4096 - body.len ? n : 4096 - body.len);
 	return 0;
 }
 

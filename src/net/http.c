@@ -420,6 +420,7 @@ fail(struct http_conn *hc, int status)
 	if (hc->req == NULL)
 		hc->req = xcalloc(1, sizeof(*hc->req));
 	hc->req->hc = hc;
+	hc->req->conn_id = hc->c ? hc->c->id : 0;
 	hc->req->method = hc->req->method ? hc->req->method : "-";
 	hc->closing = 1;
 	if (!hc->req->answered)
@@ -765,7 +766,7 @@ http_req_take_body(struct http_req *r,
 {
 	r->on_body = on_body;
 	r->on_end = on_end;
-	r->max_body = max;
+	r->max_body = max ? max : (uint64_t)cfg()->max_body;
 }
 
 static int

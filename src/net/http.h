@@ -95,7 +95,8 @@ const char *http_req_header(const struct http_req *r, const char *name);
 /* Take the body: on_body gets it in pieces as they arrive (returns 0, or
  * -1 after answering with an error: the connection then closes); on_end
  * runs when it is complete and must answer. A body longer than max
- * (declared or as it arrives) is answered 413 by the server. */
+ * (0: http.max_body), declared or as it arrives, is answered 413 by the
+ * server. */
 void http_req_take_body(struct http_req *r,
     int (*on_body)(struct http_req *r, const char *p, size_t n),
     void (*on_end)(struct http_req *r), uint64_t max);

@@ -203,3 +203,28 @@ def test_metrics_only_where_enabled(make_server):
     assert re.search(r'^tern_memory_resident_bytes \d+$', text, re.M), text
     assert re.search(r'^tern_storage_commits_total \d+$', text, re.M), text
     s.close()
+
+
+def test_conns_per_ip(make_server):
+    """limits.conns_per_ip holds on the HTTP ports as on c2s: one
+    connection too many is answered 503 (RFC 9110 §15.6.4) and closed;
+    the ones before it still work."""
+    srv = http_server(make_server, limits={'conns_per_ip': 2},
+                      host_extra=HOST_META, modules_extra=('host_meta',))
+    held = []
+    refused = None
+    for _ in range(5):  # the start-up probe may still count for a moment
+        c = connect(srv.http)
+        c.sendall(request('GET', '/.well-known/host-meta'))
+        r = Reader(c).response()
+        if r.status == 503:
+            refused = c
+            break
+        assert r.status == 200, r
+        held.append(c)
+    assert refused is not None and len(held) <= 2, held
+    assert Reader(refused).wait_closed()
+    held[-1].sendall(request('GET', '/.well-known/host-meta'))
+    assert Reader(held[-1]).response().status == 200
+    for c in held + [refused]:
+        c.close()
