@@ -84,7 +84,7 @@ class Reader:
 
     def __init__(self, sock):
         self.sock = sock
-        self.buf = b''
+        self.buf = bytearray()
         self.closed = False
 
     def _more(self):
@@ -100,7 +100,8 @@ class Reader:
     def response(self, head=False):
         while b'\r\n\r\n' not in self.buf:
             self._more()
-        top, self.buf = self.buf.split(b'\r\n\r\n', 1)
+        top, rest = bytes(self.buf).split(b'\r\n\r\n', 1)
+        self.buf = bytearray(rest)
         lines = top.decode('latin-1').split('\r\n')
         ver, status, reason = (lines[0].split(' ', 2) + [''])[:3]
         assert ver == 'HTTP/1.1', lines[0]
@@ -114,7 +115,8 @@ class Reader:
             n = int(headers.get('content-length', '0'))
         while len(self.buf) < n:
             self._more()
-        body, self.buf = self.buf[:n], self.buf[n:]
+        body = bytes(self.buf[:n])
+        del self.buf[:n]
         if status == 100:
             return self.response(head)
         return Response(status, reason, headers, body)
