@@ -309,3 +309,28 @@ def test_reload_keeps_urls_and_offline_deletion(make_server):
     assert srv.stop() == []
     srv.ternctl_ok('deluser', 'alice@localhost')
     assert not any((srv.dir / 'files' / UPLOAD).iterdir())
+
+
+def test_expect_100_continue(make_server):
+    """RFC 9110 §10.1.1: a client that asks Expect: 100-continue (curl
+    does for bodies over 1 KiB) gets 100 Continue once the server takes
+    the body, and no 100 when the PUT is refused at once."""
+    srv = upload_server(make_server)
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    data = b'z' * 5000
+    put_url, get_url = urls(slot(s, 'e.bin', len(data), None))
+    c = connect(srv.http)
+    head = request('PUT', target(put_url), headers=[
+        ('Expect', '100-continue')], body=data)[:-len(data)]
+    c.sendall(head)
+    got = c.recv(100)
+    assert got == b'HTTP/1.1 100 Continue\r\n\r\n', got
+    c.sendall(data)
+    assert Reader(c).response().status == 201
+    c.close()
+    assert fetch(srv.http, 'GET', target(get_url)).body == data
+    c = connect(srv.http)
+    c.sendall(head)  # the slot is used: 409 at once, without 100
+    got = c.recv(12)
+    assert got == b'HTTP/1.1 409', got
+    c.close()
