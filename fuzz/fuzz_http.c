@@ -1,6 +1,6 @@
 /* fuzz_http.c: libFuzzer target for the HTTP/1.1 request path (net/http.c
- * over libhttp-parser): parsing, limits, routing, chunked bodies and the
- * answers, on a connection with no socket.
+ * over libhttp-parser): parsing, limits, routing, chunked bodies,
+ * protocol switches and the answers, on a connection with no socket.
  *
  * Input: byte 0 is the chunk size the rest is fed in (0: at once); the
  * rest is what a client sends. It is run twice, at once and in chunks,
@@ -11,7 +11,8 @@
  * it hands over a token cut by the end of a read at once, but a whole
  * token only when it ends: in chunks a limit can be crossed before the
  * bad byte after it is seen (431), at once the bad byte comes first
- * (400). Every answer starts with a status line. */
+ * (400). Both runs hand the same bytes over after a switch (101). Every
+ * answer starts with a status line. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +43,26 @@ done(struct http_req *r)
 	sbuf_reset(&body);
 }
 
+static size_t switched;
+
+static void
+on_switch(void *arg, struct conn *c, const char *rest, size_t n)
+{
+	(void)arg;
+	(void)c;
+	(void)rest;
+	switched += n;
+}
+
 static void
 handler(struct http_req *r)
 {
+	if (r->upgrade && strcmp(r->path, "/ws") == 0) {
+		http_add_header(r, "Upgrade: x");
+		http_respond(r, 101, NULL, NULL, 0);
+		http_req_upgrade(r, on_switch, NULL);
+		return;
+	}
 	if (strncmp(r->path, "/up", 3) == 0) {
 		http_add_header(r, "X-Path: %zu", strlen(r->path));
 		http_req_take_body(r, take, done, 1000);
@@ -81,7 +99,8 @@ feed(const uint8_t *p, size_t n, size_t step, struct sbuf *out)
 	for (i = 0; i < n; i += step)
 		http_test_conn_feed(
 		    hc, (const char *)p + i, i + step > n ? n - i : step);
-	closed = http_test_conn_closed(hc);
+	closed = http_test_conn_closed(hc) + 2 * (int)(switched % 1000);
+	switched = 0;
 	http_test_conn_free(hc);
 	sbuf_reset(&body);
 	blank_dates(out);

@@ -67,9 +67,16 @@ struct http_conn {
 	struct sbuf pending; /* bytes after a paused request */
 	int resume_queued;
 	size_t progress; /* of a leaving answer, at the last timer */
+	/* switching protocols once the request is read */
+	void (*upgrade_fn)(
+	    void *arg, struct conn *c, const char *rest, size_t n);
+	void *upgrade_arg;
+	int upgraded;
 	int dead;
 	struct http_conn *prev, *next; /* all */
 };
+
+static void hc_free(void *arg);
 
 static struct route *routes;
 static struct http_conn *all;
@@ -174,6 +181,8 @@ const char *
 http_status_text(int status)
 {
 	switch (status) {
+	case 101:
+		return "Switching Protocols";
 	case 200:
 		return "OK";
 	case 201:
@@ -214,6 +223,8 @@ http_status_text(int status)
 		return "Not Implemented";
 	case 503:
 		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
 	default:
 		return "Unknown";
 	}
@@ -332,7 +343,9 @@ send_head(struct http_req *r, int status, const char *type, uint64_t len)
 	if (status != 204 && status != 304 && status >= 200)
 		sbuf_printf(
 		    &b, "Content-Length: %llu\r\n", (unsigned long long)len);
-	if (!ka) {
+	if (status == 101) {
+		/* the handler names the new protocol in its headers */
+	} else if (!ka) {
 		sbuf_puts(&b, "Connection: close\r\n");
 		hc->closing = 1;
 	} else if (hc->p.http_major == 1 && hc->p.http_minor == 0) {
@@ -714,8 +727,9 @@ on_headers_complete(http_parser *p)
 		return -1;
 	}
 	r->host = host_of(host ? host : "");
+	r->upgrade = p->upgrade;
 	if (p->upgrade) {
-		/* no protocol to switch to (yet): answer as HTTP */
+		/* unless the handler switches protocols: answer and close */
 		hc->closing = 1;
 	}
 	if ((p->method == HTTP_PUT || p->method == HTTP_POST) &&
@@ -757,6 +771,48 @@ on_headers_complete(http_parser *p)
 	    strcasecmp(host, "100-continue") == 0)
 		hc_write(hc, "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	return 0;
+}
+
+void
+http_req_upgrade(struct http_req *r,
+    void (*fn)(void *arg, struct conn *c, const char *rest, size_t n),
+    void *arg)
+{
+	struct http_conn *hc = r->hc;
+
+	if (!r->upgrade || r->answered != 101)
+		return;
+	hc->upgrade_fn = fn;
+	hc->upgrade_arg = arg;
+	hc->closing = 0;
+}
+
+/* The request that switched protocols is read: the conn is fn's now. */
+static void
+handoff(struct http_conn *hc, const char *rest, size_t n)
+{
+	struct conn *c = hc->c;
+
+	hc->upgraded = 1;
+	timer_set(hc, T_NONE, 0);
+	if (c != NULL) {
+		log_debug(
+		    "http %llx switched protocols", (unsigned long long)c->id);
+		hc->dead = 1;
+		hc->c = NULL;
+		if (hc->prev)
+			hc->prev->next = hc->next;
+		else
+			all = hc->next;
+		if (hc->next)
+			hc->next->prev = hc->prev;
+		count--;
+		c->owner = NULL;
+		loop_defer(hc_free, hc);
+	} else {
+		hc->test_closed = 1;
+	}
+	hc->upgrade_fn(hc->upgrade_arg, c, rest, n);
 }
 
 void
@@ -806,6 +862,8 @@ on_message_complete(http_parser *p)
 		fail(hc, 500);
 	req_free(r);
 	hc->req = NULL;
+	if (hc->upgrade_fn)
+		return 0; /* the parser stops here: parse() hands over */
 	if (hc->closing) {
 		if (hc->sfd < 0)
 			hc_close(hc, 1, "done");
@@ -863,6 +921,10 @@ parse(struct http_conn *hc, const char *p, size_t n)
 		hc->closing = 1;
 		if (hc->sfd < 0)
 			hc_close(hc, 1, "bad request");
+		return;
+	}
+	if (hc->p.upgrade && hc->upgrade_fn && hc->req == NULL) {
+		handoff(hc, p + done, n - done);
 		return;
 	}
 	if (hc->p.upgrade || done < n) {
@@ -1158,6 +1220,10 @@ http_test_conn_new(int lflags, struct sbuf *out)
 void
 http_test_conn_feed(struct http_conn *hc, const char *p, size_t n)
 {
+	if (hc->upgraded) {
+		hc->upgrade_fn(hc->upgrade_arg, NULL, p, n);
+		return;
+	}
 	if (hc->test_closed)
 		return;
 	parse(hc, p, n);

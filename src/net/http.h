@@ -59,6 +59,10 @@ struct http_req {
 	/* the declared body: length (Content-Length), or chunked */
 	int has_length, chunked;
 	uint64_t length;
+	/* Connection: upgrade with an Upgrade header (or CONNECT): a handler
+	 * that answers 101 and calls http_req_upgrade switches protocols;
+	 * otherwise the connection closes after the answer */
+	int upgrade;
 	int lflags;	  /* HTTP_L_* */
 	const char *peer; /* the client's address */
 	uint64_t conn_id; /* for logs */
@@ -113,6 +117,16 @@ void http_respond_fd(struct http_req *r, int status, const char *type, int fd,
     off_t off, off_t len);
 /* A short text/plain answer for an error status. */
 void http_error(struct http_req *r, int status);
+/* Switch protocols (RFC 9110 §7.8; WebSocket): call it with the 101
+ * answer (its headers added, http_respond(r, 101, NULL, NULL, 0)). Once
+ * the request is read the HTTP server lets go of the connection and
+ * calls fn with it (NULL on a test conn) and the bytes that followed the
+ * request; fn must set the conn's ops and owner. A test conn hands what
+ * it is fed later to fn too. */
+struct conn;
+void http_req_upgrade(struct http_req *r,
+    void (*fn)(void *arg, struct conn *c, const char *rest, size_t n),
+    void *arg);
 /* Close the connection after this answer. */
 void http_req_close_after(struct http_req *r);
 const char *http_status_text(int status);

@@ -32,6 +32,16 @@ echo_end(struct http_req *r)
 	sbuf_reset(&body);
 }
 
+static struct sbuf switched;
+
+static void
+on_switch(void *arg, struct conn *c, const char *rest, size_t n)
+{
+	(void)arg;
+	assert_null(c); /* a test conn has none */
+	sbuf_append(&switched, rest, n);
+}
+
 /* /echo takes a body of up to 16 bytes and sends it back; /file sends
  * a file; anything else under / says its path and query. */
 static void
@@ -42,6 +52,13 @@ handler(struct http_req *r)
 
 	if (strcmp(r->path, "/echo") == 0) {
 		http_req_take_body(r, echo_body, echo_end, 16);
+		return;
+	}
+	if (strcmp(r->path, "/ws") == 0 && r->upgrade) {
+		http_add_header(r, "Upgrade: websocket");
+		http_add_header(r, "Connection: Upgrade");
+		http_respond(r, 101, NULL, NULL, 0);
+		http_req_upgrade(r, on_switch, NULL);
 		return;
 	}
 	if (strcmp(r->path, "/file") == 0) {
@@ -249,6 +266,47 @@ test_missing_host_and_length(void **state)
 	free(out);
 }
 
+static void
+test_upgrade(void **state)
+{
+	const char *in = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n\r\n\x81\x05hello"
+			 "GET /x HTTP/1.1\r\n\r\n";
+	size_t step;
+
+	(void)state;
+	for (step = 0; step < 4; step++) {
+		int closed;
+		char *out;
+
+		sbuf_init(&switched);
+		out = run(in, step, &closed);
+		assert_true(strncmp(out, "HTTP/1.1 101 Switching Protocols\r\n",
+				34) == 0);
+		assert_non_null(strstr(out, "Upgrade: websocket\r\n"));
+		assert_null(strstr(out, "Content-Length"));
+		assert_null(strstr(out, "Connection: close"));
+		assert_null(strstr(out, "GET /x")); /* not HTTP any more */
+		assert_true(closed);
+		assert_int_equal(switched.len, 7 + 19);
+		assert_memory_equal(switched.data, "\x81\x05hello", 7);
+		sbuf_cleanup(&switched);
+		free(out);
+	}
+	/* an upgrade nobody switches to is answered as HTTP, then closed */
+	{
+		int closed;
+		char *out = run("GET /a HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n"
+				"Connection: Upgrade\r\n\r\n",
+		    0, &closed);
+
+		assert_true(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+		assert_non_null(strstr(out, "Connection: close\r\n"));
+		assert_true(closed);
+		free(out);
+	}
+}
+
 int
 main(void)
 {
@@ -259,6 +317,7 @@ main(void)
 		cmocka_unit_test(test_paths_refused),
 		cmocka_unit_test(test_file_streamed),
 		cmocka_unit_test(test_missing_host_and_length),
+		cmocka_unit_test(test_upgrade),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
