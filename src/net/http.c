@@ -319,6 +319,9 @@ keep_alive(struct http_conn *hc, struct http_req *r)
 {
 	if (hc->closing)
 		return 0;
+	/* an upgrade nobody switched to: the parser stops after it */
+	if (r->upgrade && hc->upgrade_fn == NULL)
+		return 0;
 	if (!http_should_keep_alive(&hc->p))
 		return 0;
 	/* a body nobody reads cannot be skipped safely: close */
@@ -728,10 +731,6 @@ on_headers_complete(http_parser *p)
 	}
 	r->host = host_of(host ? host : "");
 	r->upgrade = p->upgrade;
-	if (p->upgrade) {
-		/* unless the handler switches protocols: answer and close */
-		hc->closing = 1;
-	}
 	if ((p->method == HTTP_PUT || p->method == HTTP_POST) &&
 	    !r->has_length && !r->chunked) {
 		fail(hc, 411);
@@ -784,7 +783,6 @@ http_req_upgrade(struct http_req *r,
 		return;
 	hc->upgrade_fn = fn;
 	hc->upgrade_arg = arg;
-	hc->closing = 0;
 }
 
 /* The request that switched protocols is read: the conn is fn's now. */
@@ -923,11 +921,13 @@ parse(struct http_conn *hc, const char *p, size_t n)
 			hc_close(hc, 1, "bad request");
 		return;
 	}
-	if (hc->p.upgrade && hc->upgrade_fn && hc->req == NULL) {
+	if (hc->p.upgrade && hc->upgrade_fn && hc->msg_done) {
 		handoff(hc, p + done, n - done);
 		return;
 	}
-	if (hc->p.upgrade || done < n) {
+	/* upgrade is set from the headers on, but the parser stops only
+	 * after the request's body */
+	if ((hc->p.upgrade && hc->msg_done) || done < n) {
 		hc->closing = 1;
 		if (hc->sfd < 0)
 			hc_close(hc, 1, "upgrade");
@@ -1245,8 +1245,6 @@ http_test_conn_feed(struct http_conn *hc, const char *p, size_t n)
 			parse(hc, b.data, b.len);
 		sbuf_cleanup(&b);
 	}
-	if (hc->closing && hc->sfd < 0)
-		hc->test_closed = 1;
 }
 
 int
