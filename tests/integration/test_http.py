@@ -228,3 +228,16 @@ def test_conns_per_ip(make_server):
     assert Reader(held[-1]).response().status == 200
     for c in held + [refused]:
         c.close()
+
+
+def test_upgrade_without_switch_closes(make_server):
+    """RFC 9110 §7.8: a server may ignore Upgrade; the request is answered
+    as HTTP and, since the bytes after it may be another protocol, the
+    connection closes."""
+    srv = hm_server(make_server)
+    r, closed = status_and_closed(srv.http, request(
+        'GET', '/.well-known/host-meta', headers=[
+            ('Upgrade', 'websocket'), ('Connection', 'Upgrade')]) +
+        b'\x81\x05hello')
+    assert r.status == 200 and closed, r
+    assert r.header('connection') == 'close', r
