@@ -19,7 +19,8 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
 # libunbound's resolver thread calls, and crash it.
 # It comes first, before libunbound asks for those symbols, so that the
 # linker takes only ev.o from the archive.
-LIBS = -l:libev.a -lm $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+# libhttp-parser ships no .pc file either.
+LIBS = -l:libev.a -lm $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser \
        $(EXTRA_LDFLAGS)
 
 # every .c under src/, however deep (src/mod/muc/*.c too), but main.c

@@ -33,12 +33,21 @@ listeners:
   - { type: c2s_tls, address: "127.0.0.1", port: 5223 }
   - { type: c2s_tls, address: "::1", port: 5223 }
   - { type: component, address: "127.0.0.1", port: 5347 }
+  # HTTP: file upload, host-meta; /metrics on the plain loopback port only
+  - { type: http, address: "127.0.0.1", port: 5280, metrics: true }
+  - { type: https, address: "127.0.0.1", port: 5281 }
 hosts:
   - name: localhost
     # every module is listed in docs/configuration.md (Modules)
     modules: [disco, ping, time, version, roster, presence, offline,
               blocking, last, vcard, private, register, smacks,
-              carbons, mam, csi, push, pep, avatar, bookmarks, adhoc]
+              carbons, mam, csi, push, pep, avatar, bookmarks, adhoc,
+              host_meta]
+    services:
+      - { module: upload, domain: upload.localhost }
+    upload:
+      url: "https://localhost:5281/upload"
+      dir: uploads
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then

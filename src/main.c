@@ -13,9 +13,11 @@
 #include "core/ctl.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/loop.h"
 #include "core/util.h"
 #include "net/conn.h"
+#include "net/http.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "store/mem.h"
@@ -197,6 +199,44 @@ shutdown_check(struct ev_loop *l, ev_timer *w, int revents)
 		loop_stop();
 }
 
+static double
+gauge_c2s(void)
+{
+	return (double)c2s_count();
+}
+
+static double
+gauge_http(void)
+{
+	return (double)http_conn_count();
+}
+
+static double
+gauge_sockets(void)
+{
+	return (double)conn_count();
+}
+
+static double
+gauge_sessions(void)
+{
+	return (double)session_count();
+}
+
+static void
+metrics_setup(void)
+{
+	metrics_gauge_add("tern_connections", "kind=\"c2s\"",
+	    "Open connections by kind.", gauge_c2s);
+	metrics_gauge_add("tern_connections", "kind=\"http\"",
+	    "Open connections by kind.", gauge_http);
+	metrics_gauge_add("tern_sockets", NULL,
+	    "Open connections of every kind (components too).", gauge_sockets);
+	metrics_gauge_add("tern_sessions", NULL,
+	    "Client sessions (bound resources, hibernating ones too).",
+	    gauge_sessions);
+}
+
 static void
 begin_shutdown(const char *why)
 {
@@ -212,6 +252,7 @@ begin_shutdown(const char *why)
 	session_close_all("system-shutdown", NULL);
 	component_close_all("system-shutdown", NULL);
 	s2s_close_all("system-shutdown", NULL);
+	http_close_all();
 	/* give the stream errors a moment to reach the peers */
 	ev_timer_init(&shutdown_poll, shutdown_check, 0.05, 0.05);
 	ev_timer_start(loop_ev, &shutdown_poll);
@@ -286,6 +327,8 @@ main(int argc, char **argv)
 	raise_nofile();
 	loop_init();
 	conn_init();
+	http_init();
+	metrics_setup();
 	if (tls_load(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_cfg;
@@ -319,6 +362,8 @@ main(int argc, char **argv)
 	listener_set_handler(LISTEN_COMPONENT, component_accept);
 	listener_set_handler(LISTEN_S2S, s2s_accept);
 	listener_set_handler(LISTEN_S2S_TLS, s2s_accept);
+	listener_set_handler(LISTEN_HTTP, http_accept);
+	listener_set_handler(LISTEN_HTTPS, http_accept);
 	if (listener_open_all(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
 		goto out_listeners;

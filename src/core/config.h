@@ -64,14 +64,27 @@ enum listener_kind {
 	LISTEN_COMPONENT,
 	LISTEN_S2S,
 	LISTEN_S2S_TLS,
+	LISTEN_HTTP,
+	LISTEN_HTTPS,
 };
-/* "c2s", "c2s_tls", "component", "s2s", "s2s_tls" */
+/* "c2s", "c2s_tls", "component", "s2s", "s2s_tls", "http", "https" */
 extern const char *const cfg_listener_kinds[];
 
 struct cfg_listener {
 	int kind;      /* enum listener_kind */
 	char *address; /* "127.0.0.1", "::1", "*" (all v4+v6) */
 	long long port;
+	int metrics; /* http/https: serve /metrics here */
+};
+
+/* The HTTP server's limits (net/http.c). */
+struct cfg_http {
+	long long max_request_line; /* bytes of the request target */
+	long long max_header_size;  /* bytes of all header lines */
+	long long max_headers;	    /* header lines */
+	long long max_body;	    /* default body limit of a route */
+	long long header_timeout;   /* seconds from a request's start */
+	long long idle_timeout;	    /* keep-alive, and between body reads */
 };
 
 /* A service domain under a host: a module serves it (group chat on
@@ -170,6 +183,7 @@ struct config {
 	struct cfg_storage storage;
 	struct cfg_tls tls;
 	struct cfg_limits limits;
+	struct cfg_http http;
 	struct cfg_list listeners;  /* struct cfg_listener */
 	struct cfg_list hosts;	    /* struct cfg_host */
 	struct cfg_list components; /* struct cfg_component */

@@ -10,7 +10,7 @@
 /* ---- the tables ---- */
 
 const char *const cfg_listener_kinds[] = { "c2s", "c2s_tls", "component", "s2s",
-	"s2s_tls", NULL };
+	"s2s_tls", "http", "https", NULL };
 const char *const cfg_tls_versions[] = { "1.2", "1.3", NULL };
 const char *const cfg_storage_backends[] = { "sqlite", "memory", NULL };
 /* Same order as enum log_level. */
@@ -260,8 +260,10 @@ static const struct cfg_directive listener_dirs[] = {
 	    .required = 1,
 	    .doc = "What the port speaks: c2s (clients, STARTTLS), c2s_tls "
 		   "(clients, direct TLS), component (XEP-0114), s2s "
-		   "(other servers, STARTTLS; usually 5269) or s2s_tls "
-		   "(other servers, direct TLS, XEP-0368; usually 5270)." },
+		   "(other servers, STARTTLS; usually 5269), s2s_tls "
+		   "(other servers, direct TLS, XEP-0368; usually 5270), "
+		   "http or https (HTTP/1.1: file upload, host-meta, "
+		   "metrics; usually ports 5280 and 5281)." },
 	{ .name = "address",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_listener, address),
@@ -275,7 +277,75 @@ static const struct cfg_directive listener_dirs[] = {
 	    .max = 65535,
 	    .required = 1,
 	    .doc = "TCP port to listen on." },
+	{ .name = "metrics",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct cfg_listener, metrics),
+	    .def = "false",
+	    .doc = "On an http or https listener: serve `/metrics` "
+		   "(OpenMetrics text) there. Keep it off public ports." },
 	{ .name = NULL },
+};
+
+static const struct cfg_directive http_dirs[] = {
+	{ .name = "max_request_line",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_http, max_request_line),
+	    .def = "4k",
+	    .min = 64,
+	    .max = 1024 * 1024,
+	    .doc = "Longest request target (path and query); longer is "
+		   "answered 414." },
+	{ .name = "max_header_size",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_http, max_header_size),
+	    .def = "16k",
+	    .min = 256,
+	    .max = 1024 * 1024,
+	    .doc = "Most bytes of header lines in one request; more is "
+		   "answered 431." },
+	{ .name = "max_headers",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct cfg_http, max_headers),
+	    .def = "64",
+	    .min = 4,
+	    .max = 1000,
+	    .doc = "Most header lines in one request; more is answered "
+		   "431." },
+	{ .name = "max_body",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct cfg_http, max_body),
+	    .def = "64k",
+	    .min = 0,
+	    .max = 1LL << 40,
+	    .doc = "Largest request body a route takes unless it sets its "
+		   "own limit (file upload does); larger is answered "
+		   "413." },
+	{ .name = "header_timeout",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_http, header_timeout),
+	    .def = "10s",
+	    .min = 1,
+	    .max = 3600,
+	    .doc = "Time a client has to send a request's headers, from "
+		   "its first byte (or from connecting); then 408 and "
+		   "close (against slowloris)." },
+	{ .name = "idle_timeout",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_http, idle_timeout),
+	    .def = "60s",
+	    .min = 1,
+	    .max = 86400,
+	    .doc = "A kept-alive connection with no request, or a request "
+		   "body with no bytes, for this long is closed (408 for a "
+		   "stalled body)." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section http_section = {
+	.name = "http",
+	.dirs = http_dirs,
+	.size = sizeof(struct cfg_http),
+	.doc = "The HTTP server behind the http and https listeners.",
 };
 
 const struct cfg_section cfg_listener_section = {
@@ -400,6 +470,11 @@ static const struct cfg_directive root_dirs[] = {
 	    .offset = offsetof(struct config, limits),
 	    .sub = &limits_section,
 	    .doc = "Resource limits." },
+	{ .name = "http",
+	    .type = CFG_SECTION,
+	    .offset = offsetof(struct config, http),
+	    .sub = &http_section,
+	    .doc = "HTTP server limits." },
 	{ .name = "listeners",
 	    .type = CFG_LIST,
 	    .offset = offsetof(struct config, listeners),

@@ -28,6 +28,13 @@ host_unload(struct host *h)
 {
 	size_t i;
 
+	for (i = 0; i < h->nservices; i++) {
+		struct host_service *s = &h->services[i];
+
+		if (s->started && s->mod->service_cleanup)
+			s->mod->service_cleanup(h, s);
+		s->started = 0;
+	}
 	for (i = 0; i < h->nmods; i++)
 		if (h->mods[i]->cleanup)
 			h->mods[i]->cleanup(h);
@@ -102,6 +109,20 @@ host_load(struct host *h, const struct cfg_host *ch, char *err, size_t errlen)
 			    h->name, h->mods[i]->name);
 			return -1;
 		}
+	}
+	for (i = 0; i < h->nservices; i++) {
+		struct host_service *s = &h->services[i];
+
+		if (s->mod->service_init == NULL)
+			continue;
+		if (s->mod->service_init(h, s) != 0) {
+			snprintf(err, errlen,
+			    "service %s: module %s failed to "
+			    "start",
+			    s->domain, s->mod->name);
+			return -1;
+		}
+		s->started = 1;
 	}
 	return 0;
 }

@@ -15,6 +15,8 @@ struct host_service {
 	char *domain;
 	const struct module *mod;
 	struct hook_table *hooks;
+	void *data;  /* the module's (service_init) */
+	int started; /* service_init succeeded */
 };
 
 struct host {

@@ -7,8 +7,10 @@
 #include "core/loop.h"
 
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 struct ev_loop *loop_ev;
@@ -99,15 +101,31 @@ retry_cb(struct ev_loop *l, ev_timer *w, int revents)
 }
 
 /* The group commit; 0 when what is queued may be written. */
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int
 commit(void)
 {
+	int64_t t0;
+	int rc;
+
 	if (commit_fn == NULL)
 		return 0;
 	if (io_held && !retry_due)
 		return -1;
 	retry_due = 0;
-	if (commit_fn() == 0) {
+	t0 = now_us();
+	rc = commit_fn();
+	metrics.commits++;
+	metrics.commit_us += (uint64_t)(now_us() - t0);
+	if (rc == 0) {
 		if (io_held) {
 			io_held = 0;
 			ev_timer_stop(loop_ev, &retry_w);
@@ -115,6 +133,7 @@ commit(void)
 		}
 		return 0;
 	}
+	metrics.commit_failed++;
 	if (!io_held) {
 		io_held = 1;
 		log_err("storage commit failed: holding all network I/O, "

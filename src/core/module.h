@@ -7,6 +7,7 @@
 #include "core/hook.h"
 
 struct host;
+struct host_service;
 
 struct disco_identity {
 	const char *category, *type, *name;
@@ -44,6 +45,12 @@ struct module {
 	void (*session_free)(void *data);
 	int (*init)(struct host *h); /* optional, after hooks are registered */
 	void (*cleanup)(struct host *h); /* optional */
+	/* a service module's, for each service domain it serves (optional):
+	 * at start and reload after the host's modules started, and before
+	 * the host is unloaded; it may add hooks to h->hooks (user/deleted)
+	 * and keep what it needs in s->data */
+	int (*service_init)(struct host *h, struct host_service *s);
+	void (*service_cleanup)(struct host *h, struct host_service *s);
 };
 
 extern const struct module *const module_registry[];

@@ -18,6 +18,7 @@
 #include "core/module.h"
 #include "core/util.h"
 #include "jid/jid.h"
+#include "net/http.h"
 #include "store/store.h"
 #include "xml/xml.h"
 #include "xmpp/acct_cache.h"

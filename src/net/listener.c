@@ -195,6 +195,7 @@ listener_reconcile(const struct config *c, char *err, size_t errlen)
 			    ls->cfg.port == v[i].port &&
 			    strcmp(ls->cfg.address, v[i].address) == 0) {
 				ls->keep = 1;
+				ls->cfg.metrics = v[i].metrics;
 				found = 1;
 			}
 		}

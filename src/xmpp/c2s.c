@@ -10,6 +10,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "net/conn.h"
 #include "net/tls.h"
@@ -127,6 +128,7 @@ tp_send(struct session *s, struct rbuf *r)
 
 	if (c->state != C2S_BOUND)
 		return -1;
+	metrics.stanzas_out++;
 	if (stream_send_rbuf(&c->st, r) != 0) {
 		log_info("c2s %llx slow consumer jid=%s queued=%zu",
 		    (unsigned long long)c->st.connid, s->jid.full,
@@ -398,6 +400,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 		free(b64);
 		free(c->user);
 		c->user = xstrdup(sasl_user(c->sasl));
+		metrics.auth_ok++;
 		log_info("c2s %llx auth ok jid=%s@%s mech=%s",
 		    (unsigned long long)c->st.connid, c->user, c->host->name,
 		    sasl_mech(c->sasl));
@@ -426,6 +429,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 	sasl_free(c->sasl);
 	c->sasl = NULL;
 	sasl_failure(c, cond, NULL);
+	metrics.auth_failed++;
 	log_info("c2s %llx auth failed peer=%s cond=%s%s",
 	    (unsigned long long)c->st.connid, c->st.peer, cond,
 	    refused ? " channel-binding" : "");
@@ -702,6 +706,9 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	ev.session = c->sess;
 	ev.stanza = st;
 	ev.from = &c->sess->jid;
+	metrics.stanzas_in[st->name[0] == 'm'	? METRICS_MESSAGE
+			   : st->name[0] == 'p' ? METRICS_PRESENCE
+						: METRICS_IQ]++;
 	hook_fire(c->host->hooks, "c2s/stanza-in", &ev);
 	if (c->state != C2S_BOUND)
 		return;

@@ -574,7 +574,7 @@ test_errors_keys_and_types(void **state)
 	expect_error("listeners:\n  - type: bosh\n    address: \"*\"\n"
 		     "    port: 5280\n",
 	    "tern.yml:2:5: listeners[0].type: 'bosh' is not one of: c2s, "
-	    "c2s_tls, component, s2s, s2s_tls");
+	    "c2s_tls, component, s2s, s2s_tls, http, https");
 	expect_error("log_level: verbose\n",
 	    "tern.yml:1:1: log_level: 'verbose' is not one of: error, warn, "
 	    "info, debug");
@@ -966,7 +966,7 @@ test_docs(void **state)
 	    "| `limits.idle_timeout` | duration (0..7d) | `0` | "));
 	assert_non_null(strstr(doc,
 	    "| `listeners[].type` | one of `c2s`, `c2s_tls`, `component`, "
-	    "`s2s`, `s2s_tls` | required | "));
+	    "`s2s`, `s2s_tls`, `http`, `https` | required | "));
 	assert_non_null(strstr(doc,
 	    "| `listeners[].port` | integer (1..65535) | required | "));
 	assert_non_null(strstr(doc, "| `pidfile` | string | none | "));

@@ -1,0 +1,243 @@
+"""The HTTP/1.1 server (issue 15) on the http and https listeners: keep-
+alive, pipelining, limits and their status codes, timeouts, host-meta
+(XEP-0156) and /metrics, with raw sockets."""
+import email.utils
+import re
+import time
+
+from httputil import Reader, connect, fetch, http_server, request
+from ternlib import connect_tls
+
+HOST_META = ('    host_meta: { websocket_url: "wss://localhost:5281/ws", '
+             'bosh_url: "https://localhost:5281/http-bind" }\n')
+
+
+def hm_server(make_server, top=''):
+    return http_server(make_server, host_extra=HOST_META, top=top,
+                       modules_extra=('host_meta',))
+
+
+def test_host_meta(make_server):
+    """XEP-0156 §3: /.well-known/host-meta (XRD) and host-meta.json list
+    the configured WebSocket and BOSH endpoints, with
+    Access-Control-Allow-Origin: * for web clients on other origins; the
+    same over https."""
+    srv = hm_server(make_server)
+    r = fetch(srv.http, 'GET', '/.well-known/host-meta',
+              host='localhost:%d' % srv.http)
+    assert r.status == 200, r
+    assert r.header('content-type').startswith('application/xrd+xml'), r
+    assert r.header('access-control-allow-origin') == '*', r
+    assert b"rel='urn:xmpp:alt-connections:websocket' " \
+        b"href='wss://localhost:5281/ws'" in r.body, r.body
+    assert b"rel='urn:xmpp:alt-connections:xbosh' " \
+        b"href='https://localhost:5281/http-bind'" in r.body, r.body
+    j = fetch(srv.https, 'GET', '/.well-known/host-meta.json', tls=True)
+    assert j.status == 200, j
+    assert j.header('access-control-allow-origin') == '*', j
+    import json
+    links = {ln['rel']: ln['href'] for ln in json.loads(j.body)['links']}
+    assert links == {
+        'urn:xmpp:alt-connections:websocket': 'wss://localhost:5281/ws',
+        'urn:xmpp:alt-connections:xbosh':
+            'https://localhost:5281/http-bind'}, links
+    # another Host has no host-meta here
+    assert fetch(srv.http, 'GET', '/.well-known/host-meta',
+                 host='other.example').status == 404
+    r = fetch(srv.http, 'DELETE', '/.well-known/host-meta')
+    assert r.status == 405 and 'GET' in r.header('allow'), r
+
+
+def test_keepalive_pipelining_head_and_headers(make_server):
+    """RFC 9112 §9.3 (persistent connections), §9.3.2 (pipelining: answers
+    in request order), RFC 9110 §9.3.2 (HEAD: the GET's headers, no body),
+    §6.6.1 (Date) and §8.6 (Content-Length); an unknown path is a 404
+    that keeps the connection."""
+    srv = hm_server(make_server)
+    c = connect(srv.http)
+    c.sendall(request('GET', '/.well-known/host-meta') +
+              request('HEAD', '/.well-known/host-meta.json') +
+              request('GET', '/nope') +
+              request('GET', '/.well-known/host-meta.json'))
+    rd = Reader(c)
+    a = rd.response()
+    b = rd.response(head=True)
+    n = rd.response()
+    d = rd.response()
+    assert a.status == 200 and b'<XRD' in a.body, a
+    assert b.status == 200 and b.body == b'', b
+    assert int(b.header('content-length')) == len(d.body), (b, d)
+    assert n.status == 404, n
+    assert d.status == 200 and d.body.startswith(b'{"links"'), d
+    for r in (a, b, n, d):
+        assert r.header('connection') is None, r
+        when = email.utils.parsedate_to_datetime(r.header('date'))
+        assert abs(when.timestamp() - time.time()) < 60, r
+        assert re.match(r'^\w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$',
+                        r.header('date')), r
+    # still open: one more request on the same connection, closing it
+    c.sendall(request('GET', '/.well-known/host-meta',
+                      headers=[('Connection', 'close')]))
+    r = rd.response()
+    assert r.status == 200 and r.header('connection') == 'close', r
+    assert rd.wait_closed()
+
+
+def test_http10_closes(make_server):
+    """RFC 9112 §9.3: an HTTP/1.0 request without keep-alive ends the
+    connection after the answer."""
+    srv = hm_server(make_server)
+    c = connect(srv.http)
+    c.sendall(b'GET /.well-known/host-meta HTTP/1.0\r\n'
+              b'Host: localhost\r\n\r\n')
+    c.settimeout(5)
+    data = b''
+    while True:
+        d = c.recv(4096)
+        if not d:
+            break
+        data += d
+    assert data.startswith(b'HTTP/1.1 200 OK\r\n'), data
+    assert b'\r\nConnection: close\r\n' in data, data
+
+
+def status_and_closed(port, data, tls=False):
+    c = connect(port, tls)
+    c.sendall(data)
+    rd = Reader(c)
+    r = rd.response()
+    closed = rd.wait_closed()
+    c.close()
+    return r, closed
+
+
+def test_limits(make_server):
+    """RFC 6585 §5 (431 for too many or too large header fields), RFC
+    9110 §15.5.15 (414 for a long target), §15.5.12 (411 for a body
+    without length), RFC 9112 §3.2 (400 for HTTP/1.1 without Host), and
+    malformed requests: each answered, then the connection closed."""
+    srv = hm_server(make_server,
+                    top='http: { max_header_size: 2k, max_headers: 20, '
+                        'max_request_line: 256 }\n')
+    big = [('X-Big', 'a' * 3000)]
+    r, closed = status_and_closed(srv.http, request('GET', '/', headers=big))
+    assert r.status == 431 and closed, r
+    many = [('X-H%d' % i, 'v') for i in range(25)]
+    r, closed = status_and_closed(srv.http, request('GET', '/',
+                                                    headers=many))
+    assert r.status == 431 and closed, r
+    r, closed = status_and_closed(srv.http, request('GET', '/' + 'a' * 300))
+    assert r.status == 414 and closed, r
+    r, closed = status_and_closed(
+        srv.http, b'PUT /x HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    assert r.status == 411 and closed, r
+    r, closed = status_and_closed(srv.http, b'GET / HTTP/1.1\r\n\r\n')
+    assert r.status == 400 and closed, r
+    r, closed = status_and_closed(srv.http, b'GET / HTTP/1.1\r\n'
+                                  b'Host: localhost\r\nBad Header\r\n\r\n')
+    assert r.status == 400 and closed, r
+    r, closed = status_and_closed(srv.http, b'\x16\x03\x01garbage\r\n\r\n')
+    assert r.status in (400, 501) and closed, r
+    # over TLS the same
+    r, closed = status_and_closed(srv.https, request('GET', '/', headers=big),
+                                  tls=True)
+    assert r.status == 431 and closed, r
+    # the server is fine afterwards
+    assert fetch(srv.http, 'GET', '/.well-known/host-meta').status == 200
+
+
+def test_slowloris_and_idle(make_server):
+    """A client that sends its headers too slowly gets 408 and a close
+    after header_timeout, however steadily it trickles (RFC 9110
+    §15.5.9); a kept-alive connection with no request is closed after
+    idle_timeout."""
+    srv = hm_server(make_server,
+                    top='http: { header_timeout: 1s, idle_timeout: 1s }\n')
+    c = connect(srv.http)
+    c.sendall(b'GET /.well-known/host-meta HTTP/1.1\r\nHost: localhost\r\n')
+    start = time.monotonic()
+    got = b''
+    c.settimeout(0.2)
+    while time.monotonic() - start < 5:
+        try:
+            c.sendall(b'X-Slow: 1\r\n')
+        except OSError:
+            break
+        try:
+            d = c.recv(4096)
+            if not d:
+                break
+            got += d
+        except TimeoutError:
+            pass
+        except OSError:
+            break
+    assert got.startswith(b'HTTP/1.1 408 '), got
+    assert time.monotonic() - start < 5
+    c.close()
+
+    c = connect(srv.http)
+    c.sendall(request('GET', '/.well-known/host-meta'))
+    rd = Reader(c)
+    assert rd.response().status == 200
+    assert rd.wait_closed(timeout=5)
+    assert rd.buf == b''
+
+
+def test_metrics_only_where_enabled(make_server):
+    """/metrics (OpenMetrics text) is served on the listener marked
+    metrics: true, and does not exist on the others; it counts client
+    authentications and connections."""
+    srv = hm_server(make_server)
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    r = fetch(srv.https, 'GET', '/metrics', tls=True)
+    assert r.status == 404, r
+    r = fetch(srv.http, 'GET', '/metrics')
+    assert r.status == 200, r
+    assert r.header('content-type').startswith(
+        'application/openmetrics-text'), r
+    text = r.body.decode()
+    assert text.endswith('# EOF\n'), text
+    assert 'tern_auth_total{result="success"} 1\n' in text, text
+    assert 'tern_connections{kind="c2s"} 1\n' in text, text
+    assert re.search(r'^tern_memory_resident_bytes \d+$', text, re.M), text
+    assert re.search(r'^tern_storage_commits_total \d+$', text, re.M), text
+    s.close()
+
+
+def test_conns_per_ip(make_server):
+    """limits.conns_per_ip holds on the HTTP ports as on c2s: one
+    connection too many is answered 503 (RFC 9110 §15.6.4) and closed;
+    the ones before it still work."""
+    srv = http_server(make_server, limits={'conns_per_ip': 2},
+                      host_extra=HOST_META, modules_extra=('host_meta',))
+    held = []
+    refused = None
+    for _ in range(5):  # the start-up probe may still count for a moment
+        c = connect(srv.http)
+        c.sendall(request('GET', '/.well-known/host-meta'))
+        r = Reader(c).response()
+        if r.status == 503:
+            refused = c
+            break
+        assert r.status == 200, r
+        held.append(c)
+    assert refused is not None and len(held) <= 2, held
+    assert Reader(refused).wait_closed()
+    held[-1].sendall(request('GET', '/.well-known/host-meta'))
+    assert Reader(held[-1]).response().status == 200
+    for c in held + [refused]:
+        c.close()
+
+
+def test_upgrade_without_switch_closes(make_server):
+    """RFC 9110 §7.8: a server may ignore Upgrade; the request is answered
+    as HTTP and, since the bytes after it may be another protocol, the
+    connection closes."""
+    srv = hm_server(make_server)
+    r, closed = status_and_closed(srv.http, request(
+        'GET', '/.well-known/host-meta', headers=[
+            ('Upgrade', 'websocket'), ('Connection', 'Upgrade')]) +
+        b'\x81\x05hello')
+    assert r.status == 200 and closed, r
+    assert r.header('connection') == 'close', r
