@@ -29,6 +29,7 @@
 #include "xmpp/router.h"
 #include "xmpp/s2s.h"
 #include "xmpp/session.h"
+#include "xmpp/stream.h"
 #include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
@@ -59,6 +60,13 @@ setup_domains(const struct config *c)
 	router_setup_domains();
 	component_setup_domains(c);
 	s2s_setup_domains(c);
+}
+
+static void
+alpn_http(struct conn *c, const char *proto)
+{
+	UNUSED(proto);
+	http_conn_adopt(c, HTTP_L_TLS, NULL, 0);
 }
 
 static void
@@ -328,6 +336,9 @@ main(int argc, char **argv)
 	loop_init();
 	conn_init();
 	http_init();
+	/* one port for XMPP and HTTPS: Direct TLS clients choosing
+	 * http/1.1 by ALPN get the HTTP server */
+	stream_alpn_register("http/1.1", alpn_http);
 	metrics_setup();
 	if (tls_load(cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);

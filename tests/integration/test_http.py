@@ -241,3 +241,35 @@ def test_upgrade_without_switch_closes(make_server):
         b'\x81\x05hello')
     assert r.status == 200 and closed, r
     assert r.header('connection') == 'close', r
+
+
+def test_alpn_http_on_the_direct_tls_xmpp_port(server):
+    """One port for XMPP and HTTPS (RFC 7301 ALPN on the c2s_tls port):
+    a client choosing http/1.1 gets the HTTP server (here a 404 for a
+    path nothing serves, then keep-alive), one choosing xmpp-client or
+    nothing gets XMPP; a STARTTLS stream never switches."""
+    import socket
+    import ssl
+    from ternlib import RawStream, client_tls_context, NS_STREAM, q
+    ctx = client_tls_context(alpn=['http/1.1'])
+    with socket.create_connection(('127.0.0.1', server.c2s_tls), 5) as raw:
+        with ctx.wrap_socket(raw, server_hostname='localhost') as s:
+            assert s.selected_alpn_protocol() == 'http/1.1'
+            s.sendall(b'GET /nothing-here HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            data = s.recv(4096)
+            assert data.startswith(b'HTTP/1.1 404'), data
+            s.sendall(b'GET /still HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            assert s.recv(4096).startswith(b'HTTP/1.1 404')
+    for alpn in (('xmpp-client', 'http/1.1'), None):
+        x = RawStream.direct_tls(server.c2s_tls, alpn=alpn)
+        if alpn:
+            assert x.sock.selected_alpn_protocol() == 'xmpp-client'
+        f = x.open()
+        assert f.tag == q(NS_STREAM, 'features')
+    x = RawStream(server.c2s)
+    x.open()
+    x.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+    x.expect('{urn:ietf:params:xml:ns:xmpp-tls}proceed')
+    x.wrap_tls(alpn=['http/1.1'])
+    assert x.sock.selected_alpn_protocol() is None
+    assert x.open().tag == q(NS_STREAM, 'features')
