@@ -19,8 +19,9 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc \
 # libunbound's resolver thread calls, and crash it.
 # It comes first, before libunbound asks for those symbols, so that the
 # linker takes only ev.o from the archive.
-# libhttp-parser ships no .pc file either.
+# libhttp-parser and libwslay ship no .pc file either.
 LIBS = -l:libev.a -lm $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser \
+       -lwslay \
        $(EXTRA_LDFLAGS)
 
 # every .c under src/, however deep (src/mod/muc/*.c too), but main.c

@@ -7,8 +7,11 @@ set -eu
 SECS=${FUZZ_SECONDS:-60}
 OUT=build-fuzz
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(pkg-config --cflags expat openssl libgsasl libidn sqlite3 yaml-0.1)"
-LIBS="$(pkg-config --libs expat openssl libgsasl libidn sqlite3 yaml-0.1) -lev -lhttp_parser"
+PKGS="expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound"
+CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(pkg-config --cflags $PKGS)"
+# libev statically and first, as in the Makefile (its libevent
+# compatibility symbols must not replace libunbound's libevent)
+LIBS="-l:libev.a -lm $(pkg-config --libs $PKGS) -lhttp_parser -lwslay"
 mkdir -p "$OUT/obj" "$OUT/crashes"
 objs=""
 for src in $(find src -mindepth 2 -name "*.c" | sort); do

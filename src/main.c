@@ -30,6 +30,7 @@
 #include "xmpp/s2s.h"
 #include "xmpp/session.h"
 #include "xmpp/stream.h"
+#include "xmpp/websocket.h"
 #include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
@@ -336,6 +337,7 @@ main(int argc, char **argv)
 	loop_init();
 	conn_init();
 	http_init();
+	websocket_init();
 	/* one port for XMPP and HTTPS: Direct TLS clients choosing
 	 * http/1.1 by ALPN get the HTTP server */
 	stream_alpn_register("http/1.1", alpn_http);

@@ -215,6 +215,8 @@ http_status_text(int status)
 		return "Unsupported Media Type";
 	case 416:
 		return "Range Not Satisfiable";
+	case 426:
+		return "Upgrade Required";
 	case 431:
 		return "Request Header Fields Too Large";
 	case 500:

@@ -251,7 +251,7 @@ send_features(struct c2s *c)
 		send_node(c, f);
 		return;
 	}
-	if (ssl == NULL && tls_ctx_for(c->host->name)) {
+	if (ssl == NULL && c->st.tp->starttls && tls_ctx_for(c->host->name)) {
 		struct xml_node *st = xml_node_child(f, NS_TLS, "starttls");
 
 		if (tc->c2s_require_tls)
@@ -378,7 +378,7 @@ do_starttls(struct c2s *c)
 static void
 sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 {
-	char *b64;
+	char *b64, *el;
 	int refused;
 
 	switch (r) {
@@ -388,15 +388,20 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 		b64_encode((const unsigned char *)(out->data ? out->data : ""),
 		    out->len, b64);
 		if (r == SASL_CHALLENGE) {
-			send_str(c, "<challenge xmlns='" NS_SASL "'>");
-			send_str(c, b64);
-			send_str(c, "</challenge>");
+			/* one write: a framing (WebSocket) sends each write
+			 * as one element */
+			el = xasprintf("<challenge xmlns='" NS_SASL
+				       "'>%s</challenge>",
+			    b64);
+			send_str(c, el);
+			free(el);
 			free(b64);
 			return;
 		}
-		send_str(c, "<success xmlns='" NS_SASL "'>");
-		send_str(c, b64);
-		send_str(c, "</success>");
+		el =
+		    xasprintf("<success xmlns='" NS_SASL "'>%s</success>", b64);
+		send_str(c, el);
+		free(el);
 		free(b64);
 		free(c->user);
 		c->user = xstrdup(sasl_user(c->sasl));
@@ -909,24 +914,21 @@ c2s_lost(struct stream *st, const char *why)
 	loop_defer(c2s_free, c);
 }
 
-void
-c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
+/* A client stream, its transport attached by the caller. */
+static struct c2s *
+c2s_new(void)
 {
 	struct c2s *c = xcalloc(1, sizeof(*c));
 	struct xml_limits lim;
-	SSL_CTX *ctx = NULL;
 
-	if (l->kind == LISTEN_C2S_TLS) {
-		ctx = tls_ctx_for(NULL);
-		if (ctx == NULL) {
-			close(fd);
-			free(c);
-			return;
-		}
-	}
 	parser_limits(&lim, 0);
 	stream_init(&c->st, &c2s_proto, XML_NS_CLIENT, &lim);
-	stream_attach_tcp(&c->st, fd, peer, ctx, (size_t)limits()->send_queue);
+	return c;
+}
+
+static void
+c2s_start(struct c2s *c)
+{
 	stream_set_rate(
 	    &c->st, (double)limits()->c2s_rate, (double)limits()->c2s_burst);
 	ev_timer_init(
@@ -938,12 +940,45 @@ c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 		all->prev = c;
 	all = c;
 	count++;
-	log_debug("c2s %llx accepted peer=%s%s",
-	    (unsigned long long)c->st.connid, peer, ctx ? " tls" : "");
-	if (stream_ip_crowded(peer))
+	log_debug("c2s %llx accepted peer=%s%s over %s",
+	    (unsigned long long)c->st.connid, c->st.peer,
+	    c->st.direct_tls ? " tls" : "", c->st.tp->name);
+	if (stream_ip_crowded(c->st.peer))
 		fail(c, "policy-violation",
 		    "too many connections from your "
 		    "address");
+}
+
+void
+c2s_accept(int fd, const char *peer, const struct cfg_listener *l)
+{
+	struct c2s *c;
+	SSL_CTX *ctx = NULL;
+
+	if (l->kind == LISTEN_C2S_TLS) {
+		ctx = tls_ctx_for(NULL);
+		if (ctx == NULL) {
+			close(fd);
+			return;
+		}
+	}
+	c = c2s_new();
+	stream_attach_tcp(&c->st, fd, peer, ctx, (size_t)limits()->send_queue);
+	c2s_start(c);
+}
+
+struct stream *
+c2s_attach(const struct stream_transport *tp, void *tp_data, const char *peer,
+    uint64_t connid)
+{
+	struct c2s *c = c2s_new();
+
+	c->st.tp = tp;
+	c->st.tp_data = tp_data;
+	c->st.connid = connid;
+	snprintf(c->st.peer, sizeof(c->st.peer), "%s", peer);
+	c2s_start(c);
+	return &c->st;
 }
 
 void

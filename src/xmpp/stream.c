@@ -59,8 +59,8 @@ stream_cleanup(struct stream *st)
 }
 
 /* The transport is gone: tell the protocol, once. */
-static void
-lost(struct stream *st, const char *why)
+void
+stream_lost(struct stream *st, const char *why)
 {
 	if (st->lost_called)
 		return;
@@ -514,7 +514,7 @@ tcp_closed(struct conn *c, const char *why)
 	struct stream *st = c->owner;
 
 	st->tp_data = NULL;
-	lost(st, why);
+	stream_lost(st, why);
 }
 
 /* A Direct TLS handshake that chose another protocol by ALPN: the
@@ -540,7 +540,7 @@ tcp_tls_ready(struct conn *c)
 		log_debug("%s %llx handed to %s by ALPN", st->proto->name,
 		    (unsigned long long)c->id, alpn_tab[i].proto);
 		st->tp_data = NULL;
-		lost(st, "handed over by ALPN");
+		stream_lost(st, "handed over by ALPN");
 		alpn_tab[i].adopt(c, alpn_tab[i].proto);
 		return;
 	}

@@ -120,6 +120,9 @@ void stream_attach_tcp_out(struct stream *st, int fd, const char *peer,
 /* The connection's TLS peer certificate is asked for (s2s listeners). */
 void stream_want_peer_cert(struct stream *st);
 
+/* From a transport: the connection is gone (proto->lost, once). */
+void stream_lost(struct stream *st, const char *why);
+
 /* Input: bytes in the stream's XML, from the transport. */
 void stream_feed(struct stream *st, const char *p, size_t n);
 /* Limit inbound bytes per second (burst: the bucket's size). */
