@@ -31,6 +31,7 @@
 #include "xmpp/session.h"
 #include "xmpp/stream.h"
 #include "xmpp/websocket.h"
+#include "xmpp/bosh.h"
 #include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
@@ -261,6 +262,7 @@ begin_shutdown(const char *why)
 	session_close_all("system-shutdown", NULL);
 	component_close_all("system-shutdown", NULL);
 	s2s_close_all("system-shutdown", NULL);
+	bosh_close_all();
 	http_close_all();
 	/* give the stream errors a moment to reach the peers */
 	ev_timer_init(&shutdown_poll, shutdown_check, 0.05, 0.05);
@@ -338,6 +340,7 @@ main(int argc, char **argv)
 	conn_init();
 	http_init();
 	websocket_init();
+	bosh_init();
 	/* one port for XMPP and HTTPS: Direct TLS clients choosing
 	 * http/1.1 by ALPN get the HTTP server */
 	stream_alpn_register("http/1.1", alpn_http);

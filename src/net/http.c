@@ -72,11 +72,13 @@ struct http_conn {
 	    void *arg, struct conn *c, const char *rest, size_t n);
 	void *upgrade_arg;
 	int upgraded;
+	struct http_req *held; /* read whole, to be answered later */
 	int dead;
 	struct http_conn *prev, *next; /* all */
 };
 
 static void hc_free(void *arg);
+static void resume(void *arg);
 
 static struct route *routes;
 static struct http_conn *all;
@@ -382,6 +384,30 @@ http_req_close_after(struct http_req *r)
 	r->hc->closing = 1;
 }
 
+/* A held request got its answer: the connection goes on with what
+ * followed it. */
+static void
+held_done(struct http_conn *hc)
+{
+	struct http_req *r = hc->held;
+
+	hc->held = NULL;
+	hc->req = NULL;
+	req_free(r);
+	if (hc->dead)
+		return;
+	if (hc->closing) {
+		hc_close(hc, 1, "done");
+		return;
+	}
+	timer_set(hc, T_IDLE, cfg()->idle_timeout);
+	if (!hc->resume_queued) {
+		hc->resume_queued = 1;
+		loop_defer(resume, hc);
+		loop_kick();
+	}
+}
+
 void
 http_respond(struct http_req *r, int status, const char *type, const void *body,
     size_t len)
@@ -393,6 +419,14 @@ http_respond(struct http_req *r, int status, const char *type, const void *body,
 		hc_write(r->hc, body, len);
 	log_debug("http %llx %s %s -> %d", (unsigned long long)r->conn_id,
 	    r->method, r->path ? r->path : "-", status);
+	if (r->hc->held == r)
+		held_done(r->hc);
+}
+
+void
+http_req_hold(struct http_req *r)
+{
+	r->hold = 1;
 }
 
 static void stream_pump(struct http_conn *hc);
@@ -858,6 +892,14 @@ on_message_complete(http_parser *p)
 		r->on_end(r);
 	if (hc->dead)
 		return -1;
+	if (!r->answered && r->hold) {
+		/* answered later (BOSH): what follows waits, unparsed; no
+		 * timer runs (the handler bounds the wait) */
+		hc->held = r;
+		hc->waiting = 1;
+		http_parser_pause(p, 1);
+		return 0;
+	}
 	if (!r->answered)
 		fail(hc, 500);
 	req_free(r);

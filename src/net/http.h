@@ -78,6 +78,7 @@ struct http_req {
 	uint64_t max_body;
 	uint64_t body_seen;
 	int answered; /* the status sent, or 0 */
+	int hold;     /* http_req_hold: answered after on_end returns */
 	struct sbuf resp_hdrs;
 };
 
@@ -127,6 +128,12 @@ struct conn;
 void http_req_upgrade(struct http_req *r,
     void (*fn)(void *arg, struct conn *c, const char *rest, size_t n),
     void *arg);
+/* The answer comes later (long polling, BOSH): call it from on_end
+ * (or the handler) without answering; http_respond may then be called
+ * from any later iteration. Meanwhile the connection reads nothing more
+ * and no timeout runs. If the connection dies first, r's on_free runs:
+ * drop every pointer to r there. */
+void http_req_hold(struct http_req *r);
 /* Close the connection after this answer. */
 void http_req_close_after(struct http_req *r);
 const char *http_status_text(int status);

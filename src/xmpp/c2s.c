@@ -258,7 +258,7 @@ send_features(struct c2s *c)
 			xml_node_child(st, NULL, "required");
 		c->starttls_offered = 1;
 	}
-	if (ssl != NULL || !tc->c2s_require_tls) {
+	if (stream_secure(&c->st) || !tc->c2s_require_tls) {
 		struct xml_node *m = xml_node_child(f, NS_SASL, "mechanisms");
 		const char *const *mv = sasl_mechs();
 		struct xml_node *cb;
@@ -266,7 +266,8 @@ send_features(struct c2s *c)
 		for (i = 0; mv[i]; i++) {
 			struct xml_node *e;
 
-			if (!sasl_mech_available(mv[i], ssl))
+			if (!sasl_mech_offered(
+				mv[i], ssl, stream_secure(&c->st)))
 				continue;
 			e = xml_node_child(m, NULL, "mechanism");
 			xml_node_text(e, mv[i], strlen(mv[i]));
@@ -496,7 +497,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_free(c->sasl);
 			c->sasl = NULL;
 		}
-		if (stream_ssl(&c->st) == NULL &&
+		if (!stream_secure(&c->st) &&
 		    config_running->tls.c2s_require_tls) {
 			sasl_failure(c, "encryption-required", NULL);
 			return;
@@ -511,7 +512,8 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			sasl_failure(c, "invalid-mechanism", NULL);
 			return;
 		}
-		c->sasl = sasl_new(mech, c->host->name, stream_ssl(&c->st));
+		c->sasl = sasl_new_secure(mech, c->host->name,
+		    stream_ssl(&c->st), stream_secure(&c->st));
 		if (c->sasl == NULL) {
 			sasl_failure(c,
 			    sasl_mech_available(mech, (SSL *)1)
@@ -812,7 +814,7 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 	if (strcmp(st->name, "iq") != 0 || strcmp(st->ns, XML_NS_CLIENT) != 0 ||
 	    p == NULL || xml_node_attr(st, "id") == NULL)
 		return HOOK_CONTINUE;
-	if (stream_ssl(&c->st) == NULL && config_running->tls.c2s_require_tls)
+	if (!stream_secure(&c->st) && config_running->tls.c2s_require_tls)
 		return HOOK_CONTINUE;
 	ev.host = c->host;
 	ev.stanza = st;

@@ -57,6 +57,12 @@ sasl_mechs(void)
 int
 sasl_mech_available(const char *mech, SSL *ssl)
 {
+	return sasl_mech_offered(mech, ssl, ssl != NULL);
+}
+
+int
+sasl_mech_offered(const char *mech, SSL *ssl, int secure)
+{
 	size_t i;
 
 	for (i = 0; mechs[i]; i++)
@@ -64,8 +70,10 @@ sasl_mech_available(const char *mech, SSL *ssl)
 			break;
 	if (mechs[i] == NULL)
 		return 0;
-	/* -PLUS and PLAIN need TLS */
-	if (strcmp(mech, "PLAIN") == 0 || strstr(mech, "-PLUS"))
+	/* PLAIN needs an encrypted stream, -PLUS a TLS session to bind */
+	if (strcmp(mech, "PLAIN") == 0)
+		return secure;
+	if (strstr(mech, "-PLUS"))
 		return ssl != NULL;
 	return 1;
 }
@@ -73,9 +81,15 @@ sasl_mech_available(const char *mech, SSL *ssl)
 struct sasl *
 sasl_new(const char *mech, const char *host, SSL *ssl)
 {
+	return sasl_new_secure(mech, host, ssl, ssl != NULL);
+}
+
+struct sasl *
+sasl_new_secure(const char *mech, const char *host, SSL *ssl, int secure)
+{
 	struct sasl *s;
 
-	if (!sasl_mech_available(mech, ssl))
+	if (!sasl_mech_offered(mech, ssl, secure))
 		return NULL;
 	s = xcalloc(1, sizeof(*s));
 	s->ssl = ssl;

@@ -23,11 +23,16 @@ enum sasl_res {
 
 /* Is mech offered on this stream (ssl NULL: no TLS)? */
 int sasl_mech_available(const char *mech, SSL *ssl);
+/* The same for a stream that is encrypted (secure) with or without a TLS
+ * session of its own to bind to (BOSH over https has none). */
+int sasl_mech_offered(const char *mech, SSL *ssl, int secure);
 /* The mechanisms to advertise, in order of preference. */
 const char *const *sasl_mechs(void);
 
 /* A new exchange for the named mechanism on host, or NULL if unknown. */
 struct sasl *sasl_new(const char *mech, const char *host, SSL *ssl);
+struct sasl *sasl_new_secure(
+    const char *mech, const char *host, SSL *ssl, int secure);
 void sasl_free(struct sasl *s);
 /* One step with the decoded client data. out gets the data to send
  * (raw; the caller base64-encodes). On failure *condition names the

@@ -345,6 +345,12 @@ stream_ssl(const struct stream *st)
 	return st->tp->ssl(st);
 }
 
+int
+stream_secure(const struct stream *st)
+{
+	return st->secure || st->tp->ssl(st) != NULL;
+}
+
 size_t
 stream_queued(const struct stream *st)
 {

@@ -95,6 +95,9 @@ struct stream {
 	unsigned tls_switch : 1;  /* the restart is the one after STARTTLS */
 	unsigned lost_called : 1; /* proto->lost ran */
 	unsigned direct_tls : 1;  /* TLS from the first byte (XEP-0368) */
+	/* encrypted below a framing that has no TLS session of its own
+	 * (BOSH requests over https): secure, but no channel binding */
+	unsigned secure : 1;
 	/* inbound byte rate (0: none): a token bucket; reading pauses
 	 * while it is empty */
 	double rate, burst, tokens;
@@ -154,6 +157,8 @@ void stream_close(struct stream *st, const char *why);
  * the proceed is written; bytes pipelined behind it are dropped, §5.4.3.3). */
 void stream_restart(struct stream *st, SSL_CTX *tls);
 SSL *stream_ssl(const struct stream *st);
+/* Is the stream encrypted (TLS under it, or a secure framing)? */
+int stream_secure(const struct stream *st);
 size_t stream_queued(const struct stream *st);
 
 /* RFC 6120 §4.9.3 condition for a parser error. */
