@@ -33,7 +33,8 @@ listeners:
   - { type: c2s_tls, address: "127.0.0.1", port: 5223 }
   - { type: c2s_tls, address: "::1", port: 5223 }
   - { type: component, address: "127.0.0.1", port: 5347 }
-  # HTTP: file upload, host-meta; /metrics on the plain loopback port only
+  # HTTP: file upload, WebSocket, BOSH, host-meta; /metrics on the plain
+  # loopback port only
   - { type: http, address: "127.0.0.1", port: 5280, metrics: true }
   - { type: https, address: "127.0.0.1", port: 5281 }
 hosts:
@@ -48,6 +49,10 @@ hosts:
     upload:
       url: "https://localhost:5281/upload"
       dir: uploads
+    # web clients find WebSocket and BOSH here (XEP-0156)
+    host_meta:
+      websocket_url: "wss://localhost:5281/xmpp-websocket"
+      bosh_url: "https://localhost:5281/http-bind"
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then
