@@ -141,7 +141,7 @@ muc_out_send(struct muc_out *o, const char *to)
 		const char *dom = at && (!slash || at < slash) ? at + 1 : to;
 		size_t dl = slash ? (size_t)(slash - dom) : strlen(dom);
 
-		if (host_find_n(dom, dl) != NULL)
+		if (slash && host_find_n(dom, dl) != NULL)
 			return -1; /* a local session that has ended */
 		router_route(o->st, &o->from, NULL);
 		return 0;

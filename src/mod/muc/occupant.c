@@ -308,12 +308,6 @@ send_others_to(
 	}
 }
 
-static int
-history_wanted(const struct xml_node *x)
-{
-	return x != NULL;
-}
-
 /* §7.2: enter room r (NULL: create it) as nick. */
 static void
 join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
@@ -408,9 +402,8 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 			po.self_codes = sc;
 			broadcast(r, o, &po, ev->from->full);
 		}
-		if (history_wanted(x))
-			muc_send_history(r, ev->from->full,
-			    xml_node_find(x, NS_MUC, "history"));
+		muc_send_history(r, ev->from->full,
+		    x ? xml_node_find(x, NS_MUC, "history") : NULL);
 		muc_send_subject(r, ev->from->full);
 		return;
 	}
@@ -440,11 +433,10 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		broadcast(r, o, &po, NULL);
 	}
 	log_debug("muc %s: %s joined as %s", r->jid, ev->from->full, nick);
-	if (created && r->locked)
-		return; /* §10.1.1: no history or subject while locked */
-	if (history_wanted(x) || x == NULL)
-		muc_send_history(r, ev->from->full,
-		    x ? xml_node_find(x, NS_MUC, "history") : NULL);
+	/* §7.2.16: the subject ends the entry, in a new locked room too
+	 * (clients wait for it: slixmpp's join_muc_wait) */
+	muc_send_history(
+	    r, ev->from->full, x ? xml_node_find(x, NS_MUC, "history") : NULL);
 	muc_send_subject(r, ev->from->full);
 }
 

@@ -1,0 +1,781 @@
+"""Group chat (issue 14): XEP-0045 Multi-User Chat on conference.localhost,
+with XEP-0421 occupant ids, XEP-0410 self-pings and persistent rooms.
+Raw streams show the exact stanzas (status codes, items, errors); one
+scenario runs slixmpp's own MUC plugin against the service."""
+import asyncio
+import time
+
+from ternlib import (NS_CLIENT, NS_STANZAS, connect_tls, online, q, recv,
+                     run, show, stanza_error)
+
+MUC = 'conference.localhost'
+NS_MUC = 'http://jabber.org/protocol/muc'
+NS_USER = NS_MUC + '#user'
+NS_ADMIN = NS_MUC + '#admin'
+NS_OWNER = NS_MUC + '#owner'
+NS_UNIQUE = NS_MUC + '#unique'
+NS_OID = 'urn:xmpp:occupant-id:0'
+NS_INFO = 'http://jabber.org/protocol/disco#info'
+NS_ITEMS = 'http://jabber.org/protocol/disco#items'
+NS_XDATA = 'jabber:x:data'
+NS_DELAY = 'urn:xmpp:delay'
+NS_PING = 'urn:xmpp:ping'
+PRESENCE = q(NS_CLIENT, 'presence')
+MESSAGE = q(NS_CLIENT, 'message')
+
+
+def muc_server(make_server, settings='', **kw):
+    srv = make_server(start=False, **kw)
+    text = srv.config_text()
+    at = text.index('\n', text.index('    modules: [')) + 1
+    extra = '    services: [{ module: muc, domain: %s }]\n' % MUC
+    if settings:
+        extra += '    muc: { %s }\n' % settings
+    srv.write_config(text[:at] + extra + text[at:])
+    return srv.start()
+
+
+def rj(room, nick=None):
+    return '%s@%s' % (room, MUC) + ('/' + nick if nick else '')
+
+
+def codes(el):
+    return {s.get('code') for s in el.iter(q(NS_USER, 'status'))}
+
+
+def item(el):
+    return el.find('%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'item')))
+
+
+def oid(el):
+    o = el.find(q(NS_OID, 'occupant-id'))
+    return o.get('id') if o is not None else None
+
+
+def send_join(s, room, nick, inner='', x=True):
+    s.send("<presence to='%s'>%s</presence>" % (
+        rj(room, nick), "<x xmlns='%s'>%s</x>" % (NS_MUC, inner) if x else ''))
+
+
+def pres_from(s, jid, pred=lambda e: True):
+    return s.wait_for(lambda e: e.tag == PRESENCE and e.get('from') == jid
+                      and pred(e))
+
+
+def self_pres(s, room, nick):
+    return pres_from(s, rj(room, nick), lambda e: '110' in codes(e))
+
+
+def subject(s, room):
+    return s.wait_for(lambda e: e.tag == MESSAGE and e.get('from', '')
+                      .startswith(rj(room)) and
+                      e.find(q(NS_CLIENT, 'subject')) is not None and
+                      e.find(q(NS_CLIENT, 'body')) is None)
+
+
+def join(s, room, nick, inner=''):
+    """Enter an existing room; returns the self-presence (after which
+    the subject has arrived)."""
+    send_join(s, room, nick, inner)
+    p = self_pres(s, room, nick)
+    assert p.get('type') is None, show(p)
+    subject(s, room)
+    return p
+
+
+def form(fields, type_='submit'):
+    body = "<field var='FORM_TYPE'><value>%s#roomconfig</value></field>" \
+        % NS_MUC
+    for k, v in fields.items():
+        vals = v if isinstance(v, list) else [v]
+        body += "<field var='muc#roomconfig_%s'>%s</field>" % (
+            k, ''.join('<value>%s</value>' % x for x in vals))
+    return "<query xmlns='%s'><x xmlns='%s' type='%s'>%s</x></query>" % (
+        NS_OWNER, NS_XDATA, type_, body)
+
+
+def create(s, room, nick, **fields):
+    """Create a room (locked until configured, §10.1.1), configure it
+    with fields (none: an instant room, §10.1.2)."""
+    send_join(s, room, nick)
+    p = self_pres(s, room, nick)
+    assert {'110', '201'} <= codes(p), show(p)
+    subject(s, room)
+    r = s.iq('set', form(fields), to=rj(room))
+    assert r.get('type') == 'result', show(r)
+    return p
+
+
+def admin(s, room, items, type_='set'):
+    return s.iq(type_, "<query xmlns='%s'>%s</query>" % (NS_ADMIN, items),
+                to=rj(room))
+
+
+def groupchat(s, room, body, id_='g', extra=''):
+    s.send("<message to='%s' type='groupchat' id='%s'><body>%s</body>%s"
+           "</message>" % (rj(room), id_, body, extra))
+
+
+def gc_msg(s, pred=lambda e: True):
+    return s.wait_for(lambda e: e.tag == MESSAGE and
+                      e.get('type') == 'groupchat' and
+                      e.find(q(NS_CLIENT, 'body')) is not None and pred(e))
+
+
+def err_of(s, id_):
+    e = s.wait_for(lambda el: el.get('id') == id_ and
+                   el.get('type') == 'error')
+    return stanza_error(e)
+
+
+def info(s, jid):
+    return s.iq('get', "<query xmlns='%s'/>" % NS_INFO, to=jid)
+
+
+def features(r):
+    return {f.get('var') for f in r.iter(q(NS_INFO, 'feature'))}
+
+
+def test_service_disco_and_unique(make_server):
+    """§6.1-6.3: the service is conference/text with the MUC feature and
+    lists public rooms only; §10.1.4 unique room names; the host lists
+    the service (XEP-0030 items)."""
+    srv = muc_server(make_server)
+    a = online(srv, 'alice')
+    r = a.iq('get', "<query xmlns='%s'/>" % NS_ITEMS, to='localhost')
+    assert MUC in [i.get('jid') for i in r.iter(q(NS_ITEMS, 'item'))]
+    r = info(a, MUC)
+    ids = [(i.get('category'), i.get('type'))
+           for i in r.iter(q(NS_INFO, 'identity'))]
+    assert ids == [('conference', 'text')], show(r)
+    assert {NS_MUC, NS_UNIQUE, NS_OID} <= features(r), show(r)
+    create(a, 'open', 'al')
+    create(a, 'secret', 'al', publicroom='0')
+    r = a.iq('get', "<query xmlns='%s'/>" % NS_ITEMS, to=MUC)
+    jids = [i.get('jid') for i in r.iter(q(NS_ITEMS, 'item'))]
+    assert jids == [rj('open')], show(r)
+    r = a.iq('get', "<unique xmlns='%s'/>" % NS_UNIQUE, to=MUC)
+    name = r.find(q(NS_UNIQUE, 'unique')).text
+    assert name and name not in ('open', 'secret'), show(r)
+    a.ping(to=MUC)
+
+
+def test_instant_room_join_and_room_info(make_server):
+    """§10.1.1-10.1.2: a new room is locked (item-not-found for others)
+    until its owner submits the form; §7.2.2-7.2.4: the joiner gets the
+    others' presence, then its own with 110, then the subject; the owner
+    (a moderator) sees real JIDs, a participant of a semi-anonymous room
+    does not; §6.4 disco#info with muc_* features and muc#roominfo."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    send_join(a, 'r1', 'al')
+    p = self_pres(a, 'r1', 'al')
+    assert {'110', '201'} <= codes(p), show(p)
+    assert item(p).get('affiliation') == 'owner'
+    assert item(p).get('role') == 'moderator'
+    assert oid(p), show(p)
+    send_join(b, 'r1', 'bo')
+    e = pres_from(b, rj('r1', 'bo'))
+    assert e.get('type') == 'error' and stanza_error(e) == 'item-not-found'
+    assert e.find(q(NS_MUC, 'x')) is not None, show(e)  # original payload
+    r = a.iq('set', form({}), to=rj('r1'))
+    assert r.get('type') == 'result', show(r)
+    send_join(b, 'r1', 'bo')
+    other = pres_from(b, rj('r1', 'al'))
+    assert item(other).get('jid') is None, show(other)
+    mine = self_pres(b, 'r1', 'bo')
+    assert item(mine).get('role') == 'participant', show(mine)
+    assert item(mine).get('affiliation') == 'none', show(mine)
+    subj = subject(b, 'r1')
+    assert subj.findtext(q(NS_CLIENT, 'subject')) in (None, '')
+    seen = pres_from(a, rj('r1', 'bo'))
+    assert item(seen).get('jid') == 'bob@localhost/r', show(seen)
+    r = info(b, rj('r1'))
+    f = features(r)
+    assert {NS_MUC, 'muc_public', 'muc_temporary', 'muc_open',
+            'muc_unmoderated', 'muc_unsecured', 'muc_semianonymous',
+            NS_OID} <= f, show(r)
+    x = r.find('%s/%s' % (q(NS_INFO, 'query'), q(NS_XDATA, 'x')))
+    vals = {fl.get('var'): fl.findtext(q(NS_XDATA, 'value'))
+            for fl in x.iter(q(NS_XDATA, 'field'))}
+    assert vals['FORM_TYPE'] == NS_MUC + '#roominfo', show(r)
+    assert vals['muc#roominfo_occupants'] == '2', show(r)
+    r = info(b, rj('nowhere'))
+    assert stanza_error(r) == 'item-not-found', show(r)
+
+
+def test_reserved_room_form_and_cancel(make_server):
+    """§10.1.3: the owner gets the muc#roomconfig form, submits it (the
+    room then has those settings, §10.2), or cancels, which destroys a
+    new room; non-owners get forbidden; bad values not-acceptable."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    send_join(a, 'res', 'al')
+    self_pres(a, 'res', 'al')
+    r = a.iq('get', "<query xmlns='%s'/>" % NS_OWNER, to=rj('res'))
+    assert r.get('type') == 'result', show(r)
+    vars_ = {f.get('var') for f in r.iter(q(NS_XDATA, 'field'))}
+    for v in ('roomname', 'roomdesc', 'persistentroom', 'publicroom',
+              'membersonly', 'moderatedroom', 'passwordprotectedroom',
+              'roomsecret', 'maxusers', 'whois', 'changesubject',
+              'allowinvites', 'allowpm', 'roomowners', 'roomadmins'):
+        assert 'muc#roomconfig_' + v in vars_, v
+    r = a.iq('set', form({'maxusers': 'lots'}), to=rj('res'))
+    assert stanza_error(r) == 'not-acceptable', show(r)
+    r = a.iq('set', form({'roomname': 'Reserved', 'moderatedroom': '1',
+                          'roomdesc': 'About things', 'whois': 'anyone'}),
+             to=rj('res'))
+    assert r.get('type') == 'result', show(r)
+    r = info(b, rj('res'))
+    assert {'muc_moderated', 'muc_nonanonymous'} <= features(r), show(r)
+    ident = r.find('%s/%s' % (q(NS_INFO, 'query'), q(NS_INFO, 'identity')))
+    assert ident.get('name') == 'Reserved', show(r)
+    r = b.iq('get', "<query xmlns='%s'/>" % NS_OWNER, to=rj('res'))
+    assert stanza_error(r) == 'forbidden', show(r)
+    # a new room whose configuration is cancelled is gone
+    send_join(a, 'gone', 'al')
+    self_pres(a, 'gone', 'al')
+    r = a.iq('set', form({}, type_='cancel'), to=rj('gone'))
+    assert r.get('type') == 'result', show(r)
+    u = pres_from(a, rj('gone', 'al'))
+    assert u.get('type') == 'unavailable', show(u)
+    assert stanza_error(info(a, rj('gone'))) == 'item-not-found'
+
+
+def test_reflection_history_and_occupant_id(make_server):
+    """§7.4: a groupchat message goes to every occupant, the sender
+    included, from room/nick with its id; XEP-0421: a claimed
+    occupant-id is replaced by the room's, the same for every copy;
+    §7.2.14-15: history with delay, limited by maxstanzas, maxchars,
+    seconds and since, then the subject."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'h', 'al')
+    join(b, 'h', 'bo')
+    for i in range(3):
+        groupchat(a, 'h', 'msg %d' % i, id_='m%d' % i,
+                  extra="<occupant-id xmlns='%s' id='forged'/>" % NS_OID)
+        mine = gc_msg(a, lambda e, i=i: e.get('id') == 'm%d' % i)
+        theirs = gc_msg(b, lambda e, i=i: e.get('id') == 'm%d' % i)
+        for m in (mine, theirs):
+            assert m.get('from') == rj('h', 'al'), show(m)
+            ids = [o.get('id') for o in m.iter(q(NS_OID, 'occupant-id'))]
+            assert len(ids) == 1 and ids[0] != 'forged', show(m)
+        assert oid(mine) == oid(theirs)
+        assert mine.get('to') == 'alice@localhost/r', show(mine)
+        assert theirs.get('to') == 'bob@localhost/r', show(theirs)
+    send_join(c, 'h', 'ca', "<history maxstanzas='2'/>")
+    self_pres(c, 'h', 'ca')
+    got = []
+    while True:
+        m = c.wait_for(lambda e: e.tag == MESSAGE)
+        if m.find(q(NS_CLIENT, 'subject')) is not None:
+            break
+        got.append(m)
+    assert [m.findtext(q(NS_CLIENT, 'body')) for m in got] == [
+        'msg 1', 'msg 2'], [show(m) for m in got]
+    d = got[0].find(q(NS_DELAY, 'delay'))
+    assert d is not None and d.get('from') == rj('h'), show(got[0])
+    assert oid(got[0]) == oid(mine)
+    for hist in ("<history maxchars='0'/>", "<history seconds='0'/>"
+                 if False else "<history maxstanzas='0'/>",
+                 "<history since='2999-01-01T00:00:00Z'/>"):
+        c.send("<presence to='%s' type='unavailable'/>" % rj('h', 'ca'))
+        pres_from(c, rj('h', 'ca'), lambda e: e.get('type') == 'unavailable')
+        send_join(c, 'h', 'ca', hist)
+        self_pres(c, 'h', 'ca')
+        m = c.wait_for(lambda e: e.tag == MESSAGE)
+        assert m.find(q(NS_CLIENT, 'subject')) is not None, show(m)
+    c.send("<presence to='%s' type='unavailable'/>" % rj('h', 'ca'))
+    pres_from(c, rj('h', 'ca'), lambda e: e.get('type') == 'unavailable')
+    send_join(c, 'h', 'ca', "<history maxchars='100000' seconds='3600'/>")
+    self_pres(c, 'h', 'ca')
+    bodies = []
+    while True:
+        m = c.wait_for(lambda e: e.tag == MESSAGE)
+        if m.find(q(NS_CLIENT, 'subject')) is not None:
+            break
+        bodies.append(m.findtext(q(NS_CLIENT, 'body')))
+    assert bodies == ['msg 0', 'msg 1', 'msg 2'], bodies
+
+
+def test_subject_rules(make_server):
+    """§8.1: occupants change the subject when the room lets them, and
+    everyone (later joiners too) gets it; with changesubject off only
+    moderators may (forbidden otherwise)."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 's', 'al')
+    join(b, 's', 'bo')
+    b.send("<message to='%s' type='groupchat' id='s1'><subject>Hello"
+           "</subject></message>" % rj('s'))
+    for x in (a, b):
+        m = subject(x, 's')
+        assert m.findtext(q(NS_CLIENT, 'subject')) == 'Hello', show(m)
+        assert m.get('from') == rj('s', 'bo'), show(m)
+    r = a.iq('set', form({'changesubject': '0'}), to=rj('s'))
+    assert r.get('type') == 'result', show(r)
+    b.send("<message to='%s' type='groupchat' id='s2'><subject>No"
+           "</subject></message>" % rj('s'))
+    assert err_of(b, 's2') == 'forbidden'
+    send_join(c, 's', 'ca')
+    self_pres(c, 's', 'ca')
+    m = subject(c, 's')
+    assert m.findtext(q(NS_CLIENT, 'subject')) == 'Hello', show(m)
+
+
+def test_nick_change_and_leave(make_server):
+    """§7.6: a nick change is unavailable with 303 and the new nick,
+    then presence from the new nick; a taken nick is a conflict (409);
+    §7.14: leaving sends unavailable to all (110 to oneself); a
+    temporary room vanishes with its last occupant (§10.1.x)."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'n', 'al')
+    join(b, 'n', 'bo')
+    b.send("<presence to='%s'/>" % rj('n', 'al'))
+    e = pres_from(b, rj('n', 'al'), lambda e: e.get('type') == 'error')
+    assert stanza_error(e) == 'conflict', show(e)
+    assert e.find(q(NS_CLIENT, 'error')).get('code') == '409', show(e)
+    b.send("<presence to='%s'/>" % rj('n', 'bobby'))
+    for x, self_ in ((a, False), (b, True)):
+        u = pres_from(x, rj('n', 'bo'),
+                      lambda e: e.get('type') == 'unavailable')
+        assert '303' in codes(u) and item(u).get('nick') == 'bobby'
+        assert ('110' in codes(u)) == self_, show(u)
+        p = pres_from(x, rj('n', 'bobby'))
+        assert p.get('type') is None, show(p)
+    groupchat(b, 'n', 'as bobby', id_='nb')
+    assert gc_msg(a, lambda e: e.get('id') == 'nb').get('from') == \
+        rj('n', 'bobby')
+    b.send("<presence to='%s' type='unavailable'><status>bye</status>"
+           "</presence>" % rj('n', 'bobby'))
+    u = pres_from(a, rj('n', 'bobby'))
+    assert u.get('type') == 'unavailable' and '110' not in codes(u)
+    u = pres_from(b, rj('n', 'bobby'))
+    assert u.get('type') == 'unavailable' and '110' in codes(u)
+    a.send("<presence to='%s' type='unavailable'/>" % rj('n', 'al'))
+    pres_from(a, rj('n', 'al'))
+    assert stanza_error(info(a, rj('n'))) == 'item-not-found'
+
+
+def test_private_messages(make_server):
+    """§7.5: a message to room/nick reaches that occupant from the
+    sender's occupant JID with a muc#user x; to nobody: item-not-found;
+    of type groupchat: bad-request; from a non-occupant:
+    not-acceptable; allowpm none: not-allowed."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'pm', 'al')
+    join(b, 'pm', 'bo')
+    a.send("<message to='%s' type='chat' id='p1'><body>psst</body>"
+           "</message>" % rj('pm', 'bo'))
+    m = b.wait_for(lambda e: e.tag == MESSAGE and e.get('id') == 'p1')
+    assert m.get('from') == rj('pm', 'al'), show(m)
+    assert m.find(q(NS_USER, 'x')) is not None and oid(m), show(m)
+    a.send("<message to='%s' type='chat' id='p2'><body>?</body>"
+           "</message>" % rj('pm', 'nobody'))
+    assert err_of(a, 'p2') == 'item-not-found'
+    a.send("<message to='%s' type='groupchat' id='p3'><body>?</body>"
+           "</message>" % rj('pm', 'bo'))
+    assert err_of(a, 'p3') == 'bad-request'
+    c.send("<message to='%s' type='chat' id='p4'><body>?</body>"
+           "</message>" % rj('pm', 'bo'))
+    assert err_of(c, 'p4') == 'not-acceptable'
+    r = a.iq('set', form({'allowpm': 'none'}), to=rj('pm'))
+    assert r.get('type') == 'result', show(r)
+    b.send("<message to='%s' type='chat' id='p5'><body>?</body>"
+           "</message>" % rj('pm', 'al'))
+    assert err_of(b, 'p5') == 'not-allowed'
+
+
+def test_entry_errors(make_server):
+    """§7.2: entering without a nick is jid-malformed (400); a banned
+    user gets forbidden (403, §7.2.8); members-only rooms
+    registration-required (407, §7.2.7); a wrong or missing password
+    not-authorized (401, §7.2.6), the right one enters; a full room
+    service-unavailable (503, §7.2.10); §7.4: a groupchat message from a
+    non-occupant is not-acceptable (406)."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'e', 'al', passwordprotectedroom='1', roomsecret='pw',
+           maxusers='2')
+    b.send("<presence to='%s'><x xmlns='%s'/></presence>" % (rj('e'), NS_MUC))
+    e = pres_from(b, rj('e'))
+    assert stanza_error(e) == 'jid-malformed', show(e)
+    send_join(b, 'e', 'bo')
+    e = pres_from(b, rj('e', 'bo'))
+    assert stanza_error(e) == 'not-authorized', show(e)
+    send_join(b, 'e', 'bo', '<password>nope</password>')
+    e = pres_from(b, rj('e', 'bo'))
+    assert stanza_error(e) == 'not-authorized', show(e)
+    join(b, 'e', 'bo', '<password>pw</password>')
+    send_join(c, 'e', 'ca', '<password>pw</password>')
+    e = pres_from(c, rj('e', 'ca'))
+    assert stanza_error(e) == 'service-unavailable', show(e)
+    groupchat(c, 'e', 'let me in', id_='x1')
+    assert err_of(c, 'x1') == 'not-acceptable'
+    create(a, 'mo', 'al', membersonly='1')
+    send_join(c, 'mo', 'ca')
+    e = pres_from(c, rj('mo', 'ca'))
+    assert stanza_error(e) == 'registration-required', show(e)
+    r = admin(a, 'mo', "<item affiliation='outcast' jid='carol@localhost'>"
+              "<reason>spam</reason></item>")
+    assert r.get('type') == 'result', show(r)
+    send_join(c, 'mo', 'ca')
+    e = pres_from(c, rj('mo', 'ca'))
+    assert stanza_error(e) == 'forbidden', show(e)
+
+
+def test_moderated_voice_kick_ban(make_server):
+    """§8.3-8.4: in a moderated room a visitor may not speak (forbidden)
+    until given voice; §8.2: kick is unavailable with 307 and the
+    actor; §9.1: ban is unavailable with 301 and the outcast list has
+    the JID; §9.5, §8.5: the lists; privileges: participants may not
+    kick (forbidden), an admin may not kick an owner (not-allowed), the
+    last owner stays (conflict)."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'mod', 'al', moderatedroom='1')
+    p = join(b, 'mod', 'bo')
+    assert item(p).get('role') == 'visitor', show(p)
+    groupchat(b, 'mod', 'hello?', id_='v1')
+    assert err_of(b, 'v1') == 'forbidden'
+    r = admin(a, 'mod', "<item nick='bo' role='participant'/>")
+    assert r.get('type') == 'result', show(r)
+    p = pres_from(b, rj('mod', 'bo'),
+                  lambda e: item(e).get('role') == 'participant')
+    groupchat(b, 'mod', 'now I can', id_='v2')
+    gc_msg(a, lambda e: e.get('id') == 'v2')
+    r = admin(a, 'mod', "<item role='participant'/>", 'get')
+    assert [i.get('nick') for i in r.iter(q(NS_ADMIN, 'item'))] == ['bo']
+    join(c, 'mod', 'ca')
+    r = admin(c, 'mod', "<item nick='bo' role='none'/>")
+    assert stanza_error(r) == 'forbidden', show(r)
+    r = admin(a, 'mod', "<item nick='bo' role='none'><reason>out</reason>"
+              "</item>")
+    assert r.get('type') == 'result', show(r)
+    for x, self_ in ((b, True), (c, False)):
+        u = pres_from(x, rj('mod', 'bo'),
+                      lambda e: e.get('type') == 'unavailable')
+        assert '307' in codes(u) and ('110' in codes(u)) == self_, show(u)
+        it = item(u)
+        assert it.find(q(NS_USER, 'actor')).get('nick') == 'al', show(u)
+        assert it.findtext(q(NS_USER, 'reason')) == 'out', show(u)
+    r = admin(a, 'mod', "<item affiliation='outcast' jid='carol@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    u = pres_from(c, rj('mod', 'ca'), lambda e: e.get('type') ==
+                  'unavailable')
+    assert {'301', '110'} <= codes(u), show(u)
+    r = admin(a, 'mod', "<item affiliation='outcast'/>", 'get')
+    assert [i.get('jid') for i in r.iter(q(NS_ADMIN, 'item'))] == [
+        'carol@localhost'], show(r)
+    r = admin(a, 'mod', "<item affiliation='admin' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    join(b, 'mod', 'bo')
+    r = admin(b, 'mod', "<item nick='al' role='none'/>")
+    assert stanza_error(r) == 'not-allowed', show(r)
+    r = admin(b, 'mod', "<item affiliation='none' jid='alice@localhost'/>")
+    assert stanza_error(r) == 'not-allowed', show(r)
+    r = admin(a, 'mod', "<item affiliation='member' jid='alice@localhost'/>")
+    assert stanza_error(r) == 'conflict', show(r)
+    r = admin(a, 'mod', "<item affiliation='owner'/>", 'get')
+    assert [i.get('jid') for i in r.iter(q(NS_ADMIN, 'item'))] == [
+        'alice@localhost'], show(r)
+
+
+def test_members_only_status_codes(make_server):
+    """§9.4 / §10.2: a room turned members-only removes non-members with
+    322; a member removed from a members-only room leaves with 321."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'm', 'al')
+    join(b, 'm', 'bo')
+    join(c, 'm', 'ca')
+    r = admin(a, 'm', "<item affiliation='member' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    r = a.iq('set', form({'membersonly': '1'}), to=rj('m'))
+    assert r.get('type') == 'result', show(r)
+    u = pres_from(c, rj('m', 'ca'), lambda e: e.get('type') == 'unavailable')
+    assert '322' in codes(u), show(u)
+    m = b.wait_for(lambda e: e.tag == MESSAGE and '104' in codes(e))
+    assert m.get('from') == rj('m'), show(m)
+    r = admin(a, 'm', "<item affiliation='none' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    u = pres_from(b, rj('m', 'bo'), lambda e: e.get('type') == 'unavailable')
+    assert '321' in codes(u), show(u)
+
+
+def test_non_anonymous_members_only(make_server):
+    """§7.2.3 and issue 14 item 5 (Conversations' OMEMO group chats): in
+    a non-anonymous room everyone sees real JIDs and the self-presence
+    carries 100; a change to non-anonymous is announced with 172; in a
+    members-only non-anonymous room members may fetch the member, admin
+    and owner lists (XEP-0384 clients encrypt to every member), which
+    in a semi-anonymous room is for admins only."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'omemo', 'al', membersonly='1')
+    for u in ('bob', 'carol'):
+        r = admin(a, 'omemo', "<item affiliation='member' jid='%s@localhost'"
+                  "/>" % u)
+        assert r.get('type') == 'result', show(r)
+    join(b, 'omemo', 'bo')
+    r = admin(b, 'omemo', "<item affiliation='member'/>", 'get')
+    assert stanza_error(r) == 'forbidden', show(r)
+    r = a.iq('set', form({'whois': 'anyone'}), to=rj('omemo'))
+    assert r.get('type') == 'result', show(r)
+    m = b.wait_for(lambda e: e.tag == MESSAGE and '172' in codes(e))
+    assert '104' in codes(m), show(m)
+    p = join(c, 'omemo', 'ca')
+    assert '100' in codes(p), show(p)
+    seen = pres_from(b, rj('omemo', 'ca'))
+    assert item(seen).get('jid') == 'carol@localhost/r', show(seen)
+    r = admin(b, 'omemo', "<item affiliation='member'/>", 'get')
+    assert sorted(i.get('jid') for i in r.iter(q(NS_ADMIN, 'item'))) == [
+        'bob@localhost', 'carol@localhost'], show(r)
+    r = admin(b, 'omemo', "<item affiliation='owner'/>", 'get')
+    assert [i.get('jid') for i in r.iter(q(NS_ADMIN, 'item'))] == [
+        'alice@localhost'], show(r)
+    assert 'muc_nonanonymous' in features(info(b, rj('omemo')))
+
+
+def test_destroy_with_alternate_venue(make_server):
+    """§10.9: the owner destroys the room; every occupant gets
+    unavailable with <destroy jid=alternate><reason/>; the room is
+    gone; others may not destroy it (forbidden)."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'd', 'al')
+    join(b, 'd', 'bo')
+    r = b.iq('set', "<query xmlns='%s'><destroy/></query>" % NS_OWNER,
+             to=rj('d'))
+    assert stanza_error(r) == 'forbidden', show(r)
+    r = a.iq('set', "<query xmlns='%s'><destroy jid='%s'><reason>moved"
+             "</reason></destroy></query>" % (NS_OWNER, rj('new')),
+             to=rj('d'))
+    assert r.get('type') == 'result', show(r)
+    u = pres_from(b, rj('d', 'bo'), lambda e: e.get('type') == 'unavailable')
+    d = u.find('%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'destroy')))
+    assert d is not None and d.get('jid') == rj('new'), show(u)
+    assert d.findtext(q(NS_USER, 'reason')) == 'moved', show(u)
+    assert stanza_error(info(a, rj('d'))) == 'item-not-found'
+
+
+def test_invitations(make_server):
+    """§7.8.2: a mediated invitation reaches the invitee from the room
+    with the inviter and the password; in a members-only room the
+    invitee becomes a member and may enter; §7.8.3: a decline goes back
+    to the inviter; XEP-0249 direct invitations pass user to user
+    untouched."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'inv', 'al', membersonly='1', passwordprotectedroom='1',
+           roomsecret='pw')
+    a.send("<message to='%s' id='i1'><x xmlns='%s'><invite to='bob@localhost'"
+           "><reason>join us</reason></invite></x></message>"
+           % (rj('inv'), NS_USER))
+    m = b.wait_for(lambda e: e.tag == MESSAGE and e.get('from') == rj('inv'))
+    inv = m.find('%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'invite')))
+    assert inv.get('from') == 'alice@localhost', show(m)
+    assert inv.findtext(q(NS_USER, 'reason')) == 'join us', show(m)
+    assert m.findtext('%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'password'))
+                      ) == 'pw', show(m)
+    join(b, 'inv', 'bo', '<password>pw</password>')
+    b.send("<message to='%s'><x xmlns='%s'><invite to='carol@localhost'/>"
+           "</x></message>" % (rj('inv'), NS_USER))
+    b.send("<message to='%s' id='i2'><x xmlns='%s'><invite to='carol@localhost'"
+           "/></x></message>" % (rj('inv'), NS_USER))
+    assert err_of(b, 'i2') == 'forbidden'
+    c.send("<message to='%s' id='i3'><x xmlns='%s'><invite to='bob@localhost'"
+           "/></x></message>" % (rj('inv'), NS_USER))
+    assert err_of(c, 'i3') == 'not-acceptable'
+    c.send("<message to='%s'><x xmlns='%s'><decline to='alice@localhost'>"
+           "<reason>busy</reason></decline></x></message>"
+           % (rj('inv'), NS_USER))
+    m = a.wait_for(lambda e: e.tag == MESSAGE and e.find(
+        '%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'decline'))) is not None)
+    d = m.find('%s/%s' % (q(NS_USER, 'x'), q(NS_USER, 'decline')))
+    assert d.get('from') == 'carol@localhost', show(m)
+    assert d.findtext(q(NS_USER, 'reason')) == 'busy', show(m)
+    a.send("<message to='carol@localhost' id='dx'><x xmlns='jabber:x:"
+           "conference' jid='%s' password='pw'/></message>" % rj('inv'))
+    m = c.wait_for(lambda e: e.tag == MESSAGE and e.get('id') == 'dx')
+    x = m.find(q('jabber:x:conference', 'x'))
+    assert x.get('jid') == rj('inv') and x.get('password') == 'pw', show(m)
+
+
+def test_persistent_room_survives_restart(make_server):
+    """Issue 14 item 2: a persistent room keeps its configuration,
+    affiliations and subject in the store through a restart; a
+    temporary room does not; the rooms count against no account's
+    storage quota."""
+    srv = muc_server(make_server, limits={'account_storage': '1k'})
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'keep', 'al', persistentroom='1', membersonly='1',
+           roomname='Kept room', roomdesc='x' * 1500)
+    create(a, 'temp', 'al')
+    r = admin(a, 'keep', "<item affiliation='member' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    a.send("<message to='%s' type='groupchat' id='s'><subject>Persisted"
+           "</subject></message>" % rj('keep'))
+    subject(a, 'keep')
+    a.alive()
+    assert srv.stop() == []
+    srv.start()
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    r = a.iq('get', "<query xmlns='%s'/>" % NS_ITEMS, to=MUC)
+    assert [(i.get('jid'), i.get('name')) for i in r.iter(
+        q(NS_ITEMS, 'item'))] == [(rj('keep'), 'Kept room')], show(r)
+    f = features(info(b, rj('keep')))
+    assert {'muc_persistent', 'muc_membersonly'} <= f
+    send_join(c, 'keep', 'ca')
+    e = pres_from(c, rj('keep', 'ca'))
+    assert stanza_error(e) == 'registration-required', show(e)
+    send_join(b, 'keep', 'bo')
+    p = self_pres(b, 'keep', 'bo')
+    assert item(p).get('affiliation') == 'member', show(p)
+    m = subject(b, 'keep')
+    assert m.findtext(q(NS_CLIENT, 'subject')) == 'Persisted', show(m)
+    send_join(a, 'keep', 'al')
+    p = self_pres(a, 'keep', 'al')
+    assert item(p).get('affiliation') == 'owner', show(p)
+    assert '201' not in codes(p), show(p)
+    # a persistent room stays when empty; the temporary one is gone
+    assert stanza_error(info(a, rj('temp'))) == 'item-not-found'
+
+
+def test_multi_session_nick(make_server):
+    """Issue 14 item 7: two resources of one user enter with the same
+    nick; each gets the room's traffic, the others see one occupant;
+    one leaving takes the nick away only when it is the last; another
+    user taking the nick is a conflict."""
+    srv = muc_server(make_server)
+    a1, a2 = online(srv, 'alice', 'one'), online(srv, 'alice', 'two')
+    b = online(srv, 'bob')
+    create(a1, 'ms', 'al')
+    join(b, 'ms', 'bo')
+    b.alive()
+    b.pending.clear()
+    p = join(a2, 'ms', 'al')
+    assert item(p).get('role') == 'moderator', show(p)
+    pres_from(a2, rj('ms', 'bo'))  # a2 got the occupant list
+    groupchat(b, 'ms', 'to both', id_='b1')
+    for s in (a1, a2):
+        gc_msg(s, lambda e: e.get('id') == 'b1')
+    groupchat(a2, 'ms', 'from two', id_='a2')
+    for s in (a1, a2, b):
+        assert gc_msg(s, lambda e: e.get('id') == 'a2').get('from') == \
+            rj('ms', 'al')
+    b.alive()
+    assert not [e for e in b.pending if e.tag == PRESENCE and
+                e.get('from') == rj('ms', 'al')], 'second session shown'
+    a2.send("<presence to='%s' type='unavailable'/>" % rj('ms', 'al'))
+    u = pres_from(a2, rj('ms', 'al'))
+    assert u.get('type') == 'unavailable' and '110' in codes(u)
+    groupchat(b, 'ms', 'still here?', id_='b2')
+    gc_msg(a1, lambda e: e.get('id') == 'b2')
+    b.alive()
+    assert not [e for e in b.pending if e.tag == PRESENCE], \
+        [show(e) for e in b.pending]
+    c = online(srv, 'carol')
+    send_join(c, 'ms', 'al')
+    assert stanza_error(pres_from(c, rj('ms', 'al'))) == 'conflict'
+
+
+def test_limits(make_server):
+    """Issue 14 item 6: rooms per user (policy-violation), occupants per
+    room (service-unavailable, §7.2.10), message rate
+    (resource-constraint), history kept (history_max)."""
+    srv = muc_server(make_server, 'max_rooms_per_user: 1, max_occupants: 2,'
+                     ' message_rate: 1, message_burst: 3, history_max: 2')
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'l1', 'al')
+    send_join(a, 'l2', 'al')
+    e = pres_from(a, rj('l2', 'al'))
+    assert stanza_error(e) == 'policy-violation', show(e)
+    join(b, 'l1', 'bo')
+    send_join(c, 'l1', 'ca')
+    e = pres_from(c, rj('l1', 'ca'))
+    assert stanza_error(e) == 'service-unavailable', show(e)
+    for i in range(3):
+        groupchat(b, 'l1', 'm%d' % i, id_='r%d' % i)
+        gc_msg(b, lambda e, i=i: e.get('id') == 'r%d' % i)
+    groupchat(b, 'l1', 'too fast', id_='r3')
+    e = b.wait_for(lambda el: el.get('id') == 'r3')
+    assert e.get('type') == 'error', show(e)
+    assert stanza_error(e) == 'resource-constraint', show(e)
+    b.send("<presence to='%s' type='unavailable'/>" % rj('l1', 'bo'))
+    pres_from(b, rj('l1', 'bo'))
+    send_join(c, 'l1', 'ca', "<history maxstanzas='10'/>")
+    self_pres(c, 'l1', 'ca')
+    bodies = []
+    while True:
+        m = c.wait_for(lambda e: e.tag == MESSAGE)
+        if m.find(q(NS_CLIENT, 'subject')) is not None:
+            break
+        bodies.append(m.findtext(q(NS_CLIENT, 'body')))
+    assert bodies == ['m1', 'm2'], bodies
+
+
+def test_self_ping_and_occupant_id(make_server):
+    """XEP-0410 §3: a ping to one's own occupant JID is answered while
+    joined, not-acceptable otherwise; XEP-0421 §4: one user's occupant
+    id is stable across visits to a room, differs between rooms and
+    between users, and is on presence too."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    pa = create(a, 'p', 'al')
+    p1 = join(b, 'p', 'bo')
+    r = b.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=rj('p', 'bo'))
+    assert r.get('type') == 'result', show(r)
+    b.send("<presence to='%s' type='unavailable'/>" % rj('p', 'bo'))
+    pres_from(b, rj('p', 'bo'))
+    r = b.iq('get', "<ping xmlns='%s'/>" % NS_PING, to=rj('p', 'bo'))
+    assert stanza_error(r) == 'not-acceptable', show(r)
+    p2 = join(b, 'p', 'other')
+    assert oid(p1) and oid(p1) == oid(p2) and oid(p1) != oid(pa)
+    create(a, 'p2', 'al')
+    p3 = join(b, 'p2', 'bo')
+    assert oid(p3) != oid(p1)
+
+
+def test_session_end_leaves_room(make_server):
+    """RFC 6121 §4.6.3 with XEP-0045 §7.14: a session that ends without
+    leaving (its connection dropped) leaves its rooms; the others get
+    its unavailable presence."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'drop', 'al')
+    join(b, 'drop', 'bo')
+    b.close()
+    u = pres_from(a, rj('drop', 'bo'), lambda e: e.get('type') ==
+                  'unavailable')
+    assert u.get('type') == 'unavailable', show(u)
+
+
+def test_slixmpp_clients(make_server):
+    """slixmpp's XEP-0045 plugin: create, join, talk (each gets the
+    other's message and its own), subject."""
+    srv = muc_server(make_server)
+    room = rj('sli')
+
+    async def scenario(sess):
+        plugins = ('xep_0030', 'xep_0199', 'xep_0045')
+        a = await sess.login('alice', 'sa', plugins=plugins)
+        b = await sess.login('bob', 'sb', plugins=plugins)
+        await a['xep_0045'].join_muc_wait(room, 'al', maxchars=0)
+        form = await a['xep_0045'].get_room_config(room)
+        await a['xep_0045'].set_room_config(room, form)
+        await b['xep_0045'].join_muc_wait(room, 'bo', maxchars=0)
+        assert sorted(b['xep_0045'].get_roster(room)) == ['al', 'bo']
+        a.send_message(mto=room, mbody='hi all', mtype='groupchat')
+        for c in (a, b):
+            while True:
+                m = await recv(c.inbox)
+                if m['body'] == 'hi all':
+                    break
+            assert m['from'] == room + '/al' and m['type'] == 'groupchat'
+        return True
+
+    assert run(srv, scenario)
