@@ -39,6 +39,9 @@ hosts:
     modules: [disco, ping, time, version, roster, presence, offline,
               blocking, last, vcard, private, register, smacks,
               carbons, mam, csi, push, pep, avatar, bookmarks, adhoc]
+    # group chat (docs/operations.md, "Group chat")
+    services:
+      - { module: muc, domain: conference.localhost }
 YML
 	# without IPv6 on loopback, keep to IPv4
 	if ! python3 -c 'import socket; s=socket.socket(socket.AF_INET6); s.bind(("::1",0))' 2>/dev/null; then

@@ -779,3 +779,20 @@ def test_slixmpp_clients(make_server):
         return True
 
     assert run(srv, scenario)
+
+
+def test_dev_config_declares_conference(tmp_path):
+    """`make run`'s configuration (scripts/dev-setup.sh) has the group
+    chat service on conference.localhost, and ternd --check accepts it."""
+    import os
+    import subprocess
+    from ternlib import BIN, REPO
+    env = dict(os.environ, VAR=str(tmp_path / 'var'))
+    subprocess.run(['sh', str(REPO / 'scripts' / 'dev-setup.sh')], env=env,
+                   check=True, capture_output=True, timeout=60)
+    conf = tmp_path / 'var' / 'tern.yml'
+    assert '{ module: muc, domain: conference.localhost }' in \
+        conf.read_text()
+    r = subprocess.run([str(BIN / 'ternd'), '-c', str(conf), '--check'],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
