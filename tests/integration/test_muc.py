@@ -361,7 +361,8 @@ def test_nick_change_and_leave(make_server):
 
 def test_private_messages(make_server):
     """§7.5: a message to room/nick reaches that occupant from the
-    sender's occupant JID with a muc#user x; to nobody: item-not-found;
+    sender's occupant JID with a muc#user x, through the router (so the
+    recipient's archive keeps it, XEP-0313 §4.1); to nobody: item-not-found;
     of type groupchat: bad-request; from a non-occupant:
     not-acceptable; allowpm none: not-allowed."""
     srv = muc_server(make_server)
@@ -373,6 +374,13 @@ def test_private_messages(make_server):
     m = b.wait_for(lambda e: e.tag == MESSAGE and e.get('id') == 'p1')
     assert m.get('from') == rj('pm', 'al'), show(m)
     assert m.find(q(NS_USER, 'x')) is not None and oid(m), show(m)
+    # through the router: the recipient's archive has it (XEP-0313)
+    b.send("<iq type='set' id='mq'><query xmlns='urn:xmpp:mam:2' "
+           "queryid='q1'/></iq>")
+    res = b.wait_for(lambda e: e.tag == MESSAGE and e.find(
+        q('urn:xmpp:mam:2', 'result')) is not None)
+    assert 'psst' in ''.join(res.itertext()), show(res)
+    b.wait_for(lambda e: e.get('id') == 'mq')
     a.send("<message to='%s' type='chat' id='p2'><body>?</body>"
            "</message>" % rj('pm', 'nobody'))
     assert err_of(a, 'p2') == 'item-not-found'
@@ -643,6 +651,15 @@ def test_persistent_room_survives_restart(make_server):
     assert '201' not in codes(p), show(p)
     # a persistent room stays when empty; the temporary one is gone
     assert stanza_error(info(a, rj('temp'))) == 'item-not-found'
+    for s, nick in ((a, 'al'), (b, 'bo')):
+        s.send("<presence to='%s' type='unavailable'/>" % rj('keep', nick))
+        pres_from(s, rj('keep', nick), lambda e: e.get('type') ==
+                  'unavailable')
+    assert 'muc_persistent' in features(info(a, rj('keep')))
+    # made temporary while empty, it ends there and then
+    r = a.iq('set', form({'persistentroom': '0'}), to=rj('keep'))
+    assert r.get('type') == 'result', show(r)
+    assert stanza_error(info(a, rj('keep'))) == 'item-not-found'
 
 
 def test_multi_session_nick(make_server):

@@ -465,6 +465,7 @@ muc_message_full(struct hook_ev *ev)
 	if (xml_node_find(m, NS_MUC_USER, "x") == NULL)
 		xml_node_child(m, NS_MUC_USER, "x"); /* §7.5 */
 	muc_out_init(&out, m);
+	out.routed = 1; /* the recipient's archive and carbons see it */
 	for (j = 0; j < t->nsess; j++)
 		muc_out_send(&out, t->sess[j].jid);
 	muc_out_cleanup(&out);

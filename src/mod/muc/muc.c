@@ -133,7 +133,7 @@ muc_out_send(struct muc_out *o, const char *to)
 			return 0;
 		o->ready = 1;
 	}
-	s = session_find_full(to);
+	s = o->routed ? NULL : session_find_full(to);
 	xml_node_set_attr(o->st, "to", to);
 	if (s == NULL) {
 		const char *slash = strchr(to, '/');
@@ -141,7 +141,7 @@ muc_out_send(struct muc_out *o, const char *to)
 		const char *dom = at && (!slash || at < slash) ? at + 1 : to;
 		size_t dl = slash ? (size_t)(slash - dom) : strlen(dom);
 
-		if (slash && host_find_n(dom, dl) != NULL)
+		if (slash && !o->routed && host_find_n(dom, dl) != NULL)
 			return -1; /* a local session that has ended */
 		router_route(o->st, &o->from, NULL);
 		return 0;

@@ -153,6 +153,9 @@ struct muc_out {
 	struct xml_node *st;
 	struct sbuf ser;
 	int ready;
+	/* through the router even to local sessions: for what the user's
+	 * own modules must see (private messages: archive, carbons) */
+	int routed;
 	struct jid from;
 };
 void muc_out_init(struct muc_out *o, struct xml_node *st);

@@ -866,6 +866,7 @@ muc_owner_set(struct hook_ev *ev)
 		log_debug("muc %s: room %s unlocked", r->svc->domain, r->name);
 	}
 	stanza_reply_result(ev);
+	muc_room_gc(r); /* an empty room made temporary ends */
 	return HOOK_HANDLED;
 }
 
