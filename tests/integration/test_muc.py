@@ -813,3 +813,133 @@ def test_dev_config_declares_conference(tmp_path):
     r = subprocess.run([str(BIN / 'ternd'), '-c', str(conf), '--check'],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
+
+
+NS_MAM = 'urn:xmpp:mam:2'
+NS_RSM = 'http://jabber.org/protocol/rsm'
+NS_SID = 'urn:xmpp:sid:0'
+NS_FWD = 'urn:xmpp:forward:0'
+NS_RETRACT = 'urn:xmpp:message-retract:1'
+NS_MODERATE = 'urn:xmpp:message-moderate:1'
+
+
+def room_mam(s, room, rsm=''):
+    """A MAM query to the room; returns (forwarded messages, fin, iq)."""
+    s.send("<iq type='set' id='mamq' to='%s'><query xmlns='%s' "
+           "queryid='qq'>%s</query></iq>" % (rj(room), NS_MAM, rsm))
+    out = []
+    while True:
+        e = s.wait_for(lambda el: el.get('id') == 'mamq' or (
+            el.tag == MESSAGE and el.find(q(NS_MAM, 'result')) is not None))
+        if e.tag != MESSAGE:
+            return out, e.find(q(NS_MAM, 'fin')), e
+        res = e.find(q(NS_MAM, 'result'))
+        assert e.get('from') == rj(room) and res.get('queryid') == 'qq'
+        fwd = res.find(q(NS_FWD, 'forwarded'))
+        out.append((res.get('id'), fwd.find(q(NS_CLIENT, 'message'))))
+
+
+def test_room_archive_and_stanza_ids(make_server):
+    """Issue 14 item 3: a persistent room archives its groupchat messages
+    (XEP-0313 on the room JID, on by default, muc#roomconfig_mam) with
+    XEP-0359 stanza-ids by the room (a forged one is removed); queries
+    page with RSM; members-only rooms answer members only; history
+    comes back from the archive after a restart; a temporary room keeps
+    none."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'arch', 'al', persistentroom='1', membersonly='1')
+    assert {NS_MAM, NS_SID} <= features(info(a, rj('arch')))
+    sids = []
+    for i in range(5):
+        groupchat(a, 'arch', 'a%d' % i, id_='a%d' % i,
+                  extra="<stanza-id xmlns='%s' id='forged' by='%s'/>"
+                  % (NS_SID, rj('arch')))
+        m = gc_msg(a, lambda e, i=i: e.get('id') == 'a%d' % i)
+        ids = [(x.get('id'), x.get('by')) for x in m.iter(
+            q(NS_SID, 'stanza-id'))]
+        assert len(ids) == 1 and ids[0][0] != 'forged' and \
+            ids[0][1] == rj('arch'), show(m)
+        sids.append(ids[0][0])
+    got, fin, iq = room_mam(a, 'arch', "<set xmlns='%s'><max>3</max></set>"
+                            % NS_RSM)
+    assert iq.get('type') == 'result', show(iq)
+    assert [i for i, _ in got] == sids[:3] and fin.get('complete') == \
+        'false', show(iq)
+    assert got[0][1].get('from') == rj('arch', 'al'), show(got[0][1])
+    assert fin.findtext('%s/%s' % (q(NS_RSM, 'set'), q(NS_RSM, 'count'))
+                        ) == '5'
+    got, fin, _ = room_mam(a, 'arch', "<set xmlns='%s'><after>%s</after>"
+                           "</set>" % (NS_RSM, sids[2]))
+    assert [m.findtext(q(NS_CLIENT, 'body')) for _, m in got] == [
+        'a3', 'a4'] and fin.get('complete') == 'true'
+    _, _, iq = room_mam(c, 'arch')
+    assert stanza_error(iq) == 'forbidden', show(iq)
+    assert srv.stop() == []
+    srv.start()
+    a = online(srv, 'alice')
+    send_join(a, 'arch', 'al', "<history maxstanzas='2'/>")
+    self_pres(a, 'arch', 'al')
+    bodies = []
+    while True:
+        m = a.wait_for(lambda e: e.tag == MESSAGE)
+        if m.find(q(NS_CLIENT, 'subject')) is not None:
+            break
+        bodies.append(m.findtext(q(NS_CLIENT, 'body')))
+    assert bodies == ['a3', 'a4'], bodies
+    create(a, 'tmp', 'al')
+    _, _, iq = room_mam(a, 'tmp')
+    assert stanza_error(iq) == 'feature-not-implemented', show(iq)
+
+
+def test_moderation_and_relayed_edits(make_server):
+    """XEP-0425 §4: a moderator retracts a message: every occupant gets
+    the retraction with <moderated by=...>, the archive and the history
+    lose it; participants may not (forbidden), an unknown id is
+    item-not-found. XEP-0424 retractions and XEP-0308 corrections from
+    occupants are relayed as they are."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'mod', 'al', persistentroom='1')
+    join(b, 'mod', 'bo')
+    groupchat(b, 'mod', 'oops', id_='bad')
+    m = gc_msg(a, lambda e: e.get('id') == 'bad')
+    sid = m.find(q(NS_SID, 'stanza-id')).get('id')
+    groupchat(b, 'mod', 'fine', id_='ok',
+              extra="<replace xmlns='urn:xmpp:message-correct:0' id='x'/>")
+    m = gc_msg(a, lambda e: e.get('id') == 'ok')
+    assert m.find(q('urn:xmpp:message-correct:0', 'replace')).get('id') \
+        == 'x', show(m)
+    b.send("<message to='%s' type='groupchat' id='rt'><retract xmlns='%s' "
+           "id='%s'/><body>/me retracted</body></message>"
+           % (rj('mod'), NS_RETRACT, sid))
+    m = gc_msg(a, lambda e: e.get('id') == 'rt')
+    assert m.find(q(NS_RETRACT, 'retract')).get('id') == sid, show(m)
+    mod = ("<moderate xmlns='%s' id='%%s'><retract xmlns='%s'/><reason>spam"
+           "</reason></moderate>" % (NS_MODERATE, NS_RETRACT))
+    r = b.iq('set', mod % sid, to=rj('mod'))
+    assert stanza_error(r) == 'forbidden', show(r)
+    r = a.iq('set', mod % 'nope', to=rj('mod'))
+    assert stanza_error(r) == 'item-not-found', show(r)
+    r = a.iq('set', mod % sid, to=rj('mod'))
+    assert r.get('type') == 'result', show(r)
+    for s in (a, b):
+        m = s.wait_for(lambda e: e.tag == MESSAGE and e.find(
+            q(NS_RETRACT, 'retract')) is not None and
+            e.get('from') == rj('mod'))
+        rt = m.find(q(NS_RETRACT, 'retract'))
+        assert rt.get('id') == sid, show(m)
+        assert rt.find(q(NS_MODERATE, 'moderated')).get('by') == \
+            rj('mod', 'al'), show(m)
+        assert rt.findtext(q(NS_RETRACT, 'reason')) == 'spam', show(m)
+    got, _, _ = room_mam(a, 'mod')
+    assert sid not in [i for i, _ in got], [i for i, _ in got]
+    send_join(c, 'mod', 'ca')
+    self_pres(c, 'mod', 'ca')
+    bodies = []
+    while True:
+        m = c.wait_for(lambda e: e.tag == MESSAGE)
+        if m.find(q(NS_CLIENT, 'subject')) is not None:
+            break
+        bodies.append(m.findtext(q(NS_CLIENT, 'body')))
+    assert 'oops' not in bodies and 'fine' in bodies, bodies

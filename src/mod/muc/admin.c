@@ -32,8 +32,7 @@ may_list(const struct muc_room *r, const struct muc_occupant *o, int aff,
 enum hook_ret
 muc_admin_get(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct muc_occupant *o;
 	struct xml_node *item, *rep, *q;
 	int la = -1, lr = -1;
@@ -225,7 +224,7 @@ apply_aff(struct muc_room *r, struct change *c, const char *actor)
 enum hook_ret
 muc_admin_set(struct hook_ev *ev)
 {
-	struct muc_service *svc = muc_service(ev->to->domain);
+	struct muc_service *svc = muc_service(ev);
 	struct muc_room *r = muc_room_find(svc, ev->to->node);
 	struct muc_occupant *o;
 	struct change cs[32];

@@ -24,24 +24,37 @@ muc_hist_free(struct muc_room *r)
 	r->nhist = 0;
 }
 
+void
+muc_hist_drop(struct muc_room *r, size_t i)
+{
+	xml_node_free(r->hist[i].msg);
+	memmove(&r->hist[i], &r->hist[i + 1],
+	    (r->nhist - i - 1) * sizeof(*r->hist));
+	r->nhist--;
+}
+
 static void
 hist_add(struct muc_room *r, const struct xml_node *msg, long long max)
+{
+	if (xml_node_find(msg, NULL, "body") == NULL ||
+	    xml_node_find(msg, NS_HINTS, "no-store") ||
+	    xml_node_find(msg, NS_HINTS, "no-permanent-store"))
+		return;
+	muc_hist_push(r, msg, now_unix(), max);
+}
+
+void
+muc_hist_push(
+    struct muc_room *r, const struct xml_node *msg, int64_t now, long long max)
 {
 	struct xml_node *d;
 	struct sbuf b;
 	char stamp[32];
-	int64_t now = now_unix();
 
-	if (max <= 0 || xml_node_find(msg, NULL, "body") == NULL ||
-	    xml_node_find(msg, NS_HINTS, "no-store") ||
-	    xml_node_find(msg, NS_HINTS, "no-permanent-store"))
+	if (max <= 0)
 		return;
-	while ((long long)r->nhist >= max) {
-		xml_node_free(r->hist[0].msg);
-		memmove(&r->hist[0], &r->hist[1],
-		    (r->nhist - 1) * sizeof(*r->hist));
-		r->nhist--;
-	}
+	while ((long long)r->nhist >= max)
+		muc_hist_drop(r, 0);
 	r->hist = xrealloc(r->hist, (r->nhist + 1) * sizeof(*r->hist));
 	r->hist[r->nhist].msg = xml_node_dup(msg);
 	r->hist[r->nhist].when = now;
@@ -57,19 +70,36 @@ hist_add(struct muc_room *r, const struct xml_node *msg, long long max)
 	r->nhist++;
 }
 
-/* XEP-0082 DateTime to unix seconds; -1 when it does not parse. */
-static int64_t
-parse_stamp(const char *s)
+/* XEP-0082 DateTime (fractions dropped, Z or an offset). */
+int64_t
+muc_parse_stamp(const char *s)
 {
 	struct tm tm = { 0 };
-	int n = 0;
+	int n = 0, oh = 0, om = 0, sign = 0;
+	const char *p;
 
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
+			return -1;
+	} else if (*p != 'Z') {
+		return -1;
+	}
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
+	return (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
 }
 
 static long long
@@ -92,7 +122,7 @@ muc_send_history(struct muc_room *r, const char *to, const struct xml_node *req)
 	long long maxstanzas = attr_num(req, "maxstanzas");
 	long long seconds = attr_num(req, "seconds");
 	const char *since = req ? xml_node_attr(req, "since") : NULL;
-	int64_t since_t = since ? parse_stamp(since) : -1;
+	int64_t since_t = since ? muc_parse_stamp(since) : -1;
 	int64_t now = now_unix();
 	long long chars = 0;
 	size_t first = r->nhist, i;
@@ -134,8 +164,8 @@ muc_send_subject(struct muc_room *r, const char *to)
 
 /* Send m (from set) to every session in the room, serialised once;
  * local sessions found gone leave the room afterwards. */
-static void
-to_everyone(struct muc_room *r, struct xml_node *m)
+void
+muc_to_everyone(struct muc_room *r, struct xml_node *m)
 {
 	struct muc_out out;
 	char **gone = NULL;
@@ -184,7 +214,7 @@ muc_status_message(struct muc_room *r, const int *codes)
 		xml_node_set_attr(
 		    xml_node_child(x, NULL, "status"), "code", num);
 	}
-	to_everyone(r, m);
+	muc_to_everyone(r, m);
 	xml_node_free(m);
 }
 
@@ -199,6 +229,7 @@ relay_copy(
 
 	xml_node_set_attr(m, "from", muc_nick_jid(m, r, o->nick));
 	xml_node_set_attr(m, "to", NULL);
+	muc_strip_sid(m, r->jid);
 	for (c = m->children; c; c = next) {
 		next = c->next;
 		if (c->type == XML_ELEMENT &&
@@ -254,7 +285,7 @@ set_subject(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o,
 	if (r->cfg.persistent && muc_room_save(r) != 0)
 		log_warn("muc %s: subject not stored", r->jid);
 	m = relay_copy(r, o, ev->stanza);
-	to_everyone(r, m);
+	muc_to_everyone(r, m);
 	xml_node_free(m);
 }
 
@@ -350,8 +381,7 @@ decline(struct hook_ev *ev, struct muc_room *r, struct xml_node *d)
 enum hook_ret
 muc_message(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct muc_occupant *o;
 	struct xml_node *x, *subj, *m;
 
@@ -401,8 +431,9 @@ muc_message(struct hook_ev *ev)
 		return HOOK_HANDLED;
 	}
 	m = relay_copy(r, o, ev->stanza);
+	muc_archive_add(ev, r, m); /* stamps the stanza-id first */
 	hist_add(r, m, muc_cfg(ev)->history_max);
-	to_everyone(r, m);
+	muc_to_everyone(r, m);
 	xml_node_free(m);
 	return HOOK_HANDLED;
 }
@@ -411,8 +442,7 @@ muc_message(struct hook_ev *ev)
 enum hook_ret
 muc_message_full(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct muc_occupant *o, *t;
 	struct muc_out out;
 	struct xml_node *m;

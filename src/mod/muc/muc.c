@@ -36,14 +36,19 @@ service_secret(struct muc_service *svc)
 }
 
 struct muc_service *
-muc_service(const char *domain)
+muc_service(const struct hook_ev *ev)
 {
+	const char *domain = ev->to->domain;
 	struct muc_service *svc;
 
-	for (svc = services; svc; svc = svc->next)
-		if (strcmp(svc->domain, domain) == 0)
+	for (svc = services; svc; svc = svc->next) {
+		if (strcmp(svc->domain, domain) == 0) {
+			svc->history_max = muc_cfg(ev)->history_max;
 			return svc;
+		}
+	}
 	svc = xcalloc(1, sizeof(*svc));
+	svc->history_max = muc_cfg(ev)->history_max;
 	svc->domain = xstrdup(domain);
 	service_secret(svc);
 	svc->next = services;
@@ -240,7 +245,7 @@ item_of(void *ud, struct muc_room *r)
 static enum hook_ret
 service_items(struct hook_ev *ev)
 {
-	struct muc_service *svc = muc_service(ev->to->domain);
+	struct muc_service *svc = muc_service(ev);
 	struct items_ctx c = { 0 };
 	struct xml_node *r = stanza_reply(ev);
 
@@ -255,7 +260,7 @@ service_items(struct hook_ev *ev)
 static enum hook_ret
 service_unique(struct hook_ev *ev)
 {
-	struct muc_service *svc = muc_service(ev->to->domain);
+	struct muc_service *svc = muc_service(ev);
 	struct xml_node *r, *u;
 	char id[24];
 	int tries;
@@ -349,6 +354,21 @@ static const struct cfg_directive muc_dirs[] = {
 	    .def = "false",
 	    .doc = "Only users of the host itself may create rooms "
 		   "(others get not-allowed)." },
+	{ .name = "archive_retention",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct muc_cfg, archive_retention),
+	    .def = "365d",
+	    .min = 0,
+	    .max = 100LL * 366 * 86400,
+	    .doc = "Age after which rooms' archived messages are deleted "
+		   "(0: kept forever); one expiry serves every service." },
+	{ .name = "archive_page",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct muc_cfg, archive_page),
+	    .def = "100",
+	    .min = 1,
+	    .max = 1000,
+	    .doc = "Most results one room archive query returns." },
 	{ .name = NULL },
 };
 
@@ -371,6 +391,9 @@ static const struct hook_reg muc_hooks[] = {
 	{ "iq-get/bare/" NS_MUC_ADMIN ":query", muc_admin_get, 0 },
 	{ "iq-set/bare/" NS_MUC_ADMIN ":query", muc_admin_set, 0 },
 	{ "iq-get/full/" NS_PING ":ping", muc_self_ping, 0 },
+	{ "iq-set/bare/urn:xmpp:mam:2:query", muc_mam_query, 0 },
+	{ "iq-get/bare/urn:xmpp:mam:2:query", muc_mam_form, 0 },
+	{ "iq-set/bare/urn:xmpp:message-moderate:1:moderate", muc_moderate, 0 },
 	{ "presence/bare", muc_presence_bare, 0 },
 	{ "presence/full", muc_presence, 0 },
 	{ "message/bare", muc_message, 0 },
@@ -380,7 +403,8 @@ static const struct hook_reg muc_hooks[] = {
 
 const struct module mod_muc = {
 	.name = "muc",
-	.spec = "XEP-0045, XEP-0421, XEP-0410, XEP-0128",
+	.spec = "XEP-0045, XEP-0421, XEP-0410, XEP-0128, XEP-0313, XEP-0359, "
+		"XEP-0425",
 	.doc = "Group chat rooms on a service domain (services: list, e.g. "
 	       "conference.<host>).",
 	.kinds = MODULE_ON_SERVICE,

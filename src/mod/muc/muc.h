@@ -10,6 +10,8 @@
  *   admin.c     affiliations and roles (muc#admin), kick, ban
  *   message.c   groupchat reflection, history, subject, private
  *               messages, mediated invitations
+ *   archive.c   the room's archive (XEP-0313), XEP-0359 stanza ids,
+ *               XEP-0425 moderation
  *
  * Rooms live on the loop and nowhere else: nothing here keeps a room or
  * an occupant across a loop iteration except through the service's
@@ -46,6 +48,8 @@ struct muc_cfg {
 	long long msg_burst;
 	long long max_subject; /* bytes of a subject */
 	int create_restricted; /* only the host's own users create rooms */
+	long long archive_retention; /* seconds; 0: kept forever */
+	long long archive_page;	     /* results per archive query page */
 };
 
 /* Affiliations, ordered by privilege (XEP-0045 §5.2). */
@@ -72,6 +76,7 @@ struct muc_config {
 	char *name, *desc, *lang, *password;
 	int persistent, public, members_only, moderated, password_protected;
 	int change_subject, allow_invites, whois, allow_pm;
+	int mam; /* a persistent room keeps an archive (XEP-0313) */
 	long long max_users;
 };
 
@@ -128,6 +133,7 @@ struct muc_room {
 struct muc_service {
 	char *domain;
 	unsigned char secret[32]; /* keys occupant ids, kept in the store */
+	long long history_max;	  /* the setting, for rooms loaded */
 	struct muc_room *rooms[MUC_BUCKETS];
 	size_t nrooms;
 	struct muc_service *next;
@@ -138,10 +144,12 @@ struct muc_service {
 #define MUC_ROOMS_STORE "muc_rooms"
 #define MUC_AFF_STORE "muc_affs"
 #define MUC_SECRET_STORE "muc_secret"
+#define MUC_MAM_STORE "muc_mam"
 
 /* ---- muc.c ---- */
 const struct muc_cfg *muc_cfg(const struct hook_ev *ev);
-struct muc_service *muc_service(const char *domain);
+/* The service of ev->to's domain (made on first use). */
+struct muc_service *muc_service(const struct hook_ev *ev);
 /* The room of ev->to (loaded from the store if persistent), or NULL. */
 struct muc_room *muc_room_find(struct muc_service *svc, const char *name);
 void muc_room_link(struct muc_service *svc, struct muc_room *r);
@@ -239,6 +247,27 @@ void muc_send_subject(struct muc_room *r, const char *to);
 /* A message from the room itself with status codes (§10.2.1, 104...). */
 void muc_status_message(struct muc_room *r, const int *codes);
 void muc_hist_free(struct muc_room *r);
+/* Keep m (copied, with a delay stamped when) in the history. */
+void muc_hist_push(
+    struct muc_room *r, const struct xml_node *m, int64_t when, long long max);
+void muc_hist_drop(struct muc_room *r, size_t i);
+/* Send m (from set) to every session in the room, serialised once. */
+void muc_to_everyone(struct muc_room *r, struct xml_node *m);
+/* XEP-0082 DateTime to unix seconds; -1 when it does not parse. */
+int64_t muc_parse_stamp(const char *s);
+
+/* ---- archive.c ---- */
+int muc_archive_on(const struct muc_room *r);
+void muc_strip_sid(struct xml_node *m, const char *by);
+/* Archive a reflected message (adding the room's stanza-id to it). */
+void muc_archive_add(
+    const struct hook_ev *ev, struct muc_room *r, struct xml_node *m);
+/* Fill a loaded room's history from its archive. */
+void muc_archive_history(struct muc_room *r);
+void muc_archive_forget(struct muc_room *r);
+enum hook_ret muc_mam_query(struct hook_ev *ev);
+enum hook_ret muc_mam_form(struct hook_ev *ev);
+enum hook_ret muc_moderate(struct hook_ev *ev);
 
 /* ---- admin.c ---- */
 enum hook_ret muc_admin_get(struct hook_ev *ev);

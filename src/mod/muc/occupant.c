@@ -501,7 +501,7 @@ change_nick(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o)
 enum hook_ret
 muc_presence(struct hook_ev *ev)
 {
-	struct muc_service *svc = muc_service(ev->to->domain);
+	struct muc_service *svc = muc_service(ev);
 	struct muc_room *r = muc_room_find(svc, ev->to->node);
 	struct muc_occupant *o = r ? muc_occ_by_jid(r, ev->from->full) : NULL;
 
@@ -545,8 +545,7 @@ muc_presence_bare(struct hook_ev *ev)
 enum hook_ret
 muc_self_ping(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct muc_occupant *o = r ? muc_occ_by_jid(r, ev->from->full) : NULL;
 
 	if (o == NULL) {

@@ -70,6 +70,7 @@ muc_room_new(struct muc_service *svc, const char *name, const char *creator)
 	r->cfg.allow_pm = PM_ANYONE;
 	r->cfg.whois = WHOIS_MODERATORS;
 	r->cfg.max_users = 200;
+	r->cfg.mam = 1;
 	muc_room_link(svc, r);
 	return r;
 }
@@ -212,6 +213,7 @@ muc_room_save(struct muc_room *r)
 	put_bool(n, "password-protected", r->cfg.password_protected);
 	put_bool(n, "change-subject", r->cfg.change_subject);
 	put_bool(n, "allow-invites", r->cfg.allow_invites);
+	put_bool(n, "mam", r->cfg.mam);
 	xml_node_set_attr(n, "whois", whois_names[r->cfg.whois]);
 	xml_node_set_attr(n, "allow-pm", pm_names[r->cfg.allow_pm]);
 	snprintf(num, sizeof(num), "%lld", r->cfg.max_users);
@@ -374,6 +376,7 @@ muc_room_load(struct muc_service *svc, const char *name)
 	r->cfg.password_protected = get_bool(n, "password-protected");
 	r->cfg.change_subject = get_bool(n, "change-subject");
 	r->cfg.allow_invites = get_bool(n, "allow-invites");
+	r->cfg.mam = xml_node_attr(n, "mam") == NULL || get_bool(n, "mam");
 	i = name_index(whois_names, xml_node_attr(n, "whois"));
 	r->cfg.whois = i < 0 ? WHOIS_MODERATORS : i;
 	i = name_index(pm_names, xml_node_attr(n, "allow-pm"));
@@ -394,6 +397,7 @@ muc_room_load(struct muc_service *svc, const char *name)
 	store_map_list_prefix(
 	    svc->domain, "", MUC_AFF_STORE, prefix, aff_cb, &al);
 	free(prefix);
+	muc_archive_history(r);
 	log_debug("muc %s: loaded room %s (%zu affiliations)", svc->domain,
 	    name, r->naffs);
 	return r;
@@ -402,8 +406,10 @@ muc_room_load(struct muc_service *svc, const char *name)
 void
 muc_room_destroy(struct muc_room *r)
 {
-	if (r->cfg.persistent)
+	if (r->cfg.persistent) {
 		room_forget_stored(r);
+		muc_archive_forget(r);
+	}
 	muc_room_unlink(r);
 	muc_room_free(r);
 }
@@ -559,6 +565,8 @@ config_form(struct xml_node *q, const struct muc_room *r)
 	    "Occupants may change the subject", r->cfg.change_subject);
 	bool_field(x, "muc#roomconfig_allowinvites",
 	    "Occupants may invite others", r->cfg.allow_invites);
+	bool_field(x, "muc#roomconfig_mam",
+	    "Keep an archive (persistent rooms)", r->cfg.mam);
 	f = field(x, "list-single", "muc#roomconfig_allowpm",
 	    "Who may send private messages");
 	value(f, pm_names[r->cfg.allow_pm]);
@@ -573,8 +581,7 @@ config_form(struct xml_node *q, const struct muc_room *r)
 enum hook_ret
 muc_owner_get(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct xml_node *rep;
 
 	if (r == NULL) {
@@ -710,7 +717,9 @@ config_apply(struct hook_ev *ev, struct muc_room *r, const struct xml_node *x,
 	    form_bool(x, "muc#roomconfig_passwordprotectedroom",
 		&c.password_protected) ||
 	    form_bool(x, "muc#roomconfig_changesubject", &c.change_subject) ||
-	    form_bool(x, "muc#roomconfig_allowinvites", &c.allow_invites)) {
+	    form_bool(x, "muc#roomconfig_allowinvites", &c.allow_invites) ||
+	    form_bool(x, "muc#roomconfig_mam", &c.mam) ||
+	    form_bool(x, "muc#roomconfig_enablearchiving", &c.mam)) {
 		*err = "A boolean field has a value that is not one";
 		return -1;
 	}
@@ -757,6 +766,7 @@ config_apply(struct hook_ev *ev, struct muc_room *r, const struct xml_node *x,
 	r->cfg.password_protected = c.password_protected;
 	r->cfg.change_subject = c.change_subject;
 	r->cfg.allow_invites = c.allow_invites;
+	r->cfg.mam = c.mam;
 	r->cfg.max_users = c.max_users;
 	r->cfg.whois = c.whois;
 	r->cfg.allow_pm = c.allow_pm;
@@ -808,8 +818,7 @@ config_apply(struct hook_ev *ev, struct muc_room *r, const struct xml_node *x,
 enum hook_ret
 muc_owner_set(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct xml_node *x, *d;
 	const char *type, *err;
 
@@ -884,10 +893,9 @@ info_field(struct xml_node *x, const char *var, const char *v)
 enum hook_ret
 muc_room_info(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct xml_node *rep, *q, *id, *x;
-	const char *feats[16];
+	const char *feats[20];
 	char num[24];
 	size_t n = 0, i;
 
@@ -920,6 +928,11 @@ muc_room_info(struct hook_ev *ev)
 					       : "muc_unsecured";
 	feats[n++] = r->cfg.whois == WHOIS_ANYONE ? "muc_nonanonymous"
 						  : "muc_semianonymous";
+	if (muc_archive_on(r)) {
+		feats[n++] = "urn:xmpp:mam:2";
+		feats[n++] = "urn:xmpp:sid:0";
+		feats[n++] = "urn:xmpp:message-moderate:1";
+	}
 	for (i = 0; i < n; i++)
 		xml_node_set_attr(
 		    xml_node_child(q, NULL, "feature"), "var", feats[i]);
@@ -947,8 +960,7 @@ muc_room_info(struct hook_ev *ev)
 enum hook_ret
 muc_room_items(struct hook_ev *ev)
 {
-	struct muc_room *r =
-	    muc_room_find(muc_service(ev->to->domain), ev->to->node);
+	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct xml_node *rep;
 
 	if (r == NULL || r->locked) {
