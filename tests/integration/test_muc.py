@@ -943,3 +943,65 @@ def test_moderation_and_relayed_edits(make_server):
             break
         bodies.append(m.findtext(q(NS_CLIENT, 'body')))
     assert 'oops' not in bodies and 'fine' in bodies, bodies
+
+
+def test_iq_relay_between_occupants(make_server):
+    """An iq to an occupant's JID is relayed from the asker's occupant
+    JID with an id of the room's, and the answer goes back to the asking
+    session with its own id (the real JID never shows); vCard requests
+    are answered by the occupant's server (XEP-0054 §3.2); pings to
+    another occupant are relayed too (XEP-0410 §3); a non-occupant gets
+    not-acceptable."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    r = a.iq('set', "<vCard xmlns='vcard-temp'><FN>Alice A.</FN></vCard>")
+    assert r.get('type') == 'result', show(r)
+    create(a, 'iq', 'al')
+    join(b, 'iq', 'bo')
+    b.send("<iq type='get' id='v1' to='%s'><query xmlns='jabber:iq:version'"
+           "/></iq>" % rj('iq', 'al'))
+    req = a.wait_for(lambda e: e.tag == q(NS_CLIENT, 'iq') and
+                     e.get('from') == rj('iq', 'bo'))
+    assert req.get('id') != 'v1' and 'bob' not in show(req), show(req)
+    a.send("<iq type='result' id='%s' to='%s'><query xmlns='jabber:iq:"
+           "version'><name>raw</name></query></iq>"
+           % (req.get('id'), rj('iq', 'bo')))
+    res = b.wait_for(lambda e: e.get('id') == 'v1')
+    assert res.get('type') == 'result' and res.get('from') == \
+        rj('iq', 'al'), show(res)
+    assert 'raw' in ''.join(res.itertext()), show(res)
+    r = b.iq('get', "<vCard xmlns='vcard-temp'/>", to=rj('iq', 'al'))
+    assert r.get('type') == 'result' and r.get('from') == rj('iq', 'al')
+    assert 'Alice A.' in ''.join(r.itertext()), show(r)
+    b.send("<iq type='get' id='p1' to='%s'><ping xmlns='%s'/></iq>"
+           % (rj('iq', 'al'), NS_PING))
+    req = a.wait_for(lambda e: e.tag == q(NS_CLIENT, 'iq') and
+                     e.find(q(NS_PING, 'ping')) is not None)
+    a.send("<iq type='result' id='%s' to='%s'/>" % (req.get('id'),
+                                                     rj('iq', 'bo')))
+    assert b.wait_for(lambda e: e.get('id') == 'p1').get('type') == 'result'
+    r = c.iq('get', "<query xmlns='jabber:iq:version'/>", to=rj('iq', 'al'))
+    assert stanza_error(r) == 'not-acceptable', show(r)
+
+
+def test_room_vcard(make_server):
+    """The room's own vCard (XEP-0054 on the room JID, XEP-0486 avatars):
+    owners set it, occupants learn of it by a 104 status message, anyone
+    reads it, others may not set it (forbidden); disco says vcard-temp."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'av', 'al')
+    join(b, 'av', 'bo')
+    assert 'vcard-temp' in features(info(b, rj('av')))
+    r = b.iq('get', "<vCard xmlns='vcard-temp'/>", to=rj('av'))
+    assert r.get('type') == 'result' and r.find(
+        q('vcard-temp', 'vCard')) is not None, show(r)
+    card = ("<vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE>"
+            "<BINVAL>iVBORw0KGgo=</BINVAL></PHOTO></vCard>")
+    r = b.iq('set', card, to=rj('av'))
+    assert stanza_error(r) == 'forbidden', show(r)
+    r = a.iq('set', card, to=rj('av'))
+    assert r.get('type') == 'result', show(r)
+    b.wait_for(lambda e: e.tag == MESSAGE and '104' in codes(e))
+    r = b.iq('get', "<vCard xmlns='vcard-temp'/>", to=rj('av'))
+    assert 'iVBORw0KGgo=' in ''.join(r.itertext()), show(r)

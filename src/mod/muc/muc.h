@@ -10,6 +10,7 @@
  *   admin.c     affiliations and roles (muc#admin), kick, ban
  *   message.c   groupchat reflection, history, subject, private
  *               messages, mediated invitations
+ *   iq.c        iqs relayed between occupants, the room's vCard
  *   archive.c   the room's archive (XEP-0313), XEP-0359 stanza ids,
  *               XEP-0425 moderation
  *
@@ -124,8 +125,10 @@ struct muc_room {
 	struct muc_occupant **occ;
 	size_t nocc;
 	struct muc_hist *hist;
-	size_t nhist, hist_first; /* ring of history_max entries */
-	struct muc_room *next;	  /* service table chain */
+	size_t nhist;
+	struct muc_pending *pending; /* iqs relayed to occupants (iq.c) */
+	size_t npending;
+	struct muc_room *next; /* service table chain */
 };
 
 /* A service domain's rooms (one per domain the module serves). */
@@ -255,6 +258,13 @@ void muc_hist_drop(struct muc_room *r, size_t i);
 void muc_to_everyone(struct muc_room *r, struct xml_node *m);
 /* XEP-0082 DateTime to unix seconds; -1 when it does not parse. */
 int64_t muc_parse_stamp(const char *s);
+
+/* ---- iq.c ---- */
+enum hook_ret muc_iq_full(struct hook_ev *ev);
+enum hook_ret muc_vcard_get(struct hook_ev *ev);
+enum hook_ret muc_vcard_set(struct hook_ev *ev);
+void muc_vcard_forget(struct muc_room *r);
+void muc_pending_free(struct muc_room *r);
 
 /* ---- archive.c ---- */
 int muc_archive_on(const struct muc_room *r);

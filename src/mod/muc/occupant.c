@@ -557,11 +557,5 @@ muc_self_ping(struct hook_ev *ev)
 		stanza_reply_result(ev);
 		return HOOK_HANDLED;
 	}
-	if (muc_occ_by_nick(r, ev->to->resource) == NULL) {
-		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
-		return HOOK_HANDLED;
-	}
-	stanza_reply_error(ev, "cancel", "feature-not-implemented",
-	    "Pings to other occupants are not relayed");
-	return HOOK_HANDLED;
+	return muc_iq_full(ev); /* another occupant's: relayed */
 }

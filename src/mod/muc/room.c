@@ -91,6 +91,7 @@ muc_room_free(struct muc_room *r)
 	}
 	free(r->affs);
 	muc_hist_free(r);
+	muc_pending_free(r);
 	free(r->cfg.name);
 	free(r->cfg.desc);
 	free(r->cfg.lang);
@@ -410,6 +411,7 @@ muc_room_destroy(struct muc_room *r)
 		room_forget_stored(r);
 		muc_archive_forget(r);
 	}
+	muc_vcard_forget(r);
 	muc_room_unlink(r);
 	muc_room_free(r);
 }
@@ -920,6 +922,7 @@ muc_room_info(struct hook_ev *ev)
 	feats[n++] = NS_DISCO_ITEMS;
 	feats[n++] = NS_OCCUPANT_ID;
 	feats[n++] = NS_SELF_PING;
+	feats[n++] = "vcard-temp";
 	feats[n++] = r->cfg.public ? "muc_public" : "muc_hidden";
 	feats[n++] = r->cfg.persistent ? "muc_persistent" : "muc_temporary";
 	feats[n++] = r->cfg.members_only ? "muc_membersonly" : "muc_open";
