@@ -1005,3 +1005,49 @@ def test_room_vcard(make_server):
     b.wait_for(lambda e: e.tag == MESSAGE and '104' in codes(e))
     r = b.iq('get', "<vCard xmlns='vcard-temp'/>", to=rj('av'))
     assert 'iVBORw0KGgo=' in ''.join(r.itertext()), show(r)
+
+
+def test_nick_registration(make_server):
+    """§7.10: a user registers a nick with the room (the form has
+    muc#register_roomnick) and becomes a member; it is reserved (others
+    entering or registering with it get conflict, §7.2.9), listed with
+    the member, found again by disco node x-roomuser-item (§7.12), kept
+    through a restart, and given up by <remove/>."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'reg', 'al', persistentroom='1')
+    r = b.iq('get', "<query xmlns='jabber:iq:register'/>", to=rj('reg'))
+    assert 'muc#register_roomnick' in [f.get('var') for f in r.iter(
+        q(NS_XDATA, 'field'))], show(r)
+    sub = ("<query xmlns='jabber:iq:register'><x xmlns='%s' type='submit'>"
+           "<field var='FORM_TYPE'><value>%s#register</value></field>"
+           "<field var='muc#register_roomnick'><value>%%s</value></field>"
+           "</x></query>" % (NS_XDATA, NS_MUC))
+    r = b.iq('set', sub % 'Bobby', to=rj('reg'))
+    assert r.get('type') == 'result', show(r)
+    r = c.iq('set', sub % 'Bobby', to=rj('reg'))
+    assert stanza_error(r) == 'conflict', show(r)
+    send_join(c, 'reg', 'Bobby')
+    assert stanza_error(pres_from(c, rj('reg', 'Bobby'))) == 'conflict'
+    assert srv.stop() == []
+    srv.start()
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    r = b.iq('get', "<query xmlns='jabber:iq:register'/>", to=rj('reg'))
+    assert r.find(q('jabber:iq:register', 'query')).findtext(
+        q('jabber:iq:register', 'username')) == 'Bobby', show(r)
+    r = b.iq('get', "<query xmlns='%s' node='x-roomuser-item'/>" % NS_INFO,
+             to=rj('reg'))
+    ids = [i.get('name') for i in r.iter(q(NS_INFO, 'identity'))]
+    assert ids == ['Bobby'], show(r)
+    r = admin(a, 'reg', "<item affiliation='member'/>", 'get')
+    assert [(i.get('jid'), i.get('nick')) for i in r.iter(
+        q(NS_ADMIN, 'item'))] == [('bob@localhost', 'Bobby')], show(r)
+    p = join(b, 'reg', 'Bobby')
+    assert item(p).get('affiliation') == 'member', show(p)
+    r = b.iq('set', "<query xmlns='jabber:iq:register'><remove/></query>",
+             to=rj('reg'))
+    assert r.get('type') == 'result', show(r)
+    p = pres_from(b, rj('reg', 'Bobby'),
+                  lambda e: item(e).get('affiliation') == 'none')
+    r = admin(a, 'reg', "<item affiliation='member'/>", 'get')
+    assert list(r.iter(q(NS_ADMIN, 'item'))) == [], show(r)

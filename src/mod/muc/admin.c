@@ -67,6 +67,8 @@ muc_admin_get(struct hook_ev *ev)
 			it = xml_node_child(q, NULL, "item");
 			xml_node_set_attr(it, "affiliation", muc_aff_name(la));
 			xml_node_set_attr(it, "jid", r->affs[i].jid);
+			if (r->affs[i].nick)
+				xml_node_set_attr(it, "nick", r->affs[i].nick);
 			if (r->affs[i].reason)
 				xml_node_text(
 				    xml_node_child(it, NULL, "reason"),

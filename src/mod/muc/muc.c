@@ -397,6 +397,8 @@ static const struct hook_reg muc_hooks[] = {
 	{ "iq-result/full/*", muc_iq_full, 0 },
 	{ "iq-error/full", muc_iq_full, 0 },
 	{ "iq-error/full/*", muc_iq_full, 0 },
+	{ "iq-get/bare/jabber:iq:register:query", muc_register_get, 0 },
+	{ "iq-set/bare/jabber:iq:register:query", muc_register_set, 0 },
 	{ "iq-get/bare/vcard-temp:vCard", muc_vcard_get, 0 },
 	{ "iq-set/bare/vcard-temp:vCard", muc_vcard_set, 0 },
 	{ "iq-set/bare/urn:xmpp:mam:2:query", muc_mam_query, 0 },

@@ -10,6 +10,7 @@
  *   admin.c     affiliations and roles (muc#admin), kick, ban
  *   message.c   groupchat reflection, history, subject, private
  *               messages, mediated invitations
+ *   register.c  registering a nick with a room (§7.10, §7.12)
  *   iq.c        iqs relayed between occupants, the room's vCard
  *   archive.c   the room's archive (XEP-0313), XEP-0359 stanza ids,
  *               XEP-0425 moderation
@@ -85,6 +86,7 @@ struct muc_affitem {
 	char *jid; /* bare, prepared */
 	int aff;
 	char *reason; /* outcasts: why (may be NULL) */
+	char *nick;   /* registered nick (§7.10), or NULL */
 };
 
 /* One session of an occupant: the real full JID joined from. */
@@ -195,6 +197,10 @@ int muc_room_save(struct muc_room *r);
 int muc_room_save_aff(struct muc_room *r, const struct muc_affitem *a);
 struct muc_room *muc_room_load(struct muc_service *svc, const char *name);
 int muc_aff_of(const struct muc_room *r, const char *bare);
+/* §7.10: the nick bare registered / who registered nick (or NULL). */
+const char *muc_reserved_nick(const struct muc_room *r, const char *bare);
+const char *muc_nick_owner(const struct muc_room *r, const char *nick);
+int muc_aff_set_nick(struct muc_room *r, const char *bare, const char *nick);
 const char *muc_aff_reason(const struct muc_room *r, const char *bare);
 int muc_aff_set(
     struct muc_room *r, const char *bare, int aff, const char *reason);
@@ -258,6 +264,12 @@ void muc_hist_drop(struct muc_room *r, size_t i);
 void muc_to_everyone(struct muc_room *r, struct xml_node *m);
 /* XEP-0082 DateTime to unix seconds; -1 when it does not parse. */
 int64_t muc_parse_stamp(const char *s);
+
+/* ---- register.c ---- */
+enum hook_ret muc_register_get(struct hook_ev *ev);
+enum hook_ret muc_register_set(struct hook_ev *ev);
+/* disco#info node x-roomuser-item (§7.12): the nick one registered. */
+void muc_reserved_info(struct hook_ev *ev, struct muc_room *r);
 
 /* ---- iq.c ---- */
 enum hook_ret muc_iq_full(struct hook_ev *ev);

@@ -359,7 +359,10 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		return;
 	}
 	o = muc_occ_by_nick(r, nick);
-	if (o && strcmp(o->bare, bare) != 0) {
+	if ((o && strcmp(o->bare, bare) != 0) ||
+	    (muc_nick_owner(r, nick) &&
+		strcmp(muc_nick_owner(r, nick), bare) != 0)) {
+		/* §7.2.9: in use, or registered by someone else */
 		muc_error(ev, "cancel", "conflict", "That nickname is taken");
 		return;
 	}
@@ -483,7 +486,9 @@ change_nick(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o)
 	static const int c303[] = { 303, 0 };
 	struct pres_opts po = { 0 };
 
-	if (muc_occ_by_nick(r, nick)) {
+	if (muc_occ_by_nick(r, nick) ||
+	    (muc_nick_owner(r, nick) &&
+		strcmp(muc_nick_owner(r, nick), o->bare) != 0)) {
 		muc_error(ev, "cancel", "conflict", "That nickname is taken");
 		return;
 	}

@@ -88,6 +88,7 @@ muc_room_free(struct muc_room *r)
 	for (i = 0; i < r->naffs; i++) {
 		free(r->affs[i].jid);
 		free(r->affs[i].reason);
+		free(r->affs[i].nick);
 	}
 	free(r->affs);
 	muc_hist_free(r);
@@ -126,6 +127,36 @@ muc_aff_of(const struct muc_room *r, const char *bare)
 }
 
 const char *
+muc_reserved_nick(const struct muc_room *r, const char *bare)
+{
+	const struct muc_affitem *a = aff_find(r, bare);
+
+	return a ? a->nick : NULL;
+}
+
+const char *
+muc_nick_owner(const struct muc_room *r, const char *nick)
+{
+	size_t i;
+
+	for (i = 0; i < r->naffs; i++)
+		if (r->affs[i].nick && strcmp(r->affs[i].nick, nick) == 0)
+			return r->affs[i].jid;
+	return NULL;
+}
+
+int
+muc_aff_set_nick(struct muc_room *r, const char *bare, const char *nick)
+{
+	struct muc_affitem *a = aff_find(r, bare);
+
+	if (a == NULL)
+		return -1;
+	set_str(&a->nick, nick);
+	return r->cfg.persistent ? muc_room_save_aff(r, a) : 0;
+}
+
+const char *
 muc_aff_reason(const struct muc_room *r, const char *bare)
 {
 	const struct muc_affitem *a = aff_find(r, bare);
@@ -156,6 +187,7 @@ muc_aff_set(struct muc_room *r, const char *bare, int aff, const char *reason)
 		gone.jid = a->jid;
 		gone.aff = AFF_NONE;
 		free(a->reason);
+		free(a->nick);
 		*a = r->affs[--r->naffs];
 		if (r->cfg.persistent)
 			muc_room_save_aff(r, &gone);
@@ -167,6 +199,7 @@ muc_aff_set(struct muc_room *r, const char *bare, int aff, const char *reason)
 		a = &r->affs[r->naffs++];
 		a->jid = xstrdup(bare);
 		a->reason = NULL;
+		a->nick = NULL;
 	}
 	a->aff = aff;
 	set_str(&a->reason, reason && *reason ? reason : NULL);
@@ -244,8 +277,9 @@ muc_room_save_aff(struct muc_room *r, const struct muc_affitem *a)
 	if (a->aff == AFF_NONE) {
 		rc = store_map_del(r->svc->domain, "", MUC_AFF_STORE, key);
 	} else {
-		char *v = xasprintf("%s%s%s", aff_names[a->aff],
-		    a->reason ? "\n" : "", a->reason ? a->reason : "");
+		/* "aff\nnick\nreason" (a nick has no newline) */
+		char *v = xasprintf("%s\n%s\n%s", aff_names[a->aff],
+		    a->nick ? a->nick : "", a->reason ? a->reason : "");
 
 		rc = store_map_set(
 		    r->svc->domain, "", MUC_AFF_STORE, key, v, strlen(v));
@@ -325,17 +359,22 @@ aff_cb(void *ud, const char *key, const char *val, size_t len)
 {
 	struct aff_load *l = ud;
 	struct muc_room *r = l->r;
-	char *v = xstrndup(val, len), *nl = strchr(v, '\n');
+	char *v = xstrndup(val, len), *nick = strchr(v, '\n'), *nl = NULL;
 	int aff;
 
-	if (nl)
-		*nl++ = '\0';
+	if (nick) {
+		*nick++ = '\0';
+		nl = strchr(nick, '\n');
+		if (nl)
+			*nl++ = '\0';
+	}
 	aff = muc_aff_parse(v);
 	if (aff >= 0 && aff != AFF_NONE) {
 		r->affs = xrealloc(r->affs, (r->naffs + 1) * sizeof(*r->affs));
 		r->affs[r->naffs].jid = xstrdup(key + l->skip);
 		r->affs[r->naffs].aff = aff;
 		r->affs[r->naffs].reason = nl && *nl ? xstrdup(nl) : NULL;
+		r->affs[r->naffs].nick = nick && *nick ? xstrdup(nick) : NULL;
 		r->naffs++;
 	}
 	free(v);
@@ -907,7 +946,12 @@ muc_room_info(struct hook_ev *ev)
 		return HOOK_HANDLED;
 	}
 	if (xml_node_attr(ev->payload, "node")) {
-		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
+		if (strcmp(xml_node_attr(ev->payload, "node"),
+			"x-roomuser-item") == 0)
+			muc_reserved_info(ev, r); /* §7.12 */
+		else
+			stanza_reply_error(
+			    ev, "cancel", "item-not-found", NULL);
 		return HOOK_HANDLED;
 	}
 	rep = stanza_reply(ev);
@@ -923,6 +967,7 @@ muc_room_info(struct hook_ev *ev)
 	feats[n++] = NS_OCCUPANT_ID;
 	feats[n++] = NS_SELF_PING;
 	feats[n++] = "vcard-temp";
+	feats[n++] = "jabber:iq:register";
 	feats[n++] = r->cfg.public ? "muc_public" : "muc_hidden";
 	feats[n++] = r->cfg.persistent ? "muc_persistent" : "muc_temporary";
 	feats[n++] = r->cfg.members_only ? "muc_membersonly" : "muc_open";
