@@ -202,6 +202,12 @@ def test_instant_room_join_and_room_info(make_server):
     assert vals['muc#roominfo_occupants'] == '2', show(r)
     r = info(b, rj('nowhere'))
     assert stanza_error(r) == 'item-not-found', show(r)
+    # §10.1.1: a join without the MUC <x/> (groupchat 1.0) makes an
+    # instant room at once, unlocked
+    send_join(a, 'legacy', 'al', x=False)
+    p = self_pres(a, 'legacy', 'al')
+    assert '201' in codes(p), show(p)
+    join(b, 'legacy', 'bo')
 
 
 def test_reserved_room_form_and_cancel(make_server):
@@ -1051,3 +1057,45 @@ def test_nick_registration(make_server):
                   lambda e: item(e).get('affiliation') == 'none')
     r = admin(a, 'reg', "<item affiliation='member'/>", 'get')
     assert list(r.iter(q(NS_ADMIN, 'item'))) == [], show(r)
+
+
+def test_gone_session_leaves_on_delivery(make_server):
+    """XEP-0045 §7.14 without the presence module (nobody tells the room
+    that a session ended): the room finds the session gone when it
+    delivers to it, and it leaves; when that empties a temporary room
+    in the middle of an owner's configuration change, the room ends
+    after the change, not under it."""
+    srv = muc_server(make_server, modules=('disco', 'ping', 'roster'))
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'ghost', 'al')
+    join(b, 'ghost', 'bo')
+    join(c, 'ghost', 'ca')
+    c.close()
+    # the server notices the closed socket in its own time: talk until
+    # a delivery finds the session gone (bounded)
+    gone = lambda e: e.tag == PRESENCE and e.get('from') == rj(
+        'ghost', 'ca') and e.get('type') == 'unavailable'
+    for i in range(50):
+        groupchat(a, 'ghost', 'anyone?', id_='g%d' % i)
+        gc_msg(a, lambda e, i=i: e.get('id') == 'g%d' % i)
+        a.alive()
+        if any(gone(e) for e in a.pending):
+            break
+    u = a.wait_for(gone)
+    assert '110' not in codes(u), show(u)
+    a.send("<presence to='%s' type='unavailable'/>" % rj('ghost', 'al'))
+    pres_from(a, rj('ghost', 'al'), lambda e: e.get('type') ==
+              'unavailable')
+    b.close()
+    # the owner, outside, changes the configuration until the room's
+    # status message finds bob gone (bounded)
+    for i in range(50):
+        r = a.iq('set', form({'membersonly': str(i % 2), 'roomname': 'x'}),
+                 to=rj('ghost'))
+        if r.get('type') == 'error':
+            break
+        assert r.get('type') == 'result', show(r)
+        a.alive()
+        if info(a, rj('ghost')).get('type') == 'error':
+            break
+    assert stanza_error(info(a, rj('ghost'))) == 'item-not-found'

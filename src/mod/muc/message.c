@@ -180,23 +180,12 @@ muc_to_everyone(struct muc_room *r, struct xml_node *m)
 				gone[ngone++] = xstrdup(r->occ[i]->sess[j].jid);
 			}
 	muc_out_cleanup(&out);
-	if (ngone == 0)
-		return;
-	/* the room may end with its last ghost: find it again each time */
-	{
-		struct muc_service *svc = r->svc;
-		char *name = xstrdup(r->name);
-
-		for (i = 0; i < ngone; i++) {
-			struct muc_room *rr = muc_room_find(svc, name);
-
-			if (rr)
-				muc_occ_gone(rr, gone[i]);
-			free(gone[i]);
-		}
-		free(name);
-		free(gone);
+	/* they leave; r stays valid (an empty room ends later) */
+	for (i = 0; i < ngone; i++) {
+		muc_occ_gone(r, gone[i]);
+		free(gone[i]);
 	}
+	free(gone);
 }
 
 void

@@ -73,6 +73,31 @@ muc_room_find(struct muc_service *svc, const char *name)
 	return muc_room_load(svc, name);
 }
 
+static void
+gc_later(void *arg)
+{
+	char *jid = arg, *at = strchr(jid, '@');
+	struct muc_service *svc;
+	struct muc_room *r;
+
+	*at = '\0';
+	for (svc = services; svc; svc = svc->next)
+		if (strcmp(svc->domain, at + 1) == 0)
+			break;
+	for (r = svc ? svc->rooms[bucket(jid)] : NULL; r; r = r->next)
+		if (strcmp(r->name, jid) == 0)
+			break;
+	if (r)
+		muc_room_gc(r);
+	free(jid);
+}
+
+void
+muc_room_gc_later(struct muc_room *r)
+{
+	loop_defer(gc_later, xstrdup(r->jid));
+}
+
 void
 muc_room_link(struct muc_service *svc, struct muc_room *r)
 {

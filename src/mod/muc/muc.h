@@ -158,6 +158,9 @@ struct muc_service *muc_service(const struct hook_ev *ev);
 /* The room of ev->to (loaded from the store if persistent), or NULL. */
 struct muc_room *muc_room_find(struct muc_service *svc, const char *name);
 void muc_room_link(struct muc_service *svc, struct muc_room *r);
+/* muc_room_gc when the loop is next idle, the room found again by its
+ * JID then (for callers that still use r). */
+void muc_room_gc_later(struct muc_room *r);
 void muc_room_unlink(struct muc_room *r);
 
 /* A stanza to several recipients, serialised once (without 'to') and
@@ -241,7 +244,8 @@ void muc_occ_remove(struct muc_room *r, struct muc_occupant *o,
     const int *codes, const char *actor, const char *reason);
 void muc_occ_free(struct muc_occupant *o);
 /* A session of the room is gone (its server said so, or it ended
- * without a word): it leaves; the room may end with it. */
+ * without a word): it leaves; r stays valid (an empty temporary room
+ * ends when the loop is idle). */
 void muc_occ_gone(struct muc_room *r, const char *full);
 /* The XEP-0421 id of bare in room r (out needs 32 bytes). */
 void muc_occupant_id(const struct muc_room *r, const char *bare, char *out);

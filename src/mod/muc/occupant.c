@@ -443,14 +443,16 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 	muc_send_subject(r, ev->from->full);
 }
 
+/* full leaves o; the room ends with its last occupant at once, or with
+ * later set when the caller still holds r (a broadcast that found the
+ * session gone). */
 static void
-leave_session(struct muc_room *r, struct muc_occupant *o, const char *full,
-    const struct xml_node *st)
+leave_session(
+    struct muc_room *r, struct muc_occupant *o, const char *full, int later)
 {
 	struct pres_opts po = { 0 };
 	size_t j;
 
-	UNUSED(st);
 	if (o->nsess > 1) {
 		/* one session of a multi-session nick goes; the nick stays */
 		po.unavailable = 1;
@@ -466,7 +468,10 @@ leave_session(struct muc_room *r, struct muc_occupant *o, const char *full,
 	}
 	po.unavailable = 1;
 	occ_remove_full(r, o, &po);
-	muc_room_gc(r);
+	if (later)
+		muc_room_gc_later(r);
+	else
+		muc_room_gc(r);
 }
 
 void
@@ -475,7 +480,7 @@ muc_occ_gone(struct muc_room *r, const char *full)
 	struct muc_occupant *o = muc_occ_by_jid(r, full);
 
 	if (o)
-		leave_session(r, o, full, NULL);
+		leave_session(r, o, full, 1);
 }
 
 /* §7.6: o becomes nick. */
@@ -512,12 +517,12 @@ muc_presence(struct hook_ev *ev)
 
 	if (ev->stype == STANZA_TYPE_UNAVAILABLE) {
 		if (o)
-			leave_session(r, o, ev->from->full, ev->stanza);
+			leave_session(r, o, ev->from->full, 0);
 		return HOOK_HANDLED;
 	}
 	if (ev->stype == STANZA_TYPE_ERROR && o) {
 		/* the occupant's server says it is gone (§7.14 ghosts) */
-		leave_session(r, o, ev->from->full, ev->stanza);
+		leave_session(r, o, ev->from->full, 0);
 		return HOOK_HANDLED;
 	}
 	if (ev->stype != STANZA_TYPE_NONE)
