@@ -283,8 +283,9 @@ def test_reflection_history_and_occupant_id(make_server):
     d = got[0].find(q(NS_DELAY, 'delay'))
     assert d is not None and d.get('from') == rj('h'), show(got[0])
     assert oid(got[0]) == oid(mine)
-    for hist in ("<history maxchars='0'/>", "<history seconds='0'/>"
-                 if False else "<history maxstanzas='0'/>",
+    time.sleep(2.1)  # the history is now over 2 s old
+    for hist in ("<history maxchars='0'/>", "<history maxstanzas='0'/>",
+                 "<history seconds='1'/>",
                  "<history since='2999-01-01T00:00:00Z'/>"):
         c.send("<presence to='%s' type='unavailable'/>" % rj('h', 'ca'))
         pres_from(c, rj('h', 'ca'), lambda e: e.get('type') == 'unavailable')
@@ -896,6 +897,18 @@ def test_room_archive_and_stanza_ids(make_server):
     create(a, 'tmp', 'al')
     _, _, iq = room_mam(a, 'tmp')
     assert stanza_error(iq) == 'feature-not-implemented', show(iq)
+    # §7.2.12, §10.2.1: a logged room says so (170), and when it stops
+    # (171)
+    b = online(srv, 'bob')
+    r = admin(a, 'arch', "<item affiliation='member' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    p = join(b, 'arch', 'bo', "<history maxstanzas='0'/>")
+    assert '170' in codes(p), show(p)
+    r = a.iq('set', form({'mam': '0'}), to=rj('arch'))
+    assert r.get('type') == 'result', show(r)
+    m = b.wait_for(lambda e: e.tag == MESSAGE and '104' in codes(e))
+    assert '171' in codes(m), show(m)
+    assert NS_MAM not in features(info(b, rj('arch')))
 
 
 def test_moderation_and_relayed_edits(make_server):

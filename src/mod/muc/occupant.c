@@ -316,7 +316,7 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 	const char *nick = ev->to->resource, *bare = ev->from->bare;
 	struct xml_node *x = xml_node_find(ev->stanza, NS_MUC, "x");
 	struct muc_occupant *o;
-	int created = 0, aff, self_codes[4], nsc = 0;
+	int created = 0, aff, self_codes[5], nsc = 0;
 
 	if (r == NULL) {
 		/* §10.1.1: a new room; its creator owns it */
@@ -398,10 +398,12 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		send_others_to(r, o, ev->from->full);
 		{
 			struct pres_opts po = { 0 };
-			int sc[2] = { 0, 0 };
+			int sc[3] = { 0, 0, 0 }, k = 0;
 
 			if (r->cfg.whois == WHOIS_ANYONE)
-				sc[0] = 100;
+				sc[k++] = 100;
+			if (muc_archive_on(r))
+				sc[k++] = 170;
 			po.self_codes = sc;
 			broadcast(r, o, &po, ev->from->full);
 		}
@@ -426,6 +428,8 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 	r->occ[r->nocc++] = o;
 	if (r->cfg.whois == WHOIS_ANYONE)
 		self_codes[nsc++] = 100; /* §7.2.3 */
+	if (muc_archive_on(r))
+		self_codes[nsc++] = 170; /* §7.2.12: the room is logged */
 	if (created)
 		self_codes[nsc++] = 201; /* §10.1.1 */
 	self_codes[nsc] = 0;

@@ -749,6 +749,7 @@ config_apply(struct hook_ev *ev, struct muc_room *r, const struct xml_node *x,
 	const char *v;
 	int i, was_persistent = r->cfg.persistent;
 	int was_whois = r->cfg.whois, was_mo = r->cfg.members_only;
+	int was_logged = muc_archive_on(r);
 
 	*err = NULL;
 	if (form_bool(x, "muc#roomconfig_persistentroom", &c.persistent) ||
@@ -839,6 +840,8 @@ config_apply(struct hook_ev *ev, struct muc_room *r, const struct xml_node *x,
 		codes[n++] = 104;
 		if (r->cfg.whois != was_whois)
 			codes[n++] = r->cfg.whois == WHOIS_ANYONE ? 172 : 173;
+		if (muc_archive_on(r) != was_logged)
+			codes[n++] = muc_archive_on(r) ? 170 : 171;
 		codes[n] = 0;
 		if (!r->locked)
 			muc_status_message(r, codes);
