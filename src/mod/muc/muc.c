@@ -149,9 +149,9 @@ muc_out_cleanup(struct muc_out *o)
 int
 muc_out_send(struct muc_out *o, const char *to)
 {
+	static struct sbuf scratch;
 	struct session *s;
 	struct rbuf *r;
-	struct sbuf b;
 	size_t nl;
 
 	if (!o->ready) {
@@ -176,16 +176,19 @@ muc_out_send(struct muc_out *o, const char *to)
 		router_route(o->st, &o->from, NULL);
 		return 0;
 	}
+	/* spliced in a scratch buffer kept across calls: one allocation
+	 * per recipient (its rbuf), not two */
 	nl = 1 + strlen(o->st->name);
-	sbuf_init(&b);
-	sbuf_reserve(&b, o->ser.len + strlen(to) + 16);
-	sbuf_append(&b, o->ser.data, nl);
-	sbuf_puts(&b, " to='");
-	sbuf_put_xml_escaped(&b, to, strlen(to));
-	sbuf_putc(&b, '\'');
-	sbuf_append(&b, o->ser.data + nl, o->ser.len - nl);
-	r = rbuf_new(b.data, b.len);
-	sbuf_cleanup(&b);
+	sbuf_reset(&scratch);
+	sbuf_reserve(&scratch, o->ser.len + strlen(to) + 16);
+	sbuf_append(&scratch, o->ser.data, nl);
+	sbuf_puts(&scratch, " to='");
+	sbuf_put_xml_escaped(&scratch, to, strlen(to));
+	sbuf_putc(&scratch, '\'');
+	sbuf_append(&scratch, o->ser.data + nl, o->ser.len - nl);
+	r = rbuf_new(scratch.data, scratch.len);
+	if (scratch.cap > 65536)
+		sbuf_cleanup(&scratch); /* no big buffer kept for good */
 	session_send(s, o->st, &r);
 	rbuf_unref(r);
 	return 0;
