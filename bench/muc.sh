@@ -14,7 +14,7 @@ for b in ternd ternctl tern-bench; do
 done
 BUILD=$(cd "$BUILD" && pwd)
 . "$(dirname "$0")/ternd-tmp.sh"
-ternd_tmp muc "disco, ping, roster, presence" \
+ternd_tmp muc "disco, ping, roster, presence, blocking, smacks, csi" \
 "    services: [{ module: muc, domain: conference.localhost }]
     muc: { message_rate: 100000, message_burst: 100000, history_max: 0 }"
 timeout 600 "$BUILD/tern-bench" muc --rooms "$ROOMS" --occupants "$OCC" \

@@ -1112,3 +1112,26 @@ def test_gone_session_leaves_on_delivery(make_server):
         if info(a, rj('ghost')).get('type') == 'error':
             break
     assert stanza_error(info(a, rj('ghost'))) == 'item-not-found'
+
+
+def test_blocking_applies_to_room_traffic(make_server):
+    """XEP-0191 §3 with group chat: copies the room delivers straight to
+    local sessions pass the recipient's policies like routed stanzas:
+    an occupant who blocked another's occupant JID gets none of its
+    messages; the others still do."""
+    srv = muc_server(make_server)
+    a, b, c = online(srv, 'alice'), online(srv, 'bob'), online(srv, 'carol')
+    create(a, 'blk', 'al')
+    join(b, 'blk', 'bo')
+    join(c, 'blk', 'ca')
+    r = b.iq('set', "<block xmlns='urn:xmpp:blocking'><item jid='%s'/>"
+             "</block>" % rj('blk', 'al'))
+    assert r.get('type') == 'result', show(r)
+    groupchat(a, 'blk', 'blocked words', id_='x1')
+    gc_msg(a, lambda e: e.get('id') == 'x1')
+    gc_msg(c, lambda e: e.get('id') == 'x1')
+    groupchat(c, 'blk', 'fine words', id_='x2')
+    gc_msg(b, lambda e: e.get('id') == 'x2')
+    b.alive()
+    assert not [e for e in b.pending if e.get('id') == 'x1'], \
+        [show(e) for e in b.pending]

@@ -140,6 +140,31 @@ muc_out_cleanup(struct muc_out *o)
 	jid_cleanup(&o->from);
 }
 
+/* The recipient's policies (route/filter: blocking) see each copy
+ * delivered straight to a local session, as the router would show
+ * them; the session's prepared JID spares parsing the 'to'. */
+static int
+filtered(struct muc_out *o, struct session *s)
+{
+	static int id = -1;
+	struct hook_ev ev = { 0 };
+	const char *type;
+
+	if (id < 0)
+		id = hook_intern("route/filter");
+	if (s->host->hooks == NULL || !hook_has(s->host->hooks, id))
+		return 0;
+	type = xml_node_attr(o->st, "type");
+	ev.host = s->host;
+	ev.stanza = o->st;
+	ev.from = &o->from;
+	ev.to = &s->jid;
+	ev.type = type ? type : "";
+	ev.kind = o->kind;
+	ev.stype = o->stype;
+	return hook_fire_id(s->host->hooks, id, &ev) == HOOK_HANDLED;
+}
+
 /* A local session takes the bytes serialised once, with its 'to'
  * spliced in after the element name: one memcpy per recipient instead
  * of one serialisation (DESIGN: serialised once). The node carries the
@@ -161,6 +186,7 @@ muc_out_send(struct muc_out *o, const char *to)
 		xml_serialize(o->st, XML_NS_CLIENT, &o->ser);
 		if (from == NULL || jid_parse_str(&o->from, from) != 0)
 			return 0;
+		stanza_classify(o->st, &o->kind, &o->stype);
 		o->ready = 1;
 	}
 	s = o->routed ? NULL : session_find_full(to);
@@ -176,6 +202,8 @@ muc_out_send(struct muc_out *o, const char *to)
 		router_route(o->st, &o->from, NULL);
 		return 0;
 	}
+	if (filtered(o, s))
+		return 0;
 	/* spliced in a scratch buffer kept across calls: one allocation
 	 * per recipient (its rbuf), not two */
 	nl = 1 + strlen(o->st->name);

@@ -173,6 +173,8 @@ struct muc_out {
 	 * own modules must see (private messages: archive, carbons) */
 	int routed;
 	struct jid from;
+	enum stanza_kind kind;
+	enum stanza_type stype;
 };
 void muc_out_init(struct muc_out *o, struct xml_node *st);
 /* Send to one real full JID; -1 when it is a local session that is gone. */
