@@ -1135,3 +1135,26 @@ def test_blocking_applies_to_room_traffic(make_server):
     b.alive()
     assert not [e for e in b.pending if e.get('id') == 'x1'], \
         [show(e) for e in b.pending]
+
+
+def test_rooms_survive_reload(make_server):
+    """A reload (SIGHUP) rebuilds the hook tables, not the rooms: the
+    occupants stay and talk on, under the new settings (message_burst
+    lowered to 1 refuses the second of two quick messages)."""
+    import signal
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'rl', 'al')
+    join(b, 'rl', 'bo')
+    text = srv.config.read_text().replace(
+        '    services:', '    muc: { message_burst: 1, message_rate: 1 }\n'
+        '    services:')
+    srv.write_config(text)
+    start = len(srv.log)
+    srv.signal(signal.SIGHUP)
+    assert srv.wait_log('reloaded', start=start), srv.log[start:]
+    groupchat(a, 'rl', 'after reload', id_='r1')
+    assert gc_msg(b, lambda e: e.get('id') == 'r1').get('from') == \
+        rj('rl', 'al')
+    groupchat(a, 'rl', 'too soon', id_='r2')
+    assert err_of(a, 'r2') == 'resource-constraint'
