@@ -1158,3 +1158,66 @@ def test_rooms_survive_reload(make_server):
         rj('rl', 'al')
     groupchat(a, 'rl', 'too soon', id_='r2')
     assert err_of(a, 'r2') == 'resource-constraint'
+
+
+def test_odd_input_gets_errors_not_crashes(make_server):
+    """RFC 6120 §8.3 / XEP-0045 §15: malformed MUC requests get stanza
+    errors (or nothing, for presence noise) and the service goes on:
+    admin items without attributes, unknown roles and affiliations,
+    bad JIDs, forms of the wrong type, owner queries without a form,
+    subjects and invitations without content, unknown history values,
+    MAM forms with bad dates, moderation without an id."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'odd', 'al')
+    join(b, 'odd', 'bo')
+    iqs = [
+        ('set', NS_ADMIN, "<item/>"),
+        ('set', NS_ADMIN, "<item role='king' nick='bo'/>"),
+        ('set', NS_ADMIN, "<item affiliation='god' jid='x@y'/>"),
+        ('set', NS_ADMIN, "<item affiliation='member' jid='@@bad'/>"),
+        ('set', NS_ADMIN, "<item affiliation='member'/>"),
+        ('set', NS_ADMIN, "<item role='none' nick='nobody'/>"),
+        ('set', NS_ADMIN, ''),
+        ('get', NS_ADMIN, "<item affiliation='none'/>"),
+        ('get', NS_ADMIN, "<item role='none'/>"),
+        ('get', NS_ADMIN, ''),
+        ('set', NS_OWNER, ''),
+        ('set', NS_OWNER, "<x xmlns='jabber:x:data' type='result'/>"),
+        ('set', NS_OWNER, "<x xmlns='jabber:x:data' type='submit'><field "
+         "var='muc#roomconfig_whois'><value>everyone</value></field></x>"),
+        ('set', NS_OWNER, "<x xmlns='jabber:x:data' type='submit'><field "
+         "var='muc#roomconfig_persistentroom'><value>maybe</value></field>"
+         "</x>"),
+        ('set', NS_OWNER, "<x xmlns='jabber:x:data' type='submit'><field "
+         "var='muc#roomconfig_roomowners'><value>@@</value></field></x>"),
+        ('set', NS_OWNER, "<destroy jid='@@'/>"),
+        ('set', NS_MAM, "<x xmlns='jabber:x:data' type='submit'><field "
+         "var='start'><value>yesterday</value></field></x>"),
+        ('set', NS_MAM, "<set xmlns='%s'><max>-1</max></set>" % NS_RSM),
+        ('set', NS_MODERATE, "<retract xmlns='%s'/>" % NS_RETRACT),
+    ]
+    for i, (t, ns, body) in enumerate(iqs):
+        name = {NS_MODERATE: 'moderate'}.get(ns, 'query')
+        a.send("<iq type='%s' id='odd%d' to='%s'><%s xmlns='%s'>%s</%s>"
+               "</iq>" % (t, i, rj('odd'), name, ns, body, name))
+        e = a.wait_for(lambda el, i=i: el.get('id') == 'odd%d' % i)
+        assert e.get('type') == 'error', show(e)
+        stanza_error(e)
+    for st in ("<message to='%s' type='groupchat' id='m1'><subject/>"
+               "</message>" % rj('odd'),
+               "<message to='%s' id='m2'><x xmlns='%s'><invite/></x>"
+               "</message>" % (rj('odd'), NS_USER),
+               "<message to='%s' id='m3'><x xmlns='%s'><invite to='@@'/>"
+               "</x></message>" % (rj('odd'), NS_USER),
+               "<presence to='%s'><x xmlns='%s'><history maxchars='x' "
+               "maxstanzas='-5' seconds='' since='never'/></x></presence>"
+               % (rj('odd', 'bo2'), NS_MUC),
+               "<presence to='%s' type='probe'/>" % rj('odd', 'bo'),
+               "<presence to='%s' type='subscribe'/>" % rj('odd'),
+               "<iq type='result' id='stray' to='%s'/>" % rj('odd', 'al')):
+        b.send(st)
+    b.alive()
+    groupchat(a, 'odd', 'still here', id_='ok')
+    gc_msg(b, lambda e: e.get('id') == 'ok')
+    assert srv.running()
