@@ -1221,3 +1221,34 @@ def test_odd_input_gets_errors_not_crashes(make_server):
     groupchat(a, 'odd', 'still here', id_='ok')
     gc_msg(b, lambda e: e.get('id') == 'ok')
     assert srv.running()
+
+
+def test_empty_persistent_room_unloaded(make_server):
+    """An empty persistent room holds no memory (DESIGN: idle costs
+    nothing): it leaves memory with its last occupant, or at once when
+    only a disco query loaded it, and comes back from the store with its
+    subject, affiliations and (from its archive, XEP-0313) history."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'idle', 'al', persistentroom='1')
+    r = admin(a, 'idle', "<item affiliation='member' jid='bob@localhost'/>")
+    assert r.get('type') == 'result', show(r)
+    a.send("<message to='%s' type='groupchat' id='s'><subject>Kept</subject>"
+           "</message>" % rj('idle'))
+    subject(a, 'idle')
+    groupchat(a, 'idle', 'remember me', id_='h1')
+    gc_msg(a, lambda e: e.get('id') == 'h1')
+    start = len(srv.log)
+    a.send("<presence to='%s' type='unavailable'/>" % rj('idle', 'al'))
+    pres_from(a, rj('idle', 'al'), lambda e: e.get('type') == 'unavailable')
+    assert srv.wait_log('room idle unloaded', start=start)
+    start = len(srv.log)
+    assert 'muc_persistent' in features(info(b, rj('idle')))
+    assert srv.wait_log('room idle unloaded', start=start)
+    send_join(b, 'idle', 'bo')
+    p = self_pres(b, 'idle', 'bo')
+    assert item(p).get('affiliation') == 'member', show(p)
+    m = b.wait_for(lambda e: e.tag == MESSAGE)
+    assert m.findtext(q(NS_CLIENT, 'body')) == 'remember me', show(m)
+    m = subject(b, 'idle')
+    assert m.findtext(q(NS_CLIENT, 'subject')) == 'Kept', show(m)

@@ -63,14 +63,29 @@ bucket(const char *name)
 }
 
 struct muc_room *
-muc_room_find(struct muc_service *svc, const char *name)
+muc_room_loaded(struct muc_service *svc, const char *name)
 {
 	struct muc_room *r;
 
 	for (r = svc->rooms[bucket(name)]; r; r = r->next)
 		if (strcmp(r->name, name) == 0)
 			return r;
-	return muc_room_load(svc, name);
+	return NULL;
+}
+
+struct muc_room *
+muc_room_find(struct muc_service *svc, const char *name)
+{
+	struct muc_room *r = muc_room_loaded(svc, name);
+
+	if (r == NULL) {
+		r = muc_room_load(svc, name);
+		/* loaded for one stanza (disco, a join...): unloaded again
+		 * when the loop is idle unless someone entered */
+		if (r)
+			muc_room_gc_later(r);
+	}
+	return r;
 }
 
 static void
@@ -84,9 +99,7 @@ gc_later(void *arg)
 	for (svc = services; svc; svc = svc->next)
 		if (strcmp(svc->domain, at + 1) == 0)
 			break;
-	for (r = svc ? svc->rooms[bucket(jid)] : NULL; r; r = r->next)
-		if (strcmp(r->name, jid) == 0)
-			break;
+	r = svc ? muc_room_loaded(svc, jid) : NULL;
 	if (r)
 		muc_room_gc(r);
 	free(jid);

@@ -155,8 +155,10 @@ struct muc_service {
 const struct muc_cfg *muc_cfg(const struct hook_ev *ev);
 /* The service of ev->to's domain (made on first use). */
 struct muc_service *muc_service(const struct hook_ev *ev);
-/* The room of ev->to (loaded from the store if persistent), or NULL. */
+/* The room called name (loaded from the store if persistent), or NULL;
+ * muc_room_loaded only looks in memory. */
 struct muc_room *muc_room_find(struct muc_service *svc, const char *name);
+struct muc_room *muc_room_loaded(struct muc_service *svc, const char *name);
 void muc_room_link(struct muc_service *svc, struct muc_room *r);
 /* muc_room_gc when the loop is next idle, the room found again by its
  * JID then (for callers that still use r). */

@@ -57,11 +57,13 @@ set_str(char **dst, const char *v)
 	*dst = v ? xstrdup(v) : NULL;
 }
 
-struct muc_room *
-muc_room_new(struct muc_service *svc, const char *name, const char *creator)
+/* A room not in the service's table yet. */
+static struct muc_room *
+room_alloc(struct muc_service *svc, const char *name, const char *creator)
 {
 	struct muc_room *r = xcalloc(1, sizeof(*r));
 
+	r->svc = svc;
 	r->name = xstrdup(name);
 	r->jid = xasprintf("%s@%s", name, svc->domain);
 	r->creator = xstrdup(creator ? creator : "");
@@ -71,6 +73,14 @@ muc_room_new(struct muc_service *svc, const char *name, const char *creator)
 	r->cfg.whois = WHOIS_MODERATORS;
 	r->cfg.max_users = 200;
 	r->cfg.mam = 1;
+	return r;
+}
+
+struct muc_room *
+muc_room_new(struct muc_service *svc, const char *name, const char *creator)
+{
+	struct muc_room *r = room_alloc(svc, name, creator);
+
 	muc_room_link(svc, r);
 	return r;
 }
@@ -381,30 +391,24 @@ aff_cb(void *ud, const char *key, const char *val, size_t len)
 	return 0;
 }
 
-struct muc_room *
-muc_room_load(struct muc_service *svc, const char *name)
+/* A stored room's document (configuration, subject) as an unlinked
+ * room, or NULL. */
+static struct muc_room *
+room_parse(
+    struct muc_service *svc, const char *name, const char *val, size_t len)
 {
 	struct muc_room *r;
 	struct xml_node *n, *s;
-	struct aff_load al;
-	char *val = NULL, *prefix;
 	const char *v;
-	size_t len = 0;
 	int i;
 
-	if (store_map_get(svc->domain, "", MUC_ROOMS_STORE, name, &val, &len) !=
-	    0) {
-		free(val);
-		return NULL;
-	}
 	n = xml_parse_element(val, len);
-	free(val);
 	if (n == NULL) {
 		log_warn(
 		    "muc %s: stored room %s does not parse", svc->domain, name);
 		return NULL;
 	}
-	r = muc_room_new(svc, name, xml_node_attr(n, "creator"));
+	r = room_alloc(svc, name, xml_node_attr(n, "creator"));
 	r->cfg.persistent = 1;
 	set_str(&r->cfg.name, xml_node_attr(n, "name"));
 	set_str(&r->cfg.desc, xml_node_attr(n, "desc"));
@@ -431,6 +435,27 @@ muc_room_load(struct muc_service *svc, const char *name)
 		set_str(&r->subject_nick, xml_node_attr(s, "nick"));
 	}
 	xml_node_free(n);
+	return r;
+}
+
+struct muc_room *
+muc_room_load(struct muc_service *svc, const char *name)
+{
+	struct muc_room *r;
+	struct aff_load al;
+	char *val = NULL, *prefix;
+	size_t len = 0;
+
+	if (store_map_get(svc->domain, "", MUC_ROOMS_STORE, name, &val, &len) !=
+	    0) {
+		free(val);
+		return NULL;
+	}
+	r = room_parse(svc, name, val, len);
+	free(val);
+	if (r == NULL)
+		return NULL;
+	muc_room_link(svc, r);
 	prefix = xasprintf("%s/", name);
 	al.r = r;
 	al.skip = strlen(prefix);
@@ -460,31 +485,57 @@ muc_room_gc(struct muc_room *r)
 {
 	if (r->nocc > 0)
 		return;
-	if (r->cfg.persistent && !r->locked)
-		return; /* stays (with its history while ternd runs) */
+	if (r->cfg.persistent && !r->locked) {
+		/* kept in the store (its history in its archive): an empty
+		 * room holds no memory, it is loaded again when addressed */
+		log_debug("muc %s: room %s unloaded", r->svc->domain, r->name);
+		muc_room_unlink(r);
+		muc_room_free(r);
+		return;
+	}
 	log_debug("muc %s: room %s ends with its last occupant", r->svc->domain,
 	    r->name);
 	muc_room_destroy(r);
+}
+
+struct each_ctx {
+	struct muc_service *svc;
+	void (*cb)(void *ud, struct muc_room *r);
+	void *ud;
+};
+
+static int
+each_stored(void *ud, const char *key, const char *val, size_t len)
+{
+	struct each_ctx *c = ud;
+	struct muc_room *r;
+
+	if (muc_room_loaded(c->svc, key))
+		return 0; /* listed already */
+	r = room_parse(c->svc, key, val, len);
+	if (r) {
+		c->cb(c->ud, r);
+		muc_room_free(r);
+	}
+	return 0;
 }
 
 void
 muc_rooms_each(
     struct muc_service *svc, void (*cb)(void *ud, struct muc_room *r), void *ud)
 {
-	struct keys k = { 0 };
+	struct each_ctx c = { svc, cb, ud };
 	struct muc_room *r, *next;
 	size_t i;
 
-	/* stored rooms come into memory first (listing them is rare) */
-	store_map_list(svc->domain, "", MUC_ROOMS_STORE, key_cb, &k);
-	for (i = 0; i < k.n; i++)
-		muc_room_find(svc, k.v[i]);
-	keys_free(&k);
 	for (i = 0; i < MUC_BUCKETS; i++)
 		for (r = svc->rooms[i]; r; r = next) {
 			next = r->next;
 			cb(ud, r);
 		}
+	/* the stored rooms that are not loaded: their documents only, for
+	 * the time of the call */
+	store_map_list(svc->domain, "", MUC_ROOMS_STORE, each_stored, &c);
 }
 
 struct count_ctx {
