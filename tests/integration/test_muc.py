@@ -1252,3 +1252,35 @@ def test_empty_persistent_room_unloaded(make_server):
     assert m.findtext(q(NS_CLIENT, 'body')) == 'remember me', show(m)
     m = subject(b, 'idle')
     assert m.findtext(q(NS_CLIENT, 'subject')) == 'Kept', show(m)
+
+
+def test_voice_request(make_server):
+    """§8.6: a visitor of a moderated room asks for voice with a
+    muc#request form; the moderators get the form (with the nick and
+    the real JID); a moderator's submitted answer with request_allow
+    makes the visitor a participant; a participant asking is a
+    bad-request."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'vr', 'al', moderatedroom='1')
+    join(b, 'vr', 'bo')
+    req = ("<message to='%s' id='%%s'><x xmlns='%s' type='submit'><field "
+           "var='FORM_TYPE'><value>%s#request</value></field><field "
+           "var='muc#role'><value>participant</value></field></x></message>"
+           % (rj('vr'), NS_XDATA, NS_MUC))
+    b.send(req % 'vq')
+    m = a.wait_for(lambda e: e.tag == MESSAGE and e.find(
+        q(NS_XDATA, 'x')) is not None)
+    vals = {f.get('var'): f.findtext(q(NS_XDATA, 'value'))
+            for f in m.iter(q(NS_XDATA, 'field'))}
+    assert vals['muc#roomnick'] == 'bo' and \
+        vals['muc#jid'] == 'bob@localhost', show(m)
+    a.send("<message to='%s'><x xmlns='%s' type='submit'><field var="
+           "'FORM_TYPE'><value>%s#request</value></field><field var="
+           "'muc#roomnick'><value>bo</value></field><field var="
+           "'muc#request_allow'><value>true</value></field></x></message>"
+           % (rj('vr'), NS_XDATA, NS_MUC))
+    pres_from(b, rj('vr', 'bo'),
+              lambda e: item(e).get('role') == 'participant')
+    b.send(req % 'vq2')
+    assert err_of(b, 'vq2') == 'bad-request'

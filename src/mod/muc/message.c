@@ -366,7 +366,100 @@ decline(struct hook_ev *ev, struct muc_room *r, struct xml_node *d)
 	jid_cleanup(&j);
 }
 
-/* A message to room@service (§7.4, §7.8, §8.1). */
+#define FORM_REQUEST "http://jabber.org/protocol/muc#request"
+
+static const char *
+form_get(const struct xml_node *x, const char *var)
+{
+	struct xml_node *f;
+
+	for (f = xml_node_first_el(x); f; f = xml_node_next_el(f)) {
+		const char *v = xml_node_attr(f, "var");
+		struct xml_node *val;
+
+		if (v == NULL || strcmp(v, var) != 0)
+			continue;
+		val = xml_node_find(f, NULL, "value");
+		return val ? xml_node_text_get(val) : "";
+	}
+	return NULL;
+}
+
+static int
+form_is(const struct xml_node *x, const char *type)
+{
+	const char *t = form_get(x, "FORM_TYPE");
+
+	return t && strcmp(t, type) == 0;
+}
+
+static void
+req_field(struct xml_node *x, const char *var, const char *type,
+    const char *label, const char *val)
+{
+	struct xml_node *f = xml_node_child(x, NULL, "field");
+
+	xml_node_set_attr(f, "var", var);
+	xml_node_set_attr(f, "type", type);
+	if (label)
+		xml_node_set_attr(f, "label", label);
+	xml_node_text(xml_node_child(f, NULL, "value"), val, strlen(val));
+}
+
+/* §8.6: a visitor asks for voice (the room sends the moderators a form);
+ * a moderator's submitted form with muc#request_allow grants it. */
+static void
+voice_request(struct hook_ev *ev, struct muc_room *r, struct xml_node *x)
+{
+	struct muc_occupant *o = muc_occ_by_jid(r, ev->from->full), *t;
+	const char *type = xml_node_attr(x, "type");
+	const char *allow = form_get(x, "muc#request_allow");
+	const char *nick = form_get(x, "muc#roomnick");
+	struct muc_out out;
+	struct xml_node *m, *f;
+	size_t i, j;
+
+	if (o == NULL) {
+		muc_error(
+		    ev, "modify", "not-acceptable", "You are not in the room");
+		return;
+	}
+	if (o->role == ROLE_MODERATOR && nick && allow) {
+		/* the approval */
+		t = muc_occ_by_nick(r, nick);
+		if ((strcmp(allow, "1") == 0 || strcmp(allow, "true") == 0) &&
+		    t && t->role == ROLE_VISITOR) {
+			t->role = ROLE_PARTICIPANT;
+			muc_broadcast_presence(r, t, NULL);
+		}
+		return;
+	}
+	if (o->role != ROLE_VISITOR || (type && strcmp(type, "submit") != 0)) {
+		muc_error(
+		    ev, "modify", "bad-request", "Only visitors ask for voice");
+		return;
+	}
+	m = xml_node_new(XML_NS_CLIENT, "message");
+	xml_node_set_attr(m, "from", r->jid);
+	f = xml_node_child(m, NS_XDATA, "x");
+	xml_node_set_attr(f, "type", "form");
+	xml_node_text(xml_node_child(f, NULL, "title"), "Voice request", 13);
+	req_field(f, "FORM_TYPE", "hidden", NULL, FORM_REQUEST);
+	req_field(
+	    f, "muc#role", "list-single", "Requested role", "participant");
+	req_field(f, "muc#jid", "jid-single", "User ID", ev->from->bare);
+	req_field(f, "muc#roomnick", "text-single", "Room nickname", o->nick);
+	req_field(f, "muc#request_allow", "boolean", "Grant voice?", "false");
+	muc_out_init(&out, m);
+	for (i = 0; i < r->nocc; i++)
+		if (r->occ[i]->role == ROLE_MODERATOR)
+			for (j = 0; j < r->occ[i]->nsess; j++)
+				muc_out_send(&out, r->occ[i]->sess[j].jid);
+	muc_out_cleanup(&out);
+	xml_node_free(m);
+}
+
+/* A message to room@service (§7.4, §7.8, §8.1, §8.6). */
 enum hook_ret
 muc_message(struct hook_ev *ev)
 {
@@ -391,6 +484,11 @@ muc_message(struct hook_ev *ev)
 		}
 		if (x && xml_node_find(x, NULL, "decline")) {
 			decline(ev, r, xml_node_find(x, NULL, "decline"));
+			return HOOK_HANDLED;
+		}
+		x = xml_node_find(ev->stanza, NS_XDATA, "x");
+		if (x && form_is(x, FORM_REQUEST)) {
+			voice_request(ev, r, x);
 			return HOOK_HANDLED;
 		}
 		muc_error(ev, "modify", "bad-request",
