@@ -196,6 +196,7 @@ muc_out_send(struct muc_out *o, const char *to)
 		const char *from = xml_node_attr(o->st, "from");
 
 		xml_node_set_attr(o->st, "to", NULL);
+		sbuf_reset(&o->ser);
 		xml_serialize(o->st, XML_NS_CLIENT, &o->ser);
 		if (from == NULL || jid_parse_str(&o->from, from) != 0)
 			return 0;
