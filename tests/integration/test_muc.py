@@ -1284,3 +1284,28 @@ def test_voice_request(make_server):
               lambda e: item(e).get('role') == 'participant')
     b.send(req % 'vq2')
     assert err_of(b, 'vq2') == 'bad-request'
+
+
+def test_join_again_from_the_same_session(make_server):
+    """§7.2: a session already in the room that sends a join presence
+    again (a client that reconnected before the room learnt it had
+    gone) gets the whole entry again: the others' presence, its own with
+    110, the history and the subject; the others see no new occupant."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'again', 'al')
+    join(b, 'again', 'bo')
+    groupchat(a, 'again', 'before', id_='h')
+    gc_msg(b, lambda e: e.get('id') == 'h')
+    a.alive()
+    a.pending.clear()
+    send_join(b, 'again', 'bo')
+    pres_from(b, rj('again', 'al'))
+    p = self_pres(b, 'again', 'bo')
+    assert p.get('type') is None, show(p)
+    m = b.wait_for(lambda e: e.tag == MESSAGE)
+    assert m.findtext(q(NS_CLIENT, 'body')) == 'before', show(m)
+    subject(b, 'again')
+    a.alive()
+    assert not [e for e in a.pending if e.tag == PRESENCE], \
+        [show(e) for e in a.pending]

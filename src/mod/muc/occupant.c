@@ -308,6 +308,30 @@ send_others_to(
 	}
 }
 
+/* A session that is in the room already (another of a multi-session
+ * nick, or one entering again after a reconnection its room never
+ * heard of) gets the room as on a first entry: the others' presence,
+ * its own (110), the history and the subject; the others see nothing
+ * new. */
+static void
+enter_again(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o)
+{
+	struct xml_node *x = xml_node_find(ev->stanza, NS_MUC, "x");
+	struct pres_opts po = { 0 };
+	int sc[3] = { 0, 0, 0 }, k = 0;
+
+	send_others_to(r, o, ev->from->full);
+	if (r->cfg.whois == WHOIS_ANYONE)
+		sc[k++] = 100;
+	if (muc_archive_on(r))
+		sc[k++] = 170;
+	po.self_codes = sc;
+	broadcast(r, o, &po, ev->from->full);
+	muc_send_history(
+	    r, ev->from->full, x ? xml_node_find(x, NS_MUC, "history") : NULL);
+	muc_send_subject(r, ev->from->full);
+}
+
 /* §7.2: enter room r (NULL: create it) as nick. */
 static void
 join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
@@ -395,21 +419,7 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		}
 		o->sess = xrealloc(o->sess, (o->nsess + 1) * sizeof(*o->sess));
 		o->sess[o->nsess++].jid = xstrdup(ev->from->full);
-		send_others_to(r, o, ev->from->full);
-		{
-			struct pres_opts po = { 0 };
-			int sc[3] = { 0, 0, 0 }, k = 0;
-
-			if (r->cfg.whois == WHOIS_ANYONE)
-				sc[k++] = 100;
-			if (muc_archive_on(r))
-				sc[k++] = 170;
-			po.self_codes = sc;
-			broadcast(r, o, &po, ev->from->full);
-		}
-		muc_send_history(r, ev->from->full,
-		    x ? xml_node_find(x, NS_MUC, "history") : NULL);
-		muc_send_subject(r, ev->from->full);
+		enter_again(ev, r, o);
 		return;
 	}
 	o = xcalloc(1, sizeof(*o));
@@ -540,6 +550,11 @@ muc_presence(struct hook_ev *ev)
 		return HOOK_HANDLED;
 	}
 	keep_presence(o, ev->stanza); /* §7.7 */
+	if (xml_node_find(ev->stanza, NS_MUC, "x")) {
+		/* a join from a session already in: it enters again */
+		enter_again(ev, r, o);
+		return HOOK_HANDLED;
+	}
 	muc_broadcast_presence(r, o, NULL);
 	return HOOK_HANDLED;
 }
