@@ -170,6 +170,8 @@ struct bopts {
 	int conc, total, keep, pairs, window, users, contacts;
 	double hold, duration, rate, timeout, op_timeout;
 	int sm, carbons, second_resource, mam, no_prime, queries;
+	int rooms, occupants;
+	const char *muc; /* group chat service domain */
 	int verbose;
 };
 

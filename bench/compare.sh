@@ -30,7 +30,7 @@
 #             archive size of the mam case per server [100000/DIV]
 #   WORKDIR   where the temp dir is made [/dev/shm if writable, else /tmp]
 #   ONLY      run only these cases, e.g. "idle idle-plain" [all:
-#             idle login msg msg-sm-carbons msg-mam msg-1000 presence mam
+#             idle login msg msg-sm-carbons msg-mam msg-1000 presence muc mam
 #             idle-plain login-plain]
 #   KEEP      1: keep the temp dir (its path is printed) [0]
 set -eu
@@ -347,7 +347,7 @@ phase() {
 	done
 }
 
-MAIN_CASES="login msg msg-sm-carbons msg-mam msg-1000 presence mam"
+MAIN_CASES="login msg msg-sm-carbons msg-mam msg-1000 presence muc mam"
 ALL_CASES="idle $MAIN_CASES idle-plain login-plain"
 # The cases of ALL_CASES that ONLY asks for (all when ONLY is empty).
 only() {

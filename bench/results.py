@@ -65,6 +65,10 @@ METRICS = [
     ("MAM", "page filtered by with, p50 (ms)", "mam", "with_ms_p50", False,
      "≤ 5"),
     ("MAM", "first page of 50, p99 (ms)", "mam", "first_ms_p99", False, "—"),
+    ("Group chat", "groupchat copies delivered/s (10 rooms x 50, 10 in "
+     "flight per room)", "muc", "delivered_per_s", True, "—"),
+    ("Group chat", "server CPU us per delivered groupchat copy", "muc",
+     "server_cpu_us_per_delivery", False, "≤ 1/3 of the best other"),
     ("Presence", "presence cycles/s (100 users, 10 contacts each)",
      "presence", "cycles_per_s", True, "—"),
     ("Presence", "server CPU ms per cycle", "presence",
@@ -81,6 +85,8 @@ CASES = [
     ("msg-mam", "msg -p 50 -w 10 --duration 10 --mam (MAM preferences default='always')"),
     ("msg-1000", "msg -p 50 --rate 1000 --duration 10"),
     ("presence", "presence -u 100 -r 10 --duration 10"),
+    ("muc", "muc --rooms 10 --occupants 50 -w 10 --duration 10 (instant "
+     "rooms, one speaker each)"),
     ("mam", "mam -n 100000 --queries 50 (a fresh user pair per run)"),
 ]
 

@@ -21,7 +21,8 @@
 #   OUT       file collecting the JSON lines [bench/results-$NAME.jsonl]
 #   CORE      CPU the generator is pinned to [1]
 #   CASES     the case labels to run, space separated [all of them:
-#             login idle msg msg-sm-carbons msg-mam msg-1000 presence mam, and
+#             login idle msg msg-sm-carbons msg-mam msg-1000 presence muc
+#             mam, and
 #             login-plain idle-plain when PLAIN_PORT is set]
 #   RUN_FIRST number of the first run, for a caller that runs one case
 #             at a time on a freshly started server [1]
@@ -49,7 +50,7 @@ TB=${TB:-build/tern-bench}
 OUT=${OUT:-bench/results-$NAME.jsonl}
 CORE=${CORE:-1}
 PLAIN_PORT=${PLAIN_PORT:-}
-CASES=${CASES:-login idle msg msg-sm-carbons msg-mam msg-1000 presence mam${PLAIN_PORT:+ login-plain idle-plain}}
+CASES=${CASES:-login idle msg msg-sm-carbons msg-mam msg-1000 presence muc mam${PLAIN_PORT:+ login-plain idle-plain}}
 RUN_FIRST=${RUN_FIRST:-1}
 APPEND=${APPEND:-0}
 SUMMARY=${SUMMARY:-1}
@@ -122,6 +123,7 @@ run msg-sm-carbons msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --sm --
 run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam
 run msg-1000  msg --port "$PORT" -p 50 --rate 1000 --duration "$DURATION"
 run presence  presence --port "$PORT" -u 100 -r 10 --duration "$DURATION"
+run muc       muc --port "$PORT" --rooms 10 --occupants "$(s 50)" -w 10 --duration "$DURATION"
 run mam       mam --port "$PORT" -n "${MAM_N:-$(s 100000)}" --queries 50 --timeout 600 ${MAM_ARGS:-}
 if [ -n "$PLAIN_PORT" ]; then
 	run login-plain login --port "$PLAIN_PORT" --no-tls -c 50 -n "$(s 2000)"

@@ -1327,6 +1327,307 @@ scen_mam(void)
 }
 
 /* ---- options ---- */
+/* ---- muc ---- */
+/*
+ * R rooms of O occupants (user i+1 is occupant i % O of room i / O). The
+ * first occupant of each room creates it (an instant room: the empty
+ * muc#owner form) and speaks: W groupchat messages in flight (closed
+ * loop, its own reflected copy completes one, XEP-0045 §7.4) or --rate
+ * in total (open loop). Every copy an occupant receives is a delivery;
+ * the server's CPU is divided by them.
+ */
+static struct {
+	unsigned rooms, occ;
+	char muc[256];
+	unsigned ready; /* sessions in their room */
+	int running, measuring;
+	unsigned long delivered, sent, lost;
+	uint32_t *seq, *inflight; /* per room: its speaker's */
+	unsigned char *configured;
+	struct bsamples lat;
+	uint64_t born;
+	double t0, rate;
+	unsigned long scheduled;
+	unsigned rr;
+	int tfd;
+	ev_io tick;
+} mu;
+
+/* A <status code='N'/> anywhere in the element (either quote). */
+static int
+muc_has_code(const char *e, size_t n, const char *code)
+{
+	char a[24], b[24];
+
+	snprintf(a, sizeof(a), "code='%s'", code);
+	snprintf(b, sizeof(b), "code=\"%s\"", code);
+	return memmem(e, n, a, strlen(a)) != NULL ||
+	    memmem(e, n, b, strlen(b)) != NULL;
+}
+
+static void
+muc_room_jid(unsigned room, char *out, size_t n)
+{
+	snprintf(out, n, "%sroom%u@%s", bo.prefix, room, mu.muc);
+}
+
+static void
+muc_join(unsigned i)
+{
+	struct bconn *c = ss.c[i];
+	char room[300];
+
+	if (c == NULL)
+		return;
+	muc_room_jid(i / mu.occ, room, sizeof(room));
+	bc_sendf(c, "<presence to='%s/n%u'><x xmlns='http://jabber.org/"
+	    "protocol/muc'><history maxstanzas='0'/></x></presence>", room, i);
+}
+
+static void
+muc_send(unsigned room, uint64_t t_ns)
+{
+	struct bconn *c = ss.c[room * mu.occ];
+	char to[300], buf[600];
+	int n;
+
+	if (c == NULL || c->state != BC_READY)
+		return;
+	muc_room_jid(room, to, sizeof(to));
+	n = snprintf(buf, sizeof(buf), "<message to='%s' type='groupchat' "
+	    "id='g%u-%u'><body>tb %u %u %llu</body></message>", to, room,
+	    mu.seq[room], room, mu.seq[room], (unsigned long long)t_ns);
+	mu.seq[room]++;
+	mu.inflight[room]++;
+	if (mu.measuring) {
+		mu.sent++;
+		n_ops++;
+	}
+	bc_send_stanza(c, buf, (size_t)n);
+}
+
+static void
+muc_stanza(struct bconn *c, const char *e, size_t n)
+{
+	unsigned i = (unsigned)c->role, room = i / mu.occ, r, seq;
+	char type[16], text[128];
+	unsigned long long t;
+	const char *b;
+	size_t bn;
+
+	if (bx_attr(e, n, "type", type, sizeof(type)) == 0 &&
+	    strcmp(type, "error") == 0) {
+		record_error(bx_is(e, n, "presence") ? "room entry refused" :
+		    "groupchat message refused");
+		return;
+	}
+	if (bx_is(e, n, "presence")) {
+		/* the self-presence (110) ends the entry (§7.2.2) */
+		if (!muc_has_code(e, n, "110"))
+			return;
+		if (i % mu.occ == 0 && !mu.configured[room] &&
+		    muc_has_code(e, n, "201")) {
+			char to[300];
+
+			muc_room_jid(room, to, sizeof(to));
+			bc_sendf(c, "<iq type='set' id='cfg%u' to='%s'><query "
+			    "xmlns='http://jabber.org/protocol/muc#owner'><x "
+			    "xmlns='jabber:x:data' type='submit'/></query>"
+			    "</iq>", room, to);
+			return;
+		}
+		mu.configured[room] = 1;
+		mu.ready++;
+		check();
+		return;
+	}
+	if (bx_is(e, n, "iq")) {
+		char id[32];
+
+		if (bx_attr(e, n, "id", id, sizeof(id)) == 0 &&
+		    strncmp(id, "cfg", 3) == 0) {
+			mu.configured[room] = 1;
+			mu.ready++;
+			check();
+		}
+		return;
+	}
+	if (!bx_is(e, n, "message") || bx_find(e, n, "body", &b, &bn) < 0 ||
+	    bx_text(b, bn, text, sizeof(text)) < 0 ||
+	    sscanf(text, "tb %u %u %llu", &r, &seq, &t) != 3 ||
+	    r != room || t < mu.born)
+		return;
+	if (mu.measuring) {
+		mu.delivered++;
+		bs_add(&mu.lat, (double)(bc_now_ns() - t) / 1e6);
+	}
+	if (i % mu.occ != 0)
+		return;
+	/* the speaker's own copy: that message went round */
+	if (mu.inflight[room] > 0)
+		mu.inflight[room]--;
+	if (mu.running && mu.rate <= 0)
+		muc_send(room, bc_now_ns());
+	check();
+}
+
+static void
+muc_tick(struct ev_loop *loop, ev_io *w, int revents)
+{
+	double now = bc_now();
+	uint64_t t0ns = bc_now_ns() - (uint64_t)((now - mu.t0) * 1e9);
+	uint64_t expirations;
+	unsigned long due;
+
+	(void)loop;
+	(void)revents;
+	if (read(w->fd, &expirations, sizeof(expirations)) < 0 || !mu.running)
+		return;
+	due = (unsigned long)((now - mu.t0) * mu.rate);
+	while (mu.scheduled < due) {
+		muc_send(mu.rr++ % mu.rooms, t0ns + (uint64_t)(
+		    (double)mu.scheduled / mu.rate * 1e9));
+		mu.scheduled++;
+	}
+}
+
+static int
+muc_creators_in(void)
+{
+	return mu.ready >= mu.rooms;
+}
+
+static int
+muc_all_in(void)
+{
+	return mu.ready >= mu.rooms * mu.occ;
+}
+
+static int
+muc_drained(void)
+{
+	for (unsigned r = 0; r < mu.rooms; r++)
+		if (mu.inflight[r] > 0 && ss.c[r * mu.occ] != NULL)
+			return 0;
+	return 1;
+}
+
+static int
+scen_muc(void)
+{
+	unsigned total;
+	struct window w;
+	struct bresult r;
+
+	mu.rooms = bo.rooms > 0 ? (unsigned)bo.rooms : 10;
+	mu.occ = bo.occupants > 0 ? (unsigned)bo.occupants : 10;
+	snprintf(mu.muc, sizeof(mu.muc), "%s", bo.muc ? bo.muc : "");
+	if (mu.muc[0] == '\0')
+		snprintf(mu.muc, sizeof(mu.muc), "conference.%s", bo.domain);
+	mu.rate = bo.rate;
+	mu.born = bc_now_ns();
+	total = mu.rooms * mu.occ;
+	if (bs_provision(1, total) < 0)
+		return -1;
+	ss_init(total);
+	for (unsigned i = 0; i < total; i++) {
+		ss.user[i] = i + 1;
+		snprintf(ss.res[i], sizeof(ss.res[i]), "muc");
+	}
+	ss.stanza = muc_stanza;
+	mu.seq = bx_calloc(mu.rooms, sizeof(*mu.seq));
+	mu.inflight = bx_calloc(mu.rooms, sizeof(*mu.inflight));
+	mu.configured = bx_calloc(mu.rooms, 1);
+	if (ss_login() < 0)
+		goto out_fail;
+	for (unsigned room = 0; room < mu.rooms; room++)
+		muc_join(room * mu.occ);
+	if (run_phase("creating rooms", bo.timeout, muc_creators_in) < 0)
+		goto out_fail;
+	for (unsigned i = 0; i < total; i++)
+		if (i % mu.occ != 0)
+			muc_join(i);
+	if (run_phase("entering rooms", bo.timeout, muc_all_in) < 0)
+		goto out_fail;
+	fprintf(stderr, "tern-bench: %u rooms of %u occupants\n", mu.rooms,
+	    mu.occ);
+	mu.running = 1;
+	mu.t0 = bc_now();
+	if (mu.rate > 0) {
+		double iv = fmax(1.0 / mu.rate, 50e-6);
+		struct itimerspec its = { 0 };
+
+		mu.tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+		    TFD_CLOEXEC);
+		if (mu.tfd < 0) {
+			perror("tern-bench: timerfd_create");
+			goto out_fail;
+		}
+		its.it_interval.tv_sec = (time_t)iv;
+		its.it_interval.tv_nsec = (long)((iv - (double)(time_t)iv) *
+		    1e9);
+		its.it_value = its.it_interval;
+		timerfd_settime(mu.tfd, 0, &its, NULL);
+		ev_io_init(&mu.tick, muc_tick, mu.tfd, EV_READ);
+		ev_io_start(bloop, &mu.tick);
+	} else {
+		for (unsigned room = 0; room < mu.rooms; room++)
+			for (int k = 0; k < bo.window; k++)
+				muc_send(room, bc_now_ns());
+	}
+	run_for(1.0); /* warm-up */
+	mu.measuring = 1;
+	window_start(&w);
+	run_for(bo.duration);
+	mu.measuring = 0;
+	window_stop(&w);
+	mu.running = 0;
+	if (mu.rate > 0) {
+		ev_io_stop(bloop, &mu.tick);
+		close(mu.tfd);
+	}
+	deadline = bc_now() + 10.0;
+	if (run_phase("draining messages", 5.0, muc_drained) < 0) {
+		for (unsigned room = 0; room < mu.rooms; room++)
+			mu.lost += mu.inflight[room];
+		if (mu.lost > 0)
+			record_errors("messages not reflected within 5 s",
+			    mu.lost);
+	}
+	br_begin(&r, "muc");
+	br_str(&r, "mode", "mode", mu.rate > 0 ? "open loop" : "closed loop");
+	br_num(&r, "rooms", "rooms", mu.rooms, 0);
+	br_num(&r, "occupants", "occupants per room", mu.occ, 0);
+	if (mu.rate > 0)
+		br_num(&r, "offered_per_s", "offered msgs/s", mu.rate, 0);
+	else
+		br_num(&r, "window", "in flight per room", bo.window, 0);
+	br_num(&r, "sent", "groupchat messages sent in window",
+	    (double)mu.sent, 0);
+	br_num(&r, "msgs_per_s", "groupchat messages/s",
+	    (double)mu.sent / (w.t1 - w.t0), 1);
+	br_num(&r, "delivered_per_s", "copies delivered/s",
+	    (double)mu.delivered / (w.t1 - w.t0), 1);
+	br_num(&r, "latency_ms_p50", "latency p50 (ms)", bs_pct(&mu.lat, 50),
+	    3);
+	br_num(&r, "latency_ms_p99", "latency p99 (ms)", bs_pct(&mu.lat, 99),
+	    3);
+	if (w.p0.ok && w.p1.ok && mu.delivered > 0)
+		br_num(&r, "server_cpu_us_per_delivery",
+		    "server CPU per delivered copy (us)",
+		    window_cpu(&w) * 1e6 / (double)mu.delivered, 3);
+	window_report(&r, &w);
+	report_errors(&r);
+	br_end(&r);
+	ss_teardown();
+	return 0;
+out_fail:
+	fprintf(stderr, "tern-bench: muc: set-up failed\n");
+	print_errors();
+	ss_teardown();
+	return -1;
+}
+
 static void
 usage(FILE *f)
 {
@@ -1338,6 +1639,7 @@ usage(FILE *f)
 "  msg       P pairs exchange 1:1 chat messages to the bare JID\n"
 "  presence  U users with R contacts cycle offline/online\n"
 "  mam       fill an archive with N messages, time XEP-0313 pages\n"
+"  muc       R rooms of O occupants, one speaker each; groupchat copies\n"
 "connection:\n"
 "  --host ADDR         server address (127.0.0.1)\n"
 "  --port PORT         c2s port (5222)\n"
@@ -1361,13 +1663,17 @@ usage(FILE *f)
 "  -n N                login: logins (1000); mam: messages (100000)\n"
 "  -k N                idle: sessions (10000)\n"
 "  -p N                msg: pairs (50)\n"
-"  -w N                msg: messages in flight per sender (10)\n"
+"  -w N                msg: messages in flight per sender, muc: per\n"
+"                      room (10)\n"
 "  -u N                users (login: min(C,N); presence: 100)\n"
 "  -r N                presence: contacts per user (10)\n"
-"  --rate R            msg: open loop at R msgs/s in total\n"
+"  --rate R            msg, muc: open loop at R msgs/s in total\n"
 "  --duration S        msg, presence: measured seconds (10)\n"
 "  --hold S            idle: seconds to hold the sessions (10)\n"
 "  --queries N         mam: queries of each kind (50)\n"
+"  --rooms R           muc: rooms (10)\n"
+"  --occupants O       muc: occupants per room (10)\n"
+"  --muc DOMAIN        muc: the group chat service (conference.DOMAIN)\n"
 "  --sm                XEP-0198 stream management with acks\n"
 "  --carbons           XEP-0280 message carbons\n"
 "  --second-resource   msg: a second resource per user\n"
@@ -1432,7 +1738,8 @@ enum {
 	O_HOST = 256, O_PORT, O_DOMAIN, O_DIRECT, O_NOTLS, O_REMOTE, O_MECH, O_USERS,
 	O_PASSWORD, O_PROVISION, O_TERNCTL, O_CONFIG, O_PROVCMD, O_SRC,
 	O_PID, O_RATE, O_DURATION, O_HOLD, O_QUERIES, O_SM, O_CARBONS,
-	O_SECOND, O_MAM, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT,
+	O_SECOND, O_MAM, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT, O_ROOMS,
+	O_OCCUPANTS, O_MUC,
 };
 
 static const struct option longopts[] = {
@@ -1455,6 +1762,9 @@ static const struct option longopts[] = {
 	{ "duration", required_argument, NULL, O_DURATION },
 	{ "hold", required_argument, NULL, O_HOLD },
 	{ "queries", required_argument, NULL, O_QUERIES },
+	{ "rooms", required_argument, NULL, O_ROOMS },
+	{ "occupants", required_argument, NULL, O_OCCUPANTS },
+	{ "muc", required_argument, NULL, O_MUC },
 	{ "sm", no_argument, NULL, O_SM },
 	{ "carbons", no_argument, NULL, O_CARBONS },
 	{ "second-resource", no_argument, NULL, O_SECOND },
@@ -1556,6 +1866,16 @@ parse_args(int argc, char **argv, const char **scenario)
 			break;
 		case O_HOLD:
 			bo.hold = num_arg("--hold", optarg, 0, 86400);
+			break;
+		case O_ROOMS:
+			bo.rooms = (int)num_arg("--rooms", optarg, 1, 1e5);
+			break;
+		case O_OCCUPANTS:
+			bo.occupants = (int)num_arg("--occupants", optarg, 1,
+			    1e5);
+			break;
+		case O_MUC:
+			bo.muc = optarg;
 			break;
 		case O_QUERIES:
 			bo.queries = (int)num_arg("--queries", optarg, 1, 1e6);
@@ -1664,6 +1984,8 @@ main(int argc, char **argv)
 		rc = scen_presence();
 	} else if (strcmp(scenario, "mam") == 0) {
 		rc = scen_mam();
+	} else if (strcmp(scenario, "muc") == 0) {
+		rc = scen_muc();
 	} else {
 		fprintf(stderr, "tern-bench: unknown scenario '%s'\n",
 		    scenario);

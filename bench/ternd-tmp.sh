@@ -1,10 +1,11 @@
 # bench/ternd-tmp.sh: sourced by bench scripts. ternd_tmp NAME MODULES
-# starts a throw-away ternd (self-signed certificate, SQLite store, a free
+# [HOST_YAML] (more lines under the host, e.g. services:) starts a throw-away ternd (self-signed certificate, SQLite store, a free
 # loopback port, limits raised for load) in a temp dir that is removed on
 # exit; sets DIR, PORT and PID. Needs BUILD (absolute) with ternd.
 ternd_tmp() {
 	name=$1
 	modules=$2
+	host_yaml=${3:-}
 	DIR=$(mktemp -d "/tmp/tern-bench-$name.XXXXXX")
 	PID=
 	trap 'ternd_tmp_cleanup' EXIT INT TERM
@@ -24,6 +25,7 @@ listeners:
 hosts:
   - name: localhost
     modules: [$modules]
+$host_yaml
 EOC
 	(cd "$DIR" && exec "$BUILD/ternd" -c tern.yml > ternd.log 2>&1) &
 	PID=$!

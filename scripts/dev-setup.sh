@@ -44,7 +44,9 @@ hosts:
               blocking, last, vcard, private, register, smacks,
               carbons, mam, csi, push, pep, avatar, bookmarks, adhoc,
               host_meta]
+    # group chat (docs/operations.md, "Group chat") and file upload
     services:
+      - { module: muc, domain: conference.localhost }
       - { module: upload, domain: upload.localhost }
     upload:
       url: "https://localhost:5281/upload"

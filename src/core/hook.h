@@ -85,6 +85,9 @@ struct hook_ev {
 
 /* The events the core fires (modules may fire their own too):
  *   iq-get|iq-set|iq-result|iq-error / host|bare|full / ns:name
+ *   iq-get|iq-set|iq-result|iq-error / host|bare|full / "*"   on a
+ *       service domain, an iq with a payload no handler took (the
+ *       router's catch-all, e.g. a room relaying iqs to occupants)
  *   message|presence / host|bare|full   stanzas to a local address; "bare"
  *       also for a full JID whose resource is not connected
  *   message/offline       a message no resource could take (ev->to)

@@ -421,6 +421,11 @@ route_service(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 	if (hook_fire_id(svc->hooks, hook_lookup4(kind, target, ns, pname),
 		ev) == HOOK_HANDLED)
 		return;
+	/* then the catch-all "*" of kind and target, for any payload (a
+	 * room relays iqs to occupants) */
+	if (ns && hook_fire_id(svc->hooks, hook_lookup3(kind, target, "*"),
+		      ev) == HOOK_HANDLED)
+		return;
 	if (strcmp(st->name, "message") == 0 && type &&
 	    strcmp(type, "error") == 0)
 		return;
