@@ -129,3 +129,84 @@ def test_subscription_with_prosody(make_server, make_federation):
         finally:
             await fedlib.logout(bob)
     fedlib.run(scenario, timeout=90)
+
+
+def with_muc(srv):
+    """Serve group chat on conference.a.test (a service domain)."""
+    text = srv.config_text()
+    at = text.index('\n', text.index('    modules: [')) + 1
+    srv.write_config(text[:at] + '    services: [{ module: muc, domain: '
+                     'conference.a.test }]\n' + text[at:])
+
+
+def test_muc_across_servers(make_server, make_federation):
+    """MUC traffic crosses servers (issue 16 item 3): a Prosody user joins
+    a room on Tern's conference.a.test and a Tern user joins one on
+    Prosody's conference.b.test; in each, both get each other's
+    groupchat messages."""
+    fed = make_federation()
+    srv = make_server(domain=fedlib.TERN_DOMAIN, cert=fed.tern_pem,
+                      users=('alice', 'bob'), start=False)
+    srv.s2s = fed.tern_s2s_yaml()
+    with_muc(srv)
+    fed.set_tern_ports(srv.s2s_port, srv.s2s_tls_port)
+    srv.start()
+    alice = tern_login(srv, 'alice')
+    muc_ns = 'http://jabber.org/protocol/muc'
+
+    def alice_wait_groupchat(body):
+        try:
+            return alice.wait_for(
+                lambda e: e.tag.endswith('message') and
+                e.get('type') == 'groupchat' and
+                e.findtext('{jabber:client}body') == body, timeout=30)
+        except TimeoutError:
+            raise AssertionError('no %r; alice has: %s' % (
+                body, ' '.join(show(e) for e in alice.pending)))
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        bob = await fedlib.login(fed.prosody, 'bob')
+        try:
+            # a room on Tern: alice makes an instant room (no <x/>)
+            room = 'tern-room@conference.a.test'
+            alice.send("<presence to='%s/alice'/>" % room)
+            await loop.run_in_executor(None, lambda: alice.wait_for(
+                lambda e: e.tag.endswith('presence') and
+                e.get('from') == room + '/alice', timeout=15))
+            bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>"
+                         % (room, muc_ns))
+            await asyncio.sleep(0.5)
+            bob.send_message(mto=room, mbody='bob in tern room',
+                             mtype='groupchat')
+            await loop.run_in_executor(
+                None, lambda: alice_wait_groupchat('bob in tern room'))
+            alice.send("<message to='%s' type='groupchat'><body>alice "
+                       "answers</body></message>" % room)
+            while True:
+                m = await recv(bob.inbox, timeout=30)
+                if m['type'] == 'groupchat' and \
+                        m['body'] == 'alice answers':
+                    break
+            # a room on Prosody: alice creates it and submits the
+            # instant-room form (Prosody locks new rooms until then)
+            room = 'prosody-room@conference.b.test'
+            alice.send("<presence to='%s/alice'><x xmlns='%s'/>"
+                       "</presence>" % (room, muc_ns))
+            await loop.run_in_executor(None, lambda: alice.wait_for(
+                lambda e: e.tag.endswith('presence') and
+                e.get('from') == room + '/alice', timeout=30))
+            r = await loop.run_in_executor(None, lambda: alice.iq(
+                'set', "<query xmlns='%s#owner'><x xmlns='jabber:x:data' "
+                "type='submit'/></query>" % muc_ns, to=room, timeout=30))
+            assert r.get('type') == 'result', show(r)
+            bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>"
+                         % (room, muc_ns))
+            await asyncio.sleep(0.5)
+            bob.send_message(mto=room, mbody='bob in prosody room',
+                             mtype='groupchat')
+            await loop.run_in_executor(
+                None, lambda: alice_wait_groupchat('bob in prosody room'))
+        finally:
+            await fedlib.logout(bob)
+    fedlib.run(scenario, timeout=120)
