@@ -20,7 +20,20 @@
 #include "xmpp/domain.h"
 #include "xmpp/s2s_int.h"
 
-static unsigned char secret_hash[32];
+/* HEX(SHA256(secret)): XEP-0185 keys the HMAC with the hex digest */
+static char secret_hash[65];
+
+static void
+set_secret(const void *secret, size_t len)
+{
+	unsigned char md[32];
+	unsigned int n = 0, i;
+
+	EVP_Digest(secret, len, md, &n, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++)
+		snprintf(secret_hash + 2 * i, 3, "%02x", md[i]);
+	OPENSSL_cleanse(md, sizeof(md));
+}
 
 static int
 in_list(const struct cfg_strlist *l, const char *domain)
@@ -67,11 +80,16 @@ void
 s2s_db_init(void)
 {
 	unsigned char secret[32];
-	unsigned int n = 0;
 
 	rand_bytes(secret, sizeof(secret));
-	EVP_Digest(secret, sizeof(secret), secret_hash, &n, EVP_sha256(), NULL);
+	set_secret(secret, sizeof(secret));
 	OPENSSL_cleanse(secret, sizeof(secret));
+}
+
+void
+s2s_db_set_secret(const char *secret)
+{
+	set_secret(secret, strlen(secret));
 }
 
 void
@@ -82,8 +100,8 @@ s2s_db_key(const char *receiving, const char *originating, const char *id,
 	unsigned int n = 0, i;
 	char *msg = xasprintf("%s %s %s", receiving, originating, id);
 
-	HMAC(EVP_sha256(), secret_hash, sizeof(secret_hash),
-	    (const unsigned char *)msg, strlen(msg), md, &n);
+	HMAC(EVP_sha256(), secret_hash, 64, (const unsigned char *)msg,
+	    strlen(msg), md, &n);
 	free(msg);
 	for (i = 0; i < n && i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);

@@ -33,6 +33,8 @@ void s2s_db_key(const char *receiving, const char *originating, const char *id,
     char out[65]);
 /* A fresh secret at start (keys do not outlive the process). */
 void s2s_db_init(void);
+/* A given secret (tests: XEP-0220's example). */
+void s2s_db_set_secret(const char *secret);
 
 /* ---- outgoing (s2s_out.c) ---- */
 
