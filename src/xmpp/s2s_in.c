@@ -40,6 +40,7 @@ struct in {
 	char *remote; /* the header's 'from', if any */
 	unsigned tls : 1;
 	unsigned authed : 1; /* some pair is proven */
+	unsigned bidi : 1;   /* XEP-0288: our stanzas may go back on it */
 	struct pair ok[MAX_PAIRS];
 	size_t nok;
 	struct pair wait[MAX_PAIRS]; /* dialback keys being verified */
@@ -233,6 +234,8 @@ send_features(struct in *i)
 		}
 		xml_node_child(xml_node_child(f, NS_DB_FEATURE, "dialback"),
 		    NULL, "errors");
+		/* XEP-0288: stanzas to the peer may come back this way */
+		xml_node_child(f, NS_BIDI, "bidi");
 	}
 	stream_send(&i->st, f);
 }
@@ -562,7 +565,11 @@ in_element(struct stream *sp, struct xml_node *st)
 		fail(i, "policy-violation", "start TLS first");
 		return;
 	}
-	if (xml_node_is(st, NS_SASL, "auth"))
+	if (xml_node_is(st, NS_BIDI_REQ, "bidi") && !i->authed) {
+		i->bidi = 1;
+		log_debug("s2s-in %llx bidirectional",
+		    (unsigned long long)i->st.connid);
+	} else if (xml_node_is(st, NS_SASL, "auth"))
 		do_external(i, st);
 	else if (xml_node_is(st, NS_DB, "result"))
 		do_db_result(i, st);
@@ -660,6 +667,24 @@ s2s_accept(int fd, const char *peer, const struct cfg_listener *l)
 	if (stream_ip_crowded(peer))
 		fail(i, "policy-violation",
 		    "too many connections from your address");
+}
+
+int
+s2s_in_bidi_send(
+    const char *local, const char *remote, const struct xml_node *st)
+{
+	struct in *i;
+
+	for (i = ins; i; i = i->next) {
+		if (!i->bidi || i->st.closed ||
+		    !has_pair(i->ok, i->nok, remote, local))
+			continue;
+		i->last_ms = now_ms();
+		if (stream_send_node(&i->st, st) != 0)
+			fail(i, "policy-violation", "send queue full");
+		return 0;
+	}
+	return -1;
 }
 
 void

@@ -10,12 +10,15 @@
 
 #include "xmpp/domain.h"
 
+struct xml_node;
+
 #define NS_SERVER "jabber:server"
 #define NS_DB "jabber:server:dialback"
 #define NS_DB_FEATURE "urn:xmpp:features:dialback"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIDI "urn:xmpp:features:bidi"
+#define NS_BIDI_REQ "urn:xmpp:bidi"
 #define HEADER_DB " xmlns:db='" NS_DB "'"
 
 /* ---- policy (s2s_auth.c) ---- */
@@ -56,6 +59,11 @@ void s2s_out_route(const struct domain *d, struct xml_node *st,
 void s2s_in_verified(
     uint64_t in_id, const char *local, const char *remote, int valid);
 void s2s_in_close_all(const char *condition, const char *text);
+/* XEP-0288: send st (from local to remote) back over an incoming stream
+ * that remote made bidirectional and proved (remote, local) on; -1 when
+ * there is none. */
+int s2s_in_bidi_send(
+    const char *local, const char *remote, const struct xml_node *st);
 unsigned s2s_in_count(void);
 
 #endif

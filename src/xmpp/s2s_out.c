@@ -68,6 +68,7 @@ struct out {
 	unsigned remote_verified : 1; /* its certificate names remote */
 	unsigned sasl_done : 1;	      /* EXTERNAL succeeded */
 	unsigned sasl_tried : 1;
+	unsigned bidi : 1; /* XEP-0288: the peer may send us stanzas here */
 	unsigned freed : 1;
 	char peer_id[65]; /* the id of the peer's current header */
 	struct queued *q;
@@ -532,6 +533,14 @@ features(struct out *o, struct xml_node *f)
 	send_verifies(o);
 	if (o->state == OUT_DONE)
 		return;
+	if (!o->bidi && !o->sasl_done && xml_node_find(f, NS_BIDI, "bidi")) {
+		/* XEP-0288 §2: asked for before authenticating */
+		struct xml_node *b = xml_node_new(NS_BIDI_REQ, "bidi");
+
+		o->bidi = 1;
+		send_node(o, b);
+		xml_node_free(b);
+	}
 	if (o->sasl_done) {
 		ready(o);
 		return;
@@ -588,6 +597,43 @@ db_answer(struct out *o, struct xml_node *el)
 	}
 }
 
+/* XEP-0288: a stanza from the peer on our stream: from its domain (the
+ * one this stream reached and authenticated) to ours, as on an incoming
+ * stream (RFC 6120 §4.9.3.9). */
+static void
+bidi_stanza(struct out *o, struct xml_node *st)
+{
+	const char *from = xml_node_attr(st, "from");
+	const char *to = xml_node_attr(st, "to");
+	struct jid f, t;
+	int ok;
+
+	if (from == NULL || to == NULL) {
+		stream_fail(&o->st, "improper-addressing", NULL);
+		return;
+	}
+	if (jid_parse_str(&f, from) != 0) {
+		stream_fail(&o->st, "invalid-from", NULL);
+		return;
+	}
+	if (jid_parse_str(&t, to) != 0) {
+		jid_cleanup(&f);
+		stanza_bounce(st, "modify", "jid-malformed", NULL);
+		return;
+	}
+	ok = strcasecmp(t.domain, o->local) == 0;
+	jid_cleanup(&t);
+	if (strcasecmp(f.domain, o->remote) != 0 || !ok) {
+		jid_cleanup(&f);
+		stream_fail(&o->st, ok ? "invalid-from" : "host-unknown", NULL);
+		return;
+	}
+	o->last_ms = now_ms();
+	xml_node_set_attr(st, "from", f.full);
+	router_route(st, &f, NULL);
+	jid_cleanup(&f);
+}
+
 static void
 out_element(struct stream *st, struct xml_node *el)
 {
@@ -623,6 +669,11 @@ out_element(struct stream *st, struct xml_node *el)
 
 		out_end(
 		    o, "remote-server-not-found", c ? c->name : "stream error");
+	} else if (o->bidi && o->state == OUT_READY &&
+		   (xml_node_is(el, XML_NS_CLIENT, "message") ||
+		       xml_node_is(el, XML_NS_CLIENT, "presence") ||
+		       xml_node_is(el, XML_NS_CLIENT, "iq"))) {
+		bidi_stanza(o, el);
 	} else {
 		out_end(o, "remote-server-not-found",
 		    "unexpected element from the peer");
@@ -686,6 +737,9 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 		return;
 	}
 	o = find_pair(local, remote);
+	if ((o == NULL || o->state != OUT_READY) &&
+	    s2s_in_bidi_send(local, remote, st) == 0)
+		return;
 	if (o == NULL)
 		o = out_new(local, remote);
 	if (o->state == OUT_READY) {

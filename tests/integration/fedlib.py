@@ -486,7 +486,8 @@ class Prosody(Server):
                         'options': {'local-zone:': 'test. transparent'}},
             'modules_enabled': ['roster', 'saslauth', 'tls', 'disco',
                                 'ping', 'pep', 'private', 'vcard4',
-                                'carbons', 'time', 'version', 'blocklist']
+                                'carbons', 'time', 'version', 'blocklist',
+                                's2s_bidi']
             + (['dialback'] if self.dialback else []),
             'modules_disabled': [] if self.dialback else ['dialback'],
             'log': [{'levels': {'min': 'debug'}, 'to': 'file',

@@ -30,23 +30,31 @@ def tern_login(srv, user):
     return s
 
 
-def exchange(srv, peer, expect_in_tern_log):
-    """alice@a.test and bob@<peer> exchange a message each way."""
+def exchange(srv, peer, expect_in_tern_log, peer_first=False):
+    """alice@a.test and bob@<peer> exchange a message each way (bob's
+    first with peer_first: then the peer opens the first stream)."""
     alice = tern_login(srv, 'alice')
 
     async def scenario():
         loop = asyncio.get_running_loop()
         bob = await fedlib.login(peer, 'bob')
-        try:
+        async def tern_to_peer():
             alice.message('bob@%s' % peer.domain, 'from tern')
             m = await recv(bob.inbox, timeout=30)
             assert m['body'] == 'from tern'
             assert str(m['from']) == 'alice@a.test/r'
+
+        async def peer_to_tern():
             bob.send_message(mto='alice@a.test/r', mbody='to tern',
                              mtype='chat')
             m = await loop.run_in_executor(
                 None, lambda: alice.wait_message(timeout=30))
             assert m.get('from') == 'bob@%s/fed' % peer.domain, show(m)
+        try:
+            steps = (peer_to_tern, tern_to_peer) if peer_first else \
+                (tern_to_peer, peer_to_tern)
+            for step in steps:
+                await step()
         finally:
             await fedlib.logout(bob)
     fedlib.run(scenario, timeout=90)
@@ -60,10 +68,12 @@ def test_prosody_and_ejabberd_by_certificate(make_server,
     streams authenticate with EXTERNAL, the peers' incoming ones too."""
     fed = make_federation()
     srv = tern_for(make_server, fed)
-    exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
-                                'certificate',
-                                's2s-out a.test->b.test ready '
+    # Prosody answers over Tern's stream (XEP-0288 bidi): one stream
+    exchange(srv, fed.prosody, ['s2s-out a.test->b.test ready '
                                 '(certificate, peer certificate valid)'])
+    # Prosody's own messages use that stream too (no second stream)
+    exchange(srv, fed.prosody, [], peer_first=True)
+    assert 'b.test->a.test authenticated' not in srv.log
     exchange(srv, fed.ejabberd, ['c.test->a.test authenticated by '
                                  'certificate',
                                  's2s-out a.test->c.test ready '
@@ -75,8 +85,12 @@ def test_prosody_over_starttls_only(make_server, make_federation):
     fed = make_federation(direct_tls=False)
     srv = tern_for(make_server, fed)
     fed.set_tern_ports(srv.s2s_port, None)
+    # Prosody speaks first: its stream asks for bidi (XEP-0288), and
+    # Tern's answer goes back on it
     exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
-                                'certificate'])
+                                'certificate', 'bidirectional'],
+             peer_first=True)
+    assert 's2s-out a.test->b.test new' not in srv.log
 
 
 def test_dialback_with_untrusted_peer(make_server, make_federation):
@@ -88,7 +102,7 @@ def test_dialback_with_untrusted_peer(make_server, make_federation):
                           prosody={'trusted': False})
     srv = tern_for(make_server, fed, secure_auth='false')
     exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
-                                'dialback'])
+                                'dialback'], peer_first=True)
 
 
 def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):

@@ -104,7 +104,8 @@ def test_message_both_ways_by_certificate(make_server, pki):
     m = alice.wait_message(timeout=15)
     assert m.get('from') == 'bob@b.test/r', show(m)
     assert b.wait_log('a.test->b.test authenticated by certificate')
-    assert a.wait_log('b.test->a.test authenticated by certificate')
+    assert a.wait_log('s2s-out a.test->b.test ready (certificate, peer '
+                      'certificate valid)')
 
 
 def test_subscription_and_presence_across(make_server, pki):
@@ -482,3 +483,18 @@ def test_bad_tor_proxy_is_a_config_error(make_server, pki):
     a.write_config()
     rc, err = a.run_to_exit()
     assert rc != 0 and 's2s.tor_proxy' in err, err
+
+
+def test_bidirectional_stream(make_server, pki):
+    """XEP-0288: a.test's stream to b.test asks for bidi (b.test offers
+    it after TLS); b.test's answer comes back on that same stream, so
+    b.test opens no stream of its own to a.test."""
+    a, b = pair(make_server, pki)
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'one stream')
+    m = bob.wait_message(timeout=15)
+    bob.message('alice@a.test/r', 'back the same way')
+    m = alice.wait_message(timeout=15)
+    assert m.findtext(q('jabber:client', 'body')) == 'back the same way'
+    assert b.wait_log('bidirectional')
+    assert 's2s-out b.test->a.test new' not in b.log
