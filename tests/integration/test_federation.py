@@ -6,6 +6,7 @@ directions, certificates (SASL EXTERNAL, RFC 6120 §6.4) and dialback
 (XEP-0220). Skipped when the peers are not installed (scripts/deps.sh
 installs them)."""
 import asyncio
+import xml.etree.ElementTree as ET
 
 import fedlib
 from ternlib import (TIMEOUT, connect_tls, recv, show)
@@ -221,6 +222,64 @@ def test_muc_across_servers(make_server, make_federation):
                              mtype='groupchat')
             await loop.run_in_executor(
                 None, lambda: alice_wait_groupchat('bob in prosody room'))
+        finally:
+            await fedlib.logout(bob)
+    fedlib.run(scenario, timeout=120)
+
+
+def test_pep_across_servers(make_server, make_federation):
+    """PEP (XEP-0163) across servers: bob@b.test (Prosody), alice's
+    mutual contact, subscribes to her nick node over federation (an iq
+    through both servers, XEP-0060 §6.1) and her next publication
+    reaches him as an event (XEP-0060 §7.1.2)."""
+    from slixmpp.xmlstream.handler import Callback
+    from slixmpp.xmlstream.matcher import MatchXPath
+    fed = make_federation()
+    srv = tern_for(make_server, fed)
+    alice = tern_login(srv, 'alice')
+    nick_ns = 'http://jabber.org/protocol/nick'
+    ps = 'http://jabber.org/protocol/pubsub'
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        bob = await fedlib.login(fed.prosody, 'bob')
+        events = asyncio.Queue()
+        bob.register_handler(Callback('pep', MatchXPath(
+            '{jabber:client}message/{%s#event}event' % ps),
+            events.put_nowait))
+        try:
+            # mutual subscription: alice asks (slixmpp approves), bob
+            # asks and alice approves
+            alice.send("<presence type='subscribe' to='bob@b.test'/>")
+            await loop.run_in_executor(None, lambda: alice.wait_for(
+                lambda e: e.tag.endswith('presence') and
+                e.get('type') == 'subscribed', timeout=30))
+            bob.send_presence(pto='alice@a.test', ptype='subscribe')
+            await loop.run_in_executor(None, lambda: alice.wait_for(
+                lambda e: e.tag.endswith('presence') and
+                e.get('type') == 'subscribe', timeout=30))
+            alice.send("<presence type='subscribed' to='bob@b.test'/>")
+            alice.alive()
+
+            def publish(nick):
+                r = alice.iq(
+                    'set', "<pubsub xmlns='%s'><publish node='%s'><item>"
+                    "<nick xmlns='%s'>%s</nick></item></publish>"
+                    "</pubsub>" % (ps, nick_ns, nick_ns, nick), timeout=30)
+                assert r.get('type') == 'result', show(r)
+            await loop.run_in_executor(None, lambda: publish('Alice'))
+            iq = bob.make_iq_set(ito='alice@a.test')
+            iq.append(ET.fromstring(
+                "<pubsub xmlns='%s'><subscribe node='%s' jid='%s'/>"
+                "</pubsub>" % (ps, nick_ns, bob.boundjid.full)))
+            r = await iq.send(timeout=30)
+            assert r['type'] == 'result', str(r)
+            await loop.run_in_executor(None, lambda: publish('Alice A.'))
+            while True:
+                m = await recv(events, timeout=30)
+                if m['from'].bare == 'alice@a.test' and \
+                        'Alice A.' in str(m):
+                    break
         finally:
             await fedlib.logout(bob)
     fedlib.run(scenario, timeout=120)
