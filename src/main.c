@@ -59,35 +59,35 @@ setup_domains(const struct config *c)
 	s2s_setup_domains(c);
 }
 
-static void
-reload(void)
+/* 0, or -1 with why in err (the running configuration is kept). */
+static int
+reload(char *err, size_t errlen)
 {
-	char err[1024];
-	struct config *n = config_load(cfg->file, err, sizeof(err));
+	char tmp[1024];
+	struct config *n = config_load(cfg->file, err, errlen);
 	enum log_level lvl;
 
 	if (n == NULL) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    err);
-		return;
+		return -1;
 	}
-	if (tls_load(n, err, sizeof(err)) != 0 ||
-	    s2s_setup(n, err, sizeof(err)) != 0) {
+	if (tls_load(n, err, errlen) != 0 || s2s_setup(n, err, errlen) != 0) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    err);
-		tls_load(cfg, err, sizeof(err));
+		tls_load(cfg, tmp, sizeof(tmp));
 		config_free(n);
-		return;
+		return -1;
 	}
-	if (host_setup(n, err, sizeof(err)) != 0) {
+	if (host_setup(n, err, errlen) != 0) {
 		/* modules refused the new config: go back to the old one */
 		log_err("reload failed: %s", err);
-		host_setup(cfg, err, sizeof(err));
+		host_setup(cfg, tmp, sizeof(tmp));
 		setup_domains(cfg);
-		tls_load(cfg, err, sizeof(err));
-		s2s_setup(cfg, err, sizeof(err));
+		tls_load(cfg, tmp, sizeof(tmp));
+		s2s_setup(cfg, tmp, sizeof(tmp));
 		config_free(n);
-		return;
+		return -1;
 	}
 	setup_domains(n);
 	if (listener_reconcile(n, err, sizeof(err)) != 0)
@@ -97,15 +97,20 @@ reload(void)
 	lvl = (enum log_level)cfg->log_level;
 	log_open(lvl, 1, cfg->log_syslog);
 	log_info("ternd: configuration and certificates reloaded");
+	return 0;
 }
 
 static void
 ctl_reload(int argc, char **argv, char *reply, size_t len)
 {
+	char err[1024];
+
 	UNUSED(argc);
 	UNUSED(argv);
-	reload();
-	snprintf(reply, len, "ok");
+	if (reload(err, sizeof(err)) == 0)
+		snprintf(reply, len, "ok");
+	else
+		snprintf(reply, len, "error %s", err);
 }
 
 /* One descriptor per connection: take the whole hard limit (the operator
@@ -156,6 +161,24 @@ ctl_user_created(int argc, char **argv, char *reply, size_t len)
 	snprintf(reply, len, "ok");
 }
 
+/* The database file and its write-ahead log on disk; 0 in memory. */
+static long long
+storage_bytes(void)
+{
+	char wal[4096];
+	struct stat st;
+	long long n = 0;
+
+	if (strcmp(cfg_storage_backends[cfg->storage.backend], "sqlite") != 0)
+		return 0;
+	if (stat(cfg->storage.path, &st) == 0)
+		n += (long long)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", cfg->storage.path);
+	if (stat(wal, &st) == 0)
+		n += (long long)st.st_size;
+	return n;
+}
+
 static void
 ctl_status(int argc, char **argv, char *reply, size_t len)
 {
@@ -171,10 +194,16 @@ ctl_status(int argc, char **argv, char *reply, size_t len)
 		snprintf(used, sizeof(used), "%zu", mi.uordblks + mi.hblkhd);
 		snprintf(held, sizeof(held), "%zu", mi.arena + mi.hblkhd);
 	}
+	unsigned c2s = c2s_count(), in = s2s_count_in(), out = s2s_count_out();
+	size_t conns = conn_count();
+
 	snprintf(reply, len,
-	    "ok sessions=%u connections=%zu "
-	    "heap_used=%s heap_held=%s storage=%s",
-	    session_count(), conn_count(), used, held,
+	    "ok sessions=%u connections=%zu c2s=%u s2s_in=%u s2s_out=%u "
+	    "other=%zu queued=%zu heap_used=%s heap_held=%s "
+	    "storage_bytes=%lld storage=%s",
+	    session_count(), conns, c2s, in, out,
+	    conns > c2s + in + out ? conns - c2s - in - out : 0,
+	    conn_queued_total(), used, held, storage_bytes(),
 	    store_failing() ? "failing" : "ok");
 }
 
@@ -224,8 +253,10 @@ signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	UNUSED(l);
 	UNUSED(revents);
+	char err[1024];
+
 	if (w->signum == SIGHUP)
-		reload();
+		reload(err, sizeof(err));
 	else
 		begin_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }

@@ -70,8 +70,12 @@ static const char usage_text[] =
     "                          (standard input without FILE or with -)\n"
     "  user JID                an account's storage usage and quota\n"
     "                          (limits.account_storage), in bytes\n"
-    "  status                  sessions, connections, heap and storage\n"
-    "                          state of the running ternd\n"
+    "  status                  sessions, connections by kind, bytes\n"
+    "                          queued, heap and storage of the running\n"
+    "                          ternd\n"
+    "  reload                  the running ternd reads its configuration\n"
+    "                          and certificates again (as SIGHUP does);\n"
+    "                          a bad file is reported and not applied\n"
     "  check config            validate the configuration file\n"
     "  check certs             find the certificate of every host in\n"
     "                          tls.cert_dir, warn about expiry\n"
@@ -497,6 +501,31 @@ cmd_status(const struct config *cfg, int argc, char **argv)
 		return EXIT_USER;
 	}
 	printf("%s\n", reply + 3);
+	return 0;
+}
+
+static int
+cmd_reload(const struct config *cfg, int argc, char **argv)
+{
+	char reply[512];
+
+	UNUSED(argv);
+	if (argc != 1) {
+		fail("usage: ternctl reload");
+		return EXIT_USAGE;
+	}
+	if (ctl_request(cfg, "reload\n", reply, sizeof(reply)) != 0 ||
+	    reply[0] == '\0') {
+		fail("ternd is not running or not answering on %s",
+		    cfg->control_socket ? cfg->control_socket : "(none)");
+		return EXIT_USER;
+	}
+	if (strcmp(reply, "ok") != 0) {
+		fail("reload refused, ternd keeps its configuration: %s",
+		    strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
+		return EXIT_USER;
+	}
+	printf("ok: configuration reloaded\n");
 	return 0;
 }
 
@@ -1221,6 +1250,7 @@ static const struct command commands[] = {
 	{ "users", cmd_users },
 	{ "import", cmd_import },
 	{ "status", cmd_status },
+	{ "reload", cmd_reload },
 	{ "user", cmd_user },
 };
 

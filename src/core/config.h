@@ -86,6 +86,7 @@ struct cfg_host {
 	char *name;		    /* the virtual host's domain, prepared */
 	struct cfg_strlist modules; /* enabled module names */
 	struct cfg_list services;   /* struct cfg_service */
+	struct cfg_strlist admins;  /* bare JIDs, prepared */
 	/* Per-module settings, indexed like module_registry[]: a struct of
 	 * module->config_size bytes filled from the host's "<module>:"
 	 * mapping (defaults applied when absent), or NULL when the module

@@ -327,6 +327,15 @@ static const struct cfg_directive host_dirs[] = {
 	    .doc = "Domains of their own that modules serve for this host "
 		   "(e.g. group chat on conference.<host>); listed in the "
 		   "host's service discovery items." },
+	{ .name = "admins",
+	    .type = CFG_STRLIST,
+	    .offset = offsetof(struct cfg_host, admins),
+	    .doc = "Bare JIDs (user@domain) of the host's administrators: "
+		   "with the admin module they run the service "
+		   "administration commands (XEP-0133) on this host from "
+		   "their client. Only accounts of this server count (a "
+		   "remote JID listed here is ignored); each host lists "
+		   "its own." },
 	{ .name = NULL },
 };
 

@@ -19,6 +19,7 @@
 
 #define ACCOUNT_STORE "accounts"
 #define LASTLOGIN_STORE "lastlogin"
+#define DISABLED_STORE "disabled"
 
 /* base64 of the 64-byte salt maximum: 88 characters */
 #define B64_MAX 96
@@ -307,6 +308,41 @@ int
 account_list(const char *host, int (*cb)(void *ud, const char *user), void *ud)
 {
 	return store_kv_users(host, ACCOUNT_STORE, cb, ud);
+}
+
+int
+account_is_disabled(const char *host, const char *user)
+{
+	char *doc = NULL;
+	int rc;
+
+	rc = store_kv_get(host, user, DISABLED_STORE, &doc, NULL);
+	free(doc);
+	return rc < 0 ? -1 : rc == 0;
+}
+
+int
+account_set_disabled(const char *host, const char *user, int disabled)
+{
+	char v[32];
+	int n, rc = account_exists(host, user);
+
+	if (rc != 0)
+		return rc;
+	if (!disabled)
+		return store_kv_del(host, user, DISABLED_STORE) < 0 ? -1 : 0;
+	if (account_is_disabled(host, user) == 1)
+		return 0; /* keep the first date */
+	n = snprintf(v, sizeof(v), "since %" PRId64 "\n", now_unix());
+	return store_kv_set(host, user, DISABLED_STORE, v, (size_t)n) < 0 ? -1
+									  : 0;
+}
+
+int
+account_list_disabled(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud)
+{
+	return store_kv_users(host, DISABLED_STORE, cb, ud);
 }
 
 int

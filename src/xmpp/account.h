@@ -4,7 +4,9 @@
  *   created 1763892000
  *   SHA-1 4096 <salt b64> <storedkey b64> <serverkey b64>
  *   SHA-256 4096 <salt b64> <storedkey b64> <serverkey b64>
- * The last-login time lives in keyval store "lastlogin". */
+ * The last-login time lives in keyval store "lastlogin". A disabled
+ * account has a document in keyval store "disabled" ("since <unix>\n"):
+ * it keeps all its data but cannot log in. */
 #ifndef TERN_ACCOUNT_H
 #define TERN_ACCOUNT_H
 
@@ -30,6 +32,14 @@ int account_check_password(
  * (store_user_delete). Modules' user/deleted hooks are fired by ternd. */
 int account_delete(const char *host, const char *user);
 int account_list(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud);
+/* Disabled accounts (XEP-0133 disable-user): 1 disabled, 0 not (or no
+ * such account), -1 error. account_set_disabled: 0 ok, 1 no such
+ * account, -1 error; enabling an enabled account is no error. */
+int account_is_disabled(const char *host, const char *user);
+int account_set_disabled(const char *host, const char *user, int disabled);
+/* Calls cb for each disabled account of host. */
+int account_list_disabled(
     const char *host, int (*cb)(void *ud, const char *user), void *ud);
 int account_set_last_login(const char *host, const char *user, int64_t t);
 int account_get_last_login(const char *host, const char *user, int64_t *t);
