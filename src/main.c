@@ -27,6 +27,7 @@
 #include "xmpp/router.h"
 #include "xmpp/s2s.h"
 #include "xmpp/session.h"
+#include "xmpp/retention.h"
 #include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
@@ -94,6 +95,7 @@ reload(char *err, size_t errlen)
 		log_err("reload: %s", err);
 	config_free(cfg);
 	cfg = n;
+	retention_setup(cfg);
 	lvl = (enum log_level)cfg->log_level;
 	log_open(lvl, 1, cfg->log_syslog);
 	log_info("ternd: configuration and certificates reloaded");
@@ -235,6 +237,7 @@ begin_shutdown(const char *why)
 	log_info("ternd: shutting down (%s)", why);
 	listener_close_all();
 	ctl_close();
+	retention_stop();
 	c2s_close_all("system-shutdown", NULL);
 	/* sessions without a stream (hibernating) end too: what they hold
 	 * is routed to storage */
@@ -345,6 +348,7 @@ main(int argc, char **argv)
 		goto out_store;
 	}
 	setup_domains(cfg);
+	retention_setup(cfg);
 	listener_set_handler(LISTEN_C2S, c2s_accept);
 	listener_set_handler(LISTEN_C2S_TLS, c2s_accept);
 	listener_set_handler(LISTEN_COMPONENT, component_accept);
@@ -383,6 +387,7 @@ main(int argc, char **argv)
 out_listeners:
 	listener_close_all();
 	ctl_close();
+	retention_stop();
 	/* whatever did not finish closing in time is closed now */
 	conn_close_all_now();
 	loop_drain();

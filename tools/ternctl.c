@@ -35,6 +35,7 @@
 #include "jid/jid.h"
 #include "store/store.h"
 #include "xmpp/account.h"
+#include "xmpp/retention.h"
 #include "xmpp/users.h"
 #include "core/host.h"
 #include "core/loop.h"
@@ -79,6 +80,8 @@ static const char usage_text[] =
     "  check config            validate the configuration file\n"
     "  check certs             find the certificate of every host in\n"
     "                          tls.cert_dir, warn about expiry\n"
+    "  check retention         what the server keeps and for how long\n"
+    "                          (the retention: section)\n"
     "  help                    this text\n"
     "\n"
     "exit status: 0 success, 1 failure, 2 bad command line\n";
@@ -1223,6 +1226,51 @@ cmd_check_certs(const struct config *cfg)
 	return ret;
 }
 
+/* ---- check retention ---- */
+
+static void
+fmt_age(char *out, size_t n, long long s)
+{
+	static const struct {
+		long long mult;
+		char unit;
+	} u[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
+	size_t i;
+
+	if (s == 0) {
+		snprintf(out, n, "forever");
+		return;
+	}
+	for (i = 0; i < ARRAY_LEN(u); i++) {
+		if (s % u[i].mult == 0) {
+			snprintf(out, n, "%lld%c", s / u[i].mult, u[i].unit);
+			return;
+		}
+	}
+	snprintf(out, n, "%llds", s);
+}
+
+static int
+cmd_check_retention(const struct config *cfg)
+{
+	const char *store, *what;
+	long long keep;
+	char age[32];
+	size_t i;
+
+	for (i = 0; retention_item(cfg, i, &store, &what, &keep) == 0; i++) {
+		fmt_age(age, sizeof(age), keep);
+		printf("%s: kept %s\n", what, age);
+	}
+	printf("account data (roster, vCard, private XML, PEP, push "
+	       "registrations...): kept until the account is deleted\n");
+	fmt_age(age, sizeof(age), cfg->retention.interval);
+	printf("expiry: a pass over every account every %s, at most %lld "
+	       "items deleted per step\n",
+	    age, cfg->retention.batch);
+	return 0;
+}
+
 /* ---- main ---- */
 
 static const char *
@@ -1261,7 +1309,8 @@ cmd_check(const char *path, int argc, char **argv)
 	int ret;
 
 	if (argc != 2 ||
-	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0)) {
+	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0 &&
+		strcmp(argv[1], "retention") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -1271,6 +1320,8 @@ cmd_check(const char *path, int argc, char **argv)
 	if (strcmp(argv[1], "config") == 0) {
 		printf("config OK: %s\n", cfg->file ? cfg->file : path);
 		ret = 0;
+	} else if (strcmp(argv[1], "retention") == 0) {
+		ret = cmd_check_retention(cfg);
 	} else {
 		ret = cmd_check_certs(cfg);
 	}

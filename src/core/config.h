@@ -159,6 +159,15 @@ struct cfg_s2s {
 	long long streams_per_domain;
 };
 
+/* How long the server keeps what it stores for users (seconds; 0: for
+ * ever), and how the expiry paces itself. */
+struct cfg_retention {
+	long long archive;  /* message archive (XEP-0313) */
+	long long offline;  /* offline messages (XEP-0160) */
+	long long interval; /* from one expiry pass to the next */
+	long long batch;    /* items deleted per loop iteration at most */
+};
+
 struct config {
 	char *file;    /* the path it was loaded from */
 	int log_level; /* index into cfg_log_levels (= enum log_level) */
@@ -172,6 +181,7 @@ struct config {
 	struct cfg_list hosts;	    /* struct cfg_host */
 	struct cfg_list components; /* struct cfg_component */
 	struct cfg_s2s s2s;
+	struct cfg_retention retention;
 };
 extern const char *const cfg_log_levels[];
 

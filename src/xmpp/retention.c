@@ -1,0 +1,262 @@
+/* retention.c: expiry by age of the archive stores users' data lives in
+ * (retention: section). A pass walks every account of every active host
+ * and deletes, per store, the items older than the policy allows; it runs
+ * as steps on an idle watcher, each step deleting at most retention.batch
+ * items and looking at a bounded number of accounts, so the loop serves
+ * connections between steps however much there is to delete. Going
+ * account by account (not one DELETE over the whole store) keeps each
+ * step small and lets caches of per-account usage follow every delete. */
+#include "xmpp/retention.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/host.h"
+#include "core/log.h"
+#include "core/loop.h"
+#include "core/util.h"
+#include "store/store.h"
+#include "xmpp/account.h"
+
+#define USERS_PER_STEP 64
+
+struct kept {
+	const char *store, *what;
+	size_t off; /* of the age limit in struct cfg_retention */
+};
+
+static const struct kept kept[] = {
+	{ "mam", "archive: archived messages (XEP-0313)",
+	    offsetof(struct cfg_retention, archive) },
+	{ "offline",
+	    "offline: messages waiting for offline users "
+	    "(XEP-0160)",
+	    offsetof(struct cfg_retention, offline) },
+};
+
+static long long
+keep_of(const struct config *c, size_t k)
+{
+	long long v;
+
+	memcpy(&v, (const char *)&c->retention + kept[k].off, sizeof(v));
+	return v;
+}
+
+static struct {
+	int running;
+	unsigned passno;
+	struct strlist hosts; /* active host names at the pass's start */
+	size_t hi;	      /* the host being walked */
+	struct strlist users; /* its accounts (snapshot) */
+	size_t ui;	      /* the next account */
+	long deleted;
+} pass;
+
+static ev_timer next_pass;
+static ev_idle step_w;
+static int started;
+
+int
+retention_item(const struct config *c, size_t i, const char **store,
+    const char **what, long long *keep)
+{
+	if (i >= ARRAY_LEN(kept))
+		return -1;
+	*store = kept[i].store;
+	*what = kept[i].what;
+	*keep = keep_of(c, i);
+	return 0;
+}
+
+static int
+add_user(void *ud, const char *user)
+{
+	strlist_add(ud, xstrdup(user));
+	return 0;
+}
+
+static int
+add_id(void *ud, const struct store_archive_item *it)
+{
+	strlist_add(ud, xstrdup(it->id));
+	return 0;
+}
+
+/* Delete at most *budget items of user's store older than keep. */
+static int
+expire_user(const char *host, const char *user, const char *store,
+    long long keep, long *budget)
+{
+	struct store_archive_query q = { 0 };
+	struct strlist ids = { 0 };
+	size_t i;
+	int rc = 0;
+
+	q.host = host;
+	q.user = user;
+	q.store = store;
+	q.end = now_unix() - keep - 1; /* inclusive: strictly older */
+	q.limit = *budget;
+	if (store_archive_query(&q, add_id, &ids) < 0) {
+		strlist_free(&ids);
+		return -1;
+	}
+	for (i = 0; i < ids.n && rc == 0; i++)
+		rc =
+		    store_archive_del(host, user, store, ids.v[i]) < 0 ? -1 : 0;
+	*budget -= (long)ids.n;
+	pass.deleted += (long)ids.n;
+	strlist_free(&ids);
+	return rc;
+}
+
+static void
+pass_end(void)
+{
+	const struct config *c = config_running;
+
+	ev_idle_stop(loop_ev, &step_w);
+	strlist_free(&pass.hosts);
+	strlist_free(&pass.users);
+	log_info(
+	    "retention pass=%u done deleted=%ld", pass.passno, pass.deleted);
+	pass.running = 0;
+	if (c != NULL) {
+		ev_timer_set(&next_pass, (double)c->retention.interval, 0.);
+		ev_timer_start(loop_ev, &next_pass);
+	}
+}
+
+/* The next host's accounts; 0 when there are none left. */
+static int
+next_host(void)
+{
+	struct host *h;
+
+	strlist_free(&pass.users);
+	pass.ui = 0;
+	while (pass.hi < pass.hosts.n) {
+		h = host_find(pass.hosts.v[pass.hi++]);
+		if (h == NULL)
+			continue; /* dropped by a reload meanwhile */
+		if (account_list(h->name, add_user, &pass.users) < 0)
+			return 0;
+		if (pass.users.n > 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+step(struct ev_loop *l, ev_idle *w, int revents)
+{
+	const struct config *c = config_running;
+	long budget, before;
+	int users = USERS_PER_STEP;
+	size_t k;
+
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	if (c == NULL || store_failing()) {
+		pass_end();
+		return;
+	}
+	budget = (long)c->retention.batch;
+	before = pass.deleted;
+	while (budget > 0 && users-- > 0) {
+		const char *host, *user;
+		long long keep;
+
+		if (pass.ui >= pass.users.n && !next_host()) {
+			pass_end();
+			return;
+		}
+		host = pass.hosts.v[pass.hi - 1];
+		user = pass.users.v[pass.ui];
+		for (k = 0; k < ARRAY_LEN(kept) && budget > 0; k++) {
+			keep = keep_of(c, k);
+			if (keep > 0 && expire_user(host, user, kept[k].store,
+					    keep, &budget) < 0) {
+				pass_end();
+				return;
+			}
+		}
+		/* a spent budget may have left some: this account again */
+		if (budget > 0)
+			pass.ui++;
+	}
+	if (pass.deleted > before)
+		log_debug("retention pass=%u step deleted=%ld", pass.passno,
+		    pass.deleted - before);
+}
+
+static int
+anything_expires(const struct config *c)
+{
+	const char *store, *what;
+	long long keep;
+	size_t i;
+
+	for (i = 0; retention_item(c, i, &store, &what, &keep) == 0; i++)
+		if (keep > 0)
+			return 1;
+	return 0;
+}
+
+static void
+pass_start(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct host *h;
+
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	if (pass.running || config_running == NULL ||
+	    !anything_expires(config_running))
+		return;
+	memset(&pass.hosts, 0, sizeof(pass.hosts));
+	for (h = host_list; h; h = h->next)
+		if (h->active)
+			strlist_add(&pass.hosts, xstrdup(h->name));
+	pass.hi = 0;
+	pass.ui = 0;
+	pass.deleted = 0;
+	pass.passno++;
+	pass.running = 1;
+	ev_idle_start(loop_ev, &step_w);
+}
+
+void
+retention_setup(const struct config *c)
+{
+	if (!started) {
+		ev_timer_init(&next_pass, pass_start, 0., 0.);
+		ev_idle_init(&step_w, step);
+		started = 1;
+	}
+	/* a pass under way goes on with the new policy; otherwise the
+	 * next one starts now (and then follows the new interval) */
+	if (pass.running)
+		return;
+	ev_timer_stop(loop_ev, &next_pass);
+	if (!anything_expires(c))
+		return;
+	ev_timer_set(&next_pass, 0., 0.);
+	ev_timer_start(loop_ev, &next_pass);
+}
+
+void
+retention_stop(void)
+{
+	if (!started)
+		return;
+	ev_timer_stop(loop_ev, &next_pass);
+	ev_idle_stop(loop_ev, &step_w);
+	strlist_free(&pass.hosts);
+	strlist_free(&pass.users);
+	pass.running = 0;
+}

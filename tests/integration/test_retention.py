@@ -1,0 +1,107 @@
+"""The server's one retention policy (the retention: section): expiry runs
+inside ternd, deletes the archived (XEP-0313) and offline (XEP-0160)
+messages older than their limits and keeps the recent ones, in steps of
+at most retention.batch deletions; `0`/`forever` keep everything;
+`ternctl check retention` prints the policy."""
+import re
+import time
+
+from ternlib import NS_CLIENT, connect_tls, online, q, show
+from test_mam import query, body
+
+BOB = 'bob@localhost'
+AGE = 5  # seconds the tests' policy keeps things
+
+
+def retention_server(make_server, policy):
+    srv = make_server(start=False)
+    srv.write_config(srv.config_text('retention: { %s }\n' % policy))
+    return srv.start()
+
+
+def passes_done(srv, start=0):
+    return [int(n) for n in re.findall(r'retention pass=(\d+) done',
+                                       srv.log[start:])]
+
+
+def wait_two_passes(srv):
+    """Wait until a pass that started after now has ended (the one under
+    way may have looked at the accounts before)."""
+    seen = passes_done(srv)
+    last = max(seen) if seen else 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done = passes_done(srv)
+        if done and max(done) >= last + 2:
+            return
+        time.sleep(0.1)
+    raise AssertionError('no retention pass ended:\n' + srv.log[-3000:])
+
+
+def send(s, to, text):
+    s.send("<message to='%s' type='chat' id='%s'><body>%s</body>"
+           "</message>" % (to, text, text))
+
+
+def test_expired_go_recent_stay(make_server):
+    """Archived and offline messages older than the policy are deleted by
+    the server on its own; those younger are kept and delivered."""
+    srv = retention_server(make_server, 'archive: %ds, offline: %ds, '
+                           'interval: 1s, batch: 3' % (AGE, AGE))
+    a = online(srv, 'alice')
+    for i in range(7):
+        send(a, BOB, 'old%d' % i)
+    a.alive()
+    time.sleep(AGE + 0.5)
+    send(a, BOB, 'new')
+    a.alive()
+    wait_two_passes(srv)
+    assert [body(m) for _, m, _ in query(a)[0]] == ['new']
+    b = connect_tls(srv.c2s, 'bob', 'r')
+    b.presence()
+    b.alive()
+    got = []
+    while True:
+        try:
+            m = b.wait_for(lambda e: e.tag == q(NS_CLIENT, 'message'), 1)
+        except TimeoutError:
+            break
+        got.append(m.find(q(NS_CLIENT, 'body')).text)
+    assert got == ['new'], got
+    # no step deleted more than the batch
+    steps = [int(n) for n in re.findall(r'retention pass=\d+ step '
+                                        r'deleted=(\d+)', srv.log)]
+    assert steps and max(steps) <= 3 and sum(steps) >= 14, steps
+
+
+def test_forever_keeps(make_server):
+    """`forever` (and 0) keep everything: no pass runs at all."""
+    srv = retention_server(make_server, 'archive: forever, offline: 0, '
+                           'interval: 1s')
+    a = online(srv, 'alice')
+    send(a, BOB, 'kept')
+    a.alive()
+    out = srv.ternctl_ok('check', 'retention').stdout
+    assert 'archived messages (XEP-0313): kept forever' in out, out
+    assert 'offline users (XEP-0160): kept forever' in out, out
+    assert [body(m) for _, m, _ in query(a)[0]] == ['kept']
+    assert 'retention pass=' not in srv.log
+
+
+def test_check_retention_and_errors(make_server):
+    """`ternctl check retention` prints each limit; a bad duration is a
+    configuration error with file:line naming the key."""
+    srv = make_server(start=False)
+    srv.write_config(srv.config_text(
+        'retention: { archive: 90d, offline: 12h, interval: 30m }\n'))
+    out = srv.ternctl_ok('check', 'retention').stdout
+    assert 'archived messages (XEP-0313): kept 90d' in out, out
+    assert 'offline users (XEP-0160): kept 12h' in out, out
+    assert 'every 30m' in out, out
+    srv.write_config(srv.config_text('retention: { archive: soon }\n'))
+    rc, err = srv.run_to_exit()
+    assert rc == 1 and 'tern.yml:' in err and 'retention.archive' in err, \
+        err
+    srv.write_config(srv.config_text('retention: { interval: forever }\n'))
+    rc, err = srv.run_to_exit()
+    assert rc == 1 and 'retention.interval' in err, err
