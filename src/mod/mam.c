@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "mod/mod.h"
+#include "xmpp/retention.h"
 #include "mod/roster.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
@@ -823,6 +824,31 @@ mam_prefs_list(
 	return 0;
 }
 
+/* The user's own archive limit (an extension of the preferences, see
+ * xmpp/retention.h): kept when it is shorter than the server's. */
+static int
+mam_prefs_keep(struct hook_ev *ev, struct xml_node *p)
+{
+	struct xml_node *k = xml_node_find(ev->payload, NS_RETENTION, "keep");
+	long long keep = config_running->retention.archive, mine;
+	const char *t;
+
+	if (k == NULL)
+		return 0;
+	t = xml_node_text_get(k);
+	mine = retention_parse_age(t);
+	if (mine <= 0) {
+		stanza_reply_error(ev, "modify", "bad-request",
+		    "keep is an age: a number of seconds, or with an s, m, h "
+		    "or d suffix (30d)");
+		return -1;
+	}
+	if (keep == 0 || mine < keep)
+		xml_node_text(
+		    xml_node_child(p, NS_RETENTION, "keep"), t, strlen(t));
+	return 0;
+}
+
 static enum hook_ret
 mam_prefs_set(struct hook_ev *ev)
 {
@@ -845,6 +871,8 @@ mam_prefs_set(struct hook_ev *ev)
 		stanza_reply_error(ev, "modify", "jid-malformed", NULL);
 		goto out_free;
 	}
+	if (mam_prefs_keep(ev, p) != 0)
+		goto out_free;
 	sbuf_init(&b);
 	xml_serialize(p, XML_NS_CLIENT, &b);
 	rc = store_kv_set(
@@ -963,13 +991,19 @@ static const struct hook_reg mam_hooks[] = { { "iq-set/bare/" NS_MAM ":query",
 	{ "message/outgoing", mam_outgoing_done, -1000 }, HOOK_REG_END };
 
 static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID, NULL };
+/* on the account: its archive also takes a limit of its own */
+static const char *const mam_account_features[] = { NS_MAM, NS_MAM_EXT, NS_SID,
+	NS_RETENTION, NULL };
 
 const struct module mod_mam = {
 	.name = "mam",
 	.spec = "XEP-0313, XEP-0359, XEP-0059",
 	.doc = "Keeps an archive of each user's one-to-one messages that the "
-	       "user's clients query and page through.",
-	.account_features = mam_features,
+	       "user's clients query and page through; a user may keep them "
+	       "for less than retention.archive with <keep "
+	       "xmlns='urn:xmpp:tern:retention:0'>30d</keep> in its "
+	       "preferences.",
+	.account_features = mam_account_features,
 	/* also on the domain: profanity and others probe only the server
 	 * for MAM before they page a user's own archive, as ejabberd and
 	 * Prosody announce it there */

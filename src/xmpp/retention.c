@@ -8,6 +8,7 @@
  * step small and lets caches of per-account usage follow every delete. */
 #include "xmpp/retention.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "core/loop.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "xml/xml.h"
 #include "xmpp/account.h"
 
 #define USERS_PER_STEP 64
@@ -25,16 +27,73 @@
 struct kept {
 	const char *store, *what;
 	size_t off; /* of the age limit in struct cfg_retention */
+	/* the account's own limit (seconds, 0: none), or NULL */
+	long long (*user_keep)(const char *host, const char *user);
 };
+
+static long long mam_user_keep(const char *host, const char *user);
 
 static const struct kept kept[] = {
 	{ "mam", "archive: archived messages (XEP-0313)",
-	    offsetof(struct cfg_retention, archive) },
+	    offsetof(struct cfg_retention, archive), mam_user_keep },
 	{ "offline",
 	    "offline: messages waiting for offline users "
 	    "(XEP-0160)",
-	    offsetof(struct cfg_retention, offline) },
+	    offsetof(struct cfg_retention, offline), NULL },
 };
+
+long long
+retention_parse_age(const char *s)
+{
+	static const struct {
+		char c;
+		long long mul;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	long long v = 0, mul = 0;
+	const char *p = s;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (INT64_MAX / 86400 - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p == '\0')
+		mul = 1;
+	for (i = 0; *p != '\0' && p[1] == '\0' && i < ARRAY_LEN(units); i++)
+		if (*p == units[i].c)
+			mul = units[i].mul;
+	return mul == 0 || v == 0 ? -1 : v * mul;
+}
+
+long long
+retention_user_archive(const char *prefs, size_t len)
+{
+	struct xml_node *p = xml_parse_element(prefs, len);
+	struct xml_node *k = p ? xml_node_find(p, NS_RETENTION, "keep") : NULL;
+	long long v = k ? retention_parse_age(xml_node_text_get(k)) : 0;
+
+	xml_node_free(p);
+	return v > 0 ? v : 0;
+}
+
+/* XEP-0313 preferences are the archive's settings: the user's limit is
+ * kept with them (mod/mam.c checks it when the user sets it). */
+static long long
+mam_user_keep(const char *host, const char *user)
+{
+	char *doc = NULL;
+	size_t len = 0;
+	long long v;
+
+	if (store_kv_get(host, user, "mam_prefs", &doc, &len) != 0)
+		return 0;
+	v = retention_user_archive(doc, len);
+	free(doc);
+	return v;
+}
 
 static long long
 keep_of(const struct config *c, size_t k)
@@ -179,6 +238,13 @@ step(struct ev_loop *l, ev_idle *w, int revents)
 		user = pass.users.v[pass.ui];
 		for (k = 0; k < ARRAY_LEN(kept) && budget > 0; k++) {
 			keep = keep_of(c, k);
+			if (kept[k].user_keep) {
+				long long mine = kept[k].user_keep(host, user);
+
+				/* shorter only */
+				if (mine > 0 && (keep == 0 || mine < keep))
+					keep = mine;
+			}
 			if (keep > 0 && expire_user(host, user, kept[k].store,
 					    keep, &budget) < 0) {
 				pass_end();
@@ -194,19 +260,6 @@ step(struct ev_loop *l, ev_idle *w, int revents)
 		    pass.deleted - before);
 }
 
-static int
-anything_expires(const struct config *c)
-{
-	const char *store, *what;
-	long long keep;
-	size_t i;
-
-	for (i = 0; retention_item(c, i, &store, &what, &keep) == 0; i++)
-		if (keep > 0)
-			return 1;
-	return 0;
-}
-
 static void
 pass_start(struct ev_loop *l, ev_timer *w, int revents)
 {
@@ -215,8 +268,7 @@ pass_start(struct ev_loop *l, ev_timer *w, int revents)
 	UNUSED(l);
 	UNUSED(w);
 	UNUSED(revents);
-	if (pass.running || config_running == NULL ||
-	    !anything_expires(config_running))
+	if (pass.running || config_running == NULL)
 		return;
 	memset(&pass.hosts, 0, sizeof(pass.hosts));
 	for (h = host_list; h; h = h->next)
@@ -242,9 +294,8 @@ retention_setup(const struct config *c)
 	 * next one starts now (and then follows the new interval) */
 	if (pass.running)
 		return;
+	UNUSED(c);
 	ev_timer_stop(loop_ev, &next_pass);
-	if (!anything_expires(c))
-		return;
 	ev_timer_set(&next_pass, 0., 0.);
 	ev_timer_start(loop_ev, &next_pass);
 }

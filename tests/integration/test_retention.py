@@ -6,8 +6,10 @@ at most retention.batch deletions; `0`/`forever` keep everything;
 import re
 import time
 
-from ternlib import NS_CLIENT, connect_tls, online, q, show
-from test_mam import query, body
+from ternlib import NS_CLIENT, connect_tls, online, q, show, stanza_error
+from test_mam import NS_MAM, body, query
+
+NS_RETENTION = 'urn:xmpp:tern:retention:0'
 
 BOB = 'bob@localhost'
 AGE = 5  # seconds the tests' policy keeps things
@@ -75,7 +77,8 @@ def test_expired_go_recent_stay(make_server):
 
 
 def test_forever_keeps(make_server):
-    """`forever` (and 0) keep everything: no pass runs at all."""
+    """`forever` (and 0) keep everything: passes (which still run for
+    users' own limits) delete nothing."""
     srv = retention_server(make_server, 'archive: forever, offline: 0, '
                            'interval: 1s')
     a = online(srv, 'alice')
@@ -84,8 +87,42 @@ def test_forever_keeps(make_server):
     out = srv.ternctl_ok('check', 'retention').stdout
     assert 'archived messages (XEP-0313): kept forever' in out, out
     assert 'offline users (XEP-0160): kept forever' in out, out
+    wait_two_passes(srv)
     assert [body(m) for _, m, _ in query(a)[0]] == ['kept']
-    assert 'retention pass=' not in srv.log
+    assert set(re.findall(r'retention pass=\d+ done (deleted=\d+)',
+                          srv.log)) == {'deleted=0'}
+
+
+def set_keep(s, keep):
+    return s.iq('set', "<prefs xmlns='%s' default='always'><always/>"
+                "<never/><keep xmlns='%s'>%s</keep></prefs>"
+                % (NS_MAM, NS_RETENTION, keep))
+
+
+def test_user_keeps_less(make_server):
+    """A user's own, shorter archive limit in its XEP-0313 preferences
+    (<keep xmlns='urn:xmpp:tern:retention:0'/>): its archive loses what
+    is older, its contact's archive keeps it; a longer limit than the
+    server's is not kept, a malformed one is bad-request."""
+    srv = retention_server(make_server, 'archive: 1h, offline: forever, '
+                           'interval: 1s')
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    r = set_keep(a, '%ds' % AGE)
+    assert r.get('type') == 'result', show(r)
+    k = r.find('.//' + q(NS_RETENTION, 'keep'))
+    assert k is not None and k.text == '%ds' % AGE, show(r)
+    r = set_keep(b, '30d')
+    assert r.find('.//' + q(NS_RETENTION, 'keep')) is None, show(r)
+    r = set_keep(b, 'soon')
+    assert stanza_error(r) == 'bad-request', show(r)
+    send(a, BOB, 'old')
+    a.alive()
+    time.sleep(AGE + 0.5)
+    send(a, BOB, 'new')
+    a.alive()
+    wait_two_passes(srv)
+    assert [body(m) for _, m, _ in query(a)[0]] == ['new']
+    assert [body(m) for _, m, _ in query(b)[0]] == ['old', 'new']
 
 
 def test_check_retention_and_errors(make_server):
