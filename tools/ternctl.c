@@ -1262,8 +1262,8 @@ cmd_check_retention(const struct config *cfg)
 		fmt_age(age, sizeof(age), keep);
 		printf("%s: kept %s\n", what, age);
 	}
-	printf("account data (roster, vCard, private XML, PEP, push "
-	       "registrations...): kept until the account is deleted\n");
+	printf("account data (roster, vCard, private XML, PEP...): kept "
+	       "until the account is deleted\n");
 	fmt_age(age, sizeof(age), cfg->retention.interval);
 	printf("expiry: a pass over every account every %s, at most %lld "
 	       "items deleted per step\n",

@@ -164,6 +164,7 @@ struct cfg_s2s {
 struct cfg_retention {
 	long long archive;  /* message archive (XEP-0313) */
 	long long offline;  /* offline messages (XEP-0160) */
+	long long push;	    /* push registrations not renewed (XEP-0357) */
 	long long interval; /* from one expiry pass to the next */
 	long long batch;    /* items deleted per loop iteration at most */
 };

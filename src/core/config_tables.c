@@ -389,6 +389,16 @@ static const struct cfg_directive retention_dirs[] = {
 	    .doc = "Age after which messages waiting for an offline user "
 		   "(offline) are deleted unread; 0 or forever: kept until "
 		   "delivered." },
+	{ .name = "push",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, push),
+	    .def = "90d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which a push registration (push) that its "
+		   "client did not enable again is removed (clients enable "
+		   "it at each connection; older registrations without a "
+		   "date are kept); 0 or forever: kept until disabled." },
 	{ .name = "interval",
 	    .type = CFG_DURATION,
 	    .offset = offsetof(struct cfg_retention, interval),

@@ -25,6 +25,8 @@
 #define USERS_PER_STEP 64
 
 struct kept {
+	enum store_kind kind; /* STORE_ARCHIVE: by item time; STORE_MAP:
+			       * by the registered attribute of a value */
 	const char *store, *what;
 	size_t off; /* of the age limit in struct cfg_retention */
 	/* the account's own limit (seconds, 0: none), or NULL */
@@ -34,12 +36,15 @@ struct kept {
 static long long mam_user_keep(const char *host, const char *user);
 
 static const struct kept kept[] = {
-	{ "mam", "archive: archived messages (XEP-0313)",
+	{ STORE_ARCHIVE, "mam", "archive: archived messages (XEP-0313)",
 	    offsetof(struct cfg_retention, archive), mam_user_keep },
-	{ "offline",
+	{ STORE_ARCHIVE, "offline",
 	    "offline: messages waiting for offline users "
 	    "(XEP-0160)",
 	    offsetof(struct cfg_retention, offline), NULL },
+	{ STORE_MAP, "push",
+	    "push: push registrations not enabled again (XEP-0357)",
+	    offsetof(struct cfg_retention, push), NULL },
 };
 
 long long
@@ -172,6 +177,48 @@ expire_user(const char *host, const char *user, const char *store,
 	return rc;
 }
 
+struct stale {
+	int64_t before;
+	struct strlist keys;
+};
+
+static int
+stale_cb(void *ud, const char *key, const char *val, size_t len)
+{
+	struct stale *st = ud;
+	struct xml_node *el = xml_parse_element(val, len);
+	const char *t = el ? xml_node_attr(el, "registered") : NULL;
+
+	/* undated (stored before dates were) is not known to be stale */
+	if (t != NULL && strtoll(t, NULL, 10) < st->before)
+		strlist_add(&st->keys, xstrdup(key));
+	xml_node_free(el);
+	return 0;
+}
+
+/* Delete at most *budget values of user's map store registered before
+ * keep ago (the registered attribute of the stored element). */
+static int
+expire_map(const char *host, const char *user, const char *store,
+    long long keep, long *budget)
+{
+	struct stale st = { .before = now_unix() - keep };
+	size_t i;
+	int rc = 0;
+
+	if (store_map_list(host, user, store, stale_cb, &st) < 0) {
+		strlist_free(&st.keys);
+		return -1;
+	}
+	for (i = 0; i < st.keys.n && (long)i < *budget && rc == 0; i++)
+		rc =
+		    store_map_del(host, user, store, st.keys.v[i]) < 0 ? -1 : 0;
+	*budget -= (long)i;
+	pass.deleted += (long)i;
+	strlist_free(&st.keys);
+	return rc;
+}
+
 static void
 pass_end(void)
 {
@@ -245,8 +292,12 @@ step(struct ev_loop *l, ev_idle *w, int revents)
 				if (mine > 0 && (keep == 0 || mine < keep))
 					keep = mine;
 			}
-			if (keep > 0 && expire_user(host, user, kept[k].store,
-					    keep, &budget) < 0) {
+			if (keep > 0 &&
+			    (kept[k].kind == STORE_MAP
+				    ? expire_map(host, user, kept[k].store,
+					  keep, &budget)
+				    : expire_user(host, user, kept[k].store,
+					  keep, &budget)) < 0) {
 				pass_end();
 				return;
 			}

@@ -142,3 +142,27 @@ def test_check_retention_and_errors(make_server):
     srv.write_config(srv.config_text('retention: { interval: forever }\n'))
     rc, err = srv.run_to_exit()
     assert rc == 1 and 'retention.interval' in err, err
+
+
+def test_stale_push_registrations(make_server):
+    """XEP-0357 registrations that the client did not enable again within
+    retention.push are removed: a message to the offline account notifies
+    only the app server node enabled recently."""
+    from test_push import app_server, enable, login, publish, no_publish
+    srv = retention_server(make_server, 'push: %ds, interval: 1s' % AGE)
+    c = app_server(srv)
+    a = login(srv, 'alice', 'phone')
+    assert enable(a, 'n-old').get('type') == 'result'
+    a.send('</stream:stream>')
+    a.wait_closed()
+    time.sleep(AGE + 0.5)
+    a = login(srv, 'alice', 'tablet')
+    assert enable(a, 'n-new').get('type') == 'result'
+    a.send('</stream:stream>')
+    a.wait_closed()
+    wait_two_passes(srv)
+    b = login(srv, 'bob', 'pc')
+    b.message('alice@localhost', 'ping')
+    _, node, _ = publish(c)
+    assert node == 'n-new'
+    no_publish(c, 1.0)
