@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gsasl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -150,56 +149,32 @@ static int
 parse_account_jid(
     const struct config *cfg, const char *s, const char *loc, struct jid *j)
 {
-	if (jid_parse_str(j, s) < 0) {
-		fail("%s%s: not a valid JID", loc, s);
+	const char *why = account_jid_parse(s, 0, j);
+
+	if (why != NULL) {
+		fail("%s%s: %s", loc, s, why);
 		return -1;
-	}
-	if (j->node == NULL) {
-		fail("%s%s: a user name is required (user@host)", loc, s);
-		goto out_cleanup;
-	}
-	if (j->resource != NULL) {
-		fail("%s%s: an account JID has no resource", loc, s);
-		goto out_cleanup;
 	}
 	if (config_host(cfg, j->domain) == NULL) {
 		fail("%s%s: %s is not a host of %s", loc, s, j->domain,
 		    cfg->file);
-		goto out_cleanup;
+		jid_cleanup(j);
+		return -1;
 	}
 	return 0;
-
-out_cleanup:
-	jid_cleanup(j);
-	return -1;
 }
 
 /* ---- passwords ---- */
 
-/* The same SASLprep account.c applies, to name a bad password rather than
- * fail with a storage-sounding error. */
+/* Name a bad password rather than fail with a storage-sounding error. */
 static int
 password_ok(const char *pw, const char *loc)
 {
-	char *out = NULL;
-	int rc;
+	const char *why = account_password_problem(pw);
 
-	if (*pw == '\0') {
-		fail("%sempty password", loc);
-		return 0;
-	}
-	rc = gsasl_saslprep(pw, GSASL_ALLOW_UNASSIGNED, &out, NULL);
-	if (rc != GSASL_OK || out == NULL || *out == '\0') {
-		fail("%spassword not allowed: %s", loc,
-		    rc != GSASL_OK ? "SASLprep (RFC 4013) prohibits one "
-				     "of its characters"
-				   : "empty after SASLprep");
-		gsasl_free(out);
-		return 0;
-	}
-	explicit_bzero(out, strlen(out));
-	gsasl_free(out);
-	return 1;
+	if (why != NULL)
+		fail("%s%s", loc, why);
+	return why == NULL;
 }
 
 static struct termios saved_tty;
@@ -486,21 +461,38 @@ delete_in_process(const struct config *cfg, const char *host, const char *user)
 	return rc;
 }
 
+/* Send the command without arguments (argv[0]) to the running ternd;
+ * 0 with its answer in reply, else the exit status (said why). */
+static int
+ctl_simple(
+    const struct config *cfg, int argc, char **argv, char *reply, size_t len)
+{
+	char line[64];
+
+	if (argc != 1) {
+		fail("usage: ternctl %s", argv[0]);
+		return EXIT_USAGE;
+	}
+	snprintf(line, sizeof(line), "%s\n", argv[0]);
+	if (ctl_request(cfg, line, reply, len) != 0 || reply[0] == '\0') {
+		fail("ternd is not running or not answering on %s",
+		    cfg->control_socket ? cfg->control_socket : "(none)");
+		return EXIT_USER;
+	}
+	return 0;
+}
+
 /* One line about the running ternd, as its control socket says it. */
 static int
 cmd_status(const struct config *cfg, int argc, char **argv)
 {
 	char reply[512];
+	int rc = ctl_simple(cfg, argc, argv, reply, sizeof(reply));
 
-	UNUSED(argv);
-	if (argc != 1) {
-		fail("usage: ternctl status");
-		return EXIT_USAGE;
-	}
-	if (ctl_request(cfg, "status\n", reply, sizeof(reply)) != 0 ||
-	    strncmp(reply, "ok ", 3) != 0) {
-		fail("ternd is not running or not answering on %s",
-		    cfg->control_socket ? cfg->control_socket : "(none)");
+	if (rc != 0)
+		return rc;
+	if (strncmp(reply, "ok ", 3) != 0) {
+		fail("ternd answered: %s", reply);
 		return EXIT_USER;
 	}
 	printf("%s\n", reply + 3);
@@ -511,18 +503,10 @@ static int
 cmd_reload(const struct config *cfg, int argc, char **argv)
 {
 	char reply[512];
+	int rc = ctl_simple(cfg, argc, argv, reply, sizeof(reply));
 
-	UNUSED(argv);
-	if (argc != 1) {
-		fail("usage: ternctl reload");
-		return EXIT_USAGE;
-	}
-	if (ctl_request(cfg, "reload\n", reply, sizeof(reply)) != 0 ||
-	    reply[0] == '\0') {
-		fail("ternd is not running or not answering on %s",
-		    cfg->control_socket ? cfg->control_socket : "(none)");
-		return EXIT_USER;
-	}
+	if (rc != 0)
+		return rc;
 	if (strcmp(reply, "ok") != 0) {
 		fail("reload refused, ternd keeps its configuration: %s",
 		    strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
@@ -620,38 +604,6 @@ struct users_filter {
 	int failed;
 };
 
-/* A duration as the config writes it: seconds, or a number with s, m,
- * h or d. -1 when s is none. */
-static long long
-parse_duration(const char *s)
-{
-	static const struct {
-		char c;
-		long long mul;
-	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
-	long long v = 0, mul = 1;
-	const char *p = s;
-	size_t i;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (INT64_MAX / 86400 - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (*p != '\0') {
-		for (i = 0; i < ARRAY_LEN(units); i++)
-			if (*p == units[i].c)
-				mul = units[i].mul;
-		if (mul == 1 && *p != 's')
-			return -1;
-		if (p[1] != '\0')
-			return -1;
-	}
-	return v * mul;
-}
-
 /* When the account was last used: its last login, else (never logged
  * in) the creation time in its account document (account.h). 0 when
  * neither is known, -1 on a store failure. */
@@ -728,7 +680,7 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		age = parse_duration(argv[1]);
+		age = retention_parse_age(argv[1]);
 		if (age <= 0) {
 			fail("--inactive %s: not a duration (a number with "
 			     "s, m, h or d, e.g. 90d)",

@@ -9,8 +9,6 @@
  * first available presence after it was set, and those online when it is
  * set get it at once (XEP-0133 §4.24, note: a "standing announcement").
  * An account records the version it got (keyval "motd" of the user). */
-#include <gsasl.h>
-
 #include "mod/adhoc.h"
 #include "mod/mod.h"
 #include "xmpp/account.h"
@@ -45,25 +43,19 @@ static int
 parse_account(struct adhoc_req *rq, const char *s, int full, struct jid *j)
 {
 	const char *host = rq->ev->host->name;
+	const char *why = account_jid_parse(s, full, j);
 
-	if (jid_parse_str(j, s) < 0) {
-		adhoc_fail(rq, "modify", "bad-request", "'%s' is not a JID", s);
+	if (why != NULL) {
+		adhoc_fail(rq, "modify", "bad-request", "%s: %s", s, why);
 		return -1;
 	}
-	if (j->node == NULL || strcmp(j->domain, host) != 0) {
+	if (strcmp(j->domain, host) != 0) {
 		adhoc_fail(rq, "modify", "bad-request",
 		    "%s is not an account of %s (user@%s)", s, host, host);
-		goto out_cleanup;
-	}
-	if (j->resource != NULL && !full) {
-		adhoc_fail(rq, "modify", "bad-request",
-		    "%s: give the account's bare JID (no resource)", s);
-		goto out_cleanup;
+		jid_cleanup(j);
+		return -1;
 	}
 	return 0;
-out_cleanup:
-	jid_cleanup(j);
-	return -1;
 }
 
 /* The account in field var: it must exist when exist is set. */
@@ -181,23 +173,17 @@ get_text(struct adhoc_req *rq, const char *var)
 static int
 password_ok(struct adhoc_req *rq, const char *pw)
 {
-	char *out = NULL;
-	int rc;
+	const char *why;
 
 	if (pw == NULL) {
 		adhoc_fail(rq, "modify", "bad-request",
 		    "the field 'password' is required");
 		return 0;
 	}
-	rc = gsasl_saslprep(pw, GSASL_ALLOW_UNASSIGNED, &out, NULL);
-	if (rc != GSASL_OK || out == NULL || *out == '\0') {
-		gsasl_free(out);
-		adhoc_fail(rq, "modify", "bad-request",
-		    "password not allowed: SASLprep (RFC 4013) refuses it");
-		return 0;
-	}
-	gsasl_free(out);
-	return 1;
+	why = account_password_problem(pw);
+	if (why != NULL)
+		adhoc_fail(rq, "modify", "bad-request", "%s", why);
+	return why == NULL;
 }
 
 /* The one-field form of the commands that take accounts. */

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "jid/jid.h"
 #include "store/store.h"
 
 #define ACCOUNT_STORE "accounts"
@@ -45,6 +46,43 @@ account_saslprep(const char *password)
 		return NULL;
 	}
 	return out;
+}
+
+const char *
+account_jid_parse(const char *s, int full_ok, struct jid *j)
+{
+	const char *why = NULL;
+
+	if (jid_parse_str(j, s) < 0)
+		return "not a valid JID";
+	if (j->node == NULL)
+		why = "a user name is required (user@host)";
+	else if (j->resource != NULL && !full_ok)
+		why = "an account JID has no resource";
+	if (why != NULL)
+		jid_cleanup(j);
+	return why;
+}
+
+const char *
+account_password_problem(const char *password)
+{
+	char *out = NULL;
+	int rc;
+
+	if (*password == '\0')
+		return "empty password";
+	rc = gsasl_saslprep(password, GSASL_ALLOW_UNASSIGNED, &out, NULL);
+	if (rc != GSASL_OK || out == NULL || *out == '\0') {
+		gsasl_free(out);
+		return rc != GSASL_OK ? "password not allowed: SASLprep (RFC "
+					"4013) prohibits one of its characters"
+				      : "password not allowed: empty after "
+					"SASLprep";
+	}
+	OPENSSL_cleanse(out, strlen(out));
+	gsasl_free(out);
+	return NULL;
 }
 
 static void
@@ -178,15 +216,22 @@ account_doc_created(const char *doc)
 	return 0;
 }
 
-int
-account_exists(const char *host, const char *user)
+/* Has user@host a document in store? 0 yes, 1 no, -1 error. */
+static int
+account_kv_has(const char *host, const char *user, const char *store)
 {
 	char *doc = NULL;
 	int rc;
 
-	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+	rc = store_kv_get(host, user, store, &doc, NULL);
 	free(doc);
 	return rc;
+}
+
+int
+account_exists(const char *host, const char *user)
+{
+	return account_kv_has(host, user, ACCOUNT_STORE);
 }
 
 int
@@ -313,11 +358,8 @@ account_list(const char *host, int (*cb)(void *ud, const char *user), void *ud)
 int
 account_is_disabled(const char *host, const char *user)
 {
-	char *doc = NULL;
-	int rc;
+	int rc = account_kv_has(host, user, DISABLED_STORE);
 
-	rc = store_kv_get(host, user, DISABLED_STORE, &doc, NULL);
-	free(doc);
 	return rc < 0 ? -1 : rc == 0;
 }
 

@@ -21,6 +21,14 @@ int account_exists(const char *host, const char *user);
 int account_create(const char *host, const char *user, const char *password);
 int account_set_password(const char *host, const char *user,
     const char *password); /* 1 when no such account */
+struct jid;
+
+/* Parse s into *j as an account's JID (user@domain, and no resource
+ * unless full_ok): NULL, or why not (then *j needs no cleanup). */
+const char *account_jid_parse(const char *s, int full_ok, struct jid *j);
+/* NULL when password can be an account's, else why not (empty, or
+ * refused by SASLprep, RFC 4013), for the one who typed it. */
+const char *account_password_problem(const char *password);
 /* Load keys for hash h: 0 ok, 1 no such account, -1 error. */
 int account_get_keys(const char *host, const char *user, enum scram_hash h,
     struct scram_keys *out);

@@ -182,7 +182,9 @@ def test_add_change_delete(asrv):
               'password-verify': 'b'}, 'do not match'),
             ({'accountjid': 'x@elsewhere.example', 'password': 'a'},
              'not an account of localhost'),
-            ({'accountjid': '@@', 'password': 'a'}, 'not a JID'),
+            ({'accountjid': '@@', 'password': 'a'}, 'not a valid JID'),
+            ({'accountjid': 'x@localhost/r', 'password': 'a'},
+             'no resource'),
             ({'password': 'a'}, "'accountjid'"),
             ({'accountjid': 'y@localhost'}, "'password'")):
         r = run_error(a, 'add-user', fields)

@@ -45,19 +45,25 @@ def send(s, to, text):
            "</message>" % (to, text, text))
 
 
+def old_then_new(srv, a, old):
+    """a sends the old messages to bob, and once they are older than AGE
+    a 'new' one; returns when a pass that started after that has ended."""
+    for text in old:
+        send(a, BOB, text)
+    a.alive()
+    time.sleep(AGE + 0.5)
+    send(a, BOB, 'new')
+    a.alive()
+    wait_two_passes(srv)
+
+
 def test_expired_go_recent_stay(make_server):
     """Archived and offline messages older than the policy are deleted by
     the server on its own; those younger are kept and delivered."""
     srv = retention_server(make_server, 'archive: %ds, offline: %ds, '
                            'interval: 1s, batch: 3' % (AGE, AGE))
     a = online(srv, 'alice')
-    for i in range(7):
-        send(a, BOB, 'old%d' % i)
-    a.alive()
-    time.sleep(AGE + 0.5)
-    send(a, BOB, 'new')
-    a.alive()
-    wait_two_passes(srv)
+    old_then_new(srv, a, ['old%d' % i for i in range(7)])
     assert [body(m) for _, m, _ in query(a)[0]] == ['new']
     b = connect_tls(srv.c2s, 'bob', 'r')
     b.presence()
@@ -115,12 +121,7 @@ def test_user_keeps_less(make_server):
     assert r.find('.//' + q(NS_RETENTION, 'keep')) is None, show(r)
     r = set_keep(b, 'soon')
     assert stanza_error(r) == 'bad-request', show(r)
-    send(a, BOB, 'old')
-    a.alive()
-    time.sleep(AGE + 0.5)
-    send(a, BOB, 'new')
-    a.alive()
-    wait_two_passes(srv)
+    old_then_new(srv, a, ['old'])
     assert [body(m) for _, m, _ in query(a)[0]] == ['new']
     assert [body(m) for _, m, _ in query(b)[0]] == ['old', 'new']
 
