@@ -150,6 +150,27 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 		      : "error storage failure");
 }
 
+/* disable-user / enable-user HOST USER (ternctl disable, enable) */
+static void
+ctl_set_disabled(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h;
+	int rc;
+
+	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
+		snprintf(reply, len, "error usage: %s HOST USER", argv[0]);
+		return;
+	}
+	rc = users_set_disabled(
+	    h, argv[2], strcmp(argv[0], "disable-user") == 0);
+	if (rc == 0 && store_commit() != 0)
+		rc = -1;
+	snprintf(reply, len,
+	    rc == 0   ? "ok"
+	    : rc == 1 ? "error no such account"
+		      : "error storage failure");
+}
+
 static void
 ctl_user_created(int argc, char **argv, char *reply, size_t len)
 {
@@ -362,6 +383,8 @@ main(int argc, char **argv)
 	ctl_register("delete-user", ctl_delete_user);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
+	ctl_register("disable-user", ctl_set_disabled);
+	ctl_register("enable-user", ctl_set_disabled);
 	if (cfg->control_socket &&
 	    ctl_open(cfg->control_socket, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);

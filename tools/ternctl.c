@@ -60,6 +60,10 @@ static const char usage_text[] =
     "  passwd JID [PASSWORD]   change an account's password\n"
     "  deluser JID             delete an account and all its data, and\n"
     "                          end its sessions on the running ternd\n"
+    "  disable JID             refuse the account's logins (SASL\n"
+    "                          account-disabled) and end its sessions;\n"
+    "                          its data is kept\n"
+    "  enable JID              let a disabled account log in again\n"
     "  users [--inactive DURATION] [HOST]\n"
     "                          list accounts as user@host; with\n"
     "                          --inactive (30d, 12h, 90m, 3600s) only\n"
@@ -549,6 +553,40 @@ cmd_user(const struct config *cfg, int argc, char **argv)
 		    "%s storage_used=%lld storage_quota=none\n", j.bare, used);
 	ret = 0;
 out_cleanup:
+	jid_cleanup(&j);
+	return ret;
+}
+
+/* disable and enable: a running ternd does it (and ends the sessions);
+ * otherwise the state is written here. */
+static int
+cmd_disable(const struct config *cfg, int argc, char **argv)
+{
+	int disable = strcmp(argv[0], "disable") == 0, rc, ret = EXIT_USER;
+	char line[600], reply[512];
+	struct jid j;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	snprintf(
+	    line, sizeof(line), "%s-user %s %s\n", argv[0], j.domain, j.node);
+	rc = ctl_request(cfg, line, reply, sizeof(reply));
+	if (rc == 0) {
+		if (strcmp(reply, "ok") == 0)
+			ret = 0;
+		else
+			fail("%s: ternd answered: %s", j.bare, reply);
+	} else if (rc > 0) {
+		rc = account_set_disabled(j.domain, j.node, disable);
+		if (rc == 1)
+			fail("%s: no such account", j.bare);
+		else if (rc == 0 && store_commit() == 0)
+			ret = 0;
+	}
 	jid_cleanup(&j);
 	return ret;
 }
@@ -1247,6 +1285,8 @@ static const struct command commands[] = {
 	{ "adduser", cmd_adduser },
 	{ "passwd", cmd_passwd },
 	{ "deluser", cmd_deluser },
+	{ "disable", cmd_disable },
+	{ "enable", cmd_disable },
 	{ "users", cmd_users },
 	{ "import", cmd_import },
 	{ "status", cmd_status },

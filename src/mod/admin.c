@@ -347,16 +347,11 @@ set_disabled(struct adhoc_req *rq, int disabled)
 	if (get_accounts(rq, 0, &js) < 0)
 		return ADHOC_ERROR;
 	for (i = 0; i < js.n; i++) {
-		if (account_set_disabled(
-			js.v[i].domain, js.v[i].node, disabled) != 0) {
+		if (users_set_disabled(ev->host, js.v[i].node, disabled) != 0) {
 			jids_cleanup(&js);
 			return adhoc_fail(rq, "wait", "internal-server-error",
 			    "storage failure");
 		}
-		/* XEP-0133 §4.3: disabling ends its sessions too */
-		if (disabled)
-			session_close_user(js.v[i].domain, js.v[i].node,
-			    "not-authorized", "account disabled");
 		log_info("admin %s jid=%s by=%s",
 		    disabled ? "disable-user" : "reenable-user", js.v[i].bare,
 		    ev->from->bare);

@@ -417,3 +417,24 @@ def test_ternctl_status_reload(make_server):
     srv.write_config(text.replace('bob@localhost', 'bob@x/y'))
     r = srv.ternctl('reload')
     assert r.returncode == 1 and 'not a bare JID' in r.stderr, r.stderr
+
+
+def test_ternctl_disable_enable(make_server):
+    """`ternctl disable` does what disable-user does (RFC 6120 §6.5.1
+    account-disabled, sessions ended) from a terminal, with ternd running
+    or not; `ternctl enable` undoes it."""
+    srv = make_server()
+    b = login(srv, 'bob')
+    srv.ternctl_ok('disable', 'bob@localhost')
+    b.assert_stream_error('not-authorized')
+    _, el = try_login(srv, 'bob')
+    assert sasl_failure(el) == 'account-disabled', show(el)
+    r = srv.ternctl('disable', 'nobody@localhost')
+    assert r.returncode == 1 and 'no such account' in r.stderr, r.stderr
+    srv.ternctl_ok('enable', 'bob@localhost')
+    login(srv, 'bob').alive()
+    assert srv.stop() == []
+    srv.ternctl_ok('disable', 'carol@localhost')
+    srv.start()
+    _, el = try_login(srv, 'carol')
+    assert sasl_failure(el) == 'account-disabled', show(el)
