@@ -117,6 +117,8 @@ static struct {
 	struct strlist users; /* its accounts (snapshot) */
 	size_t ui;	      /* the next account */
 	long deleted;
+	long accounts;			 /* walked */
+	int64_t started_ms, max_step_ms; /* for the log */
 } pass;
 
 static ev_timer next_pass;
@@ -227,8 +229,11 @@ pass_end(void)
 	ev_idle_stop(loop_ev, &step_w);
 	strlist_free(&pass.hosts);
 	strlist_free(&pass.users);
-	log_info(
-	    "retention pass=%u done deleted=%ld", pass.passno, pass.deleted);
+	log_info("retention pass=%u done deleted=%ld accounts=%ld ms=%lld "
+		 "max_step_ms=%lld",
+	    pass.passno, pass.deleted, pass.accounts,
+	    (long long)(now_ms() - pass.started_ms),
+	    (long long)pass.max_step_ms);
 	pass.running = 0;
 	if (c != NULL) {
 		ev_timer_set(&next_pass, (double)c->retention.interval, 0.);
@@ -257,16 +262,13 @@ next_host(void)
 }
 
 static void
-step(struct ev_loop *l, ev_idle *w, int revents)
+step_run(void)
 {
 	const struct config *c = config_running;
 	long budget, before;
 	int users = USERS_PER_STEP;
 	size_t k;
 
-	UNUSED(l);
-	UNUSED(w);
-	UNUSED(revents);
 	if (c == NULL || store_failing()) {
 		pass_end();
 		return;
@@ -303,12 +305,28 @@ step(struct ev_loop *l, ev_idle *w, int revents)
 			}
 		}
 		/* a spent budget may have left some: this account again */
-		if (budget > 0)
+		if (budget > 0) {
 			pass.ui++;
+			pass.accounts++;
+		}
 	}
 	if (pass.deleted > before)
 		log_debug("retention pass=%u step deleted=%ld", pass.passno,
 		    pass.deleted - before);
+}
+
+static void
+step(struct ev_loop *l, ev_idle *w, int revents)
+{
+	int64_t t0 = now_ms(), t;
+
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	step_run();
+	t = now_ms() - t0;
+	if (t > pass.max_step_ms)
+		pass.max_step_ms = t;
 }
 
 static void
@@ -328,6 +346,9 @@ pass_start(struct ev_loop *l, ev_timer *w, int revents)
 	pass.hi = 0;
 	pass.ui = 0;
 	pass.deleted = 0;
+	pass.accounts = 0;
+	pass.max_step_ms = 0;
+	pass.started_ms = now_ms();
 	pass.passno++;
 	pass.running = 1;
 	ev_idle_start(loop_ev, &step_w);
