@@ -3,7 +3,8 @@
  * and deletes, per store, the items older than the policy allows; it runs
  * as steps on an idle watcher, each step deleting at most retention.batch
  * items and looking at a bounded number of accounts, so the loop serves
- * connections between steps however much there is to delete. Going
+ * connections between steps however much there is to delete; a busy
+ * loop (never idle) still gets a step every NUDGE seconds. Going
  * account by account (not one DELETE over the whole store) keeps each
  * step small and lets caches of per-account usage follow every delete. */
 #include "xmpp/retention.h"
@@ -23,6 +24,7 @@
 #include "xmpp/account.h"
 
 #define USERS_PER_STEP 64
+#define NUDGE 0.05
 
 struct kept {
 	enum store_kind kind; /* STORE_ARCHIVE: by item time; STORE_MAP:
@@ -123,6 +125,7 @@ static struct {
 
 static ev_timer next_pass;
 static ev_idle step_w;
+static ev_timer nudge_w;
 static int started;
 
 int
@@ -227,6 +230,7 @@ pass_end(void)
 	const struct config *c = config_running;
 
 	ev_idle_stop(loop_ev, &step_w);
+	ev_timer_stop(loop_ev, &nudge_w);
 	strlist_free(&pass.hosts);
 	strlist_free(&pass.users);
 	log_info("retention pass=%u done deleted=%ld accounts=%ld ms=%lld "
@@ -316,17 +320,34 @@ step_run(void)
 }
 
 static void
-step(struct ev_loop *l, ev_idle *w, int revents)
+step_timed(void)
 {
 	int64_t t0 = now_ms(), t;
 
-	UNUSED(l);
-	UNUSED(w);
-	UNUSED(revents);
+	if (!pass.running)
+		return;
 	step_run();
 	t = now_ms() - t0;
 	if (t > pass.max_step_ms)
 		pass.max_step_ms = t;
+}
+
+static void
+step(struct ev_loop *l, ev_idle *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	step_timed();
+}
+
+static void
+nudge(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	step_timed();
 }
 
 static void
@@ -352,6 +373,7 @@ pass_start(struct ev_loop *l, ev_timer *w, int revents)
 	pass.passno++;
 	pass.running = 1;
 	ev_idle_start(loop_ev, &step_w);
+	ev_timer_start(loop_ev, &nudge_w);
 }
 
 void
@@ -360,6 +382,7 @@ retention_setup(const struct config *c)
 	if (!started) {
 		ev_timer_init(&next_pass, pass_start, 0., 0.);
 		ev_idle_init(&step_w, step);
+		ev_timer_init(&nudge_w, nudge, NUDGE, NUDGE);
 		started = 1;
 	}
 	/* a pass under way goes on with the new policy; otherwise the
@@ -379,6 +402,7 @@ retention_stop(void)
 		return;
 	ev_timer_stop(loop_ev, &next_pass);
 	ev_idle_stop(loop_ev, &step_w);
+	ev_timer_stop(loop_ev, &nudge_w);
 	strlist_free(&pass.hosts);
 	strlist_free(&pass.users);
 	pass.running = 0;
