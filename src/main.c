@@ -130,18 +130,23 @@ raise_nofile(void)
 		    "cannot raise the open files limit: %s", strerror(errno));
 }
 
-static void
-ctl_delete_user(int argc, char **argv, char *reply, size_t len)
+/* The host of a "COMMAND HOST USER" control line, or NULL (the reply
+ * says how to use it). */
+static struct host *
+ctl_user_host(int argc, char **argv, char *reply, size_t len)
 {
-	struct host *h;
-	int rc;
+	struct host *h = argc == 3 ? host_find(argv[1]) : NULL;
 
-	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
-		snprintf(reply, len, "error usage: delete-user HOST USER");
-		return;
-	}
-	rc = users_delete(h, argv[2]);
-	/* the answer promises the deletion is durable */
+	if (h == NULL)
+		snprintf(reply, len, "error usage: %s HOST USER", argv[0]);
+	return h;
+}
+
+/* The reply to an account change that returned rc (0, 1 no such
+ * account, -1): "ok" promises the change is durable. */
+static void
+ctl_user_done(int rc, char *reply, size_t len)
+{
 	if (rc == 0 && store_commit() != 0)
 		rc = -1;
 	snprintf(reply, len,
@@ -150,25 +155,25 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 		      : "error storage failure");
 }
 
+static void
+ctl_delete_user(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = ctl_user_host(argc, argv, reply, len);
+
+	if (h != NULL)
+		ctl_user_done(users_delete(h, argv[2]), reply, len);
+}
+
 /* disable-user / enable-user HOST USER (ternctl disable, enable) */
 static void
 ctl_set_disabled(int argc, char **argv, char *reply, size_t len)
 {
-	struct host *h;
-	int rc;
+	struct host *h = ctl_user_host(argc, argv, reply, len);
 
-	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
-		snprintf(reply, len, "error usage: %s HOST USER", argv[0]);
-		return;
-	}
-	rc = users_set_disabled(
-	    h, argv[2], strcmp(argv[0], "disable-user") == 0);
-	if (rc == 0 && store_commit() != 0)
-		rc = -1;
-	snprintf(reply, len,
-	    rc == 0   ? "ok"
-	    : rc == 1 ? "error no such account"
-		      : "error storage failure");
+	if (h != NULL)
+		ctl_user_done(users_set_disabled(h, argv[2],
+				  strcmp(argv[0], "disable-user") == 0),
+		    reply, len);
 }
 
 static void

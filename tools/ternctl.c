@@ -557,13 +557,32 @@ out_cleanup:
 	return ret;
 }
 
+/* Ask a running ternd to run "cmd HOST USER" for account j: 0 when it
+ * answered (*ret 0 if it said ok, else the answer is shown), 1 when it
+ * is not running, -1 when it did not answer (warned). */
+static int
+ask_ternd(
+    const struct config *cfg, const char *cmd, const struct jid *j, int *ret)
+{
+	char line[600], reply[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s %s %s\n", cmd, j->domain, j->node);
+	rc = ctl_request(cfg, line, reply, sizeof(reply));
+	if (rc == 0 && strcmp(reply, "ok") == 0)
+		*ret = 0;
+	else if (rc == 0)
+		fail("%s: ternd answered: %s", j->bare, reply);
+	return rc;
+}
+
 /* disable and enable: a running ternd does it (and ends the sessions);
  * otherwise the state is written here. */
 static int
 cmd_disable(const struct config *cfg, int argc, char **argv)
 {
 	int disable = strcmp(argv[0], "disable") == 0, rc, ret = EXIT_USER;
-	char line[600], reply[512];
+	char cmd[32];
 	struct jid j;
 
 	if (argc != 2) {
@@ -572,15 +591,9 @@ cmd_disable(const struct config *cfg, int argc, char **argv)
 	}
 	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
 		return EXIT_USER;
-	snprintf(
-	    line, sizeof(line), "%s-user %s %s\n", argv[0], j.domain, j.node);
-	rc = ctl_request(cfg, line, reply, sizeof(reply));
-	if (rc == 0) {
-		if (strcmp(reply, "ok") == 0)
-			ret = 0;
-		else
-			fail("%s: ternd answered: %s", j.bare, reply);
-	} else if (rc > 0) {
+	snprintf(cmd, sizeof(cmd), "%s-user", argv[0]);
+	rc = ask_ternd(cfg, cmd, &j, &ret);
+	if (rc > 0) {
 		rc = account_set_disabled(j.domain, j.node, disable);
 		if (rc == 1)
 			fail("%s: no such account", j.bare);
@@ -594,7 +607,6 @@ cmd_disable(const struct config *cfg, int argc, char **argv)
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
 {
-	char line[600], reply[512];
 	struct jid j;
 	int rc, ret = EXIT_USER;
 
@@ -613,16 +625,8 @@ cmd_deluser(const struct config *cfg, int argc, char **argv)
 		goto out;
 	/* a running ternd deletes it: it ends the sessions and its modules
 	 * clean up what other accounts hold (roster entries...) */
-	snprintf(line, sizeof(line), "delete-user %s %s\n", j.domain, j.node);
-	rc = ctl_request(cfg, line, reply, sizeof(reply));
-	if (rc == 0) {
-		if (strcmp(reply, "ok") == 0)
-			ret = 0;
-		else
-			fail("%s: ternd answered: %s", j.bare, reply);
-		goto out;
-	}
-	if (rc < 0)
+	rc = ask_ternd(cfg, "delete-user", &j, &ret);
+	if (rc <= 0)
 		goto out;
 	rc = delete_in_process(cfg, j.domain, j.node);
 	if (rc == 0 && store_commit() == 0)
