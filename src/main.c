@@ -32,6 +32,7 @@
 #include "xmpp/stream.h"
 #include "xmpp/websocket.h"
 #include "xmpp/bosh.h"
+#include "xmpp/retention.h"
 #include "xmpp/users.h"
 
 #define TERN_VERSION "0.1.0"
@@ -71,53 +72,59 @@ alpn_http(struct conn *c, const char *proto)
 	http_conn_adopt(c, HTTP_L_TLS, NULL, 0);
 }
 
-static void
-reload(void)
+/* 0, or -1 with why in err (the running configuration is kept). */
+static int
+reload(char *err, size_t errlen)
 {
-	char err[1024];
-	struct config *n = config_load(cfg->file, err, sizeof(err));
+	char tmp[1024];
+	struct config *n = config_load(cfg->file, err, errlen);
 	enum log_level lvl;
 
 	if (n == NULL) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    err);
-		return;
+		return -1;
 	}
-	if (tls_load(n, err, sizeof(err)) != 0 ||
-	    s2s_setup(n, err, sizeof(err)) != 0) {
+	if (tls_load(n, err, errlen) != 0 || s2s_setup(n, err, errlen) != 0) {
 		log_err("reload failed, keeping the running configuration: %s",
 		    err);
-		tls_load(cfg, err, sizeof(err));
+		tls_load(cfg, tmp, sizeof(tmp));
 		config_free(n);
-		return;
+		return -1;
 	}
-	if (host_setup(n, err, sizeof(err)) != 0) {
+	if (host_setup(n, err, errlen) != 0) {
 		/* modules refused the new config: go back to the old one */
 		log_err("reload failed: %s", err);
-		host_setup(cfg, err, sizeof(err));
+		host_setup(cfg, tmp, sizeof(tmp));
 		setup_domains(cfg);
-		tls_load(cfg, err, sizeof(err));
-		s2s_setup(cfg, err, sizeof(err));
+		tls_load(cfg, tmp, sizeof(tmp));
+		s2s_setup(cfg, tmp, sizeof(tmp));
 		config_free(n);
-		return;
+		return -1;
 	}
 	setup_domains(n);
-	if (listener_reconcile(n, err, sizeof(err)) != 0)
+	if (listener_reconcile(n, err, errlen) != 0)
 		log_err("reload: %s", err);
 	config_free(cfg);
 	cfg = n;
+	retention_setup(cfg);
 	lvl = (enum log_level)cfg->log_level;
 	log_open(lvl, 1, cfg->log_syslog);
 	log_info("ternd: configuration and certificates reloaded");
+	return 0;
 }
 
 static void
 ctl_reload(int argc, char **argv, char *reply, size_t len)
 {
+	char err[1024];
+
 	UNUSED(argc);
 	UNUSED(argv);
-	reload();
-	snprintf(reply, len, "ok");
+	if (reload(err, sizeof(err)) == 0)
+		snprintf(reply, len, "ok");
+	else
+		snprintf(reply, len, "error %s", err);
 }
 
 /* One descriptor per connection: take the whole hard limit (the operator
@@ -135,24 +142,50 @@ raise_nofile(void)
 		    "cannot raise the open files limit: %s", strerror(errno));
 }
 
-static void
-ctl_delete_user(int argc, char **argv, char *reply, size_t len)
+/* The host of a "COMMAND HOST USER" control line, or NULL (the reply
+ * says how to use it). */
+static struct host *
+ctl_user_host(int argc, char **argv, char *reply, size_t len)
 {
-	struct host *h;
-	int rc;
+	struct host *h = argc == 3 ? host_find(argv[1]) : NULL;
 
-	if (argc != 3 || (h = host_find(argv[1])) == NULL) {
-		snprintf(reply, len, "error usage: delete-user HOST USER");
-		return;
-	}
-	rc = users_delete(h, argv[2]);
-	/* the answer promises the deletion is durable */
+	if (h == NULL)
+		snprintf(reply, len, "error usage: %s HOST USER", argv[0]);
+	return h;
+}
+
+/* The reply to an account change that returned rc (0, 1 no such
+ * account, -1): "ok" promises the change is durable. */
+static void
+ctl_user_done(int rc, char *reply, size_t len)
+{
 	if (rc == 0 && store_commit() != 0)
 		rc = -1;
 	snprintf(reply, len,
 	    rc == 0   ? "ok"
 	    : rc == 1 ? "error no such account"
 		      : "error storage failure");
+}
+
+static void
+ctl_delete_user(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = ctl_user_host(argc, argv, reply, len);
+
+	if (h != NULL)
+		ctl_user_done(users_delete(h, argv[2]), reply, len);
+}
+
+/* disable-user / enable-user HOST USER (ternctl disable, enable) */
+static void
+ctl_set_disabled(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = ctl_user_host(argc, argv, reply, len);
+
+	if (h != NULL)
+		ctl_user_done(users_set_disabled(h, argv[2],
+				  strcmp(argv[0], "disable-user") == 0),
+		    reply, len);
 }
 
 static void
@@ -166,6 +199,24 @@ ctl_user_created(int argc, char **argv, char *reply, size_t len)
 	}
 	users_created(h, argv[2]);
 	snprintf(reply, len, "ok");
+}
+
+/* The database file and its write-ahead log on disk; 0 in memory. */
+static long long
+storage_bytes(void)
+{
+	char wal[4096];
+	struct stat st;
+	long long n = 0;
+
+	if (strcmp(cfg_storage_backends[cfg->storage.backend], "sqlite") != 0)
+		return 0;
+	if (stat(cfg->storage.path, &st) == 0)
+		n += (long long)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", cfg->storage.path);
+	if (stat(wal, &st) == 0)
+		n += (long long)st.st_size;
+	return n;
 }
 
 static void
@@ -183,10 +234,16 @@ ctl_status(int argc, char **argv, char *reply, size_t len)
 		snprintf(used, sizeof(used), "%zu", mi.uordblks + mi.hblkhd);
 		snprintf(held, sizeof(held), "%zu", mi.arena + mi.hblkhd);
 	}
+	unsigned c2s = c2s_count(), in = s2s_count_in(), out = s2s_count_out();
+	size_t conns = conn_count();
+
 	snprintf(reply, len,
-	    "ok sessions=%u connections=%zu "
-	    "heap_used=%s heap_held=%s storage=%s",
-	    session_count(), conn_count(), used, held,
+	    "ok sessions=%u connections=%zu c2s=%u s2s_in=%u s2s_out=%u "
+	    "other=%zu queued=%zu heap_used=%s heap_held=%s "
+	    "storage_bytes=%lld storage=%s",
+	    session_count(), conns, c2s, in, out,
+	    conns > c2s + in + out ? conns - c2s - in - out : 0,
+	    conn_queued_total(), used, held, storage_bytes(),
 	    store_failing() ? "failing" : "ok");
 }
 
@@ -256,6 +313,7 @@ begin_shutdown(const char *why)
 	log_info("ternd: shutting down (%s)", why);
 	listener_close_all();
 	ctl_close();
+	retention_stop();
 	c2s_close_all("system-shutdown", NULL);
 	/* sessions without a stream (hibernating) end too: what they hold
 	 * is routed to storage */
@@ -276,8 +334,10 @@ signal_cb(struct ev_loop *l, ev_signal *w, int revents)
 {
 	UNUSED(l);
 	UNUSED(revents);
+	char err[1024];
+
 	if (w->signum == SIGHUP)
-		reload();
+		reload(err, sizeof(err));
 	else
 		begin_shutdown(w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
@@ -373,6 +433,7 @@ main(int argc, char **argv)
 		goto out_store;
 	}
 	setup_domains(cfg);
+	retention_setup(cfg);
 	listener_set_handler(LISTEN_C2S, c2s_accept);
 	listener_set_handler(LISTEN_C2S_TLS, c2s_accept);
 	listener_set_handler(LISTEN_COMPONENT, component_accept);
@@ -388,6 +449,8 @@ main(int argc, char **argv)
 	ctl_register("delete-user", ctl_delete_user);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
+	ctl_register("disable-user", ctl_set_disabled);
+	ctl_register("enable-user", ctl_set_disabled);
 	if (cfg->control_socket &&
 	    ctl_open(cfg->control_socket, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ternd: %s\n", err);
@@ -413,6 +476,7 @@ main(int argc, char **argv)
 out_listeners:
 	listener_close_all();
 	ctl_close();
+	retention_stop();
 	/* whatever did not finish closing in time is closed now */
 	conn_close_all_now();
 	loop_drain();

@@ -21,7 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <gsasl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -35,6 +34,7 @@
 #include "jid/jid.h"
 #include "store/store.h"
 #include "xmpp/account.h"
+#include "xmpp/retention.h"
 #include "xmpp/users.h"
 #include "core/host.h"
 #include "core/loop.h"
@@ -60,6 +60,10 @@ static const char usage_text[] =
     "  passwd JID [PASSWORD]   change an account's password\n"
     "  deluser JID             delete an account and all its data, and\n"
     "                          end its sessions on the running ternd\n"
+    "  disable JID             refuse the account's logins (SASL\n"
+    "                          account-disabled) and end its sessions;\n"
+    "                          its data is kept\n"
+    "  enable JID              let a disabled account log in again\n"
     "  users [--inactive DURATION] [HOST]\n"
     "                          list accounts as user@host; with\n"
     "                          --inactive (30d, 12h, 90m, 3600s) only\n"
@@ -70,11 +74,17 @@ static const char usage_text[] =
     "                          (standard input without FILE or with -)\n"
     "  user JID                an account's storage usage and quota\n"
     "                          (limits.account_storage), in bytes\n"
-    "  status                  sessions, connections, heap and storage\n"
-    "                          state of the running ternd\n"
+    "  status                  sessions, connections by kind, bytes\n"
+    "                          queued, heap and storage of the running\n"
+    "                          ternd\n"
+    "  reload                  the running ternd reads its configuration\n"
+    "                          and certificates again (as SIGHUP does);\n"
+    "                          a bad file is reported and not applied\n"
     "  check config            validate the configuration file\n"
     "  check certs             find the certificate of every host in\n"
     "                          tls.cert_dir, warn about expiry\n"
+    "  check retention         what the server keeps and for how long\n"
+    "                          (the retention: section)\n"
     "  help                    this text\n"
     "\n"
     "exit status: 0 success, 1 failure, 2 bad command line\n";
@@ -143,56 +153,32 @@ static int
 parse_account_jid(
     const struct config *cfg, const char *s, const char *loc, struct jid *j)
 {
-	if (jid_parse_str(j, s) < 0) {
-		fail("%s%s: not a valid JID", loc, s);
+	const char *why = account_jid_parse(s, 0, j);
+
+	if (why != NULL) {
+		fail("%s%s: %s", loc, s, why);
 		return -1;
-	}
-	if (j->node == NULL) {
-		fail("%s%s: a user name is required (user@host)", loc, s);
-		goto out_cleanup;
-	}
-	if (j->resource != NULL) {
-		fail("%s%s: an account JID has no resource", loc, s);
-		goto out_cleanup;
 	}
 	if (config_host(cfg, j->domain) == NULL) {
 		fail("%s%s: %s is not a host of %s", loc, s, j->domain,
 		    cfg->file);
-		goto out_cleanup;
+		jid_cleanup(j);
+		return -1;
 	}
 	return 0;
-
-out_cleanup:
-	jid_cleanup(j);
-	return -1;
 }
 
 /* ---- passwords ---- */
 
-/* The same SASLprep account.c applies, to name a bad password rather than
- * fail with a storage-sounding error. */
+/* Name a bad password rather than fail with a storage-sounding error. */
 static int
 password_ok(const char *pw, const char *loc)
 {
-	char *out = NULL;
-	int rc;
+	const char *why = account_password_problem(pw);
 
-	if (*pw == '\0') {
-		fail("%sempty password", loc);
-		return 0;
-	}
-	rc = gsasl_saslprep(pw, GSASL_ALLOW_UNASSIGNED, &out, NULL);
-	if (rc != GSASL_OK || out == NULL || *out == '\0') {
-		fail("%spassword not allowed: %s", loc,
-		    rc != GSASL_OK ? "SASLprep (RFC 4013) prohibits one "
-				     "of its characters"
-				   : "empty after SASLprep");
-		gsasl_free(out);
-		return 0;
-	}
-	explicit_bzero(out, strlen(out));
-	gsasl_free(out);
-	return 1;
+	if (why != NULL)
+		fail("%s%s", loc, why);
+	return why == NULL;
 }
 
 static struct termios saved_tty;
@@ -479,24 +465,58 @@ delete_in_process(const struct config *cfg, const char *host, const char *user)
 	return rc;
 }
 
+/* Send the command without arguments (argv[0]) to the running ternd;
+ * 0 with its answer in reply, else the exit status (said why). */
+static int
+ctl_simple(
+    const struct config *cfg, int argc, char **argv, char *reply, size_t len)
+{
+	char line[64];
+
+	if (argc != 1) {
+		fail("usage: ternctl %s", argv[0]);
+		return EXIT_USAGE;
+	}
+	snprintf(line, sizeof(line), "%s\n", argv[0]);
+	if (ctl_request(cfg, line, reply, len) != 0 || reply[0] == '\0') {
+		fail("ternd is not running or not answering on %s",
+		    cfg->control_socket ? cfg->control_socket : "(none)");
+		return EXIT_USER;
+	}
+	return 0;
+}
+
 /* One line about the running ternd, as its control socket says it. */
 static int
 cmd_status(const struct config *cfg, int argc, char **argv)
 {
 	char reply[512];
+	int rc = ctl_simple(cfg, argc, argv, reply, sizeof(reply));
 
-	UNUSED(argv);
-	if (argc != 1) {
-		fail("usage: ternctl status");
-		return EXIT_USAGE;
-	}
-	if (ctl_request(cfg, "status\n", reply, sizeof(reply)) != 0 ||
-	    strncmp(reply, "ok ", 3) != 0) {
-		fail("ternd is not running or not answering on %s",
-		    cfg->control_socket ? cfg->control_socket : "(none)");
+	if (rc != 0)
+		return rc;
+	if (strncmp(reply, "ok ", 3) != 0) {
+		fail("ternd answered: %s", reply);
 		return EXIT_USER;
 	}
 	printf("%s\n", reply + 3);
+	return 0;
+}
+
+static int
+cmd_reload(const struct config *cfg, int argc, char **argv)
+{
+	char reply[512];
+	int rc = ctl_simple(cfg, argc, argv, reply, sizeof(reply));
+
+	if (rc != 0)
+		return rc;
+	if (strcmp(reply, "ok") != 0) {
+		fail("reload refused, ternd keeps its configuration: %s",
+		    strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
+		return EXIT_USER;
+	}
+	printf("ok: configuration reloaded\n");
 	return 0;
 }
 
@@ -537,10 +557,56 @@ out_cleanup:
 	return ret;
 }
 
+/* Ask a running ternd to run "cmd HOST USER" for account j: 0 when it
+ * answered (*ret 0 if it said ok, else the answer is shown), 1 when it
+ * is not running, -1 when it did not answer (warned). */
+static int
+ask_ternd(
+    const struct config *cfg, const char *cmd, const struct jid *j, int *ret)
+{
+	char line[600], reply[512];
+	int rc;
+
+	snprintf(line, sizeof(line), "%s %s %s\n", cmd, j->domain, j->node);
+	rc = ctl_request(cfg, line, reply, sizeof(reply));
+	if (rc == 0 && strcmp(reply, "ok") == 0)
+		*ret = 0;
+	else if (rc == 0)
+		fail("%s: ternd answered: %s", j->bare, reply);
+	return rc;
+}
+
+/* disable and enable: a running ternd does it (and ends the sessions);
+ * otherwise the state is written here. */
+static int
+cmd_disable(const struct config *cfg, int argc, char **argv)
+{
+	int disable = strcmp(argv[0], "disable") == 0, rc, ret = EXIT_USER;
+	char cmd[32];
+	struct jid j;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	snprintf(cmd, sizeof(cmd), "%s-user", argv[0]);
+	rc = ask_ternd(cfg, cmd, &j, &ret);
+	if (rc > 0) {
+		rc = account_set_disabled(j.domain, j.node, disable);
+		if (rc == 1)
+			fail("%s: no such account", j.bare);
+		else if (rc == 0 && store_commit() == 0)
+			ret = 0;
+	}
+	jid_cleanup(&j);
+	return ret;
+}
+
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
 {
-	char line[600], reply[512];
 	struct jid j;
 	int rc, ret = EXIT_USER;
 
@@ -559,16 +625,8 @@ cmd_deluser(const struct config *cfg, int argc, char **argv)
 		goto out;
 	/* a running ternd deletes it: it ends the sessions and its modules
 	 * clean up what other accounts hold (roster entries...) */
-	snprintf(line, sizeof(line), "delete-user %s %s\n", j.domain, j.node);
-	rc = ctl_request(cfg, line, reply, sizeof(reply));
-	if (rc == 0) {
-		if (strcmp(reply, "ok") == 0)
-			ret = 0;
-		else
-			fail("%s: ternd answered: %s", j.bare, reply);
-		goto out;
-	}
-	if (rc < 0)
+	rc = ask_ternd(cfg, "delete-user", &j, &ret);
+	if (rc <= 0)
 		goto out;
 	rc = delete_in_process(cfg, j.domain, j.node);
 	if (rc == 0 && store_commit() == 0)
@@ -587,38 +645,6 @@ struct users_filter {
 	int64_t before; /* 0: every account; else last use before this */
 	int failed;
 };
-
-/* A duration as the config writes it: seconds, or a number with s, m,
- * h or d. -1 when s is none. */
-static long long
-parse_duration(const char *s)
-{
-	static const struct {
-		char c;
-		long long mul;
-	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
-	long long v = 0, mul = 1;
-	const char *p = s;
-	size_t i;
-
-	if (*p < '0' || *p > '9')
-		return -1;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (INT64_MAX / 86400 - 9) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	if (*p != '\0') {
-		for (i = 0; i < ARRAY_LEN(units); i++)
-			if (*p == units[i].c)
-				mul = units[i].mul;
-		if (mul == 1 && *p != 's')
-			return -1;
-		if (p[1] != '\0')
-			return -1;
-	}
-	return v * mul;
-}
 
 /* When the account was last used: its last login, else (never logged
  * in) the creation time in its account document (account.h). 0 when
@@ -696,7 +722,7 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		age = parse_duration(argv[1]);
+		age = retention_parse_age(argv[1]);
 		if (age <= 0) {
 			fail("--inactive %s: not a duration (a number with "
 			     "s, m, h or d, e.g. 90d)",
@@ -1194,6 +1220,51 @@ cmd_check_certs(const struct config *cfg)
 	return ret;
 }
 
+/* ---- check retention ---- */
+
+static void
+fmt_age(char *out, size_t n, long long s)
+{
+	static const struct {
+		long long mult;
+		char unit;
+	} u[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
+	size_t i;
+
+	if (s == 0) {
+		snprintf(out, n, "forever");
+		return;
+	}
+	for (i = 0; i < ARRAY_LEN(u); i++) {
+		if (s % u[i].mult == 0) {
+			snprintf(out, n, "%lld%c", s / u[i].mult, u[i].unit);
+			return;
+		}
+	}
+	snprintf(out, n, "%llds", s);
+}
+
+static int
+cmd_check_retention(const struct config *cfg)
+{
+	const char *store, *what;
+	long long keep;
+	char age[32];
+	size_t i;
+
+	for (i = 0; retention_item(cfg, i, &store, &what, &keep) == 0; i++) {
+		fmt_age(age, sizeof(age), keep);
+		printf("%s: kept %s\n", what, age);
+	}
+	printf("account data (roster, vCard, private XML, PEP...): kept "
+	       "until the account is deleted\n");
+	fmt_age(age, sizeof(age), cfg->retention.interval);
+	printf("expiry: a pass over every account every %s, at most %lld "
+	       "items deleted per step\n",
+	    age, cfg->retention.batch);
+	return 0;
+}
+
 /* ---- main ---- */
 
 static const char *
@@ -1218,9 +1289,12 @@ static const struct command commands[] = {
 	{ "adduser", cmd_adduser },
 	{ "passwd", cmd_passwd },
 	{ "deluser", cmd_deluser },
+	{ "disable", cmd_disable },
+	{ "enable", cmd_disable },
 	{ "users", cmd_users },
 	{ "import", cmd_import },
 	{ "status", cmd_status },
+	{ "reload", cmd_reload },
 	{ "user", cmd_user },
 };
 
@@ -1231,7 +1305,8 @@ cmd_check(const char *path, int argc, char **argv)
 	int ret;
 
 	if (argc != 2 ||
-	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0)) {
+	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0 &&
+		strcmp(argv[1], "retention") != 0)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -1241,6 +1316,8 @@ cmd_check(const char *path, int argc, char **argv)
 	if (strcmp(argv[1], "config") == 0) {
 		printf("config OK: %s\n", cfg->file ? cfg->file : path);
 		ret = 0;
+	} else if (strcmp(argv[1], "retention") == 0) {
+		ret = cmd_check_retention(cfg);
 	} else {
 		ret = cmd_check_certs(cfg);
 	}

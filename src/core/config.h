@@ -99,6 +99,7 @@ struct cfg_host {
 	char *name;		    /* the virtual host's domain, prepared */
 	struct cfg_strlist modules; /* enabled module names */
 	struct cfg_list services;   /* struct cfg_service */
+	struct cfg_strlist admins;  /* bare JIDs, prepared */
 	/* Per-module settings, indexed like module_registry[]: a struct of
 	 * module->config_size bytes filled from the host's "<module>:"
 	 * mapping (defaults applied when absent), or NULL when the module
@@ -174,6 +175,16 @@ struct cfg_s2s {
 	int tor_all;	 /* every outgoing stream through tor_proxy */
 };
 
+/* How long the server keeps what it stores for users (seconds; 0: for
+ * ever), and how the expiry paces itself. */
+struct cfg_retention {
+	long long archive;  /* message archive (XEP-0313) */
+	long long offline;  /* offline messages (XEP-0160) */
+	long long push;	    /* push registrations not renewed (XEP-0357) */
+	long long interval; /* from one expiry pass to the next */
+	long long batch;    /* items deleted per loop iteration at most */
+};
+
 struct config {
 	char *file;    /* the path it was loaded from */
 	int log_level; /* index into cfg_log_levels (= enum log_level) */
@@ -188,6 +199,7 @@ struct config {
 	struct cfg_list hosts;	    /* struct cfg_host */
 	struct cfg_list components; /* struct cfg_component */
 	struct cfg_s2s s2s;
+	struct cfg_retention retention;
 };
 extern const char *const cfg_log_levels[];
 

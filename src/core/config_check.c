@@ -224,6 +224,38 @@ host_modcfg(struct cfg_ctx *x, struct cfg_host *h, size_t r, int enabled,
 
 /* After a host's own keys: its name, its modules and every enabled
  * module's settings (defaults when the host has no mapping for it). */
+/* Each admin is a bare JID, kept prepared so that a comparison with a
+ * session's bare JID is a strcmp. */
+static int
+prep_admins(struct cfg_ctx *x, struct cfg_host *h, const struct mapinfo *mi)
+{
+	const struct ynode *k =
+	    mi->key[cfg_dir_index(&cfg_host_section, "admins")];
+	char txt[CFG_SHOWN_MAX + 8];
+	struct jid j;
+	size_t i, old;
+	int rc = 0;
+
+	for (i = 0; i < h->admins.n && rc == 0; i++) {
+		old = cfg_path_push(x, "admins");
+		if (jid_parse_str(&j, h->admins.v[i]) < 0) {
+			rc = cfg_fail(x, k->pos, "'%s' is not a valid JID",
+			    cfg_shown(txt, sizeof(txt), h->admins.v[i]));
+		} else if (j.node == NULL || j.resource != NULL) {
+			rc = cfg_fail(x, k->pos,
+			    "'%s' is not a bare JID (user@domain)",
+			    cfg_shown(txt, sizeof(txt), h->admins.v[i]));
+			jid_cleanup(&j);
+		} else {
+			free(h->admins.v[i]);
+			h->admins.v[i] = xstrdup(j.bare);
+			jid_cleanup(&j);
+		}
+		cfg_path_pop(x, old);
+	}
+	return rc;
+}
+
 int
 cfg_finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
     const struct mapinfo *mi)
@@ -236,6 +268,8 @@ cfg_finish_host(struct cfg_ctx *x, struct cfg_host *h, const struct ynode *item,
 	    mi->key[cfg_dir_index(&cfg_host_section, "name")]->pos, &h->name);
 	cfg_path_pop(x, old);
 	if (rc < 0)
+		return -1;
+	if (prep_admins(x, h, mi) < 0)
 		return -1;
 	rc = -1;
 	enabled = xcalloc(module_registry_len, sizeof(*enabled));

@@ -397,6 +397,15 @@ static const struct cfg_directive host_dirs[] = {
 	    .doc = "Domains of their own that modules serve for this host "
 		   "(e.g. group chat on conference.<host>); listed in the "
 		   "host's service discovery items." },
+	{ .name = "admins",
+	    .type = CFG_STRLIST,
+	    .offset = offsetof(struct cfg_host, admins),
+	    .doc = "Bare JIDs (user@domain) of the host's administrators: "
+		   "with the admin module they run the service "
+		   "administration commands (XEP-0133) on this host from "
+		   "their client. Only accounts of this server count (a "
+		   "remote JID listed here is ignored); each host lists "
+		   "its own." },
 	{ .name = NULL },
 };
 
@@ -430,6 +439,62 @@ const struct cfg_section cfg_component_section = {
 	.size = sizeof(struct cfg_component),
 	.doc = "Each item allows one external component (XEP-0114) to "
 	       "connect to a component listener.",
+};
+
+static const struct cfg_directive retention_dirs[] = {
+	{ .name = "archive",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, archive),
+	    .def = "7d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which archived messages (mam) are deleted; 0 "
+		   "or forever: kept until the account goes." },
+	{ .name = "offline",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, offline),
+	    .def = "30d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which messages waiting for an offline user "
+		   "(offline) are deleted unread; 0 or forever: kept until "
+		   "delivered." },
+	{ .name = "push",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, push),
+	    .def = "90d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which a push registration (push) that its "
+		   "client did not enable again is removed (clients enable "
+		   "it at each connection; older registrations without a "
+		   "date are kept); 0 or forever: kept until disabled." },
+	{ .name = "interval",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, interval),
+	    .def = "1h",
+	    .min = 1,
+	    .max = 7 * DAY,
+	    .doc = "Time from the end of one expiry pass over every account "
+		   "to the start of the next (the first runs at start)." },
+	{ .name = "batch",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct cfg_retention, batch),
+	    .def = "500",
+	    .min = 1,
+	    .max = 100000,
+	    .doc = "Most items one step of a pass deletes; a pass takes as "
+		   "many steps (one per loop iteration when idle) as it "
+		   "needs, so expiry never holds the server up for long." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section retention_section = {
+	.name = "retention",
+	.dirs = retention_dirs,
+	.size = sizeof(struct cfg_retention),
+	.doc = "How long stored data is kept: one policy for the whole "
+	       "server. `ternctl check retention` prints it.",
 };
 
 static const struct cfg_directive root_dirs[] = {
@@ -496,6 +561,11 @@ static const struct cfg_directive root_dirs[] = {
 	    .offset = offsetof(struct config, s2s),
 	    .sub = &cfg_s2s_section,
 	    .doc = "Federation with other servers (server-to-server)." },
+	{ .name = "retention",
+	    .type = CFG_SECTION,
+	    .offset = offsetof(struct config, retention),
+	    .sub = &retention_section,
+	    .doc = "How long messages and other stored data are kept." },
 	{ .name = NULL },
 };
 

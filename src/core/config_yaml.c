@@ -450,6 +450,12 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 	long long v = 0, mult = 1;
 	int rc;
 
+	/* a duration that may be 0 (kept for ever) may say so in words */
+	if (d->type == CFG_DURATION && d->min == 0 &&
+	    strcmp(s, "forever") == 0) {
+		*out = 0;
+		return 0;
+	}
 	rc = scan_number(s, d->type == CFG_INT, &v, &rest);
 	if (rc == 0 && d->type == CFG_SIZE && rest[0] != '\0' &&
 	    rest[1] == '\0') {

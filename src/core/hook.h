@@ -120,6 +120,8 @@ struct hook_ev {
  *       namespace (mod/private.c); ev->data: the stored
  *       <query xmlns='jabber:iq:private'/> with that namespace's elements
  *   pep/published, pep/retracted    see mod/pep.h
+ *   adhoc/commands        the ad-hoc commands asked for (mod/adhoc.h);
+ *       ev->data: the struct adhoc_list handlers add theirs to
  *   session/confirmed     ev->session's out_confirmed grew (a transport
  *       with receipts, mod/smacks.c; see session.h) */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);

@@ -200,6 +200,17 @@ host_has_module(const struct host *h, const char *name)
 	return 0;
 }
 
+int
+host_is_admin(const struct host *h, const char *bare)
+{
+	size_t i;
+
+	for (i = 0; h->cfg != NULL && i < h->cfg->admins.n; i++)
+		if (strcmp(h->cfg->admins.v[i], bare) == 0)
+			return 1;
+	return 0;
+}
+
 void *
 host_modcfg(const struct host *h, const struct module *m)
 {

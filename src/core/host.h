@@ -42,6 +42,8 @@ void host_free_all(void);
 struct host *host_find(const char *domain); /* active hosts only */
 struct host *host_find_n(const char *domain, size_t len);
 int host_has_module(const struct host *h, const char *name);
+/* Is bare (a prepared bare JID) one of the host's admins? */
+int host_is_admin(const struct host *h, const char *bare);
 /* The host's settings struct for module m (NULL if m has no config). */
 void *host_modcfg(const struct host *h, const struct module *m);
 

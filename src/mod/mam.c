@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "mod/mod.h"
+#include "xmpp/retention.h"
 #include "mod/roster.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
@@ -25,8 +26,6 @@ enum mam_default { MAM_ALWAYS, MAM_NEVER, MAM_ROSTER };
 static const char *const mam_defaults[] = { "always", "never", "roster", NULL };
 
 struct mam_cfg {
-	long long retention;
-	long long expire_interval;
 	long long page_size;
 	long long max_page;
 	int default_prefs;
@@ -825,6 +824,31 @@ mam_prefs_list(
 	return 0;
 }
 
+/* The user's own archive limit (an extension of the preferences, see
+ * xmpp/retention.h): kept when it is shorter than the server's. */
+static int
+mam_prefs_keep(struct hook_ev *ev, struct xml_node *p)
+{
+	struct xml_node *k = xml_node_find(ev->payload, NS_RETENTION, "keep");
+	long long keep = config_running->retention.archive, mine;
+	const char *t;
+
+	if (k == NULL)
+		return 0;
+	t = xml_node_text_get(k);
+	mine = retention_parse_age(t);
+	if (mine <= 0) {
+		stanza_reply_error(ev, "modify", "bad-request",
+		    "keep is an age: a number of seconds, or with an s, m, h "
+		    "or d suffix (30d)");
+		return -1;
+	}
+	if (keep == 0 || mine < keep)
+		xml_node_text(
+		    xml_node_child(p, NS_RETENTION, "keep"), t, strlen(t));
+	return 0;
+}
+
 static enum hook_ret
 mam_prefs_set(struct hook_ev *ev)
 {
@@ -847,6 +871,8 @@ mam_prefs_set(struct hook_ev *ev)
 		stanza_reply_error(ev, "modify", "jid-malformed", NULL);
 		goto out_free;
 	}
+	if (mam_prefs_keep(ev, p) != 0)
+		goto out_free;
 	sbuf_init(&b);
 	xml_serialize(p, XML_NS_CLIENT, &b);
 	rc = store_kv_set(
@@ -908,92 +934,19 @@ mam_metadata(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-/* ---- retention ----
- * The store expires by age over all hosts at once, so one timer serves
- * every host that runs mam: it keeps what the most patient host wants
- * (the longest retention; 0 on any host keeps everything) and runs as
- * often as the most eager host asks. */
-
-static ev_timer mam_timer;
-static int mam_hosts; /* hosts whose init ran, less their cleanups */
-
-static void
-mam_expire(EV_P_ ev_timer *w, int revents)
-{
-	long long keep = -1, every = -1;
-	struct host *h;
-	long deleted = 0;
-
-	UNUSED(revents);
-	for (h = host_list; h; h = h->next) {
-		const struct mam_cfg *c;
-
-		if (!h->active || !host_has_module(h, "mam"))
-			continue;
-		c = host_modcfg(h, &mod_mam);
-		if (keep != 0 && (c->retention == 0 || c->retention > keep))
-			keep = c->retention;
-		if (every < 0 || c->expire_interval < every)
-			every = c->expire_interval;
-	}
-	if (every > 0 && (double)every != w->repeat) {
-		w->repeat = (double)every;
-		ev_timer_again(EV_A_ w);
-	}
-	if (keep <= 0)
-		return;
-	if (store_archive_expire(MAM_STORE, now_unix() - keep, &deleted) != 0)
-		return;
-	if (deleted > 0)
-		log_info(
-		    "mam expired count=%ld retention=%llds", deleted, keep);
-}
+/* Expiry by age is the server's retention policy (retention.archive,
+ * xmpp/retention.c), not this module's. */
 
 static int
 mam_init(struct host *h)
 {
-	const struct mam_cfg *c = host_modcfg(h, &mod_mam);
-
-	mam_hosts++;
+	UNUSED(h);
 	/* every archived message reads them: kept with the account */
 	acct_cache_part(STORE_KV, MAM_PREFS_STORE);
-	/* at once (start, reload), then every expire_interval */
-	ev_timer_stop(loop_ev, &mam_timer);
-	ev_timer_init(&mam_timer, mam_expire, 0., (double)c->expire_interval);
-	ev_timer_start(loop_ev, &mam_timer);
 	return 0;
 }
 
-static void
-mam_cleanup(struct host *h)
-{
-	UNUSED(h);
-	/* a host whose load failed half-way is unloaded too: never below 0 */
-	if (mam_hosts > 0)
-		mam_hosts--;
-	if (mam_hosts == 0)
-		ev_timer_stop(loop_ev, &mam_timer);
-}
-
 static const struct cfg_directive mam_dirs[] = {
-	{ .name = "retention",
-	    .type = CFG_DURATION,
-	    .offset = offsetof(struct mam_cfg, retention),
-	    .def = "7d",
-	    .min = 0,
-	    .max = 100LL * 366 * 86400,
-	    .doc =
-		"Age after which archived messages are deleted (0: kept "
-		"forever). One expiry serves all hosts: it keeps the longest "
-		"retention any host asks for." },
-	{ .name = "expire_interval",
-	    .type = CFG_DURATION,
-	    .offset = offsetof(struct mam_cfg, expire_interval),
-	    .def = "1h",
-	    .min = 1,
-	    .max = 7LL * 86400,
-	    .doc = "How often the server deletes expired messages (and once "
-		   "at start)." },
 	{ .name = "page_size",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct mam_cfg, page_size),
@@ -1038,13 +991,19 @@ static const struct hook_reg mam_hooks[] = { { "iq-set/bare/" NS_MAM ":query",
 	{ "message/outgoing", mam_outgoing_done, -1000 }, HOOK_REG_END };
 
 static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID, NULL };
+/* on the account: its archive also takes a limit of its own */
+static const char *const mam_account_features[] = { NS_MAM, NS_MAM_EXT, NS_SID,
+	NS_RETENTION, NULL };
 
 const struct module mod_mam = {
 	.name = "mam",
 	.spec = "XEP-0313, XEP-0359, XEP-0059",
 	.doc = "Keeps an archive of each user's one-to-one messages that the "
-	       "user's clients query and page through.",
-	.account_features = mam_features,
+	       "user's clients query and page through; a user may keep them "
+	       "for less than retention.archive with <keep "
+	       "xmlns='urn:xmpp:tern:retention:0'>30d</keep> in its "
+	       "preferences.",
+	.account_features = mam_account_features,
 	/* also on the domain: profanity and others probe only the server
 	 * for MAM before they page a user's own archive, as ejabberd and
 	 * Prosody announce it there */
@@ -1053,5 +1012,4 @@ const struct module mod_mam = {
 	.config = &mam_section,
 	.depends = (const char *const[]){ "roster", NULL },
 	.init = mam_init,
-	.cleanup = mam_cleanup,
 };

@@ -191,7 +191,7 @@ push_enable(struct hook_ev *ev)
 	struct xml_node *en, *form;
 	struct jid j;
 	struct sbuf b;
-	char *key, *old = NULL;
+	char *key, *old = NULL, since[24];
 	size_t oldlen;
 	long count = 0;
 	int rc;
@@ -224,6 +224,9 @@ push_enable(struct hook_ev *ev)
 	en = xml_node_new(NS_PUSH, "enable");
 	xml_node_set_attr(en, "jid", j.full);
 	xml_node_set_attr(en, "node", node);
+	/* when it was last enabled: retention.push removes the stale */
+	snprintf(since, sizeof(since), "%lld", (long long)now_unix());
+	xml_node_set_attr(en, "registered", since);
 	form = xml_node_find(ev->payload, NS_XDATA, "x");
 	if (form)
 		xml_node_copy_into(en, form);

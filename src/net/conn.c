@@ -219,6 +219,17 @@ conn_count(void)
 	return live;
 }
 
+size_t
+conn_queued_total(void)
+{
+	const struct conn *c;
+	size_t n = 0;
+
+	for (c = all_conns; c; c = c->all_next)
+		n += c->queued;
+	return n;
+}
+
 int
 conn_write(struct conn *c, struct rbuf *r)
 {

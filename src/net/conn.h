@@ -98,6 +98,8 @@ void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner);
 void conn_pause(struct conn *c, int paused);
 /* Number of conns alive; write everything now (shutdown). */
 size_t conn_count(void);
+/* Bytes queued and not yet written on every connection. */
+size_t conn_queued_total(void);
 void conn_flush_all(void);
 /* Close every conn now, without flushing (last step of shutdown). */
 void conn_close_all_now(void);

@@ -15,10 +15,12 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "jid/jid.h"
 #include "store/store.h"
 
 #define ACCOUNT_STORE "accounts"
 #define LASTLOGIN_STORE "lastlogin"
+#define DISABLED_STORE "disabled"
 
 /* base64 of the 64-byte salt maximum: 88 characters */
 #define B64_MAX 96
@@ -44,6 +46,43 @@ account_saslprep(const char *password)
 		return NULL;
 	}
 	return out;
+}
+
+const char *
+account_jid_parse(const char *s, int full_ok, struct jid *j)
+{
+	const char *why = NULL;
+
+	if (jid_parse_str(j, s) < 0)
+		return "not a valid JID";
+	if (j->node == NULL)
+		why = "a user name is required (user@host)";
+	else if (j->resource != NULL && !full_ok)
+		why = "an account JID has no resource";
+	if (why != NULL)
+		jid_cleanup(j);
+	return why;
+}
+
+const char *
+account_password_problem(const char *password)
+{
+	char *out = NULL;
+	int rc;
+
+	if (*password == '\0')
+		return "empty password";
+	rc = gsasl_saslprep(password, GSASL_ALLOW_UNASSIGNED, &out, NULL);
+	if (rc != GSASL_OK || out == NULL || *out == '\0') {
+		gsasl_free(out);
+		return rc != GSASL_OK ? "password not allowed: SASLprep (RFC "
+					"4013) prohibits one of its characters"
+				      : "password not allowed: empty after "
+					"SASLprep";
+	}
+	OPENSSL_cleanse(out, strlen(out));
+	gsasl_free(out);
+	return NULL;
 }
 
 static void
@@ -177,15 +216,22 @@ account_doc_created(const char *doc)
 	return 0;
 }
 
-int
-account_exists(const char *host, const char *user)
+/* Has user@host a document in store? 0 yes, 1 no, -1 error. */
+static int
+account_kv_has(const char *host, const char *user, const char *store)
 {
 	char *doc = NULL;
 	int rc;
 
-	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+	rc = store_kv_get(host, user, store, &doc, NULL);
 	free(doc);
 	return rc;
+}
+
+int
+account_exists(const char *host, const char *user)
+{
+	return account_kv_has(host, user, ACCOUNT_STORE);
 }
 
 int
@@ -307,6 +353,38 @@ int
 account_list(const char *host, int (*cb)(void *ud, const char *user), void *ud)
 {
 	return store_kv_users(host, ACCOUNT_STORE, cb, ud);
+}
+
+int
+account_is_disabled(const char *host, const char *user)
+{
+	int rc = account_kv_has(host, user, DISABLED_STORE);
+
+	return rc < 0 ? -1 : rc == 0;
+}
+
+int
+account_set_disabled(const char *host, const char *user, int disabled)
+{
+	char v[32];
+	int n, rc = account_exists(host, user);
+
+	if (rc != 0)
+		return rc;
+	if (!disabled)
+		return store_kv_del(host, user, DISABLED_STORE) < 0 ? -1 : 0;
+	if (account_is_disabled(host, user) == 1)
+		return 0; /* keep the first date */
+	n = snprintf(v, sizeof(v), "since %" PRId64 "\n", now_unix());
+	return store_kv_set(host, user, DISABLED_STORE, v, (size_t)n) < 0 ? -1
+									  : 0;
+}
+
+int
+account_list_disabled(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud)
+{
+	return store_kv_users(host, DISABLED_STORE, cb, ud);
 }
 
 int

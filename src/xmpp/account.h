@@ -4,7 +4,9 @@
  *   created 1763892000
  *   SHA-1 4096 <salt b64> <storedkey b64> <serverkey b64>
  *   SHA-256 4096 <salt b64> <storedkey b64> <serverkey b64>
- * The last-login time lives in keyval store "lastlogin". */
+ * The last-login time lives in keyval store "lastlogin". A disabled
+ * account has a document in keyval store "disabled" ("since <unix>\n"):
+ * it keeps all its data but cannot log in. */
 #ifndef TERN_ACCOUNT_H
 #define TERN_ACCOUNT_H
 
@@ -19,6 +21,14 @@ int account_exists(const char *host, const char *user);
 int account_create(const char *host, const char *user, const char *password);
 int account_set_password(const char *host, const char *user,
     const char *password); /* 1 when no such account */
+struct jid;
+
+/* Parse s into *j as an account's JID (user@domain, and no resource
+ * unless full_ok): NULL, or why not (then *j needs no cleanup). */
+const char *account_jid_parse(const char *s, int full_ok, struct jid *j);
+/* NULL when password can be an account's, else why not (empty, or
+ * refused by SASLprep, RFC 4013), for the one who typed it. */
+const char *account_password_problem(const char *password);
 /* Load keys for hash h: 0 ok, 1 no such account, -1 error. */
 int account_get_keys(const char *host, const char *user, enum scram_hash h,
     struct scram_keys *out);
@@ -30,6 +40,14 @@ int account_check_password(
  * (store_user_delete). Modules' user/deleted hooks are fired by ternd. */
 int account_delete(const char *host, const char *user);
 int account_list(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud);
+/* Disabled accounts (XEP-0133 disable-user): 1 disabled, 0 not (or no
+ * such account), -1 error. account_set_disabled: 0 ok, 1 no such
+ * account, -1 error; enabling an enabled account is no error. */
+int account_is_disabled(const char *host, const char *user);
+int account_set_disabled(const char *host, const char *user, int disabled);
+/* Calls cb for each disabled account of host. */
+int account_list_disabled(
     const char *host, int (*cb)(void *ud, const char *user), void *ud);
 int account_set_last_login(const char *host, const char *user, int64_t t);
 int account_get_last_login(const char *host, const char *user, int64_t *t);

@@ -161,10 +161,17 @@ tp_detach(struct session *s)
 	fail(c, "conflict", "the session was resumed on another stream");
 }
 
+static const char *
+tp_peer(struct session *s)
+{
+	return ((struct c2s *)s->tp_data)->st.peer;
+}
+
 static const struct session_transport c2s_tp = {
 	.send = tp_send,
 	.close = tp_close,
 	.detach = tp_detach,
+	.peer = tp_peer,
 };
 
 /* ---- timers ---- */
@@ -434,6 +441,18 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 	refused = sasl_cb_refused(c->sasl);
 	sasl_free(c->sasl);
 	c->sasl = NULL;
+	if (strcmp(cond, "account-disabled") == 0) {
+		/* the password was right: no guess to count against the IP */
+		sasl_failure(c, cond,
+		    "this account is disabled; ask the "
+		    "server's administrators");
+		log_info("c2s %llx auth refused peer=%s cond=%s",
+		    (unsigned long long)c->st.connid, c->st.peer, cond);
+		if (++c->sasl_failures >= limits()->sasl_retries)
+			fail(c, "policy-violation",
+			    "too many failed authentication attempts");
+		return;
+	}
 	sasl_failure(c, cond, NULL);
 	metrics.auth_failed++;
 	log_info("c2s %llx auth failed peer=%s cond=%s%s",

@@ -157,6 +157,20 @@ prep_user(const char *in, char *out, size_t outlen)
 	return rc;
 }
 
+/* RFC 6120 §6.5.1: a disabled account fails with <account-disabled/>,
+ * told only to whoever proved the password (a guesser learns nothing).
+ * 0 enabled, 2 refused (*cond set), -1 error (*cond set). */
+static int
+refuse_disabled(const struct sasl *s, const char **cond)
+{
+	int rc = account_is_disabled(s->host, s->user);
+
+	if (rc == 0)
+		return 0;
+	*cond = rc > 0 ? "account-disabled" : "temporary-auth-failure";
+	return rc > 0 ? 2 : -1;
+}
+
 /* PLAIN: [authzid] NUL authcid NUL passwd */
 static enum sasl_res
 plain_step(
@@ -197,9 +211,11 @@ plain_step(
 			}
 		}
 		rc = account_check_password(s->host, s->user, pass);
+		if (rc == 0)
+			rc = refuse_disabled(s, cond);
 		if (rc == 0) {
 			res = SASL_SUCCESS;
-		} else {
+		} else if (rc != 2) {
 			*cond = rc < 0 ? "temporary-auth-failure"
 				       : "not-authorized";
 		}
@@ -491,6 +507,10 @@ scram_final(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 	if (!ok) {
 		sbuf_cleanup(&am);
 		*cond = "not-authorized";
+		return SASL_FAILURE;
+	}
+	if (refuse_disabled(s, cond) != 0) {
+		sbuf_cleanup(&am);
 		return SASL_FAILURE;
 	}
 	hmac(s->hash, s->keys.server_key, dlen, am.data, am.len, ssig);

@@ -392,6 +392,26 @@ session_close_all(const char *condition, const char *text)
 }
 
 void
+session_foreach(void (*fn)(struct session *s, void *ud), void *ud)
+{
+	struct session *s, *next;
+	size_t i;
+
+	for (i = 0; i < tab_cap; i++) {
+		for (s = full_tab[i]; s; s = next) {
+			next = s->hnext;
+			fn(s, ud);
+		}
+	}
+}
+
+const char *
+session_peer(struct session *s)
+{
+	return s->tp->peer ? s->tp->peer(s) : NULL;
+}
+
+void
 session_set_transport(
     struct session *s, const struct session_transport *tp, void *tp_data)
 {

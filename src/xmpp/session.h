@@ -23,6 +23,9 @@ struct session_transport {
 	/* Let go of the session without ending it (it moves to another
 	 * stream): close the stream, leave the session alone. Optional. */
 	void (*detach)(struct session *s);
+	/* The client's IP address, or NULL (no live connection).
+	 * Optional. */
+	const char *(*peer)(struct session *s);
 };
 
 struct session {
@@ -71,6 +74,11 @@ void session_defer(struct session *s, void (*fn)(struct session *s));
 struct session *session_find_bare(const char *bare);
 unsigned session_count_bare(const char *bare);
 unsigned session_count(void);
+/* Call fn for every session (closing ones too); fn must not end
+ * sessions (session_close defers that, so it may). */
+void session_foreach(void (*fn)(struct session *s, void *ud), void *ud);
+/* The client's IP address of s, or NULL when it has no connection. */
+const char *session_peer(struct session *s);
 /* Serialise st once into *cache (if NULL) and queue it to s, via the
  * session/out hook (modules may hold or queue it). */
 void session_send(struct session *s, struct xml_node *st, struct rbuf **cache);

@@ -26,6 +26,21 @@ users_delete(struct host *h, const char *user)
 	return rc;
 }
 
+int
+users_set_disabled(struct host *h, const char *user, int disabled)
+{
+	int rc = account_set_disabled(h->name, user, disabled);
+
+	if (rc != 0)
+		return rc;
+	if (disabled)
+		session_close_user(
+		    h->name, user, "not-authorized", "account disabled");
+	log_info("account %s jid=%s@%s", disabled ? "disabled" : "enabled",
+	    user, h->name);
+	return 0;
+}
+
 void
 users_created(struct host *h, const char *user)
 {

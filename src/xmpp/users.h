@@ -10,6 +10,10 @@ struct host;
  * entries), then every stored row of the account goes. 0 ok, 1 no such
  * account, -1 error. */
 int users_delete(struct host *h, const char *user);
+/* Disable (XEP-0133 §4.3: its sessions end, its logins are refused
+ * with account-disabled, its data stays) or re-enable an account. 0 ok,
+ * 1 no such account, -1 error. */
+int users_set_disabled(struct host *h, const char *user, int disabled);
 /* Run the user/created hooks (welcome message...). */
 void users_created(struct host *h, const char *user);
 

@@ -404,12 +404,11 @@ def test_metadata(server):
 
 
 def test_retention_by_the_server(make_server):
+    """The archive follows the server's retention policy
+    (retention.archive; see test_retention.py)."""
     srv = make_server(start=False)
-    mods = '    modules: [%s]\n' % ', '.join(srv.modules)
-    text = srv.config_text()
-    assert mods in text
-    srv.write_config(text.replace(
-        mods, mods + '    mam: { retention: 2s, expire_interval: 1s }\n'))
+    srv.write_config(srv.config_text(
+        'retention: { archive: 2s, interval: 1s }\n'))
     srv.start()
     a, b = online(srv, 'alice'), online(srv, 'bob')
     send(a, BOB, 'short-lived')
@@ -420,7 +419,7 @@ def test_retention_by_the_server(make_server):
         time.sleep(0.5)
     assert query(a)[0] == []
     assert query(b)[0] == []
-    assert srv.wait_log('mam expired')
+    assert srv.wait_log('retention pass=')
     # what is new is kept
     send(a, BOB, 'fresh')
     received(b, 1)

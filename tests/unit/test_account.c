@@ -278,6 +278,44 @@ test_make_and_create_keys(void **state)
 	assert_int_equal(account_make_keys("\x07", 64, keys), -1);
 }
 
+/* A disabled account keeps its data and password; the state survives a
+ * password change and goes with the account. */
+static void
+test_disabled(void **state)
+{
+	struct sbuf b;
+
+	(void)state;
+	assert_int_equal(account_create("h", "romeo", "r"), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(account_set_disabled("h", "nobody", 1), 1);
+	assert_int_equal(account_set_disabled("h", "romeo", 1), 0);
+	assert_int_equal(account_set_disabled("h", "romeo", 1), 0);
+	assert_int_equal(account_is_disabled("h", "romeo"), 1);
+	assert_int_equal(account_is_disabled("h", "juliet"), 0);
+	assert_int_equal(account_check_password("h", "romeo", "r"), 0);
+	assert_int_equal(account_set_password("h", "romeo", "r2"), 0);
+	assert_int_equal(account_is_disabled("h", "romeo"), 1);
+	sbuf_init(&b);
+	assert_int_equal(account_list_disabled("h", collect, &b), 0);
+	assert_string_equal(b.data, "romeo;");
+	/* not an account of its own in the list of accounts */
+	sbuf_reset(&b);
+	assert_int_equal(account_list("h", collect, &b), 0);
+	assert_string_equal(b.data, "juliet;romeo;");
+	assert_int_equal(account_set_disabled("h", "romeo", 0), 0);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(account_set_disabled("h", "juliet", 1), 0);
+	assert_int_equal(account_delete("h", "juliet"), 0);
+	assert_int_equal(account_is_disabled("h", "juliet"), 0);
+	sbuf_reset(&b);
+	assert_int_equal(account_list_disabled("h", collect, &b), 0);
+	assert_null(b.data && *b.data ? b.data : NULL);
+	sbuf_cleanup(&b);
+	assert_int_equal(store_commit(), 0);
+}
+
 int
 main(void)
 {
@@ -291,6 +329,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_password, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_list, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_disabled, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_last_login, setup,
 		    teardown),
