@@ -69,6 +69,10 @@ struct out {
 	unsigned sasl_done : 1;	      /* EXTERNAL succeeded */
 	unsigned sasl_tried : 1;
 	unsigned bidi : 1; /* XEP-0288: the peer may send us stanzas here */
+	unsigned db_errors : 1; /* the peer offered dialback with errors */
+	/* multiplexed (XEP-0220 §4.2): this pair rides on stream `via`
+	 * (another local domain's to the same remote); 0: its own */
+	uint64_t via;
 	unsigned freed : 1;
 	char peer_id[65]; /* the id of the peer's current header */
 	struct queued *q;
@@ -206,6 +210,18 @@ out_end(struct out *o, const char *cond, const char *why)
 		xml_node_free(q[i].st);
 	}
 	free(q);
+	if (o->via == 0) {
+		struct out *r, *next;
+
+		/* the pairs riding on this stream end with it (clean: a new
+		 * stanza for them makes a new stream) */
+		for (r = outs; r; r = next) {
+			next = r->next;
+			if (r->via == o->id)
+				out_end(r, r->state == OUT_READY ? NULL : cond,
+				    "its stream ended");
+		}
+	}
 	if (o->attached) {
 		/* out_lost frees it when the connection is gone (or, when
 		 * it is out_lost calling, right after) */
@@ -221,12 +237,28 @@ out_end(struct out *o, const char *cond, const char *why)
 	loop_defer(out_free, o);
 }
 
+static struct out *find_id(uint64_t id);
+
+/* The stream a pair's bytes go on: its own, or its carrier's. */
+static struct out *
+carrier_of(struct out *o)
+{
+	return o->via ? find_id(o->via) : o;
+}
+
 static void
 send_node(struct out *o, const struct xml_node *n)
 {
+	struct out *c = carrier_of(o);
+
 	o->last_ms = now_ms();
-	if (stream_send_node(&o->st, n) != 0)
-		out_end(o, "remote-server-timeout", "send queue full");
+	if (c == NULL) {
+		out_end(o, "remote-server-timeout", "its stream is gone");
+		return;
+	}
+	c->last_ms = o->last_ms;
+	if (stream_send_node(&c->st, n) != 0)
+		out_end(c, "remote-server-timeout", "send queue full");
 }
 
 static void
@@ -393,6 +425,33 @@ via_tor(const char *remote)
 	return s->tor_proxy && (s->tor_all || is_onion(remote));
 }
 
+static void start_dialback(struct out *o);
+
+/* XEP-0220 §4.2 sender multiplexing: another of our domains already has
+ * an authenticated stream to remote whose peer takes dialback (with
+ * errors, §2.6): this pair proves itself on that stream instead of a new
+ * connection. */
+static int
+piggyback(struct out *o)
+{
+	struct out *c;
+
+	for (c = outs; c; c = c->next)
+		if (c != o && c->via == 0 && c->state == OUT_READY &&
+		    c->attached && c->tls && c->db_errors &&
+		    strcasecmp(c->remote, o->remote) == 0)
+			break;
+	if (c == NULL || s2s_needs_cert(o->remote))
+		return 0;
+	o->via = c->id;
+	o->tls = 1;
+	log_info("s2s-out %s->%s multiplexed on %s->%s", o->local, o->remote,
+	    c->local, c->remote);
+	memcpy(o->peer_id, c->peer_id, sizeof(o->peer_id));
+	start_dialback(o);
+	return 1;
+}
+
 static struct out *
 out_new(const char *local, const char *remote)
 {
@@ -417,6 +476,8 @@ out_new(const char *local, const char *remote)
 	outs = o;
 	n_outs++;
 	log_debug("s2s-out %s->%s new", local, remote);
+	if (piggyback(o))
+		return o;
 	if (via_tor(remote)) {
 		struct resolve_addr proxy;
 
@@ -533,6 +594,15 @@ features(struct out *o, struct xml_node *f)
 	send_verifies(o);
 	if (o->state == OUT_DONE)
 		return;
+	{
+		struct xml_node *db =
+		    xml_node_find(f, NS_DB_FEATURE, "dialback");
+
+		/* remembered: the features after authentication need not
+		 * repeat it */
+		if (db && xml_node_find(db, NULL, "errors"))
+			o->db_errors = 1;
+	}
 	if (!o->bidi && !o->sasl_done && xml_node_find(f, NS_BIDI, "bidi")) {
 		/* XEP-0288 §2: asked for before authenticating */
 		struct xml_node *b = xml_node_new(NS_BIDI_REQ, "bidi");
@@ -574,10 +644,27 @@ db_answer(struct out *o, struct xml_node *el)
 	size_t i;
 
 	if (strcmp(el->name, "result") == 0) {
-		if (o->state != OUT_DIALBACK)
+		const char *to = xml_node_attr(el, "to");
+		struct out *p = o;
+
+		/* an answer for a pair multiplexed on this stream */
+		if (to && strcasecmp(to, o->local) != 0) {
+			p = find_pair(to, o->remote);
+			if (p == NULL || p->via != o->id)
+				return;
+		}
+		if (p->state != OUT_DIALBACK)
 			return;
 		if (type && strcmp(type, "valid") == 0)
-			ready(o);
+			ready(p);
+		else if (p != o)
+			/* a dialback error or invalid for a rider leaves the
+			 * stream to its other pairs (XEP-0220 §2.4) */
+			out_end(p,
+			    type && strcmp(type, "error") == 0
+				? "remote-server-timeout"
+				: "internal-server-error",
+			    "the peer refused the multiplexed pair");
 		else
 			out_end(o, "remote-server-not-found",
 			    "the peer refused our dialback key");
@@ -622,6 +709,11 @@ bidi_stanza(struct out *o, struct xml_node *st)
 		return;
 	}
 	ok = strcasecmp(t.domain, o->local) == 0;
+	if (!ok) {
+		struct out *r = find_pair(t.domain, o->remote);
+
+		ok = r && r->via == o->id && r->state == OUT_READY;
+	}
 	jid_cleanup(&t);
 	if (strcasecmp(f.domain, o->remote) != 0 || !ok) {
 		jid_cleanup(&f);

@@ -498,3 +498,35 @@ def test_bidirectional_stream(make_server, pki):
     assert m.findtext(q('jabber:client', 'body')) == 'back the same way'
     assert b.wait_log('bidirectional')
     assert 's2s-out b.test->a.test new' not in b.log
+
+
+def test_sender_multiplexing(make_server, pki):
+    """XEP-0220 §4.2: a.test already has a stream to b.test; its group
+    chat service conference.a.test then sends to b.test (a mediated
+    invitation) by proving itself with dialback on that same stream (a
+    certificate naming *.a.test settles it, XEP-0344), not by a new
+    connection."""
+    a, b = pair(make_server, pki, start=False)
+    text = a.config_text()
+    at = text.index('\n', text.index('    modules: [')) + 1
+    a.write_config(text[:at] + '    services: [{ module: muc, domain: '
+                   'conference.a.test }]\n' + text[at:])
+    b.write_config()
+    a.start()
+    b.start()
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'first the host')
+    bob.wait_message(timeout=15)
+    room = 'r@conference.a.test'
+    alice.send("<presence to='%s/alice'/>" % room)
+    alice.wait_for(lambda e: e.get('from') == room + '/alice', timeout=15)
+    alice.send("<message to='%s'><x xmlns='http://jabber.org/protocol/"
+               "muc#user'><invite to='bob@b.test'/></x></message>" % room)
+    m = bob.wait_for(lambda e: e.tag == q('jabber:client', 'message') and
+                     e.get('from') == room, timeout=15)
+    assert m.find('{http://jabber.org/protocol/muc#user}x') is not None
+    assert a.wait_log('s2s-out conference.a.test->b.test multiplexed on '
+                      'a.test->b.test')
+    assert b.wait_log('conference.a.test->b.test authenticated by '
+                      'dialback with certificate')
+    assert 's2s-out conference.a.test->b.test connected' not in a.log
