@@ -11,10 +11,16 @@
  * stepping (a listing whose callback calls back into the store with the
  * same statement) gets a temporary copy instead of being reset under it.
  *
- * Archive order: items are ordered by ("when", seq), seq being the rowid.
- * Items are appended in time order, so this is insertion order; keying it
- * on the time lets the (host,user,store,"when") index serve pages without
- * sorting the whole archive of a user. */
+ * Archives (schema 2): each (host, user, store) is an integer owner
+ * (archive_owner); its items live in one table clustered on
+ * (owner, "when", seq) WITHOUT ROWID, so a page of one user's archive is
+ * one range of adjacent leaves, in the interface's order, with no lookup
+ * from an index into a table. seq orders items of the same second by
+ * insertion: it grows within a process and starts from the clock's
+ * microseconds, so it also grows across restarts. Two narrow indexes:
+ * (owner, id) finds an RSM before/after id, (owner, with_jid) serves the
+ * `with` filter (both carry the key's "when", seq). Expiry walks the
+ * owners of a store and deletes one range of the key per owner. */
 #include "store/store_impl.h"
 
 #include <errno.h>
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -44,6 +51,8 @@ enum sq_stmt {
 	SQ_MAP_LIST,
 	SQ_MAP_LIST_RANGE,
 	SQ_MAP_COUNT,
+	SQ_AR_OWNER,
+	SQ_AR_OWNER_ADD,
 	SQ_AR_APPEND,
 	SQ_AR_POS,
 	SQ_AR_DEL,
@@ -52,6 +61,7 @@ enum sq_stmt {
 	SQ_USER_DEL_KV,
 	SQ_USER_DEL_MAP,
 	SQ_USER_DEL_AR,
+	SQ_USER_DEL_OWNER,
 	SQ_SZ_KV,
 	SQ_SZ_MAP,
 	SQ_SZ_MAP_ALL,
@@ -92,19 +102,32 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			      "AND (?5 IS NULL OR key<?5) ORDER BY key",
 	[SQ_MAP_COUNT] = "SELECT count(*) FROM map WHERE host=?1 "
 			 "AND user=?2 AND store=?3",
-	[SQ_AR_APPEND] = "INSERT INTO archive(host,user,store,id,\"when\","
-			 "with_jid,value) VALUES(?1,?2,?3,?4,?5,?6,?7)",
-	[SQ_AR_POS] = "SELECT \"when\", seq FROM archive WHERE host=?1 "
-		      "AND user=?2 AND store=?3 AND id=?4",
-	[SQ_AR_DEL] = "DELETE FROM archive WHERE host=?1 AND user=?2 "
-		      "AND store=?3 AND id=?4",
-	[SQ_AR_DEL_ALL] = "DELETE FROM archive WHERE host=?1 AND user=?2 "
-			  "AND store=?3",
-	[SQ_AR_EXPIRE] = "DELETE FROM archive WHERE store=?1 "
+/* the owner of (host, user, store), as a scalar subquery: run once */
+#define OWNER                                                                  \
+	"(SELECT owner FROM archive_owner WHERE host=?1 AND user=?2 "          \
+	"AND store=?3)"
+	[SQ_AR_OWNER] = "SELECT owner FROM archive_owner WHERE host=?1 "
+			"AND user=?2 AND store=?3",
+	[SQ_AR_OWNER_ADD] = "INSERT INTO archive_owner(host,user,store) "
+			    "VALUES(?1,?2,?3)",
+	[SQ_AR_APPEND] = "INSERT INTO archive_item(owner,\"when\",seq,id,"
+			 "with_jid,value) VALUES(?1,?2,?3,?4,?5,?6)",
+	[SQ_AR_POS] = "SELECT \"when\", seq FROM archive_item WHERE owner="
+		      OWNER " AND id=?4",
+	[SQ_AR_DEL] = "DELETE FROM archive_item WHERE owner=" OWNER
+		      " AND id=?4",
+	[SQ_AR_DEL_ALL] = "DELETE FROM archive_item WHERE owner=" OWNER,
+	/* one range of the key per owner of the store */
+	[SQ_AR_EXPIRE] = "DELETE FROM archive_item WHERE owner IN "
+			 "(SELECT owner FROM archive_owner WHERE store=?1) "
 			 "AND \"when\"<?2",
 	[SQ_USER_DEL_KV] = "DELETE FROM kv WHERE host=?1 AND user=?2",
 	[SQ_USER_DEL_MAP] = "DELETE FROM map WHERE host=?1 AND user=?2",
-	[SQ_USER_DEL_AR] = "DELETE FROM archive WHERE host=?1 AND user=?2",
+	[SQ_USER_DEL_AR] = "DELETE FROM archive_item WHERE owner IN "
+			   "(SELECT owner FROM archive_owner WHERE host=?1 "
+			   "AND user=?2)",
+	[SQ_USER_DEL_OWNER] = "DELETE FROM archive_owner WHERE host=?1 "
+			      "AND user=?2",
 /* Sizes for the account quota (store.c): bytes of keys and values.
  * length() of a BLOB reads no overflow page; TEXT is cast to count
  * bytes, not characters. */
@@ -118,18 +141,20 @@ static const char *const sq_sql[SQ_NSTMT] = {
 		      "AND store=?3 AND key=?4",
 	[SQ_SZ_MAP_ALL] = "SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
 			  "WHERE host=?1 AND user=?2 AND store=?3",
-	[SQ_SZ_AR] = "SELECT " SZ_AR " FROM archive WHERE host=?1 "
-		     "AND user=?2 AND store=?3 AND id=?4",
-	[SQ_SZ_AR_ALL] = "SELECT coalesce(sum(" SZ_AR "),0) FROM archive "
-			 "WHERE host=?1 AND user=?2 AND store=?3",
+	[SQ_SZ_AR] = "SELECT " SZ_AR " FROM archive_item WHERE owner=" OWNER
+		     " AND id=?4",
+	[SQ_SZ_AR_ALL] = "SELECT coalesce(sum(" SZ_AR "),0) FROM archive_item "
+			 "WHERE owner=" OWNER,
 	[SQ_SZ_USER] = "SELECT (SELECT coalesce(sum(length(value)),0) FROM kv "
 		       "WHERE host=?1 AND user=?2)"
 		       "+(SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
 		       "WHERE host=?1 AND user=?2)"
-		       "+(SELECT coalesce(sum(" SZ_AR "),0) FROM archive "
-		       "WHERE host=?1 AND user=?2)",
+		       "+(SELECT coalesce(sum(" SZ_AR "),0) FROM archive_item "
+		       "WHERE owner IN (SELECT owner FROM archive_owner "
+		       "WHERE host=?1 AND user=?2))",
 #undef SZ_MAP
 #undef SZ_AR
+#undef OWNER
 };
 
 /* Schema migrations, applied in order inside one transaction at open;
@@ -156,6 +181,30 @@ static const char *const sq_migrations[] = {
 	" \"when\");"
 	/* expiry runs over all users of one store */
 	"CREATE INDEX archive_expiry ON archive(store, \"when\");",
+	/* 2: archives keyed by an integer owner, items clustered by
+	 * (owner, "when", seq); every item keeps its id, time and seq (the
+	 * old rowid, so the order is kept). The indexes are made after the
+	 * copy: one sort instead of a random insert per row. */
+	"CREATE TABLE archive_owner("
+	" owner INTEGER PRIMARY KEY,"
+	" host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+	" UNIQUE(host, user, store));"
+	"CREATE TABLE archive_item("
+	" owner INTEGER NOT NULL, \"when\" INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL, id TEXT NOT NULL,"
+	" with_jid TEXT NOT NULL, value BLOB NOT NULL,"
+	" PRIMARY KEY(owner, \"when\", seq)) WITHOUT ROWID;"
+	"INSERT INTO archive_owner(host, user, store)"
+	" SELECT DISTINCT host, user, store FROM archive"
+	" ORDER BY host, user, store;"
+	"INSERT INTO archive_item(owner, \"when\", seq, id, with_jid, value)"
+	" SELECT o.owner, a.\"when\", a.seq, a.id, a.with_jid, a.value"
+	" FROM archive a JOIN archive_owner o"
+	" ON o.host = a.host AND o.user = a.user AND o.store = a.store"
+	" ORDER BY o.owner, a.\"when\", a.seq;"
+	"CREATE UNIQUE INDEX archive_item_id ON archive_item(owner, id);"
+	"CREATE INDEX archive_item_with ON archive_item(owner, with_jid);"
+	"DROP TABLE archive;",
 };
 
 /* Archive queries: one statement per combination of the fields present,
@@ -186,9 +235,22 @@ struct sq_count {
 	long n;
 };
 
+/* Owners of archives written to, remembered so that an append is one
+ * INSERT: a direct-mapped cache by "host\0user\0store". An owner added
+ * in a transaction that is rolled back is gone: rollbacks (and user
+ * deletion) forget them all. */
+#define OWN_SLOTS 4096
+
+struct sq_owner {
+	char *key;
+	size_t klen;
+	int64_t owner;
+};
+
 struct sq_store;
 static void cnt_forget(
     struct sq_store *s, const char *host, const char *user, const char *store);
+static void own_forget(struct sq_store *s);
 
 struct sq_store {
 	struct store base; /* first: the wrappers cast to it */
@@ -197,6 +259,8 @@ struct sq_store {
 	sqlite3_stmt *stmt[SQ_NSTMT];
 	sqlite3_stmt *aq[AQ_NMASK];
 	struct sq_count cnt[CNT_SLOTS];
+	struct sq_owner own[OWN_SLOTS];
+	int64_t seq; /* the last seq given to an archive item */
 };
 
 /* A statement checked out for one call. */
@@ -357,6 +421,7 @@ sq_commit(struct store *st)
 	if (!sqlite3_get_autocommit(s->db))
 		sq_run(s, SQ_ROLLBACK);
 	cnt_forget(s, NULL, NULL, NULL);
+	own_forget(s);
 	return -1;
 }
 
@@ -374,6 +439,7 @@ sq_rollback(struct store *st)
 	if (!sqlite3_get_autocommit(s->db))
 		sq_run(s, SQ_ROLLBACK);
 	cnt_forget(s, NULL, NULL, NULL);
+	own_forget(s);
 }
 
 static char *
@@ -751,6 +817,85 @@ cnt_bump(struct sq_store *s, const char *host, const char *user,
 		c->n++;
 }
 
+static void
+own_forget(struct sq_store *s)
+{
+	size_t i;
+
+	for (i = 0; i < OWN_SLOTS; i++) {
+		free(s->own[i].key);
+		s->own[i].key = NULL;
+	}
+}
+
+/* The owner number of (host, user, store), added in the write
+ * transaction when it has none: 0 and *owner, or -1. */
+static int
+sq_owner(struct sq_store *s, const char *host, const char *user,
+    const char *store, int64_t *owner)
+{
+	char key[CNT_KEY_MAX];
+	size_t klen = cnt_key(key, host, user, store, NULL);
+	struct sq_owner *o = NULL;
+	struct sq_use u;
+	int rc, ret = -1;
+
+	if (klen) {
+		o = &s->own[hash_bytes(HASH_INIT, key, klen) % OWN_SLOTS];
+		if (o->key && o->klen == klen &&
+		    memcmp(o->key, key, klen) == 0) {
+			*owner = o->owner;
+			return 0;
+		}
+	}
+	if (sq_take_id(s, SQ_AR_OWNER, &u) < 0)
+		return -1;
+	if (sq_bind_huss(u.s, host, user, store) < 0)
+		goto out_release;
+	rc = sqlite3_step(u.s);
+	if (rc == SQLITE_ROW) {
+		*owner = sqlite3_column_int64(u.s, 0);
+		ret = 0;
+	} else if (rc != SQLITE_DONE) {
+		sq_log_err(s, "archive owner");
+	}
+	sq_release(&u);
+	if (rc == SQLITE_DONE) {
+		if (sq_take_id(s, SQ_AR_OWNER_ADD, &u) < 0)
+			return -1;
+		if (sq_bind_huss(u.s, host, user, store) == 0 &&
+		    sq_exec_write(s, &u, "archive owner add") == 0) {
+			*owner = sqlite3_last_insert_rowid(s->db);
+			ret = 0;
+		}
+	}
+	if (ret == 0 && o != NULL) {
+		free(o->key);
+		o->key = xmalloc(klen);
+		memcpy(o->key, key, klen);
+		o->klen = klen;
+		o->owner = *owner;
+	}
+out_release:
+	sq_release(&u);
+	return ret;
+}
+
+/* The next seq: above the last one given and at least the clock in
+ * microseconds, so a restarted ternd goes on above what it gave before
+ * (unless it appended more than a million items a second). */
+static int64_t
+sq_next_seq(struct sq_store *s)
+{
+	struct timespec ts;
+	int64_t us;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	s->seq = us > s->seq ? us : s->seq + 1;
+	return s->seq;
+}
+
 static int
 sq_archive_append(struct store *st, const char *host, const char *user,
     const char *store, const char *id, int64_t when, const char *with,
@@ -758,15 +903,18 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 {
 	struct sq_store *s = sq(st);
 	struct sq_use u;
+	int64_t owner;
 	int ret = -1;
 
-	if (sq_begin(s) < 0 || sq_take_id(s, SQ_AR_APPEND, &u) < 0)
+	if (sq_begin(s) < 0 || sq_owner(s, host, user, store, &owner) < 0 ||
+	    sq_take_id(s, SQ_AR_APPEND, &u) < 0)
 		return -1;
-	if (sq_bind_huss(u.s, host, user, store) == 0 &&
+	if (sqlite3_bind_int64(u.s, 1, owner) == SQLITE_OK &&
+	    sqlite3_bind_int64(u.s, 2, when) == SQLITE_OK &&
+	    sqlite3_bind_int64(u.s, 3, sq_next_seq(s)) == SQLITE_OK &&
 	    sq_bind_text(u.s, 4, id) == SQLITE_OK &&
-	    sqlite3_bind_int64(u.s, 5, when) == SQLITE_OK &&
-	    sq_bind_text(u.s, 6, with) == SQLITE_OK &&
-	    sq_bind_blob(u.s, 7, val, len) == SQLITE_OK)
+	    sq_bind_text(u.s, 5, with) == SQLITE_OK &&
+	    sq_bind_blob(u.s, 6, val, len) == SQLITE_OK)
 		ret = sq_exec_write(s, &u, "archive_append");
 	sq_release(&u);
 	if (ret == 0)
@@ -785,7 +933,8 @@ sq_aq_sql(unsigned mask, struct sbuf *b)
 		sbuf_puts(b, "SELECT count(*)");
 	else
 		sbuf_puts(b, "SELECT id, \"when\", with_jid, value");
-	sbuf_puts(b, " FROM archive WHERE host=?1 AND user=?2 AND store=?3");
+	sbuf_puts(b, " FROM archive_item WHERE owner=(SELECT owner FROM "
+		     "archive_owner WHERE host=?1 AND user=?2 AND store=?3)");
 	if (mask & AQ_WITH)
 		sbuf_puts(b, " AND with_jid=?4");
 	if (mask & AQ_START)
@@ -1058,7 +1207,7 @@ static int
 sq_user_delete(struct store *st, const char *host, const char *user)
 {
 	static const enum sq_stmt dels[] = { SQ_USER_DEL_KV, SQ_USER_DEL_MAP,
-		SQ_USER_DEL_AR };
+		SQ_USER_DEL_AR, SQ_USER_DEL_OWNER };
 	struct sq_store *s = sq(st);
 	struct sq_use u;
 	size_t i;
@@ -1067,6 +1216,7 @@ sq_user_delete(struct store *st, const char *host, const char *user)
 	if (sq_begin(s) < 0)
 		return -1;
 	cnt_forget(s, NULL, NULL, NULL);
+	own_forget(s);
 	for (i = 0; i < ARRAY_LEN(dels); i++) {
 		if (sq_take_id(s, dels[i], &u) < 0)
 			return -1;
@@ -1293,6 +1443,7 @@ sq_close(struct store *st)
 		sqlite3_close_v2(s->db);
 	}
 	cnt_forget(s, NULL, NULL, NULL);
+	own_forget(s);
 	free(s->path);
 	free(s);
 }
