@@ -54,6 +54,7 @@ enum sq_stmt {
 	SQ_AR_OWNER,
 	SQ_AR_OWNER_ADD,
 	SQ_AR_APPEND,
+	SQ_AR_WITH_DAY,
 	SQ_AR_POS,
 	SQ_AR_DEL,
 	SQ_AR_DEL_ALL,
@@ -62,6 +63,9 @@ enum sq_stmt {
 	SQ_USER_DEL_MAP,
 	SQ_USER_DEL_AR,
 	SQ_USER_DEL_OWNER,
+	SQ_USER_DEL_WITH,
+	SQ_AR_DEL_ALL_WITH,
+	SQ_AR_EXPIRE_WITH,
 	SQ_SZ_KV,
 	SQ_SZ_MAP,
 	SQ_SZ_MAP_ALL,
@@ -70,6 +74,13 @@ enum sq_stmt {
 	SQ_SZ_USER,
 	SQ_NSTMT
 };
+
+/* the owner of (host, user, store), as a scalar subquery: run once */
+#define OWNER_Q                                                                \
+	"(SELECT owner FROM archive_owner WHERE host=?1 AND user=?2 "          \
+	"AND store=?3)"
+/* the day of unix time t, rounded down (SQLite's / truncates) */
+#define DAY_OF(t) "((" t "-((" t "%86400)+86400)%86400)/86400)"
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
@@ -102,21 +113,22 @@ static const char *const sq_sql[SQ_NSTMT] = {
 			      "AND (?5 IS NULL OR key<?5) ORDER BY key",
 	[SQ_MAP_COUNT] = "SELECT count(*) FROM map WHERE host=?1 "
 			 "AND user=?2 AND store=?3",
-/* the owner of (host, user, store), as a scalar subquery: run once */
-#define OWNER                                                                  \
-	"(SELECT owner FROM archive_owner WHERE host=?1 AND user=?2 "          \
-	"AND store=?3)"
 	[SQ_AR_OWNER] = "SELECT owner FROM archive_owner WHERE host=?1 "
 			"AND user=?2 AND store=?3",
 	[SQ_AR_OWNER_ADD] = "INSERT INTO archive_owner(host,user,store) "
 			    "VALUES(?1,?2,?3)",
 	[SQ_AR_APPEND] = "INSERT INTO archive_item(owner,\"when\",seq,id,"
 			 "with_jid,value) VALUES(?1,?2,?3,?4,?5,?6)",
-	[SQ_AR_POS] = "SELECT \"when\", seq FROM archive_item WHERE owner="
-		      OWNER " AND id=?4",
-	[SQ_AR_DEL] = "DELETE FROM archive_item WHERE owner=" OWNER
-		      " AND id=?4",
-	[SQ_AR_DEL_ALL] = "DELETE FROM archive_item WHERE owner=" OWNER,
+	/* nothing written when the day is known already */
+	[SQ_AR_WITH_DAY] =
+	    "INSERT OR IGNORE INTO archive_with_day"
+	    "(owner,with_jid,day) VALUES(?1,?2," DAY_OF("?3") ")",
+	[SQ_AR_POS] =
+	    "SELECT \"when\", seq FROM archive_item WHERE owner=" OWNER_Q
+	    " AND id=?4",
+	[SQ_AR_DEL] =
+	    "DELETE FROM archive_item WHERE owner=" OWNER_Q " AND id=?4",
+	[SQ_AR_DEL_ALL] = "DELETE FROM archive_item WHERE owner=" OWNER_Q,
 	/* one range of the key per owner of the store */
 	[SQ_AR_EXPIRE] = "DELETE FROM archive_item WHERE owner IN "
 			 "(SELECT owner FROM archive_owner WHERE store=?1) "
@@ -126,6 +138,15 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_USER_DEL_AR] = "DELETE FROM archive_item WHERE owner IN "
 			   "(SELECT owner FROM archive_owner WHERE host=?1 "
 			   "AND user=?2)",
+	[SQ_USER_DEL_WITH] = "DELETE FROM archive_with_day WHERE owner IN "
+			     "(SELECT owner FROM archive_owner WHERE host=?1 "
+			     "AND user=?2)",
+	[SQ_AR_DEL_ALL_WITH] =
+	    "DELETE FROM archive_with_day WHERE owner=" OWNER_Q,
+	/* days wholly before the time (a day partly kept stays) */
+	[SQ_AR_EXPIRE_WITH] = "DELETE FROM archive_with_day WHERE owner IN "
+			      "(SELECT owner FROM archive_owner WHERE store=?1)"
+			      " AND day<" DAY_OF("?2"),
 	[SQ_USER_DEL_OWNER] = "DELETE FROM archive_owner WHERE host=?1 "
 			      "AND user=?2",
 /* Sizes for the account quota (store.c): bytes of keys and values.
@@ -141,10 +162,10 @@ static const char *const sq_sql[SQ_NSTMT] = {
 		      "AND store=?3 AND key=?4",
 	[SQ_SZ_MAP_ALL] = "SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
 			  "WHERE host=?1 AND user=?2 AND store=?3",
-	[SQ_SZ_AR] = "SELECT " SZ_AR " FROM archive_item WHERE owner=" OWNER
+	[SQ_SZ_AR] = "SELECT " SZ_AR " FROM archive_item WHERE owner=" OWNER_Q
 		     " AND id=?4",
 	[SQ_SZ_AR_ALL] = "SELECT coalesce(sum(" SZ_AR "),0) FROM archive_item "
-			 "WHERE owner=" OWNER,
+			 "WHERE owner=" OWNER_Q,
 	[SQ_SZ_USER] = "SELECT (SELECT coalesce(sum(length(value)),0) FROM kv "
 		       "WHERE host=?1 AND user=?2)"
 		       "+(SELECT coalesce(sum(" SZ_MAP "),0) FROM map "
@@ -154,7 +175,6 @@ static const char *const sq_sql[SQ_NSTMT] = {
 		       "WHERE host=?1 AND user=?2))",
 #undef SZ_MAP
 #undef SZ_AR
-#undef OWNER
 };
 
 /* Schema migrations, applied in order inside one transaction at open;
@@ -203,8 +223,16 @@ static const char *const sq_migrations[] = {
 	" ON o.host = a.host AND o.user = a.user AND o.store = a.store"
 	" ORDER BY o.owner, a.\"when\", a.seq;"
 	"CREATE UNIQUE INDEX archive_item_id ON archive_item(owner, id);"
-	"CREATE INDEX archive_item_with ON archive_item(owner, with_jid);"
-	"DROP TABLE archive;",
+	/* the days on which an owner has items with a JID: what a `with`
+	 * query walks. A row is written once per day and JID, where an
+	 * index on (owner, with_jid) would dirty a page per item */
+	"CREATE TABLE archive_with_day("
+	" owner INTEGER NOT NULL, with_jid TEXT NOT NULL, day INTEGER NOT NULL,"
+	" PRIMARY KEY(owner, with_jid, day)) WITHOUT ROWID;"
+	"INSERT INTO archive_with_day(owner, with_jid, day)"
+	" SELECT DISTINCT owner, with_jid, " DAY_OF(
+	    "\"when\"") " FROM archive_item;"
+			"DROP TABLE archive;",
 };
 
 /* Archive queries: one statement per combination of the fields present,
@@ -917,6 +945,16 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 	    sq_bind_blob(u.s, 6, val, len) == SQLITE_OK)
 		ret = sq_exec_write(s, &u, "archive_append");
 	sq_release(&u);
+	if (ret == 0 && sq_take_id(s, SQ_AR_WITH_DAY, &u) == 0) {
+		if (sqlite3_bind_int64(u.s, 1, owner) != SQLITE_OK ||
+		    sq_bind_text(u.s, 2, with) != SQLITE_OK ||
+		    sqlite3_bind_int64(u.s, 3, when) != SQLITE_OK ||
+		    sq_exec_write(s, &u, "archive_append with") < 0)
+			ret = -1;
+		sq_release(&u);
+	} else if (ret == 0) {
+		ret = -1;
+	}
 	if (ret == 0)
 		cnt_bump(s, host, user, store, with);
 	else
@@ -924,32 +962,56 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 	return ret;
 }
 
+/* A `with` query walks the days on which the owner's archive has items
+ * with that JID (archive_with_day, in day order) and, for each, that
+ * day's range of the owner's items: ORDER BY d.day, a."when", a.seq is
+ * the archive's order (day grows with "when"), so no sort. There the
+ * time and position filters are written +a."when" so that SQLite keeps
+ * the day as the range it scans (a bound of ?5..?10 instead would scan
+ * from it through every later day once per day), and they prune days. */
 static void
 sq_aq_sql(unsigned mask, struct sbuf *b)
 {
 	const char *dir = (mask & AQ_REVERSE) ? " DESC" : "";
+	const char *w = (mask & AQ_WITH) ? "+a.\"when\"" : "a.\"when\"";
 
 	if (mask & AQ_COUNT)
 		sbuf_puts(b, "SELECT count(*)");
 	else
-		sbuf_puts(b, "SELECT id, \"when\", with_jid, value");
-	sbuf_puts(b, " FROM archive_item WHERE owner=(SELECT owner FROM "
-		     "archive_owner WHERE host=?1 AND user=?2 AND store=?3)");
+		sbuf_puts(b, "SELECT a.id, a.\"when\", a.with_jid, a.value");
 	if (mask & AQ_WITH)
-		sbuf_puts(b, " AND with_jid=?4");
+		sbuf_puts(b,
+		    " FROM archive_with_day d CROSS JOIN archive_item a"
+		    " ON a.owner=d.owner AND a.\"when\">=d.day*86400"
+		    " AND a.\"when\"<d.day*86400+86400"
+		    " WHERE d.owner=" OWNER_Q " AND d.with_jid=?4"
+		    " AND a.with_jid=?4");
+	else
+		sbuf_puts(b, " FROM archive_item a WHERE a.owner=" OWNER_Q);
 	if (mask & AQ_START)
-		sbuf_puts(b, " AND \"when\">=?5");
+		sbuf_printf(b, " AND %s>=?5", w);
 	if (mask & AQ_END)
-		sbuf_puts(b, " AND \"when\"<=?6");
+		sbuf_printf(b, " AND %s<=?6", w);
 	if (mask & AQ_AFTER)
-		sbuf_puts(b, " AND (\"when\", seq)>(?7, ?8)");
+		sbuf_printf(b, " AND (%s, a.seq)>(?7, ?8)", w);
 	if (mask & AQ_BEFORE)
-		sbuf_puts(b, " AND (\"when\", seq)<(?9, ?10)");
+		sbuf_printf(b, " AND (%s, a.seq)<(?9, ?10)", w);
+	if ((mask & AQ_WITH) && (mask & AQ_START))
+		sbuf_puts(b, " AND d.day>=" DAY_OF("?5"));
+	if ((mask & AQ_WITH) && (mask & AQ_END))
+		sbuf_puts(b, " AND d.day<=" DAY_OF("?6"));
+	if ((mask & AQ_WITH) && (mask & AQ_AFTER))
+		sbuf_puts(b, " AND d.day>=" DAY_OF("?7"));
+	if ((mask & AQ_WITH) && (mask & AQ_BEFORE))
+		sbuf_puts(b, " AND d.day<=" DAY_OF("?9"));
 	if (mask & AQ_IDS)
-		sbuf_puts(b, " AND id IN (SELECT value FROM json_each(?11))");
-	if (!(mask & AQ_COUNT))
-		sbuf_printf(
-		    b, " ORDER BY \"when\"%s, seq%s LIMIT ?12", dir, dir);
+		sbuf_puts(b, " AND a.id IN (SELECT value FROM json_each(?11))");
+	if (mask & AQ_COUNT)
+		return;
+	sbuf_puts(b, " ORDER BY ");
+	if (mask & AQ_WITH)
+		sbuf_printf(b, "d.day%s, ", dir);
+	sbuf_printf(b, "a.\"when\"%s, a.seq%s LIMIT ?12", dir, dir);
 }
 
 /* The ids list travels as one JSON array bound to one parameter, so a
@@ -1180,6 +1242,13 @@ sq_archive_expire(
 	if (ret == 0 && deleted != NULL)
 		*deleted = (long)sqlite3_changes64(s->db);
 	sq_release(&u);
+	if (ret == 0 && sq_take_id(s, SQ_AR_EXPIRE_WITH, &u) == 0) {
+		if (sq_bind_text(u.s, 1, store) != SQLITE_OK ||
+		    sqlite3_bind_int64(u.s, 2, before) != SQLITE_OK ||
+		    sq_exec_write(s, &u, "archive_expire with") < 0)
+			ret = -1;
+		sq_release(&u);
+	}
 	cnt_forget(s, NULL, NULL, NULL);
 	return ret;
 }
@@ -1199,6 +1268,14 @@ sq_archive_del(struct store *st, const char *host, const char *user,
 	    (id == NULL || sq_bind_text(u.s, 4, id) == SQLITE_OK))
 		ret = sq_exec_write(s, &u, "archive_del");
 	sq_release(&u);
+	/* one item deleted: its day may stay (a query finds no item there) */
+	if (ret == 0 && id == NULL &&
+	    sq_take_id(s, SQ_AR_DEL_ALL_WITH, &u) == 0) {
+		if (sq_bind_huss(u.s, host, user, store) < 0 ||
+		    sq_exec_write(s, &u, "archive_del with") < 0)
+			ret = -1;
+		sq_release(&u);
+	}
 	cnt_forget(s, host, user, store);
 	return ret;
 }
@@ -1207,7 +1284,7 @@ static int
 sq_user_delete(struct store *st, const char *host, const char *user)
 {
 	static const enum sq_stmt dels[] = { SQ_USER_DEL_KV, SQ_USER_DEL_MAP,
-		SQ_USER_DEL_AR, SQ_USER_DEL_OWNER };
+		SQ_USER_DEL_AR, SQ_USER_DEL_WITH, SQ_USER_DEL_OWNER };
 	struct sq_store *s = sq(st);
 	struct sq_use u;
 	size_t i;
