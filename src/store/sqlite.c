@@ -753,14 +753,16 @@ sq_map_count(struct store *st, const char *host, const char *user,
 
 /* ---- archive ---- */
 
+/* "host\0user\0store\0" for a whole archive (with NULL), with
+ * "with\0" after it for one JID's part ("" included); 0 if too long. */
 static size_t
 cnt_key(char *buf, const char *host, const char *user, const char *store,
     const char *with)
 {
-	const char *parts[4] = { host, user, store, with ? with : "" };
+	const char *parts[4] = { host, user, store, with };
 	size_t off = 0, n, i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < (with ? 4u : 3u); i++) {
 		n = strlen(parts[i]) + 1;
 		if (off + n > CNT_KEY_MAX)
 			return 0;
@@ -811,8 +813,6 @@ cnt_forget(
 		plen = cnt_key(pre, host, user, store, NULL);
 		if (plen == 0)
 			host = NULL;
-		else
-			plen--; /* without the empty with's NUL */
 	}
 	for (i = 0; i < CNT_SLOTS; i++) {
 		struct sq_count *c = &s->cnt[i];
@@ -838,9 +838,7 @@ cnt_bump(struct sq_store *s, const char *host, const char *user,
 	klen = cnt_key(key, host, user, store, NULL);
 	if (klen && (c = cnt_find(s, key, klen)) != NULL)
 		c->n++;
-	if (with == NULL || *with == '\0')
-		return;
-	klen = cnt_key(key, host, user, store, with);
+	klen = cnt_key(key, host, user, store, with ? with : "");
 	if (klen && (c = cnt_find(s, key, klen)) != NULL)
 		c->n++;
 }
