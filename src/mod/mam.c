@@ -150,6 +150,41 @@ out_free:
 
 /* ---- archiving ---- */
 
+/* A new archive id in id (24 bytes): time_id's form (8 characters of
+ * milliseconds that sort, then 15 random ones, 90 bits), but the random
+ * bytes come from a buffer filled 1 KiB at a time: one RAND_bytes call
+ * per id was 7% of ternd's CPU when every message is archived twice.
+ * Only the loop thread archives. */
+static void
+mam_new_id(char *id, size_t idlen)
+{
+	static const char alpha[] =
+	    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+	static unsigned char pool[1024];
+	static size_t used = sizeof(pool);
+	struct timespec ts;
+	uint64_t ms;
+	size_t i;
+
+	if (idlen != 24) {
+		time_id(id, idlen);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (i = 0; i < 8; i++)
+		id[i] = alpha[(ms >> (6 * (7 - i))) & 63];
+	if (used + 15 > sizeof(pool)) {
+		rand_bytes(pool, sizeof(pool));
+		used = 0;
+	}
+	for (i = 8; i < 23; i++)
+		id[i] = alpha[pool[used++] & 63];
+	id[23] = '\0';
+	/* what is handed out is not kept */
+	memset(pool + used - 15, 0, 15);
+}
+
 /* Store st in user's archive under a new id (written into id, 24 bytes);
  * 0 stored, -1 failure. */
 static int
@@ -159,7 +194,7 @@ mam_store(struct host *h, const char *user, const char *with,
 	struct sbuf b;
 	int rc;
 
-	time_id(id, idlen);
+	mam_new_id(id, idlen);
 	sbuf_init(&b);
 	xml_serialize(st, XML_NS_CLIENT, &b);
 	rc = store_archive_append(

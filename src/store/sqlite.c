@@ -273,6 +273,9 @@ struct sq_owner {
 	char *key;
 	size_t klen;
 	int64_t owner;
+	/* the last (with, day) written to archive_with_day for it */
+	char *wd;
+	size_t wdlen;
 };
 
 struct sq_store;
@@ -850,15 +853,17 @@ own_forget(struct sq_store *s)
 
 	for (i = 0; i < OWN_SLOTS; i++) {
 		free(s->own[i].key);
-		s->own[i].key = NULL;
+		free(s->own[i].wd);
+		s->own[i].key = s->own[i].wd = NULL;
 	}
 }
 
 /* The owner number of (host, user, store), added in the write
- * transaction when it has none: 0 and *owner, or -1. */
+ * transaction when it has none: 0 and *owner (and *slot, its cache
+ * entry, or NULL), or -1. */
 static int
 sq_owner(struct sq_store *s, const char *host, const char *user,
-    const char *store, int64_t *owner)
+    const char *store, int64_t *owner, struct sq_owner **slot)
 {
 	char key[CNT_KEY_MAX];
 	size_t klen = cnt_key(key, host, user, store, NULL);
@@ -871,9 +876,11 @@ sq_owner(struct sq_store *s, const char *host, const char *user,
 		if (o->key && o->klen == klen &&
 		    memcmp(o->key, key, klen) == 0) {
 			*owner = o->owner;
+			*slot = o;
 			return 0;
 		}
 	}
+	*slot = NULL;
 	if (sq_take_id(s, SQ_AR_OWNER, &u) < 0)
 		return -1;
 	if (sq_bind_huss(u.s, host, user, store) < 0)
@@ -897,10 +904,13 @@ sq_owner(struct sq_store *s, const char *host, const char *user,
 	}
 	if (ret == 0 && o != NULL) {
 		free(o->key);
+		free(o->wd);
+		o->wd = NULL;
 		o->key = xmalloc(klen);
 		memcpy(o->key, key, klen);
 		o->klen = klen;
 		o->owner = *owner;
+		*slot = o;
 	}
 out_release:
 	sq_release(&u);
@@ -922,17 +932,55 @@ sq_next_seq(struct sq_store *s)
 	return s->seq;
 }
 
+/* Note that owner has items with `with` on the day of when: one
+ * INSERT OR IGNORE, skipped when it is the last (with, day) noted for
+ * that owner. */
+static int
+sq_with_day(struct sq_store *s, struct sq_owner *o, int64_t owner,
+    const char *with, int64_t when)
+{
+	int64_t day = when >= 0 ? when / 86400 : -((-when + 86399) / 86400);
+	size_t wl = strlen(with), n = wl + 1 + sizeof(day);
+	struct sq_use u;
+	char *wd;
+	int ret = -1;
+
+	if (o && o->wd && o->wdlen == n && memcmp(o->wd, with, wl + 1) == 0 &&
+	    memcmp(o->wd + wl + 1, &day, sizeof(day)) == 0)
+		return 0;
+	if (sq_take_id(s, SQ_AR_WITH_DAY, &u) < 0)
+		return -1;
+	if (sqlite3_bind_int64(u.s, 1, owner) == SQLITE_OK &&
+	    sq_bind_text(u.s, 2, with) == SQLITE_OK &&
+	    sqlite3_bind_int64(u.s, 3, when) == SQLITE_OK)
+		ret = sq_exec_write(s, &u, "archive_append with");
+	sq_release(&u);
+	if (ret == 0 && o) {
+		wd = xmalloc(n);
+		memcpy(wd, with, wl + 1);
+		memcpy(wd + wl + 1, &day, sizeof(day));
+		free(o->wd);
+		o->wd = wd;
+		o->wdlen = n;
+	}
+	return ret;
+}
+
 static int
 sq_archive_append(struct store *st, const char *host, const char *user,
     const char *store, const char *id, int64_t when, const char *with,
     const char *val, size_t len)
 {
 	struct sq_store *s = sq(st);
+	struct sq_owner *o;
 	struct sq_use u;
 	int64_t owner;
 	int ret = -1;
 
-	if (sq_begin(s) < 0 || sq_owner(s, host, user, store, &owner) < 0 ||
+	if (with == NULL)
+		with = "";
+	if (sq_begin(s) < 0 ||
+	    sq_owner(s, host, user, store, &owner, &o) < 0 ||
 	    sq_take_id(s, SQ_AR_APPEND, &u) < 0)
 		return -1;
 	if (sqlite3_bind_int64(u.s, 1, owner) == SQLITE_OK &&
@@ -943,16 +991,8 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 	    sq_bind_blob(u.s, 6, val, len) == SQLITE_OK)
 		ret = sq_exec_write(s, &u, "archive_append");
 	sq_release(&u);
-	if (ret == 0 && sq_take_id(s, SQ_AR_WITH_DAY, &u) == 0) {
-		if (sqlite3_bind_int64(u.s, 1, owner) != SQLITE_OK ||
-		    sq_bind_text(u.s, 2, with) != SQLITE_OK ||
-		    sqlite3_bind_int64(u.s, 3, when) != SQLITE_OK ||
-		    sq_exec_write(s, &u, "archive_append with") < 0)
-			ret = -1;
-		sq_release(&u);
-	} else if (ret == 0) {
-		ret = -1;
-	}
+	if (ret == 0)
+		ret = sq_with_day(s, o, owner, with, when);
 	if (ret == 0)
 		cnt_bump(s, host, user, store, with);
 	else
@@ -1240,6 +1280,7 @@ sq_archive_expire(
 	if (ret == 0 && deleted != NULL)
 		*deleted = (long)sqlite3_changes64(s->db);
 	sq_release(&u);
+	own_forget(s); /* the days it remembers may be gone */
 	if (ret == 0 && sq_take_id(s, SQ_AR_EXPIRE_WITH, &u) == 0) {
 		if (sq_bind_text(u.s, 1, store) != SQLITE_OK ||
 		    sqlite3_bind_int64(u.s, 2, before) != SQLITE_OK ||
@@ -1267,6 +1308,8 @@ sq_archive_del(struct store *st, const char *host, const char *user,
 		ret = sq_exec_write(s, &u, "archive_del");
 	sq_release(&u);
 	/* one item deleted: its day may stay (a query finds no item there) */
+	if (id == NULL)
+		own_forget(s);
 	if (ret == 0 && id == NULL &&
 	    sq_take_id(s, SQ_AR_DEL_ALL_WITH, &u) == 0) {
 		if (sq_bind_huss(u.s, host, user, store) < 0 ||
