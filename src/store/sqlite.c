@@ -979,8 +979,7 @@ sq_archive_append(struct store *st, const char *host, const char *user,
 
 	if (with == NULL)
 		with = "";
-	if (sq_begin(s) < 0 ||
-	    sq_owner(s, host, user, store, &owner, &o) < 0 ||
+	if (sq_begin(s) < 0 || sq_owner(s, host, user, store, &owner, &o) < 0 ||
 	    sq_take_id(s, SQ_AR_APPEND, &u) < 0)
 		return -1;
 	if (sqlite3_bind_int64(u.s, 1, owner) == SQLITE_OK &&
