@@ -792,8 +792,12 @@ test_archive_with_across_days(void **state)
 	(void)state;
 	fill_days("romeo");
 	check_days("romeo");
+	/* a host-wide archive (user "": a MUC service's rooms) too */
+	fill_days("");
+	check_days("");
 	assert_int_equal(store_commit(), 0);
 	check_days("romeo");
+	check_days("");
 }
 
 static void
@@ -1038,9 +1042,9 @@ static const char schema_v1[] =
     " \"when\");"
     "CREATE INDEX archive_expiry ON archive(store, \"when\");";
 
-/* A schema-1 database at path with fill_days' items for romeo and juliet
- * (interleaved, as two users' archives grow), other stores' items and a
- * keyval document; extra_sql runs last. */
+/* A schema-1 database at path with fill_days' items for romeo, juliet and
+ * the host-wide user "" (interleaved, as archives grow), other stores'
+ * items and a keyval document; extra_sql runs last. */
 static void
 make_v1(const char *path, const char *extra_sql)
 {
@@ -1061,10 +1065,13 @@ make_v1(const char *path, const char *extra_sql)
 			     -1, &st, NULL),
 	    SQLITE_OK);
 	for (i = 0; i < DAYS_N; i++)
-		for (u = 0; u < 3; u++) {
+		for (u = 0; u < 4; u++) {
 			snprintf(id, sizeof(id), "x%d", i);
 			snprintf(val, sizeof(val), "<m>%d</m>", i);
-			sqlite3_bind_text(st, 1, u == 1 ? "juliet" : "romeo",
+			sqlite3_bind_text(st, 1,
+			    u == 1   ? "juliet"
+			    : u == 3 ? ""
+				     : "romeo",
 			    -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, u == 2 ? "offline" : "mam", -1,
 			    SQLITE_STATIC);
@@ -1136,6 +1143,7 @@ test_sqlite_migrate_v1_archive(void **state)
 
 	check_days("romeo");
 	check_days("juliet");
+	check_days("");
 	memset(&q, 0, sizeof(q));
 	q.host = "h";
 	q.user = "romeo";
@@ -1153,6 +1161,15 @@ test_sqlite_migrate_v1_archive(void **state)
 	assert_string_equal(v, "v");
 	free(v);
 
+	/* host-wide archives have owners below 0 (their with index), new
+	 * ones too */
+	assert_int_equal(
+	    store_archive_append("h", "", "muc", "m1", 5, "room", "c", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT count(*) FROM archive_owner WHERE "
+				"(user='') = (owner<0)"),
+	    5);
 	/* new items go after every migrated one, same second or not */
 	assert_int_equal(store_archive_append("h", "romeo", "mam", "n1",
 			     DAYS_T(DAYS_N - 1), "juliet@h", "a", 1),
@@ -1180,7 +1197,7 @@ test_sqlite_migrate_v1_archive(void **state)
 
 		assert_int_equal(
 		    store_archive_expire("mam", DAYS_T(3), &deleted), 0);
-		assert_int_equal(deleted, 2 * 3 - 1);
+		assert_int_equal(deleted, 3 * 3 - 1);
 	}
 	assert_int_equal(store_commit(), 0);
 	assert_int_equal(count(&q), DAYS_N + 2 - 3);
@@ -1208,7 +1225,7 @@ test_sqlite_migrate_failure_keeps_v1(void **state)
 	assert_int_equal(
 	    sql_count(fx->path, "SELECT max(version) FROM schema_version"), 1);
 	assert_int_equal(
-	    sql_count(fx->path, "SELECT count(*) FROM archive"), 3 * DAYS_N);
+	    sql_count(fx->path, "SELECT count(*) FROM archive"), 4 * DAYS_N);
 	assert_int_equal(sql_count(fx->path,
 			     "SELECT count(*) FROM sqlite_master WHERE name IN "
 			     "('archive_item','archive_owner',"
@@ -1237,6 +1254,7 @@ test_sqlite_migrate_failure_keeps_v1(void **state)
 	assert_non_null(store_main);
 	check_days("romeo");
 	check_days("juliet");
+	check_days("");
 }
 
 static void
