@@ -44,6 +44,7 @@
 
 enum sq_stmt {
 	SQ_BEGIN,
+	SQ_DATA_VERSION,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
 	SQ_KV_GET,
@@ -90,6 +91,8 @@ enum sq_stmt {
 
 static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
+	/* changes when another connection (ternctl) commits */
+	[SQ_DATA_VERSION] = "PRAGMA data_version",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
 	[SQ_KV_GET] = "SELECT value FROM kv WHERE host=?1 AND user=?2 "
@@ -318,6 +321,7 @@ struct sq_store {
 	struct sq_count cnt[CNT_SLOTS];
 	struct sq_owner own[OWN_SLOTS];
 	int64_t seq; /* the last seq given to an archive item */
+	int64_t data_version;
 };
 
 /* A statement checked out for one call. */
@@ -434,7 +438,20 @@ sq_begin(struct sq_store *s)
 	if (rc != SQLITE_DONE)
 		sq_log_err(s, "begin");
 	sq_release(&u);
-	return rc == SQLITE_DONE ? 0 : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	/* ternctl may have written meanwhile (deleted an account): what
+	 * the caches say of archives may be wrong now */
+	if (sq_take_id(s, SQ_DATA_VERSION, &u) < 0)
+		return -1;
+	if (sqlite3_step(u.s) == SQLITE_ROW &&
+	    sqlite3_column_int64(u.s, 0) != s->data_version) {
+		s->data_version = sqlite3_column_int64(u.s, 0);
+		cnt_forget(s, NULL, NULL, NULL);
+		own_forget(s);
+	}
+	sq_release(&u);
+	return 0;
 }
 
 /* Step a write statement whose parameters are bound, in the write

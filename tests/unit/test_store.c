@@ -1257,6 +1257,47 @@ test_sqlite_migrate_failure_keeps_v1(void **state)
 	check_days("");
 }
 
+/* ternctl deletes an account on its own connection while ternd, which
+ * remembers archive owners, their sizes and the days noted for with, goes
+ * on archiving for it (re-created): what ternd writes after that is found
+ * by every query, with included. */
+static void
+test_sqlite_other_connection_deletes(void **state)
+{
+	struct fx *fx = *state;
+	struct store *main_st = store_main, *other;
+	struct store_archive_query q;
+	char err[256];
+
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = "u";
+	q.store = "mam";
+	assert_int_equal(
+	    store_archive_append("h", "u", "mam", "a1", 100, "c@h", "1", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(count(&q), 1);
+	q.with = "c@h";
+	assert_int_equal(count(&q), 1);
+
+	other = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(other);
+	store_main = other;
+	assert_int_equal(store_user_delete("h", "u"), 0);
+	assert_int_equal(store_commit(), 0);
+	store_close(other);
+	store_main = main_st;
+
+	assert_int_equal(
+	    store_archive_append("h", "u", "mam", "a2", 101, "c@h", "2", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	ASSERT_QUERY(&q, "a2,");
+	assert_int_equal(count(&q), 1);
+	q.with = NULL;
+	ASSERT_QUERY(&q, "a2,");
+	assert_int_equal(count(&q), 1);
+}
+
 static void
 test_sqlite_bad_path(void **state)
 {
@@ -2061,6 +2102,7 @@ main(void)
 		ON(sqlite, test_sqlite_migration_idempotent),
 		ON(sqlite, test_sqlite_migrate_v1_archive),
 		ON(sqlite, test_sqlite_migrate_failure_keeps_v1),
+		ON(sqlite, test_sqlite_other_connection_deletes),
 		ON(sqlite, test_sqlite_bad_path),
 		ON(memory, test_mem_failed_write),
 		ON(memory, test_mem_lost_transaction_is_replayed),
