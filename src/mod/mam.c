@@ -150,39 +150,29 @@ out_free:
 
 /* ---- archiving ---- */
 
-/* A new archive id in id (24 bytes): time_id's form (8 characters of
- * milliseconds that sort, then 15 random ones, 90 bits), but the random
- * bytes come from a buffer filled 1 KiB at a time: one RAND_bytes call
+/* A new archive id in id (24 bytes): time_id's form, but the random
+ * bytes come from a pool filled 1 KiB at a time: one RAND_bytes call
  * per id was 7% of ternd's CPU when every message is archived twice.
  * Only the loop thread archives. */
 static void
 mam_new_id(char *id, size_t idlen)
 {
-	static const char alpha[] =
-	    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
 	static unsigned char pool[1024];
 	static size_t used = sizeof(pool);
-	struct timespec ts;
-	uint64_t ms;
-	size_t i;
+	size_t n = idlen - 9;
 
-	if (idlen != 24) {
+	if (idlen <= 9 || n > sizeof(pool)) {
 		time_id(id, idlen);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-	for (i = 0; i < 8; i++)
-		id[i] = alpha[(ms >> (6 * (7 - i))) & 63];
-	if (used + 15 > sizeof(pool)) {
+	if (used + n > sizeof(pool)) {
 		rand_bytes(pool, sizeof(pool));
 		used = 0;
 	}
-	for (i = 8; i < 23; i++)
-		id[i] = alpha[pool[used++] & 63];
-	id[23] = '\0';
+	time_id_rnd(id, idlen, pool + used);
 	/* what is handed out is not kept */
-	memset(pool + used - 15, 0, 15);
+	memset(pool + used, 0, n);
+	used += n;
 }
 
 /* Store st in user's archive under a new id (written into id, 24 bytes);
