@@ -15,4 +15,4 @@ ternd_tmp mam "disco, ping, roster, presence, carbons, mam"
 timeout 900 "$BUILD/tern-bench" mam -n "$N" --port "$PORT" --pid "$PID" \
 	--provision --ternctl "$BUILD/ternctl" --config "$DIR/tern.yml" \
 	--timeout 800
-echo "mam: archive rows: $(sqlite3 "$DIR/tern.db" "select count(*) from archive where store='mam'" 2>/dev/null || echo '?')"
+echo "mam: archive rows: $(sqlite3 "$DIR/tern.db" "select count(*) from archive_item join archive_owner using(owner) where store='mam'" 2>/dev/null || echo '?')"

@@ -121,12 +121,11 @@ rand_id(char *out, size_t n)
 	out[n - 1] = '\0';
 }
 
-/* Like rand_id, but the first 8 characters are the time in milliseconds
- * in an alphabet in ASCII order, so ids sort by creation time (storage
- * indexes then grow at their end instead of being written all over);
- * the rest stays random (90 bits for the usual 24-byte buffer). */
-void
-time_id(char *out, size_t n)
+/* The time in milliseconds as 8 characters of an alphabet in ASCII
+ * order, so ids that start with it sort by creation time (storage
+ * indexes then grow at their end instead of being written all over). */
+static void
+time_prefix(char *out)
 {
 	static const char alpha[] =
 	    "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
@@ -134,15 +133,36 @@ time_id(char *out, size_t n)
 	uint64_t ms;
 	size_t i;
 
-	if (n <= 9) {
-		rand_id(out, n);
-		return;
-	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (i = 0; i < 8; i++)
 		out[i] = alpha[(ms >> (6 * (7 - i))) & 63];
+}
+
+/* Like rand_id, but the first 8 characters are the time (time_prefix);
+ * the rest stays random (90 bits for the usual 24-byte buffer). */
+void
+time_id(char *out, size_t n)
+{
+	if (n <= 9) {
+		rand_id(out, n);
+		return;
+	}
+	time_prefix(out);
 	rand_id(out + 8, n - 8);
+}
+
+void
+time_id_rnd(char *out, size_t n, const unsigned char *rnd)
+{
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+				    "OPQRSTUVWXYZ0123456789-_";
+	size_t i;
+
+	time_prefix(out);
+	for (i = 8; i + 1 < n; i++)
+		out[i] = alpha[rnd[i - 8] & 63];
+	out[n - 1] = '\0';
 }
 
 int64_t

@@ -25,6 +25,9 @@ void rand_bytes(void *buf, size_t n);
 void rand_id(char *out, size_t n);
 /* rand_id whose ids sort by creation time (8 characters of time first). */
 void time_id(char *out, size_t n);
+/* time_id (n > 9) whose random characters come from rnd's first n - 9
+ * bytes: for a caller that draws random bytes in bulk. */
+void time_id_rnd(char *out, size_t n, const unsigned char *rnd);
 
 /* Wall clock in seconds / monotonic milliseconds. */
 int64_t now_unix(void);

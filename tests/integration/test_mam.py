@@ -443,3 +443,99 @@ def test_survives_restart(server):
         [(i, body(m)) for i, m, _ in before]
     assert rsm(fin)['count'] == 5
     assert prefs(a) == ('always', [], [CAROL])
+
+
+# The archive table of schema 1 (src/store/sqlite.c migration 1, as
+# Tern released it): a fixture, never edited.
+SCHEMA_V1_ARCHIVE = '''
+CREATE TABLE archive(
+ seq INTEGER PRIMARY KEY,
+ host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,
+ id TEXT NOT NULL, "when" INTEGER NOT NULL,
+ with_jid TEXT NOT NULL DEFAULT '', value BLOB NOT NULL,
+ UNIQUE(host, user, store, id));
+CREATE INDEX archive_when ON archive(host, user, store, "when");
+CREATE INDEX archive_with ON archive(host, user, store, with_jid, "when");
+CREATE INDEX archive_expiry ON archive(store, "when");
+'''
+
+
+def test_archive_from_schema_1(make_server):
+    """Issue 18: an archive written by schema 1 (before the clustered
+    archive) is converted when ternd opens it, and XEP-0313 queries find
+    every message: all pages forwards and backwards with XEP-0059 RSM,
+    the with, start/end and ids fields (XEP-0313 section 4.1), with the
+    original ids and times; new messages archive after them."""
+    import sqlite3
+    srv = make_server(start=False)
+    db = sqlite3.connect(str(srv.dir / 'tern.db'))
+    # the same database as schema 1 made it: kv and map are unchanged,
+    # the archive tables are those of schema 1
+    names = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' "
+        "AND name LIKE 'archive%'")]
+    assert names, 'ternctl made no schema-2 archive tables'
+    for n in names:
+        db.execute('DROP TABLE %s' % n)
+    db.executescript(SCHEMA_V1_ARCHIVE)
+    db.execute('UPDATE schema_version SET version=1')
+    base = int(time.time()) - 6 * 86400  # inside the 7-day retention
+    old = []
+    for i in range(300):
+        peer = CAROL if i % 3 == 0 else BOB
+        when = base + (i // 2) * 3000  # two per second, over 5 days
+        xml = ("<message xmlns='jabber:client' from='%s/r' to='%s' "
+               "type='chat'><body>old %d</body></message>" % (peer, ALICE, i))
+        db.execute('INSERT INTO archive(host,user,store,id,"when",with_jid,'
+                   'value) VALUES(?,?,?,?,?,?,?)',
+                   (DOMAIN, 'alice', 'mam', 'old%03d' % i, when, peer,
+                    xml.encode()))
+        old.append(('old%03d' % i, peer, when))
+    db.commit()
+    db.close()
+    srv.start()
+    assert srv.wait_log('schema migrated to version 2')
+    a = online(srv, 'alice')
+    stamp = {i: time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(w))
+             for i, _, w in old}
+
+    seen, after = [], None
+    while True:
+        res, fin, _ = query(a, max_=50, after=after)
+        info = rsm(fin)
+        assert info['count'] == 300 and info['index'] == len(seen)
+        seen += [(i, body(m), st) for i, m, st in res]
+        if info['complete']:
+            break
+        after = info['last']
+    assert seen == [(i, 'old %d' % n, stamp[i])
+                    for n, (i, _, _) in enumerate(old)]
+    back, before = [], ''
+    while True:
+        res, fin, _ = query(a, max_=70, before=before)
+        back = [i for i, _, _ in res] + back
+        if rsm(fin)['complete']:
+            break
+        before = rsm(fin)['first']
+    assert back == [i for i, _, _ in old]
+
+    carol = [i for i, p, _ in old if p == CAROL]
+    res, fin, _ = query(a, {'with': CAROL}, max_=250)
+    assert [i for i, _, _ in res] == carol and rsm(fin)['count'] == 100
+    res, fin, _ = query(a, {'with': CAROL}, max_=10, before='')
+    assert [i for i, _, _ in res] == carol[-10:]
+    res, fin, _ = query(a, {'with': BOB}, max_=5, after=carol[50])
+    assert [i for i, _, _ in res] == [i for i, p, _ in old
+                                      if p == BOB][100:105]
+    res, fin, _ = query(a, {'start': stamp['old100'],
+                            'end': stamp['old199']}, max_=250)
+    assert [i for i, _, _ in res] == [i for i, _, _ in old[100:200]]
+    res, fin, _ = query(a, {'ids': ['old007', 'old250']})
+    assert [i for i, _, _ in res] == ['old007', 'old250']
+
+    b = online(srv, 'bob')
+    send(a, BOB, 'new after migration')
+    received(b, 1)
+    res, fin, _ = query(a, after='old299')
+    assert [body(m) for _, m, _ in res] == ['new after migration']
+    assert rsm(query(a, max_=0)[1])['count'] == 301

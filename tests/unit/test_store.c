@@ -76,10 +76,10 @@ memory_heal_commits(void)
 	    store_mem_fail(store_main, STORE_MEM_FAIL_COMMIT, 0, 0), 0);
 }
 
-static struct backend be_sqlite = {
-    "sqlite", 1, sqlite_fail_commits, sqlite_heal_commits};
-static struct backend be_memory = {
-    "memory", 0, memory_fail_commits, memory_heal_commits};
+static struct backend be_sqlite = { "sqlite", 1, sqlite_fail_commits,
+	sqlite_heal_commits };
+static struct backend be_memory = { "memory", 0, memory_fail_commits,
+	memory_heal_commits };
 
 /* *state is the struct backend to test (cmocka's prestate). */
 static int
@@ -106,7 +106,7 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
 	char p[128];
 	size_t i;
 
@@ -170,7 +170,7 @@ fail_user(void *ud, const char *user)
 static void
 test_kv(void **state)
 {
-	static const char bin[] = {'a', '\0', 'b', '\xff'};
+	static const char bin[] = { 'a', '\0', 'b', '\xff' };
 	struct sbuf b;
 	char *v = NULL;
 	size_t len = 99;
@@ -259,8 +259,8 @@ nested_map(void *ud, const char *key, const char *val, size_t len)
 static void
 test_map_prefix(void **state)
 {
-	static const char *const keys[] = {"a\n1", "a\n2", "a\x0b", "ab\n1",
-	    "a", "b\n1", "\xff\xff", "\xff\xffz", "\xfe"};
+	static const char *const keys[] = { "a\n1", "a\n2", "a\x0b", "ab\n1",
+		"a", "b\n1", "\xff\xff", "\xff\xffz", "\xfe" };
 	struct sbuf b;
 	size_t i;
 
@@ -458,7 +458,7 @@ check_item(void *ud, const struct store_archive_item *it)
 static void
 test_archive_fields(void **state)
 {
-	static const char *const ids[] = {"a7", "a2", "nope", "j0", NULL};
+	static const char *const ids[] = { "a7", "a2", "nope", "j0", NULL };
 	struct store_archive_query q;
 	int seen = 0;
 
@@ -585,8 +585,8 @@ test_archive_unknown_id(void **state)
 static void
 test_archive_ordering_and_ids_escaping(void **state)
 {
-	static const char *const ids[] = {
-	    "q\"uote", "back\\slash", "tab\t", NULL};
+	static const char *const ids[] = { "q\"uote", "back\\slash", "tab\t",
+		NULL };
 	struct store_archive_query q;
 
 	(void)state;
@@ -618,6 +618,186 @@ test_archive_ordering_and_ids_escaping(void **state)
 	assert_int_equal(
 	    store_archive_append("h", "u2", "s", "plain", 501, "", "5", 1), 0);
 	assert_int_equal(store_commit(), 0);
+}
+
+/* ---- archive items over many days ---- */
+
+/* 60 items x0..x59 for romeo, three per 10-hour step (so over a week,
+ * several items in one second), with juliet, nurse and "" in turn. */
+#define DAYS_N 60
+#define DAYS_T(i) (1700000000 + ((i) / 3) * 36000 - 7)
+
+static const char *
+days_with(int i)
+{
+	static const char *const w[] = { "juliet@h", "nurse@h", "" };
+
+	return w[i % 3 == 2 ? 2 : (i / 3) % 2];
+}
+
+static void
+fill_days(const char *user)
+{
+	char id[16], val[32];
+	int i;
+
+	for (i = 0; i < DAYS_N; i++) {
+		snprintf(id, sizeof(id), "x%d", i);
+		snprintf(val, sizeof(val), "<m>%d</m>", i);
+		assert_int_equal(store_archive_append("h", user, "mam", id,
+				     DAYS_T(i), days_with(i), val, strlen(val)),
+		    0);
+	}
+}
+
+/* What a query over fill_days' items must answer: the items i with
+ * with (NULL: any) in [lo, hi), in order or reversed, at most limit. */
+static char *
+days_expect(const char *with, int lo, int hi, int reverse, long limit)
+{
+	struct sbuf b;
+	long n = 0;
+	int k, i;
+
+	sbuf_init(&b);
+	sbuf_puts(&b, "");
+	for (k = 0; k < hi - lo && (limit <= 0 || n < limit); k++) {
+		i = reverse ? hi - 1 - k : lo + k;
+		if (with != NULL && strcmp(days_with(i), with) != 0)
+			continue;
+		sbuf_printf(&b, "x%d,", i);
+		n++;
+	}
+	return sbuf_steal(&b, NULL);
+}
+
+/* Pages of 4 forward (after) and backward (before) through the whole
+ * set q selects, as XEP-0313 clients page with RSM: the pages join up
+ * into the whole set, in order. */
+static char *
+page_through(struct store_archive_query q, int backward)
+{
+	struct sbuf all;
+	char last[16] = "";
+	char *p, *c;
+
+	sbuf_init(&all);
+	sbuf_puts(&all, "");
+	for (;;) {
+		q.limit = 4;
+		q.reverse = backward;
+		if (backward)
+			q.before_id = last[0] ? last : NULL;
+		else
+			q.after_id = last[0] ? last : NULL;
+		p = query(&q, 0);
+		if (p[0] == '\0') {
+			free(p);
+			break;
+		}
+		/* the last id of the page is where the next one starts */
+		c = p + strlen(p) - 1;
+		*c = '\0';
+		c = strrchr(p, ',');
+		snprintf(last, sizeof(last), "%s", c ? c + 1 : p);
+		sbuf_printf(&all, "%s,", p);
+		free(p);
+	}
+	return sbuf_steal(&all, NULL);
+}
+
+static long
+commas(const char *s)
+{
+	long n = 0;
+
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}
+
+static void
+assert_days(struct store_archive_query q, const char *with, int lo, int hi)
+{
+	char *e, *g;
+
+	q.with = with;
+	e = days_expect(with, lo, hi, 0, 0);
+	ASSERT_QUERY(&q, e);
+	assert_int_equal(count(&q), commas(e));
+	g = page_through(q, 0);
+	assert_string_equal(g, e);
+	free(g);
+	free(e);
+	/* backward: the same items, newest first */
+	e = days_expect(with, lo, hi, 1, 0);
+	g = page_through(q, 1);
+	assert_string_equal(g, e);
+	free(g);
+	free(e);
+	e = days_expect(with, lo, hi, 1, 5);
+	q.reverse = 1;
+	q.limit = 5;
+	ASSERT_QUERY(&q, e);
+	free(e);
+}
+
+/* Every filter of a MAM query over a week of items: whole set, with,
+ * time range, RSM pages both ways, alone and together. */
+static void
+check_days(const char *user)
+{
+	struct store_archive_query q;
+	static const char *const withs[] = { NULL, "juliet@h", "nurse@h", "" };
+	size_t w;
+
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = user;
+	q.store = "mam";
+	for (w = 0; w < ARRAY_LEN(withs); w++) {
+		q.start = q.end = 0;
+		assert_days(q, withs[w], 0, DAYS_N);
+		/* start and end inclusive, over day boundaries */
+		q.start = DAYS_T(10);
+		q.end = DAYS_T(44);
+		assert_days(q, withs[w], 9, 45);
+	}
+	q.start = q.end = 0;
+	q.with = "juliet@h";
+	assert_int_equal(count(&q), 20);
+	q.with = "nobody@h";
+	assert_int_equal(count(&q), 0);
+	q.with = NULL;
+	assert_int_equal(count(&q), DAYS_N);
+}
+
+static int
+check_last_item(void *ud, const struct store_archive_item *it)
+{
+	int *seen = ud;
+
+	assert_string_equal(it->id, "x59");
+	assert_int_equal(it->when, DAYS_T(59));
+	assert_string_equal(it->with, "");
+	assert_int_equal(it->len, 9);
+	assert_memory_equal(it->val, "<m>59</m>", 9);
+	(*seen)++;
+	return 0;
+}
+
+static void
+test_archive_with_across_days(void **state)
+{
+	(void)state;
+	fill_days("romeo");
+	check_days("romeo");
+	/* a host-wide archive (user "": a MUC service's rooms) too */
+	fill_days("");
+	check_days("");
+	assert_int_equal(store_commit(), 0);
+	check_days("romeo");
+	check_days("");
 }
 
 static void
@@ -811,7 +991,7 @@ test_sqlite_migration_idempotent(void **state)
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 1);
-	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	assert_int_equal(sqlite3_column_int(st, 1), 2);
 	sqlite3_finalize(st);
 	assert_int_equal(
 	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
@@ -834,6 +1014,288 @@ test_sqlite_migration_idempotent(void **state)
 		assert_null(store_main);
 		assert_non_null(strstr(err, "version 99"));
 	}
+}
+
+/* ---- migration from schema 1 ---- */
+
+/* The schema Tern made before archive schema 2 (migration 1 of
+ * src/store/sqlite.c as released), as a fixture: never edit it. */
+static const char schema_v1[] =
+    "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+    "INSERT INTO schema_version VALUES(1);"
+    "CREATE TABLE kv("
+    " host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+    " value BLOB NOT NULL,"
+    " PRIMARY KEY(host, user, store));"
+    "CREATE TABLE map("
+    " host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+    " key TEXT NOT NULL, value BLOB NOT NULL,"
+    " PRIMARY KEY(host, user, store, key));"
+    "CREATE TABLE archive("
+    " seq INTEGER PRIMARY KEY,"
+    " host TEXT NOT NULL, user TEXT NOT NULL, store TEXT NOT NULL,"
+    " id TEXT NOT NULL, \"when\" INTEGER NOT NULL,"
+    " with_jid TEXT NOT NULL DEFAULT '', value BLOB NOT NULL,"
+    " UNIQUE(host, user, store, id));"
+    "CREATE INDEX archive_when ON archive(host, user, store, \"when\");"
+    "CREATE INDEX archive_with ON archive(host, user, store, with_jid,"
+    " \"when\");"
+    "CREATE INDEX archive_expiry ON archive(store, \"when\");";
+
+/* A schema-1 database at path with fill_days' items for romeo, juliet and
+ * the host-wide user "" (interleaved, as archives grow), other stores'
+ * items and a keyval document; extra_sql runs last. */
+static void
+make_v1(const char *path, const char *extra_sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char id[16], val[32];
+	int i, u;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, schema_v1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+			     "INSERT INTO archive(host,user,store,id,\"when\","
+			     "with_jid,value) VALUES('h',?1,?2,?3,?4,?5,?6)",
+			     -1, &st, NULL),
+	    SQLITE_OK);
+	for (i = 0; i < DAYS_N; i++)
+		for (u = 0; u < 4; u++) {
+			snprintf(id, sizeof(id), "x%d", i);
+			snprintf(val, sizeof(val), "<m>%d</m>", i);
+			sqlite3_bind_text(st, 1,
+			    u == 1   ? "juliet"
+			    : u == 3 ? ""
+				     : "romeo",
+			    -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, u == 2 ? "offline" : "mam", -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, DAYS_T(i));
+			sqlite3_bind_text(
+			    st, 5, days_with(i), -1, SQLITE_STATIC);
+			sqlite3_bind_blob(
+			    st, 6, val, (int)strlen(val), SQLITE_STATIC);
+			assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+			sqlite3_reset(st);
+		}
+	sqlite3_finalize(st);
+	assert_int_equal(
+	    sqlite3_exec(db, "INSERT INTO kv VALUES('h','romeo','vcard','v');",
+		NULL, NULL, NULL),
+	    SQLITE_OK);
+	if (extra_sql != NULL)
+		assert_int_equal(
+		    sqlite3_exec(db, extra_sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static long
+sql_count(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long n = -1;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = (long)sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/* Issue 18: a database made by schema 1 opens with the new code, which
+ * converts it in place; every item keeps its id, time, with-JID, value
+ * and order, and is found by every kind of query XEP-0313 and XEP-0059
+ * make (with, start/end, RSM after/before, ids); new items archive
+ * after it, also in the same second as the newest migrated one. */
+static void
+test_sqlite_migrate_v1_archive(void **state)
+{
+	static const char *const ids[] = { "x3", "x59", "x0", NULL };
+	struct fx *fx = *state;
+	struct store_archive_query q;
+	char err[256] = "", *v;
+	size_t len;
+	int seen = 0;
+
+	store_close(store_main);
+	unlink(fx->path);
+	make_v1(fx->path, NULL);
+	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(store_main);
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT max(version) FROM schema_version"), 2);
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT count(*) FROM sqlite_master "
+				"WHERE name='archive'"),
+	    0);
+
+	check_days("romeo");
+	check_days("juliet");
+	check_days("");
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = "romeo";
+	q.store = "offline";
+	assert_int_equal(count(&q), DAYS_N);
+	q.store = "mam";
+	q.ids = ids;
+	ASSERT_QUERY(&q, "x0,x3,x59,");
+	q.ids = NULL;
+	q.after_id = "x58";
+	q.store = "mam";
+	assert_int_equal(store_archive_query(&q, check_last_item, &seen), 0);
+	assert_int_equal(seen, 1);
+	assert_int_equal(store_kv_get("h", "romeo", "vcard", &v, &len), 0);
+	assert_string_equal(v, "v");
+	free(v);
+
+	/* host-wide archives have owners below 0 (their with index), new
+	 * ones too */
+	assert_int_equal(
+	    store_archive_append("h", "", "muc", "m1", 5, "room", "c", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT count(*) FROM archive_owner WHERE "
+				"(user='') = (owner<0)"),
+	    5);
+	/* new items go after every migrated one, same second or not */
+	assert_int_equal(store_archive_append("h", "romeo", "mam", "n1",
+			     DAYS_T(DAYS_N - 1), "juliet@h", "a", 1),
+	    0);
+	assert_int_equal(store_archive_append("h", "romeo", "mam", "n2",
+			     DAYS_T(DAYS_N - 1) + 1, "nurse@h", "b", 1),
+	    0);
+	assert_int_equal(store_commit(), 0);
+	reopen(fx);
+	q.after_id = "x57";
+	ASSERT_QUERY(&q, "x58,x59,n1,n2,");
+	q.after_id = NULL;
+	q.with = "juliet@h";
+	q.reverse = 1;
+	q.limit = 2;
+	ASSERT_QUERY(&q, "n1,x55,");
+	q.with = NULL;
+	q.limit = 0;
+	q.reverse = 0;
+	assert_int_equal(count(&q), DAYS_N + 2);
+	/* and expiry, deletion still find them */
+	assert_int_equal(store_archive_del("h", "romeo", "mam", "x0"), 0);
+	{
+		long deleted = 0;
+
+		assert_int_equal(
+		    store_archive_expire("mam", DAYS_T(3), &deleted), 0);
+		assert_int_equal(deleted, 3 * 3 - 1);
+	}
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(count(&q), DAYS_N + 2 - 3);
+	q.user = "juliet";
+	assert_int_equal(count(&q), DAYS_N - 3);
+}
+
+/* The migration is one transaction: one that fails half-way (here at its
+ * index, after the items were copied) leaves the schema-1 database as it
+ * was, every item in place, and opening refuses with the reason; once
+ * the cause is gone it migrates. */
+static void
+test_sqlite_migrate_failure_keeps_v1(void **state)
+{
+	struct fx *fx = *state;
+	char err[256] = "";
+
+	store_close(store_main);
+	store_main = NULL;
+	unlink(fx->path);
+	make_v1(fx->path, "CREATE TABLE junk(x);"
+			  "CREATE INDEX archive_item_id ON junk(x);");
+	assert_null(store_open("sqlite", fx->path, err, sizeof(err)));
+	assert_non_null(strstr(err, "archive_item_id"));
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT max(version) FROM schema_version"), 1);
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT count(*) FROM archive"), 4 * DAYS_N);
+	assert_int_equal(sql_count(fx->path,
+			     "SELECT count(*) FROM sqlite_master WHERE name IN "
+			     "('archive_item','archive_owner',"
+			     "'archive_with_day')"),
+	    0);
+	assert_int_equal(
+	    sql_count(fx->path,
+		"SELECT count(*) FROM sqlite_master WHERE name IN "
+		"('archive_when','archive_with','archive_expiry')"),
+	    3);
+
+	assert_int_equal(
+	    sql_count(fx->path, "SELECT count(*) FROM sqlite_master WHERE "
+				"name='junk'"),
+	    1);
+	{
+		sqlite3 *db;
+
+		assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+		assert_int_equal(
+		    sqlite3_exec(db, "DROP TABLE junk", NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+	}
+	store_main = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(store_main);
+	check_days("romeo");
+	check_days("juliet");
+	check_days("");
+}
+
+/* ternctl deletes an account on its own connection while ternd, which
+ * remembers archive owners, their sizes and the days noted for with, goes
+ * on archiving for it (re-created): what ternd writes after that is found
+ * by every query, with included. */
+static void
+test_sqlite_other_connection_deletes(void **state)
+{
+	struct fx *fx = *state;
+	struct store *main_st = store_main, *other;
+	struct store_archive_query q;
+	char err[256];
+
+	memset(&q, 0, sizeof(q));
+	q.host = "h";
+	q.user = "u";
+	q.store = "mam";
+	assert_int_equal(
+	    store_archive_append("h", "u", "mam", "a1", 100, "c@h", "1", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(count(&q), 1);
+	q.with = "c@h";
+	assert_int_equal(count(&q), 1);
+
+	other = store_open("sqlite", fx->path, err, sizeof(err));
+	assert_non_null(other);
+	store_main = other;
+	assert_int_equal(store_user_delete("h", "u"), 0);
+	assert_int_equal(store_commit(), 0);
+	store_close(other);
+	store_main = main_st;
+
+	assert_int_equal(
+	    store_archive_append("h", "u", "mam", "a2", 101, "c@h", "2", 1), 0);
+	assert_int_equal(store_commit(), 0);
+	ASSERT_QUERY(&q, "a2,");
+	assert_int_equal(count(&q), 1);
+	q.with = NULL;
+	ASSERT_QUERY(&q, "a2,");
+	assert_int_equal(count(&q), 1);
 }
 
 static void
@@ -868,7 +1330,8 @@ static long
 count_of(const char *with)
 {
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "arc", .with = with};
+		.host = "h", .user = "u", .store = "arc", .with = with
+	};
 	long n = -1;
 
 	assert_int_equal(store_archive_count(&q, &n), 0);
@@ -923,7 +1386,8 @@ test_failed_commit_is_replayed(void **state)
 	size_t len;
 	long n = -1;
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "arc"};
+		.host = "h", .user = "u", .store = "arc"
+	};
 
 	assert_int_equal(store_kv_set("h", "u", "doc", "v0", 2), 0);
 	assert_int_equal(store_commit(), 0);
@@ -1152,7 +1616,8 @@ test_archive_large(void **state)
 {
 	enum { N = 100000, T0 = 1000000 };
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "big"};
+		.host = "h", .user = "u", .store = "big"
+	};
 	long deleted = -1;
 	char id[16];
 	int i;
@@ -1185,11 +1650,11 @@ test_archive_large(void **state)
 	q.with = "b@h";
 	q.after_id = "i050000";
 	ASSERT_QUERY(&q, "i050002,i050004,");
-	q = (struct store_archive_query){.host = "h",
-	    .user = "u",
-	    .store = "big",
-	    .start = T0 + 25000,
-	    .end = T0 + 25000};
+	q = (struct store_archive_query){ .host = "h",
+		.user = "u",
+		.store = "big",
+		.start = T0 + 25000,
+		.end = T0 + 25000 };
 	ASSERT_QUERY(&q, "i050000,i050001,");
 	assert_int_equal(count(&q), 2);
 
@@ -1200,7 +1665,8 @@ test_archive_large(void **state)
 	}
 	assert_int_equal(store_commit(), 0);
 	q = (struct store_archive_query){
-	    .host = "h", .user = "u", .store = "big"};
+		.host = "h", .user = "u", .store = "big"
+	};
 	assert_int_equal(count(&q), N / 2);
 	q.with = "a@h";
 	assert_int_equal(count(&q), N / 2);
@@ -1254,7 +1720,8 @@ static void
 test_mem_lost_transaction_is_replayed(void **state)
 {
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "arc"};
+		.host = "h", .user = "u", .store = "arc"
+	};
 	char *v = NULL;
 	size_t len;
 
@@ -1294,7 +1761,8 @@ static void
 test_mem_failed_replay(void **state)
 {
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "arc"};
+		.host = "h", .user = "u", .store = "arc"
+	};
 	char *v = NULL;
 	size_t len;
 
@@ -1328,7 +1796,8 @@ static void
 test_mem_failed_read(void **state)
 {
 	struct store_archive_query q = {
-	    .host = "h", .user = "u", .store = "arc"};
+		.host = "h", .user = "u", .store = "arc"
+	};
 	char *v = NULL;
 	struct sbuf b;
 	size_t len;
@@ -1620,25 +2089,29 @@ test_mem_deferred_load(void **state)
 	    ON(be, test_commit_semantics), ON(be, test_archive_count_cache),   \
 	    ON(be, test_failed_commit_is_replayed),                            \
 	    ON(be, test_account_quota), ON(be, test_backend_rollback),         \
-	    ON(be, test_archive_large), ON(be, test_load_async)
+	    ON(be, test_archive_large), ON(be, test_load_async),               \
+	    ON(be, test_archive_with_across_days)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    CONFORMANCE(sqlite),
-	    CONFORMANCE(memory),
-	    ON(sqlite, test_sqlite_commit_semantics),
-	    ON(sqlite, test_sqlite_migration_idempotent),
-	    ON(sqlite, test_sqlite_bad_path),
-	    ON(memory, test_mem_failed_write),
-	    ON(memory, test_mem_lost_transaction_is_replayed),
-	    ON(memory, test_mem_failed_replay),
-	    ON(memory, test_mem_failed_read),
-	    ON(memory, test_mem_listing_callbacks_write),
-	    ON(memory, test_mem_open_close),
-	    ON(memory, test_mem_load_failed_read),
-	    ON(memory, test_mem_deferred_load),
+		CONFORMANCE(sqlite),
+		CONFORMANCE(memory),
+		ON(sqlite, test_sqlite_commit_semantics),
+		ON(sqlite, test_sqlite_migration_idempotent),
+		ON(sqlite, test_sqlite_migrate_v1_archive),
+		ON(sqlite, test_sqlite_migrate_failure_keeps_v1),
+		ON(sqlite, test_sqlite_other_connection_deletes),
+		ON(sqlite, test_sqlite_bad_path),
+		ON(memory, test_mem_failed_write),
+		ON(memory, test_mem_lost_transaction_is_replayed),
+		ON(memory, test_mem_failed_replay),
+		ON(memory, test_mem_failed_read),
+		ON(memory, test_mem_listing_callbacks_write),
+		ON(memory, test_mem_open_close),
+		ON(memory, test_mem_load_failed_read),
+		ON(memory, test_mem_deferred_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
