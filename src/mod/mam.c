@@ -352,51 +352,6 @@ mam_parse_time(const char *s, int64_t *out)
 	return 0;
 }
 
-/* One archived item read back. */
-struct mam_item {
-	char *id;
-	int64_t when;
-	char *val;
-	size_t len;
-};
-
-struct mam_items {
-	struct mam_item *v;
-	size_t n, cap;
-};
-
-static int
-mam_collect(void *ud, const struct store_archive_item *it)
-{
-	struct mam_items *l = ud;
-	struct mam_item *x;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	x = &l->v[l->n++];
-	x->id = xstrdup(it->id);
-	x->when = it->when;
-	x->val = xstrndup(it->val, it->len);
-	x->len = it->len;
-	return 0;
-}
-
-static void
-mam_items_free(struct mam_items *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].id);
-		free(l->v[i].val);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
-
 /* A parsed query: the form's filters and the RSM request. */
 struct mam_req {
 	struct jid with;
@@ -569,7 +524,7 @@ mam_ids_exist(
 /* The <message><result><forwarded> for one item, to the querier. */
 static void
 mam_send_result(
-    const struct hook_ev *ev, const char *qid, const struct mam_item *it)
+    const struct hook_ev *ev, const char *qid, const struct store_item *it)
 {
 	struct xml_node *m, *r, *f, *d, *orig;
 	char stamp[32];
@@ -611,7 +566,7 @@ mam_run(
 	const struct mam_cfg *cfg = host_modcfg(ev->host, &mod_mam);
 	const char *host = ev->host->name, *user = ev->to->node;
 	struct store_archive_query q = { 0 };
-	struct mam_items l = { 0 };
+	struct store_items l = { 0 };
 	struct xml_node *res, *fin, *set, *first;
 	long limit, count = 0, index = 0;
 	int rc, more, backward;
@@ -654,7 +609,7 @@ mam_run(
 	q.reverse = backward;
 	q.limit = limit + 1; /* one more tells whether the page is the end */
 	rc = limit > 0 || r->rsm_after || r->rsm_before
-		 ? store_archive_query(&q, mam_collect, &l)
+		 ? store_archive_query(&q, store_items_collect, &l)
 		 : 0;
 	if (rc != 0) {
 		*cond = rc == 1 ? "item-not-found" : *cond;
@@ -666,14 +621,8 @@ mam_run(
 		free(l.v[l.n - 1].val);
 		l.n--;
 	}
-	if (backward) {
-		for (i = 0; i < l.n / 2; i++) {
-			struct mam_item t = l.v[i];
-
-			l.v[i] = l.v[l.n - 1 - i];
-			l.v[l.n - 1 - i] = t;
-		}
-	}
+	if (backward)
+		store_items_reverse(&l);
 	/* RSM index: how many items of the set precede the page; the
 	 * first and the last page know it without counting again */
 	if (r->rsm_last) {
@@ -707,10 +656,10 @@ mam_run(
 	stanza_reply_send(ev, res);
 	log_debug("mam query user=%s@%s results=%zu count=%ld", user, host, l.n,
 	    count);
-	mam_items_free(&l);
+	store_items_free(&l);
 	return 0;
 out_fail:
-	mam_items_free(&l);
+	store_items_free(&l);
 	return -1;
 }
 
@@ -919,7 +868,7 @@ mam_metadata_end(
     struct xml_node *md, const char *host, const char *user, int last)
 {
 	struct store_archive_query q = { 0 };
-	struct mam_items l = { 0 };
+	struct store_items l = { 0 };
 	struct xml_node *e;
 	char stamp[32];
 
@@ -928,7 +877,7 @@ mam_metadata_end(
 	q.store = MAM_STORE;
 	q.limit = 1;
 	q.reverse = last;
-	if (store_archive_query(&q, mam_collect, &l) != 0)
+	if (store_archive_query(&q, store_items_collect, &l) != 0)
 		return -1;
 	if (l.n == 1) {
 		e = xml_node_child(md, NULL, last ? "end" : "start");
@@ -936,7 +885,7 @@ mam_metadata_end(
 		time_xep82(l.v[0].when, stamp, sizeof(stamp));
 		xml_node_set_attr(e, "timestamp", stamp);
 	}
-	mam_items_free(&l);
+	store_items_free(&l);
 	return 0;
 }
 

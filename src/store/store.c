@@ -912,3 +912,48 @@ store_load_async(const char *host, const char *user,
 	store_load_inline(st, host, user, parts, nparts, cb, ud);
 	return 0;
 }
+
+int
+store_items_collect(void *ud, const struct store_archive_item *it)
+{
+	struct store_items *l = ud;
+	struct store_item *x;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
+	}
+	x = &l->v[l->n++];
+	x->id = xstrdup(it->id);
+	x->when = it->when;
+	x->val = xstrndup(it->val, it->len);
+	x->len = it->len;
+	return 0;
+}
+
+void
+store_items_reverse(struct store_items *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n / 2; i++) {
+		struct store_item t = l->v[i];
+
+		l->v[i] = l->v[l->n - 1 - i];
+		l->v[l->n - 1 - i] = t;
+	}
+}
+
+void
+store_items_free(struct store_items *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->v[i].id);
+		free(l->v[i].val);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}

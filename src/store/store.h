@@ -109,6 +109,25 @@ struct store_archive_item {
 	size_t len;
 };
 
+/* Archive items copied out of a query: pass store_items_collect as the
+ * callback of store_archive_query with a zeroed struct store_items. */
+struct store_item {
+	char *id;
+	int64_t when;
+	char *val;
+	size_t len;
+};
+
+struct store_items {
+	struct store_item *v;
+	size_t n, cap;
+};
+
+int store_items_collect(void *ud, const struct store_archive_item *it);
+/* Newest first becomes oldest first, and back. */
+void store_items_reverse(struct store_items *l);
+void store_items_free(struct store_items *l);
+
 struct store_archive_query {
 	const char *host;
 	const char *user;

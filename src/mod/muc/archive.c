@@ -101,64 +101,11 @@ muc_archive_add(
 
 /* ---- reading ---- */
 
-struct item {
-	char *id;
-	int64_t when;
-	char *val;
-	size_t len;
-};
-
-struct items {
-	struct item *v;
-	size_t n;
-};
-
-static int
-collect(void *ud, const struct store_archive_item *it)
-{
-	struct items *l = ud;
-
-	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
-	l->v[l->n].id = xstrdup(it->id);
-	l->v[l->n].when = it->when;
-	l->v[l->n].val = xstrndup(it->val, it->len);
-	l->v[l->n].len = it->len;
-	l->n++;
-	return 0;
-}
-
-static void
-items_free(struct items *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->v[i].id);
-		free(l->v[i].val);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
-static void
-reverse(struct items *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n / 2; i++) {
-		struct item t = l->v[i];
-
-		l->v[i] = l->v[l->n - 1 - i];
-		l->v[l->n - 1 - i] = t;
-	}
-}
-
 void
 muc_archive_history(struct muc_room *r)
 {
 	struct store_archive_query q = { 0 };
-	struct items l = { 0 };
+	struct store_items l = { 0 };
 	size_t i;
 
 	if (!muc_archive_on(r) || r->svc->history_max <= 0)
@@ -169,9 +116,9 @@ muc_archive_history(struct muc_room *r)
 	q.with = r->name;
 	q.reverse = 1;
 	q.limit = (long)r->svc->history_max;
-	if (store_archive_query(&q, collect, &l) != 0)
+	if (store_archive_query(&q, store_items_collect, &l) != 0)
 		goto out;
-	reverse(&l);
+	store_items_reverse(&l);
 	for (i = 0; i < l.n; i++) {
 		struct xml_node *m = xml_parse_element(l.v[i].val, l.v[i].len);
 
@@ -182,25 +129,25 @@ muc_archive_history(struct muc_room *r)
 		xml_node_free(m);
 	}
 out:
-	items_free(&l);
+	store_items_free(&l);
 }
 
 void
 muc_archive_forget(struct muc_room *r)
 {
 	struct store_archive_query q = { 0 };
-	struct items l = { 0 };
+	struct store_items l = { 0 };
 	size_t i;
 
 	q.host = r->svc->domain;
 	q.user = "";
 	q.store = MUC_MAM_STORE;
 	q.with = r->name;
-	if (store_archive_query(&q, collect, &l) == 0)
+	if (store_archive_query(&q, store_items_collect, &l) == 0)
 		for (i = 0; i < l.n; i++)
 			store_archive_del(
 			    r->svc->domain, "", MUC_MAM_STORE, l.v[i].id);
-	items_free(&l);
+	store_items_free(&l);
 }
 
 /* XEP-0082 DateTime (Z or offset, fractions dropped); -1 when bad. */
@@ -292,7 +239,7 @@ parse_req(struct xml_node *payload, struct req *rq, const char **text)
 
 static void
 send_result(const struct hook_ev *ev, struct muc_room *r, const char *qid,
-    const struct item *it)
+    const struct store_item *it)
 {
 	struct xml_node *m, *res, *f, *d, *orig;
 	char stamp[32];
@@ -336,7 +283,7 @@ muc_mam_query(struct hook_ev *ev)
 	struct muc_room *r = muc_room_find(muc_service(ev), ev->to->node);
 	struct store_archive_query q = { 0 };
 	struct req rq = { 0 };
-	struct items l = { 0 };
+	struct store_items l = { 0 };
 	struct xml_node *rep, *fin, *set;
 	const char *cond, *text = NULL;
 	long limit, count = 0;
@@ -385,7 +332,8 @@ muc_mam_query(struct hook_ev *ev)
 		q.before_id = rq.rsm_before;
 	q.reverse = rq.rsm_last || rq.rsm_before;
 	q.limit = limit + 1;
-	if (limit > 0 && store_archive_query(&q, collect, &l) != 0) {
+	if (limit > 0 &&
+	    store_archive_query(&q, store_items_collect, &l) != 0) {
 		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
 		goto out;
 	}
@@ -396,7 +344,7 @@ muc_mam_query(struct hook_ev *ev)
 		l.n--;
 	}
 	if (q.reverse)
-		reverse(&l);
+		store_items_reverse(&l);
 	for (i = 0; i < l.n; i++)
 		send_result(
 		    ev, r, xml_node_attr(ev->payload, "queryid"), &l.v[i]);
@@ -414,7 +362,7 @@ muc_mam_query(struct hook_ev *ev)
 	xml_node_text(xml_node_child(set, NULL, "count"), num, strlen(num));
 	stanza_reply_send(ev, rep);
 out:
-	items_free(&l);
+	store_items_free(&l);
 	return HOOK_HANDLED;
 }
 
