@@ -210,7 +210,7 @@ static void
 test_lru_eviction_under_cap(void **state)
 {
 	struct acct_cache_stats s;
-	char user[16], key[16];
+	char user[16], key[24];
 	long long one;
 	int i, k;
 
