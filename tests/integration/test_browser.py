@@ -16,6 +16,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -197,7 +198,8 @@ def start_chromium(exe, profile, url):
          '--window-size=1280,800', '--remote-debugging-port=0',
          '--remote-debugging-address=127.0.0.1',
          '--user-data-dir=%s' % profile, url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
     port_file = profile / 'DevToolsActivePort'
     deadline = time.monotonic() + 20 * SLOW
     while True:
@@ -300,5 +302,9 @@ def test_converse_over_websocket_with_slixmpp(make_server, tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            try:  # its renderers and zygotes, if any outlived it
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         httpd.shutdown()
         httpd.server_close()
