@@ -180,9 +180,66 @@ bc_global_init(void)
 	ev_unref(bloop);
 }
 
+#define NS_FRAMING "urn:ietf:params:xml:ns:xmpp-framing"
+
+static void mark_dirty(struct bconn *c);
+
+/* One masked client frame (RFC 6455 §5.2) of opcode op, into out. */
+static void
+ws_frame(struct bconn *c, int op, const char *p, size_t n)
+{
+	unsigned char h[14], *m;
+	size_t hl = 2, at;
+	uint32_t key = (uint32_t)rand();
+
+	h[0] = (unsigned char)(0x80 | op);
+	if (n < 126) {
+		h[1] = (unsigned char)(0x80 | n);
+	} else if (n < 65536) {
+		h[1] = 0x80 | 126;
+		h[2] = (unsigned char)(n >> 8);
+		h[3] = (unsigned char)n;
+		hl = 4;
+	} else {
+		h[1] = 0x80 | 127;
+		for (int i = 0; i < 8; i++)
+			h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+		hl = 10;
+	}
+	memcpy(h + hl, &key, 4);
+	m = h + hl;
+	bb_append(&c->out, h, hl + 4);
+	at = c->out.len;
+	bb_append(&c->out, p, n);
+	for (size_t i = 0; i < n; i++)
+		c->out.p[at + i] ^= (char)m[i % 4];
+}
+
+static void
+ws_upgrade(struct bconn *c)
+{
+	char key[25];
+
+	for (int i = 0; i < 22; i++)
+		key[i] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"[rand() % 32];
+	memcpy(key + 22, "==", 3);
+	bb_printf(&c->out, "GET %s HTTP/1.1\r\nHost: %s\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: xmpp\r\n\r\n", bo.ws_path, bo.domain,
+	    key);
+	c->ws = 1;
+	mark_dirty(c);
+}
+
 static void
 header(struct bconn *c)
 {
+	if (bo.ws_path != NULL) {
+		bc_sendf(c, "<open xmlns='" NS_FRAMING "' to='%s' "
+		    "version='1.0' xml:lang='en'/>", bo.domain);
+		return;
+	}
 	bc_sendf(c, "<?xml version='1.0'?><stream:stream xmlns='jabber:client'"
 	    " xmlns:stream='http://etherx.jabber.org/streams' to='%s'"
 	    " version='1.0' xml:lang='en'>", bo.domain);
@@ -266,12 +323,17 @@ mark_dirty(struct bconn *c)
 	dirty_list = c;
 }
 
+/* Over WebSocket, each send is one message: one or more whole
+ * elements (Tern's framing takes several; RFC 7395 wants one). */
 void
 bc_send(struct bconn *c, const char *s, size_t n)
 {
 	if (c->state == BC_DEAD)
 		return;
-	bb_append(&c->out, s, n);
+	if (bo.ws_path != NULL)
+		ws_frame(c, 1, s, n);
+	else
+		bb_append(&c->out, s, n);
 	mark_dirty(c);
 }
 
@@ -291,6 +353,16 @@ bc_sendf(struct bconn *c, const char *fmt, ...)
 		return;
 	if ((size_t)n < sizeof(small)) {
 		bc_send(c, small, (size_t)n);
+		return;
+	}
+	if (bo.ws_path != NULL) {
+		char *big = bx_malloc((size_t)n + 1);
+
+		va_start(ap, fmt);
+		vsnprintf(big, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+		bc_send(c, big, (size_t)n);
+		free(big);
 		return;
 	}
 	bb_reserve(&c->out, (size_t)n);
@@ -329,6 +401,7 @@ bc_close(struct bconn *c, const char *err)
 	c->fd = -1;
 	bb_free(&c->in);
 	bb_free(&c->out);
+	bb_free(&c->ws_in);
 	bs_sasl_cleanup(&c->scram);
 	bc_live--;
 	if (bo.verbose && err != NULL)
@@ -344,7 +417,10 @@ bc_end(struct bconn *c, double timeout)
 {
 	if (c->state == BC_DEAD || c->state == BC_CLOSING)
 		return;
-	bc_send(c, LIT("</stream:stream>"));
+	if (bo.ws_path != NULL)
+		bc_send(c, LIT("<close xmlns='" NS_FRAMING "'/>"));
+	else
+		bc_send(c, LIT("</stream:stream>"));
 	set_state(c, BC_CLOSING);
 	ev_timer_stop(bloop, &c->timer);
 	ev_timer_set(&c->timer, timeout, 0.);
@@ -935,6 +1011,80 @@ process(struct bconn *c)
 	}
 }
 
+/* The upgrade's answer, then whole server frames from ws_in into in:
+ * an <open/> becomes a stream header, a <close/> its end tag (the
+ * stream code below stays the same); pings are answered. */
+static void
+ws_input(struct bconn *c)
+{
+	struct bbuf *b = &c->ws_in;
+	size_t at = 0;
+
+	if (c->ws == 1) {
+		const char *end = memmem(b->p, b->len, "\r\n\r\n", 4);
+
+		if (end == NULL)
+			return;
+		if (b->len < 12 || memcmp(b->p, "HTTP/1.1 101", 12) != 0) {
+			bc_close(c, "WebSocket upgrade refused");
+			return;
+		}
+		at = (size_t)(end + 4 - b->p);
+		c->ws = 2;
+		header(c);
+	}
+	while (b->len - at >= 2) {
+		const unsigned char *h = (const unsigned char *)b->p + at;
+		size_t hl = 2, n = h[1] & 0x7f;
+		int op = h[0] & 0x0f;
+		const char *p;
+
+		if (h[1] & 0x80) {
+			bc_close(c, "masked frame from the server");
+			return;
+		}
+		if (n == 126) {
+			if (b->len - at < 4)
+				break;
+			n = (size_t)h[2] << 8 | h[3];
+			hl = 4;
+		} else if (n == 127) {
+			if (b->len - at < 10)
+				break;
+			n = 0;
+			for (int i = 0; i < 8; i++)
+				n = n << 8 | h[2 + i];
+			hl = 10;
+		}
+		if (b->len - at < hl + n)
+			break;
+		p = b->p + at + hl;
+		at += hl + n;
+		if (op == 8) {
+			bc_close(c, c->state == BC_CLOSING ? NULL :
+			    "server closed the WebSocket");
+			return;
+		}
+		if (op == 9) {
+			ws_frame(c, 10, p, n);
+			mark_dirty(c);
+			continue;
+		}
+		if (op != 0 && op != 1)
+			continue;
+		if (op == 1 && n > 5 && memcmp(p, "<open", 5) == 0)
+			bb_printf(&c->in, "<stream:stream xmlns='jabber:client'"
+			    " xmlns:stream='http://etherx.jabber.org/streams'>");
+		else if (op == 1 && n > 6 && memcmp(p, "<close", 6) == 0)
+			bb_append(&c->in, LIT("</stream:stream>"));
+		else
+			bb_append(&c->in, p, n);
+	}
+	memmove(b->p, b->p + at, b->len - at);
+	b->len -= at;
+	process(c);
+}
+
 static void
 read_some(struct bconn *c)
 {
@@ -946,13 +1096,14 @@ read_some(struct bconn *c)
 	 */
 	for (int i = 0; c->state != BC_DEAD && (i < 16 ||
 	    (c->ssl != NULL && SSL_has_pending(c->ssl))); i++) {
+		struct bbuf *dst = bo.ws_path != NULL ? &c->ws_in : &c->in;
 		ssize_t k;
 
-		bb_reserve(&c->in, READ_CHUNK);
+		bb_reserve(dst, READ_CHUNK);
 		if (c->ssl != NULL) {
 			int e;
 
-			k = SSL_read(c->ssl, c->in.p + c->in.len, READ_CHUNK);
+			k = SSL_read(c->ssl, dst->p + dst->len, READ_CHUNK);
 			if (k <= 0) {
 				e = SSL_get_error(c->ssl, (int)k);
 				if (e == SSL_ERROR_WANT_READ)
@@ -976,7 +1127,7 @@ read_some(struct bconn *c)
 				return;
 			}
 		} else {
-			k = read(c->fd, c->in.p + c->in.len, READ_CHUNK);
+			k = read(c->fd, dst->p + dst->len, READ_CHUNK);
 			if (k < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
 			if (k <= 0) {
@@ -986,8 +1137,11 @@ read_some(struct bconn *c)
 				return;
 			}
 		}
-		c->in.len += (size_t)k;
-		process(c);
+		dst->len += (size_t)k;
+		if (bo.ws_path != NULL)
+			ws_input(c);
+		else
+			process(c);
 		if (c->ssl == NULL && k < READ_CHUNK)
 			return;
 	}
@@ -1014,7 +1168,10 @@ conn_io(struct ev_loop *loop, ev_io *w, int revents)
 			start_tls(c);
 		if (c->state == BC_DEAD)
 			return;
-		header(c);
+		if (bo.ws_path != NULL)
+			ws_upgrade(c);
+		else
+			header(c);
 		if (flush(c) < 0)
 			return;
 		return;

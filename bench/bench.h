@@ -152,6 +152,10 @@ struct bconn {
 	/* XEP-0198 */
 	int sm;
 	uint32_t sm_in, sm_out, sm_acked;
+	/* WebSocket (--ws): 1 while the upgrade is answered, then 2; the
+	 * frames read are unwrapped from ws_in into in */
+	int ws;
+	struct bbuf ws_in;
 	const struct bc_ops *ops;
 	void *ctx; /* scenario data */
 	int role;
@@ -164,6 +168,9 @@ struct bopts {
 	const char *prefix, *password;
 	int provision;
 	const char *ternctl, *config, *provision_cmd;
+	const char *ws_path; /* XMPP over WebSocket (RFC 7395) at this path */
+	const char *upload_domain;
+	long long size; /* upload: bytes per file */
 	uint32_t src_lo, src_hi; /* host order; 0: none */
 	pid_t pids[16];
 	int npids;
@@ -234,5 +241,15 @@ void br_str(struct bresult *r, const char *key, const char *label,
 void br_end(struct bresult *r);
 
 int bs_provision(unsigned from, unsigned to);
+
+/* ---- a blocking HTTP/1.1 client (the upload scenario) ---- */
+struct bhttp;
+/* Keep-alive connection to bo.host at the port of url (http or https). */
+struct bhttp *bh_open(const char *url, const char **err);
+/* PUT n bytes of body (or GET when body is NULL: the body read is
+ * counted into *got). The status, or -1 with err set. */
+int bh_request(struct bhttp *h, const char *url, const char *body, size_t n,
+    size_t *got, const char **err);
+void bh_close(struct bhttp *h);
 
 #endif

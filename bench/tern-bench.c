@@ -134,7 +134,8 @@ run_for(double secs)
 static const char *
 tls_mode(void)
 {
-	return bo.no_tls ? "none" : bo.direct_tls ? "direct" : "starttls";
+	return bo.ws_path ? "websocket (direct TLS)" : bo.no_tls ? "none" :
+	    bo.direct_tls ? "direct" : "starttls";
 }
 
 /* ---- CPU and RSS around a measurement ---- */
@@ -1326,6 +1327,176 @@ scen_mam(void)
 	return 0;
 }
 
+/* ---- upload (XEP-0363 slots, then HTTP PUT and GET) ---- */
+static struct {
+	unsigned want, got;
+	char **put, **get;
+} up;
+
+static void
+up_stanza(struct bconn *c, const char *e, size_t n)
+{
+	char id[32], v[16];
+	const char *sub;
+	size_t sn;
+	unsigned i;
+
+	(void)c;
+	if (!bx_is(e, n, "iq") || bx_attr(e, n, "id", id, sizeof(id)) < 0 ||
+	    strncmp(id, "up", 2) != 0)
+		return;
+	i = (unsigned)strtoul(id + 2, NULL, 10);
+	if (i >= up.want || up.put[i] != NULL)
+		return;
+	up.got++;
+	check();
+	if (bx_attr(e, n, "type", v, sizeof(v)) < 0 ||
+	    strcmp(v, "result") != 0 || bx_find(e, n, "put", &sub, &sn) < 0) {
+		record_error("upload slot refused");
+		return;
+	}
+	up.put[i] = bx_malloc(2048);
+	up.get[i] = bx_malloc(2048);
+	if (bx_attr(sub, sn, "url", up.put[i], 2048) < 0 ||
+	    bx_find(e, n, "get", &sub, &sn) < 0 ||
+	    bx_attr(sub, sn, "url", up.get[i], 2048) < 0) {
+		record_error("upload slot without URLs");
+		free(up.put[i]);
+		up.put[i] = NULL;
+	}
+}
+
+static int
+up_all_slots(void)
+{
+	return up.got >= up.want;
+}
+
+/* PUT (body) or GET (NULL) each file once; -1 when HTTP broke. */
+static int
+up_transfer(struct bhttp **h, const char *body, size_t size, int want)
+{
+	const char *err;
+
+	for (unsigned i = 0; i < up.want; i++) {
+		size_t got = 0;
+		int st;
+
+		if (up.put[i] == NULL)
+			continue;
+		if (*h == NULL && (*h = bh_open(up.put[i], &err)) == NULL) {
+			record_error(err);
+			return -1;
+		}
+		n_ops++;
+		st = bh_request(*h, body ? up.put[i] : up.get[i], body, size,
+		    &got, &err);
+		if (st < 0) {
+			record_error(err);
+			bh_close(*h);
+			*h = NULL;
+			continue;
+		}
+		if (st != want)
+			record_error(body ? "PUT not answered 201" :
+			    "GET not answered 200");
+		else if (body == NULL && got != size)
+			record_error("GET body of the wrong length");
+	}
+	return 0;
+}
+
+static void
+up_report(struct bresult *r, const char *what, const struct window *w,
+    double mib)
+{
+	char key[48], label[80];
+	double wall = w->t1 - w->t0;
+
+	snprintf(key, sizeof(key), "%s_mib_per_s", what);
+	snprintf(label, sizeof(label), "%s throughput (MiB/s)", what);
+	br_num(r, key, label, wall > 0 ? mib / wall : 0, 1);
+	if (w->p0.ok && w->p1.ok) {
+		snprintf(key, sizeof(key), "%s_server_cpu_ms_per_mib", what);
+		snprintf(label, sizeof(label), "%s server CPU per MiB (ms)",
+		    what);
+		br_num(r, key, label, window_cpu(w) * 1000.0 / mib, 2);
+	}
+	snprintf(key, sizeof(key), "%s_bench_cpu_pct", what);
+	snprintf(label, sizeof(label), "%s tern-bench CPU (%% of a core)",
+	    what);
+	br_num(r, key, label,
+	    wall > 0 ? 100.0 * (w->self1 - w->self0) / wall : 0, 1);
+}
+
+static int
+scen_upload(void)
+{
+	size_t size = bo.size > 0 ? (size_t)bo.size : (size_t)10 << 20;
+	struct bhttp *h = NULL;
+	struct window wp, wg;
+	struct bresult r;
+	char to[300], *body;
+	double mib;
+
+	up.want = bo.total > 0 ? (unsigned)bo.total : 20;
+	up.put = bx_calloc(up.want, sizeof(*up.put));
+	up.get = bx_calloc(up.want, sizeof(*up.get));
+	if (bo.upload_domain == NULL) {
+		snprintf(to, sizeof(to), "upload.%s", bo.domain);
+		bo.upload_domain = bx_strdup(to);
+	}
+	if (bs_provision(1, 1) < 0)
+		return -1;
+	ss_init(1);
+	ss.user[0] = 1;
+	snprintf(ss.res[0], sizeof(ss.res[0]), "upload");
+	ss.stanza = up_stanza;
+	if (ss_login() < 0) {
+		print_errors();
+		ss_teardown();
+		return -1;
+	}
+	for (unsigned i = 0; i < up.want; i++) {
+		n_ops++;
+		bc_sendf(ss.c[0], "<iq type='get' id='up%u' to='%s'>"
+		    "<request xmlns='urn:xmpp:http:upload:0' filename='b%u.bin'"
+		    " size='%zu' content-type='application/octet-stream'/></iq>",
+		    i, bo.upload_domain, i, size);
+	}
+	if (run_phase("upload slots", bo.op_timeout, up_all_slots) < 0 ||
+	    up.put[0] == NULL) {
+		fprintf(stderr, "tern-bench: upload: no slots from %s (is "
+		    "the upload service on, with quota for %u x %zu bytes?)\n",
+		    bo.upload_domain, up.want, size);
+		print_errors();
+		ss_teardown();
+		return -1;
+	}
+	body = bx_malloc(size);
+	for (size_t i = 0; i < size; i++)
+		body[i] = (char)(i * 131 + (i >> 12));
+	window_start(&wp);
+	up_transfer(&h, body, size, 201);
+	window_stop(&wp);
+	window_start(&wg);
+	up_transfer(&h, NULL, size, 200);
+	window_stop(&wg);
+	bh_close(h);
+	free(body);
+	mib = (double)size * up.want / (1024.0 * 1024.0);
+	br_begin(&r, "upload");
+	br_num(&r, "files", "files (each PUT then GET once)", up.want, 0);
+	br_num(&r, "file_mib", "file size (MiB)",
+	    (double)size / (1024.0 * 1024.0), 3);
+	up_report(&r, "put", &wp, mib);
+	up_report(&r, "get", &wg, mib);
+	report_errors(&r);
+	br_end(&r);
+	ss_teardown();
+	return 0;
+}
+
 /* ---- options ---- */
 /* ---- muc ---- */
 /*
@@ -1640,12 +1811,16 @@ usage(FILE *f)
 "  presence  U users with R contacts cycle offline/online\n"
 "  mam       fill an archive with N messages, time XEP-0313 pages\n"
 "  muc       R rooms of O occupants, one speaker each; groupchat copies\n"
+"  upload    N XEP-0363 slots, then N HTTP PUTs and N GETs of --size\n"
+"            bytes: MiB/s and server CPU per MiB (--port is c2s)\n"
 "connection:\n"
 "  --host ADDR         server address (127.0.0.1)\n"
 "  --port PORT         c2s port (5222)\n"
 "  --domain NAME       XMPP domain (localhost)\n"
 "  --direct-tls        TLS from the first byte instead of STARTTLS\n"
 "  --no-tls            no TLS at all (the server must allow it)\n"
+"  --ws PATH           XMPP over WebSocket (RFC 7395) at PATH, e.g.\n"
+"                      /xmpp-websocket; --port is then the https port\n"
 "  --mech MECH         SCRAM-SHA-1 (default), SCRAM-SHA-256 or PLAIN\n"
 "  --src A-B           bind outgoing sockets round-robin over IPv4\n"
 "                      addresses A..B (e.g. 127.0.0.1-127.0.0.50)\n"
@@ -1674,6 +1849,8 @@ usage(FILE *f)
 "  --rooms R           muc: rooms (10)\n"
 "  --occupants O       muc: occupants per room (10)\n"
 "  --muc DOMAIN        muc: the group chat service (conference.DOMAIN)\n"
+"  --size N[KMG]       upload: bytes per file (10M)\n"
+"  --upload-domain D   upload: the XEP-0363 service (upload.DOMAIN)\n"
 "  --sm                XEP-0198 stream management with acks\n"
 "  --carbons           XEP-0280 message carbons\n"
 "  --second-resource   msg: a second resource per user\n"
@@ -1739,7 +1916,7 @@ enum {
 	O_PASSWORD, O_PROVISION, O_TERNCTL, O_CONFIG, O_PROVCMD, O_SRC,
 	O_PID, O_RATE, O_DURATION, O_HOLD, O_QUERIES, O_SM, O_CARBONS,
 	O_SECOND, O_MAM, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT, O_ROOMS,
-	O_OCCUPANTS, O_MUC,
+	O_OCCUPANTS, O_MUC, O_WS, O_SIZE, O_UPDOMAIN,
 };
 
 static const struct option longopts[] = {
@@ -1772,6 +1949,9 @@ static const struct option longopts[] = {
 	{ "no-prime", no_argument, NULL, O_NOPRIME },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "op-timeout", required_argument, NULL, O_OPTIMEOUT },
+	{ "ws", required_argument, NULL, O_WS },
+	{ "size", required_argument, NULL, O_SIZE },
+	{ "upload-domain", required_argument, NULL, O_UPDOMAIN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -1902,6 +2082,29 @@ parse_args(int argc, char **argv, const char **scenario)
 			bo.op_timeout = num_arg("--op-timeout", optarg, 0.1,
 			    3600);
 			break;
+		case O_WS:
+			bo.ws_path = optarg;
+			bo.direct_tls = 1;
+			break;
+		case O_SIZE: {
+			char num[32];
+			size_t l = strlen(optarg);
+			double mul = 1;
+
+			snprintf(num, sizeof(num), "%s", optarg);
+			if (l > 0 && strchr("KkMmGg", num[l - 1]) != NULL) {
+				mul = strchr("Kk", num[l - 1]) ? 1024.0 :
+				    strchr("Mm", num[l - 1]) ? 1048576.0 :
+				    1073741824.0;
+				num[l - 1] = '\0';
+			}
+			bo.size = (long long)(num_arg("--size", num, 1,
+			    1e12) * mul);
+			break;
+		}
+		case O_UPDOMAIN:
+			bo.upload_domain = optarg;
+			break;
 		case 'c':
 			bo.conc = (int)num_arg("-c", optarg, 1, 1e6);
 			break;
@@ -1986,6 +2189,8 @@ main(int argc, char **argv)
 		rc = scen_mam();
 	} else if (strcmp(scenario, "muc") == 0) {
 		rc = scen_muc();
+	} else if (strcmp(scenario, "upload") == 0) {
+		rc = scen_upload();
 	} else {
 		fprintf(stderr, "tern-bench: unknown scenario '%s'\n",
 		    scenario);

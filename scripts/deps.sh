@@ -8,6 +8,9 @@ libhttp-parser-dev libwslay-dev
 python3 python3-pytest python3-slixmpp openssl sqlite3 valgrind
 profanity mcabber go-sendxmpp sendxmpp poezio python3-nbxmpp tmux
 clang-format"
+# The browser test (tests/integration/test_browser.py): headless Chromium
+# runs Converse.js, which npm fetches once into build/npm/.
+PKGS="$PKGS chromium"
 # Federation interop tests (tests/integration/fedlib.py): peers and DNS.
 # lua-unbound is only a Recommends of prosody, but without it Prosody
 # cannot be pointed at a resolver on a non-standard port.
@@ -22,6 +25,9 @@ for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
 		missing="$missing $p"
 done
+# npm may come with a nodejs from elsewhere than Debian: only a missing
+# npm command asks for Debian's package
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing Debian packages:$missing" >&2

@@ -42,9 +42,15 @@ struct ws {
 	size_t in_len;
 	unsigned closing : 1; /* our close frame is sent */
 	ev_timer linger;      /* then the peer's is awaited, this long */
+	/* test only (ws_test_*): no conn and no stream; what would go to
+	 * the socket and to the stream parser is kept here */
+	struct sbuf *test_out, *test_in;
+	unsigned test_closed : 1;
 };
 
 #define LINGER 2.0 /* seconds for the peer's close frame */
+
+static void linger_cb(struct ev_loop *l, ev_timer *t, int revents);
 
 /* ---- the framing under the stream ---- */
 
@@ -54,10 +60,39 @@ ws_of(const struct stream *st)
 	return st->tp_data;
 }
 
+/* Is there still a connection (or a test one) under us? */
+static int
+ws_up(const struct ws *w)
+{
+	return w->conn != NULL || (w->test_out != NULL && !w->test_closed);
+}
+
+/* Close the connection (a test one is marked closed). */
+static void
+ws_drop(struct ws *w, const char *why)
+{
+	if (w->conn)
+		conn_close(w->conn, 1, why);
+	else if (w->test_out)
+		w->test_closed = 1;
+}
+
+/* After our close frame, wait LINGER for the peer's (not in tests). */
+static void
+ws_linger(struct ws *w)
+{
+	w->closing = 1;
+	if (w->conn == NULL)
+		return;
+	ev_timer_init(&w->linger, linger_cb, LINGER, 0.0);
+	w->linger.data = w;
+	ev_timer_start(loop_ev, &w->linger);
+}
+
 static void
 ws_flush(struct ws *w)
 {
-	if (w->conn && wslay_event_want_write(w->ctx))
+	if (ws_up(w) && wslay_event_want_write(w->ctx))
 		wslay_event_send(w->ctx);
 }
 
@@ -66,7 +101,7 @@ ws_text(struct ws *w, const char *p, size_t n)
 {
 	struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)p, n };
 
-	if (w->conn == NULL || wslay_event_queue_msg(w->ctx, &m) != 0)
+	if (!ws_up(w) || wslay_event_queue_msg(w->ctx, &m) != 0)
 		return -1;
 	ws_flush(w);
 	return 0;
@@ -102,18 +137,16 @@ start_tag(const char *p, size_t n, int *has_xmlns)
  * base serialises for a TCP stream relies on the header's declarations:
  * add them to the element itself. */
 static int
-ws_write(struct stream *st, struct rbuf *r, int force)
+ws_write_el(struct ws *w, const char *p, size_t n, int force)
 {
-	struct ws *w = ws_of(st);
-	const char *p = r->data;
-	size_t n = r->len, at;
+	size_t at;
 	int has_xmlns, rc;
 	struct sbuf b;
 	const char *decl;
 
-	if (w == NULL || w->conn == NULL)
+	if (w == NULL || !ws_up(w))
 		return -1;
-	if (!force && w->conn->max_queue &&
+	if (!force && w->conn && w->conn->max_queue &&
 	    w->conn->queued > w->conn->max_queue)
 		return -1;
 	if (n < 2 || p[0] != '<')
@@ -132,6 +165,12 @@ ws_write(struct stream *st, struct rbuf *r, int force)
 	rc = ws_text(w, b.data, b.len);
 	sbuf_cleanup(&b);
 	return rc;
+}
+
+static int
+ws_write(struct stream *st, struct rbuf *r, int force)
+{
+	return ws_write_el(ws_of(st), r->data, r->len, force);
 }
 
 static void
@@ -189,15 +228,12 @@ linger_cb(struct ev_loop *l, ev_timer *t, int revents)
 static void
 ws_shutdown(struct ws *w, uint16_t code, const char *reason)
 {
-	if (w->conn == NULL || w->closing)
+	if (!ws_up(w) || w->closing)
 		return;
-	w->closing = 1;
 	wslay_event_queue_close(
 	    w->ctx, code, (const uint8_t *)reason, reason ? strlen(reason) : 0);
 	ws_flush(w);
-	ev_timer_init(&w->linger, linger_cb, LINGER, 0.0);
-	w->linger.data = w;
-	ev_timer_start(loop_ev, &w->linger);
+	ws_linger(w);
 }
 
 /* RFC 7395 §3.6: after <close/> the server closes the WebSocket. */
@@ -276,9 +312,13 @@ send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
 	struct ws *w = ud;
 
 	UNUSED(flags);
-	if (w->conn == NULL) {
+	if (!ws_up(w)) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
+	}
+	if (w->conn == NULL) {
+		sbuf_append(w->test_out, (const char *)data, len);
+		return (ssize_t)len;
 	}
 	/* the conn queues it all (its limit is checked by ws_write) */
 	w->conn->max_queue = 0;
@@ -290,7 +330,9 @@ send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
 static void
 feed(struct ws *w, const char *p, size_t n)
 {
-	if (w->st)
+	if (w->test_in)
+		sbuf_append(w->test_in, p, n);
+	else if (w->st)
 		stream_feed(w->st, p, n);
 }
 
@@ -343,8 +385,7 @@ on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *a,
 		 * instead of it; wslay answered it): the stream ends too */
 		w->closing = 1;
 		ws_flush(w);
-		if (w->conn)
-			conn_close(w->conn, 1, "websocket closed");
+		ws_drop(w, "websocket closed");
 		return;
 	}
 	if (w->closing || a->opcode != WSLAY_TEXT_FRAME) {
@@ -377,10 +418,8 @@ static const struct wslay_event_callbacks ws_cbs = {
 /* ---- the connection ---- */
 
 static void
-ws_data(struct conn *c, const char *p, size_t n)
+ws_recv(struct ws *w, const char *p, size_t n)
 {
-	struct ws *w = c->owner;
-
 	w->in = p;
 	w->in_len = n;
 	if (wslay_event_recv(w->ctx) != 0) {
@@ -389,20 +428,21 @@ ws_data(struct conn *c, const char *p, size_t n)
 		w->in = NULL;
 		w->in_len = 0;
 		ws_flush(w);
-		if (w->conn)
-			conn_close(c, 1, "websocket protocol error");
+		ws_drop(w, "websocket protocol error");
 		return;
 	}
 	w->in = NULL;
 	w->in_len = 0;
 	ws_flush(w);
 	/* wslay stops reading after a close frame (sent or received) */
-	if (w->conn && !wslay_event_want_read(w->ctx) && !w->closing) {
-		w->closing = 1;
-		ev_timer_init(&w->linger, linger_cb, LINGER, 0.0);
-		w->linger.data = w;
-		ev_timer_start(loop_ev, &w->linger);
-	}
+	if (ws_up(w) && !wslay_event_want_read(w->ctx) && !w->closing)
+		ws_linger(w);
+}
+
+static void
+ws_data(struct conn *c, const char *p, size_t n)
+{
+	ws_recv(c->owner, p, n);
 }
 
 /* Deferred by pointer, safely: only ws_closed defers it, once. */
@@ -437,6 +477,13 @@ static const struct conn_ops ws_conn_ops = {
 	.closed = ws_closed,
 };
 
+/* a message is at most a stanza (the parser's limit applies too) */
+static uint64_t
+ws_max_msg(long long stanza_size)
+{
+	return (uint64_t)stanza_size + 1024;
+}
+
 static void
 upgraded(void *arg, struct conn *c, const char *rest, size_t n)
 {
@@ -452,9 +499,8 @@ upgraded(void *arg, struct conn *c, const char *rest, size_t n)
 		conn_close(c, 0, "out of memory");
 		return;
 	}
-	/* a message is at most a stanza (the parser's limit applies too) */
 	wslay_event_config_set_max_recv_msg_length(
-	    w->ctx, (uint64_t)config_running->limits.c2s_stanza_size + 1024);
+	    w->ctx, ws_max_msg(config_running->limits.c2s_stanza_size));
 	w->conn = c;
 	conn_set_owner(c, &ws_conn_ops, w);
 	c->max_queue = (size_t)config_running->limits.send_queue;
@@ -538,4 +584,45 @@ void
 websocket_init(void)
 {
 	http_route_add(NULL, WS_PATH, ws_handler, NULL);
+}
+
+/* ---- without a socket (the fuzz target only) ---- */
+
+struct ws *
+ws_test_new(size_t max_stanza, struct sbuf *out, struct sbuf *in)
+{
+	struct ws *w = xcalloc(1, sizeof(*w));
+
+	if (wslay_event_context_server_init(&w->ctx, &ws_cbs, w) != 0)
+		abort();
+	wslay_event_config_set_max_recv_msg_length(
+	    w->ctx, ws_max_msg((long long)max_stanza));
+	w->test_out = out;
+	w->test_in = in;
+	return w;
+}
+
+void
+ws_test_feed(struct ws *w, const char *p, size_t n)
+{
+	if (ws_up(w))
+		ws_recv(w, p, n);
+}
+
+int
+ws_test_write(struct ws *w, const char *p, size_t n)
+{
+	return ws_write_el(w, p, n, 1);
+}
+
+int
+ws_test_closed(const struct ws *w)
+{
+	return w->test_closed;
+}
+
+void
+ws_test_free(struct ws *w)
+{
+	ws_free(w);
 }
