@@ -49,8 +49,9 @@ if [ -x "$BUILD/tern-bench" ]; then
 	fi
 fi
 if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; then
-	# under valgrind every ternd runs ~20 times slower
-	limit=480
+	# under valgrind every ternd runs ~20 times slower; sanitizer
+	# builds (make sanitize) set TERN_TEST_LIMIT for their ~2x
+	limit=${TERN_TEST_LIMIT:-480}
 	[ -n "${TERN_VALGRIND:-}" ] && limit=3600
 	TERN_BIN="$(pwd)/$BUILD" timeout "$limit" /usr/bin/python3 -m pytest -q \
 		-p no:cacheprovider --basetemp="$log.pt" tests/integration \
