@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "mod/mod.h"
+#include "mod/mam.h"
 #include "xmpp/retention.h"
 #include "mod/roster.h"
 
@@ -521,23 +522,18 @@ mam_ids_exist(
 	return (size_t)count == distinct;
 }
 
-/* The <message><result><forwarded> for one item, to the querier. */
-static void
-mam_send_result(
-    const struct hook_ev *ev, const char *qid, const struct store_item *it)
+struct xml_node *
+mam_result_message(
+    const char *from, const char *qid, const struct store_item *it)
 {
 	struct xml_node *m, *r, *f, *d, *orig;
 	char stamp[32];
 
 	orig = xml_parse_element(it->val, it->len);
-	if (orig == NULL) {
-		log_warn(
-		    "mam unreadable item user=%s id=%s", ev->to->bare, it->id);
-		return;
-	}
+	if (orig == NULL)
+		return NULL;
 	m = xml_node_new(XML_NS_CLIENT, "message");
-	xml_node_set_attr(m, "from", ev->to->bare);
-	xml_node_set_attr(m, "to", ev->from->full);
+	xml_node_set_attr(m, "from", from);
 	r = xml_node_child(m, NS_MAM, "result");
 	if (qid)
 		xml_node_set_attr(r, "queryid", qid);
@@ -548,6 +544,22 @@ mam_send_result(
 	xml_node_set_attr(d, "stamp", stamp);
 	xml_node_copy_into(f, orig);
 	xml_node_free(orig);
+	return m;
+}
+
+/* The <message><result><forwarded> for one item, to the querier. */
+static void
+mam_send_result(
+    const struct hook_ev *ev, const char *qid, const struct store_item *it)
+{
+	struct xml_node *m = mam_result_message(ev->to->bare, qid, it);
+
+	if (m == NULL) {
+		log_warn(
+		    "mam unreadable item user=%s id=%s", ev->to->bare, it->id);
+		return;
+	}
+	xml_node_set_attr(m, "to", ev->from->full);
 	router_deliver_full(m, ev->from->full);
 	xml_node_free(m);
 }

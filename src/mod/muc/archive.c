@@ -9,6 +9,7 @@
  * holds every room and expires by age in one statement
  * (muc.archive_retention). A room loaded from the store takes its
  * discussion history from the archive, so history survives restarts. */
+#include "mod/mam.h"
 #include "mod/muc/muc.h"
 
 #define NS_MAM "urn:xmpp:mam:2"
@@ -241,25 +242,10 @@ static void
 send_result(const struct hook_ev *ev, struct muc_room *r, const char *qid,
     const struct store_item *it)
 {
-	struct xml_node *m, *res, *f, *d, *orig;
-	char stamp[32];
+	struct xml_node *m = mam_result_message(r->jid, qid, it);
 
-	orig = xml_parse_element(it->val, it->len);
-	if (orig == NULL)
-		return;
-	m = xml_node_new(XML_NS_CLIENT, "message");
-	xml_node_set_attr(m, "from", r->jid);
-	res = xml_node_child(m, NS_MAM, "result");
-	if (qid)
-		xml_node_set_attr(res, "queryid", qid);
-	xml_node_set_attr(res, "id", it->id);
-	f = xml_node_child(res, NS_FORWARD, "forwarded");
-	d = xml_node_child(f, NS_DELAY, "delay");
-	time_xep82(it->when, stamp, sizeof(stamp));
-	xml_node_set_attr(d, "stamp", stamp);
-	xml_node_copy_into(f, orig);
-	xml_node_free(orig);
-	muc_send(m, ev->from->full);
+	if (m != NULL)
+		muc_send(m, ev->from->full);
 }
 
 /* XEP-0313 §5: occupants and, in members-only rooms, members only. */
