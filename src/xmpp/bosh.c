@@ -167,40 +167,17 @@ bosh_of(const struct stream *st)
 }
 
 /* Each element must stand alone inside <body/>, whose default namespace
- * is httpbind: stanzas get their jabber:client declaration (the stream
- * prefix is declared on <body/>). */
+ * is httpbind (XEP-0206 §6). */
 static int
 bosh_write(struct stream *st, struct rbuf *r, int force)
 {
 	struct bosh *b = bosh_of(st);
-	const char *p = r->data;
-	size_t n = r->len, i = 1;
-	int has_xmlns = 0;
 
-	UNUSED(force);
 	if (b == NULL)
 		return -1;
 	if (!force && b->out.len > (size_t)config_running->limits.send_queue)
 		return -1;
-	if (n > 1 && p[0] == '<' && strncmp(p + 1, "stream:", 7) != 0) {
-		size_t k;
-
-		while (i < n && p[i] != ' ' && p[i] != '>' && p[i] != '/')
-			i++;
-		for (k = i; k < n && p[k] != '>'; k++)
-			if (k + 7 <= n && memcmp(p + k, " xmlns=", 7) == 0) {
-				has_xmlns = 1;
-				break;
-			}
-		if (!has_xmlns) {
-			sbuf_append(&b->out, p, i);
-			sbuf_puts(&b->out, " xmlns='" XML_NS_CLIENT "'");
-			sbuf_append(&b->out, p + i, n - i);
-			flush(b);
-			return 0;
-		}
-	}
-	sbuf_append(&b->out, p, n);
+	stream_standalone(r->data, r->len, &b->out);
 	flush(b);
 	return 0;
 }

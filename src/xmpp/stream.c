@@ -242,6 +242,55 @@ stream_open_initiate(struct stream *st, const char *from, const char *to)
 	st->header_sent = 1;
 }
 
+/* Where the start tag's name ends and whether it declares xmlns (a
+ * default namespace). p is one serialised element. */
+static size_t
+start_tag(const char *p, size_t n, int *has_xmlns)
+{
+	size_t i = 1, name_end;
+	char q;
+
+	*has_xmlns = 0;
+	while (i < n && p[i] != ' ' && p[i] != '/' && p[i] != '>')
+		i++;
+	name_end = i;
+	while (i < n && p[i] != '>' && p[i] != '/') {
+		if (p[i] == ' ' && i + 7 <= n &&
+		    memcmp(p + i, " xmlns=", 7) == 0)
+			*has_xmlns = 1;
+		if (p[i] == '\'' || p[i] == '"') {
+			q = p[i++];
+			while (i < n && p[i] != q)
+				i++;
+		}
+		i++;
+	}
+	return name_end;
+}
+
+void
+stream_standalone(const char *p, size_t n, struct sbuf *out)
+{
+	size_t at;
+	int has_xmlns;
+	const char *decl;
+
+	if (n < 2 || p[0] != '<') {
+		sbuf_append(out, p, n);
+		return;
+	}
+	at = start_tag(p, n, &has_xmlns);
+	if (at > 8 && strncmp(p + 1, "stream:", 7) == 0)
+		decl = " xmlns:stream='" XML_NS_STREAM "'";
+	else if (!has_xmlns)
+		decl = " xmlns='" XML_NS_CLIENT "'";
+	else
+		decl = "";
+	sbuf_append(out, p, at);
+	sbuf_puts(out, decl);
+	sbuf_append(out, p + at, n - at);
+}
+
 int
 stream_send(struct stream *st, struct xml_node *n)
 {

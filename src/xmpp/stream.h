@@ -146,6 +146,12 @@ int stream_send_node(struct stream *st, const struct xml_node *n);
 /* Queue serialised bytes as they are (a reference is taken). */
 int stream_send_rbuf(struct stream *st, struct rbuf *r);
 int stream_send_str(struct stream *st, const char *s);
+/* For framings that carry each element alone (WebSocket, BOSH): append
+ * the element p (serialised for a TCP stream, relying on its header's
+ * declarations) to out with the stream prefix or jabber:client declared
+ * on it. */
+struct sbuf;
+void stream_standalone(const char *p, size_t n, struct sbuf *out);
 /* <stream:error><condition/><text/></stream:error> and the closing tag,
  * then close after flushing. A header is sent first if none was (RFC
  * 6120 §4.9.1.2). Further input is ignored. */

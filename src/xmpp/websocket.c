@@ -107,61 +107,22 @@ ws_text(struct ws *w, const char *p, size_t n)
 	return 0;
 }
 
-/* Where the start tag's name ends and whether it declares xmlns (a
- * default namespace). p is one serialised element. */
-static size_t
-start_tag(const char *p, size_t n, int *has_xmlns)
-{
-	size_t i = 1, name_end;
-	char q;
-
-	*has_xmlns = 0;
-	while (i < n && p[i] != ' ' && p[i] != '/' && p[i] != '>')
-		i++;
-	name_end = i;
-	while (i < n && p[i] != '>' && p[i] != '/') {
-		if (p[i] == ' ' && i + 7 <= n &&
-		    memcmp(p + i, " xmlns=", 7) == 0)
-			*has_xmlns = 1;
-		if (p[i] == '\'' || p[i] == '"') {
-			q = p[i++];
-			while (i < n && p[i] != q)
-				i++;
-		}
-		i++;
-	}
-	return name_end;
-}
-
 /* RFC 7395 §3.3: every message is a standalone element. What the stream
  * base serialises for a TCP stream relies on the header's declarations:
  * add them to the element itself. */
 static int
 ws_write_el(struct ws *w, const char *p, size_t n, int force)
 {
-	size_t at;
-	int has_xmlns, rc;
 	struct sbuf b;
-	const char *decl;
+	int rc;
 
 	if (w == NULL || !ws_up(w))
 		return -1;
 	if (!force && w->conn && w->conn->max_queue &&
 	    w->conn->queued > w->conn->max_queue)
 		return -1;
-	if (n < 2 || p[0] != '<')
-		return ws_text(w, p, n);
-	at = start_tag(p, n, &has_xmlns);
-	if (at > 8 && strncmp(p + 1, "stream:", 7) == 0)
-		decl = " xmlns:stream='" XML_NS_STREAM "'";
-	else if (!has_xmlns)
-		decl = " xmlns='" XML_NS_CLIENT "'";
-	else
-		return ws_text(w, p, n);
 	sbuf_init(&b);
-	sbuf_append(&b, p, at);
-	sbuf_puts(&b, decl);
-	sbuf_append(&b, p + at, n - at);
+	stream_standalone(p, n, &b);
 	rc = ws_text(w, b.data, b.len);
 	sbuf_cleanup(&b);
 	return rc;
