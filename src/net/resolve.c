@@ -50,7 +50,6 @@ struct job {
 	resolve_fn fn;
 	char *domain;
 	int pending;	 /* queries in flight */
-	int addr_stage;	 /* SRV answered; now addresses */
 	int srv_refused; /* an SRV record said "no service" (target ".") */
 	struct target t[MAX_TARGETS];
 	size_t nt;
@@ -265,7 +264,6 @@ addr_stage(struct job *j)
 {
 	size_t i;
 
-	j->addr_stage = 1;
 	/* held until every query is asked: an answer cannot finish the
 	 * job while it is still being filled */
 	j->pending++;

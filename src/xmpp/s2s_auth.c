@@ -17,7 +17,10 @@
 #include "core/config.h"
 #include "core/host.h"
 #include "core/util.h"
+#include "xml/xml.h"
 #include "xmpp/domain.h"
+#include "xmpp/router.h"
+#include "xmpp/stream.h"
 #include "xmpp/s2s_int.h"
 
 /* HEX(SHA256(secret)): XEP-0185 keys the HMAC with the hex digest */
@@ -106,4 +109,40 @@ s2s_db_key(const char *receiving, const char *originating, const char *id,
 	for (i = 0; i < n && i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	out[64] = '\0';
+}
+
+int
+s2s_route_peer_stanza(struct stream *st, struct xml_node *el,
+    const char *(*check)(void *ud, const char *from, const char *to), void *ud)
+{
+	const char *from = xml_node_attr(el, "from");
+	const char *to = xml_node_attr(el, "to");
+	const char *cond;
+	struct jid f, t;
+
+	if (from == NULL || to == NULL) {
+		stream_fail(st, "improper-addressing", NULL);
+		return -1;
+	}
+	if (jid_parse_str(&f, from) != 0) {
+		stream_fail(st, "invalid-from", NULL);
+		return -1;
+	}
+	if (jid_parse_str(&t, to) != 0) {
+		jid_cleanup(&f);
+		/* the stanza is answered; the stream goes on */
+		stanza_bounce(el, "modify", "jid-malformed", NULL);
+		return 0;
+	}
+	cond = check(ud, f.domain, t.domain);
+	jid_cleanup(&t);
+	if (cond) {
+		jid_cleanup(&f);
+		stream_fail(st, cond, NULL);
+		return -1;
+	}
+	xml_node_set_attr(el, "from", f.full);
+	router_route(el, &f, NULL);
+	jid_cleanup(&f);
+	return 0;
 }

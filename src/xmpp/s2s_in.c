@@ -497,50 +497,29 @@ do_db_verify(struct in *i, struct xml_node *el)
 	stream_send(&i->st, r);
 }
 
-/* RFC 6120 §8.1.1.1 and §4.9.3.9: a routed stanza, from a domain
- * proven on this stream, to one of ours (a proven sender may reach any of
- * them, as with Prosody: its certificate or key vouches for the sender,
- * not for the recipient). */
+/* A proven sender may reach any of our domains, as with Prosody: its
+ * certificate or key vouches for the sender, not for the recipient. */
+static const char *
+in_check(void *ud, const char *from, const char *to)
+{
+	struct in *i = ud;
+	size_t k;
+
+	for (k = 0; k < i->nok; k++)
+		if (strcasecmp(i->ok[k].remote, from) == 0)
+			return s2s_is_local(to) ? NULL : "host-unknown";
+	return "invalid-from";
+}
+
 static void
 do_stanza(struct in *i, struct xml_node *st)
 {
-	const char *from = xml_node_attr(st, "from");
-	const char *to = xml_node_attr(st, "to");
-	struct jid f, t;
-	int from_ok = 0, to_ok;
-	size_t k;
-
 	if (!i->authed) {
 		fail(i, "not-authorized", "authenticate first");
 		return;
 	}
-	if (from == NULL || to == NULL) {
-		fail(i, "improper-addressing", NULL);
-		return;
-	}
-	if (jid_parse_str(&f, from) != 0) {
-		fail(i, "invalid-from", NULL);
-		return;
-	}
-	if (jid_parse_str(&t, to) != 0) {
-		jid_cleanup(&f);
-		/* the stanza is answered; the stream goes on */
-		stanza_bounce(st, "modify", "jid-malformed", NULL);
-		return;
-	}
-	for (k = 0; k < i->nok; k++)
-		from_ok |= strcasecmp(i->ok[k].remote, f.domain) == 0;
-	to_ok = s2s_is_local(t.domain);
-	jid_cleanup(&t);
-	if (!from_ok || !to_ok) {
-		jid_cleanup(&f);
-		fail(i, from_ok ? "host-unknown" : "invalid-from", NULL);
-		return;
-	}
-	i->last_ms = now_ms();
-	xml_node_set_attr(st, "from", f.full);
-	router_route(st, &f, NULL);
-	jid_cleanup(&f);
+	if (s2s_route_peer_stanza(&i->st, st, in_check, i) == 0)
+		i->last_ms = now_ms();
 }
 
 static void

@@ -30,6 +30,16 @@ int s2s_needs_cert(const char *domain);
 /* Is name one of ours (a host, service or component domain)? */
 int s2s_is_local(const char *name);
 
+/* A stanza a peer sent (on an incoming stream, or back on an outgoing
+ * bidi one), RFC 6120 §8.1.1.1 and §4.9.3.9: 'from' and 'to' must be
+ * there and parse ('to' that does not: jid-malformed, the stream goes
+ * on), and check(ud, from domain, to domain) must answer NULL, else its
+ * condition ends the stream; then it is routed. 0, or -1 when the
+ * stream was failed. */
+struct stream;
+int s2s_route_peer_stanza(struct stream *st, struct xml_node *el,
+    const char *(*check)(void *ud, const char *from, const char *to), void *ud);
+
 /* XEP-0185 dialback key for (receiving, originating, stream id), hex
  * into out (65 bytes). */
 void s2s_db_key(const char *receiving, const char *originating, const char *id,

@@ -685,45 +685,26 @@ db_answer(struct out *o, struct xml_node *el)
 }
 
 /* XEP-0288: a stanza from the peer on our stream: from its domain (the
- * one this stream reached and authenticated) to ours, as on an incoming
- * stream (RFC 6120 §4.9.3.9). */
+ * one this stream reached and authenticated) to ours (this stream's, or
+ * a pair multiplexed on it). */
+static const char *
+bidi_check(void *ud, const char *from, const char *to)
+{
+	struct out *o = ud, *r;
+
+	if (strcasecmp(to, o->local) != 0) {
+		r = find_pair(to, o->remote);
+		if (r == NULL || r->via != o->id || r->state != OUT_READY)
+			return "host-unknown";
+	}
+	return strcasecmp(from, o->remote) == 0 ? NULL : "invalid-from";
+}
+
 static void
 bidi_stanza(struct out *o, struct xml_node *st)
 {
-	const char *from = xml_node_attr(st, "from");
-	const char *to = xml_node_attr(st, "to");
-	struct jid f, t;
-	int ok;
-
-	if (from == NULL || to == NULL) {
-		stream_fail(&o->st, "improper-addressing", NULL);
-		return;
-	}
-	if (jid_parse_str(&f, from) != 0) {
-		stream_fail(&o->st, "invalid-from", NULL);
-		return;
-	}
-	if (jid_parse_str(&t, to) != 0) {
-		jid_cleanup(&f);
-		stanza_bounce(st, "modify", "jid-malformed", NULL);
-		return;
-	}
-	ok = strcasecmp(t.domain, o->local) == 0;
-	if (!ok) {
-		struct out *r = find_pair(t.domain, o->remote);
-
-		ok = r && r->via == o->id && r->state == OUT_READY;
-	}
-	jid_cleanup(&t);
-	if (strcasecmp(f.domain, o->remote) != 0 || !ok) {
-		jid_cleanup(&f);
-		stream_fail(&o->st, ok ? "invalid-from" : "host-unknown", NULL);
-		return;
-	}
-	o->last_ms = now_ms();
-	xml_node_set_attr(st, "from", f.full);
-	router_route(st, &f, NULL);
-	jid_cleanup(&f);
+	if (s2s_route_peer_stanza(&o->st, st, bidi_check, o) == 0)
+		o->last_ms = now_ms();
 }
 
 static void
