@@ -530,3 +530,39 @@ def test_sender_multiplexing(make_server, pki):
     assert b.wait_log('conference.a.test->b.test authenticated by '
                       'dialback with certificate')
     assert 's2s-out conference.a.test->b.test connected' not in a.log
+
+
+def test_allowed_list_refuses_others(make_server, pki):
+    """s2s.allowed (a closed federation): a stream from a domain not in
+    it ends at its header with policy-violation."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {}, ', allowed: [c.test]')
+    b.write_config()
+    b.start()
+    s = RawServer(b.s2s_port)
+    s.send("<?xml version='1.0'?><stream:stream xmlns='%s' "
+           "xmlns:stream='%s' from='a.test' to='b.test' version='1.0'>"
+           % (NS_SERVER, NS_STREAM))
+    s.assert_stream_error('policy-violation')
+
+
+def test_streams_per_domain(make_server, pki):
+    """s2s.streams_per_domain: a second stream proving a.test while the
+    first is open ends with policy-violation."""
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {}, ', streams_per_domain: 1')
+    b.write_config()
+    b.start()
+
+    def external():
+        s = RawServer(b.s2s_port)
+        s.s2s_open(A, B)
+        s.tls(cert=pki[A])
+        s.s2s_open(A, B)
+        s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+               % (NS_SASL, b64(A)))
+        return s
+    first = external()
+    first.expect(q(NS_SASL, 'success'))
+    second = external()
+    second.assert_stream_error('policy-violation')
