@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import random
 import signal
 import socket
 import ssl
@@ -68,15 +69,42 @@ def show(el):
     return ET.tostring(el, encoding='unicode') if el is not None else 'None'
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands out for outgoing connections."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_ports(n, host='127.0.0.1'):
-    """n distinct free ports; all held open until all are chosen."""
+    """n distinct free ports; all held open until all are chosen.
+
+    They are drawn at random below the kernel's ephemeral range: a port
+    bound to 0 and closed comes from that range, and any outgoing
+    connection (a peer server's, a client's, ternd's own s2s) could take
+    it before the server under test binds it ("Address already in
+    use"). Ports below the range are only taken by an explicit bind."""
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+    low = 10000
+    high = max(low + 1000, _ephemeral_low()) - 1
+    rng = random.SystemRandom()
     socks = []
     try:
-        for _ in range(n):
+        for _ in range(200 * n):
+            if len(socks) == n:
+                break
             s = socket.socket(fam, socket.SOCK_STREAM)
-            s.bind((host, 0))
+            try:
+                s.bind((host, rng.randint(low, high)))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
+        if len(socks) < n:
+            raise AssertionError('no %d free ports in %d-%d'
+                                 % (n, low, high))
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:

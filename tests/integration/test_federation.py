@@ -83,7 +83,7 @@ def test_prosody_and_ejabberd_by_certificate(make_server,
 
 def test_prosody_over_starttls_only(make_server, make_federation):
     """No _xmpps-server records: STARTTLS on the s2s port both ways."""
-    fed = make_federation(direct_tls=False)
+    fed = make_federation(direct_tls=False, peers=('prosody',))
     srv = tern_for(make_server, fed)
     fed.set_tern_ports(srv.s2s_port, None)
     # Prosody speaks first: its stream asks for bidi (XEP-0288), and
@@ -100,7 +100,7 @@ def test_dialback_with_untrusted_peer(make_server, make_federation):
     verifying the key with b.test's authoritative server, and
     authenticates to it by certificate."""
     fed = make_federation(secure=False, dialback=True,
-                          prosody={'trusted': False})
+                          prosody={'trusted': False}, peers=('prosody',))
     srv = tern_for(make_server, fed, secure_auth='false')
     exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
                                 'dialback'], peer_first=True)
@@ -111,7 +111,7 @@ def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
     certificate does not chain to the trust store: Tern's message to it
     bounces with remote-server-not-found."""
     fed = make_federation(secure=False, dialback=True,
-                          prosody={'trusted': False})
+                          prosody={'trusted': False}, peers=('prosody',))
     srv = tern_for(make_server, fed)
     alice = tern_login(srv, 'alice')
     alice.message('bob@b.test', 'must not go')
@@ -124,7 +124,7 @@ def test_subscription_with_prosody(make_server, make_federation):
     """RFC 6121 §3 across servers: alice@a.test subscribes to a
     Prosody user, whose client approves (slixmpp's auto_authorize);
     alice then receives bob's presence and sees bob subscribed back."""
-    fed = make_federation()
+    fed = make_federation(peers=('prosody',))
     srv = tern_for(make_server, fed)
     alice = tern_login(srv, 'alice')
 
@@ -159,7 +159,7 @@ def test_muc_across_servers(make_server, make_federation):
     a room on Tern's conference.a.test and a Tern user joins one on
     Prosody's conference.b.test; in each, both get each other's
     groupchat messages."""
-    fed = make_federation()
+    fed = make_federation(peers=('prosody',))
     srv = make_server(domain=fedlib.TERN_DOMAIN, cert=fed.tern_pem,
                       users=('alice', 'bob'), start=False)
     srv.s2s = fed.tern_s2s_yaml()
@@ -234,7 +234,7 @@ def test_pep_across_servers(make_server, make_federation):
     reaches him as an event (XEP-0060 §7.1.2)."""
     from slixmpp.xmlstream.handler import Callback
     from slixmpp.xmlstream.matcher import MatchXPath
-    fed = make_federation()
+    fed = make_federation(peers=('prosody',))
     srv = tern_for(make_server, fed)
     alice = tern_login(srv, 'alice')
     nick_ns = 'http://jabber.org/protocol/nick'

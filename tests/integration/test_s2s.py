@@ -11,7 +11,8 @@ import subprocess
 import pytest
 
 from ternlib import (NS_SASL, NS_STANZAS, NS_STREAM, NS_TLS, TIMEOUT,
-                     RawStream, b64, connect_tls, q, show, stanza_error)
+                     RawStream, b64, connect_tls, free_ports, q, show,
+                     stanza_error)
 
 NS_SERVER = 'jabber:server'
 NS_DB = 'jabber:server:dialback'
@@ -182,12 +183,7 @@ def test_unreachable_server_bounces(make_server, pki):
 
 
 def _closed_port():
-    import socket
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
 
 
 def test_blocked_domain(make_server, pki):
