@@ -799,6 +799,13 @@ xml_serialize(
 	if (is_stanza_ns(parent_ns) && el->ns != NULL &&
 	    strcmp(el->ns, XML_NS_STREAM) == 0)
 		top_prefix = "stream";
+	/* Likewise dialback elements in a server stream, whose header
+	 * declares db: (XEP-0220 writes them so): ejabberd's parser is not
+	 * namespace-aware and knows them only as db:result and db:verify,
+	 * so an unprefixed <verify xmlns=.../> went unanswered. */
+	else if (strcmp(parent_ns, "jabber:server") == 0 && el->ns != NULL &&
+		 strcmp(el->ns, XML_NS_DIALBACK) == 0)
+		top_prefix = "db";
 	for (;;) {
 		if (n->type == XML_TEXT) {
 			put_escaped(out, n->text, n->text_len, ESC_TEXT);

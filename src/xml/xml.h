@@ -16,6 +16,7 @@
 
 #define XML_NS_XML "http://www.w3.org/XML/1998/namespace"
 #define XML_NS_STREAM "http://etherx.jabber.org/streams"
+#define XML_NS_DIALBACK "jabber:server:dialback"
 #define XML_NS_CLIENT "jabber:client"
 
 struct xml_arena;

@@ -328,6 +328,37 @@ test_stream_prefix(void **state)
 	xml_node_free(f);
 }
 
+/* Dialback elements in a server stream carry the header's db: prefix
+ * (XEP-0220; ejabberd's parser knows them only by that name); the
+ * error inside a db:result type='error' stays in the stream's
+ * namespace. Outside a server stream they keep the default form. */
+static void
+test_dialback_prefix(void **state)
+{
+	struct xml_node *r, *e;
+
+	UNUSED(state);
+	r = xml_node_new(XML_NS_DIALBACK, "verify");
+	xml_node_set_attr(r, "from", "a.test");
+	xml_node_text(r, "k", 1);
+	assert_ser(r, "jabber:server", "<db:verify from='a.test'>k</db:verify>");
+	assert_ser(r, "jabber:client",
+	    "<verify xmlns='" XML_NS_DIALBACK "' from='a.test'>k</verify>");
+	xml_node_free(r);
+	r = xml_node_new(XML_NS_DIALBACK, "result");
+	xml_node_set_attr(r, "type", "error");
+	e = xml_node_child(r, "jabber:server", "error");
+	xml_node_child(e, "urn:ietf:params:xml:ns:xmpp-stanzas",
+	    "item-not-found");
+	assert_ser(r, "jabber:server",
+	    "<db:result type='error'><error><item-not-found xmlns='urn:ietf:"
+	    "params:xml:ns:xmpp-stanzas'/></error></db:result>");
+	xml_node_free(r);
+	r = xml_node_new(XML_NS_DIALBACK, "result");
+	assert_ser(r, "jabber:server", "<db:result/>");
+	xml_node_free(r);
+}
+
 static void
 test_attrs(void **state)
 {
@@ -1348,6 +1379,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_stream_prefix),
+		cmocka_unit_test(test_dialback_prefix),
 		cmocka_unit_test(test_attrs),
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_text_get),
