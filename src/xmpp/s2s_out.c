@@ -314,6 +314,8 @@ ready(struct out *o)
 		xml_node_free(q[i].st);
 	}
 	free(q);
+	/* last: a failed send ends the stream, and with it the queue */
+	send_verifies(o);
 }
 
 /* ---- timers ---- */
@@ -571,6 +573,9 @@ start_dialback(struct out *o)
 	set_state(o, OUT_DIALBACK);
 	send_node(o, r);
 	xml_node_free(r);
+	/* no SASL on this stream: verifications may go now (what
+	 * ejabberd does with a peer that cannot authenticate it) */
+	send_verifies(o);
 }
 
 static void
@@ -591,9 +596,6 @@ features(struct out *o, struct xml_node *f)
 		xml_node_free(t);
 		return;
 	}
-	send_verifies(o);
-	if (o->state == OUT_DONE)
-		return;
 	{
 		struct xml_node *db =
 		    xml_node_find(f, NS_DB_FEATURE, "dialback");
@@ -836,9 +838,11 @@ s2s_out_verify(const char *from, const char *to, const char *id,
 	o->v[o->nv].in_id = in_id;
 	o->v[o->nv].sent = 0;
 	o->nv++;
-	/* past TLS: the verification goes at once */
-	if (o->tls && (o->state == OUT_READY || o->state == OUT_SASL ||
-			  o->state == OUT_DIALBACK))
+	/* once the stream is authenticated (or will only do dialback) the
+	 * verification goes at once; never between our SASL <auth/> and
+	 * its answer, nor before it: ejabberd drops a <db:verify/> that
+	 * comes before the SASL exchange it offered */
+	if (o->tls && (o->state == OUT_READY || o->state == OUT_DIALBACK))
 		send_verifies(o);
 }
 
