@@ -8,10 +8,13 @@ installs them)."""
 import asyncio
 import xml.etree.ElementTree as ET
 
+import pytest
+
 import fedlib
 from ternlib import (TIMEOUT, connect_tls, recv, show)
 
 make_federation = fedlib.make_federation
+PEERS = ('prosody', 'ejabberd')
 
 
 def tern_for(make_server, fed, **s2s):
@@ -94,16 +97,19 @@ def test_prosody_over_starttls_only(make_server, make_federation):
     assert 's2s-out a.test->b.test new' not in srv.log
 
 
-def test_dialback_with_untrusted_peer(make_server, make_federation):
-    """Prosody with a self-signed certificate and dialback allowed on
-    both sides: Tern (secure_auth false) accepts its dialback after
-    verifying the key with b.test's authoritative server, and
-    authenticates to it by certificate."""
+@pytest.mark.parametrize('peer', PEERS)
+def test_dialback_with_untrusted_peer(make_server, make_federation, peer):
+    """Prosody or ejabberd with a self-signed certificate and dialback
+    allowed on both sides: Tern (secure_auth false) accepts the peer's
+    dialback after verifying the key with the peer's authoritative
+    server (XEP-0220 §2.3), and authenticates to it by certificate; a
+    message crosses each way."""
     fed = make_federation(secure=False, dialback=True,
-                          prosody={'trusted': False}, peers=('prosody',))
+                          peers=(peer,), **{peer: {'trusted': False}})
+    server = getattr(fed, peer)
     srv = tern_for(make_server, fed, secure_auth='false')
-    exchange(srv, fed.prosody, ['b.test->a.test authenticated by '
-                                'dialback'], peer_first=True)
+    exchange(srv, server, ['%s->a.test authenticated by '
+                           'dialback' % server.domain], peer_first=True)
 
 
 def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
@@ -120,24 +126,28 @@ def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
     assert srv.wait_log('peer certificate not valid')
 
 
-def test_subscription_with_prosody(make_server, make_federation):
+@pytest.mark.parametrize('peer', PEERS)
+def test_subscription_across(make_server, make_federation, peer):
     """RFC 6121 §3 across servers: alice@a.test subscribes to a
-    Prosody user, whose client approves (slixmpp's auto_authorize);
-    alice then receives bob's presence and sees bob subscribed back."""
-    fed = make_federation(peers=('prosody',))
+    Prosody or ejabberd user, whose client approves (slixmpp's
+    auto_authorize); alice then receives bob's presence and sees bob
+    subscribed back."""
+    fed = make_federation(peers=(peer,))
+    server = getattr(fed, peer)
     srv = tern_for(make_server, fed)
     alice = tern_login(srv, 'alice')
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        bob = await fedlib.login(fed.prosody, 'bob')
+        bob = await fedlib.login(server, 'bob')
         try:
-            alice.send("<presence type='subscribe' to='bob@b.test'/>")
+            alice.send("<presence type='subscribe' to='bob@%s'/>"
+                       % server.domain)
 
             def presence_from_bob():
                 return alice.wait_for(
                     lambda e: e.tag.endswith('presence') and
-                    e.get('from', '').startswith('bob@b.test') and
+                    e.get('from', '').startswith('bob@' + server.domain) and
                     e.get('type') in (None, 'subscribe'), timeout=30)
             p = await loop.run_in_executor(None, presence_from_bob)
             assert p is not None
@@ -154,12 +164,14 @@ def with_muc(srv):
                      'conference.a.test }]\n' + text[at:])
 
 
-def test_muc_across_servers(make_server, make_federation):
-    """MUC traffic crosses servers (issue 16 item 3): a Prosody user joins
-    a room on Tern's conference.a.test and a Tern user joins one on
-    Prosody's conference.b.test; in each, both get each other's
-    groupchat messages."""
-    fed = make_federation(peers=('prosody',))
+@pytest.mark.parametrize('peer', PEERS)
+def test_muc_across_servers(make_server, make_federation, peer):
+    """MUC traffic crosses servers (issue 16 item 3): a Prosody (or
+    ejabberd) user joins a room on Tern's conference.a.test and a Tern
+    user joins one on the peer's conference service; in each, both get
+    each other's groupchat messages."""
+    fed = make_federation(peers=(peer,))
+    server = getattr(fed, peer)
     srv = make_server(domain=fedlib.TERN_DOMAIN, cert=fed.tern_pem,
                       users=('alice', 'bob'), start=False)
     srv.s2s = fed.tern_s2s_yaml()
@@ -181,7 +193,7 @@ def test_muc_across_servers(make_server, make_federation):
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        bob = await fedlib.login(fed.prosody, 'bob')
+        bob = await fedlib.login(server, 'bob')
         try:
             # a room on Tern: alice makes an instant room (no <x/>)
             room = 'tern-room@conference.a.test'
@@ -203,9 +215,10 @@ def test_muc_across_servers(make_server, make_federation):
                 if m['type'] == 'groupchat' and \
                         m['body'] == 'alice answers':
                     break
-            # a room on Prosody: alice creates it and submits the
-            # instant-room form (Prosody locks new rooms until then)
-            room = 'prosody-room@conference.b.test'
+            # a room on the peer: alice creates it and submits the
+            # instant-room form (both lock new rooms until then, XEP-0045
+            # §10.1.2)
+            room = 'peer-room@%s' % server.muc
             alice.send("<presence to='%s/alice'><x xmlns='%s'/>"
                        "</presence>" % (room, muc_ns))
             await loop.run_in_executor(None, lambda: alice.wait_for(
@@ -218,23 +231,25 @@ def test_muc_across_servers(make_server, make_federation):
             bob.send_raw("<presence to='%s/bob'><x xmlns='%s'/></presence>"
                          % (room, muc_ns))
             await asyncio.sleep(0.5)
-            bob.send_message(mto=room, mbody='bob in prosody room',
+            bob.send_message(mto=room, mbody='bob in peer room',
                              mtype='groupchat')
             await loop.run_in_executor(
-                None, lambda: alice_wait_groupchat('bob in prosody room'))
+                None, lambda: alice_wait_groupchat('bob in peer room'))
         finally:
             await fedlib.logout(bob)
     fedlib.run(scenario, timeout=120)
 
 
-def test_pep_across_servers(make_server, make_federation):
-    """PEP (XEP-0163) across servers: bob@b.test (Prosody), alice's
+@pytest.mark.parametrize('peer', PEERS)
+def test_pep_across_servers(make_server, make_federation, peer):
+    """PEP (XEP-0163) across servers: bob on Prosody or ejabberd, alice's
     mutual contact, subscribes to her nick node over federation (an iq
     through both servers, XEP-0060 §6.1) and her next publication
     reaches him as an event (XEP-0060 §7.1.2)."""
     from slixmpp.xmlstream.handler import Callback
     from slixmpp.xmlstream.matcher import MatchXPath
-    fed = make_federation(peers=('prosody',))
+    fed = make_federation(peers=(peer,))
+    server = getattr(fed, peer)
     srv = tern_for(make_server, fed)
     alice = tern_login(srv, 'alice')
     nick_ns = 'http://jabber.org/protocol/nick'
@@ -242,7 +257,7 @@ def test_pep_across_servers(make_server, make_federation):
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        bob = await fedlib.login(fed.prosody, 'bob')
+        bob = await fedlib.login(server, 'bob')
         events = asyncio.Queue()
         bob.register_handler(Callback('pep', MatchXPath(
             '{jabber:client}message/{%s#event}event' % ps),
@@ -250,7 +265,8 @@ def test_pep_across_servers(make_server, make_federation):
         try:
             # mutual subscription: alice asks (slixmpp approves), bob
             # asks and alice approves
-            alice.send("<presence type='subscribe' to='bob@b.test'/>")
+            alice.send("<presence type='subscribe' to='bob@%s'/>"
+                       % server.domain)
             await loop.run_in_executor(None, lambda: alice.wait_for(
                 lambda e: e.tag.endswith('presence') and
                 e.get('type') == 'subscribed', timeout=30))
@@ -258,7 +274,8 @@ def test_pep_across_servers(make_server, make_federation):
             await loop.run_in_executor(None, lambda: alice.wait_for(
                 lambda e: e.tag.endswith('presence') and
                 e.get('type') == 'subscribe', timeout=30))
-            alice.send("<presence type='subscribed' to='bob@b.test'/>")
+            alice.send("<presence type='subscribed' to='bob@%s'/>"
+                       % server.domain)
             alice.alive()
 
             def publish(nick):
