@@ -1256,8 +1256,18 @@ cmd_check_retention(const struct config *cfg)
 		fmt_age(age, sizeof(age), keep);
 		printf("%s: kept %s\n", what, age);
 	}
+	fmt_age(age, sizeof(age), cfg->retention.muc_archive);
+	printf("group chat archives (muc): kept %s, unless a host's "
+	       "muc.archive_retention says otherwise\n",
+	    age);
+	fmt_age(age, sizeof(age), cfg->retention.uploads);
+	printf("uploaded files (upload): kept %s, unless a host's "
+	       "upload.expire says otherwise\n",
+	    age);
 	printf("account data (roster, vCard, private XML, PEP...): kept "
 	       "until the account is deleted\n");
+	printf("logs: ternd keeps none itself (stderr, and syslog with "
+	       "log_syslog): the journal's or syslog's rotation decides\n");
 	fmt_age(age, sizeof(age), cfg->retention.interval);
 	printf("expiry: a pass over every account every %s, at most %lld "
 	       "items deleted per step\n",

@@ -178,12 +178,22 @@ struct cfg_s2s {
 /* How long the server keeps what it stores for users (seconds; 0: for
  * ever), and how the expiry paces itself. */
 struct cfg_retention {
-	long long archive;  /* message archive (XEP-0313) */
-	long long offline;  /* offline messages (XEP-0160) */
-	long long push;	    /* push registrations not renewed (XEP-0357) */
-	long long interval; /* from one expiry pass to the next */
-	long long batch;    /* items deleted per loop iteration at most */
+	long long archive;     /* message archive (XEP-0313) */
+	long long offline;     /* offline messages (XEP-0160) */
+	long long push;	       /* push registrations not renewed (XEP-0357) */
+	long long muc_archive; /* group chat archives (muc) */
+	long long uploads;     /* uploaded files (upload) */
+	long long interval;    /* from one expiry pass to the next */
+	long long batch;       /* items deleted per loop iteration at most */
 };
+
+/* A module's own duration that may say "policy" (-1): the server-wide
+ * retention value instead. */
+static inline long long
+cfg_keep(long long own, long long policy)
+{
+	return own < 0 ? policy : own;
+}
 
 struct config {
 	char *file;    /* the path it was loaded from */

@@ -51,9 +51,12 @@ doc_type(FILE *out, const struct cfg_directive *d)
 	if ((d->type == CFG_INT || d->type == CFG_SIZE ||
 		d->type == CFG_DURATION) &&
 	    cfg_is_bounded(d)) {
-		cfg_fmt_value(lo, sizeof(lo), d->type, d->min);
+		/* a duration whose minimum is -1 takes "policy" there */
+		int policy = d->type == CFG_DURATION && d->min < 0;
+
+		cfg_fmt_value(lo, sizeof(lo), d->type, policy ? 0 : d->min);
 		cfg_fmt_value(hi, sizeof(hi), d->type, d->max);
-		fprintf(out, " (%s..%s)", lo, hi);
+		fprintf(out, " (%s%s..%s)", policy ? "policy, " : "", lo, hi);
 	}
 }
 

@@ -469,6 +469,25 @@ static const struct cfg_directive retention_dirs[] = {
 		   "client did not enable again is removed (clients enable "
 		   "it at each connection; older registrations without a "
 		   "date are kept); 0 or forever: kept until disabled." },
+	{ .name = "muc_archive",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, muc_archive),
+	    .def = "365d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which group chat rooms' archived messages "
+		   "(muc) are deleted; 0 or forever: kept until the room is "
+		   "destroyed. A host's muc.archive_retention may say "
+		   "otherwise." },
+	{ .name = "uploads",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_retention, uploads),
+	    .def = "7d",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Age after which uploaded files (upload) are deleted; 0 "
+		   "or forever: kept until the account is deleted. A "
+		   "host's upload.expire may say otherwise." },
 	{ .name = "interval",
 	    .type = CFG_DURATION,
 	    .offset = offsetof(struct cfg_retention, interval),

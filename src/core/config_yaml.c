@@ -435,10 +435,12 @@ range_fail(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 	if (!cfg_is_bounded(d))
 		return cfg_fail(x, at, "%s%s is too large", pre,
 		    cfg_shown(txt, sizeof(txt), s));
-	cfg_fmt_value(lo, sizeof(lo), d->type, d->min);
+	cfg_fmt_value(lo, sizeof(lo), d->type,
+	    d->type == CFG_DURATION && d->min < 0 ? 0 : d->min);
 	cfg_fmt_value(hi, sizeof(hi), d->type, d->max);
-	return cfg_fail(x, at, "%s%s is out of range (%s..%s)", pre,
-	    cfg_shown(txt, sizeof(txt), s), lo, hi);
+	return cfg_fail(x, at, "%s%s is out of range (%s%s..%s)", pre,
+	    cfg_shown(txt, sizeof(txt), s),
+	    d->type == CFG_DURATION && d->min < 0 ? "policy, " : "", lo, hi);
 }
 
 static int
@@ -451,9 +453,14 @@ parse_number(struct cfg_ctx *x, const struct cfg_directive *d, const char *s,
 	int rc;
 
 	/* a duration that may be 0 (kept for ever) may say so in words */
-	if (d->type == CFG_DURATION && d->min == 0 &&
+	if (d->type == CFG_DURATION && d->min <= 0 && d->max > 0 &&
 	    strcmp(s, "forever") == 0) {
 		*out = 0;
+		return 0;
+	}
+	/* one that may be -1 follows the retention: section (cfg_keep) */
+	if (d->type == CFG_DURATION && d->min < 0 && strcmp(s, "policy") == 0) {
+		*out = -1;
 		return 0;
 	}
 	rc = scan_number(s, d->type == CFG_INT, &v, &rest);

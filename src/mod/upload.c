@@ -61,6 +61,14 @@ ucfg(const struct upload_svc *s)
 	return host_modcfg(s->h, &mod_upload);
 }
 
+/* Seconds a file is kept (0: until the account goes): the service's
+ * own expire, or the retention: section's uploads. */
+static long long
+keep_files(const struct upload_cfg *c)
+{
+	return cfg_keep(c->expire, config_running->retention.uploads);
+}
+
 /* ---- names, MACs, paths ---- */
 
 static void
@@ -744,7 +752,8 @@ handle_get(struct http_req *r, struct upload_svc *s, const char *slot,
 
 	cors(r);
 	if (meta_read(dir, &m) != 0 || strcmp(m.name, name) != 0 ||
-	    (ucfg(s)->expire > 0 && m.created + ucfg(s)->expire < now_unix())) {
+	    (keep_files(ucfg(s)) > 0 &&
+		m.created + keep_files(ucfg(s)) < now_unix())) {
 		free(dir);
 		http_error(r, 404);
 		return;
@@ -761,7 +770,7 @@ handle_get(struct http_req *r, struct upload_svc *s, const char *slot,
 	}
 	http_add_header(r, "ETag: \"%s\"", slot);
 	http_add_header(r, "Cache-Control: public, max-age=%lld, immutable",
-	    ucfg(s)->expire > 0 ? ucfg(s)->expire : 31536000LL);
+	    keep_files(ucfg(s)) > 0 ? keep_files(ucfg(s)) : 31536000LL);
 	http_add_header(r, "X-Content-Type-Options: nosniff");
 	http_add_header(r, "Content-Security-Policy: default-src 'none'");
 	http_add_header(r, "Accept-Ranges: bytes");
@@ -842,7 +851,7 @@ upload_http(struct http_req *r)
 static void
 expire_scan(struct upload_svc *s)
 {
-	long long keep = ucfg(s)->expire, now = now_unix();
+	long long keep = keep_files(ucfg(s)), now = now_unix();
 	DIR *d;
 	struct dirent *de;
 	long n = 0;
@@ -1031,7 +1040,7 @@ upload_service_init(struct host *h, struct host_service *hs)
 	/* one deletion handler per host, whatever its upload services */
 	if (!host_has_upload(h))
 		hook_add(h->hooks, "user/deleted", upload_user_deleted, 0);
-	every = c->expire > 0 ? (double)c->expire / 10 : 3600;
+	every = keep_files(c) > 0 ? (double)keep_files(c) / 10 : 3600;
 	if (every < 1)
 		every = 1;
 	if (every > 3600)
@@ -1116,11 +1125,11 @@ static const struct cfg_directive upload_dirs[] = {
 	{ .name = "expire",
 	    .type = CFG_DURATION,
 	    .offset = offsetof(struct upload_cfg, expire),
-	    .def = "7d",
-	    .min = 0,
+	    .def = "policy",
+	    .min = -1,
 	    .max = 100LL * 366 * 86400,
 	    .doc = "Age after which files are deleted (0: kept until the "
-		   "account is deleted); like the archive's retention." },
+		   "account is deleted; policy: retention.uploads)." },
 	{ .name = "slot_lifetime",
 	    .type = CFG_DURATION,
 	    .offset = offsetof(struct upload_cfg, slot_lifetime),

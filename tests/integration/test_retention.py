@@ -86,13 +86,17 @@ def test_forever_keeps(make_server):
     """`forever` (and 0) keep everything: passes (which still run for
     users' own limits) delete nothing."""
     srv = retention_server(make_server, 'archive: forever, offline: 0, '
-                           'interval: 1s')
+                           'uploads: 3d, interval: 1s')
     a = online(srv, 'alice')
     send(a, BOB, 'kept')
     a.alive()
     out = srv.ternctl_ok('check', 'retention').stdout
     assert 'archived messages (XEP-0313): kept forever' in out, out
     assert 'offline users (XEP-0160): kept forever' in out, out
+    # one policy lists every kind of stored data (issue 17 item 3)
+    assert 'uploaded files (upload): kept 3d' in out, out
+    assert 'group chat archives (muc): kept 365d' in out, out
+    assert 'logs: ternd keeps none itself' in out, out
     wait_two_passes(srv)
     assert [body(m) for _, m, _ in query(a)[0]] == ['kept']
     assert set(re.findall(r'retention pass=\d+ done (deleted=\d+)',

@@ -5,6 +5,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, quote
 
+import pytest
+
 from httputil import Reader, connect, fetch, http_server, request
 from ternlib import connect_tls, q, show, stanza_error
 
@@ -14,14 +16,16 @@ NS_DATA = 'jabber:x:data'
 UPLOAD = 'upload.localhost'
 
 
-def upload_server(make_server, settings='', **kw):
+def upload_server(make_server, settings='', top='', **kw):
+    """A ternd with upload on UPLOAD; settings: more keys of the host's
+    upload: map; top: more top-level config lines."""
     srv = http_server(make_server, start=False, **kw)
     host_extra = ('    services: [{ module: upload, domain: %s }]\n'
                   '    upload: { url: "http://localhost:%d/upload", '
                   'dir: files%s }\n' % (UPLOAD, srv.http, settings))
     text = srv.config.read_text()
     at = text.index('\n', text.index('    modules: [')) + 1
-    srv.write_config(text[:at] + host_extra + text[at:])
+    srv.write_config(text[:at] + host_extra + text[at:] + top)
     return srv.start()
 
 
@@ -238,10 +242,16 @@ def test_traversal_refused(make_server):
     assert r.status == 200 and r.body == b'abc', r
 
 
-def test_expiry_and_account_deletion(make_server):
+@pytest.mark.parametrize('where', ['own', 'policy'])
+def test_expiry_and_account_deletion(make_server, where):
     """Files go after `expire` (a timer on the loop) and with the account
-    (user/deleted)."""
-    srv = upload_server(make_server, settings=', expire: 2s')
+    (user/deleted). The age is the service's own `expire`, or by
+    default the server's one policy, retention.uploads."""
+    if where == 'own':
+        srv = upload_server(make_server, settings=', expire: 2s',
+                            top='retention: { uploads: 30d }\n')
+    else:
+        srv = upload_server(make_server, top='retention: { uploads: 2s }\n')
     s = connect_tls(srv.c2s, 'alice', 'pc')
     put_url, get_url = urls(slot(s, 'old.txt', 2, 'text/plain'))
     assert put(srv, put_url, b'hi', 'text/plain').status == 201

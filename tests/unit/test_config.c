@@ -517,6 +517,36 @@ test_ints_bools_enums(void **state)
 	check_values("tls", "min_version", enums, ARRAY_LEN(enums));
 }
 
+/* The retention: section holds every kept-for duration (issue 17 item
+ * 3); "forever" is 0; "policy" (follow the section) is only for a
+ * module's own override, never for the section itself. */
+static void
+test_retention_section(void **state)
+{
+	char err[ERRLEN];
+	struct config *c;
+
+	UNUSED(state);
+	c = load("retention: { uploads: forever, muc_archive: 2d }\n", err);
+	assert_non_null(c);
+	assert_int_equal(c->retention.uploads, 0);
+	assert_int_equal(c->retention.muc_archive, 2 * 86400);
+	assert_int_equal(c->retention.archive, 7 * 86400);
+	config_free(c);
+	c = load("log_level: info\n", err);
+	assert_non_null(c);
+	assert_int_equal(c->retention.uploads, 7 * 86400);
+	assert_int_equal(c->retention.muc_archive, 365 * 86400);
+	assert_int_equal(cfg_keep(-1, c->retention.uploads), 7 * 86400);
+	assert_int_equal(cfg_keep(60, c->retention.uploads), 60);
+	assert_int_equal(cfg_keep(0, c->retention.uploads), 0);
+	config_free(c);
+	expect_error("retention: { uploads: policy }\n",
+	    "tern.yml:1:14: retention.uploads: 'policy' is not a duration "
+	    "(seconds, or a number with an s, m, h or d suffix: 30, 30s, 5m, "
+	    "2h, 7d)");
+}
+
 /* ---- errors ---- */
 
 static void
@@ -1011,6 +1041,7 @@ main(void)
 		cmocka_unit_test(test_errors_yaml),
 		cmocka_unit_test(test_errors_cross_checks),
 		cmocka_unit_test(test_errors_modules),
+		cmocka_unit_test(test_retention_section),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_docs),
 	};

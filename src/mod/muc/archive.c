@@ -7,8 +7,9 @@
  * in the archive store "muc_mam" of the service domain with user "" (no
  * account's quota) and the room's name as the with-JID, so one store
  * holds every room and expires by age in one statement
- * (muc.archive_retention). A room loaded from the store takes its
- * discussion history from the archive, so history survives restarts. */
+ * (retention.muc_archive, or a host's muc.archive_retention). A room loaded
+ * from the store takes its discussion history from the archive, so history
+ * survives restarts. */
 #include "mod/mam.h"
 #include "mod/muc/muc.h"
 
@@ -64,14 +65,14 @@ expire(const struct muc_cfg *mc)
 {
 	static int64_t last;
 	int64_t now = now_unix();
+	long long keep = cfg_keep(
+	    mc->archive_retention, config_running->retention.muc_archive);
 	long n = 0;
 
-	if (mc->archive_retention <= 0 || now - last < 3600)
+	if (keep <= 0 || now - last < 3600)
 		return;
 	last = now;
-	if (store_archive_expire(
-		MUC_MAM_STORE, now - mc->archive_retention, &n) == 0 &&
-	    n > 0)
+	if (store_archive_expire(MUC_MAM_STORE, now - keep, &n) == 0 && n > 0)
 		log_info("muc archive expired %ld messages", n);
 }
 

@@ -427,11 +427,12 @@ static const struct cfg_directive muc_dirs[] = {
 	{ .name = "archive_retention",
 	    .type = CFG_DURATION,
 	    .offset = offsetof(struct muc_cfg, archive_retention),
-	    .def = "365d",
-	    .min = 0,
+	    .def = "policy",
+	    .min = -1,
 	    .max = 100LL * 366 * 86400,
 	    .doc = "Age after which rooms' archived messages are deleted "
-		   "(0: kept forever); one expiry serves every service." },
+		   "(0: kept forever; policy: retention.muc_archive); one "
+		   "expiry serves every service." },
 	{ .name = "archive_page",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct muc_cfg, archive_page),
