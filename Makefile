@@ -51,7 +51,8 @@ $(BUILD)/libtern.a: $(LIB_OBJ)
 $(BUILD)/ternd: $(BUILD)/src/main.o $(BUILD)/libtern.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
 
-$(BUILD)/ternctl: $(BUILD)/tools/ternctl.o $(BUILD)/libtern.a
+CTL_SRC = $(wildcard tools/*.c)
+$(BUILD)/ternctl: $(CTL_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libtern.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtern.a
@@ -124,4 +125,4 @@ format-check:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(BUILD)/tools/ternctl.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CTL_SRC:%.c=$(BUILD)/%.d)

@@ -3,7 +3,6 @@
  * busy timeout), commits once at the end of each command, and tells
  * ternd over its control socket when an account it may be serving is
  * deleted. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,12 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/asn1.h>
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -38,13 +31,13 @@
 #include "xmpp/users.h"
 #include "core/host.h"
 #include "core/loop.h"
+#include "check.h"
 
 #define EXIT_USER 1  /* the command failed; one line on stderr says why */
 #define EXIT_USAGE 2 /* wrong command line */
 
 #define PASSWORD_MAX 1024
 #define CONTROL_TIMEOUT_MS 2000
-#define CERT_WARN_DAYS 30
 #define IMPORT_MAX_ERRORS 20
 #define IMPORT_MAX_THREADS 64
 
@@ -80,11 +73,18 @@ static const char usage_text[] =
     "  reload                  the running ternd reads its configuration\n"
     "                          and certificates again (as SIGHUP does);\n"
     "                          a bad file is reported and not applied\n"
-    "  check config            validate the configuration file\n"
-    "  check certs             find the certificate of every host in\n"
-    "                          tls.cert_dir, warn about expiry\n"
-    "  check retention         what the server keeps and for how long\n"
-    "                          (the retention: section)\n"
+    "  check [--strict] [--public ADDRESS] [PART]\n"
+    "                          find what keeps the server from working,\n"
+    "                          each problem with its fix; PART is one of\n"
+    "                          config (the file), certs (a valid, trusted\n"
+    "                          certificate with its key for every host,\n"
+    "                          service and component), dns (SRV and\n"
+    "                          A/AAAA records against the listeners),\n"
+    "                          ports (the running ternd accepts on every\n"
+    "                          listener, and on ADDRESS with --public),\n"
+    "                          retention (what is kept, how long); all\n"
+    "                          but retention without PART; exit 1 on an\n"
+    "                          error, or a warning with --strict\n"
     "  help                    this text\n"
     "\n"
     "exit status: 0 success, 1 failure, 2 bad command line\n";
@@ -1006,275 +1006,6 @@ out_free:
 	return ret;
 }
 
-/* ---- check certs ---- */
-
-struct cert {
-	char *file;
-	X509 *x509;
-	int has_key;
-	int days_left; /* negative: expired */
-	char expiry[32];
-	char subject[256];
-};
-
-static int
-has_suffix(const char *s, const char *sfx)
-{
-	size_t n = strlen(s), m = strlen(sfx);
-
-	return n > m && strcmp(s + n - m, sfx) == 0;
-}
-
-static EVP_PKEY *
-read_key(const char *path)
-{
-	EVP_PKEY *k;
-	FILE *f = fopen(path, "r");
-
-	if (f == NULL)
-		return NULL;
-	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	return k;
-}
-
-/* The private key goes with the certificate in the same file, or in the
- * file of the same name ending in .key. */
-static int
-cert_has_key(const char *dir, const char *file, X509 *x)
-{
-	char path[4096];
-	EVP_PKEY *k;
-	size_t base = strlen(file) - 4; /* ".pem" / ".crt" */
-	int ok = 0;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	k = read_key(path);
-	if (k == NULL) {
-		snprintf(
-		    path, sizeof(path), "%s/%.*s.key", dir, (int)base, file);
-		k = read_key(path);
-	}
-	if (k != NULL) {
-		ok = X509_check_private_key(x, k) == 1;
-		EVP_PKEY_free(k);
-	}
-	ERR_clear_error();
-	return ok;
-}
-
-static void
-cert_describe(struct cert *c)
-{
-	const ASN1_TIME *na = X509_get0_notAfter(c->x509);
-	int days = 0, secs = 0;
-	struct tm tm;
-	BIO *b;
-	int n;
-
-	c->days_left = 0;
-	if (ASN1_TIME_diff(&days, &secs, NULL, na) == 1)
-		c->days_left = days - (secs < 0 ? 1 : 0);
-	if (ASN1_TIME_to_tm(na, &tm) == 1)
-		strftime(
-		    c->expiry, sizeof(c->expiry), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	else
-		snprintf(c->expiry, sizeof(c->expiry), "?");
-	b = BIO_new(BIO_s_mem());
-	if (b == NULL)
-		return;
-	X509_NAME_print_ex(
-	    b, X509_get_subject_name(c->x509), 0, XN_FLAG_RFC2253);
-	n = BIO_read(b, c->subject, sizeof(c->subject) - 1);
-	c->subject[n > 0 ? n : 0] = '\0';
-	BIO_free(b);
-}
-
-static int
-cert_cmp(const void *a, const void *b)
-{
-	return strcmp(
-	    ((const struct cert *)a)->file, ((const struct cert *)b)->file);
-}
-
-static int
-load_certs(const char *dir, struct cert **out, size_t *outn)
-{
-	struct cert *certs = NULL;
-	size_t n = 0;
-	struct dirent *de;
-	char path[4096];
-	DIR *d;
-	FILE *f;
-	X509 *x;
-
-	d = opendir(dir);
-	if (d == NULL) {
-		fail("tls.cert_dir %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!has_suffix(de->d_name, ".pem") &&
-		    !has_suffix(de->d_name, ".crt"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		/* the first certificate of a chain file is the host's */
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-		ERR_clear_error();
-		if (x == NULL)
-			continue; /* a key file or not PEM */
-		certs = xrealloc(certs, (n + 1) * sizeof(*certs));
-		memset(&certs[n], 0, sizeof(certs[n]));
-		certs[n].file = xstrdup(de->d_name);
-		certs[n].x509 = x;
-		certs[n].has_key = cert_has_key(dir, de->d_name, x);
-		cert_describe(&certs[n]);
-		n++;
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(certs, n, sizeof(*certs), cert_cmp);
-	*out = certs;
-	*outn = n;
-	return 0;
-}
-
-/* The best certificate for host: it must name host in its
- * subjectAltName (a wildcard covers one label) and come with its key;
- * among those, the one that expires last. */
-static const struct cert *
-cert_for_host(const struct cert *certs, size_t n, const char *host,
-    const struct cert **keyless)
-{
-	const unsigned flags = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT |
-			       X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
-	const struct cert *best = NULL;
-	size_t i;
-
-	*keyless = NULL;
-	for (i = 0; i < n; i++) {
-		if (X509_check_host(certs[i].x509, host, 0, flags, NULL) != 1)
-			continue;
-		if (!certs[i].has_key) {
-			if (*keyless == NULL)
-				*keyless = &certs[i];
-			continue;
-		}
-		if (best == NULL || certs[i].days_left > best->days_left)
-			best = &certs[i];
-	}
-	return best;
-}
-
-static int
-cmd_check_certs(const struct config *cfg)
-{
-	const struct cfg_host *hosts = cfg->hosts.items;
-	const struct cert *c, *keyless;
-	struct cert *certs = NULL;
-	size_t n = 0, i;
-	int ret = 0;
-
-	if (cfg->tls.cert_dir == NULL || *cfg->tls.cert_dir == '\0') {
-		fail("tls.cert_dir is not set in %s", cfg->file);
-		return EXIT_USER;
-	}
-	if (load_certs(cfg->tls.cert_dir, &certs, &n) < 0)
-		return EXIT_USER;
-	for (i = 0; i < cfg->hosts.n; i++) {
-		const char *host = hosts[i].name;
-
-		c = cert_for_host(certs, n, host, &keyless);
-		if (c == NULL) {
-			if (keyless != NULL)
-				printf("%s: error: %s names it but its "
-				       "private key is missing or does not "
-				       "match (in the file or in a .key "
-				       "beside it)\n",
-				    host, keyless->file);
-			else
-				printf("%s: error: no certificate in %s "
-				       "covers it\n",
-				    host, cfg->tls.cert_dir);
-			ret = EXIT_USER;
-			continue;
-		}
-		printf("%s: %s (subject %s, expires %s)\n", host, c->file,
-		    c->subject, c->expiry);
-		if (c->days_left < 0)
-			printf("%s: warning: %s has expired\n", host, c->file);
-		else if (c->days_left < CERT_WARN_DAYS)
-			printf("%s: warning: %s expires in %d day%s\n", host,
-			    c->file, c->days_left,
-			    c->days_left == 1 ? "" : "s");
-	}
-	for (i = 0; i < n; i++) {
-		free(certs[i].file);
-		X509_free(certs[i].x509);
-	}
-	free(certs);
-	return ret;
-}
-
-/* ---- check retention ---- */
-
-static void
-fmt_age(char *out, size_t n, long long s)
-{
-	static const struct {
-		long long mult;
-		char unit;
-	} u[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' } };
-	size_t i;
-
-	if (s == 0) {
-		snprintf(out, n, "forever");
-		return;
-	}
-	for (i = 0; i < ARRAY_LEN(u); i++) {
-		if (s % u[i].mult == 0) {
-			snprintf(out, n, "%lld%c", s / u[i].mult, u[i].unit);
-			return;
-		}
-	}
-	snprintf(out, n, "%llds", s);
-}
-
-static int
-cmd_check_retention(const struct config *cfg)
-{
-	const char *store, *what;
-	long long keep;
-	char age[32];
-	size_t i;
-
-	for (i = 0; retention_item(cfg, i, &store, &what, &keep) == 0; i++) {
-		fmt_age(age, sizeof(age), keep);
-		printf("%s: kept %s\n", what, age);
-	}
-	fmt_age(age, sizeof(age), cfg->retention.muc_archive);
-	printf("group chat archives (muc): kept %s, unless a host's "
-	       "muc.archive_retention says otherwise\n",
-	    age);
-	fmt_age(age, sizeof(age), cfg->retention.uploads);
-	printf("uploaded files (upload): kept %s, unless a host's "
-	       "upload.expire says otherwise\n",
-	    age);
-	printf("account data (roster, vCard, private XML, PEP...): kept "
-	       "until the account is deleted\n");
-	printf("logs: ternd keeps none itself (stderr, and syslog with "
-	       "log_syslog): the journal's or syslog's rotation decides\n");
-	fmt_age(age, sizeof(age), cfg->retention.interval);
-	printf("expiry: a pass over every account every %s, at most %lld "
-	       "items deleted per step\n",
-	    age, cfg->retention.batch);
-	return 0;
-}
-
 /* ---- main ---- */
 
 static const char *
@@ -1307,33 +1038,6 @@ static const struct command commands[] = {
 	{ "reload", cmd_reload },
 	{ "user", cmd_user },
 };
-
-static int
-cmd_check(const char *path, int argc, char **argv)
-{
-	struct config *cfg;
-	int ret;
-
-	if (argc != 2 ||
-	    (strcmp(argv[1], "config") != 0 && strcmp(argv[1], "certs") != 0 &&
-		strcmp(argv[1], "retention") != 0)) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
-	cfg = load_config(path);
-	if (cfg == NULL)
-		return EXIT_USER;
-	if (strcmp(argv[1], "config") == 0) {
-		printf("config OK: %s\n", cfg->file ? cfg->file : path);
-		ret = 0;
-	} else if (strcmp(argv[1], "retention") == 0) {
-		ret = cmd_check_retention(cfg);
-	} else {
-		ret = cmd_check_certs(cfg);
-	}
-	config_free(cfg);
-	return ret;
-}
 
 int
 main(int argc, char **argv)
@@ -1374,7 +1078,7 @@ main(int argc, char **argv)
 	log_open(LOG_LVL_WARN, 1, 0);
 	path = config_path(copt);
 	if (strcmp(argv[0], "check") == 0)
-		return cmd_check(path, argc, argv);
+		return check_main(path, argc, argv);
 	for (i = 0; i < ARRAY_LEN(commands); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			cmd = &commands[i];
