@@ -292,9 +292,9 @@ out:
 
 static void
 check_domain_cert(struct check *c, X509_STORE *st, const struct cert *certs,
-    size_t n, const char *domain)
+    size_t n, const struct check_domain *d)
 {
-	const char *dir = c->cfg->tls.cert_dir, *why;
+	const char *dir = c->cfg->tls.cert_dir, *domain = d->name, *why;
 	const struct cert *ce, *keyless;
 	char fix[512];
 	size_t i;
@@ -312,12 +312,19 @@ check_domain_cert(struct check *c, X509_STORE *st, const struct cert *certs,
 		return;
 	}
 	if (ce == NULL) {
-		snprintf(fix, sizeof(fix),
-		    "put a certificate whose subjectAltName has the dNSName "
-		    "%s (or *.%s for a subdomain), with its key, in %s; then "
-		    "ternctl reload",
-		    domain, strchr(domain, '.') ? strchr(domain, '.') + 1 : domain,
-		    dir);
+		/* a wildcard of the parent host's covers a service */
+		if (d->kind == CHECK_HOST || strchr(domain, '.') == NULL)
+			snprintf(fix, sizeof(fix),
+			    "put a certificate whose subjectAltName has the "
+			    "dNSName %s, with its key, in %s; then ternctl "
+			    "reload",
+			    domain, dir);
+		else
+			snprintf(fix, sizeof(fix),
+			    "put a certificate whose subjectAltName has the "
+			    "dNSName %s (or *.%s), with its key, in %s; then "
+			    "ternctl reload",
+			    domain, strchr(domain, '.') + 1, dir);
 		for (i = 0; i < n; i++)
 			if (xmpp_addr_names(certs[i].x509, domain))
 				break;
@@ -378,7 +385,7 @@ check_certs(struct check *c)
 		return;
 	st = trust_store(c);
 	for (i = 0; i < c->ndomains; i++)
-		check_domain_cert(c, st, certs, n, c->domains[i].name);
+		check_domain_cert(c, st, certs, n, &c->domains[i]);
 	X509_STORE_free(st);
 	for (i = 0; i < n; i++) {
 		free(certs[i].file);

@@ -5,6 +5,8 @@
  * record of its own for servers. Asks through s2s.dns_server when set,
  * as ternd does, else /etc/resolv.conf. */
 #include <arpa/inet.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #define CLASS_IN 1
 #define RCODE_NXDOMAIN 3
 #define MAX_SRV 16
+#define LOOKUP_TIMEOUT_MS 5000
 
 struct srv {
 	unsigned prio, weight, port;
@@ -40,16 +43,56 @@ static const struct service {
 	{ "_xmpps-server._tcp", LISTEN_S2S_TLS, 0, "servers" },
 };
 
-/* 1 found, 0 no such records, -1 the lookup failed (why in err) */
+struct answer {
+	int done, err;
+	struct ub_result *r;
+};
+
+static void
+answered(void *arg, int err, struct ub_result *r)
+{
+	struct answer *a = arg;
+
+	a->done = 1;
+	a->err = err;
+	a->r = r;
+}
+
+/* 1 found, 0 no such records, -1 the lookup failed (why in err). A
+ * server that does not answer within LOOKUP_TIMEOUT_MS makes every
+ * later lookup fail at once with -2, to be left unsaid: one report, not
+ * a wait and a report per name. */
 static int
 lookup(struct ub_ctx *ub, const char *name, int type, struct ub_result **r,
     char *err, size_t errlen)
 {
-	int rc = ub_resolve(ub, name, type, CLASS_IN, r);
+	static int dead;
+	struct answer a = { 0 };
+	int64_t deadline = now_ms() + LOOKUP_TIMEOUT_MS;
+	struct pollfd p = { .fd = ub_fd(ub), .events = POLLIN };
+	int rc, id, left;
 
+	*r = NULL;
+	if (dead)
+		return -2;
+	rc = ub_resolve_async(ub, name, type, CLASS_IN, &a, answered, &id);
+	while (rc == 0 && !a.done) {
+		left = (int)(deadline - now_ms());
+		if (left <= 0) {
+			ub_cancel(ub, id);
+			dead = 1;
+			snprintf(err, errlen, "no answer within %d s",
+			    LOOKUP_TIMEOUT_MS / 1000);
+			return -1;
+		}
+		if (poll(&p, 1, left) > 0)
+			rc = ub_process(ub);
+	}
+	if (rc == 0)
+		rc = a.err;
+	*r = a.r;
 	if (rc != 0) {
 		snprintf(err, errlen, "%s", ub_strerror(rc));
-		*r = NULL;
 		return -1;
 	}
 	if ((*r)->havedata)
@@ -111,7 +154,7 @@ parse_srv(const struct ub_result *r, struct srv *v, size_t max)
 	return n;
 }
 
-/* 1: name has A or AAAA records; 0: none; -1: lookup failed */
+/* 1: name has A or AAAA records; 0: none; < 0: as lookup */
 static int
 has_address(struct ub_ctx *ub, const char *name, char *err, size_t errlen)
 {
@@ -122,11 +165,11 @@ has_address(struct ub_ctx *ub, const char *name, char *err, size_t errlen)
 	ub_resolve_free(r);
 	if (a == 1)
 		return 1;
+	if (a < 0)
+		return a;
 	aaaa = lookup(ub, name, TYPE_AAAA, &r, err, errlen);
 	ub_resolve_free(r);
-	if (aaaa == 1)
-		return 1;
-	return a < 0 || aaaa < 0 ? -1 : 0;
+	return aaaa;
 }
 
 /* The ports of the listeners of a kind, as "5222, 5223" */
@@ -177,6 +220,8 @@ check_srv(struct check *c, struct ub_ctx *ub, const char *domain,
 
 	snprintf(name, sizeof(name), "%s.%s", s->prefix, domain);
 	rc = lookup(ub, name, TYPE_SRV, &r, err, sizeof(err));
+	if (rc == -2)
+		return 0;
 	if (rc < 0) {
 		check_error(c, name,
 		    "check the DNS server (s2s.dns_server or "
@@ -243,6 +288,8 @@ check_srv(struct check *c, struct ub_ctx *ub, const char *domain,
 			continue;
 		}
 		rc = has_address(ub, v[i].target, err, sizeof(err));
+		if (rc == -2)
+			continue;
 		if (rc <= 0) {
 			snprintf(fix, sizeof(fix),
 			    "add A and/or AAAA records for %s, or point the "
@@ -292,6 +339,8 @@ check_domain_dns(struct check *c, struct ub_ctx *ub,
 		check_ok(d->name, "has A/AAAA records");
 		return;
 	}
+	if (rc == -2)
+		return;
 	if (rc < 0) {
 		check_error(c, d->name,
 		    "check the DNS server (s2s.dns_server or "
@@ -334,21 +383,22 @@ resolver(struct check *c)
 {
 	const char *fwd = c->cfg->s2s.dns_server;
 	struct ub_ctx *ub = ub_ctx_create();
-	int rc = 0;
+	int rc;
 
 	if (ub == NULL) {
 		check_error(c, "dns", "see libunbound's messages above",
 		    "cannot create the resolver");
 		return NULL;
 	}
-	if (fwd != NULL) {
+	rc = ub_ctx_async(ub, 1); /* a thread: lookups with a deadline */
+	if (rc == 0 && fwd != NULL) {
 		rc = ub_ctx_set_fwd(ub, fwd);
 		/* names under test. (RFC 6761) come from the server named,
 		 * as in ternd (net/resolve.c) */
 		if (rc == 0)
 			rc = ub_ctx_set_option(ub, "local-zone:",
 			    "test. transparent");
-	} else {
+	} else if (rc == 0) {
 		ub_ctx_resolvconf(ub, NULL);
 		ub_ctx_hosts(ub, NULL);
 	}
