@@ -14,8 +14,8 @@
 #define EXIT_USAGE 2
 
 static void
-report(const char *subject, const char *level, const char *fix,
-    const char *fmt, va_list ap)
+report(const char *subject, const char *level, const char *fix, const char *fmt,
+    va_list ap)
 {
 	printf("%s: %s: ", subject, level);
 	vprintf(fmt, ap);
@@ -23,8 +23,8 @@ report(const char *subject, const char *level, const char *fix,
 }
 
 void
-check_error(struct check *c, const char *subject, const char *fix,
-    const char *fmt, ...)
+check_error(
+    struct check *c, const char *subject, const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -35,8 +35,8 @@ check_error(struct check *c, const char *subject, const char *fix,
 }
 
 void
-check_warn(struct check *c, const char *subject, const char *fix,
-    const char *fmt, ...)
+check_warn(
+    struct check *c, const char *subject, const char *fix, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -62,8 +62,8 @@ static void
 add_domain(struct check *c, const char *name, const char *host,
     enum check_domain_kind kind)
 {
-	c->domains = xrealloc(
-	    c->domains, (c->ndomains + 1) * sizeof(*c->domains));
+	c->domains =
+	    xrealloc(c->domains, (c->ndomains + 1) * sizeof(*c->domains));
 	c->domains[c->ndomains++] = (struct check_domain){
 		.name = name,
 		.host = host,
@@ -210,8 +210,8 @@ check_main(const char *path, int argc, char **argv)
 		check_dns(&c);
 	if (part == NULL || strcmp(part, "ports") == 0)
 		check_ports(&c);
-	printf("%d error%s, %d warning%s\n", c.errors,
-	    c.errors == 1 ? "" : "s", c.warnings, c.warnings == 1 ? "" : "s");
+	printf("%d error%s, %d warning%s\n", c.errors, c.errors == 1 ? "" : "s",
+	    c.warnings, c.warnings == 1 ? "" : "s");
 	free(c.domains);
 	config_free(cfg);
 	if (c.errors > 0 || (strict && c.warnings > 0))

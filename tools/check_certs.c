@@ -31,7 +31,7 @@
 struct cert {
 	char *file;
 	X509 *x509;
-	STACK_OF(X509) *chain; /* the certificates after the first */
+	STACK_OF(X509) * chain; /* the certificates after the first */
 	int has_key;
 	int days_left; /* negative: expired */
 	char expiry[32];
@@ -125,7 +125,7 @@ load_certs(struct check *c, struct cert **out, size_t *outn)
 {
 	const char *dir = c->cfg->tls.cert_dir;
 	struct cert *certs = NULL;
-	STACK_OF(X509) *chain;
+	STACK_OF(X509) * chain;
 	size_t n = 0;
 	struct dirent *de;
 	char path[4096];
@@ -199,8 +199,8 @@ xmpp_addr_names(X509 *x, const char *domain)
 		v = g->d.otherName->value;
 		if (v->type == V_ASN1_UTF8STRING &&
 		    (size_t)v->value.utf8string->length == strlen(domain) &&
-		    strncasecmp((const char *)v->value.utf8string->data,
-			domain, strlen(domain)) == 0)
+		    strncasecmp((const char *)v->value.utf8string->data, domain,
+			strlen(domain)) == 0)
 			found = 1;
 	}
 	ASN1_OBJECT_free(oid);
@@ -275,7 +275,8 @@ chain_problem(X509_STORE *st, const struct cert *ce)
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	const char *why = NULL;
 
-	if (ctx == NULL || X509_STORE_CTX_init(ctx, st, ce->x509, ce->chain) != 1) {
+	if (ctx == NULL ||
+	    X509_STORE_CTX_init(ctx, st, ce->x509, ce->chain) != 1) {
 		why = "cannot set up the verification";
 		goto out;
 	}
@@ -360,8 +361,8 @@ check_domain_cert(struct check *c, X509_STORE *st, const struct cert *certs,
 		    "domain's own, or use a certificate from a CA %s trusts",
 		    ce->file,
 		    c->cfg->s2s.ca_file ? "s2s.ca_file" : "the system");
-		check_error(c, domain, fix,
-		    "%s does not verify against %s: %s", ce->file,
+		check_error(c, domain, fix, "%s does not verify against %s: %s",
+		    ce->file,
 		    c->cfg->s2s.ca_file ? c->cfg->s2s.ca_file
 					: "the system's trust store",
 		    why);

@@ -147,8 +147,8 @@ parse_srv(const struct ub_result *r, struct srv *v, size_t max)
 		v[n].prio = (unsigned)(p[0] << 8 | p[1]);
 		v[n].weight = (unsigned)(p[2] << 8 | p[3]);
 		v[n].port = (unsigned)(p[4] << 8 | p[5]);
-		if (wire_name(p + 6, len - 6, v[n].target,
-			sizeof(v[n].target)) == 0)
+		if (wire_name(
+			p + 6, len - 6, v[n].target, sizeof(v[n].target)) == 0)
 			n++;
 	}
 	return n;
@@ -250,8 +250,9 @@ check_srv(struct check *c, struct ub_ctx *ub, const char *domain,
 			    s->who, s->fallback, kind, nl > 1 ? "s are" : " is",
 			    ports);
 		else
-			check_ok(name, "no record; %s use %s's A/AAAA and "
-				       "port %u",
+			check_ok(name,
+			    "no record; %s use %s's A/AAAA and "
+			    "port %u",
 			    s->who, domain, s->fallback);
 		return 0;
 	}
@@ -283,8 +284,8 @@ check_srv(struct check *c, struct ub_ctx *ub, const char *domain,
 			    "listener on %u",
 			    ports, kind, v[i].port);
 			check_error(c, name, fix,
-			    "port %u, but the %s listener%s on %s",
-			    v[i].port, kind, nl > 1 ? "s are" : " is", ports);
+			    "port %u, but the %s listener%s on %s", v[i].port,
+			    kind, nl > 1 ? "s are" : " is", ports);
 			continue;
 		}
 		rc = has_address(ub, v[i].target, err, sizeof(err));
@@ -299,8 +300,8 @@ check_srv(struct check *c, struct ub_ctx *ub, const char *domain,
 			    rc < 0 ? err : "no A or AAAA record");
 			continue;
 		}
-		check_ok(name, "%u %u %u %s", v[i].prio, v[i].weight,
-		    v[i].port, v[i].target);
+		check_ok(name, "%u %u %u %s", v[i].prio, v[i].weight, v[i].port,
+		    v[i].target);
 		good++;
 	}
 	return good;
@@ -315,8 +316,8 @@ kind_configured(const struct config *cfg, int kind)
 }
 
 static void
-check_domain_dns(struct check *c, struct ub_ctx *ub,
-    const struct check_domain *d)
+check_domain_dns(
+    struct check *c, struct ub_ctx *ub, const struct check_domain *d)
 {
 	const int s2s = kind_configured(c->cfg, LISTEN_S2S) ||
 			kind_configured(c->cfg, LISTEN_S2S_TLS);
@@ -396,15 +397,14 @@ resolver(struct check *c)
 		/* names under test. (RFC 6761) come from the server named,
 		 * as in ternd (net/resolve.c) */
 		if (rc == 0)
-			rc = ub_ctx_set_option(ub, "local-zone:",
-			    "test. transparent");
+			rc = ub_ctx_set_option(
+			    ub, "local-zone:", "test. transparent");
 	} else if (rc == 0) {
 		ub_ctx_resolvconf(ub, NULL);
 		ub_ctx_hosts(ub, NULL);
 	}
 	if (rc != 0) {
-		check_error(c, "s2s.dns_server",
-		    "give it as ip or ip@port",
+		check_error(c, "s2s.dns_server", "give it as ip or ip@port",
 		    "%s: %s", fwd, ub_strerror(rc));
 		ub_ctx_delete(ub);
 		return NULL;

@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
