@@ -116,7 +116,7 @@ valgrind: deps
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr -Isrc src tools
-FORMAT_SRC = $(ALL_SRC) $(sort $(shell find src -name '*.h')) $(wildcard tools/*.c)
+FORMAT_SRC = $(ALL_SRC) $(sort $(shell find src -name '*.h')) $(wildcard tools/*.c tools/*.h)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check:

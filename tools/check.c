@@ -1,5 +1,6 @@
 /* check.c: `ternctl check`: the report every part writes to, the list
  * of served domains, and which parts run. */
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,37 +14,21 @@
 #define EXIT_PROBLEM 1
 #define EXIT_USAGE 2
 
-static void
-report(const char *subject, const char *level, const char *fix, const char *fmt,
-    va_list ap)
+void
+check_problem(struct check *c, enum check_level level, const char *subject,
+    const char *fix, const char *fmt, ...)
 {
-	printf("%s: %s: ", subject, level);
+	va_list ap;
+
+	printf("%s: %s: ", subject, level == CHECK_ERROR ? "error" : "warning");
+	va_start(ap, fmt);
 	vprintf(fmt, ap);
+	va_end(ap);
 	printf("\n    fix: %s\n", fix);
-}
-
-void
-check_error(
-    struct check *c, const char *subject, const char *fix, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	report(subject, "error", fix, fmt, ap);
-	va_end(ap);
-	c->errors++;
-}
-
-void
-check_warn(
-    struct check *c, const char *subject, const char *fix, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	report(subject, "warning", fix, fmt, ap);
-	va_end(ap);
-	c->warnings++;
+	if (level == CHECK_ERROR)
+		c->errors++;
+	else
+		c->warnings++;
 }
 
 void
@@ -149,6 +134,15 @@ static const char *const parts[] = { "config", "certs", "dns", "ports",
 	"retention" };
 
 static int
+is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, s, buf) == 1 ||
+	       inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static int
 usage_error(const char *what)
 {
 	fprintf(stderr,
@@ -175,6 +169,9 @@ check_main(const char *path, int argc, char **argv)
 			if (i + 1 >= argc)
 				return usage_error("--public needs an address");
 			c.public_addr = argv[++i];
+			if (!is_ip(c.public_addr))
+				return usage_error(
+				    "--public needs an IP address");
 		} else if (argv[i][0] == '-' || part != NULL) {
 			return usage_error("unexpected argument");
 		} else {

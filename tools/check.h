@@ -30,10 +30,19 @@ struct check {
 	int errors, warnings;
 };
 
-void check_error(struct check *c, const char *subject, const char *fix,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void check_warn(struct check *c, const char *subject, const char *fix,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum check_level {
+	CHECK_ERROR,   /* the exit status says so */
+	CHECK_WARNING, /* ... only with --strict */
+};
+
+/* "subject: error: what" and on the next line "    fix: fix" */
+void check_problem(struct check *c, enum check_level level, const char *subject,
+    const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define check_error(c, subject, fix, ...)                                      \
+	check_problem(c, CHECK_ERROR, subject, fix, __VA_ARGS__)
+#define check_warn(c, subject, fix, ...)                                       \
+	check_problem(c, CHECK_WARNING, subject, fix, __VA_ARGS__)
 void check_ok(const char *subject, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -185,7 +185,7 @@ def test_check_parts_and_usage(make_server, pki, dns):
     rc, out = check(srv, 'retention')
     assert rc == 0 and 'kept' in out, out
     for bad in (('nonsense',), ('certs', 'dns'), ('--public',),
-                ('--bogus',)):
+                ('--public', 'example.org'), ('--bogus',)):
         rc, out = check(srv, *bad)
         assert rc == 2, (bad, out)
         assert 'usage: ternctl check' in out
@@ -226,7 +226,10 @@ def test_check_closed_port(make_server, pki, dns):
 
 def test_check_dns_wrong_port_and_target(make_server, pki, dns):
     srv = checked_server(make_server, pki, dns, start=False, records=False)
-    wrong = free_ports(1)[0]
+    # no listener's port (ternd is not running: they are free too)
+    wrong = next(p for p in free_ports(8) if p not in (
+        srv.c2s, srv.c2s6, srv.c2s_tls, srv.s2s_port, srv.s2s_tls_port,
+        srv.component_port))
     add_records(dns, srv, c2s_port=wrong)
     rc, out = check(srv, 'dns')
     assert rc == 1, out
