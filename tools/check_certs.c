@@ -153,7 +153,15 @@ load_certs(struct check *c, struct cert **out, size_t *outn)
 			    "cannot be read: %s", strerror(errno));
 			continue;
 		}
+		ERR_clear_error();
 		x = PEM_read_X509(f, NULL, NULL, NULL);
+		if (x == NULL && ERR_GET_REASON(ERR_peek_last_error()) !=
+				     PEM_R_NO_START_LINE)
+			check_error(c, path,
+			    "put the certificate in it again (PEM, as the CA "
+			    "sent it), or remove the file",
+			    "holds a certificate that cannot be loaded: %s",
+			    ERR_reason_error_string(ERR_peek_last_error()));
 		chain = sk_X509_new_null();
 		while (x != NULL && chain != NULL &&
 		       (more = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)

@@ -392,3 +392,17 @@ def test_check_xmpp_addr(make_server, pki, dns, tmp_path):
     assert rc == 0, out
     assert '%s: ok: %s.pem (subject CN=%s, expires ' % (d, d, d) in out
     assert out.count(', xmppAddr too') == 1, out  # the host's alone
+
+
+def test_check_unloadable_cert(make_server, pki, dns):
+    srv = checked_server(make_server, pki, dns, start=False)
+    bad = srv.dir / 'certs' / 'broken.crt'
+    lines = pki.leaf(srv.domain)[0].read_text().splitlines()
+    bad.write_text('\n'.join(lines[:3] + lines[-1:]) + '\n')  # cut short
+    rc, out = check(srv, 'certs')
+    assert rc == 1, out
+    [(subject, level, msg, fix)] = problems(out)
+    assert (subject, level) == (str(bad), 'error'), out
+    assert msg.startswith('holds a certificate that cannot be loaded: ')
+    assert fix.startswith('put the certificate in it again')
+    assert '%s: ok: %s.pem' % (srv.domain, srv.domain) in out
