@@ -261,7 +261,7 @@ fast_login(const struct fast_login *l, const unsigned char *in, size_t len,
 	struct fast_tok *t = NULL;
 	const char *used = NULL;
 	size_t i;
-	int cbl, rc = -1;
+	int cbl, dirty = 0, rc = -1;
 
 	*cond = "not-authorized";
 	if (nul == NULL || (size_t)(nul - in) >= sizeof(authcid) ||
@@ -299,7 +299,10 @@ fast_login(const struct fast_login *l, const unsigned char *in, size_t len,
 	if (CRYPTO_memcmp(want, nul + 1, 32) == 0) {
 		used = t->token;
 		/* the new token is in use: the old one is done */
-		snprintf(t->prev, sizeof(t->prev), "-");
+		if (strcmp(t->prev, "-") != 0) {
+			snprintf(t->prev, sizeof(t->prev), "-");
+			dirty = 1;
+		}
 	} else if (strcmp(t->prev, "-") != 0) {
 		ht_hmac(t->prev, "Initiator", cb, (size_t)cbl, want);
 		if (CRYPTO_memcmp(want, nul + 1, 32) == 0)
@@ -312,15 +315,19 @@ fast_login(const struct fast_login *l, const unsigned char *in, size_t len,
 		if (l->count <= t->count)
 			goto out_free_doc;
 		t->count = l->count;
+		dirty = 1;
 	}
 	if (account_is_disabled(l->host, user) > 0) {
 		*cond = "account-disabled";
 		goto out_free_doc;
 	}
 	ht_hmac(used, "Responder", cb, (size_t)cbl, final);
-	if (l->invalidate)
+	if (l->invalidate) {
 		doc_remove(&d, (size_t)(t - d.v));
-	if (doc_save(l->host, user, &d) != 0) {
+		dirty = 1;
+	}
+	/* a login that changed nothing writes nothing */
+	if (dirty && doc_save(l->host, user, &d) != 0) {
 		*cond = "temporary-auth-failure";
 		goto out_free_doc;
 	}
