@@ -94,6 +94,28 @@ sasl2_features(struct c2s *c, struct xml_node *f)
 /* ---- answers ---- */
 
 static void
+set_text(struct xml_node *el, const char *t)
+{
+	xml_node_text(el, t, strlen(t));
+}
+
+/* <authorization-identifier/>: the full JID once a session is bound or
+ * resumed, else the bare JID. */
+static void
+identify(struct c2s *c, struct xml_node *success)
+{
+	struct xml_node *az =
+	    xml_node_child(success, NULL, "authorization-identifier");
+	char jid[3 * JID_PART_MAX + 3];
+
+	if (c->sess)
+		snprintf(jid, sizeof(jid), "%s", c->sess->jid.full);
+	else
+		snprintf(jid, sizeof(jid), "%s@%s", c->user, c->host->name);
+	set_text(az, jid);
+}
+
+static void
 commit(struct hook_ev *ev)
 {
 	struct c2s *c = ev->stream->ctx;
@@ -102,14 +124,9 @@ commit(struct hook_ev *ev)
 	if (x == NULL || x->committed)
 		return;
 	x->committed = 1;
+	identify(c, x->success);
 	c2s_send_node(c, x->success);
 	x->success = NULL;
-}
-
-static void
-set_text(struct xml_node *el, const char *t)
-{
-	xml_node_text(el, t, strlen(t));
 }
 
 /* Inline elements of <authenticate> for modules (stream resumption). */
@@ -183,8 +200,7 @@ success(struct c2s *c, const char *user, const char *mech,
     const unsigned char *add, size_t addlen)
 {
 	struct sasl2 *x = c->sasl2;
-	struct xml_node *s, *az, *b, *rt, *ua, *tok;
-	char jid[3 * JID_PART_MAX + 3];
+	struct xml_node *s, *b, *rt, *ua, *tok;
 	char *b64;
 
 	c2s_auth_ok(c, user, mech);
@@ -196,7 +212,6 @@ success(struct c2s *c, const char *user, const char *mech,
 		set_text(xml_node_child(s, NULL, "additional-data"), b64);
 		free(b64);
 	}
-	az = xml_node_child(s, NULL, "authorization-identifier");
 	ua = xml_node_find(x->auth, NS_SASL2, "user-agent");
 	rt = xml_node_find(x->auth, FAST_NS, "request-token");
 	if (rt && ua && xml_node_attr(ua, "id") &&
@@ -226,11 +241,9 @@ success(struct c2s *c, const char *user, const char *mech,
 		return;
 	}
 	b = xml_node_find(x->auth, NS_BIND2, "bind");
-	if (b && bind2(c, b, s) == 0)
-		snprintf(jid, sizeof(jid), "%s", c->sess->jid.full);
-	else
-		snprintf(jid, sizeof(jid), "%s@%s", c->user, c->host->name);
-	set_text(az, jid);
+	if (b)
+		bind2(c, b, s);
+	identify(c, s);
 	x->committed = 1;
 	x->success = NULL;
 	c2s_send_node(c, s);

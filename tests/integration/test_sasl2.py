@@ -230,6 +230,7 @@ def test_sm_resume_inline(mserver):
     assert el.tag == q(NS_SASL2, 'success'), show(el)
     r = el.find(q(NS_SM, 'resumed'))
     assert r is not None and r.get('previd') == smid, show(el)
+    assert el.find(q(NS_SASL2, 'authorization-identifier')).text == jid
     assert el.find(q(NS_BIND2, 'bound')) is None, show(el)
     m = s2.wait_message()
     assert m.findtext('{jabber:client}body') == 'while away', show(m)
@@ -247,3 +248,36 @@ def test_old_sasl_unchanged(mserver):
     s = RawStream(mserver.c2s)
     assert s.login('alice', resource='legacy') == 'alice@localhost/legacy'
     s.ping()
+
+
+def test_ip_budget_shared_with_sasl(make_server):
+    srv = make_server(limits={'sasl_failures_per_ip': 2, 'sasl_retries': 5})
+    s, f = tls_stream(srv.c2s)
+    el = scram2(s, 'alice', 'wrong')
+    assert el.find(q(NS_SASL, 'not-authorized')) is not None, show(el)
+    # a failed SASL (not SASL2) attempt counts against the same budget
+    el = s.scram('SCRAM-SHA-256', 'alice', 'wrong')
+    assert el.tag == q(NS_SASL, 'failure'), show(el)
+    s2, f = tls_stream(srv.c2s)
+    el = scram2(s2, 'alice', password('alice'))
+    assert el.tag == q(NS_SASL2, 'failure'), show(el)
+    assert el.find(q(NS_SASL, 'temporary-auth-failure')) is not None
+
+
+def test_abort_empty_and_stray_response(mserver):
+    s, f = tls_stream(mserver.c2s)
+    s.send("<response xmlns='%s'>eA==</response>" % NS_SASL2)
+    el = s.next()
+    assert el.find(q(NS_SASL, 'malformed-request')) is not None, show(el)
+    # no initial response: an empty challenge asks for it
+    el = authenticate(s, 'SCRAM-SHA-256', None)
+    assert el.tag == q(NS_SASL2, 'challenge') and not el.text, show(el)
+    s.send("<abort xmlns='%s'/>" % NS_SASL2)
+    el = s.next()
+    assert el.find(q(NS_SASL, 'aborted')) is not None, show(el)
+    # still usable after the abort
+    el = scram2(s, 'alice', password('alice'))
+    assert el.tag == q(NS_SASL2, 'success'), show(el)
+    # and no second authentication on the stream
+    s.send("<authenticate xmlns='%s' mechanism='PLAIN'/>" % NS_SASL2)
+    s.assert_stream_error('not-authorized')
