@@ -220,17 +220,8 @@ carbons_bind2(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-static enum hook_ret
-carbons_features_bind2(struct hook_ev *ev)
-{
-	xml_node_set_attr(
-	    xml_node_child(ev->data, NULL, "feature"), "var", NS_CARBONS);
-	return HOOK_CONTINUE;
-}
-
 static const struct hook_reg carbons_hooks[] = { { "c2s/bind2/" NS_CARBONS,
 						     carbons_bind2, 0 },
-	{ "c2s/features/bind2", carbons_features_bind2, 0 },
 	{ "iq-set/bare/" NS_CARBONS ":enable", carbons_toggle, 0 },
 	{ "iq-set/bare/" NS_CARBONS ":disable", carbons_toggle, 0 },
 	{ "iq-set/host/" NS_CARBONS ":enable", carbons_toggle, 0 },

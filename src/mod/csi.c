@@ -347,17 +347,8 @@ static const struct cfg_section csi_section = {
 	.doc = "Settings of client state indication.",
 };
 
-static enum hook_ret
-csi_features_bind2(struct hook_ev *ev)
-{
-	xml_node_set_attr(
-	    xml_node_child(ev->data, NULL, "feature"), "var", NS_CSI);
-	return HOOK_CONTINUE;
-}
-
 static const struct hook_reg csi_hooks[] = { { "c2s/features/postauth",
 						 csi_features, 0 },
-	{ "c2s/features/bind2", csi_features_bind2, 0 },
 	/* XEP-0386: <active/> or <inactive/> inside <bind/> */
 	{ "c2s/bind2/" NS_CSI, csi_element, 0 },
 	{ "c2s/element/" NS_CSI, csi_element, 0 },

@@ -809,18 +809,9 @@ on_bind2(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-static enum hook_ret
-on_features_bind2(struct hook_ev *ev)
-{
-	xml_node_set_attr(
-	    xml_node_child(ev->data, NULL, "feature"), "var", NS_SM);
-	return HOOK_CONTINUE;
-}
-
 static const struct hook_reg smacks_hooks[] = { { "c2s/features/postauth",
 						    on_features, 0 },
 	{ "c2s/features/sasl2", on_features, 0 },
-	{ "c2s/features/bind2", on_features_bind2, 0 },
 	{ "c2s/sasl2/" NS_SM, on_sasl2, 0 },
 	{ "c2s/bind2/" NS_SM, on_bind2, 0 },
 	{ "c2s/element/" NS_SM, on_element, 0 },

@@ -3,12 +3,12 @@
  * response, the device's id, a resource request and what the session
  * should start with; one <success> answers it all, with no stream
  * restart. The mechanisms are those of SASL (sasl.c) plus FAST's
- * HT-SHA-256-* (fast.c); modules add their inline features through
- * the events c2s/features/sasl2, c2s/features/bind2 (ev->data: the
- * <inline/> to fill), c2s/sasl2/<ns> (an inline element of
- * <authenticate> after success, ev->stream answers into <success>) and
- * c2s/bind2/<ns> (an element of <bind> once the session exists;
- * ev->data: the <bound/> to fill). */
+ * HT-SHA-256-* (fast.c); modules join through the events
+ * c2s/features/sasl2 (ev->data: the <inline/> to fill), c2s/sasl2/<ns>
+ * (an inline element of <authenticate> after success, ev->stream
+ * answers into <success>) and c2s/bind2/<ns> (an element of <bind> once
+ * the session exists; ev->data: the <bound/> to fill; registering it
+ * is what advertises <ns> as a Bind 2 inline feature). */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 #include "core/hook.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/module.h"
 #include "core/util.h"
 #include "jid/jid.h"
 #include "xml/xml.h"
@@ -28,6 +29,7 @@
 #include "xmpp/stream.h"
 
 #define TAG_MAX 64
+#define BIND2_EV "c2s/bind2/"
 
 struct sasl2 {
 	struct xml_node *auth; /* the <authenticate/> (a copy) */
@@ -84,9 +86,18 @@ sasl2_features(struct c2s *c, struct xml_node *f)
 	n = fast_mechs(ssl, fm);
 	for (i = 0; i < n; i++)
 		add_mech(fast, fm[i]);
+	/* Bind 2's inline features: whatever modules take inside <bind/> */
+	for (i = 0; i < c->host->nmods; i++) {
+		const struct hook_reg *r = c->host->mods[i]->hooks;
+
+		for (; r && r->name; r++)
+			if (strncmp(r->name, BIND2_EV, sizeof(BIND2_EV) - 1) ==
+			    0)
+				xml_node_set_attr(
+				    xml_node_child(bin, NULL, "feature"), "var",
+				    r->name + sizeof(BIND2_EV) - 1);
+	}
 	ev.host = c->host;
-	ev.data = bin;
-	hook_fire(c->host->hooks, "c2s/features/bind2", &ev);
 	ev.data = in;
 	hook_fire(c->host->hooks, "c2s/features/sasl2", &ev);
 }
