@@ -599,6 +599,90 @@ start_tls(struct bconn *c)
 static void
 after_setup(struct bconn *c);
 
+#define NS_SASL2 "urn:xmpp:sasl:2"
+
+/* XEP-0388 with Bind 2: with the user's FAST token when there is one
+ * (XEP-0484, HT-SHA-256-NONE), else SCRAM asking for a token. */
+static void
+send_auth2(struct bconn *c, const char *e, size_t n)
+{
+	const char *name = bs_mech_names[bo.mech];
+	const char *tok = bs_fast_token(c->user);
+	char user[128];
+	struct bbuf init = { 0 };
+	const char *sub;
+	size_t sn;
+
+	if (bx_find(e, n, "authentication", &sub, &sn) < 0) {
+		bc_close(c, "server offers no SASL2 (urn:xmpp:sasl:2)");
+		return;
+	}
+	c->feat_sm = memmem(sub, sn, "urn:xmpp:sm:3", 13) != NULL;
+	snprintf(user, sizeof(user), "%s%u", bo.prefix, c->user);
+	if (tok != NULL) {
+		bs_fast_initial(user, tok, &init);
+		name = "HT-SHA-256-NONE";
+	} else if (bs_sasl_start(&c->scram, bo.mech, user, bo.password,
+	    &init) < 0) {
+		bc_close(c, "SASL start failed");
+		return;
+	}
+	bc_sendf(c, "<authenticate xmlns='" NS_SASL2 "' mechanism='%s'>"
+	    "<initial-response>%s</initial-response>"
+	    "<user-agent id='tern-bench-%u'/>"
+	    "<bind xmlns='urn:xmpp:bind:0'><tag>%s</tag></bind>%s"
+	    "</authenticate>", name, init.p ? init.p : "", c->user,
+	    c->resource, tok ? "" : "<request-token xmlns='urn:xmpp:fast:0' "
+	    "mechanism='HT-SHA-256-NONE'/>");
+	bb_free(&init);
+	c->sasl2 = 1;
+	set_state(c, BC_AUTH);
+}
+
+/* The SASL2 answer: no stream restart, the session is bound. */
+static void
+on_auth2(struct bconn *c, const char *e, size_t n, const char *data)
+{
+	struct bbuf resp = { 0 };
+	const char *err, *sub;
+	size_t sn;
+	char v[512];
+
+	if (bx_is(e, n, "challenge")) {
+		if (bs_sasl_step(&c->scram, bo.password, data, &resp,
+		    &err) < 0) {
+			bc_close(c, err);
+			goto out;
+		}
+		bc_sendf(c, "<response xmlns='" NS_SASL2 "'>%s</response>",
+		    resp.p);
+	} else if (bx_is(e, n, "success")) {
+		if (c->scram.server_sig_len > 0 &&
+		    (bx_find(e, n, "additional-data", &sub, &sn) < 0 ||
+		    bx_text(sub, sn, v, sizeof(v)) < 0 ||
+		    bs_sasl_verify(&c->scram, v) < 0)) {
+			bc_close(c, "bad SCRAM server signature");
+			goto out;
+		}
+		if (bx_find(e, n, "token", &sub, &sn) == 0 &&
+		    bx_attr(sub, sn, "token", v, sizeof(v)) == 0)
+			bs_fast_set_token(c->user, v);
+		if (bx_find(e, n, "authorization-identifier", &sub, &sn) < 0 ||
+		    bx_find(e, n, "bound", &sub, &sn) < 0) {
+			bc_close(c, "SASL2 success without a bound resource");
+			goto out;
+		}
+		bx_find(e, n, "authorization-identifier", &sub, &sn);
+		bx_text(sub, sn, c->jid, sizeof(c->jid));
+		c->auth_done = 1;
+		after_setup(c);
+	} else if (bx_is(e, n, "failure")) {
+		bc_close(c, condition("authentication failed", e, n));
+	}
+out:
+	bb_free(&resp);
+}
+
 static void
 send_auth(struct bconn *c, const char *e, size_t n)
 {
@@ -608,6 +692,10 @@ send_auth(struct bconn *c, const char *e, size_t n)
 	char pat[64], user[128];
 	struct bbuf init = { 0 };
 
+	if (bo.fast) {
+		send_auth2(c, e, n);
+		return;
+	}
 	if (bx_find(e, n, "mechanisms", &mechs, &mn) < 0) {
 		bc_close(c, bo.no_tls ? "no SASL mechanisms offered without "
 		    "TLS" : "no SASL mechanisms offered");
@@ -671,6 +759,10 @@ on_auth(struct bconn *c, const char *e, size_t n)
 	const char *err;
 
 	bx_text(e, n, data, n + 1);
+	if (c->sasl2) {
+		on_auth2(c, e, n, data);
+		goto out;
+	}
 	if (bx_is(e, n, "challenge")) {
 		if (c->scram.server_sig_len > 0) {
 			/* Some servers send v= as a last challenge. */

@@ -92,6 +92,11 @@ int bs_sasl_step(struct scram *s, const char *password, const char *chal64,
 /* Check the base64 additional data of <success/>. */
 int bs_sasl_verify(struct scram *s, const char *data64);
 void bs_sasl_cleanup(struct scram *s);
+/* XEP-0484 FAST: the token the server gave user (NULL: none yet), and
+ * the HT-SHA-256-NONE initial response (base64) that proves it. */
+const char *bs_fast_token(unsigned user);
+void bs_fast_set_token(unsigned user, const char *token);
+void bs_fast_initial(const char *user, const char *token, struct bbuf *out);
 /* Entries in the salted-password cache and PBKDF2 runs done. */
 extern unsigned long bs_pbkdf2_runs;
 
@@ -139,6 +144,7 @@ struct bconn {
 	size_t elem; /* start of the current top-level element */
 	int depth;
 	int tls_done, auth_done, got_header;
+	int sasl2; /* authenticating with XEP-0388 (bo.fast) */
 	int dirty; /* on the flush list */
 	struct bconn *next_dirty, *next_dead;
 	unsigned user; /* user number (1-based) */
@@ -177,6 +183,7 @@ struct bopts {
 	int conc, total, keep, pairs, window, users, contacts;
 	double hold, duration, rate, timeout, op_timeout;
 	int sm, carbons, second_resource, mam, no_prime, queries;
+	int fast; /* log in with SASL2 + Bind 2, then with FAST tokens */
 	int rooms, occupants;
 	const char *muc; /* group chat service domain */
 	int verbose;

@@ -285,3 +285,45 @@ bs_sasl_cleanup(struct scram *s)
 	free(s->first_bare);
 	s->first_bare = NULL;
 }
+
+/* ---- XEP-0484 FAST tokens, one per user ---- */
+static char **fast_tokens;
+static unsigned fast_ntokens;
+
+const char *
+bs_fast_token(unsigned user)
+{
+	return user < fast_ntokens ? fast_tokens[user] : NULL;
+}
+
+void
+bs_fast_set_token(unsigned user, const char *token)
+{
+	if (user >= fast_ntokens) {
+		unsigned n = user + 64;
+
+		fast_tokens = bx_realloc(fast_tokens, n * sizeof(*fast_tokens));
+		memset(fast_tokens + fast_ntokens, 0,
+		    (n - fast_ntokens) * sizeof(*fast_tokens));
+		fast_ntokens = n;
+	}
+	free(fast_tokens[user]);
+	fast_tokens[user] = bx_strdup(token);
+}
+
+/* HT-SHA-256-NONE: authcid NUL HMAC-SHA-256(token, "Initiator") */
+void
+bs_fast_initial(const char *user, const char *token, struct bbuf *out)
+{
+	unsigned char raw[256 + 32];
+	unsigned int mlen = 32;
+	size_t ul = strlen(user);
+
+	if (ul > 256)
+		ul = 256;
+	memcpy(raw, user, ul);
+	raw[ul] = '\0';
+	HMAC(EVP_sha256(), token, (int)strlen(token),
+	    (const unsigned char *)"Initiator", 9, raw + ul + 1, &mlen);
+	b64_enc(raw, ul + 1 + mlen, out);
+}

@@ -124,10 +124,12 @@ struct cfg_limits {
 	long long sessions_per_account;
 	long long send_queue; /* bytes queued for one connection */
 	long long conns_per_ip;
-	long long c2s_rate;	   /* bytes/s per client connection */
-	long long c2s_burst;	   /* token bucket size */
-	long long iq_in_flight;	   /* unanswered iq requests per session */
-	long long account_storage; /* bytes per account; 0: no quota */
+	long long c2s_rate;	       /* bytes/s per client connection */
+	long long c2s_burst;	       /* token bucket size */
+	long long iq_in_flight;	       /* unanswered iq requests per session */
+	long long account_storage;     /* bytes per account; 0: no quota */
+	long long fast_token_lifetime; /* seconds (XEP-0484) */
+	long long fast_tokens_per_account; /* user agents with a token */
 };
 
 struct cfg_tls {

@@ -178,6 +178,22 @@ static const struct cfg_directive limits_dirs[] = {
 	    .max = 5,
 	    .doc = "Failed login attempts allowed on one connection before "
 		   "it is closed (RFC 6120 §6.4.5 asks for 2 to 5)." },
+	{ .name = "fast_token_lifetime",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_limits, fast_token_lifetime),
+	    .def = "14d",
+	    .min = 1,
+	    .max = 31536000,
+	    .doc = "How long a login token (XEP-0484 FAST) stays valid after "
+		   "it is issued; a client renews it before then." },
+	{ .name = "fast_tokens_per_account",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct cfg_limits, fast_tokens_per_account),
+	    .def = "10",
+	    .min = 1,
+	    .max = 100,
+	    .doc = "Devices of one account holding a login token (XEP-0484 "
+		   "FAST); a new one replaces the token closest to expiry." },
 	{ .name = "sessions_per_account",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct cfg_limits, sessions_per_account),

@@ -29,6 +29,11 @@ struct hook_stream {
 	/* stream resumption: take over an existing session; 0 on success,
 	 * the stream is then bound to it */
 	int (*adopt)(struct hook_ev *ev, struct session *s);
+	/* an element inline in a login (XEP-0388): answers go into this
+	 * element, and commit sends it (before anything the session
+	 * sends); NULL otherwise */
+	struct xml_node *answer;
+	void (*commit)(struct hook_ev *ev);
 };
 
 /* What a stanza is (RFC 6120 §8), and its type attribute as one enum for
@@ -101,6 +106,14 @@ struct hook_ev {
  *   session/bound, session/closed, session/out (ev->data: struct rbuf *
  *       about to be queued to ev->session; HOOK_HANDLED: it was kept)
  *   c2s/features/preauth|postauth   ev->data: the <stream:features> node
+ *   c2s/features/sasl2    ev->data: the <inline/> of XEP-0388's
+ *       <authentication/> to add features to
+ *   c2s/sasl2/ns          an element of that namespace inline in a SASL2
+ *       <authenticate/>, after success, before bind (ev->user,
+ *       ev->stream with answer and commit set)
+ *   c2s/bind2/ns          an element inside a Bind 2 <bind/>, once
+ *       ev->session exists; ev->data: the <bound/> for the answers (a
+ *       module registering it is advertised as a Bind 2 feature)
  *   c2s/element/ns        a top-level non-stanza element after
  *       authentication (ev->session NULL before bind: then ev->user
  *       and ev->stream are set)

@@ -211,7 +211,17 @@ carbons_toggle(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-static const struct hook_reg carbons_hooks[] = {
+/* XEP-0386: <enable/> inside Bind 2's <bind/> */
+static enum hook_ret
+carbons_bind2(struct hook_ev *ev)
+{
+	if (strcmp(ev->stanza->name, "enable") == 0)
+		ev->session->copies = 1;
+	return HOOK_HANDLED;
+}
+
+static const struct hook_reg carbons_hooks[] = { { "c2s/bind2/" NS_CARBONS,
+						     carbons_bind2, 0 },
 	{ "iq-set/bare/" NS_CARBONS ":enable", carbons_toggle, 0 },
 	{ "iq-set/bare/" NS_CARBONS ":disable", carbons_toggle, 0 },
 	{ "iq-set/host/" NS_CARBONS ":enable", carbons_toggle, 0 },
@@ -222,8 +232,7 @@ static const struct hook_reg carbons_hooks[] = {
 	{ "message/bare", carbons_strip_forged, 200 },
 	{ "message/full", carbons_strip_forged, 200 },
 	{ "message/bare", carbons_received, 50 },
-	{ "message/full", carbons_received, 50 }, HOOK_REG_END
-};
+	{ "message/full", carbons_received, 50 }, HOOK_REG_END };
 
 const struct module mod_carbons = {
 	.name = "carbons",

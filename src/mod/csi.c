@@ -349,6 +349,8 @@ static const struct cfg_section csi_section = {
 
 static const struct hook_reg csi_hooks[] = { { "c2s/features/postauth",
 						 csi_features, 0 },
+	/* XEP-0386: <active/> or <inactive/> inside <bind/> */
+	{ "c2s/bind2/" NS_CSI, csi_element, 0 },
 	{ "c2s/element/" NS_CSI, csi_element, 0 },
 	/* before stream management's counting (100) */
 	{ "session/out", csi_out, 150 },

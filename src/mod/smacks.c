@@ -110,6 +110,11 @@ failed(struct hook_ev *ev, const char *cond, const uint32_t *h)
 		xml_node_set_attr(f, "h", v);
 	}
 	xml_node_child(f, NS_STANZAS, cond);
+	if (ev->stream && ev->stream->answer) {
+		xml_node_copy_into(ev->stream->answer, f);
+		xml_node_free(f);
+		return;
+	}
 	if (ev->stream) {
 		ev->stream->reply(ev, f);
 		return;
@@ -589,6 +594,20 @@ do_enable(struct hook_ev *ev)
 	/* what went out before <enable/> has no receipt coming */
 	ev->session->confirms = 1;
 	ev->session->out_confirmed = ev->session->out_sent;
+	if (ev->data) {
+		/* XEP-0386: inside <bound/> */
+		struct xml_node *e = xml_node_child(ev->data, NS_SM, "enabled");
+
+		if (m->resume) {
+			char max[24];
+
+			snprintf(max, sizeof(max), "%lld", c->hibernation);
+			xml_node_set_attr(e, "id", m->id);
+			xml_node_set_attr(e, "resume", "true");
+			xml_node_set_attr(e, "max", max);
+		}
+		return;
+	}
 	if (m->resume)
 		send_raw(ev->session,
 		    "<enabled xmlns='" NS_SM "' id='%s' "
@@ -646,8 +665,21 @@ do_resume(struct hook_ev *ev)
 	s->detached = 0;
 	m->since_r = 0;
 	m->r_waiting = 0;
-	send_raw(s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>", m->id,
-	    m->in_h);
+	if (ev->stream->answer) {
+		/* XEP-0388 inline: <resumed/> inside <success/>, which goes
+		 * out before the stanzas sent again */
+		struct xml_node *r =
+		    xml_node_child(ev->stream->answer, NS_SM, "resumed");
+		char hv[16];
+
+		snprintf(hv, sizeof(hv), "%u", m->in_h);
+		xml_node_set_attr(r, "previd", m->id);
+		xml_node_set_attr(r, "h", hv);
+		ev->stream->commit(ev);
+	} else {
+		send_raw(s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
+		    m->id, m->in_h);
+	}
 	/* what the client never acknowledged, again, in order, saying
 	 * when it was meant to arrive */
 	for (i = 0; i < m->qlen; i++) {
@@ -761,8 +793,27 @@ static const struct cfg_section smacks_section = {
 	.doc = "Settings of stream management.",
 };
 
+static enum hook_ret
+on_sasl2(struct hook_ev *ev)
+{
+	if (strcmp(ev->stanza->name, "resume") == 0)
+		do_resume(ev);
+	return HOOK_HANDLED;
+}
+
+static enum hook_ret
+on_bind2(struct hook_ev *ev)
+{
+	if (strcmp(ev->stanza->name, "enable") == 0)
+		do_enable(ev);
+	return HOOK_HANDLED;
+}
+
 static const struct hook_reg smacks_hooks[] = { { "c2s/features/postauth",
 						    on_features, 0 },
+	{ "c2s/features/sasl2", on_features, 0 },
+	{ "c2s/sasl2/" NS_SM, on_sasl2, 0 },
+	{ "c2s/bind2/" NS_SM, on_bind2, 0 },
 	{ "c2s/element/" NS_SM, on_element, 0 },
 	{ "c2s/stanza-in", on_stanza_in, 0 }, { "session/out", on_out, 100 },
 	{ "session/lost", on_lost, 0 },

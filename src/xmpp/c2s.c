@@ -20,39 +20,15 @@
 #include "xmpp/sasl.h"
 #include "xmpp/session.h"
 #include "xmpp/stream.h"
+#include "xmpp/c2s_int.h"
 
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
-#define NS_SASL "urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND "urn:ietf:params:xml:ns:xmpp-bind"
 #define NS_SESSION "urn:ietf:params:xml:ns:xmpp-session"
 #define NS_SASL_CB "urn:xmpp:sasl-cb:0"
 
-enum c2s_state {
-	C2S_WAIT_HEADER, /* before a (new) stream header */
-	C2S_NEGOTIATE,	 /* header seen, features sent, not authenticated */
-	C2S_AUTHED,	 /* authenticated, resource not bound yet */
-	C2S_BOUND,	 /* a session: stanzas flow */
-	C2S_CLOSED,
-};
-
 static const char *const state_names[] = { "wait-header", "negotiate", "authed",
 	"bound", "closed" };
-
-struct c2s {
-	struct stream st; /* first: the base hands it back to us */
-	enum c2s_state state;
-	unsigned authed : 1;
-	unsigned starttls_offered : 1;
-	struct host *host;
-	struct sasl *sasl;
-	int sasl_failures;
-	int sasl_cb_refusals;
-	char *user; /* authenticated local part */
-	struct session *sess;
-	ev_timer timer;
-	int64_t last_input_ms;
-	struct c2s *prev, *next; /* all streams, for shutdown */
-};
 
 static struct c2s *all;
 static unsigned count;
@@ -75,8 +51,8 @@ limits(void)
 	return &config_running->limits;
 }
 
-static void
-set_state(struct c2s *c, enum c2s_state st)
+void
+c2s_set_state(struct c2s *c, enum c2s_state st)
 {
 	log_debug("c2s %llx %s -> %s", (unsigned long long)c->st.connid,
 	    state_names[c->state], state_names[st]);
@@ -98,8 +74,8 @@ parser_limits(struct xml_limits *l, int authed)
 
 /* End the stream with an error; the session (if any) ends now, so no
  * stanza is routed to a stream that is going away. */
-static void
-fail(struct c2s *c, const char *condition, const char *text)
+void
+c2s_fail(struct c2s *c, const char *condition, const char *text)
 {
 	if (c->state == C2S_CLOSED)
 		return;
@@ -109,7 +85,7 @@ fail(struct c2s *c, const char *condition, const char *text)
 		c->sess = NULL;
 		session_end(s);
 	}
-	set_state(c, C2S_CLOSED);
+	c2s_set_state(c, C2S_CLOSED);
 	stream_fail(&c->st, condition, text);
 }
 
@@ -138,7 +114,7 @@ tp_send(struct session *s, struct rbuf *r)
 		c->sess = NULL;
 		s->closing = 1;
 		session_defer(s, end_later);
-		fail(c, "policy-violation", "send queue full");
+		c2s_fail(c, "policy-violation", "send queue full");
 		return -1;
 	}
 	return 0;
@@ -147,7 +123,7 @@ tp_send(struct session *s, struct rbuf *r)
 static void
 tp_close(struct session *s, const char *condition, const char *text)
 {
-	fail(s->tp_data, condition, text);
+	c2s_fail(s->tp_data, condition, text);
 }
 
 /* The session moves to another stream: this one ends, the session
@@ -158,7 +134,7 @@ tp_detach(struct session *s)
 	struct c2s *c = s->tp_data;
 
 	c->sess = NULL;
-	fail(c, "conflict", "the session was resumed on another stream");
+	c2s_fail(c, "conflict", "the session was resumed on another stream");
 }
 
 static const char *
@@ -190,13 +166,14 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	if (!c->authed) {
 		/* measured from connect: a slow sender cannot keep an
 		 * unauthenticated stream alive (slowloris) */
-		fail(c, "connection-timeout", "authentication took too long");
+		c2s_fail(
+		    c, "connection-timeout", "authentication took too long");
 		return;
 	}
 	idle = (double)(now_ms() - c->last_input_ms) / 1000.0;
 	if (limits()->idle_timeout > 0 &&
 	    idle >= (double)limits()->idle_timeout) {
-		fail(c, "connection-timeout", NULL);
+		c2s_fail(c, "connection-timeout", NULL);
 		return;
 	}
 	w->repeat = limits()->idle_timeout > 0
@@ -210,8 +187,8 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 /* ---- output helpers ---- */
 
-static void
-send_node(struct c2s *c, struct xml_node *n)
+void
+c2s_send_node(struct c2s *c, struct xml_node *n)
 {
 	stream_send(&c->st, n);
 }
@@ -222,19 +199,28 @@ send_str(struct c2s *c, const char *s)
 	stream_send_str(&c->st, s);
 }
 
-static void
-sasl_failure(struct c2s *c, const char *condition, const char *text)
+/* <failure> of SASL (ns NS_SASL) or SASL2: the condition is always in
+ * the SASL namespace (XEP-0388 §2.6). */
+void
+c2s_sasl_failure(
+    struct c2s *c, const char *ns, const char *condition, const char *text)
 {
-	struct xml_node *f = xml_node_new(NS_SASL, "failure");
+	struct xml_node *f = xml_node_new(ns, "failure");
 
-	xml_node_child(f, NULL, condition);
+	xml_node_child(f, NS_SASL, condition);
 	if (text) {
-		struct xml_node *t = xml_node_child(f, NULL, "text");
+		struct xml_node *t = xml_node_child(f, ns, "text");
 
 		xml_node_set_attr_ns(t, XML_NS_XML, "lang", "en");
 		xml_node_text(t, text, strlen(text));
 	}
-	send_node(c, f);
+	c2s_send_node(c, f);
+}
+
+static void
+sasl_failure(struct c2s *c, const char *condition, const char *text)
+{
+	c2s_sasl_failure(c, NS_SASL, condition, text);
 }
 
 static void
@@ -255,7 +241,7 @@ send_features(struct c2s *c)
 		s = xml_node_child(f, NS_SESSION, "session");
 		xml_node_child(s, NULL, "optional");
 		hook_fire(c->host->hooks, "c2s/features/postauth", &ev);
-		send_node(c, f);
+		c2s_send_node(c, f);
 		return;
 	}
 	if (ssl == NULL && c->st.tp->starttls && tls_ctx_for(c->host->name)) {
@@ -295,9 +281,10 @@ send_features(struct c2s *c)
 				    xml_node_child(cb, NULL, "channel-binding"),
 				    "type", "tls-unique");
 		}
+		sasl2_features(c, f);
 	}
 	hook_fire(c->host->hooks, "c2s/features/preauth", &ev);
-	send_node(c, f);
+	c2s_send_node(c, f);
 }
 
 /* ---- stream header ---- */
@@ -312,38 +299,38 @@ c2s_open(struct stream *st, struct xml_node *root, const char *cns)
 	struct jid tj;
 
 	if (c->state != C2S_WAIT_HEADER) {
-		fail(c, "bad-format", "unexpected stream header");
+		c2s_fail(c, "bad-format", "unexpected stream header");
 		return;
 	}
 	if (strcmp(cns, XML_NS_CLIENT) != 0) {
-		fail(c, "invalid-namespace",
+		c2s_fail(c, "invalid-namespace",
 		    "content namespace must be "
 		    "jabber:client");
 		return;
 	}
 	if (to == NULL || jid_parse_str(&tj, to) != 0) {
-		fail(c, "host-unknown",
+		c2s_fail(c, "host-unknown",
 		    to ? "invalid 'to'" : "the stream header has no 'to'");
 		return;
 	}
 	h = tj.node || tj.resource ? NULL : host_find(tj.domain);
 	jid_cleanup(&tj);
 	if (h == NULL || (c->host && c->host != h)) {
-		fail(c, "host-unknown", NULL);
+		c2s_fail(c, "host-unknown", NULL);
 		return;
 	}
 	c->host = h;
 	stream_set_local(st, h->name);
 	/* RFC 6120 §4.7.5: no version means 0.9; we speak 1.x */
 	if (version == NULL || strncmp(version, "1.", 2) != 0) {
-		fail(c, "unsupported-version", NULL);
+		c2s_fail(c, "unsupported-version", NULL);
 		return;
 	}
 	stream_open_reply(st, h->name);
 	if (c->authed)
-		set_state(c, C2S_AUTHED);
+		c2s_set_state(c, C2S_AUTHED);
 	else
-		set_state(c, C2S_NEGOTIATE);
+		c2s_set_state(c, C2S_NEGOTIATE);
 	send_features(c);
 }
 
@@ -360,7 +347,7 @@ c2s_close(struct stream *st)
 		c->sess = NULL;
 		session_end(s);
 	}
-	set_state(c, C2S_CLOSED);
+	c2s_set_state(c, C2S_CLOSED);
 	stream_close(st, "stream closed");
 }
 
@@ -373,15 +360,76 @@ do_starttls(struct c2s *c)
 
 	if (stream_ssl(&c->st) || !c->starttls_offered || ctx == NULL) {
 		send_str(c, "<failure xmlns='" NS_TLS "'/>");
-		fail(c, "policy-violation", "STARTTLS is not available here");
+		c2s_fail(
+		    c, "policy-violation", "STARTTLS is not available here");
 		return;
 	}
 	send_str(c, "<proceed xmlns='" NS_TLS "'/>");
-	set_state(c, C2S_WAIT_HEADER);
+	c2s_set_state(c, C2S_WAIT_HEADER);
 	stream_restart(&c->st, ctx);
 }
 
 /* ---- SASL ---- */
+
+/* Authentication succeeded (SASL or SASL2): the stream now belongs to
+ * user; the idle timeout and the larger stanza limit apply. */
+void
+c2s_auth_ok(struct c2s *c, const char *user, const char *mech)
+{
+	struct xml_limits l;
+
+	free(c->user);
+	c->user = xstrdup(user);
+	metrics.auth_ok++;
+	log_info("c2s %llx auth ok jid=%s@%s mech=%s",
+	    (unsigned long long)c->st.connid, c->user, c->host->name, mech);
+	c->authed = 1;
+	c->last_input_ms = now_ms();
+	ev_timer_stop(loop_ev, &c->timer);
+	if (limits()->idle_timeout > 0) {
+		c->timer.repeat = (double)limits()->idle_timeout;
+		ev_timer_again(loop_ev, &c->timer);
+	}
+	parser_limits(&l, 1);
+	stream_set_limits(&c->st, &l);
+}
+
+/* A failed attempt in SASL (ns NS_SASL) or SASL2: answer, count it
+ * against the connection's retries and the address's budget. */
+void
+c2s_auth_failed(struct c2s *c, const char *ns, const char *cond, int refused)
+{
+	if (strcmp(cond, "account-disabled") == 0) {
+		/* the password was right: no guess to count against the IP */
+		c2s_sasl_failure(c, ns, cond,
+		    "this account is disabled; ask the "
+		    "server's administrators");
+		log_info("c2s %llx auth refused peer=%s cond=%s",
+		    (unsigned long long)c->st.connid, c->st.peer, cond);
+		if (++c->sasl_failures >= limits()->sasl_retries)
+			c2s_fail(c, "policy-violation",
+			    "too many failed authentication attempts");
+		return;
+	}
+	c2s_sasl_failure(c, ns, cond, NULL);
+	metrics.auth_failed++;
+	log_info("c2s %llx auth failed peer=%s cond=%s%s",
+	    (unsigned long long)c->st.connid, c->st.peer, cond,
+	    refused ? " channel-binding" : "");
+	/* No password was tried: not a guess, so it does not count
+	 * against the IP or the retries, but a client gets only so many
+	 * (it moves on to a mechanism it can complete). */
+	if (refused) {
+		if (++c->sasl_cb_refusals > SASL_CB_REFUSALS_MAX)
+			c2s_fail(c, "policy-violation",
+			    "too many refused channel bindings");
+		return;
+	}
+	stream_ip_auth_failed(c->st.peer);
+	if (++c->sasl_failures >= limits()->sasl_retries)
+		c2s_fail(c, "policy-violation",
+		    "too many failed authentication attempts");
+}
 
 static void
 sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
@@ -411,28 +459,10 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 		send_str(c, el);
 		free(el);
 		free(b64);
-		free(c->user);
-		c->user = xstrdup(sasl_user(c->sasl));
-		metrics.auth_ok++;
-		log_info("c2s %llx auth ok jid=%s@%s mech=%s",
-		    (unsigned long long)c->st.connid, c->user, c->host->name,
-		    sasl_mech(c->sasl));
+		c2s_auth_ok(c, sasl_user(c->sasl), sasl_mech(c->sasl));
 		sasl_free(c->sasl);
 		c->sasl = NULL;
-		c->authed = 1;
-		c->last_input_ms = now_ms();
-		ev_timer_stop(loop_ev, &c->timer);
-		if (limits()->idle_timeout > 0) {
-			c->timer.repeat = (double)limits()->idle_timeout;
-			ev_timer_again(loop_ev, &c->timer);
-		}
-		{
-			struct xml_limits l;
-
-			parser_limits(&l, 1);
-			stream_set_limits(&c->st, &l);
-		}
-		set_state(c, C2S_WAIT_HEADER);
+		c2s_set_state(c, C2S_WAIT_HEADER);
 		stream_restart(&c->st, NULL);
 		return;
 	case SASL_FAILURE:
@@ -441,36 +471,7 @@ sasl_result(struct c2s *c, enum sasl_res r, struct sbuf *out, const char *cond)
 	refused = sasl_cb_refused(c->sasl);
 	sasl_free(c->sasl);
 	c->sasl = NULL;
-	if (strcmp(cond, "account-disabled") == 0) {
-		/* the password was right: no guess to count against the IP */
-		sasl_failure(c, cond,
-		    "this account is disabled; ask the "
-		    "server's administrators");
-		log_info("c2s %llx auth refused peer=%s cond=%s",
-		    (unsigned long long)c->st.connid, c->st.peer, cond);
-		if (++c->sasl_failures >= limits()->sasl_retries)
-			fail(c, "policy-violation",
-			    "too many failed authentication attempts");
-		return;
-	}
-	sasl_failure(c, cond, NULL);
-	metrics.auth_failed++;
-	log_info("c2s %llx auth failed peer=%s cond=%s%s",
-	    (unsigned long long)c->st.connid, c->st.peer, cond,
-	    refused ? " channel-binding" : "");
-	/* No password was tried: not a guess, so it does not count
-	 * against the IP or the retries, but a client gets only so many
-	 * (it moves on to a mechanism it can complete). */
-	if (refused) {
-		if (++c->sasl_cb_refusals > SASL_CB_REFUSALS_MAX)
-			fail(c, "policy-violation",
-			    "too many refused channel bindings");
-		return;
-	}
-	stream_ip_auth_failed(c->st.peer);
-	if (++c->sasl_failures >= limits()->sasl_retries)
-		fail(c, "policy-violation",
-		    "too many failed authentication attempts");
+	c2s_auth_failed(c, NS_SASL, cond, refused);
 }
 
 /* Decode element text as base64 ("=" is an empty response). -1 bad. */
@@ -500,7 +501,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 	enum sasl_res r;
 
 	if (c->authed) {
-		fail(c, "policy-violation", "already authenticated");
+		c2s_fail(c, "policy-violation", "already authenticated");
 		return;
 	}
 	if (strcmp(el->name, "abort") == 0) {
@@ -548,7 +549,7 @@ do_sasl(struct c2s *c, struct xml_node *el)
 			return;
 		}
 	} else {
-		fail(c, "unsupported-stanza-type", NULL);
+		c2s_fail(c, "unsupported-stanza-type", NULL);
 		return;
 	}
 	if (decode_payload(el, &data, &len, &absent) != 0) {
@@ -584,34 +585,28 @@ iq_error(struct c2s *c, struct xml_node *iq, const char *type, const char *cond)
 		xml_node_set_attr(r, "id", id);
 	xml_node_set_attr(r, "type", "error");
 	stanza_error_add(r, type, cond, NULL);
-	send_node(c, r);
+	c2s_send_node(c, r);
 }
 
-static void
-do_bind(struct c2s *c, struct xml_node *iq)
+/* Open the session of resource rs (generated when NULL or empty) on
+ * this stream: 0, or -1 with *type and *cond of the stanza error. The
+ * caller answers, then calls c2s_bound. */
+int
+c2s_bind_session(
+    struct c2s *c, const char *rs, const char **type, const char **cond)
 {
-	struct xml_node *b = xml_node_find(iq, NS_BIND, "bind");
-	struct xml_node *res = b ? xml_node_find(b, NULL, "resource") : NULL;
-	const char *type = xml_node_attr(iq, "type");
-	const char *rs = res ? xml_node_text_get(res) : "";
 	char gen[17], bare[2 * JID_PART_MAX + 2];
 	struct session *old;
-	struct xml_node *r;
-	struct hook_ev ev = { 0 };
 	struct jid j;
 
-	if (b == NULL || type == NULL || strcmp(type, "set") != 0 ||
-	    xml_node_attr(iq, "id") == NULL) {
-		fail(c, "not-authorized", "bind a resource first");
-		return;
-	}
-	if (rs[0] == '\0') {
+	if (rs == NULL || rs[0] == '\0') {
 		rand_id(gen, sizeof(gen));
 		rs = gen;
 	}
 	if (jid_make(&j, c->user, c->host->name, rs) != 0) {
-		iq_error(c, iq, "modify", "bad-request");
-		return;
+		*type = "modify";
+		*cond = "bad-request";
+		return -1;
 	}
 	old = session_find_full(j.full);
 	if (old) {
@@ -623,19 +618,22 @@ do_bind(struct c2s *c, struct xml_node *iq)
 	if (session_count_bare(bare) >=
 	    (unsigned)limits()->sessions_per_account) {
 		jid_cleanup(&j);
-		iq_error(c, iq, "wait", "resource-constraint");
-		return;
+		*type = "wait";
+		*cond = "resource-constraint";
+		return -1;
 	}
 	c->sess = session_new(c->host, &j, &c2s_tp, c);
 	jid_cleanup(&j);
-	set_state(c, C2S_BOUND);
-	r = xml_node_new(XML_NS_CLIENT, "iq");
-	xml_node_set_attr(r, "id", xml_node_attr(iq, "id"));
-	xml_node_set_attr(r, "type", "result");
-	b = xml_node_child(r, NS_BIND, "bind");
-	b = xml_node_child(b, NULL, "jid");
-	xml_node_text(b, c->sess->jid.full, strlen(c->sess->jid.full));
-	send_node(c, r);
+	c2s_set_state(c, C2S_BOUND);
+	return 0;
+}
+
+/* The client knows its JID now: modules greet the new session. */
+void
+c2s_bound(struct c2s *c)
+{
+	struct hook_ev ev = { 0 };
+
 	account_set_last_login(c->host->name, c->user, now_unix());
 	log_info("c2s %llx bound jid=%s", (unsigned long long)c->st.connid,
 	    c->sess->jid.full);
@@ -643,6 +641,35 @@ do_bind(struct c2s *c, struct xml_node *iq)
 	ev.session = c->sess;
 	ev.from = &c->sess->jid;
 	hook_fire(c->host->hooks, "session/bound", &ev);
+}
+
+static void
+do_bind(struct c2s *c, struct xml_node *iq)
+{
+	struct xml_node *b = xml_node_find(iq, NS_BIND, "bind");
+	struct xml_node *res = b ? xml_node_find(b, NULL, "resource") : NULL;
+	const char *type = xml_node_attr(iq, "type");
+	const char *etype, *cond;
+	struct xml_node *r;
+
+	if (b == NULL || type == NULL || strcmp(type, "set") != 0 ||
+	    xml_node_attr(iq, "id") == NULL) {
+		c2s_fail(c, "not-authorized", "bind a resource first");
+		return;
+	}
+	if (c2s_bind_session(
+		c, res ? xml_node_text_get(res) : NULL, &etype, &cond) != 0) {
+		iq_error(c, iq, etype, cond);
+		return;
+	}
+	r = xml_node_new(XML_NS_CLIENT, "iq");
+	xml_node_set_attr(r, "id", xml_node_attr(iq, "id"));
+	xml_node_set_attr(r, "type", "result");
+	b = xml_node_child(r, NS_BIND, "bind");
+	b = xml_node_child(b, NULL, "jid");
+	xml_node_text(b, c->sess->jid.full, strlen(c->sess->jid.full));
+	c2s_send_node(c, r);
+	c2s_bound(c);
 }
 
 /* ---- stanzas ---- */
@@ -725,7 +752,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 			hook_lookup3("c2s/element", st->ns, NULL),
 			&ev) == HOOK_HANDLED)
 			return;
-		fail(c, "unsupported-stanza-type", NULL);
+		c2s_fail(c, "unsupported-stanza-type", NULL);
 		return;
 	}
 	ev.host = c->host;
@@ -739,7 +766,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	if (c->state != C2S_BOUND)
 		return;
 	if (stamp_from(c, st) != 0) {
-		fail(c, "invalid-from", NULL);
+		c2s_fail(c, "invalid-from", NULL);
 		return;
 	}
 	if (strcmp(st->name, "iq") == 0 && xml_node_attr(st, "to") == NULL &&
@@ -751,7 +778,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 		xml_node_set_attr(r, "type", "result");
 		if (xml_node_attr(st, "id"))
 			xml_node_set_attr(r, "id", xml_node_attr(st, "id"));
-		send_node(c, r);
+		c2s_send_node(c, r);
 		return;
 	}
 	if (strcmp(st->name, "presence") == 0)
@@ -783,13 +810,22 @@ adopt_session(struct hook_ev *ev, struct session *s)
 		s->tp->detach(s);
 	session_set_transport(s, &c2s_tp, c);
 	c->sess = s;
-	set_state(c, C2S_BOUND);
+	c2s_set_state(c, C2S_BOUND);
 	log_info("c2s %llx resumed jid=%s", (unsigned long long)c->st.connid,
 	    s->jid.full);
 	return 0;
 }
 
 static void unauthed_reply(struct hook_ev *ev, struct xml_node *n);
+
+void
+c2s_hook_stream(struct c2s *c, struct hook_stream *hs)
+{
+	hs->peer = c->st.peer;
+	hs->reply = unauthed_reply;
+	hs->ctx = c;
+	hs->adopt = adopt_session;
+}
 
 /* A non-stanza element after authentication, before bind (stream
  * management's <resume/>, <enable/> misplaced...). */
@@ -802,10 +838,7 @@ authed_element(struct c2s *c, struct xml_node *st)
 	ev.host = c->host;
 	ev.stanza = st;
 	ev.user = c->user;
-	hs.peer = c->st.peer;
-	hs.reply = unauthed_reply;
-	hs.ctx = c;
-	hs.adopt = adopt_session;
+	c2s_hook_stream(c, &hs);
 	ev.stream = &hs;
 	return hook_fire_id(
 	    c->host->hooks, hook_lookup3("c2s/element", st->ns, NULL), &ev);
@@ -863,8 +896,10 @@ c2s_element(struct stream *sp, struct xml_node *st)
 			do_starttls(c);
 		else if (strcmp(st->ns, NS_SASL) == 0)
 			do_sasl(c, st);
+		else if (strcmp(st->ns, NS_SASL2) == 0)
+			sasl2_element(c, st);
 		else if (unauthed_iq(c, st) != HOOK_HANDLED)
-			fail(c, "not-authorized", NULL);
+			c2s_fail(c, "not-authorized", NULL);
 		break;
 	case C2S_AUTHED:
 		if (strcmp(st->name, "iq") == 0 &&
@@ -872,14 +907,14 @@ c2s_element(struct stream *sp, struct xml_node *st)
 			do_bind(c, st);
 		else if (strcmp(st->ns, XML_NS_CLIENT) == 0 ||
 			 authed_element(c, st) != HOOK_HANDLED)
-			fail(c, "not-authorized", "bind a resource first");
+			c2s_fail(c, "not-authorized", "bind a resource first");
 		break;
 	case C2S_BOUND:
 		handle_bound(c, st);
 		break;
 	case C2S_WAIT_HEADER:
 	case C2S_CLOSED:
-		fail(c, "bad-format", NULL);
+		c2s_fail(c, "bad-format", NULL);
 		break;
 	}
 }
@@ -895,6 +930,7 @@ c2s_free(void *arg)
 	struct c2s *c = arg;
 
 	sasl_free(c->sasl);
+	sasl2_free(c->sasl2);
 	free(c->user);
 	free(c);
 }
@@ -965,7 +1001,7 @@ c2s_start(struct c2s *c)
 	    (unsigned long long)c->st.connid, c->st.peer,
 	    c->st.direct_tls ? " tls" : "", c->st.tp->name);
 	if (stream_ip_crowded(c->st.peer))
-		fail(c, "policy-violation",
+		c2s_fail(c, "policy-violation",
 		    "too many connections from your "
 		    "address");
 }
@@ -1009,7 +1045,7 @@ c2s_close_all(const char *condition, const char *text)
 
 	for (c = all; c; c = next) {
 		next = c->next;
-		fail(c, condition, text);
+		c2s_fail(c, condition, text);
 	}
 }
 

@@ -143,8 +143,8 @@ sasl_mech(const struct sasl *s)
 
 /* The local part from a SASL authcid: SASLprep, then nodeprep (so it
  * names exactly one account). */
-static int
-prep_user(const char *in, char *out, size_t outlen)
+int
+sasl_prep_user(const char *in, char *out, size_t outlen)
 {
 	char *prepped = NULL;
 	int rc;
@@ -199,7 +199,7 @@ plain_step(
 
 		pass = pw;
 		if (*authcid == '\0' || plen == 0 ||
-		    prep_user(authcid, s->user, sizeof(s->user)) != 0) {
+		    sasl_prep_user(authcid, s->user, sizeof(s->user)) != 0) {
 			*cond = "not-authorized";
 			goto out;
 		}
@@ -372,7 +372,8 @@ scram_first(struct sasl *s, const char *msg, size_t len, struct sbuf *out,
 	if (!printable_nonce(r, (size_t)((comma ? comma : end) - r)) ||
 	    (size_t)((comma ? comma : end) - r) > CNONCE_MAX)
 		return SASL_FAILURE;
-	if (name[0] == '\0' || prep_user(name, s->user, sizeof(s->user)) != 0) {
+	if (name[0] == '\0' ||
+	    sasl_prep_user(name, s->user, sizeof(s->user)) != 0) {
 		/* cannot name an account: fail like an unknown user would,
 		 * at the end */
 		snprintf(s->user, sizeof(s->user), "%s", "");

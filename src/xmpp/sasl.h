@@ -47,6 +47,8 @@ const char *sasl_mech(const struct sasl *s);
  * any password proof was checked. slixmpp, for one, binds with
  * tls-unique on TLS 1.3 and then walks down its mechanism list. */
 int sasl_cb_refused(const struct sasl *s);
+/* The local part from a SASL authcid: SASLprep, then nodeprep. 0 ok. */
+int sasl_prep_user(const char *in, char *out, size_t outlen);
 /* How many such refusals one connection gets: one per mechanism. */
 #define SASL_CB_REFUSALS_MAX 4
 
