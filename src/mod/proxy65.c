@@ -18,7 +18,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include "mod/mod.h"
+#include "mod/service.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
@@ -346,31 +346,13 @@ p65_refused(struct hook_ev *ev)
 static enum hook_ret
 p65_info(struct hook_ev *ev)
 {
-	struct xml_node *r, *q, *id;
+	static const struct disco_identity id = { "proxy", "bytestreams",
+		"SOCKS5 Bytestreams" };
+	static const char *const feats[] = { NS_BS, NULL };
+	struct xml_node *q, *r = service_disco_info(ev, &id, feats, &q);
 
-	if (xml_node_attr(ev->payload, "node")) {
-		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
-		return HOOK_HANDLED;
-	}
-	r = stanza_reply(ev);
-	q = xml_node_child(r, NS_INFO, "query");
-	id = xml_node_child(q, NULL, "identity");
-	xml_node_set_attr(id, "category", "proxy");
-	xml_node_set_attr(id, "type", "bytestreams");
-	xml_node_set_attr(id, "name", "SOCKS5 Bytestreams");
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_INFO);
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_BS);
-	stanza_reply_send(ev, r);
-	return HOOK_HANDLED;
-}
-
-static enum hook_ret
-p65_items(struct hook_ev *ev)
-{
-	struct xml_node *r = stanza_reply(ev);
-
-	xml_node_child(r, NS_ITEMS, "query");
-	stanza_reply_send(ev, r);
+	if (r != NULL)
+		stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
 
@@ -587,7 +569,7 @@ static const struct cfg_section proxy65_section = {
 
 static const struct hook_reg proxy65_hooks[] = {
 	{ "iq-get/host/" NS_INFO ":query", p65_info, 0 },
-	{ "iq-get/host/" NS_ITEMS ":query", p65_items, 0 },
+	{ "iq-get/host/" NS_ITEMS ":query", service_disco_items, 0 },
 	{ "iq-get/host/" NS_BS ":query", p65_streamhost, 0 },
 	{ "iq-set/host/" NS_BS ":query", p65_activate, 0 },
 	HOOK_REG_END,
