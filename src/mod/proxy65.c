@@ -34,6 +34,7 @@ struct proxy65_cfg {
 	long long max_streams; /* active streams per requester account */
 	long long idle_timeout;
 	long long pending_timeout;
+	long long max_bandwidth; /* bytes/s per direction; 0: none */
 };
 
 enum p65_state {
@@ -51,6 +52,10 @@ struct p65_conn {
 	enum p65_state state;
 	ev_io rio, wio;
 	ev_timer timer;
+	ev_timer bw;	     /* ends a pause for max_bandwidth */
+	ev_tstamp window;    /* start of the current second */
+	size_t window_bytes; /* read in it */
+	int throttled;
 	unsigned char head[P65_HEAD];
 	size_t headlen;
 	char hash[41];
@@ -96,6 +101,7 @@ p65_free(struct p65_conn *c)
 	ev_io_stop(loop_ev, &c->rio);
 	ev_io_stop(loop_ev, &c->wio);
 	ev_timer_stop(loop_ev, &c->timer);
+	ev_timer_stop(loop_ev, &c->bw);
 	close(c->fd);
 	free(c->owner);
 	free(c->buf);
@@ -230,14 +236,56 @@ p65_flush(struct p65_conn *c)
 		}
 		return 0;
 	}
-	ev_io_start(loop_ev, &c->rio);
+	if (!c->throttled)
+		ev_io_start(loop_ev, &c->rio);
 	return 0;
+}
+
+/* max_bandwidth: how much c may read now (0: pause until the next
+ * second, the bw timer resumes it). */
+static size_t
+p65_allowance(struct p65_conn *c)
+{
+	long long rate = p65_cfg(c->svc)->max_bandwidth;
+	ev_tstamp now = ev_now(loop_ev);
+
+	if (rate <= 0)
+		return P65_BUF;
+	if (now - c->window >= 1.0) {
+		c->window = now;
+		c->window_bytes = 0;
+	}
+	if (c->window_bytes >= (size_t)rate) {
+		c->throttled = 1;
+		ev_io_stop(loop_ev, &c->rio);
+		if (ev_is_active(&c->bw))
+			return 0;
+		ev_timer_set(&c->bw, c->window + 1.0 - now, 0.);
+		ev_timer_start(loop_ev, &c->bw);
+		return 0;
+	}
+	return (size_t)rate - c->window_bytes < P65_BUF
+		   ? (size_t)rate - c->window_bytes
+		   : P65_BUF;
+}
+
+static void
+p65_resume(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct p65_conn *c = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	c->throttled = 0;
+	if (c->len == 0 && !c->eof)
+		ev_io_start(loop_ev, &c->rio);
 }
 
 static void
 p65_read_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct p65_conn *c = w->data;
+	size_t want;
 	ssize_t n;
 
 	UNUSED(l);
@@ -256,7 +304,10 @@ p65_read_cb(struct ev_loop *l, ev_io *w, int revents)
 			p65_drop(c, "bad socks5");
 		return;
 	}
-	n = read(c->fd, c->buf, P65_BUF);
+	want = p65_allowance(c);
+	if (want == 0)
+		return;
+	n = read(c->fd, c->buf, want);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
@@ -271,6 +322,7 @@ p65_read_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 	c->len = (size_t)n;
 	c->off = 0;
+	c->window_bytes += (size_t)n;
 	p65_flush(c);
 }
 
@@ -314,6 +366,8 @@ p65_accept(struct ev_loop *l, ev_io *w, int revents)
 	    (double)p65_cfg(s)->pending_timeout,
 	    (double)p65_cfg(s)->idle_timeout);
 	c->timer.data = c;
+	ev_init(&c->bw, p65_resume);
+	c->bw.data = c;
 	ev_io_start(loop_ev, &c->rio);
 	ev_timer_start(loop_ev, &c->timer);
 	c->next = s->conns;
@@ -557,6 +611,14 @@ static const struct cfg_directive proxy65_dirs[] = {
 	    .max = 86400,
 	    .doc = "An active stream that carries no byte for this long is "
 		   "closed." },
+	{ .name = "max_bandwidth",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct proxy65_cfg, max_bandwidth),
+	    .def = "0",
+	    .min = 0,
+	    .max = 1LL << 40,
+	    .doc = "Bytes per second one stream may carry each way (0: no "
+		   "limit)." },
 	{ .name = NULL },
 };
 

@@ -211,3 +211,23 @@ def test_reload_keeps_the_listener(make_server):
     x.sendall(b'after reload')
     y.settimeout(5)
     assert y.recv(12) == b'after reload'
+
+
+def test_max_bandwidth(make_server):
+    srv = proxy_server(make_server, ', max_bandwidth: 256k')
+    a = login(srv, 'alice')
+    addr = dstaddr('bw', 'alice@localhost/r', 'bob@localhost/r')
+    x, y = socks5(srv, addr), socks5(srv, addr)
+    assert activate(a, 'bw', 'bob@localhost/r').get('type') == 'result'
+    data = os.urandom(640 * 1024)
+    start = time.monotonic()
+    t = threading.Thread(target=lambda: (x.sendall(data),
+                                         x.shutdown(socket.SHUT_WR)),
+                         daemon=True)
+    t.start()
+    got = recv_all(y)
+    took = time.monotonic() - start
+    t.join(10)
+    assert got == data
+    # 2.5 s worth at 256 KiB/s: the first second's share goes at once
+    assert 1.5 < took < 8, took
