@@ -1,4 +1,4 @@
-/* service.h: what the modules on service domains (echo, upload,
+/* service.h: what the modules on service domains (echo, muc, upload,
  * proxy65) share: the service discovery answers of their domain. */
 #ifndef TERN_MOD_SERVICE_H
 #define TERN_MOD_SERVICE_H
