@@ -450,18 +450,20 @@ p65_activate(struct hook_ev *ev)
 	struct p65_conn *c, *found = NULL;
 	unsigned char md[SHA_DIGEST_LENGTH];
 	char hash[41], *in;
-	const char *target;
+	struct jid target = { 0 };
 	size_t i;
 
 	if (p65_refused(ev))
 		return HOOK_HANDLED;
-	target = act ? xml_node_text_get(act) : NULL;
-	if (s == NULL || sid == NULL || target == NULL || target[0] == '\0') {
+	if (s == NULL || sid == NULL || act == NULL ||
+	    jid_parse_str(&target, xml_node_text_get(act)) != 0) {
 		stanza_reply_error(ev, "modify", "bad-request",
 		    "sid and <activate/> with the target's JID are needed");
 		return HOOK_HANDLED;
 	}
-	in = xasprintf("%s%s%s", sid, ev->from->full, target);
+	/* the JIDs as both parties know them: prepared */
+	in = xasprintf("%s%s%s", sid, ev->from->full, target.full);
+	jid_cleanup(&target);
 	SHA1((const unsigned char *)in, strlen(in), md);
 	free(in);
 	for (i = 0; i < sizeof(md); i++)

@@ -120,7 +120,11 @@ def test_transfer_one_mib(make_server):
     assert stanza_error(r) == 'item-not-found', show(r)
     r = a.iq('set', "<query xmlns='%s' sid='%s'/>" % (NS_BS, sid), to=PROXY)
     assert stanza_error(r) == 'bad-request', show(r)
-    r = activate(a, sid, 'bob@localhost/phone')
+    for bad in ('', '@localhost', 'bob@/phone'):
+        r = activate(a, sid, bad)
+        assert stanza_error(r) == 'bad-request', show(r)
+    # the target's JID is compared prepared
+    r = activate(a, sid, 'Bob@LOCALHOST/phone')
     assert r.get('type') == 'result', show(r)
     data = os.urandom(1 << 20)
 
