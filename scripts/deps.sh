@@ -18,8 +18,11 @@ FED_PKGS="prosody lua-unbound ejabberd unbound"
 # Their Debian services must not start: the tests run their own instances
 # on free ports, and a system unbound would take over port 53 (and, with
 # unbound-resolvconf, /etc/resolv.conf).
-FED_SERVICES="prosody ejabberd unbound unbound-resolvconf"
-PKGS="$PKGS $FED_PKGS"
+FED_SERVICES="prosody ejabberd unbound unbound-resolvconf coturn"
+# XEP-0215 test (tests/integration/test_extdisco.py): a TURN server that
+# checks the credentials the server hands out.
+TURN_PKGS="coturn"
+PKGS="$PKGS $FED_PKGS $TURN_PKGS"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -94,8 +94,11 @@ doc_table(FILE *out, const struct cfg_section *sec, const char *prefix)
 	fputc('\n', out);
 }
 
+/* level: the markdown heading of these sections ("##" at the top,
+ * "####" inside a module's) */
 static void
-doc_subsections(FILE *out, const struct cfg_section *sec, const char *prefix)
+doc_subsections(FILE *out, const struct cfg_section *sec, const char *prefix,
+    const char *level)
 {
 	const struct cfg_directive *d;
 	char key[CFG_PATH_MAX], sub[CFG_PATH_MAX + 4];
@@ -106,11 +109,11 @@ doc_subsections(FILE *out, const struct cfg_section *sec, const char *prefix)
 		snprintf(key, sizeof(key), "%s%s", prefix, d->name);
 		snprintf(sub, sizeof(sub), "%s%s.", key,
 		    d->type == CFG_LIST ? "[]" : "");
-		fprintf(out, "## `%s`\n\n", key);
+		fprintf(out, "%s `%s`\n\n", level, key);
 		if (d->sub->doc != NULL)
 			fprintf(out, "%s\n\n", d->sub->doc);
 		doc_table(out, d->sub, sub);
-		doc_subsections(out, d->sub, sub);
+		doc_subsections(out, d->sub, sub, level);
 	}
 }
 
@@ -168,6 +171,7 @@ doc_module(FILE *out, const struct module *m)
 		fprintf(out, "%s\n\n", m->config->doc);
 	snprintf(prefix, sizeof(prefix), "hosts[].%s.", m->name);
 	doc_table(out, m->config, prefix);
+	doc_subsections(out, m->config, prefix, "####");
 }
 
 void
@@ -207,7 +211,7 @@ config_write_docs(FILE *out)
 	if (config_root.doc != NULL)
 		fprintf(out, "%s\n\n", config_root.doc);
 	doc_table(out, &config_root, "");
-	doc_subsections(out, &config_root, "");
+	doc_subsections(out, &config_root, "", "##");
 	fputs("## Modules\n\n"
 	      "Modules are enabled per host in `hosts[].modules`. A module's "
 	      "settings go in a mapping named after the module inside the "

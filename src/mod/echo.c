@@ -4,7 +4,7 @@
  * message back to its sender, as ejabberd's mod_echo does. It is also
  * the smallest example of a service module: it runs on a service domain
  * (a host's services: list), not on the host itself. */
-#include "mod/mod.h"
+#include "mod/service.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
@@ -13,32 +13,13 @@
 static enum hook_ret
 echo_info(struct hook_ev *ev)
 {
-	struct xml_node *r, *q, *id;
+	static const struct disco_identity id = { "component", "generic",
+		"Echo" };
+	static const char *const feats[] = { NS_ITEMS, NS_PING, NULL };
+	struct xml_node *q, *r = service_disco_info(ev, &id, feats, &q);
 
-	if (xml_node_attr(ev->payload, "node")) {
-		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
-		return HOOK_HANDLED;
-	}
-	r = stanza_reply(ev);
-	q = xml_node_child(r, NS_INFO, "query");
-	id = xml_node_child(q, NULL, "identity");
-	xml_node_set_attr(id, "category", "component");
-	xml_node_set_attr(id, "type", "generic");
-	xml_node_set_attr(id, "name", "Echo");
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_INFO);
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_ITEMS);
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_PING);
-	stanza_reply_send(ev, r);
-	return HOOK_HANDLED;
-}
-
-static enum hook_ret
-echo_items(struct hook_ev *ev)
-{
-	struct xml_node *r = stanza_reply(ev);
-
-	xml_node_child(r, NS_ITEMS, "query");
-	stanza_reply_send(ev, r);
+	if (r != NULL)
+		stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
 
@@ -69,7 +50,7 @@ echo_message(struct hook_ev *ev)
 
 static const struct hook_reg echo_hooks[] = { { "iq-get/host/" NS_INFO ":query",
 						  echo_info, 0 },
-	{ "iq-get/host/" NS_ITEMS ":query", echo_items, 0 },
+	{ "iq-get/host/" NS_ITEMS ":query", service_disco_items, 0 },
 	{ "iq-get/host/" NS_PING ":ping", echo_ping, 0 },
 	{ "message/host", echo_message, 0 },
 	{ "message/bare", echo_message, 0 },

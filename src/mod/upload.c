@@ -9,7 +9,7 @@
  * time, name). A slot is 20 random characters and a MAC of them, so a GET
  * path is checked before any file is opened; the file name in a URL is
  * compared with the meta and never touches the file system. */
-#include "mod/mod.h"
+#include "mod/service.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -403,22 +403,20 @@ upload_request(struct hook_ev *ev)
 static enum hook_ret
 upload_info(struct hook_ev *ev)
 {
+	static const struct disco_identity id = { "store", "file",
+		"HTTP File Upload" };
+	static const char *const feats[] = { NS_UPLOAD, NULL };
 	struct upload_svc *s = svc_find(ev->to->domain);
-	struct xml_node *r, *q, *id, *x, *f;
+	struct xml_node *r, *q, *x, *f;
 	char num[32];
 
-	if (s == NULL || xml_node_attr(ev->payload, "node")) {
+	if (s == NULL) {
 		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
 		return HOOK_HANDLED;
 	}
-	r = stanza_reply(ev);
-	q = xml_node_child(r, NS_INFO, "query");
-	id = xml_node_child(q, NULL, "identity");
-	xml_node_set_attr(id, "category", "store");
-	xml_node_set_attr(id, "type", "file");
-	xml_node_set_attr(id, "name", "HTTP File Upload");
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_INFO);
-	xml_node_set_attr(xml_node_child(q, NULL, "feature"), "var", NS_UPLOAD);
+	r = service_disco_info(ev, &id, feats, &q);
+	if (r == NULL)
+		return HOOK_HANDLED;
 	x = xml_node_child(q, NS_DATA, "x");
 	xml_node_set_attr(x, "type", "result");
 	f = xml_node_child(x, NULL, "field");
@@ -430,16 +428,6 @@ upload_info(struct hook_ev *ev)
 	xml_node_set_attr(f, "var", "max-file-size");
 	snprintf(num, sizeof(num), "%lld", ucfg(s)->max_file_size);
 	xml_node_text(xml_node_child(f, NULL, "value"), num, strlen(num));
-	stanza_reply_send(ev, r);
-	return HOOK_HANDLED;
-}
-
-static enum hook_ret
-upload_items(struct hook_ev *ev)
-{
-	struct xml_node *r = stanza_reply(ev);
-
-	xml_node_child(r, NS_ITEMS, "query");
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -1156,7 +1144,7 @@ static const struct cfg_section upload_section = {
 static const struct hook_reg upload_hooks[] = {
 	{ "iq-get/host/" NS_UPLOAD ":request", upload_request, 0 },
 	{ "iq-get/host/" NS_INFO ":query", upload_info, 0 },
-	{ "iq-get/host/" NS_ITEMS ":query", upload_items, 0 },
+	{ "iq-get/host/" NS_ITEMS ":query", service_disco_items, 0 },
 	HOOK_REG_END,
 };
 

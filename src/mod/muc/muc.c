@@ -4,6 +4,7 @@
  * rooms, and the one way the rooms send a stanza to many occupants:
  * serialised once, with each recipient's 'to' spliced into the bytes. */
 #include "mod/muc/muc.h"
+#include "mod/service.h"
 
 static struct muc_service *services;
 
@@ -269,25 +270,14 @@ muc_nick_jid(struct xml_node *st, const struct muc_room *r, const char *nick)
 static enum hook_ret
 service_info(struct hook_ev *ev)
 {
+	static const struct disco_identity id = { "conference", "text",
+		"Chatrooms" };
 	static const char *const feats[] = { NS_MUC, NS_MUC_UNIQUE,
-		NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_OCCUPANT_ID, NULL };
-	struct xml_node *r, *q, *id;
-	size_t i;
+		NS_DISCO_ITEMS, NS_PING, NS_OCCUPANT_ID, NULL };
+	struct xml_node *q, *r = service_disco_info(ev, &id, feats, &q);
 
-	if (xml_node_attr(ev->payload, "node")) {
-		stanza_reply_error(ev, "cancel", "item-not-found", NULL);
-		return HOOK_HANDLED;
-	}
-	r = stanza_reply(ev);
-	q = xml_node_child(r, NS_DISCO_INFO, "query");
-	id = xml_node_child(q, NULL, "identity");
-	xml_node_set_attr(id, "category", "conference");
-	xml_node_set_attr(id, "type", "text");
-	xml_node_set_attr(id, "name", "Chatrooms");
-	for (i = 0; feats[i]; i++)
-		xml_node_set_attr(
-		    xml_node_child(q, NULL, "feature"), "var", feats[i]);
-	stanza_reply_send(ev, r);
+	if (r != NULL)
+		stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
 
