@@ -1,0 +1,166 @@
+/* src/mod/antispam.c: limits on what local accounts send to strangers.
+ * Messages and subscription requests to a JID not in the sender's roster
+ * are counted per sender in a one-minute window; past the limit they get
+ * <policy-violation/> (type wait) and the refusal is counted for the
+ * admins. Accounts younger than the probation have a lower limit. */
+#include "mod/mod.h"
+#include "mod/roster.h"
+#include "xmpp/account.h"
+
+#define WINDOW 60
+/* Senders remembered, all hosts together: past it the oldest window is
+ * reused (a flood of fresh senders cannot make us allocate). */
+#define SENDERS_MAX 4096
+
+struct antispam_cfg {
+	long long per_minute;
+	long long probation;
+	long long probation_per_minute;
+};
+
+struct sender {
+	const struct host *h;
+	int64_t start;
+	long long n;
+	char bare[2 * JID_PART_MAX + 2];
+};
+
+extern const struct module mod_antispam;
+
+static struct sender senders[SENDERS_MAX];
+static size_t nsenders;
+
+/* The window of (h, bare), started afresh when it is over. */
+static struct sender *
+sender_get(const struct host *h, const char *bare)
+{
+	int64_t now = now_unix();
+	struct sender *old = NULL, *s;
+	size_t i;
+
+	for (i = 0; i < nsenders; i++) {
+		s = &senders[i];
+		if (s->h == h && strcmp(s->bare, bare) == 0)
+			goto found;
+		if (old == NULL || s->start < old->start)
+			old = s;
+	}
+	if (nsenders < SENDERS_MAX)
+		old = &senders[nsenders++];
+	s = old;
+	s->h = h;
+	s->start = now;
+	s->n = 0;
+	snprintf(s->bare, sizeof(s->bare), "%s", bare);
+found:
+	if (now - s->start >= WINDOW) {
+		s->start = now;
+		s->n = 0;
+	}
+	return s;
+}
+
+/* Is the account on probation (younger than cfg->probation)? */
+static int
+on_probation(const struct host *h, const char *user,
+    const struct antispam_cfg *cfg)
+{
+	int64_t created = 0;
+
+	if (cfg->probation == 0 ||
+	    account_get_created(h->name, user, &created) != 0 || created == 0)
+		return 0;
+	return now_unix() - created < cfg->probation;
+}
+
+/* message/outgoing, presence/outgoing: count what goes to strangers. */
+static enum hook_ret
+antispam_out(struct hook_ev *ev)
+{
+	const struct antispam_cfg *cfg = host_modcfg(ev->host, &mod_antispam);
+	const struct jid *from = ev->from, *to = ev->to;
+	struct sender *s;
+	long long limit;
+	char text[128];
+
+	if (ev->session == NULL || to == NULL || to->node == NULL ||
+	    from->node == NULL || jid_bare_eq(from, to))
+		return HOOK_CONTINUE;
+	if (ev->kind == STANZA_PRESENCE) {
+		if (ev->stype != STANZA_TYPE_SUBSCRIBE)
+			return HOOK_CONTINUE;
+	} else if (ev->stype == STANZA_TYPE_ERROR ||
+		   ev->stype == STANZA_TYPE_GROUPCHAT) {
+		return HOOK_CONTINUE;
+	}
+	if (host_is_admin(ev->host, from->bare) ||
+	    roster_has_item(ev->host->name, from->node, to->bare) != 0)
+		return HOOK_CONTINUE;
+	limit = on_probation(ev->host, from->node, cfg)
+		    ? cfg->probation_per_minute
+		    : cfg->per_minute;
+	if (limit == 0)
+		return HOOK_CONTINUE;
+	s = sender_get(ev->host, from->bare);
+	if (++s->n <= limit)
+		return HOOK_CONTINUE;
+	snprintf(text, sizeof(text),
+	    "Too many messages or subscription requests to contacts not in "
+	    "your roster (at most %lld a minute)",
+	    limit);
+	log_info("antispam: refused %s from %s to %s (%lld in a minute)",
+	    ev->stanza->name, from->bare, to->bare, s->n);
+	stanza_bounce(ev->stanza, "wait", "policy-violation", text);
+	return HOOK_HANDLED;
+}
+
+static const struct cfg_directive antispam_dirs[] = {
+	{ .name = "stranger_per_minute",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct antispam_cfg, per_minute),
+	    .def = "10",
+	    .min = 0,
+	    .max = 1000000,
+	    .doc = "Messages and subscription requests one local account may "
+		   "send in a minute to JIDs not in its roster; more get "
+		   "<policy-violation/> (type wait). 0: no limit." },
+	{ .name = "probation",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct antispam_cfg, probation),
+	    .def = "24h",
+	    .min = 0,
+	    .max = 365 * 86400LL,
+	    .doc = "Accounts younger than this are on probation: they have "
+		   "the lower limit probation_stranger_per_minute. 0: none." },
+	{ .name = "probation_stranger_per_minute",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct antispam_cfg, probation_per_minute),
+	    .def = "3",
+	    .min = 0,
+	    .max = 1000000,
+	    .doc = "The stranger limit of an account on probation. 0: no "
+		   "limit." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section antispam_section = {
+	.name = "antispam",
+	.dirs = antispam_dirs,
+	.size = sizeof(struct antispam_cfg),
+	.doc = "Settings of the antispam module.",
+};
+
+static const struct hook_reg antispam_hooks[] = {
+	{ "message/outgoing", antispam_out, 10 },
+	{ "presence/outgoing", antispam_out, 10 },
+	HOOK_REG_END,
+};
+
+const struct module mod_antispam = {
+	.name = "antispam",
+	.doc = "Rate limits on messages and subscription requests from local "
+	       "accounts to strangers, lower for new accounts.",
+	.hooks = antispam_hooks,
+	.config = &antispam_section,
+	.depends = (const char *const[]){ "roster", NULL },
+};
