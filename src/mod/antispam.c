@@ -1,6 +1,6 @@
 /* src/mod/antispam.c: limits on what local accounts send to strangers.
  * Messages and subscription requests to a JID not in the sender's roster
- * are counted per sender in a one-minute window; past the limit they get
+ * (no subscription either way) are counted per sender in a one-minute window; past the limit they get
  * <policy-violation/> (type wait) and the refusal is counted for the
  * admins. Accounts younger than the probation have a lower limit. */
 #include "mod/mod.h"
@@ -73,45 +73,60 @@ on_probation(const struct host *h, const char *user,
 	return now_unix() - created < cfg->probation;
 }
 
-/* message/outgoing, presence/outgoing: count what goes to strangers. */
+/* Is this stanza from a session one the limits count (a message or a
+ * subscription request to another account)? */
+static int
+counted(const struct hook_ev *ev, const struct jid *to)
+{
+	if (ev->session == NULL || to->node == NULL ||
+	    ev->from->node == NULL || jid_bare_eq(ev->from, to))
+		return 0;
+	if (ev->kind == STANZA_PRESENCE)
+		return ev->stype == STANZA_TYPE_SUBSCRIBE;
+	return ev->stype != STANZA_TYPE_ERROR &&
+	       ev->stype != STANZA_TYPE_GROUPCHAT;
+}
+
+/* message/outgoing, presence/outgoing (before routing, so ev->to is not
+ * resolved yet: the 'to' attribute is read here). */
 static enum hook_ret
 antispam_out(struct hook_ev *ev)
 {
 	const struct antispam_cfg *cfg = host_modcfg(ev->host, &mod_antispam);
-	const struct jid *from = ev->from, *to = ev->to;
+	const char *to_attr = xml_node_attr(ev->stanza, "to");
+	const struct jid *from = ev->from;
+	enum hook_ret ret = HOOK_CONTINUE;
 	struct sender *s;
 	long long limit;
+	struct jid to;
 	char text[128];
 
-	if (ev->session == NULL || to == NULL || to->node == NULL ||
-	    from->node == NULL || jid_bare_eq(from, to))
-		return HOOK_CONTINUE;
-	if (ev->kind == STANZA_PRESENCE) {
-		if (ev->stype != STANZA_TYPE_SUBSCRIBE)
-			return HOOK_CONTINUE;
-	} else if (ev->stype == STANZA_TYPE_ERROR ||
-		   ev->stype == STANZA_TYPE_GROUPCHAT) {
-		return HOOK_CONTINUE;
-	}
-	if (host_is_admin(ev->host, from->bare) ||
-	    roster_has_item(ev->host->name, from->node, to->bare) != 0)
-		return HOOK_CONTINUE;
+	if (to_attr == NULL || jid_parse_str(&to, to_attr) != 0)
+		return HOOK_CONTINUE; /* the router answers a bad 'to' */
+	/* a roster item alone is no relation: anyone can add strangers */
+	if (!counted(ev, &to) || host_is_admin(ev->host, from->bare) ||
+	    roster_subscription(ev->host->name, from->node, to.bare) !=
+		ROSTER_SUB_NONE)
+		goto out;
 	limit = on_probation(ev->host, from->node, cfg)
 		    ? cfg->probation_per_minute
 		    : cfg->per_minute;
 	if (limit == 0)
-		return HOOK_CONTINUE;
+		goto out;
 	s = sender_get(ev->host, from->bare);
 	if (++s->n <= limit)
-		return HOOK_CONTINUE;
+		goto out;
 	snprintf(text, sizeof(text),
 	    "Too many messages or subscription requests to contacts not in "
 	    "your roster (at most %lld a minute)",
 	    limit);
 	log_info("antispam: refused %s from %s to %s (%lld in a minute)",
-	    ev->stanza->name, from->bare, to->bare, s->n);
+	    ev->stanza->name, from->bare, to.bare, s->n);
 	stanza_bounce(ev->stanza, "wait", "policy-violation", text);
-	return HOOK_HANDLED;
+	ret = HOOK_HANDLED;
+out:
+	jid_cleanup(&to);
+	return ret;
 }
 
 static const struct cfg_directive antispam_dirs[] = {
