@@ -16,6 +16,7 @@ struct antispam_cfg {
 	long long per_minute;
 	long long probation;
 	long long probation_per_minute;
+	long long probation_quota;
 };
 
 struct sender {
@@ -129,6 +130,26 @@ out:
 	return ret;
 }
 
+/* account/probation: answer for the other modules (muc, upload). */
+static enum hook_ret
+antispam_probation(struct hook_ev *ev)
+{
+	const struct antispam_cfg *cfg = host_modcfg(ev->host, &mod_antispam);
+
+	char bare[2 * JID_PART_MAX + 2];
+
+	if (ev->user == NULL)
+		return HOOK_CONTINUE;
+	/* the host's admins are trusted however new */
+	snprintf(bare, sizeof(bare), "%s@%s", ev->user, ev->host->name);
+	if (host_is_admin(ev->host, bare) ||
+	    !on_probation(ev->host, ev->user, cfg))
+		return HOOK_CONTINUE;
+	if (ev->data)
+		*(long long *)ev->data = cfg->probation_quota;
+	return HOOK_HANDLED;
+}
+
 static const struct cfg_directive antispam_dirs[] = {
 	{ .name = "stranger_per_minute",
 	    .type = CFG_INT,
@@ -146,7 +167,9 @@ static const struct cfg_directive antispam_dirs[] = {
 	    .min = 0,
 	    .max = 365 * 86400LL,
 	    .doc = "Accounts younger than this are on probation: they have "
-		   "the lower limit probation_stranger_per_minute. 0: none." },
+		   "the lower limit probation_stranger_per_minute, may not "
+		   "create group chat rooms and have the upload quota "
+		   "probation_upload_quota. 0: none." },
 	{ .name = "probation_stranger_per_minute",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct antispam_cfg, probation_per_minute),
@@ -155,6 +178,15 @@ static const struct cfg_directive antispam_dirs[] = {
 	    .max = 1000000,
 	    .doc = "The stranger limit of an account on probation. 0: no "
 		   "limit." },
+	{ .name = "probation_upload_quota",
+	    .type = CFG_SIZE,
+	    .offset = offsetof(struct antispam_cfg, probation_quota),
+	    .def = "10M",
+	    .min = 0,
+	    .max = 1LL << 40,
+	    .doc = "Bytes of uploads (XEP-0363) an account on probation may "
+		   "store, when lower than the upload quota. 0: the upload "
+		   "quota." },
 	{ .name = NULL },
 };
 
@@ -168,6 +200,7 @@ static const struct cfg_section antispam_section = {
 static const struct hook_reg antispam_hooks[] = {
 	{ "message/outgoing", antispam_out, 10 },
 	{ "presence/outgoing", antispam_out, 10 },
+	{ "account/probation", antispam_probation, 0 },
 	HOOK_REG_END,
 };
 

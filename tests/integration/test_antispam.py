@@ -189,3 +189,36 @@ def test_limit_after_probation_and_queue_cap(make_server):
     r = act(alice, rows[1]['id'], 'disable')
     assert stanza_error(r) == 'not-acceptable', show(r)
     alice.nothing(0.3)
+
+
+def test_probation_muc_and_upload(make_server):
+    """An account on probation may not create rooms (it may join one) and
+    has the lower upload quota; the admin, however new, is trusted."""
+    from httputil import http_server
+    from test_muc import MUC, join, send_join, self_pres
+    from test_upload import UPLOAD, slot, urls
+    srv = http_server(make_server, start=False, users=USERS,
+                      modules_extra=('admin', 'antispam'))
+    text = srv.config_text()
+    at = text.index('\n', text.index('    modules: [')) + 1
+    extra = ('    services: [{ module: muc, domain: %s }, '
+             '{ module: upload, domain: %s }]\n'
+             '    upload: { url: "http://localhost:%d/upload", dir: files, '
+             'quota: 1500 }\n'
+             '    admins: [ alice@localhost ]\n'
+             '    antispam: { probation: 24h, probation_upload_quota: 500 }\n'
+             % (MUC, UPLOAD, srv.http))
+    srv.write_config(text[:at] + extra + text[at:])
+    srv.start()
+    alice, mal = online(srv, 'alice'), online(srv, 'mallory')
+    send_join(mal, 'spamroom', 'm')
+    p = mal.wait_for(lambda e: e.get('type') == 'error')
+    assert stanza_error(p) == 'policy-violation', show(p)
+    assert 'New accounts' in p.findtext('.//{%s}text' % NS_STANZAS)
+    send_join(alice, 'lobby', 'a', x=False)  # an instant room
+    self_pres(alice, 'lobby', 'a')
+    join(mal, 'lobby', 'm')
+    r = slot(mal, size=600)
+    assert stanza_error(r) == 'resource-constraint', show(r)
+    urls(slot(mal, size=400))
+    urls(slot(alice, size=600))
