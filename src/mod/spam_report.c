@@ -5,12 +5,12 @@
  * ad-hoc commands. The block itself is left to the blocking module. */
 #include "mod/mod.h"
 #include "mod/adhoc.h"
+#include "xmpp/abuse_report.h"
 #include "xmpp/users.h"
 
 #define NS_REPORTING "urn:xmpp:reporting:1"
 #define NS_BLOCKING "urn:xmpp:blocking"
 #define NS_SID "urn:xmpp:sid:0"
-#define REPORT_STORE "spamreports"
 #define REASON_SPAM "urn:xmpp:reporting:spam"
 #define REASON_ABUSE "urn:xmpp:reporting:abuse"
 #define TEXT_MAX 1024
@@ -24,87 +24,6 @@ struct report_cfg {
 };
 
 extern const struct module mod_spam_report;
-
-/* One stored report: lines reporter, reported, reason, time, stanza-ids
- * (space separated), then the text (which may hold newlines). */
-struct report {
-	char *key;
-	char *reporter, *reported, *reason, *time, *ids, *text;
-	char *buf;
-};
-
-static int
-report_parse(struct report *r, const char *key, const char *val, size_t len)
-{
-	char **f[] = { &r->reporter, &r->reported, &r->reason, &r->time,
-		&r->ids };
-	char *p;
-	size_t i;
-
-	memset(r, 0, sizeof(*r));
-	r->buf = xmalloc(len + 1);
-	memcpy(r->buf, val, len);
-	r->buf[len] = '\0';
-	p = r->buf;
-	for (i = 0; i < ARRAY_LEN(f); i++) {
-		char *nl = strchr(p, '\n');
-
-		if (nl == NULL) {
-			free(r->buf);
-			return -1;
-		}
-		*nl = '\0';
-		*f[i] = p;
-		p = nl + 1;
-	}
-	r->text = p;
-	r->key = xstrdup(key);
-	return 0;
-}
-
-static void
-report_free(struct report *r)
-{
-	free(r->buf);
-	free(r->key);
-}
-
-struct reports {
-	struct report *v;
-	size_t n, cap;
-};
-
-static int
-reports_cb(void *ud, const char *key, const char *val, size_t len)
-{
-	struct reports *l = ud;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	if (report_parse(&l->v[l->n], key, val, len) == 0)
-		l->n++;
-	return 0;
-}
-
-static void
-reports_free(struct reports *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		report_free(&l->v[i]);
-	free(l->v);
-}
-
-/* The host's queue, oldest first (keys are the time, zero-padded). */
-static int
-reports_load(const char *host, struct reports *l)
-{
-	memset(l, 0, sizeof(*l));
-	return store_map_list_prefix(host, "", REPORT_STORE, "", reports_cb, l);
-}
 
 /* Tell each admin of the host. */
 static void
@@ -176,7 +95,7 @@ report_store(struct host *h, const struct report_cfg *cfg,
 	    reason, key);
 	if (reports_load(h->name, &l) == 0) {
 		for (i = 0; (long long)(l.n - i) > cfg->max; i++)
-			store_map_del(h->name, "", REPORT_STORE, l.v[i].key);
+			report_delete(h->name, l.v[i].key);
 		reports_free(&l);
 	}
 	if (cfg->notify)
@@ -277,8 +196,6 @@ run_act(struct adhoc_req *rq)
 	const char *id, *action;
 	struct report r;
 	struct jid j;
-	char *val = NULL;
-	size_t len;
 	int rc;
 
 	if (rq->form == NULL) {
@@ -303,16 +220,13 @@ run_act(struct adhoc_req *rq)
 	if (strcmp(action, "dismiss") != 0 && strcmp(action, "disable") != 0)
 		return adhoc_fail(rq, "modify", "bad-request",
 		    "unknown action '%s' (dismiss or disable)", action);
-	rc = store_map_get(h->name, "", REPORT_STORE, id, &val, &len);
+	rc = report_get(h->name, id, &r);
 	if (rc == 1)
 		return adhoc_fail(
 		    rq, "cancel", "item-not-found", "no report %s", id);
-	if (rc != 0 || report_parse(&r, id, val, len) != 0) {
-		free(val);
+	if (rc != 0)
 		return adhoc_fail(
 		    rq, "wait", "internal-server-error", "storage failure");
-	}
-	free(val);
 	if (strcmp(action, "disable") == 0) {
 		if (jid_parse_str(&j, r.reported) != 0 || j.node == NULL ||
 		    strcmp(j.domain, h->name) != 0) {
@@ -332,7 +246,7 @@ run_act(struct adhoc_req *rq)
 		log_info("spam_report: %s disabled %s (report %s)",
 		    rq->ev->from->bare, r.reported, id);
 	}
-	store_map_del(h->name, "", REPORT_STORE, id);
+	report_delete(h->name, id);
 	adhoc_note(rq, "info",
 	    strcmp(action, "disable") == 0 ? "account disabled"
 					   : "report dismissed");

@@ -222,3 +222,39 @@ def test_probation_muc_and_upload(make_server):
     assert stanza_error(r) == 'resource-constraint', show(r)
     urls(slot(mal, size=400))
     urls(slot(alice, size=600))
+
+
+def test_ternctl_reports(make_server):
+    """ternctl reports list/show/dismiss/block on the queue of a running
+    ternd; block disables the reported account (ending its session)."""
+    srv = abuse_server(make_server, 'probation: 0')
+    dave, mal = online(srv, 'dave'), online(srv, 'mallory')
+    for j, text in (('mallory@localhost', 'line one\nline two'),
+                    ('x@example.org', '')):
+        r = dave.iq('set', "<block xmlns='%s'><item jid='%s'><report "
+                    "xmlns='%s' reason='%s'><text xmlns='%s'>%s</text>"
+                    "</report></item></block>" % (NS_BLOCKING, j,
+                                                  NS_REPORTING, SPAM,
+                                                  NS_REPORTING, text))
+        assert r.get('type') == 'result', show(r)
+    out = srv.ternctl_ok('reports', D).stdout
+    lines = [ln for ln in out.splitlines() if not ln.startswith(' ')]
+    assert len(lines) == 2, out
+    assert 'dave@localhost reported mallory@localhost' in lines[0], out
+    assert '  line one ...' in out
+    ids = [ln.split()[0] for ln in lines]
+    show_out = srv.ternctl_ok('reports', 'show', D, ids[0]).stdout
+    assert 'line one\nline two' in show_out
+    # a remote JID cannot be disabled here
+    r = srv.ternctl('reports', 'block', D, ids[1])
+    assert r.returncode == 1 and 's2s.blocked' in r.stderr, r
+    srv.ternctl_ok('reports', 'dismiss', D, ids[1])
+    srv.ternctl_ok('reports', 'block', D, ids[0])
+    mal.assert_stream_error('not-authorized')
+    assert srv.ternctl_ok('reports', 'list', D).stdout.strip() == ''
+    r = srv.ternctl('reports', 'show', D, ids[0])
+    assert r.returncode == 1 and 'no report' in r.stderr, r
+    r = srv.ternctl('reports', 'frob', D)
+    assert r.returncode == 2, r
+    r = srv.ternctl('reports', 'nohost.example')
+    assert r.returncode == 1 and 'not a host' in r.stderr, r
