@@ -643,7 +643,9 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 
 	if ((strcmp(op, "list") != 0 && strcmp(op, "show") != 0 &&
 		strcmp(op, "dismiss") != 0 && strcmp(op, "block") != 0) ||
-	    argc != (need_id ? 4 : argc == 2 ? 2 : 3)) {
+	    argc != (need_id	    ? 4
+			: argc == 2 ? 2
+				    : 3)) {
 		fail("usage: ternctl reports [list|show|dismiss|block] HOST "
 		     "[ID]");
 		return EXIT_USAGE;

@@ -1,8 +1,9 @@
 /* src/mod/antispam.c: limits on what local accounts send to strangers.
  * Messages and subscription requests to a JID not in the sender's roster
- * (no subscription either way) are counted per sender in a one-minute window; past the limit they get
- * <policy-violation/> (type wait) and the refusal is counted for the
- * admins. Accounts younger than the probation have a lower limit. */
+ * (no subscription either way) are counted per sender in a one-minute window;
+ * past the limit they get <policy-violation/> (type wait) and the refusal is
+ * counted for the admins. Accounts younger than the probation have a lower
+ * limit. */
 #include "mod/mod.h"
 #include "mod/roster.h"
 #include "xmpp/account.h"
@@ -63,8 +64,8 @@ found:
 
 /* Is the account on probation (younger than cfg->probation)? */
 static int
-on_probation(const struct host *h, const char *user,
-    const struct antispam_cfg *cfg)
+on_probation(
+    const struct host *h, const char *user, const struct antispam_cfg *cfg)
 {
 	int64_t created = 0;
 
@@ -79,8 +80,8 @@ on_probation(const struct host *h, const char *user,
 static int
 counted(const struct hook_ev *ev, const struct jid *to)
 {
-	if (ev->session == NULL || to->node == NULL ||
-	    ev->from->node == NULL || jid_bare_eq(ev->from, to))
+	if (ev->session == NULL || to->node == NULL || ev->from->node == NULL ||
+	    jid_bare_eq(ev->from, to))
 		return 0;
 	if (ev->kind == STANZA_PRESENCE)
 		return ev->stype == STANZA_TYPE_SUBSCRIBE;

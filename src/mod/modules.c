@@ -7,8 +7,7 @@ extern const struct module mod_disco, mod_adhoc, mod_avatar, mod_blocking,
     mod_host_meta, mod_last, mod_mam, mod_muc, mod_offline, mod_pep, mod_ping,
     mod_presence, mod_private, mod_push, mod_register, mod_roster, mod_smacks,
     mod_time, mod_upload, mod_vcard, mod_version, mod_welcome;
-extern const struct module mod_admin, mod_antispam, mod_rtbl,
-    mod_spam_report;
+extern const struct module mod_admin, mod_antispam, mod_rtbl, mod_spam_report;
 
 const struct module *const module_registry[] = {
 	&mod_disco,

@@ -51,12 +51,13 @@ network_of(const char *ip, char *out, size_t len)
 		return;
 	}
 	if (inet_pton(AF_INET6, ip, a) == 1) {
-		static const unsigned char mapped[12] = { [10] = 0xff,
-			[11] = 0xff };
+		static const unsigned char mapped[12] = {
+			[10] = 0xff, [11] = 0xff
+		};
 
 		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			snprintf(out, len, "%u.%u.%u.0/24", a[12], a[13],
-			    a[14]);
+			snprintf(
+			    out, len, "%u.%u.%u.0/24", a[12], a[13], a[14]);
 			return;
 		}
 		memset(a + 8, 0, 8);
@@ -71,8 +72,8 @@ network_of(const char *ip, char *out, size_t len)
 /* Forget registrations older than the window; how many (h, ip) and
  * (h, its network) made in it. */
 static void
-throttle_count(const struct host *h, const char *ip, long long *n_ip,
-    long long *n_net)
+throttle_count(
+    const struct host *h, const char *ip, long long *n_ip, long long *n_net)
 {
 	int64_t since = now_unix() - THROTTLE_WINDOW;
 	char net[sizeof(marks[0].net)];

@@ -199,8 +199,8 @@ rtbl_result(struct hook_ev *ev)
 	for (it = xml_node_first_el(items); it; it = xml_node_next_el(it))
 		if (xml_node_is(it, NS_PUBSUB, "item") && item_id(it, id))
 			rtbl_add(s, id);
-	log_info("rtbl %s: %zu entries from %s", ev->host->name, s->n,
-	    cfg->service);
+	log_info(
+	    "rtbl %s: %zu entries from %s", ev->host->name, s->n, cfg->service);
 	return HOOK_HANDLED;
 }
 

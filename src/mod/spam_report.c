@@ -57,8 +57,8 @@ report_notify(struct host *h, const char *reporter, const char *reported,
 
 /* Store one report; drops the oldest past the cap. */
 static int
-report_store(struct host *h, const struct report_cfg *cfg,
-    const char *reporter, const char *reported, struct xml_node *rep)
+report_store(struct host *h, const struct report_cfg *cfg, const char *reporter,
+    const char *reported, struct xml_node *rep)
 {
 	static unsigned seq;
 	const char *reason = xml_node_attr(rep, "reason");
@@ -71,15 +71,15 @@ report_store(struct host *h, const struct report_cfg *cfg,
 	size_t i;
 
 	sbuf_init(&v);
-	snprintf(key, sizeof(key), "%020lld-%08x", (long long)now_unix(),
-	    seq++);
+	snprintf(
+	    key, sizeof(key), "%020lld-%08x", (long long)now_unix(), seq++);
 	sbuf_printf(&v, "%s\n%s\n%s\n%lld\n", reporter, reported, reason,
 	    (long long)now_unix());
 	for (c = xml_node_first_el(rep); c; c = xml_node_next_el(c)) {
 		const char *id = xml_node_attr(c, "id");
 
-		if (xml_node_is(c, NS_SID, "stanza-id") && id && ids < IDS_MAX &&
-		    strpbrk(id, " \n") == NULL) {
+		if (xml_node_is(c, NS_SID, "stanza-id") && id &&
+		    ids < IDS_MAX && strpbrk(id, " \n") == NULL) {
 			sbuf_printf(&v, "%s%s", ids ? " " : "", id);
 			ids++;
 		} else if (xml_node_is(c, NS_REPORTING, "text")) {
@@ -199,15 +199,15 @@ run_act(struct adhoc_req *rq)
 	int rc;
 
 	if (rq->form == NULL) {
-		struct xml_node *x = adhoc_form(rq, "form",
-		    "Act on an Abuse Report", "The report and what to do",
-		    NULL);
+		struct xml_node *x =
+		    adhoc_form(rq, "form", "Act on an Abuse Report",
+			"The report and what to do", NULL);
 		struct xml_node *f;
 
 		adhoc_field(x, "id", "text-single", "Report", 1);
 		f = adhoc_field(x, "action", "list-single", "Action", 1);
-		xml_node_set_attr(xml_node_child(f, NULL, "option"), "label",
-		    "Dismiss");
+		xml_node_set_attr(
+		    xml_node_child(f, NULL, "option"), "label", "Dismiss");
 		adhoc_value(xml_node_find(f, NULL, "option"), "dismiss");
 		adhoc_value(xml_node_child(f, NULL, "option"), "disable");
 		return ADHOC_EXECUTING;

@@ -371,8 +371,7 @@ upload_request(struct hook_ev *ev)
 	pev.host = s->h;
 	pev.user = ev->from->node;
 	pev.data = &pq;
-	if (hook_fire(s->h->hooks, "account/probation", &pev) ==
-		HOOK_HANDLED &&
+	if (hook_fire(s->h->hooks, "account/probation", &pev) == HOOK_HANDLED &&
 	    pq > 0 && (quota == 0 || pq < quota))
 		quota = pq; /* a new account (antispam) */
 	if (quota > 0 && user_usage(s, ev->from->node) + size > quota) {

@@ -43,7 +43,6 @@ report_free(struct report *r)
 	free(r->key);
 }
 
-
 static int
 reports_cb(void *ud, const char *key, const char *val, size_t len)
 {

@@ -22,7 +22,8 @@ struct reports {
 };
 
 /* 0, or -1 when val is not a report. */
-int report_parse(struct report *r, const char *key, const char *val, size_t len);
+int report_parse(
+    struct report *r, const char *key, const char *val, size_t len);
 void report_free(struct report *r);
 /* The host's queue, oldest first: 0, -1 on a storage error. */
 int reports_load(const char *host, struct reports *l);
