@@ -24,8 +24,7 @@ struct rtbl_state {
 	struct host *h;
 	ev_timer timer;
 	int subscribed;
-	char **v; /* sorted item ids */
-	size_t n, cap;
+	struct strset ids; /* item ids */
 	struct rtbl_state *next;
 };
 
@@ -44,58 +43,15 @@ rtbl_of(const struct host *h)
 	return NULL;
 }
 
-static int
-rtbl_has(const struct rtbl_state *s, const char *id)
-{
-	int found;
-
-	str_search(s->v, s->n, sizeof(*s->v), id, &found);
-	return found;
-}
-
 static void
 rtbl_add(struct rtbl_state *s, const char *id)
 {
-	int found;
-	size_t at = str_search(s->v, s->n, sizeof(*s->v), id, &found);
-
-	if (found)
-		return;
-	if (s->n == RTBL_MAX) {
+	if (s->ids.n == RTBL_MAX && !strset_has(&s->ids, id)) {
 		log_warn("rtbl %s: list full (%d), %s ignored", s->h->name,
 		    RTBL_MAX, id);
 		return;
 	}
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
-	}
-	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(*s->v));
-	s->v[at] = xstrdup(id);
-	s->n++;
-}
-
-static void
-rtbl_del(struct rtbl_state *s, const char *id)
-{
-	int found;
-	size_t at = str_search(s->v, s->n, sizeof(*s->v), id, &found);
-
-	if (!found)
-		return;
-	free(s->v[at]);
-	memmove(&s->v[at], &s->v[at + 1], (s->n - at - 1) * sizeof(*s->v));
-	s->n--;
-}
-
-static void
-rtbl_clear(struct rtbl_state *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i]);
-	s->n = 0;
+	strset_add(&s->ids, id);
 }
 
 /* An item id as we keep it: 64 hex digits, lowercase; else NULL. */
@@ -195,12 +151,12 @@ rtbl_result(struct hook_ev *ev)
 	if (items == NULL || xml_node_attr(items, "node") == NULL ||
 	    strcmp(xml_node_attr(items, "node"), cfg->node) != 0)
 		return HOOK_HANDLED;
-	rtbl_clear(s);
+	strset_clear(&s->ids);
 	for (it = xml_node_first_el(items); it; it = xml_node_next_el(it))
 		if (xml_node_is(it, NS_PUBSUB, "item") && item_id(it, id))
 			rtbl_add(s, id);
-	log_info(
-	    "rtbl %s: %zu entries from %s", ev->host->name, s->n, cfg->service);
+	log_info("rtbl %s: %zu entries from %s", ev->host->name, s->ids.n,
+	    cfg->service);
 	return HOOK_HANDLED;
 }
 
@@ -227,7 +183,7 @@ rtbl_event(struct hook_ev *ev)
 		if (xml_node_is(it, NS_EVENT, "item"))
 			rtbl_add(s, id);
 		else if (xml_node_is(it, NS_EVENT, "retract"))
-			rtbl_del(s, id);
+			strset_del(&s->ids, id);
 	}
 	return HOOK_HANDLED;
 }
@@ -243,14 +199,15 @@ rtbl_filter(struct hook_ev *ev)
 		   (ev->stype == STANZA_TYPE_SUBSCRIBE ||
 		       ev->stype == STANZA_TYPE_NONE);
 
-	if (s == NULL || s->n == 0 || ev->to == NULL || (!msg && !pres) ||
+	if (s == NULL || s->ids.n == 0 || ev->to == NULL || (!msg && !pres) ||
 	    strcmp(ev->from->domain, ev->host->name) == 0 ||
 	    from_service(ev, host_modcfg(ev->host, &mod_rtbl)))
 		return HOOK_CONTINUE;
 	sha256_hex(ev->from->domain, h1);
 	if (ev->from->node)
 		sha256_hex(ev->from->bare, h2);
-	if (!rtbl_has(s, h1) && (ev->from->node == NULL || !rtbl_has(s, h2)))
+	if (!strset_has(&s->ids, h1) &&
+	    (ev->from->node == NULL || !strset_has(&s->ids, h2)))
 		return HOOK_CONTINUE;
 	log_info("rtbl %s: refused %s from %s to %s", ev->host->name,
 	    ev->stanza->name, ev->from->full, ev->to->full);
@@ -288,8 +245,7 @@ rtbl_cleanup(struct host *h)
 			continue;
 		*pp = s->next;
 		ev_timer_stop(loop_ev, &s->timer);
-		rtbl_clear(s);
-		free(s->v);
+		strset_free(&s->ids);
 		free(s);
 		return;
 	}
