@@ -6,18 +6,24 @@
  * limit. */
 #include "mod/mod.h"
 #include "mod/roster.h"
+#include "xmpp/abuse_report.h"
 #include "xmpp/account.h"
 
 #define WINDOW 60
 /* Senders remembered, all hosts together: past it the oldest window is
  * reused (a flood of fresh senders cannot make us allocate). */
 #define SENDERS_MAX 4096
+/* Reports kept when this module files them (mod/spam_report trims to its
+ * own max_reports on its next report). */
+#define REPORTS_MAX 1000
+#define REASON_LIMIT "urn:tern:antispam:stranger-limit"
 
 struct antispam_cfg {
 	long long per_minute;
 	long long probation;
 	long long probation_per_minute;
 	long long probation_quota;
+	int report;
 };
 
 struct sender {
@@ -126,6 +132,15 @@ antispam_out(struct hook_ev *ev)
 	    ev->stanza->name, from->bare, to.bare, s->n);
 	stanza_bounce(ev->stanza, "wait", "policy-violation", text);
 	ret = HOOK_HANDLED;
+	if (cfg->report && s->n == limit + 1) {
+		/* once a window: the admins see who hits the limit */
+		char key[REPORT_KEY_LEN];
+
+		if (report_add(ev->host->name, REPORTS_MAX, ev->host->name,
+			from->bare, REASON_LIMIT, "", text, key) != 0)
+			log_warn("antispam: could not queue a report on %s",
+			    from->bare);
+	}
 out:
 	jid_cleanup(&to);
 	return ret;
@@ -188,6 +203,14 @@ static const struct cfg_directive antispam_dirs[] = {
 	    .doc = "Bytes of uploads (XEP-0363) an account on probation may "
 		   "store, when lower than the upload quota. 0: the upload "
 		   "quota." },
+	{ .name = "report_violations",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct antispam_cfg, report),
+	    .def = "true",
+	    .doc = "Queue an abuse report (reason " REASON_LIMIT
+		   ", from the host) the first time in a minute an account "
+		   "goes over its stranger limit, for the admins "
+		   "(spam_report commands, ternctl reports)." },
 	{ .name = NULL },
 };
 

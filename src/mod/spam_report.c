@@ -13,7 +13,6 @@
 #define NS_SID "urn:xmpp:sid:0"
 #define REASON_SPAM "urn:xmpp:reporting:spam"
 #define REASON_ABUSE "urn:xmpp:reporting:abuse"
-#define TEXT_MAX 1024
 #define IDS_MAX 16
 #define NODE_LIST "urn:tern:reports#list"
 #define NODE_ACT "urn:tern:reports#act"
@@ -60,44 +59,32 @@ static int
 report_store(struct host *h, const struct report_cfg *cfg, const char *reporter,
     const char *reported, struct xml_node *rep)
 {
-	static unsigned seq;
 	const char *reason = xml_node_attr(rep, "reason");
 	struct xml_node *c;
-	struct sbuf v;
-	struct reports l;
-	char key[48];
-	int ids = 0, rc;
+	struct sbuf ids;
+	char key[REPORT_KEY_LEN];
+	int nids = 0, rc;
 	const char *text = "";
-	size_t i;
 
-	sbuf_init(&v);
-	snprintf(
-	    key, sizeof(key), "%020lld-%08x", (long long)now_unix(), seq++);
-	sbuf_printf(&v, "%s\n%s\n%s\n%lld\n", reporter, reported, reason,
-	    (long long)now_unix());
+	sbuf_init(&ids);
 	for (c = xml_node_first_el(rep); c; c = xml_node_next_el(c)) {
 		const char *id = xml_node_attr(c, "id");
 
 		if (xml_node_is(c, NS_SID, "stanza-id") && id &&
-		    ids < IDS_MAX && strpbrk(id, " \n") == NULL) {
-			sbuf_printf(&v, "%s%s", ids ? " " : "", id);
-			ids++;
+		    nids < IDS_MAX && strpbrk(id, " \n") == NULL) {
+			sbuf_printf(&ids, "%s%s", nids ? " " : "", id);
+			nids++;
 		} else if (xml_node_is(c, NS_REPORTING, "text")) {
 			text = xml_node_text_get(c);
 		}
 	}
-	sbuf_printf(&v, "\n%.*s", TEXT_MAX, text);
-	rc = store_map_set(h->name, "", REPORT_STORE, key, v.data, v.len);
-	sbuf_cleanup(&v);
+	rc = report_add(h->name, cfg->max, reporter, reported, reason,
+	    ids.data ? ids.data : "", text, key);
+	sbuf_cleanup(&ids);
 	if (rc != 0)
 		return -1;
 	log_info("spam_report: %s reported %s (%s) as %s", reporter, reported,
 	    reason, key);
-	if (reports_load(h->name, &l) == 0) {
-		for (i = 0; (long long)(l.n - i) > cfg->max; i++)
-			report_delete(h->name, l.v[i].key);
-		reports_free(&l);
-	}
 	if (cfg->notify)
 		report_notify(h, reporter, reported, reason, key);
 	return 0;

@@ -1,8 +1,10 @@
 /* abuse_report.c: the queue of abuse reports of a host (XEP-0377, filled
  * by mod/spam_report.c, read by it and by ternctl). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/util.h"
 #include "store/store.h"
 #include "xmpp/abuse_report.h"
@@ -92,4 +94,32 @@ int
 report_delete(const char *host, const char *id)
 {
 	return store_map_del(host, "", REPORT_STORE, id);
+}
+
+int
+report_add(const char *host, long long max, const char *reporter,
+    const char *reported, const char *reason, const char *ids, const char *text,
+    char key[REPORT_KEY_LEN])
+{
+	static unsigned seq;
+	struct reports l;
+	struct sbuf v;
+	size_t i;
+	int rc;
+
+	snprintf(
+	    key, REPORT_KEY_LEN, "%020lld-%08x", (long long)now_unix(), seq++);
+	sbuf_init(&v);
+	sbuf_printf(&v, "%s\n%s\n%s\n%lld\n%s\n%.*s", reporter, reported,
+	    reason, (long long)now_unix(), ids, REPORT_TEXT_MAX, text);
+	rc = store_map_set(host, "", REPORT_STORE, key, v.data, v.len);
+	sbuf_cleanup(&v);
+	if (rc != 0)
+		return -1;
+	if (reports_load(host, &l) == 0) {
+		for (i = 0; (long long)(l.n - i) > max; i++)
+			report_delete(host, l.v[i].key);
+		reports_free(&l);
+	}
+	return 0;
 }

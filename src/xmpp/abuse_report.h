@@ -31,5 +31,13 @@ void reports_free(struct reports *l);
 /* One report: 0, 1 none with that id, -1 error. */
 int report_get(const char *host, const char *id, struct report *r);
 int report_delete(const char *host, const char *id);
+#define REPORT_KEY_LEN 48
+#define REPORT_TEXT_MAX 1024
+/* Queue a report (ids: space-separated stanza-ids, text cut at
+ * REPORT_TEXT_MAX), dropping the oldest past max; its id in key. 0, -1
+ * on a storage error. */
+int report_add(const char *host, long long max, const char *reporter,
+    const char *reported, const char *reason, const char *ids, const char *text,
+    char key[REPORT_KEY_LEN]);
 
 #endif

@@ -141,8 +141,13 @@ def test_spam_burst(make_server):
     r = command(dave, LIST)
     assert r.get('type') == 'error', show(r)
     rows = report_rows(alice)
-    assert len(rows) == 1, rows
-    row = rows[0]
+    # the limit filed one report for the burst (one per minute at most)
+    assert len(rows) == 2, rows
+    assert (rows[0]['reporter'], rows[0]['jid'], rows[0]['reason']) == \
+        (D, 'mallory@localhost', 'urn:tern:antispam:stranger-limit'), rows
+    r = act(alice, rows[0]['id'], 'dismiss')
+    assert r.get('type') == 'result', show(r)
+    row = rows[1]
     assert (row['reporter'], row['jid'], row['reason'], row['stanza-ids'],
             row['text']) == ('dave@localhost', 'mallory@localhost', SPAM,
                              's1', 'sells things'), row
@@ -166,7 +171,7 @@ def test_limit_after_probation_and_queue_cap(make_server):
                                                'spam_report'])
     host_settings(srv, ['admins: [ alice@localhost ]',
                         'antispam: { stranger_per_minute: 10, '
-                        'probation: 0 }',
+                        'probation: 0, report_violations: false }',
                         'spam_report: { max_reports: 2, '
                         'notify_admins: false }'])
     srv.start()
