@@ -25,6 +25,7 @@
 #include "core/util.h"
 #include "jid/jid.h"
 #include "store/store.h"
+#include "xmpp/abuse_report.h"
 #include "xmpp/account.h"
 #include "xmpp/retention.h"
 #include "xmpp/users.h"
@@ -64,6 +65,12 @@ static const char usage_text[] =
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
+    "  reports [list] HOST     the abuse reports (XEP-0377) queued for\n"
+    "                          the admins, oldest first\n"
+    "  reports show HOST ID    one report in full\n"
+    "  reports dismiss HOST ID remove a report\n"
+    "  reports block HOST ID   disable the reported account (of HOST)\n"
+    "                          and remove the report\n"
     "  user JID                an account's storage usage and quota\n"
     "                          (limits.account_storage), in bytes\n"
     "  status                  sessions, connections by kind, bytes\n"
@@ -603,6 +610,104 @@ cmd_disable(const struct config *cfg, int argc, char **argv)
 	return ret;
 }
 
+static void
+report_print(const struct report *r, int full)
+{
+	const char *nl = strchr(r->text, '\n');
+
+	printf("%s %s reported %s reason=%s time=%s stanza-ids=%s\n", r->key,
+	    r->reporter, r->reported, r->reason, r->time,
+	    r->ids[0] ? r->ids : "-");
+	if (full)
+		printf("%s\n", r->text);
+	else if (r->text[0])
+		printf("  %.*s%s\n", nl ? (int)(nl - r->text) : 200, r->text,
+		    nl ? " ..." : "");
+}
+
+/* reports [list|show|dismiss|block] HOST [ID]: the abuse report queue
+ * (mod/spam_report.c) read and changed in storage; block disables the
+ * reported account through a running ternd when there is one. */
+static int
+cmd_reports(const struct config *cfg, int argc, char **argv)
+{
+	const char *op = argc == 2 ? "list" : argc > 2 ? argv[1] : "";
+	const char *host = argc == 2 ? argv[1] : argc > 2 ? argv[2] : NULL;
+	const char *id = argc > 3 ? argv[3] : NULL;
+	int need_id = strcmp(op, "list") != 0, rc, ret = EXIT_USER;
+	struct reports l;
+	struct report r;
+	struct jid j;
+	size_t i;
+
+	if ((strcmp(op, "list") != 0 && strcmp(op, "show") != 0 &&
+		strcmp(op, "dismiss") != 0 && strcmp(op, "block") != 0) ||
+	    argc != (need_id	    ? 4
+			: argc == 2 ? 2
+				    : 3)) {
+		fail("usage: ternctl reports [list|show|dismiss|block] HOST "
+		     "[ID]");
+		return EXIT_USAGE;
+	}
+	if (config_host(cfg, host) == NULL) {
+		fail("%s is not a host of %s", host, cfg->file);
+		return EXIT_USER;
+	}
+	if (!need_id) {
+		if (reports_load(host, &l) != 0) {
+			fail("%s: storage failure", host);
+			return EXIT_USER;
+		}
+		for (i = 0; i < l.n; i++)
+			report_print(&l.v[i], 0);
+		reports_free(&l);
+		return 0;
+	}
+	rc = report_get(host, id, &r);
+	if (rc != 0) {
+		fail(rc > 0 ? "%s: no report %s" : "%s: storage failure (%s)",
+		    host, id);
+		return EXIT_USER;
+	}
+	if (strcmp(op, "show") == 0) {
+		report_print(&r, 1);
+		report_free(&r);
+		return 0;
+	}
+	if (strcmp(op, "block") == 0) {
+		if (account_jid_parse(r.reported, 1, &j) != NULL) {
+			fail("%s: %s is not an account", id, r.reported);
+			goto out;
+		}
+		if (strcmp(j.domain, host) != 0) {
+			fail("%s: %s is not an account of %s (see "
+			     "s2s.blocked for remote domains)",
+			    id, r.reported, host);
+			jid_cleanup(&j);
+			goto out;
+		}
+		rc = ask_ternd(cfg, "disable-user", &j, &ret);
+		if (rc > 0) {
+			rc = account_set_disabled(j.domain, j.node, 1);
+			if (rc == 1)
+				fail("%s: no such account", j.bare);
+			else if (rc == 0)
+				ret = 0;
+		}
+		jid_cleanup(&j);
+		if (ret != 0)
+			goto out;
+		ret = EXIT_USER;
+	}
+	if (report_delete(host, id) == 0 && store_commit() == 0)
+		ret = 0;
+	else
+		fail("%s: storage failure", host);
+out:
+	report_free(&r);
+	return ret;
+}
+
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
 {
@@ -1036,6 +1141,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "reload", cmd_reload },
 	{ "user", cmd_user },
+	{ "reports", cmd_reports },
 };
 
 int

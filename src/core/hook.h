@@ -135,6 +135,10 @@ struct hook_ev {
  *   pep/published, pep/retracted    see mod/pep.h
  *   adhoc/commands        the ad-hoc commands asked for (mod/adhoc.h);
  *       ev->data: the struct adhoc_list handlers add theirs to
+ *   account/probation     is account ev->user of ev->host new enough to
+ *       be on probation (mod/antispam.c)? HOOK_HANDLED: yes; ev->data
+ *       (long long *, may be NULL) then receives its upload quota in
+ *       bytes (0: unchanged). Asked by muc (no room creation) and upload
  *   session/confirmed     ev->session's out_confirmed grew (a transport
  *       with receipts, mod/smacks.c; see session.h) */
 typedef enum hook_ret (*hook_fn)(struct hook_ev *ev);

@@ -323,3 +323,64 @@ str_search(const void *base, size_t n, size_t size, const char *key, int *found)
 	}
 	return lo;
 }
+
+int
+strset_has(const struct strset *set, const char *s)
+{
+	int found;
+
+	str_search(set->v, set->n, sizeof(*set->v), s, &found);
+	return found;
+}
+
+int
+strset_add(struct strset *set, const char *s)
+{
+	int found;
+	size_t at = str_search(set->v, set->n, sizeof(*set->v), s, &found);
+
+	if (found)
+		return 0;
+	if (set->n == set->cap) {
+		set->cap = set->cap ? set->cap * 2 : 8;
+		set->v = xrealloc(set->v, set->cap * sizeof(*set->v));
+	}
+	memmove(&set->v[at + 1], &set->v[at], (set->n - at) * sizeof(*set->v));
+	set->v[at] = xstrdup(s);
+	set->n++;
+	return 1;
+}
+
+int
+strset_del(struct strset *set, const char *s)
+{
+	int found;
+	size_t at = str_search(set->v, set->n, sizeof(*set->v), s, &found);
+
+	if (!found)
+		return 0;
+	free(set->v[at]);
+	memmove(
+	    &set->v[at], &set->v[at + 1], (set->n - at - 1) * sizeof(*set->v));
+	set->n--;
+	return 1;
+}
+
+void
+strset_clear(struct strset *set)
+{
+	size_t i;
+
+	for (i = 0; i < set->n; i++)
+		free(set->v[i]);
+	set->n = 0;
+}
+
+void
+strset_free(struct strset *set)
+{
+	strset_clear(set);
+	free(set->v);
+	set->v = NULL;
+	set->cap = 0;
+}

@@ -41,6 +41,20 @@ void time_xep82(int64_t unix_secs, char *out, size_t outlen);
 size_t str_search(
     const void *base, size_t n, size_t size, const char *key, int *found);
 
+/* A sorted set of strings (copies), searched with str_search. */
+struct strset {
+	char **v;
+	size_t n, cap;
+};
+int strset_has(const struct strset *set, const char *s);
+/* 1 when added, 0 when it was there. */
+int strset_add(struct strset *set, const char *s);
+/* 1 when removed, 0 when it was not there. */
+int strset_del(struct strset *set, const char *s);
+/* Empty it (keeps the array); strset_free also frees the array. */
+void strset_clear(struct strset *set);
+void strset_free(struct strset *set);
+
 /* FNV-1a over a byte string, continuing from h (start with HASH_INIT). */
 #define HASH_INIT 2166136261u
 uint32_t hash_bytes(uint32_t h, const void *p, size_t n);

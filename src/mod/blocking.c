@@ -14,8 +14,7 @@ struct blocking_cfg {
  * resources so the filter asks no storage for online users. */
 struct bl_list {
 	unsigned refs;
-	char **v;
-	size_t n, cap;
+	struct strset s;
 };
 
 /* Per session: its account's list, and whether it asked for the list
@@ -37,69 +36,12 @@ bl_idx(void)
 	return idx;
 }
 
-/* Position of jid in l, or where it would go; *found tells which. */
-static size_t
-bl_pos(const struct bl_list *l, const char *jid, int *found)
-{
-	return str_search(l->v, l->n, sizeof(*l->v), jid, found);
-}
-
-static int
-bl_has(const struct bl_list *l, const char *jid)
-{
-	int found;
-
-	bl_pos(l, jid, &found);
-	return found;
-}
-
-static void
-bl_insert(struct bl_list *l, const char *jid)
-{
-	int found;
-	size_t at = bl_pos(l, jid, &found);
-
-	if (found)
-		return;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
-	}
-	memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof(*l->v));
-	l->v[at] = xstrdup(jid);
-	l->n++;
-}
-
-static void
-bl_remove(struct bl_list *l, const char *jid)
-{
-	int found;
-	size_t at = bl_pos(l, jid, &found);
-
-	if (!found)
-		return;
-	free(l->v[at]);
-	memmove(&l->v[at], &l->v[at + 1], (l->n - at - 1) * sizeof(*l->v));
-	l->n--;
-}
-
-static void
-bl_clear(struct bl_list *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	l->n = 0;
-}
-
 static void
 bl_unref(struct bl_list *l)
 {
 	if (l == NULL || --l->refs > 0)
 		return;
-	bl_clear(l);
-	free(l->v);
+	strset_free(&l->s);
 	free(l);
 }
 
@@ -108,7 +50,7 @@ bl_load_cb(void *ud, const char *key, const char *val, size_t len)
 {
 	UNUSED(val);
 	UNUSED(len);
-	bl_insert(ud, key);
+	strset_add(&((struct bl_list *)ud)->s, key);
 	return 0;
 }
 
@@ -221,7 +163,8 @@ bl_blocks(
 		cand[n++] = j->domain;
 	}
 	for (i = 0; i < n; i++) {
-		if (l ? bl_has(l, cand[i]) : bl_stored(host, user, cand[i]))
+		if (l ? strset_has(&l->s, cand[i])
+		      : bl_stored(host, user, cand[i]))
 			return 1;
 	}
 	return 0;
@@ -304,9 +247,9 @@ bl_get(struct hook_ev *ev)
 		d->requested = 1;
 	r = stanza_reply(ev);
 	q = xml_node_child(r, NS_BLOCKING, "blocklist");
-	for (i = 0; i < l->n; i++)
+	for (i = 0; i < l->s.n; i++)
 		xml_node_set_attr(
-		    xml_node_child(q, NULL, "item"), "jid", l->v[i]);
+		    xml_node_child(q, NULL, "item"), "jid", l->s.v[i]);
 	stanza_reply_send(ev, r);
 	return HOOK_HANDLED;
 }
@@ -439,13 +382,13 @@ bl_block(struct hook_ev *ev)
 	for (i = 0; i < n; i++) {
 		size_t j;
 
-		fresh[i] = !bl_has(l, v[i].full);
+		fresh[i] = !strset_has(&l->s, v[i].full);
 		for (j = 0; j < i && fresh[i]; j++)
 			if (strcmp(v[j].full, v[i].full) == 0)
 				fresh[i] = 0;
 		added += fresh[i];
 	}
-	if ((long long)(l->n + added) > cfg->max_items) {
+	if ((long long)(l->s.n + added) > cfg->max_items) {
 		free(fresh);
 		stanza_reply_error(
 		    ev, "cancel", "policy-violation", "The blocklist is full");
@@ -462,7 +405,7 @@ bl_block(struct hook_ev *ev)
 			stanza_reply_store_error(ev, rc);
 			goto out_free;
 		}
-		bl_insert(l, v[i].full);
+		strset_add(&l->s, v[i].full);
 	}
 	log_info("blocking jid=%s added=%zu", ev->to->bare, added);
 	stanza_reply_result(ev);
@@ -522,19 +465,18 @@ bl_unblock(struct hook_ev *ev)
 		/* §3.5: an empty unblock unblocks everyone */
 		rc = store_map_del(host, user, BL_STORE, NULL);
 		if (rc == 0) {
-			was = l->v;
-			nwas = l->n;
-			l->v = NULL;
-			l->n = l->cap = 0;
+			was = l->s.v;
+			nwas = l->s.n;
+			l->s = (struct strset){ 0 };
 		}
 	}
 	for (i = 0; i < n && rc == 0; i++) {
-		if (!bl_has(l, v[i].full))
+		if (!strset_has(&l->s, v[i].full))
 			continue;
 		rc = store_map_del(host, user, BL_STORE, v[i].full);
 		if (rc != 0)
 			break;
-		bl_remove(l, v[i].full);
+		strset_del(&l->s, v[i].full);
 		was = xrealloc(was, (nwas + 1) * sizeof(*was));
 		was[nwas++] = xstrdup(v[i].full);
 	}

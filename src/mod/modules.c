@@ -8,12 +8,13 @@ extern const struct module mod_disco, mod_adhoc, mod_avatar, mod_blocking,
     mod_pep, mod_ping, mod_presence, mod_proxy65, mod_private, mod_push,
     mod_register, mod_roster, mod_smacks, mod_time, mod_upload, mod_vcard,
     mod_version, mod_welcome;
-extern const struct module mod_admin;
+extern const struct module mod_admin, mod_antispam, mod_rtbl, mod_spam_report;
 
 const struct module *const module_registry[] = {
 	&mod_disco,
 	&mod_adhoc,
 	&mod_admin,
+	&mod_antispam,
 	&mod_avatar,
 	&mod_blocking,
 	&mod_bookmarks,
@@ -35,7 +36,9 @@ const struct module *const module_registry[] = {
 	&mod_push,
 	&mod_register,
 	&mod_roster,
+	&mod_rtbl,
 	&mod_smacks,
+	&mod_spam_report,
 	&mod_time,
 	&mod_upload,
 	&mod_vcard,

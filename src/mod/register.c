@@ -1,6 +1,8 @@
 /* src/mod/register.c: XEP-0077 In-Band Registration — account creation
  * before authentication (off unless allow_registration), and password
  * change, account removal and registration info once logged in. */
+#include <arpa/inet.h>
+
 #include "mod/mod.h"
 #include "xmpp/account.h"
 #include "xmpp/users.h"
@@ -20,6 +22,7 @@
 struct register_cfg {
 	int allow;
 	long long per_ip;
+	long long per_net;
 	long long min_length;
 };
 
@@ -29,29 +32,67 @@ struct reg_mark {
 	const struct host *h;
 	int64_t when;
 	char ip[48];
+	char net[56];
 };
 
 static struct reg_mark marks[THROTTLE_MAX];
 static size_t nmarks;
 
-/* Forget registrations older than the window; how many (h, ip) made in
- * it. */
-static long long
-throttle_count(const struct host *h, const char *ip)
+/* The network of a printable address: its /24 (IPv4, also mapped in
+ * IPv6) or /64 (IPv6), or the address itself when it does not parse. */
+static void
+network_of(const char *ip, char *out, size_t len)
+{
+	unsigned char a[16];
+	char txt[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		snprintf(out, len, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+		return;
+	}
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char mapped[12] = {
+			[10] = 0xff, [11] = 0xff
+		};
+
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			snprintf(
+			    out, len, "%u.%u.%u.0/24", a[12], a[13], a[14]);
+			return;
+		}
+		memset(a + 8, 0, 8);
+		if (inet_ntop(AF_INET6, a, txt, sizeof(txt)) != NULL) {
+			snprintf(out, len, "%s/64", txt);
+			return;
+		}
+	}
+	snprintf(out, len, "%s", ip);
+}
+
+/* Forget registrations older than the window; how many (h, ip) and
+ * (h, its network) made in it. */
+static void
+throttle_count(
+    const struct host *h, const char *ip, long long *n_ip, long long *n_net)
 {
 	int64_t since = now_unix() - THROTTLE_WINDOW;
-	long long n = 0;
+	char net[sizeof(marks[0].net)];
 	size_t i, j = 0;
 
+	network_of(ip, net, sizeof(net));
+	*n_ip = *n_net = 0;
 	for (i = 0; i < nmarks; i++) {
 		if (marks[i].when <= since)
 			continue;
 		marks[j++] = marks[i];
-		if (marks[i].h == h && strcmp(marks[i].ip, ip) == 0)
-			n++;
+		if (marks[i].h != h)
+			continue;
+		if (strcmp(marks[i].ip, ip) == 0)
+			(*n_ip)++;
+		if (strcmp(marks[i].net, net) == 0)
+			(*n_net)++;
 	}
 	nmarks = j;
-	return n;
 }
 
 static void
@@ -62,6 +103,7 @@ throttle_note(const struct host *h, const char *ip)
 	marks[nmarks].h = h;
 	marks[nmarks].when = now_unix();
 	snprintf(marks[nmarks].ip, sizeof(marks[nmarks].ip), "%s", ip);
+	network_of(ip, marks[nmarks].net, sizeof(marks[nmarks].net));
 	nmarks++;
 }
 
@@ -207,6 +249,7 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 	const char *pw = field(ev->payload, "password");
 	const char *why;
 	struct jid j;
+	long long n_ip, n_net;
 	int r;
 
 	if (user == NULL || pw == NULL || *user == '\0' || *pw == '\0') {
@@ -224,13 +267,27 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		reply_error(ev, "modify", "not-acceptable", why);
 		goto out_jid;
 	}
-	if (rc->per_ip > 0 &&
-	    (throttle_count(ev->host, ev->stream->peer) >= rc->per_ip ||
-		nmarks == THROTTLE_MAX)) {
+	throttle_count(ev->host, ev->stream->peer, &n_ip, &n_net);
+	if ((rc->per_ip > 0 || rc->per_net > 0) && nmarks == THROTTLE_MAX) {
+		log_info("register refused (throttle table full) ip=%s host=%s",
+		    ev->stream->peer, ev->host->name);
+		reply_error(ev, "wait", "policy-violation",
+		    "too many registrations; try again later");
+		goto out_jid;
+	}
+	if (rc->per_ip > 0 && n_ip >= rc->per_ip) {
 		log_info("register refused (throttled) ip=%s host=%s",
 		    ev->stream->peer, ev->host->name);
 		reply_error(ev, "wait", "policy-violation",
 		    "too many registrations from your address; try again "
+		    "later");
+		goto out_jid;
+	}
+	if (rc->per_net > 0 && n_net >= rc->per_net) {
+		log_info("register refused (network throttled) ip=%s host=%s",
+		    ev->stream->peer, ev->host->name);
+		reply_error(ev, "wait", "policy-violation",
+		    "too many registrations from your network; try again "
 		    "later");
 		goto out_jid;
 	}
@@ -410,6 +467,15 @@ static const struct cfg_directive register_dirs[] = {
 	    .min = 0,
 	    .max = 1000000,
 	    .doc = "Accounts one IP address may register in an hour; more "
+		   "get <policy-violation/> (type wait). 0: no limit." },
+	{ .name = "registrations_per_network_per_hour",
+	    .type = CFG_INT,
+	    .offset = offsetof(struct register_cfg, per_net),
+	    .def = "10",
+	    .min = 0,
+	    .max = 1000000,
+	    .doc = "Accounts one network (an IPv4 /24, an IPv6 /64) may "
+		   "register in an hour, all its addresses together; more "
 		   "get <policy-violation/> (type wait). 0: no limit." },
 	{ .name = "min_password_length",
 	    .type = CFG_INT,

@@ -329,7 +329,8 @@ upload_request(struct hook_ev *ev)
 	const char *type = xml_node_attr(ev->payload, "content-type");
 	char rnd[RAND_LEN + 1], slot[SLOT_LEN + 1], mac[41], *name, *end;
 	struct xml_node *r, *sl, *put;
-	long long size, exp;
+	long long size, exp, quota, pq = 0;
+	struct hook_ev pev = { 0 };
 	struct sbuf url;
 
 	if (s == NULL) {
@@ -366,7 +367,14 @@ upload_request(struct hook_ev *ev)
 		    "This content type is not accepted");
 		return HOOK_HANDLED;
 	}
-	if (c->quota > 0 && user_usage(s, ev->from->node) + size > c->quota) {
+	quota = c->quota;
+	pev.host = s->h;
+	pev.user = ev->from->node;
+	pev.data = &pq;
+	if (hook_fire(s->h->hooks, "account/probation", &pev) == HOOK_HANDLED &&
+	    pq > 0 && (quota == 0 || pq < quota))
+		quota = pq; /* a new account (antispam) */
+	if (quota > 0 && user_usage(s, ev->from->node) + size > quota) {
 		stanza_reply_error(ev, "wait", "resource-constraint",
 		    "Quota reached: delete older uploads or wait for them to "
 		    "expire");

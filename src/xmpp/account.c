@@ -216,6 +216,19 @@ account_doc_created(const char *doc)
 	return 0;
 }
 
+int
+account_get_created(const char *host, const char *user, int64_t *t)
+{
+	char *doc = NULL;
+	int rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
+
+	if (rc != 0)
+		return rc;
+	*t = account_doc_created(doc);
+	free(doc);
+	return 0;
+}
+
 /* Has user@host a document in store? 0 yes, 1 no, -1 error. */
 static int
 account_kv_has(const char *host, const char *user, const char *store)

@@ -51,6 +51,9 @@ int account_list_disabled(
     const char *host, int (*cb)(void *ud, const char *user), void *ud);
 int account_set_last_login(const char *host, const char *user, int64_t t);
 int account_get_last_login(const char *host, const char *user, int64_t *t);
+/* The account's creation time (0 when unknown): 0 ok, 1 no such account,
+ * -1 error. */
+int account_get_created(const char *host, const char *user, int64_t *t);
 
 /* Bulk creation (ternctl import) in two steps, so the costly derivation
  * can run on many threads with no store access: account_make_keys

@@ -367,9 +367,12 @@ class RawStream:
     # Every stream opened; conftest closes a test's streams after it.
     opened = []
 
-    def __init__(self, port, host='127.0.0.1', timeout=TIMEOUT):
+    def __init__(self, port, host='127.0.0.1', timeout=TIMEOUT,
+                 source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         RawStream.opened.append(self)
         self.pending = deque()
         self.eof = False

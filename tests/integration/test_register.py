@@ -261,3 +261,24 @@ def test_remove_other_account_forbidden(server):
              to='bob@localhost')
     assert stanza_error(r) == 'forbidden'
     assert can_login(server, 'bob', 'secret-bob')
+
+
+def test_throttling_per_network(make_server):
+    """The /24 of the address has its own limit, counted over all its
+    addresses: three loopback addresses of one /24, one registration
+    each allowed per address, two for the network."""
+    srv = open_server(make_server, registrations_per_ip_per_hour=1,
+                      registrations_per_network_per_hour=2)
+    for i in range(2):
+        s = connect_tls(srv.c2s, source='127.0.0.%d' % (i + 2))
+        r = register(s, 'net%d' % i, 'Good-Pass-%d0' % i)
+        assert r.get('type') == 'result', show(r)
+        s.close()
+    s = connect_tls(srv.c2s, source='127.0.0.4')
+    r = register(s, 'net2', 'Good-Pass-20')
+    assert stanza_error(r) == 'policy-violation', show(r)
+    assert 'network' in error_text(r)
+    assert not can_login(srv, 'net2', 'Good-Pass-20')
+    # another /24 is not affected
+    s = connect_tls(srv.c2s, source='127.0.1.2')
+    assert register(s, 'net3', 'Good-Pass-30').get('type') == 'result'

@@ -431,6 +431,34 @@ test_rbuf(void **state)
 	rbuf_unref(r);
 }
 
+static void
+test_strset(void **state)
+{
+	struct strset set = { 0 };
+	const char *in[] = { "m", "a", "z", "m", "b" };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 5; i++)
+		assert_int_equal(strset_add(&set, in[i]), i == 3 ? 0 : 1);
+	assert_int_equal(set.n, 4);
+	assert_string_equal(set.v[0], "a");
+	assert_string_equal(set.v[1], "b");
+	assert_string_equal(set.v[3], "z");
+	assert_true(strset_has(&set, "m"));
+	assert_false(strset_has(&set, "c"));
+	assert_int_equal(strset_del(&set, "m"), 1);
+	assert_int_equal(strset_del(&set, "m"), 0);
+	assert_false(strset_has(&set, "m"));
+	assert_string_equal(set.v[2], "z");
+	strset_clear(&set);
+	assert_int_equal(set.n, 0);
+	assert_false(strset_has(&set, "a"));
+	assert_int_equal(strset_add(&set, "a"), 1);
+	strset_free(&set);
+	assert_null(set.v);
+}
+
 int
 main(void)
 {
@@ -446,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_sbuf_printf),
 		cmocka_unit_test(test_sbuf_xml_escape),
 		cmocka_unit_test(test_rbuf),
+		cmocka_unit_test(test_strset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

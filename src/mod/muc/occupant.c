@@ -332,6 +332,20 @@ enter_again(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o)
 	muc_send_subject(r, ev->from->full);
 }
 
+/* Is the sender a local account on probation (antispam)? */
+static int
+on_probation(const struct hook_ev *ev)
+{
+	struct host *h = host_find(ev->from->domain);
+	struct hook_ev pev = { 0 };
+
+	if (h == NULL || ev->from->node == NULL)
+		return 0;
+	pev.host = h;
+	pev.user = ev->from->node;
+	return hook_fire(h->hooks, "account/probation", &pev) == HOOK_HANDLED;
+}
+
 /* §7.2: enter room r (NULL: create it) as nick. */
 static void
 join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
@@ -348,6 +362,11 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		    host_find(ev->from->domain) == NULL) {
 			muc_error(ev, "cancel", "not-allowed",
 			    "Only local users may create rooms");
+			return;
+		}
+		if (on_probation(ev)) {
+			muc_error(ev, "cancel", "policy-violation",
+			    "New accounts may not create rooms yet");
 			return;
 		}
 		if (muc_rooms_of(svc, bare) >= mc->max_rooms_per_user) {
