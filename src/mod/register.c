@@ -19,9 +19,6 @@
 #define PREAUTH_MAX 1024
 #define PREAUTH_TTL 3600
 
-/* Below this many characters a password needs two character classes. */
-#define STRONG_LENGTH 12
-#define PASSWORD_MAX 1023
 #define THROTTLE_WINDOW 3600
 /* Registrations remembered for throttling, all hosts together: past it,
  * everyone waits (a peer cannot make us allocate). */
@@ -148,56 +145,6 @@ new_result(struct hook_ev *ev)
 	xml_node_set_attr(r, "id", xml_node_attr(ev->stanza, "id"));
 	xml_node_set_attr(r, "type", "result");
 	return r;
-}
-
-static int
-char_class(unsigned char c)
-{
-	if (c >= 'a' && c <= 'z')
-		return 1;
-	if (c >= 'A' && c <= 'Z')
-		return 2;
-	if (c >= '0' && c <= '9')
-		return 4;
-	return 8;
-}
-
-/* NULL when pw is acceptable for user, else why not (for <text/>). */
-static const char *
-weak_password(const struct register_cfg *rc, const char *user, const char *pw)
-{
-	static char why[128];
-	const unsigned char *p;
-	long long chars = 0;
-	int classes = 0, nclasses = 0;
-
-	if (strlen(pw) > PASSWORD_MAX)
-		return "the password is too long";
-	for (p = (const unsigned char *)pw; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return "the password contains control characters";
-		if ((*p & 0xc0) != 0x80) /* count UTF-8 characters */
-			chars++;
-		classes |= char_class(*p);
-	}
-	for (; classes; classes >>= 1)
-		nclasses += classes & 1;
-	if (chars < rc->min_length) {
-		snprintf(why, sizeof(why),
-		    "the password needs at least %lld characters",
-		    rc->min_length);
-		return why;
-	}
-	if (chars < STRONG_LENGTH && nclasses < 2) {
-		snprintf(why, sizeof(why),
-		    "a password shorter than %d characters needs letters "
-		    "mixed with digits, capitals or symbols",
-		    STRONG_LENGTH);
-		return why;
-	}
-	if (strcasecmp(pw, user) == 0)
-		return "the password must not be the username";
-	return NULL;
 }
 
 /* The text of child name of q, or NULL when absent. */
@@ -332,7 +279,7 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		    "the username is not valid in a JID");
 		return;
 	}
-	why = weak_password(rc, j.node, pw);
+	why = account_password_weak(rc->min_length, j.node, pw);
 	if (why) {
 		reply_error(ev, "modify", "not-acceptable", why);
 		goto out_jid;
@@ -493,7 +440,7 @@ authed_password(struct hook_ev *ev)
 		    "only the logged-in account's password can be changed");
 		return;
 	}
-	why = weak_password(rc, ev->from->node, pw);
+	why = account_password_weak(rc->min_length, ev->from->node, pw);
 	if (why) {
 		reply_error(ev, "modify", "not-acceptable", why);
 		return;
