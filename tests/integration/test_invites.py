@@ -211,3 +211,104 @@ def test_cap_on_invitations(make_server):
     con.close()
     r = srv.ternctl('invite', 'create', 'localhost')
     assert r.returncode == 1 and 'already holds 1000' in r.stderr, r.stderr
+
+
+# ---- the landing page ----
+
+def page_server(make_server):
+    from httputil import http_server
+    return http_server(make_server, modules_extra=('invites',),
+                       host_extra='    register: { invite_only: true }\n')
+
+
+def get(srv, path, method='GET', body=b''):
+    from httputil import fetch
+    headers = ()
+    if body:
+        headers = (('Content-Type', 'application/x-www-form-urlencoded'),)
+    return fetch(srv.http, method, path, headers=headers, body=body)
+
+
+def test_page_uri_and_qr(make_server):
+    srv = page_server(make_server)
+    token, uri = create(srv, '--contact', 'alice@localhost')
+    r = get(srv, '/invite/' + token)
+    assert r.status == 200, r
+    assert r.header('content-type').startswith('text/html')
+    html = r.body.decode()
+    assert 'href="%s"' % uri in html
+    for name in ('Conversations', 'Monocles', 'Monal', 'Siskin', 'Gajim',
+                 'Dino'):
+        assert name in html
+    svg = re.search(r'<svg [^>]*viewBox="-4 -4 (\d+) \1".*?</svg>', html,
+                    re.S)
+    assert svg, html
+    # a version-2+ code: 25 modules or more, quiet zone of 4 around
+    assert int(svg.group(1)) >= 25 + 8
+    assert svg.group(0).count('h1v1h-1z') > 100
+    # unknown, malformed, used-up: 404 with a page saying so
+    for bad in ('A' * 24, '<script>', ''):
+        r = get(srv, '/invite/' + bad)
+        assert r.status == 404, r
+        assert 'Invitation not found' in r.body.decode()
+        assert '<script>' not in r.body.decode()
+    assert get(srv, '/invite/' + token, method='DELETE').status == 405
+
+
+def test_web_registration(make_server):
+    from urllib.parse import urlencode
+    srv = page_server(make_server)
+    token, _ = create(srv, '--contact', 'alice@localhost')
+    path = '/invite/' + token
+
+    def post(**fields):
+        return get(srv, path, 'POST', urlencode(fields).encode())
+
+    # the token of the form must be the page's
+    r = post(token='B' * 24, username='webby', password=PW)
+    assert r.status == 400 and 'does not match' in r.body.decode()
+    r = post(token=token, username='webby', password='short')
+    assert r.status == 400 and 'at least' in r.body.decode(), r.body
+    # a name that is taken, escaped when shown back
+    r = post(token=token, username='alice', password=PW)
+    assert r.status == 400 and 'taken' in r.body.decode()
+    r = post(token=token, username='<b>x</b>', password=PW)
+    assert '<b>x</b>' not in r.body.decode()
+    r = post(token=token, username='webby', password=PW)
+    assert r.status == 200, r.body
+    assert 'webby@localhost' in r.body.decode()
+    assert can_login(srv, 'webby')
+    from ternlib import password
+    assert roster(srv, 'alice', password('alice'))[
+        'webby@localhost'].get('subscription') == 'both'
+    # used up now
+    assert get(srv, path).status == 404
+    r = post(token=token, username='webby2', password=PW)
+    assert r.status == 404
+
+
+def test_page_screenshot(make_server, tmp_path):
+    import shutil
+    import subprocess
+    import pytest
+    from pathlib import Path
+    exe = shutil.which('chromium') or shutil.which('chromium-browser')
+    if not exe:
+        pytest.skip('chromium not installed (Debian package chromium)')
+    srv = page_server(make_server)
+    token, _ = create(srv)
+    shot = tmp_path / 'invite-page.png'
+    subprocess.run(
+        [exe, '--headless=new', '--no-sandbox', '--disable-gpu',
+         '--no-first-run', '--disable-extensions',
+         '--disable-background-networking', '--window-size=800,1400',
+         '--user-data-dir=%s' % (tmp_path / 'profile'),
+         '--screenshot=%s' % shot,
+         'http://localhost:%d/invite/%s' % (srv.http, token)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60,
+        start_new_session=True)
+    data = shot.read_bytes()
+    assert data[:8] == b'\x89PNG\r\n\x1a\n'
+    artifacts = Path(__file__).resolve().parents[2] / 'build' / 'artifacts'
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / 'invite-page.png').write_bytes(data)
