@@ -558,9 +558,10 @@ static const struct hook_reg invites_hooks[] = {
 const struct module mod_invites = {
 	.name = "invites",
 	.spec = "XEP-0401, XEP-0379",
-	.doc = "Invitations: ad-hoc commands that make them; an account "
-	       "registered with one (register module) becomes the inviter's "
-	       "mutual contact.",
+	.doc = "Invitations: ad-hoc commands that make them, a landing page "
+	       "per invitation (/invite/TOKEN on the HTTP listeners: URI, QR "
+	       "code, clients, web sign-up); an account registered with one "
+	       "becomes the inviter's mutual contact.",
 	.hooks = invites_hooks,
 	.config = &invites_section,
 	.init = invites_init,
