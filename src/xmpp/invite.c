@@ -34,10 +34,11 @@ parse(const char *token, const char *val, size_t len, struct invite *inv)
 	snprintf(inv->token, sizeof(inv->token), "%s", token);
 	inv->kind =
 	    strcmp(kind, "contact") == 0 ? INVITE_CONTACT : INVITE_ACCOUNT;
+	/* lengths checked above */
 	if (strcmp(inviter, "-") != 0)
-		snprintf(inv->inviter, sizeof(inv->inviter), "%s", inviter);
+		memcpy(inv->inviter, inviter, strlen(inviter) + 1);
 	if (strcmp(group, "-") != 0)
-		snprintf(inv->group, sizeof(inv->group), "%s", group);
+		memcpy(inv->group, group, strlen(group) + 1);
 	inv->created = created;
 	inv->expires = expires;
 	inv->uses = uses;
