@@ -581,22 +581,12 @@ invite_host(const struct config *cfg, const char *arg, char *name, size_t len)
 	return 0;
 }
 
-static void
-print_invite_uri(const char *host, const struct invite *inv)
-{
-	if (inv->kind == INVITE_CONTACT)
-		printf("xmpp:%s@%s?roster;preauth=%s;ibr=y\n", inv->inviter,
-		    host, inv->token);
-	else
-		printf("xmpp:%s?register;preauth=%s\n", host, inv->token);
-}
-
 static int
 invite_create_cmd(const struct config *cfg, int argc, char **argv)
 {
 	struct invite inv = { .kind = INVITE_ACCOUNT, .uses = 1 };
 	long long age = 7 * 86400;
-	char host[JID_PART_MAX + 1], *end;
+	char host[JID_PART_MAX + 1], uri[3200], *end;
 	const char *contact = NULL;
 	struct jid j;
 	int i, rc;
@@ -669,7 +659,8 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 		return EXIT_USER;
 	}
 	printf("token %s\n", inv.token);
-	print_invite_uri(host, &inv);
+	invite_uri(host, &inv, uri, sizeof(uri));
+	printf("%s\n", uri);
 	return 0;
 }
 

@@ -14,6 +14,17 @@ invite_kind_name(enum invite_kind k)
 	return k == INVITE_CONTACT ? "contact" : "account";
 }
 
+void
+invite_uri(const char *host, const struct invite *inv, char *out, size_t len)
+{
+	if (inv->kind == INVITE_CONTACT)
+		snprintf(out, len, "xmpp:%s@%s?roster;preauth=%s;ibr=y",
+		    inv->inviter, host, inv->token);
+	else
+		snprintf(
+		    out, len, "xmpp:%s?register;preauth=%s", host, inv->token);
+}
+
 static int
 parse(const char *token, const char *val, size_t len, struct invite *inv)
 {

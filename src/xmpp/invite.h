@@ -8,6 +8,7 @@
 #ifndef TERN_INVITE_H
 #define TERN_INVITE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "jid/jid.h"
@@ -44,5 +45,10 @@ int invite_revoke(const char *host, const char *token);
 int invite_list(
     const char *host, int (*cb)(void *ud, const struct invite *inv), void *ud);
 const char *invite_kind_name(enum invite_kind k);
+/* The XEP-0401 URI of inv: xmpp:HOST?register;preauth=TOKEN for an
+ * account invitation, xmpp:INVITER@HOST?roster;preauth=TOKEN;ibr=y for
+ * a contact invitation. */
+void invite_uri(
+    const char *host, const struct invite *inv, char *out, size_t len);
 
 #endif
