@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 BUILD ?= build
-PKGS = expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound
+PKGS = expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound libqrencode
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wvla -Wpointer-arith -Wcast-qual -Wwrite-strings \

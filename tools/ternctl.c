@@ -27,6 +27,7 @@
 #include "store/store.h"
 #include "xmpp/abuse_report.h"
 #include "xmpp/account.h"
+#include "xmpp/invite.h"
 #include "xmpp/retention.h"
 #include "xmpp/users.h"
 #include "core/host.h"
@@ -73,6 +74,16 @@ static const char usage_text[] =
     "                          and remove the report\n"
     "  user JID                an account's storage usage and quota\n"
     "                          (limits.account_storage), in bytes\n"
+    "  invite create [--contact JID] [--expires DURATION] [--uses N]\n"
+    "         [--group GROUP] HOST\n"
+    "                          make an invitation (XEP-0401) and print\n"
+    "                          its token and xmpp: URI; --contact: JID\n"
+    "                          (an account of HOST) invites a contact,\n"
+    "                          else it is for a new account. Default\n"
+    "                          expiry 7d, uses 1\n"
+    "  invite list HOST        the host's live invitations\n"
+    "  invite revoke HOST TOKEN\n"
+    "                          delete an invitation\n"
     "  status                  sessions, connections by kind, bytes\n"
     "                          queued, heap and storage of the running\n"
     "                          ternd\n"
@@ -561,6 +572,151 @@ cmd_user(const struct config *cfg, int argc, char **argv)
 out_cleanup:
 	jid_cleanup(&j);
 	return ret;
+}
+
+/* ---- invitations ---- */
+
+static int
+invite_host(const struct config *cfg, const char *arg, char *name, size_t len)
+{
+	if (jid_nameprep(arg, name, len) < 0 ||
+	    config_host(cfg, name) == NULL) {
+		fail("%s is not a host of %s", arg, cfg->file);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+invite_create_cmd(const struct config *cfg, int argc, char **argv)
+{
+	struct invite inv = { .kind = INVITE_ACCOUNT, .uses = 1 };
+	long long age = 7 * 86400;
+	char host[JID_PART_MAX + 1], uri[3200], *end;
+	const char *contact = NULL;
+	struct jid j;
+	int i, rc;
+
+	for (i = 0; i < argc - 1 && argv[i][0] == '-'; i += 2) {
+		const char *v = argv[i + 1];
+
+		if (strcmp(argv[i], "--contact") == 0) {
+			contact = v;
+		} else if (strcmp(argv[i], "--expires") == 0) {
+			age = retention_parse_age(v);
+			if (age <= 0) {
+				fail("--expires %s: not a duration (a number "
+				     "with s, m, h or d, e.g. 7d)",
+				    v);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(argv[i], "--uses") == 0) {
+			inv.uses = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || inv.uses < 1 ||
+			    inv.uses > 1000000) {
+				fail("--uses %s: not a number from 1 to "
+				     "1000000",
+				    v);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(argv[i], "--group") == 0) {
+			if (v[0] == '\0' || strlen(v) > INVITE_GROUP_MAX ||
+			    strpbrk(v, "\r\n") != NULL) {
+				fail("--group: 1 to %d characters on one line",
+				    INVITE_GROUP_MAX);
+				return EXIT_USAGE;
+			}
+			snprintf(inv.group, sizeof(inv.group), "%s", v);
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i != argc - 1 || argv[i][0] == '-') {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (invite_host(cfg, argv[i], host, sizeof(host)) < 0)
+		return EXIT_USER;
+	if (contact) {
+		if (parse_account_jid(cfg, contact, "", &j) < 0)
+			return EXIT_USER;
+		rc = strcmp(j.domain, host) == 0 ? account_exists(host, j.node)
+						 : 1;
+		if (rc != 0) {
+			fail("%s: no such account on %s", j.bare, host);
+			jid_cleanup(&j);
+			return EXIT_USER;
+		}
+		inv.kind = INVITE_CONTACT;
+		snprintf(inv.inviter, sizeof(inv.inviter), "%s", j.node);
+		jid_cleanup(&j);
+	}
+	inv.created = now_unix();
+	inv.expires = inv.created + age;
+	rc = invite_create(host, &inv);
+	if (rc == 1) {
+		fail("%s already holds %d invitations; revoke some", host,
+		    INVITE_MAX);
+		return EXIT_USER;
+	}
+	if (rc < 0 || store_commit() < 0) {
+		fail("%s: storage failure", host);
+		return EXIT_USER;
+	}
+	printf("token %s\n", inv.token);
+	invite_uri(host, &inv, uri, sizeof(uri));
+	printf("%s\n", uri);
+	return 0;
+}
+
+static int
+print_invite(void *ud, const struct invite *inv)
+{
+	const char *host = ud;
+
+	printf("%s %s inviter=%s%s%s expires=%lld uses=%ld group=%s\n",
+	    inv->token, invite_kind_name(inv->kind),
+	    inv->inviter[0] ? inv->inviter : "-", inv->inviter[0] ? "@" : "",
+	    inv->inviter[0] ? host : "", (long long)inv->expires, inv->uses,
+	    inv->group[0] ? inv->group : "-");
+	return 0;
+}
+
+static int
+cmd_invite(const struct config *cfg, int argc, char **argv)
+{
+	char host[JID_PART_MAX + 1];
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "create") == 0)
+		return invite_create_cmd(cfg, argc - 2, argv + 2);
+	if (argc == 3 && strcmp(argv[1], "list") == 0) {
+		if (invite_host(cfg, argv[2], host, sizeof(host)) < 0)
+			return EXIT_USER;
+		if (invite_list(host, print_invite, host) < 0 ||
+		    store_commit() < 0) {
+			fail("%s: storage failure", host);
+			return EXIT_USER;
+		}
+		return 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "revoke") == 0) {
+		if (invite_host(cfg, argv[2], host, sizeof(host)) < 0)
+			return EXIT_USER;
+		rc = invite_revoke(host, argv[3]);
+		if (rc == 1) {
+			fail("%s: no such invitation on %s", argv[3], host);
+			return EXIT_USER;
+		}
+		if (rc < 0 || store_commit() < 0) {
+			fail("%s: storage failure", host);
+			return EXIT_USER;
+		}
+		return 0;
+	}
+	usage(stderr);
+	return EXIT_USAGE;
 }
 
 /* Ask a running ternd to run "cmd HOST USER" for account j: 0 when it
@@ -1141,6 +1297,7 @@ static const struct command commands[] = {
 	{ "status", cmd_status },
 	{ "reload", cmd_reload },
 	{ "user", cmd_user },
+	{ "invite", cmd_invite },
 	{ "reports", cmd_reports },
 };
 

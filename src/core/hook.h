@@ -8,6 +8,7 @@
 #ifndef TERN_HOOK_H
 #define TERN_HOOK_H
 
+#include <stdint.h>
 #include <stddef.h>
 
 struct host;
@@ -24,6 +25,7 @@ struct session;
  * to answer it (it has no JID to route to). */
 struct hook_stream {
 	const char *peer; /* the client's IP address */
+	uint64_t connid;  /* the connection's id (unique while ternd runs) */
 	void (*reply)(struct hook_ev *ev, struct xml_node *n); /* frees n */
 	void *ctx; /* reply's and adopt's */
 	/* stream resumption: take over an existing session; 0 on success,

@@ -4,10 +4,10 @@
 
 extern const struct module mod_disco, mod_adhoc, mod_avatar, mod_blocking,
     mod_bookmarks, mod_carbons, mod_contact_info, mod_csi, mod_echo,
-    mod_extdisco, mod_host_meta, mod_last, mod_mam, mod_muc, mod_offline,
-    mod_pep, mod_ping, mod_presence, mod_proxy65, mod_private, mod_push,
-    mod_register, mod_roster, mod_smacks, mod_time, mod_upload, mod_vcard,
-    mod_version, mod_welcome;
+    mod_extdisco, mod_host_meta, mod_invites, mod_last, mod_mam, mod_muc,
+    mod_offline, mod_pep, mod_ping, mod_presence, mod_proxy65, mod_private,
+    mod_push, mod_register, mod_roster, mod_smacks, mod_time, mod_upload,
+    mod_vcard, mod_version, mod_welcome;
 extern const struct module mod_admin, mod_antispam, mod_rtbl, mod_spam_report;
 
 const struct module *const module_registry[] = {
@@ -24,6 +24,7 @@ const struct module *const module_registry[] = {
 	&mod_echo,
 	&mod_extdisco,
 	&mod_host_meta,
+	&mod_invites,
 	&mod_last,
 	&mod_mam,
 	&mod_muc,

@@ -1,19 +1,26 @@
 /* src/mod/register.c: XEP-0077 In-Band Registration — account creation
- * before authentication (off unless allow_registration), and password
- * change, account removal and registration info once logged in. */
+ * before authentication (off unless allow_registration or invite_only),
+ * and password change, account removal and registration info once
+ * logged in. XEP-0445: an invitation token (<preauth/> before the form,
+ * or inside the query) lets its holder register; the invites module
+ * hears "invite/used" and makes the inviter a contact. */
 #include <arpa/inet.h>
 
 #include "mod/mod.h"
 #include "xmpp/account.h"
+#include "xmpp/invite.h"
 #include "xmpp/users.h"
 
 #define NS_REGISTER "jabber:iq:register"
 #define NS_FEATURE "http://jabber.org/features/iq-register"
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define NS_PARS "urn:xmpp:pars:0"
+#define NS_IBR_TOKEN "urn:xmpp:ibr-token:0"
+/* Streams that sent an accepted <preauth/>, all hosts together, and how
+ * long one is remembered (XEP-0445: expiry is checked only then). */
+#define PREAUTH_MAX 1024
+#define PREAUTH_TTL 3600
 
-/* Below this many characters a password needs two character classes. */
-#define STRONG_LENGTH 12
-#define PASSWORD_MAX 1023
 #define THROTTLE_WINDOW 3600
 /* Registrations remembered for throttling, all hosts together: past it,
  * everyone waits (a peer cannot make us allocate). */
@@ -21,6 +28,7 @@
 
 struct register_cfg {
 	int allow;
+	int invite_only;
 	long long per_ip;
 	long long per_net;
 	long long min_length;
@@ -37,6 +45,35 @@ struct reg_mark {
 
 static struct reg_mark marks[THROTTLE_MAX];
 static size_t nmarks;
+
+struct preauth {
+	uint64_t connid;
+	const struct host *h;
+	int64_t when;
+	struct invite inv;
+};
+
+static struct preauth preauths[PREAUTH_MAX];
+static size_t npreauths;
+
+/* The invite this stream showed, or NULL; forgets old ones. */
+static struct preauth *
+preauth_find(const struct host *h, uint64_t connid)
+{
+	int64_t since = now_unix() - PREAUTH_TTL;
+	struct preauth *found = NULL;
+	size_t i, j = 0;
+
+	for (i = 0; i < npreauths; i++) {
+		if (preauths[i].when <= since)
+			continue;
+		preauths[j++] = preauths[i];
+		if (preauths[j - 1].connid == connid && preauths[j - 1].h == h)
+			found = &preauths[j - 1];
+	}
+	npreauths = j;
+	return found;
+}
 
 /* The network of a printable address: its /24 (IPv4, also mapped in
  * IPv6) or /64 (IPv6), or the address itself when it does not parse. */
@@ -152,56 +189,6 @@ new_result(struct hook_ev *ev)
 	return r;
 }
 
-static int
-char_class(unsigned char c)
-{
-	if (c >= 'a' && c <= 'z')
-		return 1;
-	if (c >= 'A' && c <= 'Z')
-		return 2;
-	if (c >= '0' && c <= '9')
-		return 4;
-	return 8;
-}
-
-/* NULL when pw is acceptable for user, else why not (for <text/>). */
-static const char *
-weak_password(const struct register_cfg *rc, const char *user, const char *pw)
-{
-	static char why[128];
-	const unsigned char *p;
-	long long chars = 0;
-	int classes = 0, nclasses = 0;
-
-	if (strlen(pw) > PASSWORD_MAX)
-		return "the password is too long";
-	for (p = (const unsigned char *)pw; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			return "the password contains control characters";
-		if ((*p & 0xc0) != 0x80) /* count UTF-8 characters */
-			chars++;
-		classes |= char_class(*p);
-	}
-	for (; classes; classes >>= 1)
-		nclasses += classes & 1;
-	if (chars < rc->min_length) {
-		snprintf(why, sizeof(why),
-		    "the password needs at least %lld characters",
-		    rc->min_length);
-		return why;
-	}
-	if (chars < STRONG_LENGTH && nclasses < 2) {
-		snprintf(why, sizeof(why),
-		    "a password shorter than %d characters needs letters "
-		    "mixed with digits, capitals or symbols",
-		    STRONG_LENGTH);
-		return why;
-	}
-	if (strcasecmp(pw, user) == 0)
-		return "the password must not be the username";
-	return NULL;
-}
-
 /* The text of child name of q, or NULL when absent. */
 static const char *
 field(struct xml_node *q, const char *name)
@@ -221,8 +208,10 @@ preauth_feature(struct hook_ev *ev)
 
 	/* the core offers no iq before TLS when TLS is required: say so
 	 * only where registration can actually happen */
-	if (!rc->allow || (tls && xml_node_find(tls, NULL, "required")))
+	if ((!rc->allow && !rc->invite_only) ||
+	    (tls && xml_node_find(tls, NULL, "required")))
 		return HOOK_CONTINUE;
+	xml_node_child(ev->data, NS_IBR_TOKEN, "register");
 	xml_node_child(ev->data, NS_FEATURE, "register");
 	return HOOK_CONTINUE;
 }
@@ -242,16 +231,87 @@ preauth_form(struct hook_ev *ev)
 	reply_result(ev, r);
 }
 
+/* The invite for this registration: *inv filled and 0, 1 none shown,
+ * -1 shown but not valid (answered). */
+static int
+find_invite(struct hook_ev *ev, struct invite *inv)
+{
+	struct xml_node *pa = xml_node_find(ev->payload, NS_PARS, "preauth");
+	const char *token = pa ? xml_node_attr(pa, "token") : NULL;
+	struct preauth *p;
+	int r;
+
+	if (token == NULL) {
+		p = preauth_find(ev->host, ev->stream->connid);
+		if (p == NULL)
+			return 1;
+		inv->uses = 0;
+		/* used up meanwhile (another stream): no longer valid;
+		 * expired since: still valid (XEP-0445 §3) */
+		r = invite_get(ev->host->name, p->inv.token, inv);
+		if (r == 0 || (r == 1 && inv->uses > 0))
+			return 0;
+	} else if (invite_get(ev->host->name, token, inv) == 0) {
+		return 0;
+	}
+	reply_error(ev, "cancel", "item-not-found",
+	    "the invitation is invalid, expired or used up");
+	return -1;
+}
+
+static void
+preauth_token(struct hook_ev *ev)
+{
+	const char *token = xml_node_attr(ev->payload, "token");
+	struct preauth *p;
+	struct invite inv;
+
+	if (ev->stype != STANZA_TYPE_SET || token == NULL) {
+		reply_error(ev, "modify", "bad-request",
+		    "<preauth/> goes in an iq of type set with a token");
+		return;
+	}
+	if (invite_get(ev->host->name, token, &inv) != 0) {
+		reply_error(ev, "cancel", "item-not-found",
+		    "the provided token is invalid or expired");
+		return;
+	}
+	p = preauth_find(ev->host, ev->stream->connid);
+	if (p == NULL) {
+		if (npreauths == PREAUTH_MAX) {
+			reply_error(ev, "wait", "resource-constraint",
+			    "too many registrations under way; try later");
+			return;
+		}
+		p = &preauths[npreauths++];
+	}
+	p->connid = ev->stream->connid;
+	p->h = ev->host;
+	p->when = now_unix();
+	p->inv = inv;
+	reply_result(ev, new_result(ev));
+}
+
 static void
 preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 {
 	const char *user = field(ev->payload, "username");
 	const char *pw = field(ev->payload, "password");
+	struct hook_ev used = { 0 };
+	struct invite inv;
 	const char *why;
 	struct jid j;
-	long long n_ip, n_net;
-	int r;
+	long long n_ip = 0, n_net = 0;
+	int r, invited;
 
+	invited = find_invite(ev, &inv);
+	if (invited < 0)
+		return;
+	if (invited == 1 && rc->invite_only) {
+		reply_error(ev, "auth", "forbidden",
+		    "registration on this server needs an invitation");
+		return;
+	}
 	if (user == NULL || pw == NULL || *user == '\0' || *pw == '\0') {
 		reply_error(ev, "modify", "not-acceptable",
 		    "a username and a password are required");
@@ -262,13 +322,16 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		    "the username is not valid in a JID");
 		return;
 	}
-	why = weak_password(rc, j.node, pw);
+	why = account_password_weak(rc->min_length, j.node, pw);
 	if (why) {
 		reply_error(ev, "modify", "not-acceptable", why);
 		goto out_jid;
 	}
-	throttle_count(ev->host, ev->stream->peer, &n_ip, &n_net);
-	if ((rc->per_ip > 0 || rc->per_net > 0) && nmarks == THROTTLE_MAX) {
+	/* an invitation is its own limit */
+	if (invited != 0)
+		throttle_count(ev->host, ev->stream->peer, &n_ip, &n_net);
+	if (invited != 0 && (rc->per_ip > 0 || rc->per_net > 0) &&
+	    nmarks == THROTTLE_MAX) {
 		log_info("register refused (throttle table full) ip=%s host=%s",
 		    ev->stream->peer, ev->host->name);
 		reply_error(ev, "wait", "policy-violation",
@@ -301,9 +364,21 @@ preauth_create(struct hook_ev *ev, const struct register_cfg *rc)
 		goto out_jid;
 	}
 	throttle_note(ev->host, ev->stream->peer);
-	log_info("account registered jid=%s ip=%s", j.bare, ev->stream->peer);
+	log_info("account registered jid=%s ip=%s%s%s", j.bare,
+	    ev->stream->peer, invited == 0 ? " invite=" : "",
+	    invited == 0 ? invite_kind_name(inv.kind) : "");
+	if (invited == 0 && invite_use(ev->host->name, &inv) < 0)
+		log_err("register: could not count the use of an invitation "
+			"host=%s",
+		    ev->host->name);
 	reply_result(ev, new_result(ev));
 	users_created(ev->host, j.node);
+	if (invited == 0) {
+		used.host = ev->host;
+		used.user = j.node;
+		used.data = &inv;
+		hook_fire(ev->host->hooks, "invite/used", &used);
+	}
 out_jid:
 	jid_cleanup(&j);
 }
@@ -315,12 +390,14 @@ preauth_iq(struct hook_ev *ev)
 
 	if (ev->stype != STANZA_TYPE_GET && ev->stype != STANZA_TYPE_SET)
 		return HOOK_HANDLED; /* results and errors: nothing asked */
-	if (!rc->allow) {
+	if (!rc->allow && !rc->invite_only) {
 		reply_error(ev, "cancel", "service-unavailable",
 		    "registration is closed on this server");
 		return HOOK_HANDLED;
 	}
-	if (ev->stype == STANZA_TYPE_GET)
+	if (strcmp(ev->payload->name, "preauth") == 0)
+		preauth_token(ev);
+	else if (ev->stype == STANZA_TYPE_GET)
 		preauth_form(ev);
 	else if (xml_node_find(ev->payload, NS_REGISTER, "remove"))
 		reply_error(ev, "auth", "not-authorized",
@@ -423,7 +500,7 @@ authed_password(struct hook_ev *ev)
 		    "only the logged-in account's password can be changed");
 		return;
 	}
-	why = weak_password(rc, ev->from->node, pw);
+	why = account_password_weak(rc->min_length, ev->from->node, pw);
 	if (why) {
 		reply_error(ev, "modify", "not-acceptable", why);
 		return;
@@ -460,6 +537,16 @@ static const struct cfg_directive register_dirs[] = {
 	    .doc = "Let anyone create an account before logging in (the "
 		   "stream feature and the form). Password change and "
 		   "account removal by logged-in users work either way." },
+	{ .name = "invite_only",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct register_cfg, invite_only),
+	    .def = "false",
+	    .doc = "Registration is open only to holders of a valid "
+		   "invitation (XEP-0401/XEP-0445 token, from ternctl "
+		   "invite create or the invites module's ad-hoc commands), "
+		   "whether or not allow_registration is on; without one it "
+		   "gets <forbidden/>. Invited registrations are not "
+		   "throttled per IP." },
 	{ .name = "registrations_per_ip_per_hour",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct register_cfg, per_ip),
@@ -501,6 +588,7 @@ static const struct cfg_section register_section = {
 static const struct hook_reg register_hooks[] = { { "c2s/features/preauth",
 						      preauth_feature, 0 },
 	{ "c2s/unauthed/" NS_REGISTER ":query", preauth_iq, 0 },
+	{ "c2s/unauthed/" NS_PARS ":preauth", preauth_iq, 0 },
 	{ "iq-get/bare/" NS_REGISTER ":query", authed_get, 0 },
 	{ "iq-set/bare/" NS_REGISTER ":query", authed_set, 0 },
 	{ "iq-get/host/" NS_REGISTER ":query", authed_get, 0 },

@@ -426,3 +426,55 @@ account_get_last_login(const char *host, const char *user, int64_t *t)
 	free(v);
 	return rc;
 }
+
+/* Below this many characters a password needs two character classes. */
+#define WEAK_STRONG_LENGTH 12
+#define WEAK_PASSWORD_MAX 1023
+
+static int
+char_class(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return 1;
+	if (c >= 'A' && c <= 'Z')
+		return 2;
+	if (c >= '0' && c <= '9')
+		return 4;
+	return 8;
+}
+
+const char *
+account_password_weak(long long min_length, const char *user, const char *pw)
+{
+	static char why[128];
+	const unsigned char *p;
+	long long chars = 0;
+	int classes = 0, nclasses = 0;
+
+	if (strlen(pw) > WEAK_PASSWORD_MAX)
+		return "the password is too long";
+	for (p = (const unsigned char *)pw; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return "the password contains control characters";
+		if ((*p & 0xc0) != 0x80) /* count UTF-8 characters */
+			chars++;
+		classes |= char_class(*p);
+	}
+	for (; classes; classes >>= 1)
+		nclasses += classes & 1;
+	if (chars < min_length) {
+		snprintf(why, sizeof(why),
+		    "the password needs at least %lld characters", min_length);
+		return why;
+	}
+	if (chars < WEAK_STRONG_LENGTH && nclasses < 2) {
+		snprintf(why, sizeof(why),
+		    "a password shorter than %d characters needs letters "
+		    "mixed with digits, capitals or symbols",
+		    WEAK_STRONG_LENGTH);
+		return why;
+	}
+	if (strcasecmp(pw, user) == 0)
+		return "the password must not be the username";
+	return NULL;
+}

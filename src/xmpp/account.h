@@ -29,6 +29,12 @@ const char *account_jid_parse(const char *s, int full_ok, struct jid *j);
 /* NULL when password can be an account's, else why not (empty, or
  * refused by SASLprep, RFC 4013), for the one who typed it. */
 const char *account_password_problem(const char *password);
+/* NULL when pw is strong enough for user's new password (at least
+ * min_length characters, two kinds of character under 12, not the
+ * username, no control characters), else why not, for the user to
+ * read (a static buffer). */
+const char *account_password_weak(
+    long long min_length, const char *user, const char *pw);
 /* Load keys for hash h: 0 ok, 1 no such account, -1 error. */
 int account_get_keys(const char *host, const char *user, enum scram_hash h,
     struct scram_keys *out);

@@ -874,6 +874,7 @@ unauthed_iq(struct c2s *c, struct xml_node *st)
 	ev.type = xml_node_attr(st, "type") ? xml_node_attr(st, "type") : "";
 	stanza_classify(st, &ev.kind, &ev.stype);
 	hs.peer = c->st.peer;
+	hs.connid = c->st.connid;
 	hs.reply = unauthed_reply;
 	hs.ctx = c;
 	ev.stream = &hs;
