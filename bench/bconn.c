@@ -323,15 +323,73 @@ mark_dirty(struct bconn *c)
 	dirty_list = c;
 }
 
-/* Over WebSocket, each send is one message: one or more whole
- * elements (Tern's framing takes several; RFC 7395 wants one). */
+/* Does the start tag t of s declare a default namespace? */
+static int
+declares_ns(const char *s, const struct bx_tok *t)
+{
+	const char *p = s + t->name + t->namelen, *end = s + t->end;
+
+	for (; p + 7 <= end; p++)
+		if (memcmp(p, " xmlns=", 7) == 0)
+			return 1;
+	return 0;
+}
+
+/* RFC 7395 §3.3.3: one element per WebSocket message, each parsable
+ * alone: a top-level element without a namespace of its own (a stanza
+ * written for a TCP stream) gets xmlns='jabber:client'. Prosody and
+ * ejabberd hold clients to that; Tern also takes several per message. */
+static void
+ws_send(struct bconn *c, const char *s, size_t n)
+{
+	static const char ns[] = " xmlns='jabber:client'";
+	struct bx_tok t;
+	size_t pos = 0, el = 0, ins = 0;
+	int depth = 0, add = 0;
+	char small[2048];
+
+	while (pos < n && bx_lex(s, n, pos, &t) == 1) {
+		pos = t.end;
+		if (depth == 0 && (t.kind == BX_START || t.kind == BX_EMPTY)) {
+			el = t.start;
+			add = !declares_ns(s, &t);
+			ins = t.name + t.namelen;
+		}
+		if (t.kind == BX_START)
+			depth++;
+		else if (t.kind == BX_END)
+			depth--;
+		else if (t.kind != BX_EMPTY || depth != 0)
+			continue;
+		if (depth != 0)
+			continue;
+		/* an element ends at pos */
+		if (!add) {
+			ws_frame(c, 1, s + el, pos - el);
+		} else {
+			size_t len = pos - el + sizeof(ns) - 1;
+			char *m = len <= sizeof(small) ? small : bx_malloc(len);
+
+			memcpy(m, s + el, ins - el);
+			memcpy(m + (ins - el), ns, sizeof(ns) - 1);
+			memcpy(m + (ins - el) + sizeof(ns) - 1, s + ins, pos - ins);
+			ws_frame(c, 1, m, len);
+			if (m != small)
+				free(m);
+		}
+	}
+	if (pos < n) /* not whole elements: as it is */
+		ws_frame(c, 1, s + pos, n - pos);
+}
+
+/* Over WebSocket, each element is a message of its own (ws_send). */
 void
 bc_send(struct bconn *c, const char *s, size_t n)
 {
 	if (c->state == BC_DEAD)
 		return;
 	if (bo.ws_path != NULL)
-		ws_frame(c, 1, s, n);
+		ws_send(c, s, n);
 	else
 		bb_append(&c->out, s, n);
 	mark_dirty(c);

@@ -254,9 +254,10 @@ struct bhttp;
 /* Keep-alive connection to bo.host at the port of url (http or https). */
 struct bhttp *bh_open(const char *url, const char **err);
 /* PUT n bytes of body (or GET when body is NULL: the body read is
- * counted into *got). The status, or -1 with err set. */
-int bh_request(struct bhttp *h, const char *url, const char *body, size_t n,
-    size_t *got, const char **err);
+ * counted into *got), with the header lines hdrs ("Name: value\r\n"
+ * each, or NULL). The status, or -1 with err set. */
+int bh_request(struct bhttp *h, const char *url, const char *hdrs,
+    const char *body, size_t n, size_t *got, const char **err);
 void bh_close(struct bhttp *h);
 
 #endif

@@ -130,8 +130,8 @@ fill(struct bhttp *h)
 }
 
 int
-bh_request(struct bhttp *h, const char *url, const char *body, size_t n,
-    size_t *got, const char **err)
+bh_request(struct bhttp *h, const char *url, const char *hdrs,
+    const char *body, size_t n, size_t *got, const char **err)
 {
 	char head[2048], *end, *cl;
 	const char *path;
@@ -146,7 +146,8 @@ bh_request(struct bhttp *h, const char *url, const char *body, size_t n,
 	if (body != NULL)
 		hl = snprintf(head, sizeof(head), "PUT %s HTTP/1.1\r\nHost: "
 		    "%s\r\nContent-Type: application/octet-stream\r\n"
-		    "Content-Length: %zu\r\n\r\n", path, bo.upload_domain, n);
+		    "Content-Length: %zu\r\n%s\r\n", path, bo.upload_domain, n,
+		    hdrs ? hdrs : "");
 	else
 		hl = snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: "
 		    "%s\r\n\r\n", path, bo.upload_domain);

@@ -31,7 +31,8 @@
 #   WORKDIR   where the temp dir is made [/dev/shm if writable, else /tmp]
 #   ONLY      run only these cases, e.g. "idle idle-plain" [all:
 #             idle login msg msg-sm-carbons msg-mam msg-1000 presence muc mam
-#             idle-plain login-plain]
+#             idle-plain login-plain; and only when named here: upload
+#             msg-ws msg-p10, issue 15's (bench/RESULTS-web.md)]
 #   KEEP      1: keep the temp dir (its path is printed) [0]
 set -eu
 BUILD=${1:-build}
@@ -190,6 +191,7 @@ wait_port() { # port, seconds
 
 render() { # template, output, REQUIRE_TLS value
 	sed -e "s|@WORK@|$SD|g" -e "s|@PORT@|$PORT|g" -e "s|@REQUIRE_TLS@|$3|g" \
+	    -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
 	    -e "s|@NODE@|$NODE|g" -e "s|@DIST_PORT@|$DIST_PORT|g" "$1" > "$2"
 }
 
@@ -317,7 +319,8 @@ fail_cases() { # server, reason, cases...
 
 bench_cases() { # server, port, RUN_FIRST, RUNS, cases, [plain port]
 	NAME=$1 PORT=$2 PIDS="$SPIDS" RUN_FIRST=$3 RUNS=$4 CASES=$5 \
-	    PLAIN_PORT=${6:-} OUT="$OUT" DIV="$DIV" DURATION="$DURATION" \
+	    PLAIN_PORT=${6:-} HTTPS_PORT="$HTTPS_PORT" OUT="$OUT" DIV="$DIV" \
+	    DURATION="$DURATION" \
 	    TB="$BUILD/tern-bench" CORE=1 APPEND=1 SUMMARY=0 \
 	    MAM_N="$MAM_N" MAM_ARGS="--users mam@RUN@u" \
 	    sh "$HERE/run-compare.sh" || true
@@ -349,6 +352,10 @@ phase() {
 
 MAIN_CASES="login msg msg-sm-carbons msg-mam msg-1000 presence muc mam"
 ALL_CASES="idle $MAIN_CASES idle-plain login-plain"
+# Issue 15's cases (bench/RESULTS-web.md), run only when ONLY names them:
+# XEP-0363 upload over https and msg over WebSocket (wss) with msg over
+# TCP at the same load.
+WEB_CASES="upload msg-ws msg-p10"
 # The cases of ALL_CASES that ONLY asks for (all when ONLY is empty).
 only() {
 	r=
@@ -359,11 +366,21 @@ only() {
 	[ -n "$r" ]
 }
 
+# The cases of $@ that ONLY names (none when ONLY is empty).
+named() {
+	r=
+	for c in "$@"; do
+		case " ${ONLY:-} " in *" $c "*) r="$r $c" ;; esac
+	done
+	echo $r
+}
+
 run_server() {
 	srv=$1
 	SD=$W/$srv
 	mkdir -p "$SD"
 	PORT=$(free_port)
+	HTTPS_PORT=$(free_port)
 	OUT=$OUTDIR/results-$srv.jsonl
 	: > "$OUT"
 	eval "MAM_N=\${MAM_N_$srv:-$(s 100000)}"
@@ -383,7 +400,7 @@ run_server() {
 		provision prosody
 		;;
 	ejabberd)
-		mkdir -p "$SD/log" "$SD/spool"
+		mkdir -p "$SD/log" "$SD/spool" "$SD/upload"
 		cp "$W/localhost.pem" "$SD/localhost.pem"
 		cp /etc/ejabberd/inetrc "$SD/inetrc" 2>/dev/null ||
 			echo '{lookup,["file","native"]}.' > "$SD/inetrc"
@@ -418,7 +435,7 @@ db = sqlite3.connect(sys.argv[1]); db.executescript(open(sys.argv[2]).read()); d
 	# STARTTLS required: idle on a fresh server each run, the rest after
 	# the last idle run; then the same with TLS optional for the no-TLS
 	# rows.
-	phase "$srv" tls idle "$(only $MAIN_CASES)" ""
+	phase "$srv" tls idle "$(echo $(only $MAIN_CASES) $(named $WEB_CASES))" ""
 	phase "$srv" plain idle-plain "$(only login-plain)" "$PORT"
 	log "$srv: done, $(grep -c '"failed"' "$OUT" || true) failed runs"
 }

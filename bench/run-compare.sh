@@ -14,6 +14,10 @@
 #             "--provision --provision-cmd 'prosodyctl register {user} {domain} {password}'"
 #             (provisioning runs before each scenario, never while measuring)
 #   PLAIN_PORT a c2s port that allows auth without TLS, for the no-TLS rows
+#   HTTPS_PORT its https port with XEP-0363 upload (upload.DOMAIN) and
+#             WebSocket at /xmpp-websocket, for the upload and msg-ws
+#             cases (run only when CASES names them, with msg-p10: msg
+#             over TCP at msg-ws's load)
 #   RUNS      repetitions [3]
 #   DIV       divide the sizes by DIV for a quick look [1]
 #   DURATION  measured seconds of msg and presence [10]
@@ -125,6 +129,11 @@ run msg-1000  msg --port "$PORT" -p 50 --rate 1000 --duration "$DURATION"
 run presence  presence --port "$PORT" -u 100 -r 10 --duration "$DURATION"
 run muc       muc --port "$PORT" --rooms 10 --occupants "$(s 50)" -w 10 --duration "$DURATION"
 run mam       mam --port "$PORT" -n "${MAM_N:-$(s 100000)}" --queries 50 --timeout 600 ${MAM_ARGS:-}
+if [ -n "${HTTPS_PORT:-}" ]; then
+	run upload upload --port "$PORT" -n "$(s 20)" --size 10M --timeout 300
+	run msg-ws msg --port "$HTTPS_PORT" --ws /xmpp-websocket -p 10 -w 10 --duration "$DURATION"
+	run msg-p10 msg --port "$PORT" -p 10 -w 10 --duration "$DURATION"
+fi
 if [ -n "$PLAIN_PORT" ]; then
 	run login-plain login --port "$PLAIN_PORT" --no-tls -c 50 -n "$(s 2000)"
 	run idle-plain  idle --port "$PLAIN_PORT" --no-tls -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50 --timeout 600

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -1332,7 +1333,43 @@ scen_mam(void)
 static struct {
 	unsigned want, got;
 	char **put, **get;
+	char **hdrs; /* the slot's headers for the PUT (XEP-0363 §5) */
 } up;
+
+/* The <header/>s of a slot's <put/> a client must send with the PUT
+ * (XEP-0363 §5: Authorization, Cookie, Expires; newlines stripped), as
+ * header lines, or NULL when there are none. Prosody's slots carry an
+ * Authorization header. */
+static char *
+up_headers(const char *put, size_t n)
+{
+	static const char *const allowed[] = { "authorization", "cookie",
+		"expires" };
+	struct bbuf b = { 0 };
+	const char *sub, *p = put;
+	size_t sn, pn = n;
+	char name[64], val[1024];
+
+	while (bx_find(p, pn, "header", &sub, &sn) == 0) {
+		pn -= (size_t)(sub - p);
+		p = sub;
+		if (bx_attr(sub, sn, "name", name, sizeof(name)) < 0 ||
+		    bx_text(sub, sn, val, sizeof(val)) < 0)
+			continue;
+		for (size_t k = 0; k < sizeof(allowed) / sizeof(*allowed); k++) {
+			if (strcasecmp(name, allowed[k]) != 0)
+				continue;
+			for (char *q = val; *q; q++)
+				if (*q == '\r' || *q == '\n')
+					*q = ' ';
+			bb_printf(&b, "%s: %s\r\n", name, val);
+		}
+	}
+	if (b.len == 0)
+		return NULL;
+	bb_append(&b, "", 1);
+	return b.p;
+}
 
 static void
 up_stanza(struct bconn *c, const char *e, size_t n)
@@ -1358,6 +1395,7 @@ up_stanza(struct bconn *c, const char *e, size_t n)
 	}
 	up.put[i] = bx_malloc(2048);
 	up.get[i] = bx_malloc(2048);
+	up.hdrs[i] = up_headers(sub, sn);
 	if (bx_attr(sub, sn, "url", up.put[i], 2048) < 0 ||
 	    bx_find(e, n, "get", &sub, &sn) < 0 ||
 	    bx_attr(sub, sn, "url", up.get[i], 2048) < 0) {
@@ -1390,8 +1428,8 @@ up_transfer(struct bhttp **h, const char *body, size_t size, int want)
 			return -1;
 		}
 		n_ops++;
-		st = bh_request(*h, body ? up.put[i] : up.get[i], body, size,
-		    &got, &err);
+		st = bh_request(*h, body ? up.put[i] : up.get[i],
+		    body ? up.hdrs[i] : NULL, body, size, &got, &err);
 		if (st < 0) {
 			record_error(err);
 			bh_close(*h);
@@ -1443,6 +1481,7 @@ scen_upload(void)
 	up.want = bo.total > 0 ? (unsigned)bo.total : 20;
 	up.put = bx_calloc(up.want, sizeof(*up.put));
 	up.get = bx_calloc(up.want, sizeof(*up.get));
+	up.hdrs = bx_calloc(up.want, sizeof(*up.hdrs));
 	if (bo.upload_domain == NULL) {
 		snprintf(to, sizeof(to), "upload.%s", bo.domain);
 		bo.upload_domain = bx_strdup(to);

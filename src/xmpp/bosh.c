@@ -91,6 +91,28 @@ respond_body(struct http_req *r, const char *body, size_t len)
 	http_respond(r, 200, "text/xml; charset=utf-8", body, len);
 }
 
+void
+bosh_wrap(struct sbuf *body, const struct sbuf *first, int terminated,
+    const char *condition, const struct sbuf *out)
+{
+	sbuf_puts(
+	    body, "<body xmlns='" NS_BOSH "' xmlns:stream='" XML_NS_STREAM "'");
+	if (first->len)
+		sbuf_append(body, first->data, first->len);
+	if (terminated) {
+		sbuf_puts(body, " type='terminate'");
+		if (condition)
+			sbuf_printf(body, " condition='%s'", condition);
+	}
+	if (out->len == 0) {
+		sbuf_puts(body, "/>");
+	} else {
+		sbuf_putc(body, '>');
+		sbuf_append(body, out->data, out->len);
+		sbuf_puts(body, "</body>");
+	}
+}
+
 /* Answer the oldest held request with what waits (or an empty body). */
 static void
 answer_one(struct bosh *b)
@@ -109,25 +131,9 @@ answer_one(struct bosh *b)
 	b->nheld--;
 	r->on_free = NULL;
 	sbuf_init(&body);
-	sbuf_puts(&body,
-	    "<body xmlns='" NS_BOSH "' xmlns:stream='" XML_NS_STREAM "'");
-	if (b->first.len) {
-		sbuf_append(&body, b->first.data, b->first.len);
-		sbuf_reset(&b->first);
-	}
-	if (b->terminated) {
-		sbuf_puts(&body, " type='terminate'");
-		if (b->error_cond)
-			sbuf_printf(&body, " condition='%s'", b->error_cond);
-	}
-	if (b->out.len == 0) {
-		sbuf_puts(&body, "/>");
-	} else {
-		sbuf_putc(&body, '>');
-		sbuf_append(&body, b->out.data, b->out.len);
-		sbuf_puts(&body, "</body>");
-		sbuf_reset(&b->out);
-	}
+	bosh_wrap(&body, &b->first, b->terminated, b->error_cond, &b->out);
+	sbuf_reset(&b->first);
+	sbuf_reset(&b->out);
 	free(b->last);
 	b->last = xstrndup(body.data, body.len);
 	respond_body(r, body.data, body.len);
@@ -369,28 +375,57 @@ to_client(struct xml_node *n)
 		to_client(c);
 }
 
+struct xml_node *
+bosh_next_stanza(struct xml_node *body, struct xml_node *prev, struct sbuf *s)
+{
+	struct xml_node *c;
+
+	for (c = prev ? prev->next : body->children; c; c = c->next) {
+		if (c->type != XML_ELEMENT)
+			continue;
+		to_client(c);
+		xml_serialize(c, XML_NS_CLIENT, s);
+		return c;
+	}
+	return NULL;
+}
+
 /* Each element may end the session (and free it): it is found again by
  * sid before every one. */
 static void
 feed_children(const char *sid, struct xml_node *body)
 {
-	struct xml_node *c;
+	struct xml_node *c = NULL;
 	struct bosh *b;
+	struct sbuf s;
 
-	for (c = body->children; c; c = c->next) {
-		struct sbuf s;
-
-		if (c->type != XML_ELEMENT)
-			continue;
+	sbuf_init(&s);
+	for (;;) {
 		b = find_sid(sid);
 		if (b == NULL || b->st == NULL)
-			return;
-		to_client(c);
-		sbuf_init(&s);
-		xml_serialize(c, XML_NS_CLIENT, &s);
+			break;
+		sbuf_reset(&s);
+		c = bosh_next_stanza(body, c, &s);
+		if (c == NULL)
+			break;
 		stream_feed(b->st, s.data, s.len);
-		sbuf_cleanup(&s);
 	}
+	sbuf_cleanup(&s);
+}
+
+void
+bosh_stream_header(struct sbuf *h, const char *to, const char *lang)
+{
+	sbuf_puts(h, "<stream:stream xmlns='" XML_NS_CLIENT
+		     "' xmlns:stream='" XML_NS_STREAM "' version='1.0' to='");
+	sbuf_put_xml_escaped(h, to, strlen(to));
+	sbuf_putc(h, '\'');
+	if (lang) {
+		sbuf_puts(h, " xml:lang='");
+		sbuf_put_xml_escaped(h, lang, strlen(lang));
+		sbuf_putc(h, '\'');
+	}
+	sbuf_putc(h, '>');
 }
 
 static void
@@ -399,16 +434,7 @@ feed_header(struct bosh *b, const char *to, const char *lang)
 	struct sbuf h;
 
 	sbuf_init(&h);
-	sbuf_puts(&h, "<stream:stream xmlns='" XML_NS_CLIENT
-		      "' xmlns:stream='" XML_NS_STREAM "' version='1.0' to='");
-	sbuf_put_xml_escaped(&h, to, strlen(to));
-	sbuf_putc(&h, '\'');
-	if (lang) {
-		sbuf_puts(&h, " xml:lang='");
-		sbuf_put_xml_escaped(&h, lang, strlen(lang));
-		sbuf_putc(&h, '\'');
-	}
-	sbuf_putc(&h, '>');
+	bosh_stream_header(&h, to, lang);
 	if (b->st)
 		stream_feed(b->st, h.data, h.len);
 	sbuf_cleanup(&h);
@@ -425,27 +451,50 @@ hold(struct bosh *b, struct http_req *r)
 	b->nheld++;
 }
 
+void
+bosh_attrs(const struct xml_node *body, struct bosh_attrs *a)
+{
+	const char *restart = xml_node_attr_ns(body, NS_XBOSH, "restart");
+	const char *wait = xml_node_attr(body, "wait");
+	long w;
+
+	memset(a, 0, sizeof(*a));
+	a->sid = xml_node_attr(body, "sid");
+	a->to = xml_node_attr(body, "to");
+	a->lang = xml_node_attr_ns(body, XML_NS_XML, "lang");
+	a->ver = xml_node_attr_ns(body, NS_XBOSH, "version");
+	a->type = xml_node_attr(body, "type");
+	a->rid = xml_node_attr(body, "rid");
+	a->rid_n = a->rid ? strtoull(a->rid, NULL, 10) : 0;
+	w = wait ? strtol(wait, NULL, 10) : MAX_WAIT;
+	a->wait = (unsigned)(w < 1 ? 1 : w > MAX_WAIT ? MAX_WAIT : w);
+	a->restart = restart && strcmp(restart, "true") == 0;
+	a->terminate = a->type && strcmp(a->type, "terminate") == 0;
+}
+
+int
+bosh_rid_in_window(uint64_t last, uint64_t rid)
+{
+	return !(rid <= last || rid > last + REQUESTS);
+}
+
 static void
 create(struct http_req *r, struct xml_node *body)
 {
-	const char *to = xml_node_attr(body, "to");
-	const char *wait = xml_node_attr(body, "wait");
-	const char *rid = xml_node_attr(body, "rid");
-	const char *ver = xml_node_attr_ns(body, NS_XBOSH, "version");
+	struct bosh_attrs a;
 	struct bosh *b;
-	char *end;
-	long w;
 
-	if (to == NULL || rid == NULL || host_find(to) == NULL) {
+	bosh_attrs(body, &a);
+	if (a.to == NULL || a.rid == NULL || host_find(a.to) == NULL) {
 		terminate_error(
-		    r, to && rid ? "host-unknown" : "improper-addressing");
+		    r, a.to && a.rid ? "host-unknown" : "improper-addressing");
 		return;
 	}
 	if (sessions_of(r->peer) >= MAX_SESSIONS_PER_IP) {
 		terminate_error(r, "policy-violation");
 		return;
 	}
-	if (ver == NULL || strncmp(ver, "1.", 2) != 0) {
+	if (a.ver == NULL || strncmp(a.ver, "1.", 2) != 0) {
 		/* XEP-0206 §5: only XMPP 1.0 over BOSH here */
 		terminate_error(r, "undefined-condition");
 		return;
@@ -453,9 +502,8 @@ create(struct http_req *r, struct xml_node *body)
 	b = xcalloc(1, sizeof(*b));
 	b->id = next_id++;
 	rand_id(b->sid, sizeof(b->sid));
-	b->rid = strtoull(rid, &end, 10);
-	w = wait ? strtol(wait, NULL, 10) : MAX_WAIT;
-	b->wait = (unsigned)(w < 1 ? 1 : w > MAX_WAIT ? MAX_WAIT : w);
+	b->rid = a.rid_n;
+	b->wait = a.wait;
 	b->secure = (r->lflags & HTTP_L_TLS) != 0;
 	b->last_req = now_ms();
 	snprintf(b->peer, sizeof(b->peer), "%s", r->peer);
@@ -472,7 +520,7 @@ create(struct http_req *r, struct xml_node *body)
 	ev_timer_init(&b->timer, timer_cb, 1.0, 0.0);
 	b->timer.data = b;
 	ev_timer_start(loop_ev, &b->timer);
-	log_info("bosh %s created peer=%s to=%s", b->sid, r->peer, to);
+	log_info("bosh %s created peer=%s to=%s", b->sid, r->peer, a.to);
 	hold(b, r);
 	b->st = c2s_attach(&bosh_transport, b, r->peer, r->conn_id);
 	b->st->secure = b->secure;
@@ -480,7 +528,7 @@ create(struct http_req *r, struct xml_node *body)
 		char sid[sizeof(b->sid)];
 
 		memcpy(sid, b->sid, sizeof(sid));
-		feed_header(b, to, xml_node_attr_ns(body, XML_NS_XML, "lang"));
+		feed_header(b, a.to, a.lang);
 		b = find_sid(sid);
 	}
 	if (b && b->nheld)
@@ -490,30 +538,30 @@ create(struct http_req *r, struct xml_node *body)
 static void
 request(struct http_req *r, struct xml_node *body)
 {
-	struct bosh *b = find_sid(xml_node_attr(body, "sid"));
-	const char *rid_s = xml_node_attr(body, "rid");
-	const char *type = xml_node_attr(body, "type");
-	const char *restart = xml_node_attr_ns(body, NS_XBOSH, "restart");
+	struct bosh_attrs a;
+	struct bosh *b;
 	char sid[sizeof(b->sid)];
 	uint64_t rid;
 
+	bosh_attrs(body, &a);
+	b = find_sid(a.sid);
 	if (b == NULL) {
 		/* XEP-0124 §17.2: an unknown session */
 		http_error(r, 404);
 		return;
 	}
-	if (rid_s == NULL) {
+	if (a.rid == NULL) {
 		terminate_error(r, "bad-request");
 		return;
 	}
-	rid = strtoull(rid_s, NULL, 10);
+	rid = a.rid_n;
 	b->last_req = now_ms();
 	if (rid == b->last_rid && b->last) {
 		/* §14.3: a retransmission gets the same answer */
 		respond_body(r, b->last, strlen(b->last));
 		return;
 	}
-	if (rid <= b->rid || rid > b->rid + REQUESTS) {
+	if (!bosh_rid_in_window(b->rid, rid)) {
 		/* §14.2: outside the window */
 		log_info("bosh %s rid %llu outside the window", b->sid,
 		    (unsigned long long)rid);
@@ -535,21 +583,32 @@ request(struct http_req *r, struct xml_node *body)
 	}
 	/* feeding the stream may end the session: b is found again */
 	memcpy(sid, b->sid, sizeof(sid));
-	if (restart && strcmp(restart, "true") == 0) {
-		const char *to = xml_node_attr(body, "to");
-
+	if (a.restart) {
 		/* XEP-0206 §5: a restart after SASL: a new stream header */
-		feed_header(b, to ? to : "", NULL);
+		feed_header(b, a.to ? a.to : "", NULL);
 	}
 	feed_children(sid, body);
 	b = find_sid(sid);
-	if (b && b->st && type && strcmp(type, "terminate") == 0) {
+	if (b && b->st && a.terminate) {
 		/* §13: the client ends the session */
 		stream_feed(b->st, "</stream:stream>", 16);
 		b = find_sid(sid);
 	}
 	if (b)
 		flush(b);
+}
+
+struct xml_node *
+bosh_parse_body(const char *p, size_t n)
+{
+	struct xml_node *body = n ? xml_parse_element(p, n) : NULL;
+
+	if (body == NULL || strcmp(body->name, "body") != 0 ||
+	    strcmp(body->ns, NS_BOSH) != 0) {
+		xml_node_free(body);
+		return NULL;
+	}
+	return body;
 }
 
 static void
@@ -560,12 +619,10 @@ on_end(struct http_req *r)
 
 	r->ctx = NULL;
 	r->on_free = NULL;
-	body = buf->len ? xml_parse_element(buf->data, buf->len) : NULL;
+	body = bosh_parse_body(buf->data, buf->len);
 	sbuf_cleanup(buf);
 	free(buf);
-	if (body == NULL || strcmp(body->name, "body") != 0 ||
-	    strcmp(body->ns, NS_BOSH) != 0) {
-		xml_node_free(body);
+	if (body == NULL) {
 		terminate_error(r, "bad-request");
 		return;
 	}
