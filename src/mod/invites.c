@@ -17,6 +17,7 @@
 #include "xmpp/users.h"
 
 #define PATH_PAGE "/invite/"
+#define NS_PARS "urn:xmpp:pars:0"
 /* The web form's body: two short fields and the token. */
 #define FORM_MAX 4096
 /* Web registrations need this many characters in a password at least
@@ -87,6 +88,61 @@ invite_befriend(struct host *h, const char *user, const struct invite *inv)
 		log_err("invites: could not make %s and %s contacts", a, b);
 	else
 		log_info("invite used jid=%s inviter=%s", b, a);
+}
+
+/* ---- XEP-0379: a subscription request that carries the token ---- */
+
+/* Someone with an account anywhere sends the inviter a subscription
+ * request with <preauth token/> of the inviter's contact invitation:
+ * the request is pre-approved (the presence module then answers
+ * subscribed, RFC 6121 §3.4) and the inviter asks back, so both see
+ * each other. Runs before the presence module. */
+static enum hook_ret
+subscribe_in(struct hook_ev *ev)
+{
+	struct xml_node *pa, *m;
+	const char *token, *contact = ev->from->bare;
+	struct roster_item it;
+	struct invite inv;
+	char id[18];
+
+	if (strcmp(ev->type, "subscribe") != 0 || ev->to->node == NULL ||
+	    ev->from->node == NULL)
+		return HOOK_CONTINUE;
+	pa = xml_node_find(ev->stanza, NS_PARS, "preauth");
+	token = pa ? xml_node_attr(pa, "token") : NULL;
+	if (token == NULL || invite_get(ev->host->name, token, &inv) != 0 ||
+	    inv.kind != INVITE_CONTACT ||
+	    strcmp(inv.inviter, ev->to->node) != 0)
+		return HOOK_CONTINUE; /* an ordinary request */
+	if (roster_item_get(ev->host->name, ev->to->node, contact, &it) < 0) {
+		roster_item_cleanup(&it);
+		return HOOK_CONTINUE;
+	}
+	it.approved = 1;
+	it.hidden = 0;
+	if (it.sub != ROSTER_SUB_TO && it.sub != ROSTER_SUB_BOTH)
+		it.ask = 1;
+	if (roster_item_put(ev->host->name, ev->to->node, &it) != 0) {
+		roster_item_cleanup(&it);
+		return HOOK_CONTINUE;
+	}
+	if (invite_use(ev->host->name, &inv) < 0)
+		log_err("invites: could not count the use of an invitation "
+			"host=%s",
+		    ev->host->name);
+	log_info("invite used contact=%s inviter=%s", contact, ev->to->bare);
+	if (it.ask) {
+		m = xml_node_new(XML_NS_CLIENT, "presence");
+		xml_node_set_attr(m, "from", ev->to->bare);
+		xml_node_set_attr(m, "to", contact);
+		xml_node_set_attr(m, "type", "subscribe");
+		rand_id(id, sizeof(id));
+		xml_node_set_attr(m, "id", id);
+		stanza_send(m);
+	}
+	roster_item_cleanup(&it);
+	return HOOK_CONTINUE;
 }
 
 /* ---- the landing page ---- */
@@ -551,6 +607,8 @@ static const struct cfg_section invites_section = {
 
 static const struct hook_reg invites_hooks[] = {
 	{ "invite/used", invite_used, 0 },
+	/* before the presence module's (0) */
+	{ "presence/bare", subscribe_in, 5 },
 	{ "adhoc/commands", invites_commands, 0 },
 	HOOK_REG_END,
 };

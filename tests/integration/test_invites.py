@@ -312,3 +312,45 @@ def test_page_screenshot(make_server, tmp_path):
     artifacts = Path(__file__).resolve().parents[2] / 'build' / 'artifacts'
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / 'invite-page.png').write_bytes(data)
+
+
+def test_existing_account_subscribes_with_token(make_server):
+    """XEP-0379: an account that exists already (here bob) follows a
+    contact invitation: its request with the token is approved at once
+    and the inviter asks back."""
+    from ternlib import password
+    srv = invite_server(make_server)
+    token, _ = create(srv, '--contact', 'alice@localhost')
+    bob = connect_tls(srv.c2s)
+    bob.authenticate('bob', password('bob'))
+    bob.bind()
+    bob.send("<presence/>")
+    # a wrong token: an ordinary request, left for alice to answer
+    bob.send("<presence to='alice@localhost' type='subscribe'>"
+             "<preauth xmlns='%s' token='%s'/></presence>"
+             % (NS_PARS, 'C' * 24))
+    bob.nothing(0.5)
+    bob.send("<presence to='carol@localhost' type='subscribe'>"
+             "<preauth xmlns='%s' token='%s'/></presence>"
+             % (NS_PARS, token))  # not the inviter: no approval
+    bob.send("<presence to='alice@localhost' type='subscribe'>"
+             "<preauth xmlns='%s' token='%s'/></presence>"
+             % (NS_PARS, token))
+
+    def pres(kind):
+        return lambda el: (el.tag == '{jabber:client}presence'
+                           and el.get('type') == kind
+                           and el.get('from') == 'alice@localhost')
+    bob.wait_for(pres('subscribed'))
+    bob.wait_for(pres('subscribe'))
+    hers = roster(srv, 'alice', password('alice'))
+    item = hers['bob@localhost']
+    assert item.get('subscription') == 'from', show(item)
+    assert item.get('ask') == 'subscribe', show(item)
+    assert token not in srv.ternctl_ok('invite', 'list',
+                                       'localhost').stdout
+    # bob approves: mutual
+    bob.send("<presence to='alice@localhost' type='subscribed'/>")
+    bob.nothing(0.5)
+    assert roster(srv, 'alice', password('alice'))['bob@localhost'].get(
+        'subscription') == 'both'
