@@ -65,6 +65,15 @@ t = sum(int(s.get("tests", 0)) for s in suites)
 f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
 sk = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - f - sk, f)
+# what failed and why, last, where a CI log's tail shows it
+for case in r.iter("testcase"):
+    for bad in list(case.findall("failure")) + list(case.findall("error")):
+        msg = (bad.get("message") or "").strip()
+        body = (bad.text or "").strip().splitlines()
+        print("%s %s::%s: %s" % (bad.tag.upper(), case.get("classname"),
+              case.get("name"), msg[:300]), file=sys.stderr)
+        for line in body[-12:]:
+            print("    " + line[:200], file=sys.stderr)
 PY
 )
 		passed=$((passed + $1))
