@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config clang libev-dev libexpat1-dev libssl-dev
 libgsasl-dev libidn-dev libsqlite3-dev libyaml-dev libcmocka-dev libunbound-dev
 libhttp-parser-dev libwslay-dev libqrencode-dev
-python3 python3-pytest python3-slixmpp python3-cryptography openssl sqlite3 valgrind
+python3 python3-pytest python3-pytest-xdist python3-slixmpp python3-cryptography openssl sqlite3 valgrind
 profanity mcabber go-sendxmpp sendxmpp poezio python3-nbxmpp tmux
 clang-format"
 # The browser test (tests/integration/test_browser.py): headless Chromium

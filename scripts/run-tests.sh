@@ -53,9 +53,18 @@ if [ -d tests/integration ] && ls tests/integration/test_*.py >/dev/null 2>&1; t
 	# builds (make sanitize) set TERN_TEST_LIMIT for their ~2x
 	limit=${TERN_TEST_LIMIT:-480}
 	[ -n "${TERN_VALGRIND:-}" ] && limit=3600
+	# most of a test's time is spent waiting on sockets and peers: two
+	# workers (pytest-xdist), a test file per worker so that a module's
+	# shared server stays in one process; TERN_TEST_JOBS=1 runs serially
+	jobs=${TERN_TEST_JOBS:-2}
+	par=""
+	if [ "$jobs" -gt 1 ] && /usr/bin/python3 -c 'import xdist' 2>/dev/null; then
+		par="-n $jobs --dist loadfile"
+	fi
+	# shellcheck disable=SC2086
 	TERN_BIN="$(pwd)/$BUILD" timeout "$limit" /usr/bin/python3 -m pytest -q \
-		-p no:cacheprovider --basetemp="$log.pt" tests/integration \
-		--junitxml="$log.xml" 2>&1 | tail -n 40
+		-p no:cacheprovider --basetemp="$log.pt" $par tests/integration \
+		--durations=10 --junitxml="$log.xml" 2>&1 | tail -n 40
 	if [ -f "$log.xml" ]; then
 		set -- $(/usr/bin/python3 - "$log.xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
