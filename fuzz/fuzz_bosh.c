@@ -76,6 +76,8 @@ check_attrs(const struct bosh_attrs *a)
 		fail("rid window", NULL);
 	if (a->terminate && a->type == NULL)
 		fail("terminate without type", NULL);
+	if (a->hold < -1 || a->hold > 1000 || (a->ack == NULL && a->ack_n))
+		fail("hold or ack", NULL);
 }
 
 int

@@ -1,12 +1,18 @@
 /* bosh.c: XMPP over BOSH (XEP-0124, XEP-0206) at /http-bind, a framing
  * of the stream base: a session is a client stream whose bytes travel in
  * <body/> wrappers of HTTP POSTs. The client keeps up to `requests`
- * POSTs open; the server holds them (up to `hold`) until it has stanzas
- * to send or `wait` seconds pass. Requests carry sequential rids; the
- * last answer is kept so a retransmitted request gets it again
- * (XEP-0124 §14.3). A session with no request for `inactivity` seconds
- * ends (§10). Sessions are found by sid; a held request is dropped from
- * its session when its connection dies (on_free), never used after. */
+ * POSTs open; the server holds them (up to `hold`, 0 for a polling
+ * session) until it has stanzas to send or `wait` seconds pass.
+ * Requests carry sequential rids and are processed in rid order: one
+ * that arrives before a lower one waits for it (§14.2). The last answers
+ * are kept so a retransmitted request gets its own again (§14.3); with
+ * acknowledgements (§9: the client asked with ack='1') answers carry the
+ * highest rid received in order, the client's acks free the kept
+ * answers, and an answer the client has not acknowledged long after it
+ * was sent is reported (report, time). A session with no request for
+ * `inactivity` seconds ends (§10). Sessions are found by sid; a held
+ * request is dropped from its session when its connection dies
+ * (on_free), never used after. */
 #include "xmpp/bosh.h"
 
 #include <stdio.h>
@@ -28,28 +34,60 @@
 #define NS_BOSH "http://jabber.org/protocol/httpbind"
 #define NS_XBOSH "urn:xmpp:xbosh"
 #define MAX_WAIT 60
-#define HOLD 1
-#define REQUESTS (HOLD + 1)
+#define HOLD_MAX 1
+#define REQUESTS_MAX (HOLD_MAX + 1)
 #define INACTIVITY 60
 #define POLLING 2
 #define MAX_SESSIONS_PER_IP 32
+/* Answers kept for retransmission: `requests` of them, or with acks
+ * those not acknowledged yet, up to this many. */
+#define KEEP_MAX 8
+/* An answer unacknowledged this long after it left is reported. */
+#define REPORT_AFTER_MS 2000
+
+struct held {
+	struct http_req *r;
+	uint64_t rid;
+	int64_t since;
+	int empty; /* the request carried no element */
+};
+
+/* A request that came before a lower rid, with its <body/>. */
+struct early {
+	struct http_req *r;
+	uint64_t rid;
+	struct xml_node *body;
+};
+
+struct kept {
+	uint64_t rid;
+	int64_t when;
+	char *body;
+};
 
 struct bosh {
 	char sid[33];
 	struct stream *st; /* the client stream; NULL once it ended */
-	struct http_req *held[REQUESTS];
+	struct held held[REQUESTS_MAX + 1]; /* + a terminate (§11) */
 	size_t nheld;
-	uint64_t rid;	   /* the highest rid processed */
-	struct sbuf out;   /* elements waiting for a request */
-	struct sbuf first; /* the session creation answer's attributes */
-	char *last;	   /* the last answer's body, for retransmission */
-	uint64_t last_rid;
+	struct early early[REQUESTS_MAX];
+	size_t nearly;
+	struct kept kept[KEEP_MAX];
+	size_t nkept;
+	uint64_t rid;	 /* the highest rid processed; all lower were */
+	unsigned hold;	 /* requests held at most; 0: polling */
+	int acks;	 /* the client acknowledges (§9) */
+	uint64_t report; /* rid of an answer the client seems to lack */
+	int64_t report_age;
+	int64_t empty_poll; /* polling: ms of the last empty exchange */
+	int feeding;	    /* a request's elements are being fed */
+	struct sbuf out;    /* elements waiting for a request */
+	struct sbuf first;  /* the session creation answer's attributes */
 	unsigned wait;
 	int secure;
 	int terminated;	  /* the stream ended: answer terminate */
 	char *error_cond; /* terminate condition (XEP-0124 §17.2) */
 	int64_t last_req; /* ms of the last request (inactivity) */
-	int64_t held_since[REQUESTS];
 	ev_timer timer;
 	char peer[48];
 	uint64_t id;
@@ -113,30 +151,60 @@ bosh_wrap(struct sbuf *body, const struct sbuf *first, int terminated,
 	}
 }
 
+/* Keep an answer for retransmission; the oldest goes when full. */
+static void
+keep_answer(struct bosh *b, uint64_t rid, const struct sbuf *body)
+{
+	size_t cap = b->acks ? KEEP_MAX : b->hold + 1;
+
+	if (b->nkept == cap) {
+		free(b->kept[0].body);
+		memmove(
+		    b->kept, b->kept + 1, (b->nkept - 1) * sizeof(b->kept[0]));
+		b->nkept--;
+	}
+	b->kept[b->nkept].rid = rid;
+	b->kept[b->nkept].when = now_ms();
+	b->kept[b->nkept].body = xstrndup(body->data, body->len);
+	b->nkept++;
+}
+
 /* Answer the oldest held request with what waits (or an empty body). */
 static void
 answer_one(struct bosh *b)
 {
-	struct http_req *r;
-	struct sbuf body;
-	size_t i;
+	struct held h;
+	struct sbuf attrs, body;
+	int empty;
 
 	if (b->nheld == 0)
 		return;
-	r = b->held[0];
-	for (i = 1; i < b->nheld; i++) {
-		b->held[i - 1] = b->held[i];
-		b->held_since[i - 1] = b->held_since[i];
-	}
+	h = b->held[0];
+	memmove(b->held, b->held + 1, (b->nheld - 1) * sizeof(b->held[0]));
 	b->nheld--;
-	r->on_free = NULL;
+	h.r->on_free = NULL;
+	h.r->ctx = NULL;
+	sbuf_init(&attrs);
 	sbuf_init(&body);
-	bosh_wrap(&body, &b->first, b->terminated, b->error_cond, &b->out);
+	sbuf_append(&attrs, b->first.data, b->first.len);
+	/* §9.1: on the creation answer, then whenever it says more than
+	 * the rid answered */
+	if (b->acks && (b->first.len || h.rid != b->rid))
+		sbuf_printf(&attrs, " ack='%llu'", (unsigned long long)b->rid);
+	if (b->report) {
+		sbuf_printf(&attrs, " report='%llu' time='%lld'",
+		    (unsigned long long)b->report, (long long)b->report_age);
+		b->report = 0;
+	}
+	empty = b->out.len == 0 && b->first.len == 0;
+	bosh_wrap(&body, &attrs, b->terminated, b->error_cond, &b->out);
 	sbuf_reset(&b->first);
 	sbuf_reset(&b->out);
-	free(b->last);
-	b->last = xstrndup(body.data, body.len);
-	respond_body(r, body.data, body.len);
+	if (b->hold == 0)
+		b->empty_poll = h.empty && empty ? now_ms() : 0;
+	keep_answer(b, h.rid, &body);
+	respond_body(h.r, body.data, body.len);
+	sbuf_cleanup(&attrs);
 	sbuf_cleanup(&body);
 }
 
@@ -153,14 +221,17 @@ bosh_end(struct bosh *b)
 	bosh_free(b);
 }
 
-/* Deliver what waits if a request is held; keep one held otherwise. */
+/* Deliver what waits if a request is held; keep `hold` held otherwise.
+ * While a request's elements are fed, their answers gather first. */
 static void
 flush(struct bosh *b)
 {
-	if (b->out.len || b->terminated)
+	if (b->feeding)
+		return;
+	if (b->out.len || b->terminated || b->report)
 		answer_one(b);
 	/* more held than the client may keep open: answer the oldest */
-	while (b->nheld > HOLD)
+	while (b->nheld > b->hold)
 		answer_one(b);
 }
 
@@ -279,6 +350,31 @@ static const struct stream_transport bosh_transport = {
 /* ---- sessions ---- */
 
 static void
+terminate_body(struct http_req *r, const char *condition)
+{
+	struct sbuf body;
+
+	sbuf_init(&body);
+	sbuf_puts(&body, "<body xmlns='" NS_BOSH "' type='terminate'");
+	if (condition)
+		sbuf_printf(&body, " condition='%s'", condition);
+	sbuf_puts(&body, "/>");
+	respond_body(r, body.data, body.len);
+	sbuf_cleanup(&body);
+}
+
+#define EMPTY_BODY "<body xmlns='" NS_BOSH "'/>"
+
+static void
+answer_empty(struct http_req *r)
+{
+	r->on_free = NULL;
+	r->ctx = NULL;
+	respond_body(r, EMPTY_BODY, sizeof(EMPTY_BODY) - 1);
+}
+
+/* Forget the session; requests still open get a terminate. */
+static void
 bosh_free(struct bosh *b)
 {
 	struct bosh **pp;
@@ -289,8 +385,19 @@ bosh_free(struct bosh *b)
 			*pp = b->next;
 			break;
 		}
-	for (i = 0; i < b->nheld; i++)
-		b->held[i]->on_free = NULL;
+	for (i = 0; i < b->nheld; i++) {
+		b->held[i].r->on_free = NULL;
+		b->held[i].r->ctx = NULL;
+		terminate_body(b->held[i].r, b->error_cond);
+	}
+	for (i = 0; i < b->nearly; i++) {
+		b->early[i].r->on_free = NULL;
+		b->early[i].r->ctx = NULL;
+		terminate_body(b->early[i].r, b->error_cond);
+		xml_node_free(b->early[i].body);
+	}
+	for (i = 0; i < b->nkept; i++)
+		free(b->kept[i].body);
 	ev_timer_stop(loop_ev, &b->timer);
 	if (b->st) {
 		struct stream *st = b->st;
@@ -301,7 +408,6 @@ bosh_free(struct bosh *b)
 	}
 	sbuf_cleanup(&b->out);
 	sbuf_cleanup(&b->first);
-	free(b->last);
 	free(b->error_cond);
 	free(b);
 }
@@ -316,9 +422,10 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 	UNUSED(l);
 	UNUSED(revents);
-	while (b->nheld && now - b->held_since[0] >= (int64_t)b->wait * 1000)
+	while (b->nheld && now - b->held[0].since >= (int64_t)b->wait * 1000)
 		answer_one(b);
-	if (b->nheld == 0 && now - b->last_req >= INACTIVITY * 1000) {
+	if (b->nheld == 0 && b->nearly == 0 &&
+	    now - b->last_req >= INACTIVITY * 1000) {
 		log_info("bosh %s inactive: ended", b->sid);
 		bosh_free(b);
 		return;
@@ -327,21 +434,29 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	ev_timer_start(loop_ev, w);
 }
 
+/* A held or early request's connection died. */
 static void
 held_gone(struct http_req *r)
 {
 	struct bosh *b = find_sid(r->ctx ? (const char *)r->ctx : NULL);
-	size_t i, j;
+	size_t i;
 
 	r->ctx = NULL;
 	for (i = 0; b && i < b->nheld; i++) {
-		if (b->held[i] != r)
+		if (b->held[i].r != r)
 			continue;
-		for (j = i + 1; j < b->nheld; j++) {
-			b->held[j - 1] = b->held[j];
-			b->held_since[j - 1] = b->held_since[j];
-		}
+		memmove(b->held + i, b->held + i + 1,
+		    (b->nheld - i - 1) * sizeof(b->held[0]));
 		b->nheld--;
+		return;
+	}
+	for (i = 0; b && i < b->nearly; i++) {
+		if (b->early[i].r != r)
+			continue;
+		xml_node_free(b->early[i].body);
+		memmove(b->early + i, b->early + i + 1,
+		    (b->nearly - i - 1) * sizeof(b->early[0]));
+		b->nearly--;
 		return;
 	}
 }
@@ -351,14 +466,7 @@ held_gone(struct http_req *r)
 static void
 terminate_error(struct http_req *r, const char *condition)
 {
-	struct sbuf body;
-
-	sbuf_init(&body);
-	sbuf_printf(&body,
-	    "<body xmlns='" NS_BOSH "' type='terminate' condition='%s'/>",
-	    condition);
-	respond_body(r, body.data, body.len);
-	sbuf_cleanup(&body);
+	terminate_body(r, condition);
 }
 
 /* Children of <body/> in the httpbind namespace are stanzas a lax client
@@ -373,6 +481,17 @@ to_client(struct xml_node *n)
 	n->ns = XML_NS_CLIENT;
 	for (c = n->children; c; c = c->next)
 		to_client(c);
+}
+
+static struct xml_node *
+bosh_next_element(struct xml_node *body)
+{
+	struct xml_node *c;
+
+	for (c = body->children; c; c = c->next)
+		if (c->type == XML_ELEMENT)
+			return c;
+	return NULL;
 }
 
 struct xml_node *
@@ -440,14 +559,23 @@ feed_header(struct bosh *b, const char *to, const char *lang)
 	sbuf_cleanup(&h);
 }
 
+/* Keep r open (answered later), found by sid when its conn dies. */
 static void
-hold(struct bosh *b, struct http_req *r)
+hold_req(struct bosh *b, struct http_req *r)
 {
 	http_req_hold(r);
 	r->ctx = b->sid;
 	r->on_free = held_gone;
-	b->held[b->nheld] = r;
-	b->held_since[b->nheld] = now_ms();
+}
+
+static void
+hold(struct bosh *b, struct http_req *r, uint64_t rid, int empty)
+{
+	hold_req(b, r);
+	b->held[b->nheld].r = r;
+	b->held[b->nheld].rid = rid;
+	b->held[b->nheld].since = now_ms();
+	b->held[b->nheld].empty = empty;
 	b->nheld++;
 }
 
@@ -456,7 +584,8 @@ bosh_attrs(const struct xml_node *body, struct bosh_attrs *a)
 {
 	const char *restart = xml_node_attr_ns(body, NS_XBOSH, "restart");
 	const char *wait = xml_node_attr(body, "wait");
-	long w;
+	const char *hold_s;
+	long w, h;
 
 	memset(a, 0, sizeof(*a));
 	a->sid = xml_node_attr(body, "sid");
@@ -470,12 +599,20 @@ bosh_attrs(const struct xml_node *body, struct bosh_attrs *a)
 	a->wait = (unsigned)(w < 1 ? 1 : w > MAX_WAIT ? MAX_WAIT : w);
 	a->restart = restart && strcmp(restart, "true") == 0;
 	a->terminate = a->type && strcmp(a->type, "terminate") == 0;
+	hold_s = xml_node_attr(body, "hold");
+	a->hold = -1;
+	if (hold_s && *hold_s >= '0' && *hold_s <= '9') {
+		h = strtol(hold_s, NULL, 10);
+		a->hold = h > 1000 ? 1000 : (int)h;
+	}
+	a->ack = xml_node_attr(body, "ack");
+	a->ack_n = a->ack ? strtoull(a->ack, NULL, 10) : 0;
 }
 
 int
 bosh_rid_in_window(uint64_t last, uint64_t rid)
 {
-	return !(rid <= last || rid > last + REQUESTS);
+	return !(rid <= last || rid > last + REQUESTS_MAX);
 }
 
 static void
@@ -504,16 +641,19 @@ create(struct http_req *r, struct xml_node *body)
 	rand_id(b->sid, sizeof(b->sid));
 	b->rid = a.rid_n;
 	b->wait = a.wait;
+	/* §7.1: never more than the client asked for; 0 is polling */
+	b->hold = a.hold < 0 || a.hold > HOLD_MAX ? HOLD_MAX : (unsigned)a.hold;
+	b->acks = a.ack && strcmp(a.ack, "1") == 0;
 	b->secure = (r->lflags & HTTP_L_TLS) != 0;
 	b->last_req = now_ms();
 	snprintf(b->peer, sizeof(b->peer), "%s", r->peer);
 	sbuf_init(&b->out);
 	sbuf_init(&b->first);
 	sbuf_printf(&b->first,
-	    " sid='%s' wait='%u' requests='%d' hold='%d' inactivity='%d'"
+	    " sid='%s' wait='%u' requests='%u' hold='%u' inactivity='%d'"
 	    " polling='%d' ver='1.11' secure='%s' xmlns:xmpp='" NS_XBOSH
 	    "' xmpp:version='1.0' xmpp:restartlogic='true'",
-	    b->sid, b->wait, REQUESTS, HOLD, INACTIVITY, POLLING,
+	    b->sid, b->wait, b->hold + 1, b->hold, INACTIVITY, POLLING,
 	    b->secure ? "true" : "false");
 	b->next = sessions;
 	sessions = b;
@@ -521,68 +661,101 @@ create(struct http_req *r, struct xml_node *body)
 	b->timer.data = b;
 	ev_timer_start(loop_ev, &b->timer);
 	log_info("bosh %s created peer=%s to=%s", b->sid, r->peer, a.to);
-	hold(b, r);
+	hold(b, r, a.rid_n, 1);
 	b->st = c2s_attach(&bosh_transport, b, r->peer, r->conn_id);
 	b->st->secure = b->secure;
 	{
 		char sid[sizeof(b->sid)];
 
 		memcpy(sid, b->sid, sizeof(sid));
+		b->feeding = 1;
 		feed_header(b, a.to, a.lang);
 		b = find_sid(sid);
 	}
-	if (b && b->nheld)
+	if (b) {
+		b->feeding = 0;
 		flush(b);
+	}
 }
 
+/* The client acknowledges answers up to ack (§9.2): those kept go; an
+ * answer after them that left long ago is reported with the next one. */
 static void
-request(struct http_req *r, struct xml_node *body)
+acked(struct bosh *b, uint64_t ack)
+{
+	int64_t now = now_ms();
+	size_t i, j = 0;
+
+	for (i = 0; i < b->nkept; i++) {
+		if (b->kept[i].rid <= ack) {
+			free(b->kept[i].body);
+			continue;
+		}
+		if (b->kept[i].rid == ack + 1 && b->report == 0 &&
+		    now - b->kept[i].when >= REPORT_AFTER_MS) {
+			b->report = ack + 1;
+			b->report_age = now - b->kept[i].when;
+		}
+		b->kept[j++] = b->kept[i];
+	}
+	b->nkept = j;
+}
+
+/* A rid at or below the last processed: a retransmission (§14.3). */
+static void
+repeat(struct bosh *b, struct http_req *r, uint64_t rid)
+{
+	struct http_req *old;
+	size_t i;
+
+	for (i = 0; i < b->nkept; i++)
+		if (b->kept[i].rid == rid) {
+			respond_body(
+			    r, b->kept[i].body, strlen(b->kept[i].body));
+			return;
+		}
+	/* not answered yet (its first connection may be dead): this one
+	 * takes its place, the other gets an empty answer */
+	for (i = 0; i < b->nheld; i++)
+		if (b->held[i].rid == rid) {
+			old = b->held[i].r;
+			hold_req(b, r);
+			b->held[i].r = r;
+			answer_empty(old);
+			return;
+		}
+	log_info("bosh %s rid %llu answered and forgotten", b->sid,
+	    (unsigned long long)rid);
+	http_error(r, 404);
+	bosh_free(b);
+}
+
+/* Take request rid (the next in order): hold it, then feed the stream
+ * what it carries. The session may end meanwhile: found by sid. */
+static void
+process(const char *sid, struct http_req *r, struct xml_node *body)
 {
 	struct bosh_attrs a;
-	struct bosh *b;
-	char sid[sizeof(b->sid)];
-	uint64_t rid;
+	struct bosh *b = find_sid(sid);
+	int empty;
 
 	bosh_attrs(body, &a);
-	b = find_sid(a.sid);
-	if (b == NULL) {
-		/* XEP-0124 §17.2: an unknown session */
-		http_error(r, 404);
-		return;
-	}
-	if (a.rid == NULL) {
-		terminate_error(r, "bad-request");
-		return;
-	}
-	rid = a.rid_n;
-	b->last_req = now_ms();
-	if (rid == b->last_rid && b->last) {
-		/* §14.3: a retransmission gets the same answer */
-		respond_body(r, b->last, strlen(b->last));
-		return;
-	}
-	if (!bosh_rid_in_window(b->rid, rid)) {
-		/* §14.2: outside the window */
-		log_info("bosh %s rid %llu outside the window", b->sid,
-		    (unsigned long long)rid);
-		http_error(r, 404);
-		bosh_free(b);
-		return;
-	}
-	b->rid = rid;
-	b->last_rid = rid;
-	if (b->nheld >= REQUESTS) {
+	b->rid = a.rid_n;
+	empty = bosh_next_element(body) == NULL;
+	if (b->hold == 0 && empty && b->empty_poll &&
+	    now_ms() - b->empty_poll < POLLING * 1000) {
+		/* §12: polling faster than `polling` allows */
+		log_info("bosh %s polls too often", b->sid);
 		terminate_error(r, "policy-violation");
 		bosh_free(b);
 		return;
 	}
-	hold(b, r);
+	hold(b, r, a.rid_n, empty);
 	if (b->terminated) {
 		bosh_end(b);
 		return;
 	}
-	/* feeding the stream may end the session: b is found again */
-	memcpy(sid, b->sid, sizeof(sid));
+	b->feeding = 1;
 	if (a.restart) {
 		/* XEP-0206 §5: a restart after SASL: a new stream header */
 		feed_header(b, a.to ? a.to : "", NULL);
@@ -594,8 +767,91 @@ request(struct http_req *r, struct xml_node *body)
 		stream_feed(b->st, "</stream:stream>", 16);
 		b = find_sid(sid);
 	}
-	if (b)
+	if (b) {
+		b->feeding = 0;
 		flush(b);
+	}
+}
+
+/* A request for a session; returns 1 when it keeps body (a request
+ * early, waiting for a lower rid), 0 when the caller frees it. */
+static int
+request(struct http_req *r, struct xml_node *body)
+{
+	struct bosh_attrs a;
+	struct bosh *b;
+	struct early e;
+	char sid[sizeof(b->sid)];
+	size_t i;
+
+	bosh_attrs(body, &a);
+	b = find_sid(a.sid);
+	if (b == NULL) {
+		/* XEP-0124 §17.2: an unknown session */
+		http_error(r, 404);
+		return 0;
+	}
+	if (a.rid == NULL) {
+		terminate_error(r, "bad-request");
+		return 0;
+	}
+	b->last_req = now_ms();
+	if (b->acks && a.ack)
+		acked(b, a.ack_n);
+	if (a.rid_n <= b->rid) {
+		repeat(b, r, a.rid_n);
+		return 0;
+	}
+	for (i = 0; i < b->nearly; i++)
+		if (b->early[i].rid == a.rid_n) {
+			/* an early one again: this one waits instead */
+			answer_empty(b->early[i].r);
+			b->early[i].r = r;
+			hold_req(b, r);
+			xml_node_free(b->early[i].body);
+			b->early[i].body = body;
+			return 1;
+		}
+	if (!bosh_rid_in_window(b->rid, a.rid_n) ||
+	    a.rid_n > b->rid + b->hold + 1) {
+		/* §14.2: outside the window */
+		log_info("bosh %s rid %llu outside the window", b->sid,
+		    (unsigned long long)a.rid_n);
+		http_error(r, 404);
+		bosh_free(b);
+		return 0;
+	}
+	if (b->nheld + b->nearly >= b->hold + 1 && !a.terminate) {
+		/* §11: more requests at once than `requests` */
+		terminate_error(r, "policy-violation");
+		bosh_free(b);
+		return 0;
+	}
+	memcpy(sid, b->sid, sizeof(sid));
+	if (a.rid_n > b->rid + 1) {
+		/* §14.2: processed once the lower ones are here */
+		hold_req(b, r);
+		b->early[b->nearly].r = r;
+		b->early[b->nearly].rid = a.rid_n;
+		b->early[b->nearly].body = body;
+		b->nearly++;
+		return 1;
+	}
+	process(sid, r, body);
+	/* the requests that waited for this one, in order */
+	while ((b = find_sid(sid)) != NULL) {
+		for (i = 0; i < b->nearly && b->early[i].rid != b->rid + 1; i++)
+			;
+		if (i == b->nearly)
+			break;
+		e = b->early[i];
+		memmove(b->early + i, b->early + i + 1,
+		    (b->nearly - i - 1) * sizeof(b->early[0]));
+		b->nearly--;
+		process(sid, e.r, e.body);
+		xml_node_free(e.body);
+	}
+	return 0;
 }
 
 struct xml_node *
@@ -628,8 +884,8 @@ on_end(struct http_req *r)
 	}
 	if (xml_node_attr(body, "sid") == NULL)
 		create(r, body);
-	else
-		request(r, body);
+	else if (request(r, body))
+		return; /* kept until the lower rids come */
 	xml_node_free(body);
 }
 

@@ -29,6 +29,9 @@ struct bosh_attrs {
 	unsigned wait;	 /* the wait asked for, within 1..60 */
 	int restart;	 /* xmpp:restart='true' */
 	int terminate;	 /* type='terminate' */
+	int hold;	 /* hold as sent, -1 when absent or not a number */
+	const char *ack; /* ack as sent, or NULL (XEP-0124 §9) */
+	uint64_t ack_n;	 /* ack as a number */
 };
 void bosh_attrs(const struct xml_node *body, struct bosh_attrs *a);
 

@@ -6,6 +6,7 @@ import base64
 import http.client
 import ssl
 import threading
+import time
 import xml.etree.ElementTree as ET
 
 from httputil import http_server
@@ -13,6 +14,8 @@ from ternlib import NS_BIND, NS_SASL, NS_STREAM, connect_tls, q, show
 
 NS_BOSH = 'http://jabber.org/protocol/httpbind'
 NS_XBOSH = 'urn:xmpp:xbosh'
+PING = ("<iq xmlns='jabber:client' type='get' id='%s'>"
+        "<ping xmlns='urn:xmpp:ping'/></iq>")
 
 
 class Bosh:
@@ -48,18 +51,19 @@ class Bosh:
         c.close()
         return r.status, (ET.fromstring(data) if r.status == 200 else None)
 
-    def create(self, wait=2):
+    def create(self, wait=2, extra=''):
         st, b = self.post(attrs=" to='localhost' wait='%d' hold='1' "
-                          "xmpp:version='1.0' ver='1.11'" % wait)
+                          "xmpp:version='1.0' ver='1.11'%s" % (wait, extra))
         assert st == 200, st
         self.sid = b.get('sid')
         assert self.sid and b.get('from') == 'localhost', show(b)
         return b
 
-    def login(self, user):
-        b = self.create()
-        f = b.find(q(NS_STREAM, 'features'))
-        assert f is not None, show(b)
+    def login(self, user, create=True):
+        if create:
+            b = self.create()
+            f = b.find(q(NS_STREAM, 'features'))
+            assert f is not None, show(b)
         plain = base64.b64encode(('\0%s\0secret-%s' % (user, user))
                                  .encode()).decode()
         st, b = self.post("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>"
@@ -209,3 +213,124 @@ def test_plain_http_offers_no_auth(make_server):
     fl = body.find(q(NS_SASL, 'failure'))
     assert fl is not None and fl.find(
         q(NS_SASL, 'encryption-required')) is not None, show(body)
+
+
+def _held(b, **kw):
+    """POST in a thread; returns (thread, result dict) to join later."""
+    got = {}
+
+    def run():
+        got['t0'] = time.monotonic()
+        got['r'] = b.post(**kw)
+        got['t1'] = time.monotonic()
+    t = threading.Thread(target=run)
+    t.start()
+    return t, got
+
+
+def test_acknowledgements_and_report(make_server):
+    """XEP-0124 §9: a client that asks for acks (ack='1') gets the
+    creation rid acknowledged; an answer to a held request names the
+    higher rid received since; a request acknowledging less than was
+    answered long ago gets an immediate answer with report and time,
+    and the reported request sent again gets its answer again; an
+    acknowledged answer is forgotten (§14.3: 404)."""
+    srv = srv_for(make_server)
+    b = Bosh(srv.https)
+    body = b.create(wait=1, extra=" ack='1'")
+    assert body.get('ack') == str(b.rid), show(body)
+    b.login('alice', create=False)
+    st, body = b.post("<presence xmlns='jabber:client'/>")
+    assert body.get('ack') is None, show(body)  # nothing beyond its rid
+    t, first = _held(b)              # rid n: held
+    time.sleep(0.3)
+    n = b.rid
+    st, second = b.post(PING % 'p1')   # rid n+1: n answered, acks n+1
+    t.join(10)
+    st1, body1 = first['r']
+    assert body1.get('ack') == str(n + 1), show(body1)
+    assert 'p1' in ET.tostring(body1).decode() + \
+        ET.tostring(second).decode()
+    time.sleep(2.2)
+    # the client says it has nothing after n-1: answer n is reported
+    st, body = b.post(attrs=" ack='%d'" % (n - 1))
+    assert st == 200 and body.get('report') == str(n), show(body)
+    assert int(body.get('time')) >= 2000, show(body)
+    st, again = b.post(rid=n, attrs=" ack='%d'" % (n - 1))
+    assert ET.tostring(again) == ET.tostring(body1)
+    # acknowledged: forgotten, and asking for it again ends the session
+    b.post(attrs=" ack='%d'" % b.rid)
+    st, _ = b.post(rid=n)
+    assert st == 404
+
+
+def test_requests_processed_in_rid_order(make_server):
+    """XEP-0124 §14.2: a request that arrives before the one below it
+    (two connections) waits for it; both are processed in rid order:
+    the TCP contact gets the messages in that order."""
+    srv = srv_for(make_server)
+    b = Bosh(srv.https)
+    b.create(wait=1)
+    jid = b.login('alice', create=False)
+    bob = connect_tls(srv.c2s, 'bob', 'tcp')
+    n = b.rid
+    msg = ("<message xmlns='jabber:client' to='bob@localhost/tcp' "
+           "type='chat'><body>%s</body></message>")
+    t, late = _held(b, rid=n + 2, payload=msg % 'second')
+    time.sleep(0.5)
+    st, _ = b.post(rid=n + 1, payload=msg % 'first')
+    assert st == 200
+    t.join(10)
+    assert late['r'][0] == 200
+    bodies = [bob.wait_message().findtext(q('jabber:client', 'body'))
+              for _ in range(2)]
+    assert bodies == ['first', 'second'], bodies
+    b.rid = n + 2
+    st, _ = b.post(msg % 'third')
+    assert st == 200
+    assert bob.wait_message().get('from') == jid
+
+
+def test_resent_held_request_takes_its_place(make_server):
+    """§14.3: a client that sends a held request again (its first
+    connection looked dead) gets the answer on the new connection; the
+    old one gets an empty body."""
+    srv = srv_for(make_server)
+    b = Bosh(srv.https)
+    b.create(wait=5)
+    jid = b.login('alice', create=False)
+    b.post("<presence xmlns='jabber:client'/>")
+    bob = connect_tls(srv.c2s, 'bob', 'tcp')
+    t1, old = _held(b)
+    time.sleep(0.3)
+    t2, new = _held(b, rid=b.rid)
+    t1.join(10)
+    assert old['r'][0] == 200 and len(old['r'][1]) == 0, show(old['r'][1])
+    assert old['t1'] - old['t0'] < 4
+    bob.send("<message to='%s' type='chat'><body>again</body></message>"
+             % jid)
+    t2.join(10)
+    st, body = new['r']
+    assert 'again' in ET.tostring(body).decode(), show(body)
+
+
+def test_polling_session(make_server):
+    """§12: hold='0' makes a polling session (hold 0, requests 1): each
+    request is answered at once; two empty requests closer together
+    than `polling` seconds end it with policy-violation."""
+    srv = srv_for(make_server)
+    b = Bosh(srv.https)
+    st, body = b.post(attrs=" to='localhost' wait='10' hold='0' "
+                      "xmpp:version='1.0' ver='1.11'")
+    b.sid = body.get('sid')
+    assert body.get('hold') == '0' and body.get('requests') == '1', \
+        show(body)
+    polling = int(body.get('polling'))
+    time.sleep(polling + 0.2)
+    t0 = time.monotonic()
+    st, body = b.post()
+    assert st == 200 and body.get('type') is None, show(body)
+    assert time.monotonic() - t0 < 5  # not held for `wait`
+    st, body = b.post()
+    assert body.get('type') == 'terminate', show(body)
+    assert body.get('condition') == 'policy-violation', show(body)
