@@ -8,7 +8,7 @@ set -eu
 SECS=${FUZZ_SECONDS:-60}
 OUT=build-fuzz
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
-PKGS="expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound"
+PKGS="expat openssl libgsasl libidn sqlite3 yaml-0.1 libunbound libqrencode"
 # --cflags fails when a Requires.private (libunbound: libevent) has no
 # .pc file; Debian needs none of these flags (as in the Makefile)
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Isrc $(pkg-config --cflags $PKGS 2>/dev/null || true)"
