@@ -101,8 +101,10 @@ struct hook_ev {
  *   message|presence|iq/outgoing   every stanza from a local session,
  *       before it is routed (HOOK_HANDLED stops it)
  *   route/filter          every stanza about to be routed, fired on the
- *       sender's host and on the recipient's (when local); HOOK_HANDLED
- *       drops it (the handler answers the sender if it should)
+ *       sender's host and on the recipient's (when local: an account,
+ *       or a service, then on its parent host with ev->to on the
+ *       service's domain); HOOK_HANDLED drops it (the handler answers
+ *       the sender if it should)
  *   presence/self         presence without 'to' from a session (after
  *       the core noted availability and priority)
  *   session/bound, session/closed, session/out (ev->data: struct rbuf *
