@@ -140,7 +140,7 @@ struct hook_ev {
  *   adhoc/commands        the ad-hoc commands asked for (mod/adhoc.h);
  *       ev->data: the struct adhoc_list handlers add theirs to
  *   account/probation     is account ev->user of ev->host new enough to
- *       be on probation (mod/antispam.c)? HOOK_HANDLED: yes; ev->data
+ *       be on probation (mod/antispam/)? HOOK_HANDLED: yes; ev->data
  *       (long long *, may be NULL) then receives its upload quota in
  *       bytes (0: unchanged). Asked by muc (no room creation) and upload
  *   session/confirmed     ev->session's out_confirmed grew (a transport
