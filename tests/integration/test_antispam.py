@@ -542,3 +542,53 @@ def test_bad_antispam_settings(make_server):
         assert rc != 0, err
         assert re.search(r'tern\.yml:\d+:\d+: ', err), err
         assert re.search(pattern, err), err
+
+
+def test_strangers_inbound_keeps_group_chat(make_server):
+    """With strangers_inbound: bounce, the host's own rooms work: a remote
+    occupant's groupchat messages and private messages reach a local
+    occupant, while the same remote user writing directly is refused; a
+    room's invitation passes on behalf of a user of the host, not on
+    behalf of a stranger."""
+    from test_component import connected
+    from test_muc import (MUC, NS_MUC, codes, rj, self_pres, send_join,
+                          subject)
+    srv = make_server(start=False, users=USERS,
+                      modules=list(MODULES) + ['antispam'])
+    host_settings(srv, ['services: [{ module: muc, domain: %s }]' % MUC,
+                        'antispam: { strangers_inbound: bounce, '
+                        'probation: 0 }'])
+    srv.start()
+    c = connected(srv)
+    cd = srv.component
+    alice, bob = online(srv, 'alice'), online(srv, 'bob')
+    send_join(alice, 'lobby', 'a', x=False)  # an instant room
+    self_pres(alice, 'lobby', 'a')
+    subject(alice, 'lobby')
+    rem = 'rem@%s/r' % cd
+    c.send("<presence from='%s' to='%s'><x xmlns='%s'/></presence>"
+           % (rem, rj('lobby', 'rem'), NS_MUC))
+    c.wait_for(lambda e: e.get('to') == rem and '110' in codes(e))
+    c.send("<message from='%s' to='%s' type='groupchat'><body>hi all</body>"
+           "</message>" % (rem, rj('lobby')))
+    m = alice.wait_for(body_is('hi all'))
+    assert m.get('from') == rj('lobby', 'rem'), show(m)
+    c.send("<message from='%s' to='%s' type='chat'><body>psst</body>"
+           "<x xmlns='%s'/></message>" % (rem, rj('lobby', 'a'),
+                                          NS_MUC_USER))
+    m = alice.wait_for(body_is('psst'))
+    assert m.get('from') == rj('lobby', 'rem'), show(m)
+    # directly, rem is a stranger to alice
+    comp_send(c, rem, 'alice@localhost', 'direct')
+    assert comp_error(c, rem)[0] == 'policy-violation'
+    # an invitation through the room: on behalf of a stranger to bob it
+    # is refused, on behalf of a user of bob's own host it arrives
+    c.send("<message from='%s' to='%s'><x xmlns='%s'><invite to="
+           "'bob@localhost'/></x></message>" % (rem, rj('lobby'),
+                                                NS_MUC_USER))
+    alice.send("<message to='%s'><x xmlns='%s'><invite to='bob@localhost'"
+               "/></x></message>" % (rj('lobby'), NS_MUC_USER))
+    inv = bob.wait_for(lambda e: e.get('from') == rj('lobby'))
+    assert inv.find('{%s}x/{%s}invite' % (NS_MUC_USER, NS_MUC_USER)).get(
+        'from').startswith('alice@localhost'), show(inv)
+    bob.nothing(0.3)

@@ -146,9 +146,10 @@ antispam_out(struct hook_ev *ev)
 		goto out;
 	/* a roster item alone is no relation: anyone can add strangers;
 	 * one who wrote first is no stranger */
+	if (roster_subscription(ev->host->name, from->node, to.bare) !=
+	    ROSTER_SUB_NONE)
+		goto out;
 	if (host_is_admin(ev->host, from->bare) ||
-	    roster_subscription(ev->host->name, from->node, to.bare) !=
-		ROSTER_SUB_NONE ||
 	    relation_has(ev->host, from->node, to.bare, REL_RECEIVED))
 		goto sent;
 	limit = antispam_on_probation(ev->host, from->node)
@@ -163,6 +164,7 @@ antispam_out(struct hook_ev *ev)
 		}
 	}
 sent:
+	/* its answers are no stranger's (inbound.c) */
 	if (msg)
 		relation_note(ev->host, from->node, to.bare, REL_SENT);
 out:

@@ -117,40 +117,46 @@ held_cmp(const void *a, const void *b)
 static void
 release(struct hold_state *s, size_t i)
 {
-	const struct held *e = &s->v[i];
 	const char *hn = s->h->name;
 	struct xml_node *st = NULL, *d;
+	char key[KEY_LEN];
 	size_t len = 0, ulen, tlen, xml;
 	const char *from_attr;
 	struct jid from;
 	char *val = NULL, stamp[32];
 
-	if (store_map_get(hn, "", HOLD_STORE, e->key, &val, &len) != 0 ||
+	/* by its key, not the entry: routing may change the queue */
+	snprintf(key, sizeof(key), "%s", s->v[i].key);
+	if (store_map_get(hn, "", HOLD_STORE, key, &val, &len) != 0 ||
 	    split(val, len, &ulen, &tlen, &xml) != 0 ||
 	    (st = xml_parse_element(val + xml, len - xml)) == NULL) {
 		log_warn("antispam %s: held message %s unreadable, dropped", hn,
-		    e->key);
+		    key);
 		goto out_del;
 	}
 	from_attr = xml_node_attr(st, "from");
 	if (from_attr == NULL || jid_parse_str(&from, from_attr) != 0) {
 		log_warn("antispam %s: held message %s has no sender, dropped",
-		    hn, e->key);
+		    hn, key);
 		goto out_del;
 	}
-	time_xep82(strtoll(e->key, NULL, 10), stamp, sizeof(stamp));
+	time_xep82(strtoll(key, NULL, 10), stamp, sizeof(stamp));
 	d = xml_node_child(st, "urn:xmpp:delay", "delay");
 	xml_node_set_attr(d, "from", hn);
 	xml_node_set_attr(d, "stamp", stamp);
 	log_info("antispam %s: released held message from %s to %s", hn,
-	    from.bare, e->to);
+	    from.bare, s->v[i].to);
 	router_route(st, &from, NULL);
 	jid_cleanup(&from);
 out_del:
 	xml_node_free(st);
 	free(val);
-	store_map_del(hn, "", HOLD_STORE, e->key);
-	held_remove(s, i);
+	store_map_del(hn, "", HOLD_STORE, key);
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].key, key) == 0) {
+			held_remove(s, i);
+			break;
+		}
 }
 
 static void

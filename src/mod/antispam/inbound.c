@@ -14,7 +14,8 @@
  * sends them, to the sessions of its occupants; a client ignores a room
  * it did not join), messages from domains without a local part (servers,
  * pubsub and other services: s2s.blocked and the block list are for
- * those), a room's mediated invitation on behalf of a roster contact.
+ * those), a room's mediated invitation on behalf of a roster contact or
+ * of a user of the same host.
  *
  * Subscription requests from strangers always reach the account (they
  * are how strangers become contacts; the roster module caps how many
@@ -27,7 +28,7 @@
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 
 /* A room's mediated invitation (XEP-0045 §7.8.2) on behalf of one of the
- * recipient's contacts? */
+ * recipient's contacts, or of a user of its host? */
 static int
 invited_by_contact(const struct hook_ev *ev)
 {
@@ -40,9 +41,10 @@ invited_by_contact(const struct hook_ev *ev)
 
 	if (by == NULL || jid_parse_str(&j, by) != 0)
 		return 0;
-	rc = roster_has_item(ev->host->name, ev->to->node, j.bare);
+	rc = (j.node && strcmp(j.domain, ev->host->name) == 0) ||
+	     roster_has_item(ev->host->name, ev->to->node, j.bare) == 1;
 	jid_cleanup(&j);
-	return rc == 1;
+	return rc;
 }
 
 static enum hook_ret
