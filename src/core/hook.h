@@ -101,8 +101,10 @@ struct hook_ev {
  *   message|presence|iq/outgoing   every stanza from a local session,
  *       before it is routed (HOOK_HANDLED stops it)
  *   route/filter          every stanza about to be routed, fired on the
- *       sender's host and on the recipient's (when local); HOOK_HANDLED
- *       drops it (the handler answers the sender if it should)
+ *       sender's host and on the recipient's (when local: an account,
+ *       or a service, then on its parent host with ev->to on the
+ *       service's domain); HOOK_HANDLED drops it (the handler answers
+ *       the sender if it should)
  *   presence/self         presence without 'to' from a session (after
  *       the core noted availability and priority)
  *   session/bound, session/closed, session/out (ev->data: struct rbuf *
@@ -138,7 +140,7 @@ struct hook_ev {
  *   adhoc/commands        the ad-hoc commands asked for (mod/adhoc.h);
  *       ev->data: the struct adhoc_list handlers add theirs to
  *   account/probation     is account ev->user of ev->host new enough to
- *       be on probation (mod/antispam.c)? HOOK_HANDLED: yes; ev->data
+ *       be on probation (mod/antispam/)? HOOK_HANDLED: yes; ev->data
  *       (long long *, may be NULL) then receives its upload quota in
  *       bytes (0: unchanged). Asked by muc (no room creation) and upload
  *   session/confirmed     ev->session's out_confirmed grew (a transport

@@ -2,8 +2,9 @@
  * pubsub node (as xmppbl.org publishes: item ids are the SHA-256 hex of
  * a bare JID or a domain), fetches its items at start and every
  * refresh, and follows its pushes. Inbound messages from a listed JID
- * or domain are dropped; subscription requests and directed presence
- * (room joins) are refused with <forbidden/>. */
+ * or domain to accounts are dropped; subscription requests and directed
+ * presence are refused with <forbidden/>, and so are joins of and
+ * messages to the host's services (group chat rooms). */
 #include <openssl/evp.h>
 
 #include "mod/mod.h"
@@ -188,7 +189,9 @@ rtbl_event(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
-/* route/filter on the recipient's host: listed senders are kept out. */
+/* route/filter on the recipient's host: listed senders are kept out of
+ * its accounts and of its services (group chat rooms: joins, messages,
+ * private messages to occupants); leaving a room still works. */
 static enum hook_ret
 rtbl_filter(struct hook_ev *ev)
 {
@@ -211,7 +214,13 @@ rtbl_filter(struct hook_ev *ev)
 		return HOOK_CONTINUE;
 	log_info("rtbl %s: refused %s from %s to %s", ev->host->name,
 	    ev->stanza->name, ev->from->full, ev->to->full);
-	if (pres)
+	if (strcmp(ev->to->domain, ev->host->name) != 0)
+		/* a service of the host (a room): joins and messages are
+		 * refused as XEP-0045 refuses a banned user (§7.2.7) */
+		stanza_bounce(ev->stanza, "auth", "forbidden",
+		    "You are on a block list this service follows");
+	else if (pres)
+		/* an account: messages vanish, requests learn why */
 		stanza_bounce(ev->stanza, "cancel", "forbidden",
 		    "The sender is on a block list");
 	return HOOK_HANDLED;

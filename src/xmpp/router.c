@@ -459,7 +459,8 @@ router_setup_domains(void)
 }
 
 /* route/filter: every stanza, once on the sender's host and once on the
- * recipient's (when local), so a policy (blocking) sees both sides. */
+ * recipient's (when local: an account or a service of the host), so a
+ * policy (blocking) sees both sides. */
 static int
 filtered(struct hook_ev *ev, struct host *hto)
 {
@@ -617,9 +618,14 @@ route_stanza(struct xml_node *st, const struct jid *from,
 	}
 	ev.to = &to;
 	/* the domain is found once; policies see the recipient's host
-	 * only when it is one of our accounts domains */
+	 * when it is one of our accounts domains or the parent host of
+	 * one of its services (a block list keeps listed senders out of
+	 * group chats too); not for components, which have policies of
+	 * their own */
 	d = domain_find(to.domain);
-	h = d && d->kind == DOMAIN_ACCOUNTS ? d->host : NULL;
+	h = d && (d->kind == DOMAIN_ACCOUNTS || d->kind == DOMAIN_SERVICE)
+		? d->host
+		: NULL;
 	if (filter && filtered(&ev, h))
 		goto out;
 	if (d == NULL)
