@@ -85,12 +85,73 @@ fill_info(struct xml_node *q, const struct host *h, int account)
 	free(feat.v);
 }
 
+/* The verification strings computed, one per host: what they hash
+ * changes only when the host's modules or settings do, and its init and
+ * cleanup (at start, reload and unload) forget it. Every stream header
+ * sends it in the features, so it is not recomputed per login. */
+struct ver_cache {
+	const struct host *h;
+	char ver[CAPS_VER_MAX];
+};
+
+static struct ver_cache *vers;
+static size_t nvers;
+
+static void
+ver_forget(const struct host *h)
+{
+	size_t i;
+
+	for (i = 0; i < nvers; i++)
+		if (vers[i].h == h) {
+			vers[i] = vers[--nvers];
+			break;
+		}
+	if (nvers == 0) {
+		free(vers);
+		vers = NULL;
+	}
+}
+
+static int
+disco_init(struct host *h)
+{
+	ver_forget(h);
+	return 0;
+}
+
+static void
+disco_cleanup(struct host *h)
+{
+	ver_forget(h);
+}
+
+static void server_ver_compute(struct host *h, char *out);
+
 /* XEP-0115 §5.1: the verification string of the server's disco#info
- * into out (CAPS_VER_MAX bytes), hashing what info_host answers: the
- * modules' identities and features, and the forms they add (XEP-0128)
- * to a query of the server's own. */
+ * into out (CAPS_VER_MAX bytes). */
 static void
 server_ver(struct host *h, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < nvers; i++)
+		if (vers[i].h == h) {
+			memcpy(out, vers[i].ver, CAPS_VER_MAX);
+			return;
+		}
+	server_ver_compute(h, out);
+	vers = xrealloc(vers, (nvers + 1) * sizeof(*vers));
+	vers[nvers].h = h;
+	memcpy(vers[nvers].ver, out, CAPS_VER_MAX);
+	nvers++;
+}
+
+/* Hashing what info_host answers: the modules' identities and
+ * features, and the forms they add (XEP-0128) to a query of the
+ * server's own. */
+static void
+server_ver_compute(struct host *h, char *out)
 {
 	struct xml_node *iq = xml_node_new(XML_NS_CLIENT, "iq");
 	struct xml_node *q = xml_node_child(iq, NS_INFO, "query");
@@ -238,4 +299,6 @@ const struct module mod_disco = {
 	.doc = "Service discovery of the server and of accounts; "
 	       "entity capabilities in stream features.",
 	.hooks = disco_hooks,
+	.init = disco_init,
+	.cleanup = disco_cleanup,
 };

@@ -2,8 +2,10 @@
 caps verification string covering that extended form (§5.4)."""
 import base64
 import hashlib
+import signal
+import time
 
-from ternlib import NS_CAPS, connect_tls, q, show
+from ternlib import NS_CAPS, SLOW, connect_tls, q, show
 
 NS_INFO = 'http://jabber.org/protocol/disco#info'
 NS_DATA = 'jabber:x:data'
@@ -139,3 +141,28 @@ def test_address_must_be_a_uri(make_server):
     rc, err = srv.run_to_exit()
     assert rc != 0
     assert 'contact_info' in err or 'contact_info' in srv.log, err
+
+
+def test_caps_follow_a_reload(make_server):
+    """The server's caps ver in stream features is computed once per
+    host, and again after a reload that changes what disco#info says
+    (XEP-0115 §5: the hash always matches the answer)."""
+    srv = make_server(start=False)
+    srv.start()
+    _, before = stream_caps(srv)
+    _, again = stream_caps(srv)
+    assert before == again
+    host_settings(srv, [SETTINGS])
+    start = len(srv.log)
+    srv.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10 * SLOW
+    while 'reloaded' not in srv.log[start:]:
+        assert time.monotonic() < deadline, srv.log[start:]
+        time.sleep(0.05)
+    s, after = stream_caps(srv)
+    assert after != before
+    s.authenticate('alice')
+    s.bind()
+    info = disco_info(s)
+    assert form_fields(info)['admin-addresses'] == ['xmpp:admin@localhost']
+    assert after == caps_ver(info)
