@@ -170,9 +170,11 @@ out_free(void *arg)
 
 /* The end of an outgoing stream: what waits bounces with cond (NULL:
  * nothing waits, a clean close), verifications in flight are answered
- * "could not ask", and the stream closes. */
+ * "could not ask", and the stream closes, with the stream error
+ * stream_cond when cond is set. */
 static void
-out_end(struct out *o, const char *cond, const char *why)
+out_end_as(
+    struct out *o, const char *cond, const char *stream_cond, const char *why)
 {
 	size_t i;
 	struct queued *q;
@@ -218,8 +220,9 @@ out_end(struct out *o, const char *cond, const char *why)
 		for (r = outs; r; r = next) {
 			next = r->next;
 			if (r->via == o->id)
-				out_end(r, r->state == OUT_READY ? NULL : cond,
-				    "its stream ended");
+				out_end_as(r,
+				    r->state == OUT_READY ? NULL : cond,
+				    stream_cond, "its stream ended");
 		}
 	}
 	if (o->attached) {
@@ -227,7 +230,7 @@ out_end(struct out *o, const char *cond, const char *why)
 		 * it is out_lost calling, right after) */
 		if (!o->st.lost_called) {
 			if (cond)
-				stream_fail(&o->st, "undefined-condition", why);
+				stream_fail(&o->st, stream_cond, why);
 			else
 				stream_close(&o->st, why);
 		}
@@ -235,6 +238,12 @@ out_end(struct out *o, const char *cond, const char *why)
 	}
 	stream_cleanup(&o->st);
 	loop_defer(out_free, o);
+}
+
+static void
+out_end(struct out *o, const char *cond, const char *why)
+{
+	out_end_as(o, cond, "undefined-condition", why);
 }
 
 static struct out *find_id(uint64_t id);
@@ -851,10 +860,11 @@ s2s_out_close_all(const char *condition, const char *text)
 {
 	struct out *o, *next;
 
-	UNUSED(condition);
+	/* the peer hears why (system-shutdown), as incoming streams do */
 	for (o = outs; o; o = next) {
 		next = o->next;
-		out_end(o, "remote-server-timeout", text ? text : "shutdown");
+		out_end_as(o, "remote-server-timeout", condition,
+		    text ? text : "shutdown");
 	}
 }
 
