@@ -171,7 +171,8 @@ out_free(void *arg)
 /* The end of an outgoing stream: what waits bounces with cond (NULL:
  * nothing waits, a clean close), verifications in flight are answered
  * "could not ask", and the stream closes, with the stream error
- * stream_cond when cond is set. */
+ * stream_cond when cond is set (NULL: the peer's own stream error ended
+ * it, and is not answered with another, RFC 6120 §4.4). */
 static void
 out_end_as(
     struct out *o, const char *cond, const char *stream_cond, const char *why)
@@ -229,7 +230,7 @@ out_end_as(
 		/* out_lost frees it when the connection is gone (or, when
 		 * it is out_lost calling, right after) */
 		if (!o->st.lost_called) {
-			if (cond)
+			if (cond && stream_cond)
 				stream_fail(&o->st, stream_cond, why);
 			else
 				stream_close(&o->st, why);
@@ -751,8 +752,8 @@ out_element(struct stream *st, struct xml_node *el)
 	} else if (xml_node_is(el, XML_NS_STREAM, "error")) {
 		struct xml_node *c = xml_node_first_el(el);
 
-		out_end(
-		    o, "remote-server-not-found", c ? c->name : "stream error");
+		out_end_as(o, "remote-server-not-found", NULL,
+		    c ? c->name : "stream error");
 	} else if (o->bidi && o->state == OUT_READY &&
 		   (xml_node_is(el, XML_NS_CLIENT, "message") ||
 		       xml_node_is(el, XML_NS_CLIENT, "presence") ||
