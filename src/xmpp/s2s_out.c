@@ -94,10 +94,12 @@ static void out_open(struct stream *st, struct xml_node *root, const char *cns);
 static void out_element(struct stream *st, struct xml_node *el);
 static void out_lost(struct stream *st, const char *why);
 static void out_tls_ready(struct stream *st);
+static void out_closed(struct stream *st);
 static const struct stream_proto out_proto = {
 	.name = "s2s-out",
 	.open = out_open,
 	.element = out_element,
+	.close = out_closed,
 	.lost = out_lost,
 	.tls_ready = out_tls_ready,
 };
@@ -232,8 +234,12 @@ out_end_as(
 		if (!o->st.lost_called) {
 			if (cond && stream_cond)
 				stream_fail(&o->st, stream_cond, why);
-			else
+			else if (cond)
 				stream_close(&o->st, why);
+			else
+				/* a bidirectional peer may be sending on it
+				 * right now (out_element) */
+				stream_close_linger(&o->st, why, S2S_LINGER);
 		}
 		return;
 	}
@@ -719,11 +725,26 @@ bidi_stanza(struct out *o, struct xml_node *st)
 		o->last_ms = now_ms();
 }
 
+static int
+is_stanza(const struct xml_node *el)
+{
+	return xml_node_is(el, XML_NS_CLIENT, "message") ||
+	       xml_node_is(el, XML_NS_CLIENT, "presence") ||
+	       xml_node_is(el, XML_NS_CLIENT, "iq");
+}
+
 static void
 out_element(struct stream *st, struct xml_node *el)
 {
 	struct out *o = (struct out *)st;
 
+	if (o->state == OUT_DONE) {
+		/* we closed it (idle): what a bidirectional peer sent
+		 * before it saw our closing tag still counts */
+		if (o->bidi && o->st.closing && is_stanza(el))
+			bidi_stanza(o, el);
+		return;
+	}
 	if (xml_node_is(el, XML_NS_STREAM, "features")) {
 		features(o, el);
 	} else if (xml_node_is(el, NS_TLS, "proceed") &&
@@ -754,15 +775,25 @@ out_element(struct stream *st, struct xml_node *el)
 
 		out_end_as(o, "remote-server-not-found", NULL,
 		    c ? c->name : "stream error");
-	} else if (o->bidi && o->state == OUT_READY &&
-		   (xml_node_is(el, XML_NS_CLIENT, "message") ||
-		       xml_node_is(el, XML_NS_CLIENT, "presence") ||
-		       xml_node_is(el, XML_NS_CLIENT, "iq"))) {
+	} else if (o->bidi && o->state == OUT_READY && is_stanza(el)) {
 		bidi_stanza(o, el);
 	} else {
 		out_end(o, "remote-server-not-found",
 		    "unexpected element from the peer");
 	}
+}
+
+/* The peer closed its stream (idle, or shutting down): ours closes
+ * too, at once, and the pair is done, so that the next stanza for the
+ * peer opens a new stream instead of going into this closing one. What
+ * waits (the peer closed during set-up) bounces. */
+static void
+out_closed(struct stream *st)
+{
+	struct out *o = (struct out *)st;
+
+	stream_close(st, "the peer closed the stream");
+	out_end(o, NULL, "the peer closed the stream");
 }
 
 /* Freed from here when the stream had a connection. */

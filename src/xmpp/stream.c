@@ -49,6 +49,11 @@ stream_cleanup(struct stream *st)
 		free(st->throttle);
 		st->throttle = NULL;
 	}
+	if (st->linger) {
+		ev_timer_stop(loop_ev, st->linger);
+		free(st->linger);
+		st->linger = NULL;
+	}
 	/* we may be inside the parser (a failed TLS handshake ends the
 	 * connection from within the element that started it) */
 	if (st->parser)
@@ -179,7 +184,9 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 {
 	struct stream *st = ud;
 
-	if (!st->closed)
+	if (st->closing)
+		stream_close(st, "a new header after our closing tag");
+	else if (!st->closed)
 		st->proto->open(st, root, cns);
 }
 
@@ -220,7 +227,10 @@ xs_close(void *ud)
 
 	if (st->closed)
 		return;
-	if (st->proto->close)
+	if (st->closing)
+		/* the answer to our closing tag: done */
+		stream_close(st, "stream closed");
+	else if (st->proto->close)
 		st->proto->close(st);
 	else
 		stream_close(st, "stream closed");
@@ -307,6 +317,8 @@ stream_send_node(struct stream *st, const struct xml_node *n)
 	struct rbuf *r;
 	int rc;
 
+	if (st->closing)
+		return -1;
 	sbuf_init(&b);
 	xml_serialize(n, st->content_ns, &b);
 	r = rbuf_from_sbuf(&b);
@@ -319,14 +331,19 @@ stream_send_node(struct stream *st, const struct xml_node *n)
 int
 stream_send_rbuf(struct stream *st, struct rbuf *r)
 {
-	return st->tp->write(st, r, 0);
+	return st->closing ? -1 : st->tp->write(st, r, 0);
 }
 
 int
 stream_send_str(struct stream *st, const char *s)
 {
-	struct rbuf *r = rbuf_new(s, strlen(s));
-	int rc = st->tp->write(st, r, 0);
+	struct rbuf *r;
+	int rc;
+
+	if (st->closing)
+		return -1;
+	r = rbuf_new(s, strlen(s));
+	rc = st->tp->write(st, r, 0);
 
 	rbuf_unref(r);
 	return rc;
@@ -341,6 +358,13 @@ stream_fail(struct stream *st, const char *condition, const char *text)
 	if (st->closed)
 		return;
 	st->closed = 1;
+	if (st->closing) {
+		/* our closing tag is out: nothing may follow it */
+		log_debug("%s %llx closed while closing: %s", st->proto->name,
+		    (unsigned long long)st->connid, condition);
+		st->tp->close(st, 1, condition);
+		return;
+	}
 	if (!st->header_sent) {
 		st->tp->header(st, st->local, NULL, NULL);
 		st->header_sent = 1;
@@ -373,8 +397,42 @@ stream_close(struct stream *st, const char *why)
 	if (st->closed)
 		return;
 	st->closed = 1;
-	st->tp->footer(st);
+	if (!st->closing)
+		st->tp->footer(st);
 	st->tp->close(st, 1, why);
+}
+
+/* Safe by pointer: stream_cleanup stops and frees it, from lost(). */
+static void
+linger_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct stream *st = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	ev_timer_stop(loop_ev, w);
+	free(w);
+	st->linger = NULL;
+	stream_close(st, "the peer did not close its stream");
+}
+
+void
+stream_close_linger(struct stream *st, const char *why, double linger)
+{
+	if (st->closed || st->closing)
+		return;
+	if (!st->header_sent) {
+		stream_close(st, why);
+		return;
+	}
+	st->tp->footer(st);
+	st->closing = 1;
+	st->linger = xmalloc(sizeof(*st->linger));
+	ev_timer_init(st->linger, linger_cb, linger, 0.0);
+	st->linger->data = st;
+	ev_timer_start(loop_ev, st->linger);
+	log_debug("%s %llx closing (%s): reading until the peer closes",
+	    st->proto->name, (unsigned long long)st->connid, why);
 }
 
 void

@@ -84,12 +84,18 @@ class Peer(RawServer):
         self._reset()
         self.their_header()
 
-    def external(self, cert):
+    def external(self, cert, bidi=False):
         """STARTTLS, then take ternd's SASL EXTERNAL: the stream is
-        ready for stanzas when this returns."""
+        ready for stanzas when this returns. With bidi, offer XEP-0288
+        (our stanzas may then go back on this stream) and see it asked
+        for."""
         self.starttls(cert)
         self.our_header("<mechanisms xmlns='%s'><mechanism>EXTERNAL"
-                        "</mechanism></mechanisms>" % NS_SASL)
+                        "</mechanism></mechanisms>%s" % (
+                            NS_SASL, "<bidi xmlns='urn:xmpp:features:"
+                            "bidi'/>" if bidi else ''))
+        if bidi:
+            self.expect('{urn:xmpp:bidi}bidi')
         self.expect(q(NS_SASL, 'auth'))
         self.send("<success xmlns='%s'/>" % NS_SASL)
         self._reset()
@@ -384,7 +390,9 @@ def test_idle_streams_close_cleanly_and_reopen(make_server, pki, listener):
     """s2s.idle_timeout (10 s, its least): an outgoing stream idle that
     long ends with </stream:stream> and no stream error, and the next
     message opens a new one; an incoming stream idle that long is closed
-    the same way. Both directions run side by side (one wait)."""
+    the same way. Until the peer answers with its own closing tag (or
+    5 s pass) what it sends is still delivered (RFC 6120 §4.4). Both
+    directions run side by side (one wait)."""
     idle = 10
     a = a_server(make_server, pki, listener.port,
                  ', idle_timeout: %ds' % idle)
@@ -392,30 +400,59 @@ def test_idle_streams_close_cleanly_and_reopen(make_server, pki, listener):
     # out: a.test -> b.test (the peer)
     alice.send("<message to='bob@b.test' id='i1'><body>one</body>"
                "</message>")
-    out = listener.accept().external(pki[B])
+    out = listener.accept().external(pki[B], bidi=True)
     assert out.messages(1)[0].get('id') == 'i1'
     t_out = time.monotonic()
-    # in: "b.test" -> a.test, proven by b.test's certificate
-    inc = RawServer(a.s2s_port)
-    inc.s2s_open(B, A)
-    inc.tls(cert=pki[B], sni=A)
-    inc.s2s_open(B, A)
-    inc.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
-             % (NS_SASL, b64(B)))
-    inc.expect(q(NS_SASL, 'success'))
-    inc.s2s_open(B, A)
+    # in: "b.test" -> a.test, proven by b.test's certificate; a second
+    # one that will not answer our closing tag
+    def proven_b():
+        s = RawServer(a.s2s_port)
+        s.s2s_open(B, A)
+        s.tls(cert=pki[B], sni=A)
+        s.s2s_open(B, A)
+        s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+               % (NS_SASL, b64(B)))
+        s.expect(q(NS_SASL, 'success'))
+        s.s2s_open(B, A)
+        return s
+    silent = proven_b()
+    t_silent = time.monotonic()
+    inc = proven_b()
     inc.send("<message xmlns='jabber:server' from='bob@b.test/x' "
              "to='alice@a.test/r' id='i2'><body>in</body></message>")
     assert alice.wait_message().get('id') == 'i2'
     t_in = time.monotonic()
     status = a.ternctl_ok('status').stdout
-    assert 's2s_in=1 ' in status and 's2s_out=1 ' in status, status
+    assert 's2s_in=2 ' in status and 's2s_out=1 ' in status, status
 
-    assert out.wait_closed(timeout=idle + 5 * SLOW), \
-        'no </stream:stream> before the idle close'
+    # RFC 6120 §4.4: the side that closes still processes what the other
+    # sent before it saw the closing tag (here: just after), on the
+    # outgoing stream (bidirectional, XEP-0288) as on the incoming one
+    deadline = time.monotonic() + idle + 5 * SLOW
+    while not out.stream_closed:
+        out._pump(deadline)
     closed_out = time.monotonic() - t_out
-    assert inc.wait_closed(timeout=idle + 5 * SLOW)
+    out.send("<message xmlns='jabber:server' from='bob@b.test/x' "
+             "to='alice@a.test/r' id='late-out'><body>crossed</body>"
+             "</message></stream:stream>")
+    assert alice.wait_message().get('id') == 'late-out'
+    while not inc.stream_closed:
+        inc._pump(deadline)
     closed_in = time.monotonic() - t_in
+    inc.send("<message xmlns='jabber:server' from='bob@b.test/x' "
+             "to='alice@a.test/r' id='late-in'><body>crossed</body>"
+             "</message></stream:stream>")
+    assert alice.wait_message().get('id') == 'late-in'
+    # our closing tags ended them at once
+    for s in (out, inc):
+        t = time.monotonic()
+        assert s.wait_closed()
+        assert time.monotonic() - t < 1.0 * SLOW
+    # a peer that does not close its side: the connection ends after
+    # the 5 s grace (S2S_LINGER)
+    assert silent.wait_closed(timeout=10 * SLOW)
+    took = time.monotonic() - t_silent
+    assert idle + 5 - 0.5 <= took <= idle + 5 + 3 * SLOW, took
     for s in (out, inc):
         errs = [e for e in s.pending if e.tag == q(NS_STREAM, 'error')]
         assert not errs, show(errs[0])
