@@ -661,8 +661,11 @@ s2s_in_bidi_send(
 		    !has_pair(i->ok, i->nok, remote, local))
 			continue;
 		i->last_ms = now_ms();
-		if (stream_send_node(&i->st, st) != 0)
+		if (stream_send_node(&i->st, st) != 0) {
+			/* st did not go: another stream may take it */
 			fail(i, "policy-violation", "send queue full");
+			continue;
+		}
 		return 0;
 	}
 	return -1;

@@ -262,7 +262,9 @@ carrier_of(struct out *o)
 	return o->via ? find_id(o->via) : o;
 }
 
-static void
+/* 0, or -1 when n could not go (the stream ended for it): a stanza is
+ * then the caller's to bounce. */
+static int
 send_node(struct out *o, const struct xml_node *n)
 {
 	struct out *c = carrier_of(o);
@@ -270,11 +272,14 @@ send_node(struct out *o, const struct xml_node *n)
 	o->last_ms = now_ms();
 	if (c == NULL) {
 		out_end(o, "remote-server-timeout", "its stream is gone");
-		return;
+		return -1;
 	}
 	c->last_ms = o->last_ms;
-	if (stream_send_node(&c->st, n) != 0)
+	if (stream_send_node(&c->st, n) != 0) {
 		out_end(c, "remote-server-timeout", "send queue full");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -321,9 +326,7 @@ ready(struct out *o)
 	o->nq = o->capq = 0;
 	o->qbytes = 0;
 	for (i = 0; i < nq; i++) {
-		if (o->state == OUT_READY)
-			send_node(o, q[i].st);
-		else
+		if (o->state != OUT_READY || send_node(o, q[i].st) != 0)
 			stanza_bounce_unless_quiet(q[i].st,
 			    q[i].kind ? q[i].kind : q[i].st->name,
 			    "remote-server-timeout");
@@ -859,7 +862,11 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 	if (o == NULL)
 		o = out_new(local, remote);
 	if (o->state == OUT_READY) {
-		send_node(o, st);
+		/* a peer too slow for its queue ends the stream: this
+		 * stanza did not go, and says so */
+		if (send_node(o, st) != 0)
+			stanza_bounce_unless_quiet(
+			    st, kind, "remote-server-timeout");
 		return;
 	}
 	enqueue(o, st, kind);

@@ -582,3 +582,51 @@ def test_sigterm_during_setup(make_server, pki, listener, state):
             s.assert_stream_error('system-shutdown')
     finally:
         dns.close()
+
+
+def test_slow_peer_overflow_bounces(make_server, pki):
+    """A remote server that stops reading: once ternd's send queue for
+    it is full (4 x limits.send_queue) the stream ends, and the stanza
+    that did not fit bounces with remote-server-timeout instead of
+    vanishing; the next one opens a new stream."""
+    listener = PeerListener()
+    listener.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        a = a_server(make_server, pki, listener.port, start=False)
+        a.limits['send_queue'] = '64k'
+        a.write_config()
+        a.start()
+        alice = login(a, 'alice')
+        alice.send("<message to='bob@b.test' id='s0'><body>x</body>"
+                   "</message>")
+        peer = listener.accept().external(pki[B])
+        assert peer.messages(1)[0].get('id') == 's0'
+        # small enough for alice's own queue when they bounce; one at a
+        # time until the first bounce (the stream ended at the one that
+        # did not fit)
+        bounced = None
+        for n in range(1, 2000, 10):
+            alice.send(''.join(
+                "<message to='bob@b.test' id='s%d'><body>%s</body>"
+                "</message>" % (k, 'y' * 20000) for k in range(n, n + 10)))
+            try:
+                bounced = alice.wait_for(
+                    lambda e: e.get('type') == 'error', timeout=0.05)
+                break
+            except TimeoutError:
+                pass
+        assert bounced is not None, 'the stanza past the full queue vanished'
+        assert stanza_error(bounced) == 'remote-server-timeout', \
+            show(bounced)
+        assert a.wait_log('failed: send queue full')
+        batch = ['s%d' % k for k in range(n, n + 10)]
+        assert bounced.get('id') in batch
+        alice.nothing(within=0.5)  # that one alone
+        # the rest of the batch and the next one go on a new stream
+        alice.send("<message to='bob@b.test' id='next'><body>x</body>"
+                   "</message>")
+        rest = batch[batch.index(bounced.get('id')) + 1:] + ['next']
+        peer = listener.accept().external(pki[B])
+        assert [m.get('id') for m in peer.messages(len(rest))] == rest
+    finally:
+        listener.close()
