@@ -822,6 +822,14 @@ enqueue(struct out *o, struct xml_node *st, const char *kind)
 	xml_serialize(st, NS_SERVER, &b);
 	if (o->qbytes + b.len > (size_t)config_running->s2s.queue_size) {
 		sbuf_cleanup(&b);
+		/* nothing answers an iq result (RFC 6120 §8.2.3), and an
+		 * error never gets one (stanza_bounce) */
+		if (strcmp(kind, "iq-result") == 0) {
+			log_debug(
+			    "s2s-out %s->%s queue full: iq result dropped",
+			    o->local, o->remote);
+			return;
+		}
 		stanza_bounce(st, "wait", "resource-constraint",
 		    "too much is waiting for the remote server");
 		return;

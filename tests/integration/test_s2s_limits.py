@@ -307,6 +307,14 @@ def test_queue_overflow_bounces_rest_delivers(make_server, pki, listener):
     # 16k holds five 3k messages: the first ones wait, the rest bounced
     assert waiting == ids[:len(waiting)] and 4 <= len(waiting) <= 5, \
         (waiting, bounced)
+    # an iq result past the limit gets no error back: nothing answers a
+    # result (RFC 6120 §8.2.3)
+    alice.send("<iq to='bob@b.test/x' id='res' type='result'><query "
+               "xmlns='jabber:iq:version'><name>%s</name></query></iq>"
+               % ('n' * 3000))
+    alice.alive()
+    got, _ = errors_by_id(alice, ['res'], expect=0, settle=0.5)
+    assert not got, got
     peer = listener.accept().external(pki[B])
     got = peer.messages(len(waiting))
     assert [m.get('id') for m in got] == waiting
