@@ -108,7 +108,9 @@ static const struct cfg_directive s2s_dirs[] = {
 	    .min = 10,
 	    .max = 86400,
 	    .doc = "A server-to-server connection with no traffic for this "
-		   "long is closed (it is opened again when needed)." },
+		   "long is closed (it is opened again when needed); what "
+		   "the peer sends until it closes its side too (5 s at "
+		   "most) is still delivered." },
 	{ .name = "stanza_size",
 	    .type = CFG_SIZE,
 	    .offset = offsetof(struct cfg_s2s, stanza_size),
