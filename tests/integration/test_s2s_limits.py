@@ -638,3 +638,37 @@ def test_slow_peer_overflow_bounces(make_server, pki):
         assert [m.get('id') for m in peer.messages(len(rest))] == rest
     finally:
         listener.close()
+
+
+def s2s_counts(srv):
+    out = srv.ternctl_ok('status').stdout.split()
+    kv = dict(w.split('=', 1) for w in out if '=' in w)
+    return int(kv['s2s_in']), int(kv['s2s_out'])
+
+
+def test_idle_between_two_ternd(make_server, pki):
+    """Two ternd with idle_timeout 10 s: both ends of their one
+    (bidirectional) stream time out at about the same moment, each
+    closes its side, and neither is left with a stream; the next
+    messages each way open a new one."""
+    from test_s2s import pair
+    a, b = pair(make_server, pki, a_extra=', idle_timeout: 10s',
+                b_extra=', idle_timeout: 10s')
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'one')
+    assert body_of(bob.wait_message(timeout=15 * SLOW)) == 'one'
+    bob.message('alice@a.test/r', 'back')
+    assert body_of(alice.wait_message(timeout=15 * SLOW)) == 'back'
+    assert s2s_counts(a) == (0, 1) and s2s_counts(b) == (1, 0)
+    deadline = time.monotonic() + 10 + 8 * SLOW
+    while s2s_counts(a) != (0, 0) or s2s_counts(b) != (0, 0):
+        assert time.monotonic() < deadline, (s2s_counts(a), s2s_counts(b))
+        time.sleep(0.25)
+    for srv in (a, b):
+        assert 'stream error' not in ''.join(
+            line for line in srv.log.splitlines(True) if 's2s' in line), \
+            srv.log[-3000:]
+    bob.message('alice@a.test/r', 'two')
+    assert body_of(alice.wait_message(timeout=15 * SLOW)) == 'two'
+    alice.message('bob@b.test', 'three')
+    assert body_of(bob.wait_message(timeout=15 * SLOW)) == 'three'
