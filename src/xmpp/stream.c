@@ -41,19 +41,36 @@ parser_free(void *p)
 	xml_stream_free(p);
 }
 
+/* The one-shot timers a stream holds only while it needs them
+ * (throttle, linger): started by timer_new, stopped and freed (the
+ * pointer cleared) by timer_drop, from their callback or cleanup. */
+static ev_timer *
+timer_new(struct stream *st, void (*cb)(struct ev_loop *, ev_timer *, int),
+    double after)
+{
+	ev_timer *t = xmalloc(sizeof(*t));
+
+	ev_timer_init(t, cb, after, 0.0);
+	t->data = st;
+	ev_timer_start(loop_ev, t);
+	return t;
+}
+
+static void
+timer_drop(ev_timer **t)
+{
+	if (*t == NULL)
+		return;
+	ev_timer_stop(loop_ev, *t);
+	free(*t);
+	*t = NULL;
+}
+
 void
 stream_cleanup(struct stream *st)
 {
-	if (st->throttle) {
-		ev_timer_stop(loop_ev, st->throttle);
-		free(st->throttle);
-		st->throttle = NULL;
-	}
-	if (st->linger) {
-		ev_timer_stop(loop_ev, st->linger);
-		free(st->linger);
-		st->linger = NULL;
-	}
+	timer_drop(&st->throttle);
+	timer_drop(&st->linger);
 	/* we may be inside the parser (a failed TLS handshake ends the
 	 * connection from within the element that started it) */
 	if (st->parser)
@@ -104,9 +121,7 @@ throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 	UNUSED(l);
 	UNUSED(revents);
-	ev_timer_stop(loop_ev, w);
-	free(w);
-	st->throttle = NULL;
+	timer_drop(&st->throttle);
 	if (!st->closed)
 		st->tp->pause(st, 0);
 }
@@ -128,10 +143,7 @@ meter(struct stream *st, size_t n)
 	st->tokens -= (double)n;
 	if (st->tokens >= 0 || st->throttle)
 		return;
-	st->throttle = xmalloc(sizeof(*st->throttle));
-	ev_timer_init(st->throttle, throttle_cb, -st->tokens / st->rate, 0.0);
-	st->throttle->data = st;
-	ev_timer_start(loop_ev, st->throttle);
+	st->throttle = timer_new(st, throttle_cb, -st->tokens / st->rate);
 	st->tp->pause(st, 1);
 	log_debug("%s %llx throttled for %.2fs", st->proto->name,
 	    (unsigned long long)st->connid, -st->tokens / st->rate);
@@ -410,9 +422,7 @@ linger_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 	UNUSED(l);
 	UNUSED(revents);
-	ev_timer_stop(loop_ev, w);
-	free(w);
-	st->linger = NULL;
+	timer_drop(&st->linger);
 	stream_close(st, "the peer did not close its stream");
 }
 
@@ -427,10 +437,7 @@ stream_close_linger(struct stream *st, const char *why, double linger)
 	}
 	st->tp->footer(st);
 	st->closing = 1;
-	st->linger = xmalloc(sizeof(*st->linger));
-	ev_timer_init(st->linger, linger_cb, linger, 0.0);
-	st->linger->data = st;
-	ev_timer_start(loop_ev, st->linger);
+	st->linger = timer_new(st, linger_cb, linger);
 	log_debug("%s %llx closing (%s): reading until the peer closes",
 	    st->proto->name, (unsigned long long)st->connid, why);
 }

@@ -13,14 +13,14 @@ import signal
 import socket
 import ssl
 import time
-from collections import Counter, deque
+from collections import deque
 
 import pytest
 
 from ternlib import (NS_SASL, NS_STREAM, NS_TLS, SLOW, TIMEOUT, RawStream,
-                     b64, show, stanza_error)
-from test_s2s import (A, B, NS_DB, NS_SERVER, RawServer, login, pki,
-                      s2s_conf)
+                     show, stanza_error)
+from test_s2s import (A, B, NS_DB, NS_SERVER, RawServer, external, login,
+                      pki, s2s_conf)
 
 assert pki  # the fixture, for the tests of this module
 
@@ -166,17 +166,18 @@ def b_server(make_server, pki, extra=''):
     return b
 
 
-def proven_a(b, pki):
-    """A stream to b.test proven as a.test by its certificate."""
-    s = RawServer(b.s2s_port)
-    s.s2s_open(A, B)
-    s.tls(cert=pki[A])
-    s.s2s_open(A, B)
-    s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
-           % (NS_SASL, b64(A)))
+def proven(port, cert, frm=A, to=B):
+    """A stream to port proven as frm by its certificate, ready for
+    stanzas."""
+    s = external(port, cert, frm, to)
     s.expect(q(NS_SASL, 'success'))
-    s.s2s_open(A, B)
+    s.s2s_open(frm, to)
     return s
+
+
+def proven_a(b, pki):
+    """A stream to b.test proven as a.test."""
+    return proven(b.s2s_port, pki[A])
 
 
 def body_of(el):
@@ -413,19 +414,9 @@ def test_idle_streams_close_cleanly_and_reopen(make_server, pki, listener):
     t_out = time.monotonic()
     # in: "b.test" -> a.test, proven by b.test's certificate; a second
     # one that will not answer our closing tag
-    def proven_b():
-        s = RawServer(a.s2s_port)
-        s.s2s_open(B, A)
-        s.tls(cert=pki[B], sni=A)
-        s.s2s_open(B, A)
-        s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
-               % (NS_SASL, b64(B)))
-        s.expect(q(NS_SASL, 'success'))
-        s.s2s_open(B, A)
-        return s
-    silent = proven_b()
+    silent = proven(a.s2s_port, pki[B], B, A)
     t_silent = time.monotonic()
-    inc = proven_b()
+    inc = proven(a.s2s_port, pki[B], B, A)
     inc.send("<message xmlns='jabber:server' from='bob@b.test/x' "
              "to='alice@a.test/r' id='i2'><body>in</body></message>")
     assert alice.wait_message().get('id') == 'i2'
@@ -437,20 +428,16 @@ def test_idle_streams_close_cleanly_and_reopen(make_server, pki, listener):
     # sent before it saw the closing tag (here: just after), on the
     # outgoing stream (bidirectional, XEP-0288) as on the incoming one
     deadline = time.monotonic() + idle + 5 * SLOW
-    while not out.stream_closed:
-        out._pump(deadline)
-    closed_out = time.monotonic() - t_out
-    out.send("<message xmlns='jabber:server' from='bob@b.test/x' "
-             "to='alice@a.test/r' id='late-out'><body>crossed</body>"
-             "</message></stream:stream>")
-    assert alice.wait_message().get('id') == 'late-out'
-    while not inc.stream_closed:
-        inc._pump(deadline)
-    closed_in = time.monotonic() - t_in
-    inc.send("<message xmlns='jabber:server' from='bob@b.test/x' "
-             "to='alice@a.test/r' id='late-in'><body>crossed</body>"
-             "</message></stream:stream>")
-    assert alice.wait_message().get('id') == 'late-in'
+    closed = {}
+    for name, s, t in (('out', out, t_out), ('in', inc, t_in)):
+        while not s.stream_closed:
+            s._pump(deadline)
+        closed[name] = time.monotonic() - t
+        s.send("<message xmlns='jabber:server' from='bob@b.test/x' "
+               "to='alice@a.test/r' id='late-%s'><body>crossed</body>"
+               "</message></stream:stream>" % name)
+        assert alice.wait_message().get('id') == 'late-' + name
+    closed_out, closed_in = closed['out'], closed['in']
     # our closing tags ended them at once
     for s in (out, inc):
         t = time.monotonic()
