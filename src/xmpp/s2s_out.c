@@ -191,7 +191,11 @@ out_end_as(
 		log_info("s2s-out %s->%s failed: %s", o->local, o->remote, why);
 	set_state(o, OUT_DONE);
 	ev_timer_stop(loop_ev, &o->timer);
-	unlink_out(o);
+	/* one with a connection stays listed (as done: no stanza finds
+	 * it) until out_lost, so that shutdown can end it while it waits
+	 * for the peer's closing tag */
+	if (!o->attached)
+		unlink_out(o);
 	/* take the queue first: bouncing routes, and a new stanza to the
 	 * same domain must make a new stream, not join this one */
 	q = o->q;
@@ -807,6 +811,7 @@ out_lost(struct stream *st, const char *why)
 
 	if (o->state != OUT_DONE)
 		out_end(o, "remote-server-not-found", why);
+	unlink_out(o);
 	stream_cleanup(st);
 	loop_defer(out_free, o);
 }
@@ -907,11 +912,15 @@ s2s_out_close_all(const char *condition, const char *text)
 {
 	struct out *o, *next;
 
-	/* the peer hears why (system-shutdown), as incoming streams do */
+	/* the peer hears why (system-shutdown), as incoming streams do;
+	 * one already done may still wait for the peer's closing tag */
 	for (o = outs; o; o = next) {
 		next = o->next;
-		out_end_as(o, "remote-server-timeout", condition,
-		    text ? text : "shutdown");
+		if (o->state == OUT_DONE)
+			stream_fail(&o->st, condition, text);
+		else
+			out_end_as(o, "remote-server-timeout", condition,
+			    text ? text : "shutdown");
 	}
 }
 
