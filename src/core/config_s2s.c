@@ -142,9 +142,9 @@ static const struct cfg_directive s2s_dirs[] = {
 	    .def = "1M",
 	    .min = 4 * KIB,
 	    .max = 1024 * MIB,
-	    .doc = "Bytes per second one incoming server-to-server stream "
-		   "may send (bursts of twice that); reading pauses beyond "
-		   "it." },
+	    .doc = "Bytes per second a remote server may send on one "
+		   "stream, its own or ours when bidirectional (XEP-0288), "
+		   "in bursts of twice that; reading pauses beyond it." },
 	{ .name = "tor_proxy",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_s2s, tor_proxy),

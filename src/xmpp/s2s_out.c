@@ -412,6 +412,10 @@ connected(uint64_t token, int fd, const struct resolve_addr *a, const char *err)
 	stream_attach_tcp_out(&o->st, fd, ip, ctx, o->remote,
 	    a->direct_tls ? "\x0bxmpp-server" : NULL,
 	    (size_t)config_running->limits.send_queue * 4);
+	/* a bidirectional peer sends its stanzas on this stream: the
+	 * same rate as on the streams it opens (s2s_accept) */
+	stream_set_rate(&o->st, (double)config_running->s2s.rate,
+	    2.0 * (double)config_running->s2s.rate);
 	if (!a->direct_tls)
 		stream_open_initiate(&o->st, o->local, o->remote);
 }

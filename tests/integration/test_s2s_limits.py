@@ -256,32 +256,44 @@ def test_stanza_size_configured(make_server, pki):
 READ_CHUNK = 16384  # what ternd reads at once (src/net/conn.c)
 
 
-def test_rate_throttles_without_loss(make_server, pki):
+@pytest.mark.parametrize('way', ('incoming', 'bidi'))
+def test_rate_throttles_without_loss(make_server, pki, listener, way):
     """s2s.rate 4k (bursts of 8k): 36 KB of messages sent at once by a
     proven peer are all delivered, in order, but reading pauses once the
     burst is spent, so the last one arrives no sooner than the rate
-    allows; the stream stays open. (A read already made is processed and
-    paid for by a longer pause: t seconds let through at most burst +
-    t * rate + one read.)"""
-    b = b_server(make_server, pki, ', rate: 4k')
-    bob = login(b, 'bob')
-    s = proven_a(b, pki)
+    allows; the stream stays open. The same holds for what a peer sends
+    back on our own stream to it (XEP-0288 bidi). (A read already made
+    is processed and paid for by a longer pause: t seconds let through
+    at most burst + t * rate + one read.)"""
+    if way == 'incoming':
+        srv = b_server(make_server, pki, ', rate: 4k')
+        user = login(srv, 'bob')
+        s = proven_a(srv, pki)
+        frm, to = 'alice@a.test/x', 'bob@b.test'
+    else:
+        srv = a_server(make_server, pki, listener.port, ', rate: 4k')
+        user = login(srv, 'alice')
+        user.send("<message to='bob@b.test' id='hi'><body>hi</body>"
+                  "</message>")
+        s = listener.accept().external(pki[B], bidi=True)
+        s.messages(1)
+        frm, to = 'bob@b.test/x', 'alice@a.test/r'
     n, size = 18, 2000
     start = time.monotonic()
-    s.send(''.join("<message xmlns='jabber:server' from='alice@a.test/x' "
-                   "to='bob@b.test' id='r%d'><body>%s</body></message>"
-                   % (i, str(i % 10) * size) for i in range(n)))
-    got = [bob.wait_message(timeout=20 * SLOW) for _ in range(n)]
+    s.send(''.join("<message xmlns='jabber:server' from='%s' to='%s' "
+                   "id='r%d'><body>%s</body></message>"
+                   % (frm, to, i, str(i % 10) * size) for i in range(n)))
+    got = [user.wait_message(timeout=20 * SLOW) for _ in range(n)]
     took = time.monotonic() - start
     assert [m.get('id') for m in got] == ['r%d' % i for i in range(n)]
     least = (n * size - 8192 - READ_CHUNK) / 4096.0
     assert took >= least, 'took %.2fs, the rate allows no less than ' \
         '%.2fs' % (took, least)
-    assert b.wait_log('throttled')
+    assert srv.wait_log('throttled')
     # still open and usable once the bucket refilled
-    s.send("<message xmlns='jabber:server' from='alice@a.test/x' "
-           "to='bob@b.test' id='after'><body>after</body></message>")
-    assert bob.wait_message(timeout=10 * SLOW).get('id') == 'after'
+    s.send("<message xmlns='jabber:server' from='%s' to='%s' id='after'>"
+           "<body>after</body></message>" % (frm, to))
+    assert user.wait_message(timeout=10 * SLOW).get('id') == 'after'
 
 
 # ---- the queue of an outgoing stream being set up ----
