@@ -253,6 +253,24 @@ def test_stanza_size_configured(make_server, pki):
     s.assert_stream_error('policy-violation')
 
 
+def test_stanza_size_bidi(make_server, pki, listener):
+    """s2s.stanza_size holds for what a bidirectional peer (XEP-0288)
+    sends back on our own stream too."""
+    a = a_server(make_server, pki, listener.port, ', stanza_size: 16k')
+    alice = login(a, 'alice')
+    alice.send("<message to='bob@b.test' id='hi'><body>hi</body>"
+               "</message>")
+    s = listener.accept().external(pki[B], bidi=True)
+    s.messages(1)
+    for n in (15000, 17000):
+        s.send("<message xmlns='jabber:server' from='bob@b.test/x' "
+               "to='alice@a.test/r' id='b%d'><body>%s</body></message>"
+               % (n, 'x' * n))
+    assert alice.wait_message().get('id') == 'b15000'
+    s.assert_stream_error('policy-violation')
+    alice.nothing(within=0.5)
+
+
 READ_CHUNK = 16384  # what ternd reads at once (src/net/conn.c)
 
 
