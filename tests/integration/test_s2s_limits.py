@@ -253,15 +253,22 @@ def test_stanza_size_configured(make_server, pki):
     s.assert_stream_error('policy-violation')
 
 
-def test_stanza_size_bidi(make_server, pki, listener):
-    """s2s.stanza_size holds for what a bidirectional peer (XEP-0288)
-    sends back on our own stream too."""
-    a = a_server(make_server, pki, listener.port, ', stanza_size: 16k')
+def bidi_peer(make_server, pki, listener, extra):
+    """a.test (s2s options extra), alice logged in, and b.test's side of
+    a.test's stream to it, made bidirectional (XEP-0288) and up."""
+    a = a_server(make_server, pki, listener.port, extra)
     alice = login(a, 'alice')
     alice.send("<message to='bob@b.test' id='hi'><body>hi</body>"
                "</message>")
     s = listener.accept().external(pki[B], bidi=True)
     s.messages(1)
+    return a, alice, s
+
+
+def test_stanza_size_bidi(make_server, pki, listener):
+    """s2s.stanza_size holds for what a bidirectional peer (XEP-0288)
+    sends back on our own stream too."""
+    a, alice, s = bidi_peer(make_server, pki, listener, ', stanza_size: 16k')
     for n in (15000, 17000):
         s.send("<message xmlns='jabber:server' from='bob@b.test/x' "
                "to='alice@a.test/r' id='b%d'><body>%s</body></message>"
@@ -289,12 +296,7 @@ def test_rate_throttles_without_loss(make_server, pki, listener, way):
         s = proven_a(srv, pki)
         frm, to = 'alice@a.test/x', 'bob@b.test'
     else:
-        srv = a_server(make_server, pki, listener.port, ', rate: 4k')
-        user = login(srv, 'alice')
-        user.send("<message to='bob@b.test' id='hi'><body>hi</body>"
-                  "</message>")
-        s = listener.accept().external(pki[B], bidi=True)
-        s.messages(1)
+        srv, user, s = bidi_peer(make_server, pki, listener, ', rate: 4k')
         frm, to = 'bob@b.test/x', 'alice@a.test/r'
     n, size = 18, 2000
     start = time.monotonic()
