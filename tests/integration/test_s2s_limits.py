@@ -631,28 +631,33 @@ def test_slow_peer_overflow_bounces(make_server, pki):
         # small enough for alice's own queue when they bounce; one at a
         # time until the first bounce (the stream ended at the one that
         # did not fit)
-        bounced = None
+        bounced, sent = None, []
         for n in range(1, 2000, 10):
+            batch = ['s%d' % k for k in range(n, n + 10)]
             alice.send(''.join(
-                "<message to='bob@b.test' id='s%d'><body>%s</body>"
-                "</message>" % (k, 'y' * 20000) for k in range(n, n + 10)))
+                "<message to='bob@b.test' id='%s'><body>%s</body>"
+                "</message>" % (i, 'y' * 20000) for i in batch))
+            sent += batch
+            # stop sending once the stream failed (else a new stream's
+            # queue would fill up too)
+            full = 'failed: send queue full' in a.log
             try:
                 bounced = alice.wait_for(
-                    lambda e: e.get('type') == 'error', timeout=0.05)
+                    lambda e: e.get('type') == 'error',
+                    timeout=TIMEOUT if full else 0.05)
                 break
             except TimeoutError:
-                pass
+                if full:
+                    break
         assert bounced is not None, 'the stanza past the full queue vanished'
         assert stanza_error(bounced) == 'remote-server-timeout', \
             show(bounced)
         assert a.wait_log('failed: send queue full')
-        batch = ['s%d' % k for k in range(n, n + 10)]
-        assert bounced.get('id') in batch
         alice.nothing(within=0.5)  # that one alone
-        # the rest of the batch and the next one go on a new stream
+        # what was sent after it, and the next one, go on a new stream
         alice.send("<message to='bob@b.test' id='next'><body>x</body>"
                    "</message>")
-        rest = batch[batch.index(bounced.get('id')) + 1:] + ['next']
+        rest = sent[sent.index(bounced.get('id')) + 1:] + ['next']
         peer = listener.accept().external(pki[B])
         assert [m.get('id') for m in peer.messages(len(rest))] == rest
     finally:
