@@ -108,7 +108,9 @@ static const struct cfg_directive s2s_dirs[] = {
 	    .min = 10,
 	    .max = 86400,
 	    .doc = "A server-to-server connection with no traffic for this "
-		   "long is closed (it is opened again when needed)." },
+		   "long is closed (it is opened again when needed); what "
+		   "the peer sends until it closes its side too (5 s at "
+		   "most) is still delivered." },
 	{ .name = "stanza_size",
 	    .type = CFG_SIZE,
 	    .offset = offsetof(struct cfg_s2s, stanza_size),
@@ -140,9 +142,9 @@ static const struct cfg_directive s2s_dirs[] = {
 	    .def = "1M",
 	    .min = 4 * KIB,
 	    .max = 1024 * MIB,
-	    .doc = "Bytes per second one incoming server-to-server stream "
-		   "may send (bursts of twice that); reading pauses beyond "
-		   "it." },
+	    .doc = "Bytes per second a remote server may send on one "
+		   "stream, its own or ours when bidirectional (XEP-0288), "
+		   "in bursts of twice that; reading pauses beyond it." },
 	{ .name = "tor_proxy",
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_s2s, tor_proxy),

@@ -131,7 +131,7 @@ streams_of(const char *remote)
 
 	for (i = ins; i; i = i->next)
 		for (k = 0; k < i->nok; k++)
-			if (!i->st.closed &&
+			if (!i->st.closed && !i->st.closing &&
 			    strcasecmp(i->ok[k].remote, remote) == 0) {
 				n++;
 				break;
@@ -202,7 +202,9 @@ timer_cb(struct ev_loop *l, ev_timer *w, int revents)
 	}
 	idle = (double)(now_ms() - i->last_ms) / 1000.0;
 	if (idle >= (double)config_running->s2s.idle_timeout) {
-		stream_close(&i->st, "idle");
+		/* the peer may be sending right now: what it sent before it
+		 * sees our closing tag is still delivered */
+		stream_close_linger(&i->st, "idle", S2S_LINGER);
 		return;
 	}
 	ev_timer_set(
@@ -655,12 +657,15 @@ s2s_in_bidi_send(
 	struct in *i;
 
 	for (i = ins; i; i = i->next) {
-		if (!i->bidi || i->st.closed ||
+		if (!i->bidi || i->st.closed || i->st.closing ||
 		    !has_pair(i->ok, i->nok, remote, local))
 			continue;
 		i->last_ms = now_ms();
-		if (stream_send_node(&i->st, st) != 0)
+		if (stream_send_node(&i->st, st) != 0) {
+			/* st did not go: another stream may take it */
 			fail(i, "policy-violation", "send queue full");
+			continue;
+		}
 		return 0;
 	}
 	return -1;

@@ -20,6 +20,9 @@ struct xml_node;
 #define NS_BIDI "urn:xmpp:features:bidi"
 #define NS_BIDI_REQ "urn:xmpp:bidi"
 #define HEADER_DB " xmlns:db='" NS_DB "'"
+/* Seconds an idle stream we close waits for the peer's closing tag,
+ * reading what it sent meanwhile (RFC 6120 §4.4). */
+#define S2S_LINGER 5.0
 
 /* ---- policy (s2s_auth.c) ---- */
 

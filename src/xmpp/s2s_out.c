@@ -94,10 +94,12 @@ static void out_open(struct stream *st, struct xml_node *root, const char *cns);
 static void out_element(struct stream *st, struct xml_node *el);
 static void out_lost(struct stream *st, const char *why);
 static void out_tls_ready(struct stream *st);
+static void out_closed(struct stream *st);
 static const struct stream_proto out_proto = {
 	.name = "s2s-out",
 	.open = out_open,
 	.element = out_element,
+	.close = out_closed,
 	.lost = out_lost,
 	.tls_ready = out_tls_ready,
 };
@@ -170,9 +172,12 @@ out_free(void *arg)
 
 /* The end of an outgoing stream: what waits bounces with cond (NULL:
  * nothing waits, a clean close), verifications in flight are answered
- * "could not ask", and the stream closes. */
+ * "could not ask", and the stream closes, with the stream error
+ * stream_cond when cond is set (NULL: the peer's own stream error ended
+ * it, and is not answered with another, RFC 6120 §4.4). */
 static void
-out_end(struct out *o, const char *cond, const char *why)
+out_end_as(
+    struct out *o, const char *cond, const char *stream_cond, const char *why)
 {
 	size_t i;
 	struct queued *q;
@@ -186,7 +191,11 @@ out_end(struct out *o, const char *cond, const char *why)
 		log_info("s2s-out %s->%s failed: %s", o->local, o->remote, why);
 	set_state(o, OUT_DONE);
 	ev_timer_stop(loop_ev, &o->timer);
-	unlink_out(o);
+	/* one with a connection stays listed (as done: no stanza finds
+	 * it) until out_lost, so that shutdown can end it while it waits
+	 * for the peer's closing tag */
+	if (!o->attached)
+		unlink_out(o);
 	/* take the queue first: bouncing routes, and a new stanza to the
 	 * same domain must make a new stream, not join this one */
 	q = o->q;
@@ -218,23 +227,34 @@ out_end(struct out *o, const char *cond, const char *why)
 		for (r = outs; r; r = next) {
 			next = r->next;
 			if (r->via == o->id)
-				out_end(r, r->state == OUT_READY ? NULL : cond,
-				    "its stream ended");
+				out_end_as(r,
+				    r->state == OUT_READY ? NULL : cond,
+				    stream_cond, "its stream ended");
 		}
 	}
 	if (o->attached) {
 		/* out_lost frees it when the connection is gone (or, when
 		 * it is out_lost calling, right after) */
 		if (!o->st.lost_called) {
-			if (cond)
-				stream_fail(&o->st, "undefined-condition", why);
-			else
+			if (cond && stream_cond)
+				stream_fail(&o->st, stream_cond, why);
+			else if (cond)
 				stream_close(&o->st, why);
+			else
+				/* a bidirectional peer may be sending on it
+				 * right now (out_element) */
+				stream_close_linger(&o->st, why, S2S_LINGER);
 		}
 		return;
 	}
 	stream_cleanup(&o->st);
 	loop_defer(out_free, o);
+}
+
+static void
+out_end(struct out *o, const char *cond, const char *why)
+{
+	out_end_as(o, cond, "undefined-condition", why);
 }
 
 static struct out *find_id(uint64_t id);
@@ -246,7 +266,9 @@ carrier_of(struct out *o)
 	return o->via ? find_id(o->via) : o;
 }
 
-static void
+/* 0, or -1 when n could not go (the stream ended for it): a stanza is
+ * then the caller's to bounce. */
+static int
 send_node(struct out *o, const struct xml_node *n)
 {
 	struct out *c = carrier_of(o);
@@ -254,11 +276,14 @@ send_node(struct out *o, const struct xml_node *n)
 	o->last_ms = now_ms();
 	if (c == NULL) {
 		out_end(o, "remote-server-timeout", "its stream is gone");
-		return;
+		return -1;
 	}
 	c->last_ms = o->last_ms;
-	if (stream_send_node(&c->st, n) != 0)
+	if (stream_send_node(&c->st, n) != 0) {
 		out_end(c, "remote-server-timeout", "send queue full");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -305,9 +330,7 @@ ready(struct out *o)
 	o->nq = o->capq = 0;
 	o->qbytes = 0;
 	for (i = 0; i < nq; i++) {
-		if (o->state == OUT_READY)
-			send_node(o, q[i].st);
-		else
+		if (o->state != OUT_READY || send_node(o, q[i].st) != 0)
 			stanza_bounce_unless_quiet(q[i].st,
 			    q[i].kind ? q[i].kind : q[i].st->name,
 			    "remote-server-timeout");
@@ -389,6 +412,10 @@ connected(uint64_t token, int fd, const struct resolve_addr *a, const char *err)
 	stream_attach_tcp_out(&o->st, fd, ip, ctx, o->remote,
 	    a->direct_tls ? "\x0bxmpp-server" : NULL,
 	    (size_t)config_running->limits.send_queue * 4);
+	/* a bidirectional peer sends its stanzas on this stream: the
+	 * same rate as on the streams it opens (s2s_accept) */
+	stream_set_rate(&o->st, (double)config_running->s2s.rate,
+	    2.0 * (double)config_running->s2s.rate);
 	if (!a->direct_tls)
 		stream_open_initiate(&o->st, o->local, o->remote);
 }
@@ -709,11 +736,26 @@ bidi_stanza(struct out *o, struct xml_node *st)
 		o->last_ms = now_ms();
 }
 
+static int
+is_stanza(const struct xml_node *el)
+{
+	return xml_node_is(el, XML_NS_CLIENT, "message") ||
+	       xml_node_is(el, XML_NS_CLIENT, "presence") ||
+	       xml_node_is(el, XML_NS_CLIENT, "iq");
+}
+
 static void
 out_element(struct stream *st, struct xml_node *el)
 {
 	struct out *o = (struct out *)st;
 
+	if (o->state == OUT_DONE) {
+		/* we closed it (idle): what a bidirectional peer sent
+		 * before it saw our closing tag still counts */
+		if (o->bidi && o->st.closing && is_stanza(el))
+			bidi_stanza(o, el);
+		return;
+	}
 	if (xml_node_is(el, XML_NS_STREAM, "features")) {
 		features(o, el);
 	} else if (xml_node_is(el, NS_TLS, "proceed") &&
@@ -742,17 +784,27 @@ out_element(struct stream *st, struct xml_node *el)
 	} else if (xml_node_is(el, XML_NS_STREAM, "error")) {
 		struct xml_node *c = xml_node_first_el(el);
 
-		out_end(
-		    o, "remote-server-not-found", c ? c->name : "stream error");
-	} else if (o->bidi && o->state == OUT_READY &&
-		   (xml_node_is(el, XML_NS_CLIENT, "message") ||
-		       xml_node_is(el, XML_NS_CLIENT, "presence") ||
-		       xml_node_is(el, XML_NS_CLIENT, "iq"))) {
+		out_end_as(o, "remote-server-not-found", NULL,
+		    c ? c->name : "stream error");
+	} else if (o->bidi && o->state == OUT_READY && is_stanza(el)) {
 		bidi_stanza(o, el);
 	} else {
 		out_end(o, "remote-server-not-found",
 		    "unexpected element from the peer");
 	}
+}
+
+/* The peer closed its stream (idle, or shutting down): ours closes
+ * too, at once, and the pair is done, so that the next stanza for the
+ * peer opens a new stream instead of going into this closing one. What
+ * waits (the peer closed during set-up) bounces. */
+static void
+out_closed(struct stream *st)
+{
+	struct out *o = (struct out *)st;
+
+	stream_close(st, "the peer closed the stream");
+	out_end(o, NULL, "the peer closed the stream");
 }
 
 /* Freed from here when the stream had a connection. */
@@ -763,6 +815,7 @@ out_lost(struct stream *st, const char *why)
 
 	if (o->state != OUT_DONE)
 		out_end(o, "remote-server-not-found", why);
+	unlink_out(o);
 	stream_cleanup(st);
 	loop_defer(out_free, o);
 }
@@ -778,6 +831,14 @@ enqueue(struct out *o, struct xml_node *st, const char *kind)
 	xml_serialize(st, NS_SERVER, &b);
 	if (o->qbytes + b.len > (size_t)config_running->s2s.queue_size) {
 		sbuf_cleanup(&b);
+		/* nothing answers an iq result (RFC 6120 §8.2.3), and an
+		 * error never gets one (stanza_bounce) */
+		if (strcmp(kind, "iq-result") == 0) {
+			log_debug(
+			    "s2s-out %s->%s queue full: iq result dropped",
+			    o->local, o->remote);
+			return;
+		}
 		stanza_bounce(st, "wait", "resource-constraint",
 		    "too much is waiting for the remote server");
 		return;
@@ -818,7 +879,11 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 	if (o == NULL)
 		o = out_new(local, remote);
 	if (o->state == OUT_READY) {
-		send_node(o, st);
+		/* a peer too slow for its queue ends the stream: this
+		 * stanza did not go, and says so */
+		if (send_node(o, st) != 0)
+			stanza_bounce_unless_quiet(
+			    st, kind, "remote-server-timeout");
 		return;
 	}
 	enqueue(o, st, kind);
@@ -851,10 +916,15 @@ s2s_out_close_all(const char *condition, const char *text)
 {
 	struct out *o, *next;
 
-	UNUSED(condition);
+	/* the peer hears why (system-shutdown), as incoming streams do;
+	 * one already done may still wait for the peer's closing tag */
 	for (o = outs; o; o = next) {
 		next = o->next;
-		out_end(o, "remote-server-timeout", text ? text : "shutdown");
+		if (o->state == OUT_DONE)
+			stream_fail(&o->st, condition, text);
+		else
+			out_end_as(o, "remote-server-timeout", condition,
+			    text ? text : "shutdown");
 	}
 }
 

@@ -41,14 +41,36 @@ parser_free(void *p)
 	xml_stream_free(p);
 }
 
+/* The one-shot timers a stream holds only while it needs them
+ * (throttle, linger): started by timer_new, stopped and freed (the
+ * pointer cleared) by timer_drop, from their callback or cleanup. */
+static ev_timer *
+timer_new(struct stream *st, void (*cb)(struct ev_loop *, ev_timer *, int),
+    double after)
+{
+	ev_timer *t = xmalloc(sizeof(*t));
+
+	ev_timer_init(t, cb, after, 0.0);
+	t->data = st;
+	ev_timer_start(loop_ev, t);
+	return t;
+}
+
+static void
+timer_drop(ev_timer **t)
+{
+	if (*t == NULL)
+		return;
+	ev_timer_stop(loop_ev, *t);
+	free(*t);
+	*t = NULL;
+}
+
 void
 stream_cleanup(struct stream *st)
 {
-	if (st->throttle) {
-		ev_timer_stop(loop_ev, st->throttle);
-		free(st->throttle);
-		st->throttle = NULL;
-	}
+	timer_drop(&st->throttle);
+	timer_drop(&st->linger);
 	/* we may be inside the parser (a failed TLS handshake ends the
 	 * connection from within the element that started it) */
 	if (st->parser)
@@ -99,9 +121,7 @@ throttle_cb(struct ev_loop *l, ev_timer *w, int revents)
 
 	UNUSED(l);
 	UNUSED(revents);
-	ev_timer_stop(loop_ev, w);
-	free(w);
-	st->throttle = NULL;
+	timer_drop(&st->throttle);
 	if (!st->closed)
 		st->tp->pause(st, 0);
 }
@@ -123,10 +143,7 @@ meter(struct stream *st, size_t n)
 	st->tokens -= (double)n;
 	if (st->tokens >= 0 || st->throttle)
 		return;
-	st->throttle = xmalloc(sizeof(*st->throttle));
-	ev_timer_init(st->throttle, throttle_cb, -st->tokens / st->rate, 0.0);
-	st->throttle->data = st;
-	ev_timer_start(loop_ev, st->throttle);
+	st->throttle = timer_new(st, throttle_cb, -st->tokens / st->rate);
 	st->tp->pause(st, 1);
 	log_debug("%s %llx throttled for %.2fs", st->proto->name,
 	    (unsigned long long)st->connid, -st->tokens / st->rate);
@@ -179,7 +196,9 @@ xs_open(void *ud, struct xml_node *root, const char *cns)
 {
 	struct stream *st = ud;
 
-	if (!st->closed)
+	if (st->closing)
+		stream_close(st, "a new header after our closing tag");
+	else if (!st->closed)
 		st->proto->open(st, root, cns);
 }
 
@@ -220,7 +239,10 @@ xs_close(void *ud)
 
 	if (st->closed)
 		return;
-	if (st->proto->close)
+	if (st->closing)
+		/* the answer to our closing tag: done */
+		stream_close(st, "stream closed");
+	else if (st->proto->close)
 		st->proto->close(st);
 	else
 		stream_close(st, "stream closed");
@@ -307,6 +329,8 @@ stream_send_node(struct stream *st, const struct xml_node *n)
 	struct rbuf *r;
 	int rc;
 
+	if (st->closing)
+		return -1;
 	sbuf_init(&b);
 	xml_serialize(n, st->content_ns, &b);
 	r = rbuf_from_sbuf(&b);
@@ -319,14 +343,19 @@ stream_send_node(struct stream *st, const struct xml_node *n)
 int
 stream_send_rbuf(struct stream *st, struct rbuf *r)
 {
-	return st->tp->write(st, r, 0);
+	return st->closing ? -1 : st->tp->write(st, r, 0);
 }
 
 int
 stream_send_str(struct stream *st, const char *s)
 {
-	struct rbuf *r = rbuf_new(s, strlen(s));
-	int rc = st->tp->write(st, r, 0);
+	struct rbuf *r;
+	int rc;
+
+	if (st->closing)
+		return -1;
+	r = rbuf_new(s, strlen(s));
+	rc = st->tp->write(st, r, 0);
 
 	rbuf_unref(r);
 	return rc;
@@ -341,6 +370,13 @@ stream_fail(struct stream *st, const char *condition, const char *text)
 	if (st->closed)
 		return;
 	st->closed = 1;
+	if (st->closing) {
+		/* our closing tag is out: nothing may follow it */
+		log_debug("%s %llx closed while closing: %s", st->proto->name,
+		    (unsigned long long)st->connid, condition);
+		st->tp->close(st, 1, condition);
+		return;
+	}
 	if (!st->header_sent) {
 		st->tp->header(st, st->local, NULL, NULL);
 		st->header_sent = 1;
@@ -373,8 +409,37 @@ stream_close(struct stream *st, const char *why)
 	if (st->closed)
 		return;
 	st->closed = 1;
-	st->tp->footer(st);
+	if (!st->closing)
+		st->tp->footer(st);
 	st->tp->close(st, 1, why);
+}
+
+/* Safe by pointer: stream_cleanup stops and frees it, from lost(). */
+static void
+linger_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	struct stream *st = w->data;
+
+	UNUSED(l);
+	UNUSED(revents);
+	timer_drop(&st->linger);
+	stream_close(st, "the peer did not close its stream");
+}
+
+void
+stream_close_linger(struct stream *st, const char *why, double linger)
+{
+	if (st->closed || st->closing)
+		return;
+	if (!st->header_sent) {
+		stream_close(st, why);
+		return;
+	}
+	st->tp->footer(st);
+	st->closing = 1;
+	st->linger = timer_new(st, linger_cb, linger);
+	log_debug("%s %llx closing (%s): reading until the peer closes",
+	    st->proto->name, (unsigned long long)st->connid, why);
 }
 
 void

@@ -90,7 +90,10 @@ struct stream {
 	char peer[48];	 /* printable peer address */
 	uint64_t connid; /* for logs: the connection's id */
 	unsigned header_sent : 1;
-	unsigned closed : 1;	  /* error sent or closing: ignore input */
+	unsigned closed : 1; /* error sent or closing: ignore input */
+	/* our closing tag is sent and input is still read until the
+	 * peer's (stream_close_linger): nothing more may be sent */
+	unsigned closing : 1;
 	unsigned restart : 1;	  /* restart the parser after this element */
 	unsigned tls_switch : 1;  /* the restart is the one after STARTTLS */
 	unsigned lost_called : 1; /* proto->lost ran */
@@ -103,6 +106,7 @@ struct stream {
 	double rate, burst, tokens;
 	int64_t tokens_ms;
 	ev_timer *throttle; /* only while paused */
+	ev_timer *linger;   /* only while closing */
 };
 
 /* Set up st (zeroed by the caller) for proto with parser limits lim. */
@@ -158,6 +162,12 @@ void stream_standalone(const char *p, size_t n, struct sbuf *out);
 void stream_fail(struct stream *st, const char *condition, const char *text);
 /* Our closing tag, then close after flushing (RFC 6120 §4.4). */
 void stream_close(struct stream *st, const char *why);
+/* Our closing tag, but the connection stays until the peer closes its
+ * stream too, or for at most linger seconds: what it sent before it
+ * saw our tag is still read and handed to the protocol (RFC 6120 §4.4,
+ * for closes the peer did not ask for: idle streams). Sends fail
+ * meanwhile. */
+void stream_close_linger(struct stream *st, const char *why, double linger);
 /* The next header starts a new stream (RFC 6120 §4.3.3): after
  * SASL success, or after <proceed/> with tls set (STARTTLS begins once
  * the proceed is written; bytes pipelined behind it are dropped, §5.4.3.3). */

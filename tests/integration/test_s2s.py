@@ -226,6 +226,19 @@ class RawServer(RawStream):
         self._reset()
 
 
+def external(port, cert, frm=A, to=B):
+    """A stream to port from frm (its certificate cert, after STARTTLS)
+    that has sent its SASL EXTERNAL <auth/>; the answer is the
+    caller's."""
+    s = RawServer(port)
+    s.s2s_open(frm, to)
+    s.tls(cert=cert, sni=to)
+    s.s2s_open(frm, to)
+    s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+           % (NS_SASL, b64(frm)))
+    return s
+
+
 def test_spoofed_from_is_invalid_from(make_server, pki):
     """A peer proven as a.test (EXTERNAL with a.test's certificate) that
     sends a stanza from evil.test gets the invalid-from stream error
@@ -549,16 +562,7 @@ def test_streams_per_domain(make_server, pki):
     b.s2s = s2s_conf(pki['ca'], {}, ', streams_per_domain: 1')
     b.write_config()
     b.start()
-
-    def external():
-        s = RawServer(b.s2s_port)
-        s.s2s_open(A, B)
-        s.tls(cert=pki[A])
-        s.s2s_open(A, B)
-        s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
-               % (NS_SASL, b64(A)))
-        return s
-    first = external()
+    first = external(b.s2s_port, pki[A])
     first.expect(q(NS_SASL, 'success'))
-    second = external()
+    second = external(b.s2s_port, pki[A])
     second.assert_stream_error('policy-violation')
