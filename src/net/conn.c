@@ -235,7 +235,10 @@ conn_write(struct conn *c, struct rbuf *r)
 {
 	if (c->state != CONN_OPEN || r->len == 0)
 		return 0;
-	if (c->max_queue && c->queued + r->len > c->max_queue)
+	/* an empty queue takes one buffer of any size: a stanza bigger
+	 * than the queue (limits.send_queue may be set below the stanza
+	 * limits) is not a slow reader */
+	if (c->max_queue && c->queued && c->queued + r->len > c->max_queue)
 		return -1;
 	if (c->wq_len == c->wq_cap) {
 		unsigned ncap = c->wq_cap ? c->wq_cap * 2 : 4, i;

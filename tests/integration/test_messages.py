@@ -163,3 +163,22 @@ def test_error_messages_do_not_bounce(mserver):
                "'urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
     alice.alive()
     alice.nothing()
+
+
+def test_stanza_bigger_than_the_send_queue(make_server):
+    """limits.send_queue below the stanza limit: one stanza bigger than
+    the queue still reaches a recipient whose queue is empty (it is not
+    a slow reader); the connection stays up for the next one."""
+    srv = make_server(limits={'send_queue': '64k',
+                              'c2s_stanza_size': '256k'})
+    alice = logged_in(srv, 'alice', 'a')
+    bob = logged_in(srv, 'bob', 'b')
+    big = 'x' * (150 * 1024)
+    alice.send("<message to='bob@localhost/b' type='chat' id='big'>"
+               "<body>%s</body></message>" % big)
+    m = bob.wait_message(timeout=10)
+    assert m.get('id') == 'big', show(m)
+    assert len(m.findtext(q(NS_CLIENT, 'body'))) == len(big)
+    alice.send("<message to='bob@localhost/b' type='chat' id='next'>"
+               "<body>small</body></message>")
+    assert bob.wait_message(timeout=10).get('id') == 'next'
