@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "store/mem.h"
 #include "store/store.h"
+#include "xmpp/account.h"
 #include "xmpp/acct_cache.h"
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
@@ -172,8 +173,37 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 {
 	struct host *h = ctl_user_host(argc, argv, reply, len);
 
+	/* delete-user: with the configured grace; purge-user: at once */
 	if (h != NULL)
-		ctl_user_done(users_delete(h, argv[2]), reply, len);
+		ctl_user_done(strcmp(argv[0], "purge-user") == 0
+				  ? users_delete(h, argv[2])
+				  : users_delete_request(h, argv[2],
+					config_running->accounts
+					    .deletion_grace),
+		    reply, len);
+}
+
+/* restore-user HOST USER (ternctl restore): undo a deletion in its
+ * grace period */
+static void
+ctl_restore_user(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = ctl_user_host(argc, argv, reply, len);
+	int rc;
+
+	if (h == NULL)
+		return;
+	rc = account_restore(h->name, argv[2]);
+	if (rc == 0) {
+		acct_cache_forget(h->name, argv[2]);
+		log_info("account restored jid=%s@%s", argv[2], h->name);
+	}
+	if (rc == 0 && store_commit() != 0)
+		rc = -1;
+	snprintf(reply, len,
+	    rc == 0   ? "ok"
+	    : rc == 1 ? "error not deleted (or past its grace period)"
+		      : "error storage failure");
 }
 
 /* disable-user / enable-user HOST USER (ternctl disable, enable) */
@@ -447,6 +477,8 @@ main(int argc, char **argv)
 	}
 	ctl_register("reload", ctl_reload);
 	ctl_register("delete-user", ctl_delete_user);
+	ctl_register("purge-user", ctl_delete_user);
+	ctl_register("restore-user", ctl_restore_user);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
 	ctl_register("disable-user", ctl_set_disabled);

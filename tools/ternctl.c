@@ -52,8 +52,13 @@ static const char usage_text[] =
     "                          prompted for on a terminal, else read\n"
     "                          as one line from standard input\n"
     "  passwd JID [PASSWORD]   change an account's password\n"
-    "  deluser JID             delete an account and all its data, and\n"
-    "                          end its sessions on the running ternd\n"
+    "  deluser [--now] JID     delete an account and all its data, and\n"
+    "                          end its sessions on the running ternd;\n"
+    "                          with accounts.deletion_grace it is only\n"
+    "                          disabled until the grace ends (--now:\n"
+    "                          purge at once)\n"
+    "  restore JID             take back a deletion within its grace\n"
+    "                          period\n"
     "  disable JID             refuse the account's logins (SASL\n"
     "                          account-disabled) and end its sessions;\n"
     "                          its data is kept\n"
@@ -63,6 +68,10 @@ static const char usage_text[] =
     "                          --inactive (30d, 12h, 90m, 3600s) only\n"
     "                          those not logged in for that long\n"
     "                          (never: counted from their creation)\n"
+    "  inactive [--days N] [HOST]\n"
+    "                          accounts unused for N days (default\n"
+    "                          accounts.inactive_delete, else 90) with\n"
+    "                          their last login, warning and deletion\n"
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
@@ -462,9 +471,11 @@ notify_created(const struct config *cfg, const char *host, const char *user)
 }
 
 /* ternd is not running: run the modules' user/deleted hooks here, the
- * same code ternd runs, so other accounts' data is cleaned up too. */
+ * same code ternd runs, so other accounts' data is cleaned up too
+ * (grace > 0: only marked for deletion, as ternd would). */
 static int
-delete_in_process(const struct config *cfg, const char *host, const char *user)
+delete_in_process(const struct config *cfg, const char *host, const char *user,
+    long long grace)
 {
 	char err[512];
 	struct host *h;
@@ -476,7 +487,7 @@ delete_in_process(const struct config *cfg, const char *host, const char *user)
 		return -1;
 	}
 	h = host_find(host);
-	rc = h ? users_delete(h, user) : -1;
+	rc = h ? users_delete_request(h, user, grace) : -1;
 	loop_drain();
 	host_free_all();
 	return rc;
@@ -867,14 +878,18 @@ out:
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
 {
+	long long grace = cfg->accounts.deletion_grace;
+	const char *arg = argc == 3 ? argv[2] : argv[1];
 	struct jid j;
 	int rc, ret = EXIT_USER;
 
-	if (argc != 2) {
+	if (argc == 3 && strcmp(argv[1], "--now") == 0)
+		grace = 0;
+	else if (argc != 2 || argv[1][0] == '-') {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+	if (parse_account_jid(cfg, arg, "", &j) < 0)
 		return EXIT_USER;
 	rc = account_exists(j.domain, j.node);
 	if (rc == 1) {
@@ -885,15 +900,50 @@ cmd_deluser(const struct config *cfg, int argc, char **argv)
 		goto out;
 	/* a running ternd deletes it: it ends the sessions and its modules
 	 * clean up what other accounts hold (roster entries...) */
-	rc = ask_ternd(cfg, "delete-user", &j, &ret);
+	rc = ask_ternd(cfg, grace > 0 ? "delete-user" : "purge-user", &j, &ret);
 	if (rc <= 0)
-		goto out;
-	rc = delete_in_process(cfg, j.domain, j.node);
+		goto out_said;
+	rc = delete_in_process(cfg, j.domain, j.node, grace);
 	if (rc == 0 && store_commit() == 0)
 		ret = 0;
 	else if (rc == 1)
 		fail("%s: no such account", j.bare);
+out_said:
+	if (ret == 0 && grace > 0)
+		printf("%s deleted; restorable with 'ternctl restore %s' for "
+		       "%lld s\n",
+		    j.bare, j.bare, grace);
 out:
+	jid_cleanup(&j);
+	return ret;
+}
+
+/* restore: take back a deletion within its grace period; a running
+ * ternd does it (and forgets what it knew of the account). */
+static int
+cmd_restore(const struct config *cfg, int argc, char **argv)
+{
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc != 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
+		return EXIT_USER;
+	rc = ask_ternd(cfg, "restore-user", &j, &ret);
+	if (rc > 0) {
+		rc = account_restore(j.domain, j.node);
+		if (rc == 1)
+			fail("%s: not deleted, or past its grace period (see "
+			     "accounts.deletion_grace)",
+			    j.bare);
+		else if (rc == 0 && store_commit() == 0)
+			ret = 0;
+	}
+	if (ret == 0)
+		printf("%s restored\n", j.bare);
 	jid_cleanup(&j);
 	return ret;
 }
@@ -906,37 +956,6 @@ struct users_filter {
 	int failed;
 };
 
-/* When the account was last used: its last login, else (never logged
- * in) the creation time in its account document (account.h). 0 when
- * neither is known, -1 on a store failure. */
-static int64_t
-last_use(const char *host, const char *user)
-{
-	char *doc = NULL, *p;
-	int64_t t = 0;
-	int rc;
-
-	rc = account_get_last_login(host, user, &t);
-	if (rc == 0)
-		return t;
-	if (rc < 0)
-		return -1;
-	if (store_kv_get(host, user, "accounts", &doc, NULL) < 0)
-		return -1;
-	t = 0;
-	for (p = doc; p != NULL && *p != '\0';) {
-		if (strncmp(p, "created ", 8) == 0) {
-			t = strtoll(p + 8, NULL, 10);
-			break;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	free(doc);
-	return t;
-}
-
 static int
 print_user(void *ud, const char *user)
 {
@@ -944,7 +963,7 @@ print_user(void *ud, const char *user)
 	int64_t t;
 
 	if (f->before != 0) {
-		t = last_use(f->host, user);
+		t = account_last_use(f->host, user);
 		if (t < 0) {
 			f->failed = 1;
 			return -1;
@@ -1008,6 +1027,119 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 	for (i = 0; i < cfg->hosts.n; i++)
 		if (list_users(hosts[i].name, before) < 0)
 			return EXIT_USER;
+	return 0;
+}
+
+/* ---- inactive ---- */
+
+struct inactive_ctx {
+	const char *host;
+	int64_t before;
+	int failed;
+};
+
+static void
+fmt_day(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+print_inactive(void *ud, const char *user)
+{
+	struct inactive_ctx *x = ud;
+	int64_t last = account_last_use(x->host, user), login = 0, warned = 0;
+	int64_t purge = 0, now = now_unix();
+	char lbuf[32], wbuf[32];
+	int rc;
+
+	if (last < 0)
+		goto out_fail;
+	if (last > x->before)
+		return 0;
+	rc = account_get_last_login(x->host, user, &login);
+	if (rc < 0)
+		goto out_fail;
+	fmt_day(rc == 0 ? login : 0, lbuf, sizeof(lbuf));
+	printf("%s@%s last_login=%s idle_days=%lld", user, x->host, lbuf,
+	    last > 0 ? (long long)(now - last) / 86400 : -1LL);
+	rc = account_get_warned(x->host, user, &warned);
+	if (rc < 0)
+		goto out_fail;
+	if (rc == 0 && warned >= last) {
+		fmt_day(warned, wbuf, sizeof(wbuf));
+		printf(" warned=%s", wbuf);
+	}
+	if (account_is_disabled(x->host, user) == 1)
+		printf(" disabled");
+	if (account_get_deleting(x->host, user, &purge) == 0) {
+		fmt_day(purge, wbuf, sizeof(wbuf));
+		printf(" deleted purge=%s", wbuf);
+	}
+	putchar('\n');
+	return 0;
+out_fail:
+	x->failed = 1;
+	return -1;
+}
+
+/* inactive [--days N] [HOST]: accounts unused for N days (default:
+ * accounts.inactive_delete, else 90), with their last login and where
+ * they stand in the housekeeping (warned, disabled, deleted). */
+static int
+cmd_inactive(const struct config *cfg, int argc, char **argv)
+{
+	long long days = cfg->accounts.inactive_delete > 0
+			     ? cfg->accounts.inactive_delete / 86400
+			     : 90;
+	const struct cfg_host *h;
+	struct inactive_ctx x = { 0 };
+	const char *only = NULL;
+	char *end;
+	size_t i;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--days") == 0 && a + 1 < argc) {
+			errno = 0;
+			days = strtoll(argv[++a], &end, 10);
+			if (errno || *argv[a] == '\0' || *end || days < 0 ||
+			    days > 36600) {
+				fail("--days %s: not a number of days "
+				     "(0..36600)",
+				    argv[a]);
+				return EXIT_USAGE;
+			}
+		} else if (only == NULL && argv[a][0] != '-') {
+			only = argv[a];
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	x.before = now_unix() - days * 86400;
+	for (i = 0; i < cfg->hosts.n; i++) {
+		h = &((const struct cfg_host *)cfg->hosts.items)[i];
+		if (only != NULL && strcmp(only, h->name) != 0)
+			continue;
+		x.host = h->name;
+		if (account_list(h->name, print_inactive, &x) < 0 || x.failed) {
+			fail("%s: storage failure", h->name);
+			return EXIT_USER;
+		}
+	}
+	if (only != NULL && config_host(cfg, only) == NULL) {
+		fail("%s is not a host of %s", only, cfg->file);
+		return EXIT_USER;
+	}
 	return 0;
 }
 
@@ -1293,6 +1425,8 @@ static const struct command commands[] = {
 	{ "disable", cmd_disable },
 	{ "enable", cmd_disable },
 	{ "users", cmd_users },
+	{ "inactive", cmd_inactive },
+	{ "restore", cmd_restore },
 	{ "import", cmd_import },
 	{ "status", cmd_status },
 	{ "reload", cmd_reload },

@@ -528,6 +528,21 @@ out_fail:
 	return -1;
 }
 
+void
+store_rollback(void)
+{
+	struct store *st = main_store();
+
+	if (st == NULL)
+		return;
+	st->be->rollback(st);
+	j_reset(st);
+	st->failed = 0;
+	/* usage counted from writes that are gone, reads cached of them */
+	usage_forget_all(st);
+	changed_all();
+}
+
 int
 store_failing(void)
 {

@@ -157,6 +157,9 @@ extern struct store *store_main;
  * succeeds. */
 int store_commit(void);
 int store_failing(void);
+/* Drop every write since the last commit (a tool that imports one
+ * account at a time undoes a failed one). */
+void store_rollback(void);
 int store_kv_get(const char *host, const char *user, const char *store,
     char **val, size_t *len);
 int store_kv_set(const char *host, const char *user, const char *store,
