@@ -218,6 +218,25 @@ ctl_set_disabled(int argc, char **argv, char *reply, size_t len)
 		    reply, len);
 }
 
+/* user-imported HOST USER REPLACED (ternctl import): forget what is
+ * held of the account; a replaced account's sessions end. */
+static void
+ctl_user_imported(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = argc == 4 ? host_find(argv[1]) : NULL;
+
+	if (h == NULL) {
+		snprintf(reply, len,
+		    "error usage: user-imported HOST USER REPLACED");
+		return;
+	}
+	if (strcmp(argv[3], "1") == 0)
+		session_close_user(
+		    h->name, argv[2], "not-authorized", "account replaced");
+	acct_cache_forget(h->name, argv[2]);
+	snprintf(reply, len, "ok");
+}
+
 static void
 ctl_user_created(int argc, char **argv, char *reply, size_t len)
 {
@@ -479,6 +498,7 @@ main(int argc, char **argv)
 	ctl_register("delete-user", ctl_delete_user);
 	ctl_register("purge-user", ctl_delete_user);
 	ctl_register("restore-user", ctl_restore_user);
+	ctl_register("user-imported", ctl_user_imported);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
 	ctl_register("disable-user", ctl_set_disabled);

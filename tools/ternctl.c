@@ -33,6 +33,7 @@
 #include "core/host.h"
 #include "core/loop.h"
 #include "check.h"
+#include "pie.h"
 
 #define EXIT_USER 1  /* the command failed; one line on stderr says why */
 #define EXIT_USAGE 2 /* wrong command line */
@@ -75,6 +76,19 @@ static const char usage_text[] =
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
+    "  import [--force | --merge] FILE|DIR...\n"
+    "                          import accounts and their data from\n"
+    "                          XEP-0227 files (Prosody's, ejabberd's\n"
+    "                          export_piefxis, Tern's export); a DIR's\n"
+    "                          *.xml files; existing accounts are an\n"
+    "                          error unless --force (replace them) or\n"
+    "                          --merge (add to them); checked whole\n"
+    "                          first, then each account all or nothing\n"
+    "  export [--user JID | HOST | --all] FILE\n"
+    "                          write accounts with their credentials\n"
+    "                          (SCRAM keys), roster, vCard, private XML,\n"
+    "                          offline messages, archive, PEP and\n"
+    "                          blocklist to FILE (XEP-0227)\n"
     "  reports [list] HOST     the abuse reports (XEP-0377) queued for\n"
     "                          the admins, oldest first\n"
     "  reports show HOST ID    one report in full\n"
@@ -1308,6 +1322,74 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 	return 0;
 }
 
+/* ---- export, and import of XEP-0227 files ---- */
+
+/* export [--user JID | HOST | --all] FILE */
+static int
+cmd_export(const struct config *cfg, int argc, char **argv)
+{
+	char host[JID_PART_MAX + 1];
+	struct jid j;
+	int ret;
+
+	if (argc == 4 && strcmp(argv[1], "--user") == 0) {
+		if (parse_account_jid(cfg, argv[2], "", &j) < 0)
+			return EXIT_USER;
+		ret = pie_export(cfg, j.domain, j.node, argv[3]);
+		jid_cleanup(&j);
+		return ret;
+	}
+	if (argc == 3 && strcmp(argv[1], "--all") == 0)
+		return pie_export(cfg, NULL, NULL, argv[2]);
+	if (argc == 3 && argv[1][0] != '-') {
+		if (invite_host(cfg, argv[1], host, sizeof(host)) < 0)
+			return EXIT_USER;
+		return pie_export(cfg, host, NULL, argv[2]);
+	}
+	fail("usage: ternctl export [--user JID | HOST | --all] FILE");
+	return EXIT_USAGE;
+}
+
+static void
+pie_changed(const void *ud, const char *host, const char *user, int existed)
+{
+	const struct config *cfg = ud;
+	char line[600], reply[512];
+
+	snprintf(line, sizeof(line), "user-imported %s %s %d\n", host, user,
+	    existed);
+	if (ctl_request(cfg, line, reply, sizeof(reply)) == 0 &&
+	    strcmp(reply, "ok") != 0)
+		fail("warning: ternd answered: %s", reply);
+}
+
+/* import [--force|--merge] FILE|DIR...: XEP-0227 files (pie.c) */
+static int
+import_pie(const struct config *cfg, int argc, char **argv)
+{
+	struct pie_ctl ctl = { pie_changed, NULL };
+	enum pie_mode mode = PIE_NEW;
+	int i = 1;
+
+	ctl.ud = cfg;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+		if (strcmp(argv[i], "--force") == 0 && mode == PIE_NEW)
+			mode = PIE_FORCE;
+		else if (strcmp(argv[i], "--merge") == 0 && mode == PIE_NEW)
+			mode = PIE_MERGE;
+		else {
+			fail("usage: ternctl import [--force | --merge] "
+			     "FILE|DIR...");
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		fail("usage: ternctl import [--force | --merge] FILE|DIR...");
+		return EXIT_USAGE;
+	}
+	return pie_import(cfg, argv + i, (size_t)(argc - i), mode, &ctl);
+}
+
 static int
 cmd_import(const struct config *cfg, int argc, char **argv)
 {
@@ -1320,6 +1402,12 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 	FILE *in;
 	int rc, ret = EXIT_USER, i_arg;
 
+	/* XEP-0227 when asked for, or when the file is XML */
+	for (i_arg = 1; i_arg < argc; i_arg++)
+		if (strcmp(argv[i_arg], "--force") == 0 ||
+		    strcmp(argv[i_arg], "--merge") == 0 ||
+		    (argv[i_arg][0] != '-' && pie_is_xml(argv[i_arg]) == 1))
+			return import_pie(cfg, argc, argv);
 	for (i_arg = 1; i_arg < argc; i_arg++) {
 		const char *a = argv[i_arg], *val = NULL;
 		unsigned long v;
@@ -1428,6 +1516,7 @@ static const struct command commands[] = {
 	{ "inactive", cmd_inactive },
 	{ "restore", cmd_restore },
 	{ "import", cmd_import },
+	{ "export", cmd_export },
 	{ "status", cmd_status },
 	{ "reload", cmd_reload },
 	{ "user", cmd_user },
