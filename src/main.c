@@ -165,6 +165,7 @@ ctl_user_done(int rc, char *reply, size_t len)
 	snprintf(reply, len,
 	    rc == 0   ? "ok"
 	    : rc == 1 ? "error no such account"
+	    : rc == 2 ? "error deleted (in its grace period): restore it"
 		      : "error storage failure");
 }
 

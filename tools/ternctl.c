@@ -784,6 +784,10 @@ cmd_disable(const struct config *cfg, int argc, char **argv)
 		rc = account_set_disabled(j.domain, j.node, disable);
 		if (rc == 1)
 			fail("%s: no such account", j.bare);
+		else if (rc == 2)
+			fail("%s: deleted (in its grace period): ternctl "
+			     "restore brings it back",
+			    j.bare);
 		else if (rc == 0 && store_commit() == 0)
 			ret = 0;
 	}
@@ -1088,7 +1092,7 @@ print_inactive(void *ud, const char *user)
 	rc = account_get_warned(x->host, user, &warned);
 	if (rc < 0)
 		goto out_fail;
-	if (rc == 0 && warned >= last) {
+	if (rc == 0 && warned > last) {
 		fmt_day(warned, wbuf, sizeof(wbuf));
 		printf(" warned=%s", wbuf);
 	}

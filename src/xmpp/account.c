@@ -418,6 +418,9 @@ account_set_disabled(const char *host, const char *user, int disabled)
 
 	if (rc != 0)
 		return rc;
+	/* a deleted account comes back through account_restore only */
+	if (!disabled && account_get_deleting(host, user, NULL) == 0)
+		return 2;
 	if (!disabled)
 		return store_kv_del(host, user, DISABLED_STORE) < 0 ? -1 : 0;
 	if (account_is_disabled(host, user) == 1)

@@ -49,7 +49,8 @@ int account_list(
     const char *host, int (*cb)(void *ud, const char *user), void *ud);
 /* Disabled accounts (XEP-0133 disable-user): 1 disabled, 0 not (or no
  * such account), -1 error. account_set_disabled: 0 ok, 1 no such
- * account, -1 error; enabling an enabled account is no error. */
+ * account, 2 (enabling) deleted in its grace period, -1 error; enabling
+ * an enabled account is no error. */
 int account_is_disabled(const char *host, const char *user);
 int account_set_disabled(const char *host, const char *user, int disabled);
 /* Calls cb for each disabled account of host. */

@@ -91,7 +91,7 @@ housekeeping_account(struct host *h, const char *user)
 	rc = account_get_warned(h->name, user, &warned);
 	if (rc < 0)
 		return -1;
-	if (rc == 1 || warned < last) {
+	if (rc == 1 || warned <= last) {
 		when = last + c->inactive_delete;
 		if (when < now + c->inactive_warning)
 			when = now + c->inactive_warning;

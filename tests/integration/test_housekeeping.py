@@ -67,6 +67,9 @@ def test_grace_delete_then_restore(make_server):
     out = srv.ternctl_ok('inactive', '--days', '0').stdout
     assert re.search(r'^alice@localhost .* disabled deleted purge=\S+$',
                      out, re.M), out
+    # enabling is not restoring
+    r = srv.ternctl('enable', ALICE)
+    assert r.returncode == 1 and 'restore' in r.stderr, r.stderr
     srv.ternctl_ok('restore', ALICE)
     s = connect_tls(srv.c2s, 'alice', 'r')
     r = s.iq('get', "<vCard xmlns='vcard-temp'/>")
@@ -127,11 +130,11 @@ def test_inactive_warning_then_deletion(make_server):
     assert m.get('from') == DOMAIN, show(m)
     assert m.findtext(q(NS_CLIENT, 'subject')) == 'Account inactive'
     assert 'will be deleted on' in m.findtext(q(NS_CLIENT, 'body'))
+    assert not warned(srv, 'bob')  # his login made the warning stale
     assert wait_until(lambda: ALICE not in users(srv), 15), \
         srv.log[-3000:]
     assert 'account inactive, deleting jid=alice@localhost' in srv.log
     assert 'bob@' + DOMAIN in users(srv)
-    assert not warned(srv, 'bob')  # his login made the warning stale
     out = srv.ternctl_ok('inactive', '--days', '0').stdout
     assert re.search(r'^bob@localhost last_login=\d{4}-\d\d-\d\dT', out,
                      re.M), out
@@ -145,3 +148,13 @@ def test_inactive_report_and_off_by_default(server):
         'alice@localhost', 'bob@localhost', 'carol@localhost'], out
     r = server.ternctl('inactive', '--days', 'x')
     assert r.returncode == 2 and '--days x' in r.stderr
+
+
+def test_warning_must_come_before_deletion(make_server):
+    srv = make_server(start=False)
+    srv.write_config(srv.config_text() + 'accounts:\n'
+                     '  inactive_delete: 10d\n  inactive_warning: 10d\n')
+    rc, err = srv.run_to_exit()
+    assert rc != 0
+    assert re.search(r'tern\.yml:\d+:\d+: accounts\.inactive_warning: must '
+                     r'be shorter than accounts\.inactive_delete', err), err
