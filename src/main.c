@@ -176,11 +176,11 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 
 	/* delete-user: with the configured grace; purge-user: at once */
 	if (h != NULL)
-		ctl_user_done(strcmp(argv[0], "purge-user") == 0
-				  ? users_delete(h, argv[2])
-				  : users_delete_request(h, argv[2],
-					config_running->accounts
-					    .deletion_grace),
+		ctl_user_done(
+		    strcmp(argv[0], "purge-user") == 0
+			? users_delete(h, argv[2])
+			: users_delete_request(h, argv[2],
+			      config_running->accounts.deletion_grace),
 		    reply, len);
 }
 

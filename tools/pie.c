@@ -47,8 +47,7 @@
 /* a <user/> held in memory at most (without a storage quota) */
 #define USER_BYTES_MAX (256LL * 1024 * 1024)
 
-static void
-say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
 say(const char *fmt, ...)
@@ -265,9 +264,9 @@ struct pie_file {
 	const char *path;
 	XML_Parser xp;
 	enum want want;
-	int top;	  /* a file named on the command line */
-	int incl;	  /* include depth */
-	enum ctx ctx[8];  /* open levels above a user */
+	int top;	 /* a file named on the command line */
+	int incl;	 /* include depth */
+	enum ctx ctx[8]; /* open levels above a user */
 	int nctx;
 	int skip;	  /* depth inside an ignored element */
 	int udepth;	  /* depth inside the <user/> being read */
@@ -293,9 +292,8 @@ struct pie {
 	long imported, failed;
 };
 
-static void
-pie_err(struct pie *p, const char *file, unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void pie_err(struct pie *p, const char *file, unsigned line,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 pie_err(struct pie *p, const char *file, unsigned line, const char *fmt, ...)
@@ -351,8 +349,8 @@ attr(const char **atts, const char *name)
 	return NULL;
 }
 
-static int parse_file(struct pie *p, const char *path, enum want want,
-    int top, int incl);
+static int parse_file(
+    struct pie *p, const char *path, enum want want, int top, int incl);
 static void do_user(struct pie_file *f);
 
 static void
@@ -598,8 +596,8 @@ on_text(void *ud, const char *s, int len)
 }
 
 static void XMLCALL
-on_doctype(void *ud, const char *name, const char *sys, const char *pub,
-    int internal)
+on_doctype(
+    void *ud, const char *name, const char *sys, const char *pub, int internal)
 {
 	struct pie_file *f = ud;
 
@@ -626,8 +624,9 @@ on_entity(void *ud, const char *name, int pe, const char *v, int vlen,
 	UNUSED(sys);
 	UNUSED(pub);
 	UNUSED(notation);
-	pie_err(f->p, f->path, cur_line(f), "entity declarations are not "
-					     "allowed");
+	pie_err(f->p, f->path, cur_line(f),
+	    "entity declarations are not "
+	    "allowed");
 	stop(f);
 }
 
@@ -710,8 +709,8 @@ b64_field(const struct xml_node *sc, const char *name, unsigned char *out,
 	if (t == NULL)
 		return -1;
 	n = strlen(t);
-	if (n == 0 || n > 340 || b64_decode(t, n, tmp, &len) < 0 ||
-	    len > cap || (want != 0 && len != want))
+	if (n == 0 || n > 340 || b64_decode(t, n, tmp, &len) < 0 || len > cap ||
+	    (want != 0 && len != want))
 		return -1;
 	memcpy(out, tmp, len);
 	if (got != NULL)
@@ -751,8 +750,8 @@ scram_read(const struct xml_node *sc, struct creds *c, int *skipped)
 		return "scram-credentials: iter-count is not a positive "
 		       "number";
 	k->iter = (unsigned)iter;
-	if (b64_field(sc, "salt", k->salt, sizeof(k->salt), 0,
-		&k->salt_len) < 0)
+	if (b64_field(sc, "salt", k->salt, sizeof(k->salt), 0, &k->salt_len) <
+	    0)
 		return "scram-credentials: salt is not base64 (64 bytes at "
 		       "most)";
 	if (b64_field(sc, "stored-key", k->stored_key, sizeof(k->stored_key),
@@ -934,8 +933,9 @@ import_user(struct pie *p, const char *user, const char *bare, int exists,
 	return 0;
 out_failed:
 	store_rollback();
-	fprintf(stderr, "ternctl: %s:%u: %s: %s; nothing of this account "
-			"imported\n",
+	fprintf(stderr,
+	    "ternctl: %s:%u: %s: %s; nothing of this account "
+	    "imported\n",
 	    p->ufile, line_of(p, imp.err_at), bare, imp.err);
 	p->failed++;
 	return -1;
@@ -1091,8 +1091,8 @@ pie_import(const struct config *cfg, char **files, size_t nfiles,
 	}
 	p.check = 0;
 	run_pass(&p, &in);
-	printf("imported %ld account%s", p.imported,
-	    p.imported == 1 ? "" : "s");
+	printf(
+	    "imported %ld account%s", p.imported, p.imported == 1 ? "" : "s");
 	if (p.failed > 0)
 		printf(", %ld failed (see above)", p.failed);
 	putchar('\n');

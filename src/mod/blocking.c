@@ -600,8 +600,10 @@ import_privacy(struct acct_import *imp, struct host *h, const char *user,
 	for (l = xml_node_first_el(q); l && !imp->failed;
 	     l = xml_node_next_el(l)) {
 		if (!xml_node_is(l, "jabber:iq:privacy", "list") ||
-		    def == NULL || strcmp(def, xml_node_attr(l, "name") ?
-			    xml_node_attr(l, "name") : "") != 0)
+		    def == NULL ||
+		    strcmp(def, xml_node_attr(l, "name")
+				    ? xml_node_attr(l, "name")
+				    : "") != 0)
 			continue;
 		for (it = xml_node_first_el(l); it && !imp->failed;
 		     it = xml_node_next_el(it)) {

@@ -965,8 +965,8 @@ out_free:
 /* An id as the file has it if it is a fine RSM id not in the archive
  * yet (a merge may meet it again: then 1, skip), else a new one. */
 static int
-import_id(const char *host, const char *user, const char *id, char *out,
-    size_t len)
+import_id(
+    const char *host, const char *user, const char *id, char *out, size_t len)
 {
 	const char *ids[2] = { id, NULL };
 	struct store_archive_query q = { 0 };
@@ -996,8 +996,8 @@ import_result(struct hook_ev *ev, struct acct_import *imp, struct xml_node *r)
 {
 	struct xml_node *f = xml_node_find(r, NS_FORWARD, "forwarded");
 	struct xml_node *d = f ? xml_node_find(f, NS_DELAY, "delay") : NULL;
-	struct xml_node *m = f ? xml_node_find(f, XML_NS_CLIENT, "message")
-			       : NULL;
+	struct xml_node *m =
+	    f ? xml_node_find(f, XML_NS_CLIENT, "message") : NULL;
 	const char *from = m ? xml_node_attr(m, "from") : NULL;
 	const char *to = m ? xml_node_attr(m, "to") : NULL;
 	char bare[2 * JID_PART_MAX + 2], id[IMPORT_ID_MAX + 1];
@@ -1018,14 +1018,15 @@ import_result(struct hook_ev *ev, struct acct_import *imp, struct xml_node *r)
 	if (from == NULL || to == NULL || jid_parse_str(&jf, from) < 0 ||
 	    jid_parse_str(&jt, to) < 0) {
 		jid_cleanup(&jf);
-		acct_import_fail(imp, m, "archive: a message needs a valid "
+		acct_import_fail(imp, m,
+		    "archive: a message needs a valid "
 		    "from and to");
 		return -1;
 	}
 	/* the other party: the one that is not the account */
 	with = strcmp(jf.bare, bare) == 0 ? jt.bare : jf.bare;
-	rc = import_id(ev->host->name, ev->user, xml_node_attr(r, "id"), id,
-	    sizeof(id));
+	rc = import_id(
+	    ev->host->name, ev->user, xml_node_attr(r, "id"), id, sizeof(id));
 	if (rc == 0) {
 		sbuf_init(&b);
 		xml_serialize(m, XML_NS_CLIENT, &b);
@@ -1054,8 +1055,8 @@ mam_import(struct hook_ev *ev)
 	if (p != NULL) {
 		sbuf_init(&b);
 		xml_serialize(p, "", &b);
-		rc = store_kv_set(ev->host->name, ev->user, MAM_PREFS_STORE,
-		    b.data, b.len);
+		rc = store_kv_set(
+		    ev->host->name, ev->user, MAM_PREFS_STORE, b.data, b.len);
 		sbuf_cleanup(&b);
 		if (rc != 0) {
 			acct_import_store_fail(imp, p, rc, "archive prefs");

@@ -546,7 +546,8 @@ offline_export(struct hook_ev *ev)
 		if (m == NULL)
 			continue;
 		if (om == NULL)
-			om = xml_node_child(x->user, NS_PIE, "offline-messages");
+			om =
+			    xml_node_child(x->user, NS_PIE, "offline-messages");
 		xml_node_copy_into(om, m);
 		xml_node_free(m);
 	}
@@ -616,8 +617,8 @@ static enum hook_ret
 offline_import(struct hook_ev *ev)
 {
 	struct acct_import *imp = ev->data;
-	struct xml_node *om = xml_node_find(imp->user, NS_PIE,
-			    "offline-messages"),
+	struct xml_node *om = xml_node_find(
+			    imp->user, NS_PIE, "offline-messages"),
 			*m;
 
 	if (om == NULL)

@@ -754,13 +754,15 @@ import_conf(const struct pubsub_service *s, struct acct_import *imp,
 out_conf:
 	pubsub_conf_cleanup(&c);
 	if (e == PUBSUB_E_MAX_NODES)
-		acct_import_fail(imp, at, "PEP node %s: more than %lld nodes "
-		    "(pep.max_nodes)", node, s->lim->max_nodes);
+		acct_import_fail(imp, at,
+		    "PEP node %s: more than %lld nodes "
+		    "(pep.max_nodes)",
+		    node, s->lim->max_nodes);
 	else if (e == PUBSUB_E_QUOTA)
 		acct_import_store_fail(imp, at, STORE_QUOTA, "PEP node");
 	else if (e != PUBSUB_OK)
-		acct_import_fail(imp, at, "PEP node %s: %s", node,
-		    pubsub_err_name(e));
+		acct_import_fail(
+		    imp, at, "PEP node %s: %s", node, pubsub_err_name(e));
 	return e == PUBSUB_OK ? 0 : -1;
 }
 
@@ -780,14 +782,16 @@ import_subs(const struct pubsub_service *s, struct acct_import *imp,
 		    state == NULL || strcmp(state, "subscribed") != 0)
 			continue;
 		if (j == NULL || jid_parse_str(&jid, j) < 0) {
-			acct_import_fail(imp, sub, "PEP subscription: not a "
+			acct_import_fail(imp, sub,
+			    "PEP subscription: not a "
 			    "valid JID");
 			return;
 		}
 		if (pubsub_sub_exists(s, node, jid.full) != 0 &&
 		    (pubsub_sub_room(s, node, jid.full) != PUBSUB_OK ||
 			pubsub_sub_write(s, node, jid.full, 1) != 0))
-			acct_import_fail(imp, sub, "PEP subscription of %s to "
+			acct_import_fail(imp, sub,
+			    "PEP subscription of %s to "
 			    "%s: over the limits or storage failure",
 			    jid.full, node);
 		jid_cleanup(&jid);
@@ -811,13 +815,18 @@ import_items(const struct pubsub_service *s, struct acct_import *imp,
 			continue;
 		e = pubsub_item_put(s, node, xml_node_attr(it, "id"), payload);
 		if (e == PUBSUB_E_QUOTA)
-			acct_import_store_fail(imp, it, STORE_QUOTA, "PEP item");
+			acct_import_store_fail(
+			    imp, it, STORE_QUOTA, "PEP item");
 		else if (e == PUBSUB_E_TOO_BIG)
-			acct_import_fail(imp, it, "PEP item larger than "
-			    "pep.max_payload (%lld bytes)", s->lim->max_payload);
+			acct_import_fail(imp, it,
+			    "PEP item larger than "
+			    "pep.max_payload (%lld bytes)",
+			    s->lim->max_payload);
 		else if (e != PUBSUB_OK)
-			acct_import_fail(imp, it, "PEP item of %s: %s (an item "
-			    "needs an id)", node, pubsub_err_name(e));
+			acct_import_fail(imp, it,
+			    "PEP item of %s: %s (an item "
+			    "needs an id)",
+			    node, pubsub_err_name(e));
 	}
 	/* max_items holds as for a publish */
 	if (!imp->failed && pubsub_conf_load(s, node, &c) == 0)
@@ -829,8 +838,8 @@ static enum hook_ret
 pep_import(struct hook_ev *ev)
 {
 	struct acct_import *imp = ev->data;
-	struct xml_node *owner = xml_node_find(imp->user, NS_PUBSUB_OWNER,
-			    "pubsub");
+	struct xml_node *owner =
+	    xml_node_find(imp->user, NS_PUBSUB_OWNER, "pubsub");
 	struct xml_node *ps = xml_node_find(imp->user, NS_PUBSUB, "pubsub");
 	struct pep_svc p = { 0 };
 	const struct pubsub_service *s =
@@ -838,8 +847,8 @@ pep_import(struct hook_ev *ev)
 	struct xml_node *el;
 	const char *node;
 
-	for (el = owner ? xml_node_first_el(owner) : NULL;
-	     el && !imp->failed; el = xml_node_next_el(el)) {
+	for (el = owner ? xml_node_first_el(owner) : NULL; el && !imp->failed;
+	     el = xml_node_next_el(el)) {
 		node = xml_node_attr(el, "node");
 		if (node == NULL)
 			continue;
@@ -865,8 +874,8 @@ pep_import(struct hook_ev *ev)
 		if (!imp->failed)
 			import_items(s, imp, el, node);
 	}
-	for (el = owner ? xml_node_first_el(owner) : NULL;
-	     el && !imp->failed; el = xml_node_next_el(el)) {
+	for (el = owner ? xml_node_first_el(owner) : NULL; el && !imp->failed;
+	     el = xml_node_next_el(el)) {
 		node = xml_node_attr(el, "node");
 		if (node != NULL &&
 		    xml_node_is(el, NS_PUBSUB_OWNER, "subscriptions"))
@@ -952,9 +961,8 @@ static const struct hook_reg pep_hooks[] = {
 	{ "presence/bare", pres_in, 10 }, { "presence/full", pres_in, 10 },
 	{ "presence/self", pres_self, 10 },
 	{ "session/closed", sess_closed, 0 },
-	{ "user/deleted", user_deleted, 0 },
-	{ "user/export", pep_export, 0 }, { "user/import", pep_import, 0 },
-	HOOK_REG_END
+	{ "user/deleted", user_deleted, 0 }, { "user/export", pep_export, 0 },
+	{ "user/import", pep_import, 0 }, HOOK_REG_END
 };
 
 const struct module mod_pep = {

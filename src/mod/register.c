@@ -426,8 +426,8 @@ remove_now(void *arg)
 
 	/* with accounts.deletion_grace, restorable by the operator */
 	if (users_delete_request(d->h, d->user,
-		config_running ? config_running->accounts.deletion_grace
-			       : 0) < 0)
+		config_running ? config_running->accounts.deletion_grace : 0) <
+	    0)
 		log_err(
 		    "register: could not delete %s@%s", d->user, d->h->name);
 	free(d);

@@ -844,8 +844,10 @@ import_put(struct acct_import *imp, struct host *h, const char *user,
 	int rc;
 
 	if (!existed && roster_room(h->name, user) < 0) {
-		acct_import_fail(imp, el, "more than %lld roster items "
-		    "(roster.max_items)", max_items(h->name));
+		acct_import_fail(imp, el,
+		    "more than %lld roster items "
+		    "(roster.max_items)",
+		    max_items(h->name));
 		return -1;
 	}
 	rc = roster_item_save(h->name, user, it);
@@ -878,7 +880,8 @@ roster_import(struct hook_ev *ev)
 				    "subscription request: from: %s", why);
 				break;
 			}
-			rc = roster_item_get(ev->host->name, ev->user, jid, &it);
+			rc =
+			    roster_item_get(ev->host->name, ev->user, jid, &it);
 			if (rc >= 0) {
 				it.pending_in = 1;
 				el = xml_node_find(c, XML_NS_CLIENT, "status");
@@ -906,13 +909,15 @@ roster_import(struct hook_ev *ev)
 				continue;
 			why = import_jid(el, "jid", jid, sizeof(jid));
 			if (why != NULL) {
-				acct_import_fail(imp, el, "roster item: %s", why);
+				acct_import_fail(
+				    imp, el, "roster item: %s", why);
 				break;
 			}
 			st = xml_node_attr(el, "subscription");
 			if (st != NULL && strcmp(st, "remove") == 0)
 				continue;
-			rc = roster_item_get(ev->host->name, ev->user, jid, &it);
+			rc =
+			    roster_item_get(ev->host->name, ev->user, jid, &it);
 			if (rc < 0) {
 				acct_import_fail(
 				    imp, el, "roster: storage failure");

@@ -131,8 +131,8 @@ vcard_import(struct hook_ev *ev)
 	xml_serialize(v, "", &s);
 	if ((long long)s.len > vc->max_size)
 		acct_import_fail(imp, v,
-		    "vCard of %zu bytes, more than vcard.max_size (%lld)", s.len,
-		    vc->max_size);
+		    "vCard of %zu bytes, more than vcard.max_size (%lld)",
+		    s.len, vc->max_size);
 	else if (xml_node_first_el(v) != NULL)
 		rc = store_kv_set(
 		    ev->host->name, ev->user, VCARD_STORE, s.data, s.len);
@@ -168,8 +168,8 @@ static const struct cfg_section vcard_section = {
 static const struct hook_reg vcard_hooks[] = {
 	{ "iq-get/bare/" NS_VCARD ":vCard", vcard_get, 0 },
 	{ "iq-set/bare/" NS_VCARD ":vCard", vcard_set, 0 },
-	{ "user/export", vcard_export, 0 },
-	{ "user/import", vcard_import, 0 }, HOOK_REG_END
+	{ "user/export", vcard_export, 0 }, { "user/import", vcard_import, 0 },
+	HOOK_REG_END
 };
 
 const struct module mod_vcard = {

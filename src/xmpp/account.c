@@ -480,9 +480,9 @@ account_export(const char *host, const char *user,
 	*created = account_doc_created(doc);
 	for (h = 0; h < SCRAM_NHASH; h++) {
 		copy = xstrdup(doc);
-		have[h] = account_doc_has(doc, (enum scram_hash)h) &&
-			  account_doc_keys(copy, (enum scram_hash)h,
-			      &keys[h]) == 0;
+		have[h] =
+		    account_doc_has(doc, (enum scram_hash)h) &&
+		    account_doc_keys(copy, (enum scram_hash)h, &keys[h]) == 0;
 		free(copy);
 	}
 	OPENSSL_cleanse(doc, strlen(doc));

@@ -49,8 +49,8 @@ warn_user(struct host *h, const char *user, int64_t when)
 	xml_node_set_attr(m, "type", "normal");
 	rand_id(id, sizeof(id));
 	xml_node_set_attr(m, "id", id);
-	xml_node_text(xml_node_child(m, NULL, "subject"), "Account inactive",
-	    16);
+	xml_node_text(
+	    xml_node_child(m, NULL, "subject"), "Account inactive", 16);
 	xml_node_text(xml_node_child(m, NULL, "body"), text, strlen(text));
 	stanza_send(m);
 }
@@ -106,8 +106,8 @@ housekeeping_account(struct host *h, const char *user)
 	if (now - last < c->inactive_delete ||
 	    now - warned < c->inactive_warning)
 		return 0;
-	log_info("account inactive, deleting jid=%s@%s last_use=%" PRId64,
-	    user, h->name, last);
+	log_info("account inactive, deleting jid=%s@%s last_use=%" PRId64, user,
+	    h->name, last);
 	rc = users_delete_request(h, user, c->deletion_grace);
 	if (rc < 0)
 		return -1;

@@ -38,8 +38,8 @@ void acct_import_fail(struct acct_import *imp, const struct xml_node *at,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same for a storage write that returned rc (< 0): names the
  * account's quota when that is what refused it. */
-void acct_import_store_fail(struct acct_import *imp,
-    const struct xml_node *at, int rc, const char *what);
+void acct_import_store_fail(struct acct_import *imp, const struct xml_node *at,
+    int rc, const char *what);
 /* el (a child of imp->user) was imported. */
 void acct_import_take(struct acct_import *imp, struct xml_node *el);
 

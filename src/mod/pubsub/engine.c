@@ -499,8 +499,9 @@ pubsub_item_put(const struct pubsub_service *s, const char *node,
 		return PUBSUB_E_BAD;
 	sbuf_init(&b);
 	xml_serialize(payload, XML_NS_CLIENT, &b);
-	e = (long long)b.len > s->lim->max_payload ? PUBSUB_E_TOO_BIG
-						   : item_store(s, node, id, &b);
+	e = (long long)b.len > s->lim->max_payload
+		? PUBSUB_E_TOO_BIG
+		: item_store(s, node, id, &b);
 	sbuf_cleanup(&b);
 	return e;
 }
