@@ -770,42 +770,43 @@ scram_read(const struct xml_node *sc, struct creds *c, int *skipped)
 static const char *
 scram_old(const char *v, struct creds *c)
 {
-	char *dup = xstrdup(v + 6), *f[5], *save = NULL, *end;
-	int n = 0, h = SCRAM_SHA1;
+	char *dup = xstrdup(v + 6), *f[6], *save = NULL, *end, *t;
+	int n = 0, h = SCRAM_SHA1, off = 0;
 	struct scram_keys *k;
 	const char *why = "password: a scram: value ejabberd did not write";
 	unsigned long iter;
 	size_t len, dl;
 	unsigned char tmp[256];
 
-	for (f[n] = strtok_r(dup, ",", &save); f[n] && n < 4;
-	     f[n] = strtok_r(NULL, ",", &save))
-		n++;
-	if (n == 4 && f[4] != NULL) {
-		if (strcmp(f[0], "sha256") != 0)
-			goto out_free;
+	for (t = strtok_r(dup, ",", &save); t != NULL && n < 6;
+	     t = strtok_r(NULL, ",", &save))
+		f[n++] = t;
+	if (n == 5 && strcmp(f[0], "sha256") == 0) {
 		h = SCRAM_SHA256;
-		memmove(f, f + 1, 4 * sizeof(*f));
-		f[3] = f[4];
+		off = 1;
+	} else if (n == 5 && strcmp(f[0], "sha512") == 0) {
+		why = "only SCRAM-SHA-512 keys, a hash Tern does not use";
+		goto out_free;
 	} else if (n != 4) {
 		goto out_free;
 	}
 	k = &c->keys[h];
 	k->hash = (enum scram_hash)h;
 	dl = scram_digest_len(k->hash);
-	iter = strtoul(f[3], &end, 10);
+	iter = strtoul(f[off + 3], &end, 10);
 	if (*end || iter == 0 || iter > 100000000ul)
 		goto out_free;
 	k->iter = (unsigned)iter;
-	if (strlen(f[0]) > 340 || b64_decode(f[0], strlen(f[0]), tmp, &len) ||
-	    len != dl)
+	if (strlen(f[off]) > 340 ||
+	    b64_decode(f[off], strlen(f[off]), tmp, &len) || len != dl)
 		goto out_free;
 	memcpy(k->stored_key, tmp, dl);
-	if (strlen(f[1]) > 340 || b64_decode(f[1], strlen(f[1]), tmp, &len) ||
-	    len != dl)
+	if (strlen(f[off + 1]) > 340 ||
+	    b64_decode(f[off + 1], strlen(f[off + 1]), tmp, &len) || len != dl)
 		goto out_free;
 	memcpy(k->server_key, tmp, dl);
-	if (strlen(f[2]) > 340 || b64_decode(f[2], strlen(f[2]), tmp, &len) ||
+	if (strlen(f[off + 2]) > 340 ||
+	    b64_decode(f[off + 2], strlen(f[off + 2]), tmp, &len) ||
 	    len > sizeof(k->salt) || len == 0)
 		goto out_free;
 	memcpy(k->salt, tmp, len);

@@ -198,6 +198,16 @@ def scram_el(user, pw, mech='SCRAM-SHA-1', iters=4096):
                b(h(ck).digest()).decode()))
 
 
+def scram_keys(pw, h=hashlib.sha1, iters=4096):
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac(h().name, pw.encode(), salt, iters)
+    ck = hmac.new(salted, b'Client Key', h).digest()
+    sk = hmac.new(salted, b'Server Key', h).digest()
+    b = base64.b64encode
+    return (b(h(ck).digest()).decode(), b(sk).decode(), b(salt).decode(),
+            iters)
+
+
 def test_import_prosody_layout(make_server, tmp_path):
     """mod_storage_xep0227 / prosody-migrator: one file per user under
     DATA/HOST/, each a whole <server-data/>; SCRAM-SHA-1 keys only."""
@@ -301,12 +311,20 @@ def test_import_ejabberd_piefxis(make_server, tmp_path):
         "<query xmlns='jabber:iq:roster'><item jid='capulet@%s' "
         "subscription='from'/></query>"
         "<last xmlns='jabber:iq:last' seconds='5'/>"
-        "</user></host>"
-        % (DOMAIN, scram_el('tybalt', 'pw-tybalt', 'SCRAM-SHA-256'),
-           DOMAIN, DOMAIN, DOMAIN))
+        "</user>"
+        "<user name='nurse' password='scram:%s,%s,%s,%d'/>"
+        "<user name='lady' password='scram:sha256,%s,%s,%s,%d'/>"
+        "</host>"
+        % ((DOMAIN, scram_el('tybalt', 'pw-tybalt', 'SCRAM-SHA-256'),
+            DOMAIN, DOMAIN, DOMAIN) + scram_keys('pw-nurse')
+           + scram_keys('pw-lady', hashlib.sha256)))
     srv = make_server(users=())
     r = srv.ternctl_ok('import', str(tmp_path / 'main.xml'))
-    assert 'imported 1 account' in r.stdout, r.stdout
+    assert 'imported 3 accounts' in r.stdout, r.stdout
+    # ejabberd's older password='scram:...' form
+    assert can_login(srv, 'nurse', 'pw-nurse', 'SCRAM-SHA-1')
+    assert can_login(srv, 'lady', 'pw-lady', 'SCRAM-SHA-256')
+    assert not can_login(srv, 'lady', 'pw-nurse', 'SCRAM-SHA-256')
     # what nobody takes is named, with its line
     assert re.search(r"\.xml:1: warning: tybalt@localhost: <last "
                      r"xmlns='jabber:iq:last'> not imported", r.stderr), \
