@@ -47,20 +47,6 @@
 /* a <user/> held in memory at most (without a storage quota) */
 #define USER_BYTES_MAX (256LL * 1024 * 1024)
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("ternctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* ---- export ---- */
 
 static void
@@ -148,7 +134,7 @@ export_user(void *ud, const char *user)
 	xml_node_set_attr(ex.user, "name", user);
 	if (export_account(x->h->name, user, ex.user) != 0) {
 		xml_node_free(ex.user);
-		say("%s@%s: storage failure", user, x->h->name);
+		ternctl_fail("%s@%s: storage failure", user, x->h->name);
 		x->failed = 1;
 		return -1;
 	}
@@ -180,8 +166,8 @@ export_host(FILE *f, struct host *h, const char *user, long *n)
 	if (user != NULL) {
 		rc = account_exists(h->name, user);
 		if (rc != 0) {
-			say(rc > 0 ? "%s@%s: no such account"
-				   : "%s@%s: storage failure",
+			ternctl_fail(rc > 0 ? "%s@%s: no such account"
+					    : "%s@%s: storage failure",
 			    user, h->name);
 			return -1;
 		}
@@ -205,17 +191,17 @@ pie_export(const struct config *cfg, const char *host, const char *user,
 	int ret = 1, bad = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		say("%s: path too long", path);
+		ternctl_fail("%s: path too long", path);
 		return 1;
 	}
 	loop_init();
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
-		say("%s", err);
+		ternctl_fail("%s", err);
 		return 1;
 	}
 	f = fopen(tmp, "w");
 	if (f == NULL) {
-		say("%s: %s", tmp, strerror(errno));
+		ternctl_fail("%s: %s", tmp, strerror(errno));
 		goto out_hosts;
 	}
 	fputs("<?xml version='1.0' encoding='UTF-8'?>\n"
@@ -226,7 +212,7 @@ pie_export(const struct config *cfg, const char *host, const char *user,
 			bad = export_host(f, h, user, &n) < 0;
 	fputs("</server-data>\n", f);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
-		say("%s: %s", tmp, strerror(errno));
+		ternctl_fail("%s: %s", tmp, strerror(errno));
 		bad = 1;
 	}
 	fclose(f);
@@ -235,7 +221,7 @@ pie_export(const struct config *cfg, const char *host, const char *user,
 		goto out_hosts;
 	}
 	if (rename(tmp, path) != 0) {
-		say("%s: %s", path, strerror(errno));
+		ternctl_fail("%s: %s", path, strerror(errno));
 		unlink(tmp);
 		goto out_hosts;
 	}
@@ -643,7 +629,7 @@ parse_file(struct pie *p, const char *path, enum want want, int top, int incl)
 
 	in = fopen(path, "r");
 	if (in == NULL) {
-		say("%s: %s", path, strerror(errno));
+		ternctl_fail("%s: %s", path, strerror(errno));
 		p->errors++;
 		return -1;
 	}
@@ -661,7 +647,7 @@ parse_file(struct pie *p, const char *path, enum want want, int top, int incl)
 	while (!done && !f.stopped) {
 		n = fread(buf, 1, sizeof(buf), in);
 		if (ferror(in)) {
-			say("%s: %s", path, strerror(errno));
+			ternctl_fail("%s: %s", path, strerror(errno));
 			p->errors++;
 			ret = -1;
 			break;
@@ -1056,7 +1042,7 @@ pie_import(const struct config *cfg, char **files, size_t nfiles,
 
 	for (i = 0; i < nfiles; i++) {
 		if (stat(files[i], &st) != 0) {
-			say("%s: %s", files[i], strerror(errno));
+			ternctl_fail("%s: %s", files[i], strerror(errno));
 			goto out_list;
 		}
 		if (!S_ISDIR(st.st_mode)) {
@@ -1066,14 +1052,14 @@ pie_import(const struct config *cfg, char **files, size_t nfiles,
 		first = in.n;
 		dir_files(files[i], 0, &in);
 		if (in.n == first) {
-			say("%s: no *.xml files", files[i]);
+			ternctl_fail("%s: no *.xml files", files[i]);
 			goto out_list;
 		}
 		qsort(in.v + first, in.n - first, sizeof(*in.v), cmp_str);
 	}
 	loop_init();
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
-		say("%s", err);
+		ternctl_fail("%s", err);
 		goto out_list;
 	}
 	p.cfg = cfg;
@@ -1086,7 +1072,7 @@ pie_import(const struct config *cfg, char **files, size_t nfiles,
 		p.user_max = USER_BYTES_MAX;
 	p.check = 1;
 	if (run_pass(&p, &in) < 0) {
-		say("%u error%s, nothing imported", p.errors,
+		ternctl_fail("%u error%s, nothing imported", p.errors,
 		    p.errors == 1 ? "" : "s");
 		goto out_hosts;
 	}

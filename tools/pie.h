@@ -11,6 +11,9 @@
 
 struct config;
 
+/* One line on stderr, "ternctl: " and the problem (ternctl.c). */
+void ternctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* What ternctl tells a running ternd once an account was imported
  * (committed): it forgets what it held of it and, when the account
  * replaced another (existed: 1 with --force), ends its sessions. */

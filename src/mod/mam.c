@@ -969,8 +969,6 @@ import_id(
     const char *host, const char *user, const char *id, char *out, size_t len)
 {
 	const char *ids[2] = { id, NULL };
-	struct store_archive_query q = { 0 };
-	long n = 0;
 	const char *p;
 
 	for (p = id; p && *p; p++)
@@ -981,14 +979,8 @@ import_id(
 		mam_new_id(out, len);
 		return 0;
 	}
-	q.host = host;
-	q.user = user;
-	q.store = MAM_STORE;
-	q.ids = ids;
-	if (store_archive_count(&q, &n) != 0)
-		return -1;
 	snprintf(out, len, "%s", id);
-	return n > 0;
+	return mam_ids_exist(host, user, ids, 1);
 }
 
 static int

@@ -213,36 +213,49 @@ account_doc_keys(char *doc, enum scram_hash h, struct scram_keys *out)
 	return -1;
 }
 
-/* Has document doc a line for hash h? */
-static int
-account_doc_has(const char *doc, enum scram_hash h)
+/* What follows "field " on a line of doc, or NULL. */
+static const char *
+account_doc_field(const char *doc, const char *field)
 {
-	const char *name = scram_hash_name(h), *p = doc;
-	size_t nlen = strlen(name);
+	size_t n = strlen(field);
+	const char *p = doc;
 
 	while (p != NULL && *p != '\0') {
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == ' ')
-			return 1;
+		if (strncmp(p, field, n) == 0 && p[n] == ' ')
+			return p + n + 1;
 		p = strchr(p, '\n');
 		if (p != NULL)
 			p++;
 	}
+	return NULL;
+}
+
+/* Has document doc a line for hash h? */
+static int
+account_doc_has(const char *doc, enum scram_hash h)
+{
+	return account_doc_field(doc, scram_hash_name(h)) != NULL;
+}
+
+/* The number after "field " on a line of doc: 0, -1 if none. */
+static int
+account_kv_num(const char *doc, const char *field, int64_t *v)
+{
+	const char *f = account_doc_field(doc, field);
+
+	if (f == NULL)
+		return -1;
+	*v = strtoll(f, NULL, 10);
 	return 0;
 }
 
 static int64_t
 account_doc_created(const char *doc)
 {
-	const char *p = doc;
+	int64_t t = 0;
 
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, "created ", 8) == 0)
-			return strtoll(p + 8, NULL, 10);
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return 0;
+	account_kv_num(doc, "created", &t);
+	return t;
 }
 
 int
@@ -437,31 +450,46 @@ account_list_disabled(
 	return store_kv_users(host, DISABLED_STORE, cb, ud);
 }
 
-int
-account_set_last_login(const char *host, const char *user, int64_t t)
+/* A keyval document holding one unix time (last login, warning). */
+static int
+account_time_set(
+    const char *host, const char *user, const char *store, int64_t t)
 {
 	char v[32];
 	int n = snprintf(v, sizeof(v), "%" PRId64, t);
 
-	return store_kv_set(host, user, LASTLOGIN_STORE, v, (size_t)n);
+	return store_kv_set(host, user, store, v, (size_t)n);
+}
+
+static int
+account_time_get(
+    const char *host, const char *user, const char *store, int64_t *t)
+{
+	char *v = NULL, *end;
+	int rc;
+
+	rc = store_kv_get(host, user, store, &v, NULL);
+	if (rc != 0)
+		return rc;
+	*t = strtoll(v, &end, 10);
+	if (end == v) {
+		log_err("account: %s@%s: bad time in %s", user, host, store);
+		rc = -1;
+	}
+	free(v);
+	return rc;
+}
+
+int
+account_set_last_login(const char *host, const char *user, int64_t t)
+{
+	return account_time_set(host, user, LASTLOGIN_STORE, t);
 }
 
 int
 account_get_last_login(const char *host, const char *user, int64_t *t)
 {
-	char *v = NULL, *end;
-	int rc;
-
-	rc = store_kv_get(host, user, LASTLOGIN_STORE, &v, NULL);
-	if (rc != 0)
-		return rc;
-	*t = strtoll(v, &end, 10);
-	if (end == v) {
-		log_err("account: %s@%s: bad last-login value", user, host);
-		rc = -1;
-	}
-	free(v);
-	return rc;
+	return account_time_get(host, user, LASTLOGIN_STORE, t);
 }
 
 /* ---- export and import (ternctl) ---- */
@@ -499,24 +527,6 @@ account_import(const char *host, const char *user, int64_t created,
 }
 
 /* ---- deletion with a grace period ---- */
-
-static int
-account_kv_num(const char *doc, const char *field, int64_t *v)
-{
-	size_t n = strlen(field);
-	const char *p = doc;
-
-	while (p != NULL && *p != '\0') {
-		if (strncmp(p, field, n) == 0 && p[n] == ' ') {
-			*v = strtoll(p + n + 1, NULL, 10);
-			return 0;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	return -1;
-}
 
 int
 account_mark_deleted(const char *host, const char *user, int64_t purge_at)
@@ -584,27 +594,15 @@ account_list_deleting(
 int
 account_set_warned(const char *host, const char *user, int64_t t)
 {
-	char v[32];
-	int n;
-
 	if (t == 0)
 		return store_kv_del(host, user, WARNED_STORE) < 0 ? -1 : 0;
-	n = snprintf(v, sizeof(v), "%" PRId64, t);
-	return store_kv_set(host, user, WARNED_STORE, v, (size_t)n) < 0 ? -1
-									: 0;
+	return account_time_set(host, user, WARNED_STORE, t) < 0 ? -1 : 0;
 }
 
 int
 account_get_warned(const char *host, const char *user, int64_t *t)
 {
-	char *v = NULL;
-	int rc = store_kv_get(host, user, WARNED_STORE, &v, NULL);
-
-	if (rc != 0)
-		return rc;
-	*t = strtoll(v, NULL, 10);
-	free(v);
-	return 0;
+	return account_time_get(host, user, WARNED_STORE, t);
 }
 
 int64_t

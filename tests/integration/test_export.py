@@ -183,21 +183,6 @@ def test_export_one_user_and_existing_accounts(make_server, tmp_path):
     assert len(res) == 3
 
 
-def scram_el(user, pw, mech='SCRAM-SHA-1', iters=4096):
-    h = hashlib.sha1 if mech == 'SCRAM-SHA-1' else hashlib.sha256
-    salt = secrets.token_bytes(16)
-    salted = hashlib.pbkdf2_hmac(h().name, pw.encode(), salt, iters)
-    ck = hmac.new(salted, b'Client Key', h).digest()
-    sk = hmac.new(salted, b'Server Key', h).digest()
-    b = base64.b64encode
-    return ("<scram-credentials xmlns='urn:xmpp:pie:0#scram' "
-            "mechanism='%s'><iter-count>%d</iter-count><salt>%s</salt>"
-            "<server-key>%s</server-key><stored-key>%s</stored-key>"
-            "</scram-credentials>"
-            % (mech, iters, b(salt).decode(), b(sk).decode(),
-               b(h(ck).digest()).decode()))
-
-
 def scram_keys(pw, h=hashlib.sha1, iters=4096):
     salt = secrets.token_bytes(16)
     salted = hashlib.pbkdf2_hmac(h().name, pw.encode(), salt, iters)
@@ -206,6 +191,15 @@ def scram_keys(pw, h=hashlib.sha1, iters=4096):
     b = base64.b64encode
     return (b(h(ck).digest()).decode(), b(sk).decode(), b(salt).decode(),
             iters)
+
+
+def scram_el(user, pw, mech='SCRAM-SHA-1', iters=4096):
+    h = hashlib.sha1 if mech == 'SCRAM-SHA-1' else hashlib.sha256
+    stored, server, salt, _ = scram_keys(pw, h, iters)
+    return ("<scram-credentials xmlns='urn:xmpp:pie:0#scram' "
+            "mechanism='%s'><iter-count>%d</iter-count><salt>%s</salt>"
+            "<server-key>%s</server-key><stored-key>%s</stored-key>"
+            "</scram-credentials>" % (mech, iters, salt, server, stored))
 
 
 def test_import_prosody_layout(make_server, tmp_path):
