@@ -396,6 +396,11 @@ host_open(struct pie_file *f, const char **atts)
 		return;
 	}
 	p->h = host_find(p->host);
+	if (p->h == NULL) {
+		pie_err(p, f->path, cur_line(f), "%s: host not set up",
+		    p->host);
+		stop(f);
+	}
 }
 
 static void
