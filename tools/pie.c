@@ -112,6 +112,9 @@ export_account(const char *host, const char *user, struct xml_node *u)
 		snprintf(num, sizeof(num), "%" PRId64, t);
 		xml_node_set_attr(a, "last-login", num);
 	}
+	/* a disabled account stays so where it goes */
+	if (account_is_disabled(host, user) == 1)
+		xml_node_set_attr(a, "disabled", "true");
 	return 0;
 }
 
@@ -397,8 +400,8 @@ host_open(struct pie_file *f, const char **atts)
 	}
 	p->h = host_find(p->host);
 	if (p->h == NULL) {
-		pie_err(p, f->path, cur_line(f), "%s: host not set up",
-		    p->host);
+		pie_err(
+		    p, f->path, cur_line(f), "%s: host not set up", p->host);
 		stop(f);
 	}
 }
@@ -686,6 +689,7 @@ struct creds {
 	int have[SCRAM_NHASH];
 	int any;
 	int64_t created, last_login;
+	int disabled;
 };
 
 static int
@@ -830,6 +834,9 @@ creds_read(struct pie *p, struct creds *c, const struct xml_node **at)
 
 			c->created = cr ? strtoll(cr, NULL, 10) : 0;
 			c->last_login = ll ? strtoll(ll, NULL, 10) : 0;
+			c->disabled =
+			    xml_node_attr(el, "disabled") != NULL &&
+			    strcmp(xml_node_attr(el, "disabled"), "true") == 0;
 			xml_node_unlink(el);
 			continue;
 		}
@@ -904,8 +911,13 @@ import_user(struct pie *p, const char *user, const char *bare, int exists,
 		snprintf(imp.err, sizeof(imp.err), "account: storage failure");
 		goto out_failed;
 	}
-	if (c->last_login > 0)
-		account_set_last_login(p->host, user, c->last_login);
+	if ((c->last_login > 0 &&
+		account_set_last_login(p->host, user, c->last_login) != 0) ||
+	    (c->disabled && account_set_disabled(p->host, user, 1) != 0)) {
+		imp.failed = 1;
+		snprintf(imp.err, sizeof(imp.err), "account: storage failure");
+		goto out_failed;
+	}
 	imp.user = p->user;
 	imp.merge = exists && p->mode == PIE_MERGE;
 	ev.host = p->h;

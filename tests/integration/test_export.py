@@ -157,6 +157,24 @@ def test_round_trip_into_fresh_server(make_server, tmp_path):
     assert p.get('from') == ALICE
 
 
+def test_disabled_and_last_login_travel(make_server, tmp_path):
+    src = make_server()
+    login(src, 'bob').close()
+    src.ternctl_ok('disable', 'carol@' + DOMAIN)
+    out = tmp_path / 'all.xml'
+    src.ternctl_ok('export', '--all', str(out))
+    dst = make_server(users=())
+    dst.ternctl_ok('import', str(out))
+    s = connect_tls(dst.c2s)
+    assert s.scram('SCRAM-SHA-256', 'carol', 'secret-carol').find(
+        q(NS_SASL, 'account-disabled')) is not None
+    report = dst.ternctl_ok('inactive', '--days', '0').stdout
+    assert re.search(r'^bob@localhost last_login=\d{4}-', report, re.M), \
+        report
+    assert re.search(r'^alice@localhost last_login=never', report, re.M), \
+        report
+
+
 def test_export_one_user_and_existing_accounts(make_server, tmp_path):
     src = make_server()
     fill(src)
