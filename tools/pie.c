@@ -983,10 +983,10 @@ do_user(struct pie_file *f)
 			    "%s already exists: --force replaces it, "
 			    "--merge adds the file's data to it",
 			    bare);
-		else if (rc == 1 && !c.any)
+		else if ((rc == 1 || p->mode == PIE_FORCE) && !c.any)
 			pie_err(p, f->path, p->uline,
 			    "%s: no password and no SCRAM credentials for a "
-			    "new account",
+			    "new (or replaced) account",
 			    bare);
 		goto out_wipe;
 	}

@@ -382,6 +382,8 @@ def test_malformed_file_names_line_and_imports_nothing(make_server,
              'elsewhere.example is not a host of'),
             ("<host jid='%s'>\n<user name='a b@c' password='x'/>" % DOMAIN,
              3, 'valid user name'),
+            ("<host jid='%s'>\n<user name='nocreds'/>" % DOMAIN, 3,
+             'nocreds@localhost: no password and no SCRAM credentials'),
             ("<host jid='%s'>\n<user name='z'>\n<scram-credentials "
              "xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'>"
              "<iter-count>0</iter-count></scram-credentials>" % DOMAIN,
