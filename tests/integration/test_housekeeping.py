@@ -158,3 +158,24 @@ def test_warning_must_come_before_deletion(make_server):
     assert rc != 0
     assert re.search(r'tern\.yml:\d+:\d+: accounts\.inactive_warning: must '
                      r'be shorter than accounts\.inactive_delete', err), err
+
+
+def test_admin_delete_keeps_grace(make_server):
+    """XEP-0133 delete-user goes through the grace period too; its
+    re-enable command does not bring a deleted account back."""
+    from test_admin import error_text, run, run_error
+    from test_register import host_settings
+    srv = make_server(start=False)
+    srv.modules.append('admin')
+    host_settings(srv, ['admins: [ alice@localhost ]'])
+    srv.write_config(srv.config.read_text()
+                     + 'accounts: { deletion_grace: 1h }\n')
+    srv.start()
+    a = connect_tls(srv.c2s, 'alice', 'r')
+    run(a, 'delete-user', {'accountjids': ['bob@localhost']})
+    assert sasl_failure(login_el(srv, 'bob', 'secret-bob')) == \
+        'account-disabled'
+    r = run_error(a, 'reenable-user', {'accountjids': ['bob@localhost']})
+    assert r.get('type') == 'error' and 'grace' in error_text(r), show(r)
+    srv.ternctl_ok('restore', 'bob@' + DOMAIN)
+    assert login_el(srv, 'bob', 'secret-bob').tag == q(NS_SASL, 'success')
