@@ -46,6 +46,11 @@
 #define READ_CHUNK 65536
 /* a <user/> held in memory at most (without a storage quota) */
 #define USER_BYTES_MAX (256LL * 1024 * 1024)
+/* accounts, and bytes of their XML, committed at once: each commit
+ * waits for the disk (synchronous=FULL), a savepoint per account keeps
+ * a failed one from taking the others with it */
+#define BATCH_ACCOUNTS 256
+#define BATCH_BYTES (32LL * 1024 * 1024)
 
 /* ---- export ---- */
 
@@ -279,6 +284,9 @@ struct pie {
 	struct strset seen; /* user@host met (twice is an error) */
 	unsigned errors, ignored;
 	long imported, failed;
+	/* imported since the last commit: "host\nuser\nreplaced" */
+	struct strlist batch;
+	long long batch_bytes;
 };
 
 static void pie_err(struct pie *p, const char *file, unsigned line,
@@ -882,13 +890,64 @@ report_left(struct pie *p, const char *bare)
 		    p->ufile, line_of(p, el), bare, el->name, el->ns);
 }
 
+/* Tell a running ternd of what was just committed. */
+static void
+batch_notify(struct pie *p)
+{
+	char *host, *user, *rep;
+	size_t i;
+
+	for (i = 0; i < p->batch.n; i++) {
+		host = p->batch.v[i];
+		user = strchr(host, '\n');
+		rep = user ? strchr(user + 1, '\n') : NULL;
+		if (rep == NULL)
+			continue;
+		*user++ = '\0';
+		*rep++ = '\0';
+		p->ctl->changed(p->ctl->ud, host, user, strcmp(rep, "1") == 0);
+	}
+	strlist_free(&p->batch);
+	p->batch_bytes = 0;
+}
+
+/* The storage lost the accounts imported since the last commit. */
+static void
+batch_lost(struct pie *p)
+{
+	store_rollback();
+	if (p->batch.n > 0)
+		ternctl_fail("storage failure: the %zu accounts imported since "
+			     "the last commit are not imported (the first: "
+			     "%.*s)",
+		    p->batch.n, (int)strcspn(p->batch.v[0], "\n"),
+		    p->batch.v[0]);
+	p->imported -= (long)p->batch.n;
+	p->failed += (long)p->batch.n;
+	strlist_free(&p->batch);
+	p->batch_bytes = 0;
+}
+
+static void
+batch_commit(struct pie *p)
+{
+	if (p->batch.n == 0)
+		return;
+	if (store_commit() < 0) {
+		batch_lost(p);
+		return;
+	}
+	batch_notify(p);
+}
+
 static int
 import_user(struct pie *p, const char *user, const char *bare, int exists,
-    struct creds *c)
+    struct creds *c, long long bytes)
 {
 	struct acct_import imp = { 0 };
 	struct hook_ev ev = { 0 };
-	int rc;
+	char line[3 * JID_PART_MAX + 8];
+	int rc, sp = store_savepoint() == 0;
 
 	if (exists && p->mode == PIE_FORCE)
 		printf("%s exists: replaced\n", bare);
@@ -926,17 +985,29 @@ import_user(struct pie *p, const char *user, const char *bare, int exists,
 	hook_fire(p->h->hooks, "user/import", &ev);
 	if (imp.failed)
 		goto out_failed;
-	if (store_commit() < 0) {
+	if (sp && store_savepoint_end(0) < 0) {
+		batch_lost(p);
+		return -1;
+	}
+	if (!sp && store_commit() < 0) {
 		snprintf(imp.err, sizeof(imp.err), "storage failure at commit");
 		goto out_failed;
 	}
 	report_left(p, bare);
-	p->ctl->changed(
-	    p->ctl->ud, p->host, user, exists && p->mode == PIE_FORCE);
+	snprintf(line, sizeof(line), "%s\n%s\n%d", p->host, user,
+	    exists && p->mode == PIE_FORCE);
+	strlist_add(&p->batch, xstrdup(line));
+	p->batch_bytes += bytes;
 	p->imported++;
+	if (!sp || p->batch.n >= BATCH_ACCOUNTS ||
+	    p->batch_bytes >= BATCH_BYTES)
+		batch_commit(p);
 	return 0;
 out_failed:
-	store_rollback();
+	if (!sp)
+		store_rollback();
+	else if (store_savepoint_end(1) < 0)
+		batch_lost(p);
 	fprintf(stderr,
 	    "ternctl: %s:%u: %s: %s; nothing of this account "
 	    "imported\n",
@@ -990,7 +1061,8 @@ do_user(struct pie_file *f)
 			    bare);
 		goto out_wipe;
 	}
-	import_user(p, user, bare, rc == 0, &c);
+	import_user(p, user, bare, rc == 0, &c,
+	    XML_GetCurrentByteIndex(f->xp) - f->ustart);
 out_wipe:
 	OPENSSL_cleanse(&c, sizeof(c));
 }
@@ -1095,6 +1167,7 @@ pie_import(const struct config *cfg, char **files, size_t nfiles,
 	}
 	p.check = 0;
 	run_pass(&p, &in);
+	batch_commit(&p);
 	printf(
 	    "imported %ld account%s", p.imported, p.imported == 1 ? "" : "s");
 	if (p.failed > 0)
@@ -1106,6 +1179,7 @@ out_hosts:
 	host_free_all();
 out_list:
 	strset_free(&p.seen);
+	strlist_free(&p.batch);
 	free(p.lines);
 	strlist_free(&in);
 	return ret;

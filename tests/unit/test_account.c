@@ -390,6 +390,35 @@ test_rollback(void **state)
 	assert_int_equal(account_exists("h", "juliet"), 0);
 }
 
+/* store_savepoint: one account's writes undone, the others' kept for
+ * the one commit. */
+static void
+test_savepoint(void **state)
+{
+	(void)state;
+	assert_int_equal(store_savepoint_end(0), -1); /* no mark */
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(store_savepoint(), -1); /* one at a time */
+	assert_int_equal(account_create("h", "gone", "g"), 0);
+	assert_int_equal(store_savepoint_end(1), 0);
+	assert_int_equal(account_exists("h", "gone"), 1);
+	assert_int_equal(account_create("h", "romeo", "r"), 0);
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(account_set_disabled("h", "romeo", 1), 0);
+	assert_int_equal(store_savepoint_end(1), 0);
+	assert_int_equal(account_exists("h", "juliet"), 1);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(account_create("h", "tybalt", "t"), 0);
+	assert_int_equal(store_savepoint_end(0), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(account_exists("h", "romeo"), 0);
+	assert_int_equal(account_exists("h", "tybalt"), 0);
+	assert_int_equal(account_exists("h", "juliet"), 1);
+	assert_int_equal(account_exists("h", "gone"), 1);
+}
+
 int
 main(void)
 {
@@ -414,6 +443,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_export_import_keys,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_savepoint, setup,
 		    teardown),
 	};
 
