@@ -596,6 +596,7 @@ import_privacy(struct acct_import *imp, struct host *h, const char *user,
 	struct xml_node *d = xml_node_find(q, "jabber:iq:privacy", "default");
 	const char *def = d ? xml_node_attr(d, "name") : NULL, *t, *a;
 	struct xml_node *l, *it;
+	long dropped = 0;
 
 	for (l = xml_node_first_el(q); l && !imp->failed;
 	     l = xml_node_next_el(l)) {
@@ -614,8 +615,16 @@ import_privacy(struct acct_import *imp, struct host *h, const char *user,
 			    xml_node_first_el(it) == NULL)
 				import_block(imp, h, user, it,
 				    xml_node_attr(it, "value"));
+			else if (xml_node_is(it, "jabber:iq:privacy", "item"))
+				dropped++;
 		}
 	}
+	/* XEP-0016 is not served: say what is lost */
+	if (dropped > 0 || (def == NULL && xml_node_first_el(q) != NULL))
+		log_warn("import %s@%s: privacy lists: only the default "
+			 "list's blocks of one JID are kept (%ld other "
+			 "rules dropped)",
+		    user, h->name, dropped);
 }
 
 static enum hook_ret

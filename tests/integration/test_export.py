@@ -316,7 +316,8 @@ def test_import_ejabberd_piefxis(make_server, tmp_path):
         "</message></offline-messages>"
         "<query xmlns='jabber:iq:privacy'><default name='Blocked contacts'/>"
         "<list name='Blocked contacts'><item type='jid' "
-        "value='romeo@example.net' action='deny' order='1'/></list>"
+        "value='romeo@example.net' action='deny' order='1'/>"
+        "<item action='allow' order='2'/></list>"
         "</query>"
         "<query xmlns='jabber:iq:private'><storage xmlns='storage:rosternotes'>"
         "<note jid='romeo@example.net'>Montague</note></storage></query>"
@@ -341,6 +342,8 @@ def test_import_ejabberd_piefxis(make_server, tmp_path):
     assert re.search(r"\.xml:1: warning: tybalt@localhost: <last "
                      r"xmlns='jabber:iq:last'> not imported", r.stderr), \
         r.stderr
+    assert 'privacy lists: only the default list' in r.stderr, r.stderr
+    assert '1 other rules dropped' in r.stderr, r.stderr
     assert can_login(srv, 'tybalt', 'pw-tybalt')
     s = login(srv, 'tybalt', 'pw-tybalt')
     assert blocklist(s) == ['romeo@example.net']
