@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "store/mem.h"
 #include "store/store.h"
+#include "xmpp/account.h"
 #include "xmpp/acct_cache.h"
 #include "xmpp/c2s.h"
 #include "xmpp/component.h"
@@ -164,6 +165,7 @@ ctl_user_done(int rc, char *reply, size_t len)
 	snprintf(reply, len,
 	    rc == 0   ? "ok"
 	    : rc == 1 ? "error no such account"
+	    : rc == 2 ? "error deleted (in its grace period): restore it"
 		      : "error storage failure");
 }
 
@@ -172,8 +174,37 @@ ctl_delete_user(int argc, char **argv, char *reply, size_t len)
 {
 	struct host *h = ctl_user_host(argc, argv, reply, len);
 
+	/* delete-user: with the configured grace; purge-user: at once */
 	if (h != NULL)
-		ctl_user_done(users_delete(h, argv[2]), reply, len);
+		ctl_user_done(
+		    strcmp(argv[0], "purge-user") == 0
+			? users_delete(h, argv[2])
+			: users_delete_request(h, argv[2],
+			      config_running->accounts.deletion_grace),
+		    reply, len);
+}
+
+/* restore-user HOST USER (ternctl restore): undo a deletion in its
+ * grace period */
+static void
+ctl_restore_user(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = ctl_user_host(argc, argv, reply, len);
+	int rc;
+
+	if (h == NULL)
+		return;
+	rc = account_restore(h->name, argv[2]);
+	if (rc == 0) {
+		acct_cache_forget(h->name, argv[2]);
+		log_info("account restored jid=%s@%s", argv[2], h->name);
+	}
+	if (rc == 0 && store_commit() != 0)
+		rc = -1;
+	snprintf(reply, len,
+	    rc == 0   ? "ok"
+	    : rc == 1 ? "error not deleted (or past its grace period)"
+		      : "error storage failure");
 }
 
 /* disable-user / enable-user HOST USER (ternctl disable, enable) */
@@ -186,6 +217,25 @@ ctl_set_disabled(int argc, char **argv, char *reply, size_t len)
 		ctl_user_done(users_set_disabled(h, argv[2],
 				  strcmp(argv[0], "disable-user") == 0),
 		    reply, len);
+}
+
+/* user-imported HOST USER REPLACED (ternctl import): forget what is
+ * held of the account; a replaced account's sessions end. */
+static void
+ctl_user_imported(int argc, char **argv, char *reply, size_t len)
+{
+	struct host *h = argc == 4 ? host_find(argv[1]) : NULL;
+
+	if (h == NULL) {
+		snprintf(reply, len,
+		    "error usage: user-imported HOST USER REPLACED");
+		return;
+	}
+	if (strcmp(argv[3], "1") == 0)
+		session_close_user(
+		    h->name, argv[2], "not-authorized", "account replaced");
+	acct_cache_forget(h->name, argv[2]);
+	snprintf(reply, len, "ok");
 }
 
 static void
@@ -447,6 +497,9 @@ main(int argc, char **argv)
 	}
 	ctl_register("reload", ctl_reload);
 	ctl_register("delete-user", ctl_delete_user);
+	ctl_register("purge-user", ctl_delete_user);
+	ctl_register("restore-user", ctl_restore_user);
+	ctl_register("user-imported", ctl_user_imported);
 	ctl_register("user-created", ctl_user_created);
 	ctl_register("status", ctl_status);
 	ctl_register("disable-user", ctl_set_disabled);

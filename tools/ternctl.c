@@ -33,6 +33,7 @@
 #include "core/host.h"
 #include "core/loop.h"
 #include "check.h"
+#include "pie.h"
 
 #define EXIT_USER 1  /* the command failed; one line on stderr says why */
 #define EXIT_USAGE 2 /* wrong command line */
@@ -52,8 +53,13 @@ static const char usage_text[] =
     "                          prompted for on a terminal, else read\n"
     "                          as one line from standard input\n"
     "  passwd JID [PASSWORD]   change an account's password\n"
-    "  deluser JID             delete an account and all its data, and\n"
-    "                          end its sessions on the running ternd\n"
+    "  deluser [--now] JID     delete an account and all its data, and\n"
+    "                          end its sessions on the running ternd;\n"
+    "                          with accounts.deletion_grace it is only\n"
+    "                          disabled until the grace ends (--now:\n"
+    "                          purge at once)\n"
+    "  restore JID             take back a deletion within its grace\n"
+    "                          period\n"
     "  disable JID             refuse the account's logins (SASL\n"
     "                          account-disabled) and end its sessions;\n"
     "                          its data is kept\n"
@@ -63,9 +69,26 @@ static const char usage_text[] =
     "                          --inactive (30d, 12h, 90m, 3600s) only\n"
     "                          those not logged in for that long\n"
     "                          (never: counted from their creation)\n"
+    "  inactive [--days N] [HOST]\n"
+    "                          accounts unused for N days (default\n"
+    "                          accounts.inactive_delete, else 90) with\n"
+    "                          their last login, warning and deletion\n"
     "  import [--iterations N] [FILE|-]\n"
     "                          create accounts from lines \"JID PASSWORD\"\n"
     "                          (standard input without FILE or with -)\n"
+    "  import [--force | --merge] FILE|DIR...\n"
+    "                          import accounts and their data from\n"
+    "                          XEP-0227 files (Prosody's, ejabberd's\n"
+    "                          export_piefxis, Tern's export); a DIR's\n"
+    "                          *.xml files; existing accounts are an\n"
+    "                          error unless --force (replace them) or\n"
+    "                          --merge (add to them); checked whole\n"
+    "                          first, then each account all or nothing\n"
+    "  export [--user JID | HOST | --all] FILE\n"
+    "                          write accounts with their credentials\n"
+    "                          (SCRAM keys), roster, vCard, private XML,\n"
+    "                          offline messages, archive, PEP and\n"
+    "                          blocklist to FILE (XEP-0227)\n"
     "  reports [list] HOST     the abuse reports (XEP-0377) queued for\n"
     "                          the admins, oldest first\n"
     "  reports show HOST ID    one report in full\n"
@@ -112,11 +135,9 @@ usage(FILE *out)
 	fputs(usage_text, out);
 }
 
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* One line on stderr naming the problem. */
-static void
-fail(const char *fmt, ...)
+/* One line on stderr naming the problem (pie.h). */
+void
+ternctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,14 +170,15 @@ open_store(const struct config *cfg)
 	/* the memory backend lives inside one ternd process: a store
 	 * opened here would be another, empty one, and its writes lost */
 	if (strcmp(cfg_storage_backends[cfg->storage.backend], "memory") == 0) {
-		fail("storage.backend is memory: its data lives only inside "
-		     "the running ternd, which ternctl cannot reach");
+		ternctl_fail(
+		    "storage.backend is memory: its data lives only inside "
+		    "the running ternd, which ternctl cannot reach");
 		return -1;
 	}
 	store_main = store_open(cfg_storage_backends[cfg->storage.backend],
 	    cfg->storage.path, err, sizeof(err));
 	if (store_main == NULL) {
-		fail("storage: %s", err);
+		ternctl_fail("storage: %s", err);
 		return -1;
 	}
 	/* modules run in process (delete) commit at loop_drain, as in ternd */
@@ -173,11 +195,11 @@ parse_account_jid(
 	const char *why = account_jid_parse(s, 0, j);
 
 	if (why != NULL) {
-		fail("%s%s: %s", loc, s, why);
+		ternctl_fail("%s%s: %s", loc, s, why);
 		return -1;
 	}
 	if (config_host(cfg, j->domain) == NULL) {
-		fail("%s%s: %s is not a host of %s", loc, s, j->domain,
+		ternctl_fail("%s%s: %s is not a host of %s", loc, s, j->domain,
 		    cfg->file);
 		jid_cleanup(j);
 		return -1;
@@ -194,7 +216,7 @@ password_ok(const char *pw, const char *loc)
 	const char *why = account_password_problem(pw);
 
 	if (why != NULL)
-		fail("%s%s", loc, why);
+		ternctl_fail("%s%s", loc, why);
 	return why == NULL;
 }
 
@@ -219,7 +241,8 @@ read_line(FILE *in, char *buf, size_t len)
 		return -1;
 	n = strlen(buf);
 	if (n == len - 1 && buf[n - 1] != '\n') {
-		fail("password too long (%d bytes at most)", PASSWORD_MAX - 2);
+		ternctl_fail(
+		    "password too long (%d bytes at most)", PASSWORD_MAX - 2);
 		return -1;
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -236,7 +259,7 @@ prompt_noecho(const char *prompt, char *buf, size_t len)
 	fputs(prompt, stderr);
 	fflush(stderr);
 	if (tcgetattr(STDIN_FILENO, &saved_tty) < 0) {
-		fail("terminal: %s", strerror(errno));
+		ternctl_fail("terminal: %s", strerror(errno));
 		return -1;
 	}
 	tty_saved = 1;
@@ -252,7 +275,7 @@ prompt_noecho(const char *prompt, char *buf, size_t len)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (rc < 0 && !ferror(stdin) && feof(stdin))
-		fail("no password given");
+		ternctl_fail("no password given");
 	return rc;
 }
 
@@ -265,7 +288,7 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 
 	if (idx < argc) {
 		if (strlen(argv[idx]) >= len) {
-			fail("password too long");
+			ternctl_fail("password too long");
 			return -1;
 		}
 		snprintf(buf, len, "%s", argv[idx]);
@@ -277,7 +300,7 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 			return -1;
 		if (strcmp(buf, again) != 0) {
 			explicit_bzero(again, sizeof(again));
-			fail("the passwords do not match");
+			ternctl_fail("the passwords do not match");
 			return -1;
 		}
 		explicit_bzero(again, sizeof(again));
@@ -285,7 +308,7 @@ get_password(int argc, char **argv, int idx, char *buf, size_t len)
 	}
 	if (read_line(stdin, buf, len) < 0) {
 		if (!ferror(stdin))
-			fail("no password on standard input");
+			ternctl_fail("no password on standard input");
 		return -1;
 	}
 	return 0;
@@ -315,7 +338,8 @@ set_account(const struct config *cfg, int argc, char **argv, int create)
 	if (rc < 0)
 		goto out_cleanup;
 	if (rc == (create ? 0 : 1)) {
-		fail(create ? "%s already exists" : "%s: no such account",
+		ternctl_fail(
+		    create ? "%s already exists" : "%s: no such account",
 		    j.bare);
 		goto out_cleanup;
 	}
@@ -325,7 +349,8 @@ set_account(const struct config *cfg, int argc, char **argv, int create)
 	rc = create ? account_create(j.domain, j.node, pw)
 		    : account_set_password(j.domain, j.node, pw);
 	if (rc == 1) {
-		fail(create ? "%s already exists" : "%s: no such account",
+		ternctl_fail(
+		    create ? "%s already exists" : "%s: no such account",
 		    j.bare);
 	} else if (rc == 0 && store_commit() == 0) {
 		if (create)
@@ -389,7 +414,7 @@ ctl_request(
 	if (cfg->control_socket == NULL || *cfg->control_socket == '\0')
 		return 1;
 	if (strlen(cfg->control_socket) >= sizeof(sa.sun_path)) {
-		fail("warning: control socket path too long: %s",
+		ternctl_fail("warning: control socket path too long: %s",
 		    cfg->control_socket);
 		return -1;
 	}
@@ -419,7 +444,8 @@ ctl_request(
 				rc = 1;
 				goto out_close;
 			}
-			fail("warning: control socket: %s", strerror(errno));
+			ternctl_fail(
+			    "warning: control socket: %s", strerror(errno));
 			goto out_close;
 		}
 		off += (size_t)n;
@@ -441,7 +467,7 @@ ctl_request(
 	goto out_close;
 
 out_timeout:
-	fail("warning: ternd did not answer on %s within %d s",
+	ternctl_fail("warning: ternd did not answer on %s within %d s",
 	    cfg->control_socket, CONTROL_TIMEOUT_MS / 1000);
 out_close:
 	close(fd);
@@ -458,13 +484,15 @@ notify_created(const struct config *cfg, const char *host, const char *user)
 	snprintf(line, sizeof(line), "user-created %s %s\n", host, user);
 	if (ctl_request(cfg, line, reply, sizeof(reply)) == 0 &&
 	    strcmp(reply, "ok") != 0)
-		fail("warning: ternd answered: %s", reply);
+		ternctl_fail("warning: ternd answered: %s", reply);
 }
 
 /* ternd is not running: run the modules' user/deleted hooks here, the
- * same code ternd runs, so other accounts' data is cleaned up too. */
+ * same code ternd runs, so other accounts' data is cleaned up too
+ * (grace > 0: only marked for deletion, as ternd would). */
 static int
-delete_in_process(const struct config *cfg, const char *host, const char *user)
+delete_in_process(const struct config *cfg, const char *host, const char *user,
+    long long grace)
 {
 	char err[512];
 	struct host *h;
@@ -472,11 +500,11 @@ delete_in_process(const struct config *cfg, const char *host, const char *user)
 
 	loop_init();
 	if (host_setup(cfg, err, sizeof(err)) != 0) {
-		fail("%s", err);
+		ternctl_fail("%s", err);
 		return -1;
 	}
 	h = host_find(host);
-	rc = h ? users_delete(h, user) : -1;
+	rc = h ? users_delete_request(h, user, grace) : -1;
 	loop_drain();
 	host_free_all();
 	return rc;
@@ -491,12 +519,12 @@ ctl_simple(
 	char line[64];
 
 	if (argc != 1) {
-		fail("usage: ternctl %s", argv[0]);
+		ternctl_fail("usage: ternctl %s", argv[0]);
 		return EXIT_USAGE;
 	}
 	snprintf(line, sizeof(line), "%s\n", argv[0]);
 	if (ctl_request(cfg, line, reply, len) != 0 || reply[0] == '\0') {
-		fail("ternd is not running or not answering on %s",
+		ternctl_fail("ternd is not running or not answering on %s",
 		    cfg->control_socket ? cfg->control_socket : "(none)");
 		return EXIT_USER;
 	}
@@ -513,7 +541,7 @@ cmd_status(const struct config *cfg, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (strncmp(reply, "ok ", 3) != 0) {
-		fail("ternd answered: %s", reply);
+		ternctl_fail("ternd answered: %s", reply);
 		return EXIT_USER;
 	}
 	printf("%s\n", reply + 3);
@@ -529,7 +557,8 @@ cmd_reload(const struct config *cfg, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	if (strcmp(reply, "ok") != 0) {
-		fail("reload refused, ternd keeps its configuration: %s",
+		ternctl_fail(
+		    "reload refused, ternd keeps its configuration: %s",
 		    strncmp(reply, "error ", 6) == 0 ? reply + 6 : reply);
 		return EXIT_USER;
 	}
@@ -547,19 +576,20 @@ cmd_user(const struct config *cfg, int argc, char **argv)
 	int rc, ret = EXIT_USER;
 
 	if (argc != 2) {
-		fail("usage: ternctl user JID");
+		ternctl_fail("usage: ternctl user JID");
 		return EXIT_USAGE;
 	}
 	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
 		return EXIT_USER;
 	rc = account_exists(j.domain, j.node);
 	if (rc != 0) {
-		fail(rc > 0 ? "%s: no such account" : "%s: storage failure",
+		ternctl_fail(
+		    rc > 0 ? "%s: no such account" : "%s: storage failure",
 		    j.bare);
 		goto out_cleanup;
 	}
 	if (store_usage(j.domain, j.node, &used) < 0) {
-		fail("%s: storage failure", j.bare);
+		ternctl_fail("%s: storage failure", j.bare);
 		goto out_cleanup;
 	}
 	if (quota > 0)
@@ -581,7 +611,7 @@ invite_host(const struct config *cfg, const char *arg, char *name, size_t len)
 {
 	if (jid_nameprep(arg, name, len) < 0 ||
 	    config_host(cfg, name) == NULL) {
-		fail("%s is not a host of %s", arg, cfg->file);
+		ternctl_fail("%s is not a host of %s", arg, cfg->file);
 		return -1;
 	}
 	return 0;
@@ -605,8 +635,9 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 		} else if (strcmp(argv[i], "--expires") == 0) {
 			age = retention_parse_age(v);
 			if (age <= 0) {
-				fail("--expires %s: not a duration (a number "
-				     "with s, m, h or d, e.g. 7d)",
+				ternctl_fail(
+				    "--expires %s: not a duration (a number "
+				    "with s, m, h or d, e.g. 7d)",
 				    v);
 				return EXIT_USAGE;
 			}
@@ -614,15 +645,17 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 			inv.uses = strtol(v, &end, 10);
 			if (*v == '\0' || *end != '\0' || inv.uses < 1 ||
 			    inv.uses > 1000000) {
-				fail("--uses %s: not a number from 1 to "
-				     "1000000",
+				ternctl_fail(
+				    "--uses %s: not a number from 1 to "
+				    "1000000",
 				    v);
 				return EXIT_USAGE;
 			}
 		} else if (strcmp(argv[i], "--group") == 0) {
 			if (v[0] == '\0' || strlen(v) > INVITE_GROUP_MAX ||
 			    strpbrk(v, "\r\n") != NULL) {
-				fail("--group: 1 to %d characters on one line",
+				ternctl_fail(
+				    "--group: 1 to %d characters on one line",
 				    INVITE_GROUP_MAX);
 				return EXIT_USAGE;
 			}
@@ -644,7 +677,7 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 		rc = strcmp(j.domain, host) == 0 ? account_exists(host, j.node)
 						 : 1;
 		if (rc != 0) {
-			fail("%s: no such account on %s", j.bare, host);
+			ternctl_fail("%s: no such account on %s", j.bare, host);
 			jid_cleanup(&j);
 			return EXIT_USER;
 		}
@@ -656,12 +689,12 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 	inv.expires = inv.created + age;
 	rc = invite_create(host, &inv);
 	if (rc == 1) {
-		fail("%s already holds %d invitations; revoke some", host,
-		    INVITE_MAX);
+		ternctl_fail("%s already holds %d invitations; revoke some",
+		    host, INVITE_MAX);
 		return EXIT_USER;
 	}
 	if (rc < 0 || store_commit() < 0) {
-		fail("%s: storage failure", host);
+		ternctl_fail("%s: storage failure", host);
 		return EXIT_USER;
 	}
 	printf("token %s\n", inv.token);
@@ -696,7 +729,7 @@ cmd_invite(const struct config *cfg, int argc, char **argv)
 			return EXIT_USER;
 		if (invite_list(host, print_invite, host) < 0 ||
 		    store_commit() < 0) {
-			fail("%s: storage failure", host);
+			ternctl_fail("%s: storage failure", host);
 			return EXIT_USER;
 		}
 		return 0;
@@ -706,11 +739,12 @@ cmd_invite(const struct config *cfg, int argc, char **argv)
 			return EXIT_USER;
 		rc = invite_revoke(host, argv[3]);
 		if (rc == 1) {
-			fail("%s: no such invitation on %s", argv[3], host);
+			ternctl_fail(
+			    "%s: no such invitation on %s", argv[3], host);
 			return EXIT_USER;
 		}
 		if (rc < 0 || store_commit() < 0) {
-			fail("%s: storage failure", host);
+			ternctl_fail("%s: storage failure", host);
 			return EXIT_USER;
 		}
 		return 0;
@@ -734,7 +768,7 @@ ask_ternd(
 	if (rc == 0 && strcmp(reply, "ok") == 0)
 		*ret = 0;
 	else if (rc == 0)
-		fail("%s: ternd answered: %s", j->bare, reply);
+		ternctl_fail("%s: ternd answered: %s", j->bare, reply);
 	return rc;
 }
 
@@ -758,7 +792,12 @@ cmd_disable(const struct config *cfg, int argc, char **argv)
 	if (rc > 0) {
 		rc = account_set_disabled(j.domain, j.node, disable);
 		if (rc == 1)
-			fail("%s: no such account", j.bare);
+			ternctl_fail("%s: no such account", j.bare);
+		else if (rc == 2)
+			ternctl_fail(
+			    "%s: deleted (in its grace period): ternctl "
+			    "restore brings it back",
+			    j.bare);
 		else if (rc == 0 && store_commit() == 0)
 			ret = 0;
 	}
@@ -801,17 +840,18 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 	    argc != (need_id	    ? 4
 			: argc == 2 ? 2
 				    : 3)) {
-		fail("usage: ternctl reports [list|show|dismiss|block] HOST "
-		     "[ID]");
+		ternctl_fail(
+		    "usage: ternctl reports [list|show|dismiss|block] HOST "
+		    "[ID]");
 		return EXIT_USAGE;
 	}
 	if (config_host(cfg, host) == NULL) {
-		fail("%s is not a host of %s", host, cfg->file);
+		ternctl_fail("%s is not a host of %s", host, cfg->file);
 		return EXIT_USER;
 	}
 	if (!need_id) {
 		if (reports_load(host, &l) != 0) {
-			fail("%s: storage failure", host);
+			ternctl_fail("%s: storage failure", host);
 			return EXIT_USER;
 		}
 		for (i = 0; i < l.n; i++)
@@ -821,7 +861,8 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 	}
 	rc = report_get(host, id, &r);
 	if (rc != 0) {
-		fail(rc > 0 ? "%s: no report %s" : "%s: storage failure (%s)",
+		ternctl_fail(
+		    rc > 0 ? "%s: no report %s" : "%s: storage failure (%s)",
 		    host, id);
 		return EXIT_USER;
 	}
@@ -832,12 +873,13 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 	}
 	if (strcmp(op, "block") == 0) {
 		if (account_jid_parse(r.reported, 1, &j) != NULL) {
-			fail("%s: %s is not an account", id, r.reported);
+			ternctl_fail(
+			    "%s: %s is not an account", id, r.reported);
 			goto out;
 		}
 		if (strcmp(j.domain, host) != 0) {
-			fail("%s: %s is not an account of %s (see "
-			     "s2s.blocked for remote domains)",
+			ternctl_fail("%s: %s is not an account of %s (see "
+				     "s2s.blocked for remote domains)",
 			    id, r.reported, host);
 			jid_cleanup(&j);
 			goto out;
@@ -846,7 +888,7 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 		if (rc > 0) {
 			rc = account_set_disabled(j.domain, j.node, 1);
 			if (rc == 1)
-				fail("%s: no such account", j.bare);
+				ternctl_fail("%s: no such account", j.bare);
 			else if (rc == 0)
 				ret = 0;
 		}
@@ -858,7 +900,7 @@ cmd_reports(const struct config *cfg, int argc, char **argv)
 	if (report_delete(host, id) == 0 && store_commit() == 0)
 		ret = 0;
 	else
-		fail("%s: storage failure", host);
+		ternctl_fail("%s: storage failure", host);
 out:
 	report_free(&r);
 	return ret;
@@ -866,6 +908,51 @@ out:
 
 static int
 cmd_deluser(const struct config *cfg, int argc, char **argv)
+{
+	long long grace = cfg->accounts.deletion_grace;
+	const char *arg = argc == 3 ? argv[2] : argv[1];
+	struct jid j;
+	int rc, ret = EXIT_USER;
+
+	if (argc == 3 && strcmp(argv[1], "--now") == 0)
+		grace = 0;
+	else if (argc != 2 || argv[1][0] == '-') {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (parse_account_jid(cfg, arg, "", &j) < 0)
+		return EXIT_USER;
+	rc = account_exists(j.domain, j.node);
+	if (rc == 1) {
+		ternctl_fail("%s: no such account", j.bare);
+		goto out;
+	}
+	if (rc < 0)
+		goto out;
+	/* a running ternd deletes it: it ends the sessions and its modules
+	 * clean up what other accounts hold (roster entries...) */
+	rc = ask_ternd(cfg, grace > 0 ? "delete-user" : "purge-user", &j, &ret);
+	if (rc <= 0)
+		goto out_said;
+	rc = delete_in_process(cfg, j.domain, j.node, grace);
+	if (rc == 0 && store_commit() == 0)
+		ret = 0;
+	else if (rc == 1)
+		ternctl_fail("%s: no such account", j.bare);
+out_said:
+	if (ret == 0 && grace > 0)
+		printf("%s deleted; restorable with 'ternctl restore %s' for "
+		       "%lld s\n",
+		    j.bare, j.bare, grace);
+out:
+	jid_cleanup(&j);
+	return ret;
+}
+
+/* restore: take back a deletion within its grace period; a running
+ * ternd does it (and forgets what it knew of the account). */
+static int
+cmd_restore(const struct config *cfg, int argc, char **argv)
 {
 	struct jid j;
 	int rc, ret = EXIT_USER;
@@ -876,24 +963,19 @@ cmd_deluser(const struct config *cfg, int argc, char **argv)
 	}
 	if (parse_account_jid(cfg, argv[1], "", &j) < 0)
 		return EXIT_USER;
-	rc = account_exists(j.domain, j.node);
-	if (rc == 1) {
-		fail("%s: no such account", j.bare);
-		goto out;
+	rc = ask_ternd(cfg, "restore-user", &j, &ret);
+	if (rc > 0) {
+		rc = account_restore(j.domain, j.node);
+		if (rc == 1)
+			ternctl_fail(
+			    "%s: not deleted, or past its grace period (see "
+			    "accounts.deletion_grace)",
+			    j.bare);
+		else if (rc == 0 && store_commit() == 0)
+			ret = 0;
 	}
-	if (rc < 0)
-		goto out;
-	/* a running ternd deletes it: it ends the sessions and its modules
-	 * clean up what other accounts hold (roster entries...) */
-	rc = ask_ternd(cfg, "delete-user", &j, &ret);
-	if (rc <= 0)
-		goto out;
-	rc = delete_in_process(cfg, j.domain, j.node);
-	if (rc == 0 && store_commit() == 0)
-		ret = 0;
-	else if (rc == 1)
-		fail("%s: no such account", j.bare);
-out:
+	if (ret == 0)
+		printf("%s restored\n", j.bare);
 	jid_cleanup(&j);
 	return ret;
 }
@@ -906,37 +988,6 @@ struct users_filter {
 	int failed;
 };
 
-/* When the account was last used: its last login, else (never logged
- * in) the creation time in its account document (account.h). 0 when
- * neither is known, -1 on a store failure. */
-static int64_t
-last_use(const char *host, const char *user)
-{
-	char *doc = NULL, *p;
-	int64_t t = 0;
-	int rc;
-
-	rc = account_get_last_login(host, user, &t);
-	if (rc == 0)
-		return t;
-	if (rc < 0)
-		return -1;
-	if (store_kv_get(host, user, "accounts", &doc, NULL) < 0)
-		return -1;
-	t = 0;
-	for (p = doc; p != NULL && *p != '\0';) {
-		if (strncmp(p, "created ", 8) == 0) {
-			t = strtoll(p + 8, NULL, 10);
-			break;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	free(doc);
-	return t;
-}
-
 static int
 print_user(void *ud, const char *user)
 {
@@ -944,7 +995,7 @@ print_user(void *ud, const char *user)
 	int64_t t;
 
 	if (f->before != 0) {
-		t = last_use(f->host, user);
+		t = account_last_use(f->host, user);
 		if (t < 0) {
 			f->failed = 1;
 			return -1;
@@ -984,8 +1035,9 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 		}
 		age = retention_parse_age(argv[1]);
 		if (age <= 0) {
-			fail("--inactive %s: not a duration (a number with "
-			     "s, m, h or d, e.g. 90d)",
+			ternctl_fail(
+			    "--inactive %s: not a duration (a number with "
+			    "s, m, h or d, e.g. 90d)",
 			    argv[1]);
 			return EXIT_USAGE;
 		}
@@ -1000,7 +1052,8 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 	if (argc == 1) {
 		if (jid_nameprep(argv[0], name, sizeof(name)) < 0 ||
 		    (h = config_host(cfg, name)) == NULL) {
-			fail("%s is not a host of %s", argv[0], cfg->file);
+			ternctl_fail(
+			    "%s is not a host of %s", argv[0], cfg->file);
 			return EXIT_USER;
 		}
 		return list_users(h->name, before) < 0 ? EXIT_USER : 0;
@@ -1008,6 +1061,119 @@ cmd_users(const struct config *cfg, int argc, char **argv)
 	for (i = 0; i < cfg->hosts.n; i++)
 		if (list_users(hosts[i].name, before) < 0)
 			return EXIT_USER;
+	return 0;
+}
+
+/* ---- inactive ---- */
+
+struct inactive_ctx {
+	const char *host;
+	int64_t before;
+	int failed;
+};
+
+static void
+fmt_day(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(buf, len, "never");
+		return;
+	}
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+print_inactive(void *ud, const char *user)
+{
+	struct inactive_ctx *x = ud;
+	int64_t last = account_last_use(x->host, user), login = 0, warned = 0;
+	int64_t purge = 0, now = now_unix();
+	char lbuf[32], wbuf[32];
+	int rc;
+
+	if (last < 0)
+		goto out_fail;
+	if (last > x->before)
+		return 0;
+	rc = account_get_last_login(x->host, user, &login);
+	if (rc < 0)
+		goto out_fail;
+	fmt_day(rc == 0 ? login : 0, lbuf, sizeof(lbuf));
+	printf("%s@%s last_login=%s idle_days=%lld", user, x->host, lbuf,
+	    last > 0 ? (long long)(now - last) / 86400 : -1LL);
+	rc = account_get_warned(x->host, user, &warned);
+	if (rc < 0)
+		goto out_fail;
+	if (rc == 0 && warned > last) {
+		fmt_day(warned, wbuf, sizeof(wbuf));
+		printf(" warned=%s", wbuf);
+	}
+	if (account_is_disabled(x->host, user) == 1)
+		printf(" disabled");
+	if (account_get_deleting(x->host, user, &purge) == 0) {
+		fmt_day(purge, wbuf, sizeof(wbuf));
+		printf(" deleted purge=%s", wbuf);
+	}
+	putchar('\n');
+	return 0;
+out_fail:
+	x->failed = 1;
+	return -1;
+}
+
+/* inactive [--days N] [HOST]: accounts unused for N days (default:
+ * accounts.inactive_delete, else 90), with their last login and where
+ * they stand in the housekeeping (warned, disabled, deleted). */
+static int
+cmd_inactive(const struct config *cfg, int argc, char **argv)
+{
+	long long days = cfg->accounts.inactive_delete > 0
+			     ? cfg->accounts.inactive_delete / 86400
+			     : 90;
+	const struct cfg_host *h;
+	struct inactive_ctx x = { 0 };
+	const char *only = NULL;
+	char *end;
+	size_t i;
+	int a;
+
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--days") == 0 && a + 1 < argc) {
+			errno = 0;
+			days = strtoll(argv[++a], &end, 10);
+			if (errno || *argv[a] == '\0' || *end || days < 0 ||
+			    days > 36600) {
+				ternctl_fail("--days %s: not a number of days "
+					     "(0..36600)",
+				    argv[a]);
+				return EXIT_USAGE;
+			}
+		} else if (only == NULL && argv[a][0] != '-') {
+			only = argv[a];
+		} else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	x.before = now_unix() - days * 86400;
+	for (i = 0; i < cfg->hosts.n; i++) {
+		h = &((const struct cfg_host *)cfg->hosts.items)[i];
+		if (only != NULL && strcmp(only, h->name) != 0)
+			continue;
+		x.host = h->name;
+		if (account_list(h->name, print_inactive, &x) < 0 || x.failed) {
+			ternctl_fail("%s: storage failure", h->name);
+			return EXIT_USER;
+		}
+	}
+	if (only != NULL && config_host(cfg, only) == NULL) {
+		ternctl_fail("%s is not a host of %s", only, cfg->file);
+		return EXIT_USER;
+	}
 	return 0;
 }
 
@@ -1123,7 +1289,8 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 			continue; /* count lines, report the first errors */
 		pw = import_split(line);
 		if (pw == NULL) {
-			fail("%s:%u: expected \"JID PASSWORD\"", name, lineno);
+			ternctl_fail(
+			    "%s:%u: expected \"JID PASSWORD\"", name, lineno);
 			errors++;
 			continue;
 		}
@@ -1142,7 +1309,8 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 		rc = account_exists(cur->jid.domain, cur->jid.node);
 		if (rc != 1) {
 			if (rc == 0)
-				fail("%s%s already exists", loc, cur->jid.bare);
+				ternctl_fail(
+				    "%s%s already exists", loc, cur->jid.bare);
 			jid_cleanup(&cur->jid);
 			errors++;
 			if (rc < 0)
@@ -1162,11 +1330,11 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 		free(line);
 	}
 	if (ferror(in)) {
-		fail("%s: read error: %s", name, strerror(errno));
+		ternctl_fail("%s: read error: %s", name, strerror(errno));
 		errors++;
 	}
 	if (errors > 0) {
-		fail("%s: %u error%s, nothing imported", name, errors,
+		ternctl_fail("%s: %u error%s, nothing imported", name, errors,
 		    errors > 1 ? "s" : "");
 		import_free(e, n);
 		return -1;
@@ -1174,6 +1342,76 @@ import_read(const struct config *cfg, FILE *in, const char *name,
 	*out = e;
 	*outn = n;
 	return 0;
+}
+
+/* ---- export, and import of XEP-0227 files ---- */
+
+/* export [--user JID | HOST | --all] FILE */
+static int
+cmd_export(const struct config *cfg, int argc, char **argv)
+{
+	char host[JID_PART_MAX + 1];
+	struct jid j;
+	int ret;
+
+	if (argc == 4 && strcmp(argv[1], "--user") == 0) {
+		if (parse_account_jid(cfg, argv[2], "", &j) < 0)
+			return EXIT_USER;
+		ret = pie_export(cfg, j.domain, j.node, argv[3]);
+		jid_cleanup(&j);
+		return ret;
+	}
+	if (argc == 3 && strcmp(argv[1], "--all") == 0)
+		return pie_export(cfg, NULL, NULL, argv[2]);
+	if (argc == 3 && argv[1][0] != '-') {
+		if (invite_host(cfg, argv[1], host, sizeof(host)) < 0)
+			return EXIT_USER;
+		return pie_export(cfg, host, NULL, argv[2]);
+	}
+	ternctl_fail("usage: ternctl export [--user JID | HOST | --all] FILE");
+	return EXIT_USAGE;
+}
+
+static void
+pie_changed(const void *ud, const char *host, const char *user, int existed)
+{
+	const struct config *cfg = ud;
+	char line[600], reply[512];
+
+	snprintf(line, sizeof(line), "user-imported %s %s %d\n", host, user,
+	    existed);
+	if (ctl_request(cfg, line, reply, sizeof(reply)) == 0 &&
+	    strcmp(reply, "ok") != 0)
+		ternctl_fail("warning: ternd answered: %s", reply);
+}
+
+/* import [--force|--merge] FILE|DIR...: XEP-0227 files (pie.c) */
+static int
+import_pie(const struct config *cfg, int argc, char **argv)
+{
+	struct pie_ctl ctl = { pie_changed, NULL };
+	enum pie_mode mode = PIE_NEW;
+	int i = 1;
+
+	ctl.ud = cfg;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+		if (strcmp(argv[i], "--force") == 0 && mode == PIE_NEW)
+			mode = PIE_FORCE;
+		else if (strcmp(argv[i], "--merge") == 0 && mode == PIE_NEW)
+			mode = PIE_MERGE;
+		else {
+			ternctl_fail(
+			    "usage: ternctl import [--force | --merge] "
+			    "FILE|DIR...");
+			return EXIT_USAGE;
+		}
+	}
+	if (i == argc) {
+		ternctl_fail(
+		    "usage: ternctl import [--force | --merge] FILE|DIR...");
+		return EXIT_USAGE;
+	}
+	return pie_import(cfg, argv + i, (size_t)(argc - i), mode, &ctl);
 }
 
 static int
@@ -1188,6 +1426,12 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 	FILE *in;
 	int rc, ret = EXIT_USER, i_arg;
 
+	/* XEP-0227 when asked for, or when the file is XML */
+	for (i_arg = 1; i_arg < argc; i_arg++)
+		if (strcmp(argv[i_arg], "--force") == 0 ||
+		    strcmp(argv[i_arg], "--merge") == 0 ||
+		    (argv[i_arg][0] != '-' && pie_is_xml(argv[i_arg]) == 1))
+			return import_pie(cfg, argc, argv);
 	for (i_arg = 1; i_arg < argc; i_arg++) {
 		const char *a = argv[i_arg], *val = NULL;
 		unsigned long v;
@@ -1201,8 +1445,8 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 			v = strtoul(val, &end, 10);
 			if (errno || end == val || *end || v == 0 ||
 			    v > 10000000ul) {
-				fail("--iterations: %s is not a count "
-				     "(1..10000000)",
+				ternctl_fail("--iterations: %s is not a count "
+					     "(1..10000000)",
 				    val);
 				return EXIT_USAGE;
 			}
@@ -1215,8 +1459,9 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	if (iter < SCRAM_DEFAULT_ITER)
-		fail("warning: %u iterations is below the default %u: only "
-		     "for benchmarks",
+		ternctl_fail(
+		    "warning: %u iterations is below the default %u: only "
+		    "for benchmarks",
 		    iter, SCRAM_DEFAULT_ITER);
 
 	if (file == NULL || strcmp(file, "-") == 0) {
@@ -1225,7 +1470,7 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 	} else {
 		in = fopen(file, "r");
 		if (in == NULL) {
-			fail("%s: %s", file, strerror(errno));
+			ternctl_fail("%s: %s", file, strerror(errno));
 			return EXIT_USER;
 		}
 		name = file;
@@ -1246,13 +1491,15 @@ cmd_import(const struct config *cfg, int argc, char **argv)
 	 * as store_close() drops what is not committed */
 	for (i = 0; i < n; i++) {
 		if (e[i].rc < 0) {
-			fail("%s:%u: key derivation failed", name, e[i].line);
+			ternctl_fail(
+			    "%s:%u: key derivation failed", name, e[i].line);
 			goto out_free;
 		}
 		rc = account_create_keys(
 		    e[i].jid.domain, e[i].jid.node, e[i].keys);
 		if (rc == 1)
-			fail("%s:%u: %s appears twice; nothing imported", name,
+			ternctl_fail(
+			    "%s:%u: %s appears twice; nothing imported", name,
 			    e[i].line, e[i].jid.bare);
 		if (rc != 0)
 			goto out_free;
@@ -1293,7 +1540,10 @@ static const struct command commands[] = {
 	{ "disable", cmd_disable },
 	{ "enable", cmd_disable },
 	{ "users", cmd_users },
+	{ "inactive", cmd_inactive },
+	{ "restore", cmd_restore },
 	{ "import", cmd_import },
+	{ "export", cmd_export },
 	{ "status", cmd_status },
 	{ "reload", cmd_reload },
 	{ "user", cmd_user },
@@ -1322,7 +1572,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else {
-			fail("unknown option %s", argv[argi]);
+			ternctl_fail("unknown option %s", argv[argi]);
 			usage(stderr);
 			return EXIT_USAGE;
 		}
@@ -1345,7 +1595,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			cmd = &commands[i];
 	if (cmd == NULL) {
-		fail("unknown command %s", argv[0]);
+		ternctl_fail("unknown command %s", argv[0]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

@@ -100,7 +100,8 @@ config_load_mem(
 	}
 	if (cfg_walk_map(&x, &config_root, map, top, c, NULL) < 0)
 		goto out_free_tree;
-	if (cfg_check_listener_conflicts(&x) < 0 || cfg_check_names(&x) < 0)
+	if (cfg_check_listener_conflicts(&x) < 0 || cfg_check_names(&x) < 0 ||
+	    cfg_check_accounts(&x) < 0)
 		goto out_free_tree;
 	cfg_ynode_free(root);
 	free(x.dir);

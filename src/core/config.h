@@ -189,6 +189,14 @@ struct cfg_retention {
 	long long batch;       /* items deleted per loop iteration at most */
 };
 
+/* Account housekeeping (accounts: section; seconds, 0: off). */
+struct cfg_accounts {
+	long long deletion_grace;   /* deleted accounts restorable this long */
+	long long inactive_delete;  /* delete accounts unused this long */
+	long long inactive_warning; /* warn this long before */
+	char *inactive_message;	    /* the warning's text; NULL: built in */
+};
+
 /* A module's own duration that may say "policy" (-1): the server-wide
  * retention value instead. */
 static inline long long
@@ -212,6 +220,7 @@ struct config {
 	struct cfg_list components; /* struct cfg_component */
 	struct cfg_s2s s2s;
 	struct cfg_retention retention;
+	struct cfg_accounts accounts;
 };
 extern const char *const cfg_log_levels[];
 

@@ -622,3 +622,37 @@ out_free:
 	free(ck);
 	return rc;
 }
+
+/* The position of key in the root's mapping section, for messages. */
+static struct pos
+section_key_pos(const struct cfg_ctx *x, const char *section, const char *key)
+{
+	const struct ynode *r = x->root, *m = NULL;
+	struct pos none = { 1, 1 };
+	size_t k;
+
+	for (k = 0; r != NULL && r->kind == YN_MAP && k + 1 < r->nkids; k += 2)
+		if (strcmp(r->kids[k]->str, section) == 0)
+			m = r->kids[k + 1];
+	for (k = 0; m != NULL && m->kind == YN_MAP && k + 1 < m->nkids; k += 2)
+		if (strcmp(m->kids[k]->str, key) == 0)
+			return m->kids[k]->pos;
+	return m != NULL ? m->pos : none;
+}
+
+int
+cfg_check_accounts(struct cfg_ctx *x)
+{
+	const struct cfg_accounts *a = &x->cfg->accounts;
+	size_t old;
+
+	if (a->inactive_delete == 0 || a->inactive_warning < a->inactive_delete)
+		return 0;
+	old = cfg_path_push(x, "accounts");
+	cfg_path_push(x, "inactive_warning");
+	cfg_fail(x, section_key_pos(x, "accounts", "inactive_warning"),
+	    "must be shorter than accounts.inactive_delete (the warning "
+	    "comes that long before the deletion)");
+	cfg_path_pop(x, old);
+	return -1;
+}

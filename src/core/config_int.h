@@ -113,5 +113,7 @@ int cfg_check_service(
 /* Checks across the items of the lists, after the whole file is read. */
 int cfg_check_listener_conflicts(struct cfg_ctx *x);
 int cfg_check_names(struct cfg_ctx *x);
+/* accounts: the inactivity warning comes before the deletion. */
+int cfg_check_accounts(struct cfg_ctx *x);
 
 #endif

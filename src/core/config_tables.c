@@ -532,6 +532,57 @@ static const struct cfg_section retention_section = {
 	       "server. `ternctl check retention` prints it.",
 };
 
+static const struct cfg_directive accounts_dirs[] = {
+	{ .name = "deletion_grace",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_accounts, deletion_grace),
+	    .def = "0",
+	    .min = 0,
+	    .max = 366 * DAY,
+	    .doc = "How long a deleted account (in-band unregistration, "
+		   "`ternctl deluser`, the admin command, inactivity) can "
+		   "still be restored with `ternctl restore`: meanwhile it "
+		   "cannot log in, its address cannot be registered again "
+		   "and its data is kept; the expiry pass purges it after. "
+		   "0: deleted at once." },
+	{ .name = "inactive_delete",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_accounts, inactive_delete),
+	    .def = "0",
+	    .min = 0,
+	    .max = 100 * 366 * DAY,
+	    .doc = "Delete accounts nobody logged in to for this long (never "
+		   "logged in: counted from their creation), after a warning "
+		   "message; disabled accounts are left alone. 0: never." },
+	{ .name = "inactive_warning",
+	    .type = CFG_DURATION,
+	    .offset = offsetof(struct cfg_accounts, inactive_warning),
+	    .def = "7d",
+	    .min = 1,
+	    .max = 366 * DAY,
+	    .doc = "How long before an inactive account's deletion its owner "
+		   "gets a warning message (from the host, type normal, "
+		   "kept offline); the account goes no sooner than this long "
+		   "after the warning, and a login in between keeps it." },
+	{ .name = "inactive_message",
+	    .type = CFG_STRING,
+	    .offset = offsetof(struct cfg_accounts, inactive_message),
+	    .def = NULL,
+	    .doc = "Text of the inactivity warning; none: \"This account has "
+		   "not been used for a long time and will be deleted on "
+		   "DATE unless you log in before.\" (DATE is filled in)." },
+	{ .name = NULL },
+};
+
+static const struct cfg_section accounts_section = {
+	.name = "accounts",
+	.dirs = accounts_dirs,
+	.size = sizeof(struct cfg_accounts),
+	.doc = "Account housekeeping: deletion grace period and the "
+	       "deletion of inactive accounts (run by the expiry pass, see "
+	       "retention.interval).",
+};
+
 static const struct cfg_directive root_dirs[] = {
 	{ .name = "log_level",
 	    .type = CFG_ENUM,
@@ -601,6 +652,11 @@ static const struct cfg_directive root_dirs[] = {
 	    .offset = offsetof(struct config, retention),
 	    .sub = &retention_section,
 	    .doc = "How long messages and other stored data are kept." },
+	{ .name = "accounts",
+	    .type = CFG_SECTION,
+	    .offset = offsetof(struct config, accounts),
+	    .sub = &accounts_section,
+	    .doc = "Deleted and inactive accounts." },
 	{ .name = NULL },
 };
 

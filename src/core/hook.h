@@ -128,6 +128,9 @@ struct hook_ev {
  *       has set another transport with session_set_transport)
  *   c2s/unauthed/ns:name  an iq before authentication (ev->stream answers)
  *   user/created, user/deleted      ev->user on ev->host
+ *   user/export, user/import        ev->user on ev->host; ev->data: a
+ *       struct acct_export or acct_import (xmpp/portable.h): each
+ *       module writes or reads its part of the account (ternctl)
  *   disco/info/host, disco/info/account   ev->data: the <query/> being
  *       answered (add forms, XEP-0128), ev->to the entity asked
  * Fired by modules:

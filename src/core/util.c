@@ -193,6 +193,49 @@ time_xep82(int64_t unix_secs, char *out, size_t outlen)
 	strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int
+time_parse_xep82(const char *s, int64_t *out)
+{
+	int y, mo, d, hh, mi, ss, oh = 0, om = 0, n = 0, sign = 0;
+	const char *p;
+	struct tm tm = { 0 };
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi, &ss,
+		&n) != 6 ||
+	    n != 19 || !(s[0] >= '0' && s[0] <= '9'))
+		return -1;
+	p = s + n;
+	if (*p == '.') {
+		p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return -1;
+		while ((*p >= '0' && *p <= '9'))
+			p++;
+	}
+	if (*p == 'Z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
+			return -1;
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 ||
+	    mi > 59 || ss > 60 || oh > 23 || om > 59 || hh < 0 || mi < 0 ||
+	    ss < 0 || oh < 0 || om < 0)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = hh;
+	tm.tm_min = mi;
+	tm.tm_sec = ss;
+	*out = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
+	return 0;
+}
+
 uint32_t
 hash_bytes(uint32_t h, const void *p, size_t n)
 {

@@ -34,6 +34,9 @@ int64_t now_unix(void);
 int64_t now_ms(void);
 /* XEP-0082 DateTime (UTC, "2026-11-23T10:00:00Z"); out needs 32 bytes. */
 void time_xep82(int64_t unix_secs, char *out, size_t outlen);
+/* XEP-0082 DateTime (fractions dropped, Z or an offset) to unix
+ * seconds in *out: 0, or -1 if s is not one. */
+int time_parse_xep82(const char *s, int64_t *out);
 
 /* Binary search of key in n sorted elements of size bytes at base, each
  * starting with its key (a char *): its index, or where it would go, and

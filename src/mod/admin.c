@@ -318,7 +318,8 @@ run_delete_user(struct adhoc_req *rq)
 	if (get_accounts(rq, 0, &js) < 0)
 		return ADHOC_ERROR;
 	for (i = 0; i < js.n; i++) {
-		if (users_delete(ev->host, js.v[i].node) < 0) {
+		if (users_delete_request(ev->host, js.v[i].node,
+			config_running->accounts.deletion_grace) < 0) {
 			jids_cleanup(&js);
 			return adhoc_fail(rq, "wait", "internal-server-error",
 			    "storage failure");
@@ -347,7 +348,15 @@ set_disabled(struct adhoc_req *rq, int disabled)
 	if (get_accounts(rq, 0, &js) < 0)
 		return ADHOC_ERROR;
 	for (i = 0; i < js.n; i++) {
-		if (users_set_disabled(ev->host, js.v[i].node, disabled) != 0) {
+		int rc = users_set_disabled(ev->host, js.v[i].node, disabled);
+
+		if (rc == 2) {
+			jids_cleanup(&js);
+			return adhoc_fail(rq, "cancel", "not-allowed",
+			    "the account is deleted (in its grace period): "
+			    "the operator can restore it");
+		}
+		if (rc != 0) {
 			jids_cleanup(&js);
 			return adhoc_fail(rq, "wait", "internal-server-error",
 			    "storage failure");

@@ -1,5 +1,6 @@
 /* src/mod/blocking.c: XEP-0191 Blocking Command. */
 #include "mod/mod.h"
+#include "xmpp/portable.h"
 #include "mod/roster.h"
 
 #define NS_BLOCKING "urn:xmpp:blocking"
@@ -531,13 +532,135 @@ static const struct cfg_section blocking_section = {
 	.doc = "Settings of the blocking module.",
 };
 
+/* ---- export and import (xmpp/portable.h) ----
+ * XEP-0227 has no blocklist: it goes as XEP-0191's <blocklist/>. On
+ * import the deny-by-JID items of an exported default privacy list
+ * (XEP-0016: ejabberd keeps blocks there) are taken as blocks too. */
+
+static int
+export_item(void *ud, const char *key, const char *val, size_t len)
+{
+	UNUSED(val);
+	UNUSED(len);
+	xml_node_set_attr(xml_node_child(ud, NULL, "item"), "jid", key);
+	return 0;
+}
+
+static enum hook_ret
+blocking_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct xml_node *b = xml_node_new(NS_BLOCKING, "blocklist");
+
+	store_map_list(ev->host->name, ev->user, BL_STORE, export_item, b);
+	if (xml_node_first_el(b) != NULL)
+		xml_node_copy_into(x->user, b);
+	xml_node_free(b);
+	return HOOK_CONTINUE;
+}
+
+static int
+import_block(struct acct_import *imp, struct host *h, const char *user,
+    const struct xml_node *el, const char *v)
+{
+	const struct blocking_cfg *cfg = host_modcfg(h, &mod_blocking);
+	struct jid j;
+	long n = 0;
+	int rc;
+
+	if (v == NULL || jid_parse_str(&j, v) < 0) {
+		acct_import_fail(imp, el, "blocklist item: not a valid JID");
+		return -1;
+	}
+	if (!bl_stored(h->name, user, j.full) &&
+	    (store_map_count(h->name, user, BL_STORE, &n) < 0 ||
+		n >= cfg->max_items)) {
+		acct_import_fail(imp, el,
+		    "more than %lld blocklist items (blocking.max_items)",
+		    cfg->max_items);
+		rc = -1;
+	} else {
+		rc = store_map_set(h->name, user, BL_STORE, j.full, "", 0);
+		if (rc != 0)
+			acct_import_store_fail(imp, el, rc, "blocklist item");
+	}
+	jid_cleanup(&j);
+	return rc == 0 ? 0 : -1;
+}
+
+/* The default privacy list's items denying one JID everything. */
+static void
+import_privacy(struct acct_import *imp, struct host *h, const char *user,
+    struct xml_node *q)
+{
+	struct xml_node *d = xml_node_find(q, "jabber:iq:privacy", "default");
+	const char *def = d ? xml_node_attr(d, "name") : NULL, *t, *a;
+	struct xml_node *l, *it;
+	long dropped = 0;
+
+	for (l = xml_node_first_el(q); l && !imp->failed;
+	     l = xml_node_next_el(l)) {
+		if (!xml_node_is(l, "jabber:iq:privacy", "list") ||
+		    def == NULL ||
+		    strcmp(def, xml_node_attr(l, "name")
+				    ? xml_node_attr(l, "name")
+				    : "") != 0)
+			continue;
+		for (it = xml_node_first_el(l); it && !imp->failed;
+		     it = xml_node_next_el(it)) {
+			t = xml_node_attr(it, "type");
+			a = xml_node_attr(it, "action");
+			if (t && a && strcmp(t, "jid") == 0 &&
+			    strcmp(a, "deny") == 0 &&
+			    xml_node_first_el(it) == NULL)
+				import_block(imp, h, user, it,
+				    xml_node_attr(it, "value"));
+			else if (xml_node_is(it, "jabber:iq:privacy", "item"))
+				dropped++;
+		}
+	}
+	/* XEP-0016 is not served: say what is lost */
+	if (dropped > 0 || (def == NULL && xml_node_first_el(q) != NULL))
+		log_warn("import %s@%s: privacy lists: only the default "
+			 "list's blocks of one JID are kept (%ld other "
+			 "rules dropped)",
+		    user, h->name, dropped);
+}
+
+static enum hook_ret
+blocking_import(struct hook_ev *ev)
+{
+	struct acct_import *imp = ev->data;
+	struct xml_node *c, *next, *it;
+
+	for (c = xml_node_first_el(imp->user); c && !imp->failed; c = next) {
+		next = xml_node_next_el(c);
+		if (xml_node_is(c, "jabber:iq:privacy", "query")) {
+			import_privacy(imp, ev->host, ev->user, c);
+		} else if (xml_node_is(c, NS_BLOCKING, "blocklist")) {
+			for (it = xml_node_first_el(c); it && !imp->failed;
+			     it = xml_node_next_el(it))
+				if (xml_node_is(it, NS_BLOCKING, "item"))
+					import_block(imp, ev->host, ev->user,
+					    it, xml_node_attr(it, "jid"));
+		} else {
+			continue;
+		}
+		if (!imp->failed)
+			acct_import_take(imp, c);
+	}
+	return imp->failed ? HOOK_HANDLED : HOOK_CONTINUE;
+}
+
 static const struct hook_reg blocking_hooks[] = {
 	{ "iq-get/bare/" NS_BLOCKING ":blocklist", bl_get, 0 },
 	{ "iq-set/bare/" NS_BLOCKING ":block", bl_block, 0 },
 	{ "iq-set/bare/" NS_BLOCKING ":unblock", bl_unblock, 0 },
 	{ "route/filter", bl_filter, 0 },
 	/* last, so presence broadcasts on the way out still use the cache */
-	{ "session/closed", bl_closed, -100 }, HOOK_REG_END
+	{ "session/closed", bl_closed, -100 },
+	{ "user/export", blocking_export, 0 },
+	{ "user/import", blocking_import, 0 }, HOOK_REG_END
 };
 
 static void

@@ -6,6 +6,7 @@
 
 #include "mod/mod.h"
 #include "mod/mam.h"
+#include "xmpp/portable.h"
 #include "xmpp/retention.h"
 #include "mod/roster.h"
 
@@ -309,50 +310,6 @@ mam_outgoing_done(struct hook_ev *ev)
 
 /* ---- queries ---- */
 
-/* XEP-0082 DateTime to unix seconds (fractions dropped); -1 if bad. */
-static int
-mam_parse_time(const char *s, int64_t *out)
-{
-	int y, mo, d, hh, mi, ss, oh = 0, om = 0, n = 0, sign = 0;
-	const char *p;
-	struct tm tm = { 0 };
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &hh, &mi, &ss,
-		&n) != 6 ||
-	    n != 19 || !isdigit((unsigned char)s[0]))
-		return -1;
-	p = s + n;
-	if (*p == '.') {
-		p++;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (*p == 'Z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) != 2 || n != 5)
-			return -1;
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 ||
-	    mi > 59 || ss > 60 || oh > 23 || om > 59 || hh < 0 || mi < 0 ||
-	    ss < 0 || oh < 0 || om < 0)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = hh;
-	tm.tm_min = mi;
-	tm.tm_sec = ss;
-	*out = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
 /* A parsed query: the form's filters and the RSM request. */
 struct mam_req {
 	struct jid with;
@@ -433,7 +390,7 @@ mam_parse_form(struct xml_node *x, struct mam_req *r, const char **text)
 			   strcmp(var, "end") == 0) {
 			int64_t t;
 
-			if (mam_parse_time(val, &t) != 0) {
+			if (time_parse_xep82(val, &t) != 0) {
 				*text = "start and end are XEP-0082 DateTimes";
 				return "bad-request";
 			}
@@ -964,6 +921,153 @@ static const struct cfg_section mam_section = {
 	.doc = "Settings of the mam module.",
 };
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.11) ----
+ * The archive as <archive xmlns='urn:xmpp:pie:0#mam'> of <result/>s,
+ * oldest first; the preferences (no place in XEP-0227) as the <prefs/>
+ * a client would read. */
+#define NS_PIE_MAM NS_PIE "#mam"
+#define IMPORT_ID_MAX 64
+
+static enum hook_ret
+mam_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct store_archive_query q = { 0 };
+	struct store_items l = { 0 };
+	struct xml_node *ar = NULL, *m, *r, *p;
+	size_t i;
+
+	p = mam_prefs_load(ev->host->name, ev->user);
+	if (p != NULL)
+		xml_node_copy_into(x->user, p);
+	xml_node_free(p);
+	q.host = ev->host->name;
+	q.user = ev->user;
+	q.store = MAM_STORE;
+	if (store_archive_query(&q, store_items_collect, &l) < 0)
+		goto out_free;
+	for (i = 0; i < l.n; i++) {
+		m = mam_result_message(ev->host->name, NULL, &l.v[i]);
+		r = m ? xml_node_find(m, NS_MAM, "result") : NULL;
+		if (r != NULL) {
+			if (ar == NULL)
+				ar = xml_node_child(
+				    x->user, NS_PIE_MAM, "archive");
+			xml_node_copy_into(ar, r);
+		}
+		xml_node_free(m);
+	}
+out_free:
+	store_items_free(&l);
+	return HOOK_CONTINUE;
+}
+
+/* An id as the file has it if it is a fine RSM id not in the archive
+ * yet (a merge may meet it again: then 1, skip), else a new one. */
+static int
+import_id(
+    const char *host, const char *user, const char *id, char *out, size_t len)
+{
+	const char *ids[2] = { id, NULL };
+	const char *p;
+
+	for (p = id; p && *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			break;
+	if (id == NULL || *id == '\0' || *p != '\0' ||
+	    strlen(id) > IMPORT_ID_MAX) {
+		mam_new_id(out, len);
+		return 0;
+	}
+	snprintf(out, len, "%s", id);
+	return mam_ids_exist(host, user, ids, 1);
+}
+
+static int
+import_result(struct hook_ev *ev, struct acct_import *imp, struct xml_node *r)
+{
+	struct xml_node *f = xml_node_find(r, NS_FORWARD, "forwarded");
+	struct xml_node *d = f ? xml_node_find(f, NS_DELAY, "delay") : NULL;
+	struct xml_node *m =
+	    f ? xml_node_find(f, XML_NS_CLIENT, "message") : NULL;
+	const char *from = m ? xml_node_attr(m, "from") : NULL;
+	const char *to = m ? xml_node_attr(m, "to") : NULL;
+	char bare[2 * JID_PART_MAX + 2], id[IMPORT_ID_MAX + 1];
+	struct jid jf = { 0 }, jt = { 0 };
+	const char *with;
+	int64_t when;
+	struct sbuf b;
+	int rc;
+
+	if (m == NULL || d == NULL || xml_node_attr(d, "stamp") == NULL ||
+	    time_parse_xep82(xml_node_attr(d, "stamp"), &when) < 0) {
+		acct_import_fail(imp, r,
+		    "archive: a result needs <forwarded/> with a <delay/> "
+		    "stamp and a <message/>");
+		return -1;
+	}
+	snprintf(bare, sizeof(bare), "%s@%s", ev->user, ev->host->name);
+	if (from == NULL || to == NULL || jid_parse_str(&jf, from) < 0 ||
+	    jid_parse_str(&jt, to) < 0) {
+		jid_cleanup(&jf);
+		acct_import_fail(imp, m,
+		    "archive: a message needs a valid "
+		    "from and to");
+		return -1;
+	}
+	/* the other party: the one that is not the account */
+	with = strcmp(jf.bare, bare) == 0 ? jt.bare : jf.bare;
+	rc = import_id(
+	    ev->host->name, ev->user, xml_node_attr(r, "id"), id, sizeof(id));
+	if (rc == 0) {
+		sbuf_init(&b);
+		xml_serialize(m, XML_NS_CLIENT, &b);
+		rc = store_archive_append(ev->host->name, ev->user, MAM_STORE,
+		    id, when, with, b.data, b.len);
+		sbuf_cleanup(&b);
+		if (rc != 0)
+			acct_import_store_fail(imp, r, rc, "archive");
+	} else if (rc < 0) {
+		acct_import_fail(imp, r, "archive: storage failure");
+	}
+	jid_cleanup(&jf);
+	jid_cleanup(&jt);
+	return rc < 0 ? -1 : 0;
+}
+
+static enum hook_ret
+mam_import(struct hook_ev *ev)
+{
+	struct acct_import *imp = ev->data;
+	struct xml_node *ar = xml_node_find(imp->user, NS_PIE_MAM, "archive");
+	struct xml_node *p = xml_node_find(imp->user, NS_MAM, "prefs"), *r;
+	struct sbuf b;
+	int rc;
+
+	if (p != NULL) {
+		sbuf_init(&b);
+		xml_serialize(p, "", &b);
+		rc = store_kv_set(
+		    ev->host->name, ev->user, MAM_PREFS_STORE, b.data, b.len);
+		sbuf_cleanup(&b);
+		if (rc != 0) {
+			acct_import_store_fail(imp, p, rc, "archive prefs");
+			return HOOK_HANDLED;
+		}
+		acct_import_take(imp, p);
+	}
+	if (ar == NULL)
+		return HOOK_CONTINUE;
+	for (r = xml_node_first_el(ar); r && !imp->failed;
+	     r = xml_node_next_el(r))
+		if (xml_node_is(r, NS_MAM, "result"))
+			import_result(ev, imp, r);
+	if (imp->failed)
+		return HOOK_HANDLED;
+	acct_import_take(imp, ar);
+	return HOOK_CONTINUE;
+}
+
 static const struct hook_reg mam_hooks[] = { { "iq-set/bare/" NS_MAM ":query",
 						 mam_query, 0 },
 	{ "iq-get/bare/" NS_MAM ":query", mam_form, 0 },
@@ -974,7 +1078,9 @@ static const struct hook_reg mam_hooks[] = { { "iq-set/bare/" NS_MAM ":query",
 	{ "message/bare", mam_inbound, 100 },
 	{ "message/full", mam_inbound, 100 },
 	{ "message/outgoing", mam_outgoing, 100 },
-	{ "message/outgoing", mam_outgoing_done, -1000 }, HOOK_REG_END };
+	{ "message/outgoing", mam_outgoing_done, -1000 },
+	{ "user/export", mam_export, 0 }, { "user/import", mam_import, 0 },
+	HOOK_REG_END };
 
 static const char *const mam_features[] = { NS_MAM, NS_MAM_EXT, NS_SID, NULL };
 /* on the account: its archive also takes a limit of its own */

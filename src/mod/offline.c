@@ -1,5 +1,6 @@
 /* src/mod/offline.c: XEP-0160 offline messages, stamped with XEP-0203. */
 #include "mod/mod.h"
+#include "xmpp/portable.h"
 
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_HINTS "urn:xmpp:hints"
@@ -524,6 +525,116 @@ static const struct cfg_section offline_section = {
 	.doc = "Settings of the offline module.",
 };
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.5) ---- */
+
+static enum hook_ret
+offline_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct store_archive_query q = { 0 };
+	struct store_items l = { 0 };
+	struct xml_node *om = NULL, *m;
+	size_t i;
+
+	q.host = ev->host->name;
+	q.user = ev->user;
+	q.store = OFFLINE_STORE;
+	if (store_archive_query(&q, store_items_collect, &l) < 0)
+		goto out_free;
+	for (i = 0; i < l.n; i++) {
+		m = xml_parse_element(l.v[i].val, l.v[i].len);
+		if (m == NULL)
+			continue;
+		if (om == NULL)
+			om =
+			    xml_node_child(x->user, NS_PIE, "offline-messages");
+		xml_node_copy_into(om, m);
+		xml_node_free(m);
+	}
+out_free:
+	store_items_free(&l);
+	return HOOK_CONTINUE;
+}
+
+/* One exported message, under the same caps as one arriving; it keeps
+ * (or gets) the delay saying since when it waits. */
+static int
+import_msg(struct hook_ev *ev, struct acct_import *imp, struct xml_node *m)
+{
+	const struct offline_cfg *cfg = host_modcfg(ev->host, &mod_offline);
+	const char *host = ev->host->name, *user = ev->user;
+	struct xml_node *d = xml_node_find(m, NS_DELAY, "delay");
+	const char *f = xml_node_attr(m, "from");
+	int64_t when = 0;
+	char stamp[32], id[24];
+	struct sbuf b;
+	struct jid j;
+	int rc, fits;
+
+	if (d == NULL || xml_node_attr(d, "stamp") == NULL ||
+	    time_parse_xep82(xml_node_attr(d, "stamp"), &when) < 0) {
+		when = now_unix();
+		if (d == NULL) {
+			time_xep82(when, stamp, sizeof(stamp));
+			d = xml_node_child(m, NS_DELAY, "delay");
+			xml_node_set_attr(d, "from", host);
+			xml_node_set_attr(d, "stamp", stamp);
+		}
+	}
+	if (f == NULL || jid_parse_str(&j, f) < 0) {
+		acct_import_fail(imp, m, "offline message: no valid from");
+		return -1;
+	}
+	sbuf_init(&b);
+	xml_serialize(m, XML_NS_CLIENT, &b);
+	fits = offline_fits(host, user, cfg, b.len);
+	if (fits <= 0) {
+		if (fits == 0)
+			acct_import_fail(imp, m,
+			    "offline messages over offline.max_messages "
+			    "(%lld) or offline.max_bytes (%lld)",
+			    cfg->max_messages, cfg->max_bytes);
+		else
+			acct_import_fail(
+			    imp, m, "offline messages: storage failure");
+		rc = -1;
+		goto out_free;
+	}
+	time_id(id, sizeof(id));
+	rc = store_archive_append(
+	    host, user, OFFLINE_STORE, id, when, j.bare, b.data, b.len);
+	if (rc != 0)
+		acct_import_store_fail(imp, m, rc, "offline message");
+	else
+		usage_add(host, user, b.len);
+out_free:
+	jid_cleanup(&j);
+	sbuf_cleanup(&b);
+	return rc == 0 ? 0 : -1;
+}
+
+static enum hook_ret
+offline_import(struct hook_ev *ev)
+{
+	struct acct_import *imp = ev->data;
+	struct xml_node *om = xml_node_find(
+			    imp->user, NS_PIE, "offline-messages"),
+			*m;
+
+	if (om == NULL)
+		return HOOK_CONTINUE;
+	for (m = xml_node_first_el(om); m && !imp->failed;
+	     m = xml_node_next_el(m))
+		if (strcmp(m->name, "message") == 0 &&
+		    (strcmp(m->ns, XML_NS_CLIENT) == 0 ||
+			strcmp(m->ns, "jabber:server") == 0))
+			import_msg(ev, imp, m);
+	if (imp->failed)
+		return HOOK_HANDLED;
+	acct_import_take(imp, om);
+	return HOOK_CONTINUE;
+}
+
 static const struct hook_reg offline_hooks[] = { { "message/offline",
 						     offline_store, 0 },
 	/* before the presence module, which may end the chain; the
@@ -531,6 +642,8 @@ static const struct hook_reg offline_hooks[] = { { "message/offline",
 	{ "presence/self", offline_presence, 10 },
 	{ "session/confirmed", offline_confirmed, 0 },
 	{ "user/deleted", offline_user_deleted, 0 },
+	{ "user/export", offline_export, 0 },
+	{ "user/import", offline_import, 0 },
 	/* before stream management reroutes what was unconfirmed (-100) */
 	{ "session/closed", offline_closed, 0 }, HOOK_REG_END };
 

@@ -18,6 +18,7 @@
 #include "mod/pep.h"
 #include "mod/pubsub/pubsub.h"
 #include "mod/roster.h"
+#include "xmpp/portable.h"
 
 #define NS_INFO "http://jabber.org/protocol/disco#info"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
@@ -660,6 +661,235 @@ pep_cleanup(struct host *h)
 	caps_queries_drop(h);
 }
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.10) ----
+ * Nodes as <configure/> forms (the access model of OMEMO nodes goes
+ * with them) and explicit <subscriptions/> under pubsub#owner, items
+ * under pubsub. */
+
+static void
+export_node(const struct pubsub_service *s, const char *node,
+    struct xml_node *owner, struct xml_node *ps)
+{
+	struct pubsub_items it = { 0 };
+	struct strlist subs = { 0 };
+	struct pubsub_conf c;
+	struct xml_node *el, *items;
+	size_t i;
+
+	if (pubsub_conf_load(s, node, &c) != 0) {
+		pubsub_conf_cleanup(&c);
+		return;
+	}
+	el = xml_node_child(owner, NULL, "configure");
+	xml_node_set_attr(el, "node", node);
+	pubsub_conf_form(el, &c);
+	pubsub_conf_cleanup(&c);
+	pubsub_subs_load(s, node, &subs);
+	if (subs.n > 0) {
+		el = xml_node_child(owner, NULL, "subscriptions");
+		xml_node_set_attr(el, "node", node);
+		for (i = 0; i < subs.n; i++) {
+			struct xml_node *sub =
+			    xml_node_child(el, NULL, "subscription");
+
+			xml_node_set_attr(sub, "jid", subs.v[i]);
+			xml_node_set_attr(sub, "subscription", "subscribed");
+		}
+	}
+	strlist_free(&subs);
+	if (pubsub_items_load(s, node, &it) == 0 && it.n > 0) {
+		items = xml_node_child(ps, NULL, "items");
+		xml_node_set_attr(items, "node", node);
+		for (i = 0; i < it.n; i++)
+			pubsub_item_into(items, &it.v[i]);
+	}
+	pubsub_items_free(&it);
+}
+
+static enum hook_ret
+pep_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct pep_svc p = { 0 };
+	const struct pubsub_service *s =
+	    pep_service(&p, ev->host, ev->host->name, ev->user);
+	struct xml_node *owner = xml_node_new(NS_PUBSUB_OWNER, "pubsub");
+	struct xml_node *ps = xml_node_new(NS_PUBSUB, "pubsub");
+	struct strlist nodes = { 0 };
+	size_t i;
+
+	pubsub_node_names(s, &nodes);
+	for (i = 0; i < nodes.n; i++)
+		export_node(s, nodes.v[i], owner, ps);
+	strlist_free(&nodes);
+	if (xml_node_first_el(owner) != NULL)
+		xml_node_copy_into(x->user, owner);
+	if (xml_node_first_el(ps) != NULL)
+		xml_node_copy_into(x->user, ps);
+	xml_node_free(owner);
+	xml_node_free(ps);
+	return HOOK_CONTINUE;
+}
+
+/* Create or (merging) reconfigure node from form x (NULL: defaults). */
+static int
+import_conf(const struct pubsub_service *s, struct acct_import *imp,
+    const struct xml_node *at, const char *node, const struct xml_node *x)
+{
+	struct pubsub_conf c;
+	enum pubsub_err e = PUBSUB_OK;
+	unsigned set = 0;
+	int rc;
+
+	rc = pubsub_conf_load(s, node, &c);
+	if (rc < 0) {
+		e = PUBSUB_E_INTERNAL;
+		goto out_conf;
+	}
+	if (x != NULL)
+		e = pubsub_form_apply(s, x, &c, &set);
+	if (e == PUBSUB_OK)
+		e = rc == 1 ? pubsub_create(s, node, &c)
+			    : pubsub_store_err(pubsub_conf_save(s, node, &c));
+out_conf:
+	pubsub_conf_cleanup(&c);
+	if (e == PUBSUB_E_MAX_NODES)
+		acct_import_fail(imp, at,
+		    "PEP node %s: more than %lld nodes "
+		    "(pep.max_nodes)",
+		    node, s->lim->max_nodes);
+	else if (e == PUBSUB_E_QUOTA)
+		acct_import_store_fail(imp, at, STORE_QUOTA, "PEP node");
+	else if (e != PUBSUB_OK)
+		acct_import_fail(
+		    imp, at, "PEP node %s: %s", node, pubsub_err_name(e));
+	return e == PUBSUB_OK ? 0 : -1;
+}
+
+static void
+import_subs(const struct pubsub_service *s, struct acct_import *imp,
+    const struct xml_node *el, const char *node)
+{
+	const struct xml_node *sub;
+	const char *j, *state;
+	struct jid jid;
+
+	for (sub = xml_node_first_el(el); sub && !imp->failed;
+	     sub = xml_node_next_el(sub)) {
+		j = xml_node_attr(sub, "jid");
+		state = xml_node_attr(sub, "subscription");
+		if (!xml_node_is(sub, NS_PUBSUB_OWNER, "subscription") ||
+		    state == NULL || strcmp(state, "subscribed") != 0)
+			continue;
+		if (j == NULL || jid_parse_str(&jid, j) < 0) {
+			acct_import_fail(imp, sub,
+			    "PEP subscription: not a "
+			    "valid JID");
+			return;
+		}
+		if (pubsub_sub_exists(s, node, jid.full) != 0 &&
+		    (pubsub_sub_room(s, node, jid.full) != PUBSUB_OK ||
+			pubsub_sub_write(s, node, jid.full, 1) != 0))
+			acct_import_fail(imp, sub,
+			    "PEP subscription of %s to "
+			    "%s: over the limits or storage failure",
+			    jid.full, node);
+		jid_cleanup(&jid);
+	}
+}
+
+static void
+import_items(const struct pubsub_service *s, struct acct_import *imp,
+    const struct xml_node *items, const char *node)
+{
+	const struct xml_node *it, *payload;
+	struct pubsub_conf c = { 0 };
+	enum pubsub_err e;
+
+	for (it = xml_node_first_el(items); it && !imp->failed;
+	     it = xml_node_next_el(it)) {
+		if (!xml_node_is(it, NS_PUBSUB, "item"))
+			continue;
+		payload = xml_node_first_el(it);
+		if (payload == NULL)
+			continue;
+		e = pubsub_item_put(s, node, xml_node_attr(it, "id"), payload);
+		if (e == PUBSUB_E_QUOTA)
+			acct_import_store_fail(
+			    imp, it, STORE_QUOTA, "PEP item");
+		else if (e == PUBSUB_E_TOO_BIG)
+			acct_import_fail(imp, it,
+			    "PEP item larger than "
+			    "pep.max_payload (%lld bytes)",
+			    s->lim->max_payload);
+		else if (e != PUBSUB_OK)
+			acct_import_fail(imp, it,
+			    "PEP item of %s: %s (an item "
+			    "needs an id)",
+			    node, pubsub_err_name(e));
+	}
+	/* max_items holds as for a publish */
+	if (!imp->failed && pubsub_conf_load(s, node, &c) == 0)
+		pubsub_items_trim(s, node, &c);
+	pubsub_conf_cleanup(&c);
+}
+
+static enum hook_ret
+pep_import(struct hook_ev *ev)
+{
+	struct acct_import *imp = ev->data;
+	struct xml_node *owner =
+	    xml_node_find(imp->user, NS_PUBSUB_OWNER, "pubsub");
+	struct xml_node *ps = xml_node_find(imp->user, NS_PUBSUB, "pubsub");
+	struct pep_svc p = { 0 };
+	const struct pubsub_service *s =
+	    pep_service(&p, ev->host, ev->host->name, ev->user);
+	struct xml_node *el;
+	const char *node;
+
+	for (el = owner ? xml_node_first_el(owner) : NULL; el && !imp->failed;
+	     el = xml_node_next_el(el)) {
+		node = xml_node_attr(el, "node");
+		if (node == NULL)
+			continue;
+		if (xml_node_is(el, NS_PUBSUB_OWNER, "configure"))
+			import_conf(s, imp, el, node,
+			    xml_node_find(el, "jabber:x:data", "x"));
+	}
+	/* items of a node with no configuration: a default one */
+	for (el = ps ? xml_node_first_el(ps) : NULL; el && !imp->failed;
+	     el = xml_node_next_el(el)) {
+		struct pubsub_conf c;
+		int rc;
+
+		node = xml_node_attr(el, "node");
+		if (node == NULL || !xml_node_is(el, NS_PUBSUB, "items"))
+			continue;
+		rc = pubsub_conf_load(s, node, &c);
+		pubsub_conf_cleanup(&c);
+		if (rc == 1)
+			rc = import_conf(s, imp, el, node, NULL);
+		else if (rc < 0)
+			acct_import_fail(imp, el, "PEP: storage failure");
+		if (!imp->failed)
+			import_items(s, imp, el, node);
+	}
+	for (el = owner ? xml_node_first_el(owner) : NULL; el && !imp->failed;
+	     el = xml_node_next_el(el)) {
+		node = xml_node_attr(el, "node");
+		if (node != NULL &&
+		    xml_node_is(el, NS_PUBSUB_OWNER, "subscriptions"))
+			import_subs(s, imp, el, node);
+	}
+	if (imp->failed)
+		return HOOK_HANDLED;
+	if (owner != NULL)
+		acct_import_take(imp, owner);
+	if (ps != NULL)
+		acct_import_take(imp, ps);
+	return HOOK_CONTINUE;
+}
+
 static const struct cfg_directive pep_dirs[] = {
 	{ .name = "max_items",
 	    .type = CFG_INT,
@@ -731,7 +961,8 @@ static const struct hook_reg pep_hooks[] = {
 	{ "presence/bare", pres_in, 10 }, { "presence/full", pres_in, 10 },
 	{ "presence/self", pres_self, 10 },
 	{ "session/closed", sess_closed, 0 },
-	{ "user/deleted", user_deleted, 0 }, HOOK_REG_END
+	{ "user/deleted", user_deleted, 0 }, { "user/export", pep_export, 0 },
+	{ "user/import", pep_import, 0 }, HOOK_REG_END
 };
 
 const struct module mod_pep = {

@@ -2,6 +2,7 @@
  * entry per namespace in map "private" (key: the namespace; value: a
  * serialised <query/> holding that namespace's elements). */
 #include "mod/mod.h"
+#include "xmpp/portable.h"
 
 #define NS_PRIVATE "jabber:iq:private"
 #define PRIVATE_STORE "private"
@@ -203,6 +204,83 @@ private_set(struct hook_ev *ev)
 	return HOOK_HANDLED;
 }
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.6) ---- */
+
+static int
+export_ns(void *ud, const char *key, const char *val, size_t len)
+{
+	struct xml_node *q = ud, *stored = xml_parse_element(val, len), *s;
+
+	UNUSED(key);
+	for (s = stored ? xml_node_first_el(stored) : NULL; s;
+	     s = xml_node_next_el(s))
+		xml_node_copy_into(q, s);
+	xml_node_free(stored);
+	return 0;
+}
+
+static enum hook_ret
+private_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct xml_node *q = xml_node_new(NS_PRIVATE, "query");
+
+	store_map_list(ev->host->name, ev->user, PRIVATE_STORE, export_ns, q);
+	if (xml_node_first_el(q) != NULL)
+		xml_node_copy_into(x->user, q);
+	xml_node_free(q);
+	return HOOK_CONTINUE;
+}
+
+/* Each namespace of the exported <query/> is stored as the client's
+ * set would store it, under the same cap. */
+static enum hook_ret
+private_import(struct hook_ev *ev)
+{
+	const struct private_cfg *pc = host_modcfg(ev->host, &mod_private);
+	struct acct_import *imp = ev->data;
+	struct xml_node *q = xml_node_find(imp->user, NS_PRIVATE, "query");
+	struct jid me = { 0 };
+	struct hook_ev sev = { 0 };
+	struct xml_node *c;
+	char bare[2 * JID_PART_MAX + 2];
+	int rc = 0;
+
+	if (q == NULL)
+		return HOOK_CONTINUE;
+	if (check_children(q)) {
+		acct_import_fail(imp, q, "private XML: reserved namespace");
+		return HOOK_HANDLED;
+	}
+	snprintf(bare, sizeof(bare), "%s@%s", ev->user, ev->host->name);
+	if (jid_parse_str(&me, bare) < 0) {
+		acct_import_fail(imp, q, "private XML: bad account JID");
+		return HOOK_HANDLED;
+	}
+	sev.host = ev->host;
+	sev.from = &me;
+	sev.to = &me;
+	sev.type = "";
+	sev.payload = q;
+	for (c = xml_node_first_el(q); c && rc == 0; c = xml_node_next_el(c))
+		if (!ns_seen(q, c)) {
+			rc = store_ns(&sev, c->ns, pc->max_size);
+			if (rc == 1)
+				acct_import_fail(imp, c,
+				    "private XML over private.max_size "
+				    "(%lld bytes)",
+				    pc->max_size);
+			else if (rc < 0)
+				acct_import_store_fail(
+				    imp, c, rc, "private XML");
+		}
+	jid_cleanup(&me);
+	if (imp->failed)
+		return HOOK_HANDLED;
+	acct_import_take(imp, q);
+	return HOOK_CONTINUE;
+}
+
 static const struct cfg_directive private_dirs[] = {
 	{ .name = "max_size",
 	    .type = CFG_SIZE,
@@ -226,7 +304,9 @@ static const struct cfg_section private_section = {
 
 static const struct hook_reg private_hooks[] = {
 	{ "iq-get/bare/" NS_PRIVATE ":query", private_get, 0 },
-	{ "iq-set/bare/" NS_PRIVATE ":query", private_set, 0 }, HOOK_REG_END
+	{ "iq-set/bare/" NS_PRIVATE ":query", private_set, 0 },
+	{ "user/export", private_export, 0 },
+	{ "user/import", private_import, 0 }, HOOK_REG_END
 };
 
 const struct module mod_private = {

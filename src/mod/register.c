@@ -424,7 +424,10 @@ remove_now(void *arg)
 {
 	struct doomed *d = arg;
 
-	if (users_delete(d->h, d->user) < 0)
+	/* with accounts.deletion_grace, restorable by the operator */
+	if (users_delete_request(d->h, d->user,
+		config_running ? config_running->accounts.deletion_grace : 0) <
+	    0)
 		log_err(
 		    "register: could not delete %s@%s", d->user, d->h->name);
 	free(d);

@@ -1,6 +1,7 @@
 /* src/mod/roster.c: RFC 6121 §2 roster management, XEP-0237 versioning. */
 #include "mod/mod.h"
 #include "mod/roster.h"
+#include "xmpp/portable.h"
 
 #define NS_ROSTER "jabber:iq:roster"
 #define NS_ROSTERVER "urn:xmpp:features:rosterver"
@@ -738,6 +739,211 @@ roster_user_deleted(struct hook_ev *ev)
 	return HOOK_CONTINUE;
 }
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.4 and §3.9) ---- */
+
+struct export_ctx {
+	struct xml_node *user, *q;
+	const char *bare;
+};
+
+static int
+export_one(void *ud, const struct roster_item *it)
+{
+	struct export_ctx *x = ud;
+	struct xml_node *p;
+
+	if (!it->hidden)
+		item_node(x->q, it, 0);
+	if (it->pending_in) {
+		/* an inbound request waiting for the user's answer */
+		p = xml_node_child(x->user, XML_NS_CLIENT, "presence");
+		xml_node_set_attr(p, "type", "subscribe");
+		xml_node_set_attr(p, "from", it->jid);
+		xml_node_set_attr(p, "to", x->bare);
+		if (it->status)
+			xml_node_text(xml_node_child(p, NULL, "status"),
+			    it->status, strlen(it->status));
+	}
+	return 0;
+}
+
+static enum hook_ret
+roster_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	char bare[2 * JID_PART_MAX + 2];
+	struct export_ctx c = { x->user, NULL, bare };
+
+	snprintf(bare, sizeof(bare), "%s@%s", ev->user, ev->host->name);
+	c.q = xml_node_child(x->user, NS_ROSTER, "query");
+	roster_foreach(ev->host->name, ev->user, export_one, &c);
+	return HOOK_CONTINUE;
+}
+
+/* The bare JID of attribute name of el, prepared, into out; why not. */
+static const char *
+import_jid(const struct xml_node *el, const char *name, char *out, size_t len)
+{
+	const char *v = xml_node_attr(el, name);
+	struct jid j;
+
+	if (v == NULL || jid_parse_str(&j, v) < 0)
+		return "not a valid JID";
+	if (j.resource != NULL) {
+		jid_cleanup(&j);
+		return "a contact is a bare JID";
+	}
+	snprintf(out, len, "%s", j.bare);
+	jid_cleanup(&j);
+	return NULL;
+}
+
+/* One <item/> of the exported roster into it (loaded for its JID). */
+static const char *
+import_item(struct xml_node *el, struct roster_item *it)
+{
+	const char *sub = xml_node_attr(el, "subscription"), *ask, *text;
+	const char *name = xml_node_attr(el, "name");
+	struct xml_node *g;
+	size_t i;
+
+	if (check_item(el, &text) != NULL)
+		return text;
+	for (i = 0; sub != NULL && i < ARRAY_LEN(sub_names); i++)
+		if (strcmp(sub, sub_names[i]) == 0)
+			break;
+	if (sub != NULL && i == ARRAY_LEN(sub_names))
+		return "subscription is none, to, from or both";
+	it->sub = sub ? (enum roster_sub)i : ROSTER_SUB_NONE;
+	ask = xml_node_attr(el, "ask");
+	it->ask = ask != NULL && strcmp(ask, "subscribe") == 0;
+	it->hidden = 0;
+	free(it->name);
+	it->name = name && *name ? xstrdup(name) : NULL;
+	for (i = 0; i < it->ngroups; i++)
+		free(it->groups[i]);
+	free(it->groups);
+	it->groups = NULL;
+	it->ngroups = 0;
+	for (g = xml_node_first_el(el); g; g = xml_node_next_el(g)) {
+		if (!xml_node_is(g, NS_ROSTER, "group"))
+			continue;
+		it->groups = xrealloc(
+		    it->groups, (it->ngroups + 1) * sizeof(*it->groups));
+		it->groups[it->ngroups++] = xstrdup(xml_node_text_get(g));
+	}
+	return NULL;
+}
+
+/* Store one item (roster item or inbound request) under the roster's
+ * cap; 0 or -1 (failed, said). */
+static int
+import_put(struct acct_import *imp, struct host *h, const char *user,
+    const struct xml_node *el, const struct roster_item *it, int existed)
+{
+	int rc;
+
+	if (!existed && roster_room(h->name, user) < 0) {
+		acct_import_fail(imp, el,
+		    "more than %lld roster items "
+		    "(roster.max_items)",
+		    max_items(h->name));
+		return -1;
+	}
+	rc = roster_item_save(h->name, user, it);
+	if (rc != 0) {
+		acct_import_store_fail(imp, el, rc, "roster item");
+		return -1;
+	}
+	return 0;
+}
+
+static enum hook_ret
+roster_import(struct hook_ev *ev)
+{
+	struct acct_import *imp = ev->data;
+	struct xml_node *c, *next, *el;
+	char jid[3 * JID_PART_MAX + 3];
+	const char *why, *st;
+	struct roster_item it;
+	int any = 0, rc;
+
+	for (c = xml_node_first_el(imp->user); c && !imp->failed; c = next) {
+		next = xml_node_next_el(c);
+		if (xml_node_is(c, XML_NS_CLIENT, "presence")) {
+			st = xml_node_attr(c, "type");
+			if (st == NULL || strcmp(st, "subscribe") != 0)
+				continue;
+			why = import_jid(c, "from", jid, sizeof(jid));
+			if (why != NULL) {
+				acct_import_fail(imp, c,
+				    "subscription request: from: %s", why);
+				break;
+			}
+			rc =
+			    roster_item_get(ev->host->name, ev->user, jid, &it);
+			if (rc >= 0) {
+				it.pending_in = 1;
+				el = xml_node_find(c, XML_NS_CLIENT, "status");
+				if (el && it.status == NULL)
+					it.status = xstrndup(
+					    xml_node_text_get(el), TEXT_MAX);
+				rc = import_put(
+				    imp, ev->host, ev->user, c, &it, rc == 0);
+			} else {
+				acct_import_fail(
+				    imp, c, "roster: storage failure");
+			}
+			roster_item_cleanup(&it);
+			if (rc < 0)
+				break;
+			acct_import_take(imp, c);
+			any = 1;
+			continue;
+		}
+		if (!xml_node_is(c, NS_ROSTER, "query"))
+			continue;
+		for (el = xml_node_first_el(c); el && !imp->failed;
+		     el = xml_node_next_el(el)) {
+			if (!xml_node_is(el, NS_ROSTER, "item"))
+				continue;
+			why = import_jid(el, "jid", jid, sizeof(jid));
+			if (why != NULL) {
+				acct_import_fail(
+				    imp, el, "roster item: %s", why);
+				break;
+			}
+			st = xml_node_attr(el, "subscription");
+			if (st != NULL && strcmp(st, "remove") == 0)
+				continue;
+			rc =
+			    roster_item_get(ev->host->name, ev->user, jid, &it);
+			if (rc < 0) {
+				acct_import_fail(
+				    imp, el, "roster: storage failure");
+			} else if ((why = import_item(el, &it)) != NULL) {
+				acct_import_fail(
+				    imp, el, "roster item %s: %s", jid, why);
+			} else {
+				import_put(
+				    imp, ev->host, ev->user, el, &it, rc == 0);
+			}
+			roster_item_cleanup(&it);
+		}
+		if (!imp->failed) {
+			acct_import_take(imp, c);
+			any = 1;
+		}
+	}
+	if (imp->failed)
+		return HOOK_HANDLED;
+	/* a new version: clients holding an older roster fetch it again,
+	 * and the account is one of the host's rosters (user/deleted) */
+	if (any)
+		ver_bump(ev->host->name, ev->user);
+	return HOOK_CONTINUE;
+}
+
 static const struct cfg_directive roster_dirs[] = {
 	{ .name = "max_items",
 	    .type = CFG_INT,
@@ -770,7 +976,9 @@ static const struct hook_reg roster_hooks[] = {
 	{ "iq-get/bare/jabber:iq:roster:query", roster_get, 0 },
 	{ "iq-set/bare/jabber:iq:roster:query", roster_set, 0 },
 	{ "c2s/features/postauth", roster_features, 0 },
-	{ "user/deleted", roster_user_deleted, 0 }, HOOK_REG_END
+	{ "user/deleted", roster_user_deleted, 0 },
+	{ "user/export", roster_export, 0 },
+	{ "user/import", roster_import, 0 }, HOOK_REG_END
 };
 
 /* Presence, blocking and PEP ask for subscriptions on every stanza: the

@@ -1,6 +1,7 @@
 /* src/mod/vcard.c: XEP-0054 vcard-temp — each account's vCard, readable by
  * anyone, writable by its owner, kept as serialised XML in keyval "vcard". */
 #include "mod/mod.h"
+#include "xmpp/portable.h"
 
 #define NS_VCARD "vcard-temp"
 #define VCARD_STORE "vcard"
@@ -94,6 +95,56 @@ out_free:
 	return HOOK_HANDLED;
 }
 
+/* ---- export and import (xmpp/portable.h, XEP-0227 §3.7) ---- */
+
+static enum hook_ret
+vcard_export(struct hook_ev *ev)
+{
+	struct acct_export *x = ev->data;
+	struct xml_node *v;
+	char *doc = NULL;
+	size_t len = 0;
+
+	if (store_kv_get(ev->host->name, ev->user, VCARD_STORE, &doc, &len) !=
+	    0)
+		return HOOK_CONTINUE;
+	v = xml_parse_element(doc, len);
+	free(doc);
+	if (v != NULL && xml_node_is(v, NS_VCARD, "vCard"))
+		xml_node_copy_into(x->user, v);
+	xml_node_free(v);
+	return HOOK_CONTINUE;
+}
+
+static enum hook_ret
+vcard_import(struct hook_ev *ev)
+{
+	const struct vcard_cfg *vc = host_modcfg(ev->host, &mod_vcard);
+	struct acct_import *imp = ev->data;
+	struct xml_node *v = xml_node_find(imp->user, NS_VCARD, "vCard");
+	struct sbuf s;
+	int rc = 0;
+
+	if (v == NULL)
+		return HOOK_CONTINUE;
+	sbuf_init(&s);
+	xml_serialize(v, "", &s);
+	if ((long long)s.len > vc->max_size)
+		acct_import_fail(imp, v,
+		    "vCard of %zu bytes, more than vcard.max_size (%lld)",
+		    s.len, vc->max_size);
+	else if (xml_node_first_el(v) != NULL)
+		rc = store_kv_set(
+		    ev->host->name, ev->user, VCARD_STORE, s.data, s.len);
+	sbuf_cleanup(&s);
+	if (rc < 0)
+		acct_import_store_fail(imp, v, rc, "vCard");
+	if (imp->failed)
+		return HOOK_HANDLED;
+	acct_import_take(imp, v);
+	return HOOK_CONTINUE;
+}
+
 static const struct cfg_directive vcard_dirs[] = {
 	{ .name = "max_size",
 	    .type = CFG_SIZE,
@@ -116,7 +167,9 @@ static const struct cfg_section vcard_section = {
 
 static const struct hook_reg vcard_hooks[] = {
 	{ "iq-get/bare/" NS_VCARD ":vCard", vcard_get, 0 },
-	{ "iq-set/bare/" NS_VCARD ":vCard", vcard_set, 0 }, HOOK_REG_END
+	{ "iq-set/bare/" NS_VCARD ":vCard", vcard_set, 0 },
+	{ "user/export", vcard_export, 0 }, { "user/import", vcard_import, 0 },
+	HOOK_REG_END
 };
 
 const struct module mod_vcard = {

@@ -47,6 +47,9 @@ enum sq_stmt {
 	SQ_DATA_VERSION,
 	SQ_COMMIT,
 	SQ_ROLLBACK,
+	SQ_SAVEPOINT,
+	SQ_SAVEPOINT_UNDO,
+	SQ_SAVEPOINT_RELEASE,
 	SQ_KV_GET,
 	SQ_KV_SET,
 	SQ_KV_DEL,
@@ -95,6 +98,9 @@ static const char *const sq_sql[SQ_NSTMT] = {
 	[SQ_DATA_VERSION] = "PRAGMA data_version",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
+	[SQ_SAVEPOINT] = "SAVEPOINT tern_mark",
+	[SQ_SAVEPOINT_UNDO] = "ROLLBACK TO tern_mark",
+	[SQ_SAVEPOINT_RELEASE] = "RELEASE tern_mark",
 	[SQ_KV_GET] = "SELECT value FROM kv WHERE host=?1 AND user=?2 "
 		      "AND store=?3",
 	[SQ_KV_SET] = "INSERT INTO kv(host,user,store,value) "
@@ -514,6 +520,35 @@ sq_rollback(struct store *st)
 		sq_run(s, SQ_ROLLBACK);
 	cnt_forget(s, NULL, NULL, NULL);
 	own_forget(s);
+}
+
+/* A mark inside the write transaction (opened as any write opens it),
+ * which the writes after it can be rolled back to. */
+static int
+sq_savepoint(struct store *st)
+{
+	struct sq_store *s = sq(st);
+
+	if (sq_begin(s) < 0)
+		return -1;
+	return sq_run(s, SQ_SAVEPOINT);
+}
+
+static int
+sq_savepoint_end(struct store *st, int undo)
+{
+	struct sq_store *s = sq(st);
+	int rc = 0;
+
+	if (undo) {
+		rc = sq_run(s, SQ_SAVEPOINT_UNDO);
+		/* owners and counts read since may be of undone rows */
+		cnt_forget(s, NULL, NULL, NULL);
+		own_forget(s);
+	}
+	if (rc == 0)
+		rc = sq_run(s, SQ_SAVEPOINT_RELEASE);
+	return rc;
 }
 
 static char *
@@ -1680,6 +1715,8 @@ const struct store_backend store_sqlite_backend = {
 	.commit = sq_commit,
 	.in_tx = sq_in_tx,
 	.rollback = sq_rollback,
+	.savepoint = sq_savepoint,
+	.savepoint_end = sq_savepoint_end,
 	.kv_get = sq_kv_get,
 	.kv_set = sq_kv_set,
 	.kv_del = sq_kv_del,

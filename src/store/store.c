@@ -455,6 +455,7 @@ static void
 j_reset(struct store *st)
 {
 	st->jn = 0;
+	st->sp_on = 0;
 	/* a flood may have grown it: do not keep megabytes forever */
 	if (st->journal.cap > 1024 * 1024)
 		sbuf_cleanup(&st->journal);
@@ -526,6 +527,58 @@ out_fail:
 	}
 	st->failed = 1;
 	return -1;
+}
+
+void
+store_rollback(void)
+{
+	struct store *st = main_store();
+
+	if (st == NULL)
+		return;
+	st->be->rollback(st);
+	j_reset(st);
+	st->failed = 0;
+	/* usage counted from writes that are gone, reads cached of them */
+	usage_forget_all(st);
+	changed_all();
+}
+
+int
+store_savepoint(void)
+{
+	struct store *st = main_store();
+
+	if (st == NULL || st->be->savepoint == NULL || st->failed || st->sp_on)
+		return -1;
+	if (st->be->savepoint(st) < 0)
+		return -1;
+	st->sp_len = st->journal.len;
+	st->sp_jn = st->jn;
+	st->sp_on = 1;
+	return 0;
+}
+
+int
+store_savepoint_end(int undo)
+{
+	struct store *st = main_store();
+
+	if (st == NULL || !st->sp_on)
+		return -1;
+	st->sp_on = 0;
+	/* a commit failure meanwhile: the backend has no mark any more */
+	if (st->failed || st->be->savepoint_end(st, undo) < 0) {
+		store_rollback();
+		return -1;
+	}
+	if (undo) {
+		st->journal.len = st->sp_len;
+		st->jn = st->sp_jn;
+		usage_forget_all(st);
+		changed_all();
+	}
+	return 0;
 }
 
 int

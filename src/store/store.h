@@ -42,6 +42,11 @@ struct store_backend {
 	/* Is a write transaction open? (SQLite may end one by itself.) */
 	int (*in_tx)(struct store *st);
 	void (*rollback)(struct store *st);
+	/* Optional (NULL: not offered): a mark in the write transaction,
+	 * then savepoint_end drops the mark, undoing the writes made since
+	 * it when undo is set (one mark at a time). */
+	int (*savepoint)(struct store *st);
+	int (*savepoint_end)(struct store *st, int undo);
 
 	int (*kv_get)(struct store *st, const char *host, const char *user,
 	    const char *store, char **val, size_t *len);
@@ -157,6 +162,16 @@ extern struct store *store_main;
  * succeeds. */
 int store_commit(void);
 int store_failing(void);
+/* Drop every write since the last commit (a tool that imports one
+ * account at a time undoes a failed one). */
+void store_rollback(void);
+/* A mark in the current transaction: store_savepoint_end(1) drops the
+ * writes since it, (0) keeps them; both leave earlier writes for the
+ * next commit (a tool commits many accounts at once, undoing a failed
+ * one alone). -1 when the backend has none, or on a failure: after a
+ * failed end everything since the last commit is gone. */
+int store_savepoint(void);
+int store_savepoint_end(int undo);
 int store_kv_get(const char *host, const char *user, const char *store,
     char **val, size_t *len);
 int store_kv_set(const char *host, const char *user, const char *store,

@@ -14,6 +14,9 @@ struct store {
 	struct sbuf journal;
 	size_t jn;  /* records in it */
 	int failed; /* a commit failed: only the journal holds them */
+	/* store_savepoint's mark in the journal (sp_on: one is set) */
+	size_t sp_len, sp_jn;
+	int sp_on;
 	/* store.c's per-account usage, by "host\0user" */
 	struct store_usage **usage;
 	size_t nusage;

@@ -21,6 +21,8 @@
 #define ACCOUNT_STORE "accounts"
 #define LASTLOGIN_STORE "lastlogin"
 #define DISABLED_STORE "disabled"
+#define DELETING_STORE "deleting"
+#define WARNED_STORE "inactive_warned"
 
 /* base64 of the 64-byte salt maximum: 88 characters */
 #define B64_MAX 96
@@ -122,9 +124,10 @@ account_put_keys(struct sbuf *b, const struct scram_keys *k)
 	    salt, stored, server);
 }
 
+/* have NULL: every hash's keys; else only those with have[h] set. */
 static int
-account_write(const char *host, const char *user, int64_t created,
-    const struct scram_keys keys[SCRAM_NHASH])
+account_write_some(const char *host, const char *user, int64_t created,
+    const struct scram_keys keys[SCRAM_NHASH], const int *have)
 {
 	struct sbuf b;
 	int h, ret;
@@ -132,10 +135,19 @@ account_write(const char *host, const char *user, int64_t created,
 	sbuf_init(&b);
 	sbuf_printf(&b, "created %" PRId64 "\n", created);
 	for (h = 0; h < SCRAM_NHASH; h++)
-		account_put_keys(&b, &keys[h]);
+		if (have == NULL || have[h])
+			account_put_keys(&b, &keys[h]);
 	ret = store_kv_set(host, user, ACCOUNT_STORE, b.data, b.len);
+	OPENSSL_cleanse(b.data, b.len);
 	sbuf_cleanup(&b);
 	return ret;
+}
+
+static int
+account_write(const char *host, const char *user, int64_t created,
+    const struct scram_keys keys[SCRAM_NHASH])
+{
+	return account_write_some(host, user, created, keys, NULL);
 }
 
 /* Decode base64 field f into out (cap bytes); exact length want unless
@@ -201,19 +213,49 @@ account_doc_keys(char *doc, enum scram_hash h, struct scram_keys *out)
 	return -1;
 }
 
-static int64_t
-account_doc_created(const char *doc)
+/* What follows "field " on a line of doc, or NULL. */
+static const char *
+account_doc_field(const char *doc, const char *field)
 {
+	size_t n = strlen(field);
 	const char *p = doc;
 
 	while (p != NULL && *p != '\0') {
-		if (strncmp(p, "created ", 8) == 0)
-			return strtoll(p + 8, NULL, 10);
+		if (strncmp(p, field, n) == 0 && p[n] == ' ')
+			return p + n + 1;
 		p = strchr(p, '\n');
 		if (p != NULL)
 			p++;
 	}
+	return NULL;
+}
+
+/* Has document doc a line for hash h? */
+static int
+account_doc_has(const char *doc, enum scram_hash h)
+{
+	return account_doc_field(doc, scram_hash_name(h)) != NULL;
+}
+
+/* The number after "field " on a line of doc: 0, -1 if none. */
+static int
+account_kv_num(const char *doc, const char *field, int64_t *v)
+{
+	const char *f = account_doc_field(doc, field);
+
+	if (f == NULL)
+		return -1;
+	*v = strtoll(f, NULL, 10);
 	return 0;
+}
+
+static int64_t
+account_doc_created(const char *doc)
+{
+	int64_t t = 0;
+
+	account_kv_num(doc, "created", &t);
+	return t;
 }
 
 int
@@ -311,7 +353,12 @@ account_get_keys(const char *host, const char *user, enum scram_hash h,
 	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
 	if (rc != 0)
 		return rc;
-	if (account_doc_keys(doc, h, out) < 0) {
+	if (!account_doc_has(doc, h)) {
+		/* imported with another hash's keys only (XEP-0227) */
+		log_info("account: %s@%s has no %s keys", user, host,
+		    scram_hash_name(h));
+		rc = 1;
+	} else if (account_doc_keys(doc, h, out) < 0) {
 		log_err("account: %s@%s: no valid %s keys in the account "
 			"document",
 		    user, host, scram_hash_name(h));
@@ -330,7 +377,7 @@ account_check_password(const char *host, const char *user, const char *password)
 
 	/* SHA-256 first: one derivation is all a check costs */
 	rc = account_get_keys(host, user, SCRAM_SHA256, &stored);
-	if (rc < 0)
+	if (rc != 0)
 		rc = account_get_keys(host, user, SCRAM_SHA1, &stored);
 	if (rc != 0)
 		return rc;
@@ -384,6 +431,9 @@ account_set_disabled(const char *host, const char *user, int disabled)
 
 	if (rc != 0)
 		return rc;
+	/* a deleted account comes back through account_restore only */
+	if (!disabled && account_get_deleting(host, user, NULL) == 0)
+		return 2;
 	if (!disabled)
 		return store_kv_del(host, user, DISABLED_STORE) < 0 ? -1 : 0;
 	if (account_is_disabled(host, user) == 1)
@@ -400,31 +450,173 @@ account_list_disabled(
 	return store_kv_users(host, DISABLED_STORE, cb, ud);
 }
 
-int
-account_set_last_login(const char *host, const char *user, int64_t t)
+/* A keyval document holding one unix time (last login, warning). */
+static int
+account_time_set(
+    const char *host, const char *user, const char *store, int64_t t)
 {
 	char v[32];
 	int n = snprintf(v, sizeof(v), "%" PRId64, t);
 
-	return store_kv_set(host, user, LASTLOGIN_STORE, v, (size_t)n);
+	return store_kv_set(host, user, store, v, (size_t)n);
+}
+
+static int
+account_time_get(
+    const char *host, const char *user, const char *store, int64_t *t)
+{
+	char *v = NULL, *end;
+	int rc;
+
+	rc = store_kv_get(host, user, store, &v, NULL);
+	if (rc != 0)
+		return rc;
+	*t = strtoll(v, &end, 10);
+	if (end == v) {
+		log_err("account: %s@%s: bad time in %s", user, host, store);
+		rc = -1;
+	}
+	free(v);
+	return rc;
+}
+
+int
+account_set_last_login(const char *host, const char *user, int64_t t)
+{
+	return account_time_set(host, user, LASTLOGIN_STORE, t);
 }
 
 int
 account_get_last_login(const char *host, const char *user, int64_t *t)
 {
-	char *v = NULL, *end;
-	int rc;
+	return account_time_get(host, user, LASTLOGIN_STORE, t);
+}
 
-	rc = store_kv_get(host, user, LASTLOGIN_STORE, &v, NULL);
+/* ---- export and import (ternctl) ---- */
+
+int
+account_export(const char *host, const char *user,
+    struct scram_keys keys[SCRAM_NHASH], int have[SCRAM_NHASH],
+    int64_t *created)
+{
+	char *doc = NULL, *copy;
+	int h, rc;
+
+	rc = store_kv_get(host, user, ACCOUNT_STORE, &doc, NULL);
 	if (rc != 0)
 		return rc;
-	*t = strtoll(v, &end, 10);
-	if (end == v) {
-		log_err("account: %s@%s: bad last-login value", user, host);
-		rc = -1;
+	*created = account_doc_created(doc);
+	for (h = 0; h < SCRAM_NHASH; h++) {
+		copy = xstrdup(doc);
+		have[h] =
+		    account_doc_has(doc, (enum scram_hash)h) &&
+		    account_doc_keys(copy, (enum scram_hash)h, &keys[h]) == 0;
+		free(copy);
 	}
-	free(v);
-	return rc;
+	OPENSSL_cleanse(doc, strlen(doc));
+	free(doc);
+	return 0;
+}
+
+int
+account_import(const char *host, const char *user, int64_t created,
+    const struct scram_keys keys[SCRAM_NHASH], const int have[SCRAM_NHASH])
+{
+	return account_write_some(
+	    host, user, created > 0 ? created : now_unix(), keys, have);
+}
+
+/* ---- deletion with a grace period ---- */
+
+int
+account_mark_deleted(const char *host, const char *user, int64_t purge_at)
+{
+	char v[96];
+	int n, was, rc = account_exists(host, user);
+
+	if (rc != 0)
+		return rc;
+	rc = account_get_deleting(host, user, NULL);
+	if (rc <= 0)
+		return rc; /* already deleted: the first date holds */
+	was = account_is_disabled(host, user);
+	if (was < 0)
+		return -1;
+	n = snprintf(v, sizeof(v),
+	    "since %" PRId64 "\npurge %" PRId64 "\nwas_disabled %d\n",
+	    now_unix(), purge_at, was);
+	if (store_kv_set(host, user, DELETING_STORE, v, (size_t)n) < 0)
+		return -1;
+	return account_set_disabled(host, user, 1) < 0 ? -1 : 0;
+}
+
+int
+account_get_deleting(const char *host, const char *user, int64_t *purge_at)
+{
+	char *doc = NULL;
+	int64_t t = 0;
+	int rc = store_kv_get(host, user, DELETING_STORE, &doc, NULL);
+
+	if (rc != 0)
+		return rc;
+	account_kv_num(doc, "purge", &t);
+	free(doc);
+	if (purge_at != NULL)
+		*purge_at = t;
+	return 0;
+}
+
+int
+account_restore(const char *host, const char *user)
+{
+	char *doc = NULL;
+	int64_t was = 0;
+	int rc = store_kv_get(host, user, DELETING_STORE, &doc, NULL);
+
+	if (rc != 0)
+		return rc;
+	account_kv_num(doc, "was_disabled", &was);
+	free(doc);
+	if (store_kv_del(host, user, DELETING_STORE) < 0)
+		return -1;
+	if (!was && store_kv_del(host, user, DISABLED_STORE) < 0)
+		return -1;
+	return 0;
+}
+
+int
+account_list_deleting(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud)
+{
+	return store_kv_users(host, DELETING_STORE, cb, ud);
+}
+
+int
+account_set_warned(const char *host, const char *user, int64_t t)
+{
+	if (t == 0)
+		return store_kv_del(host, user, WARNED_STORE) < 0 ? -1 : 0;
+	return account_time_set(host, user, WARNED_STORE, t) < 0 ? -1 : 0;
+}
+
+int
+account_get_warned(const char *host, const char *user, int64_t *t)
+{
+	return account_time_get(host, user, WARNED_STORE, t);
+}
+
+int64_t
+account_last_use(const char *host, const char *user)
+{
+	int64_t t = 0;
+	int rc = account_get_last_login(host, user, &t);
+
+	if (rc == 0)
+		return t;
+	if (rc < 0)
+		return -1;
+	rc = account_get_created(host, user, &t);
+	return rc == 0 ? t : rc < 0 ? -1 : 0;
 }
 
 /* Below this many characters a password needs two character classes. */

@@ -49,7 +49,8 @@ int account_list(
     const char *host, int (*cb)(void *ud, const char *user), void *ud);
 /* Disabled accounts (XEP-0133 disable-user): 1 disabled, 0 not (or no
  * such account), -1 error. account_set_disabled: 0 ok, 1 no such
- * account, -1 error; enabling an enabled account is no error. */
+ * account, 2 (enabling) deleted in its grace period, -1 error; enabling
+ * an enabled account is no error. */
 int account_is_disabled(const char *host, const char *user);
 int account_set_disabled(const char *host, const char *user, int disabled);
 /* Calls cb for each disabled account of host. */
@@ -70,5 +71,35 @@ int account_make_keys(
     const char *password, unsigned iter, struct scram_keys keys[SCRAM_NHASH]);
 int account_create_keys(const char *host, const char *user,
     const struct scram_keys keys[SCRAM_NHASH]);
+
+/* Export and import (ternctl, XEP-0227): the keys of each hash the
+ * account has (have[h]) and its creation time; 0, 1 no such account,
+ * -1. account_import writes (or replaces) the document with the hashes
+ * have[] names; created 0: now. */
+int account_export(const char *host, const char *user,
+    struct scram_keys keys[SCRAM_NHASH], int have[SCRAM_NHASH],
+    int64_t *created);
+int account_import(const char *host, const char *user, int64_t created,
+    const struct scram_keys keys[SCRAM_NHASH], const int have[SCRAM_NHASH]);
+
+/* Deletion with a grace period (accounts.deletion_grace): a deleted
+ * account is disabled and has a document in keyval store "deleting"
+ * ("since T", "purge T", "was_disabled 0|1") until the expiry pass
+ * purges it or account_restore takes it back (re-enabled unless it was
+ * disabled before). mark: 0, 1 no such account (a second mark keeps the
+ * first dates); get: 0 in grace (*purge_at, may be NULL), 1 not, -1;
+ * restore: 0, 1 not in grace, -1. */
+int account_mark_deleted(const char *host, const char *user, int64_t purge_at);
+int account_get_deleting(const char *host, const char *user, int64_t *purge_at);
+int account_restore(const char *host, const char *user);
+int account_list_deleting(
+    const char *host, int (*cb)(void *ud, const char *user), void *ud);
+
+/* Inactivity: when the account was last used (its last login, else its
+ * creation; 0 unknown, -1 error), and when its owner was warned of its
+ * deletion (keyval "inactive_warned"; t 0 clears; get: 0, 1 never, -1). */
+int64_t account_last_use(const char *host, const char *user);
+int account_set_warned(const char *host, const char *user, int64_t t);
+int account_get_warned(const char *host, const char *user, int64_t *t);
 
 #endif

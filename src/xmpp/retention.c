@@ -22,6 +22,7 @@
 #include "store/store.h"
 #include "xml/xml.h"
 #include "xmpp/account.h"
+#include "xmpp/housekeeping.h"
 
 #define USERS_PER_STEP 64
 #define NUDGE 0.05
@@ -118,6 +119,7 @@ static struct {
 	size_t hi;	      /* the host being walked */
 	struct strlist users; /* its accounts (snapshot) */
 	size_t ui;	      /* the next account */
+	size_t ui_done;	      /* ui + 1 once housekept (0: not yet) */
 	long deleted;
 	long accounts;			 /* walked */
 	int64_t started_ms, max_step_ms; /* for the log */
@@ -253,6 +255,7 @@ next_host(void)
 
 	strlist_free(&pass.users);
 	pass.ui = 0;
+	pass.ui_done = 0;
 	while (pass.hi < pass.hosts.n) {
 		h = host_find(pass.hosts.v[pass.hi++]);
 		if (h == NULL)
@@ -289,6 +292,23 @@ step_run(void)
 		}
 		host = pass.hosts.v[pass.hi - 1];
 		user = pass.users.v[pass.ui];
+		/* deleted and inactive accounts first: a purged one has
+		 * nothing left to expire */
+		if (pass.ui_done != pass.ui + 1) {
+			struct host *h = host_find(host);
+			int gone = h ? housekeeping_account(h, user) : 0;
+
+			pass.ui_done = pass.ui + 1;
+			if (gone < 0) {
+				pass_end();
+				return;
+			}
+			if (gone > 0) {
+				pass.ui++;
+				pass.accounts++;
+				continue;
+			}
+		}
 		for (k = 0; k < ARRAY_LEN(kept) && budget > 0; k++) {
 			keep = keep_of(c, k);
 			if (kept[k].user_keep) {
@@ -366,6 +386,7 @@ pass_start(struct ev_loop *l, ev_timer *w, int revents)
 			strlist_add(&pass.hosts, xstrdup(h->name));
 	pass.hi = 0;
 	pass.ui = 0;
+	pass.ui_done = 0;
 	pass.deleted = 0;
 	pass.accounts = 0;
 	pass.max_step_ms = 0;

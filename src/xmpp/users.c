@@ -4,6 +4,7 @@
 #include "core/hook.h"
 #include "core/host.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "xmpp/account.h"
 #include "xmpp/acct_cache.h"
 #include "xmpp/session.h"
@@ -24,6 +25,22 @@ users_delete(struct host *h, const char *user)
 	if (rc == 0)
 		log_info("account deleted jid=%s@%s", user, h->name);
 	return rc;
+}
+
+int
+users_delete_request(struct host *h, const char *user, long long grace)
+{
+	int rc;
+
+	if (grace <= 0)
+		return users_delete(h, user);
+	rc = account_mark_deleted(h->name, user, now_unix() + grace);
+	if (rc != 0)
+		return rc;
+	session_close_user(h->name, user, "not-authorized", "account deleted");
+	log_info("account deleted jid=%s@%s grace=%llds (restorable)", user,
+	    h->name, grace);
+	return 0;
 }
 
 int

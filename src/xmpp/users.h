@@ -10,6 +10,11 @@ struct host;
  * entries), then every stored row of the account goes. 0 ok, 1 no such
  * account, -1 error. */
 int users_delete(struct host *h, const char *user);
+/* A deletion asked for (in-band, admin command, ternctl, inactivity):
+ * with grace > 0 seconds the account is only disabled and marked for
+ * purging then (account_mark_deleted; its sessions end), else
+ * users_delete at once. Same returns. */
+int users_delete_request(struct host *h, const char *user, long long grace);
 /* Disable (XEP-0133 §4.3: its sessions end, its logins are refused
  * with account-disabled, its data stays) or re-enable an account. 0 ok,
  * 1 no such account, -1 error. */

@@ -316,6 +316,109 @@ test_disabled(void **state)
 	assert_int_equal(store_commit(), 0);
 }
 
+/* Deletion with a grace period: disabled meanwhile, restored as it was
+ * (a disabled account stays disabled), enabling refused. */
+static void
+test_grace(void **state)
+{
+	int64_t purge = 0;
+
+	(void)state;
+	assert_int_equal(account_create("h", "romeo", "r"), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(account_mark_deleted("h", "nobody", 100), 1);
+	assert_int_equal(account_get_deleting("h", "romeo", NULL), 1);
+	assert_int_equal(account_mark_deleted("h", "romeo", 100), 0);
+	assert_int_equal(account_mark_deleted("h", "romeo", 999), 0);
+	assert_int_equal(account_get_deleting("h", "romeo", &purge), 0);
+	assert_int_equal(purge, 100); /* the first mark holds */
+	assert_int_equal(account_is_disabled("h", "romeo"), 1);
+	assert_int_equal(account_set_disabled("h", "romeo", 0), 2);
+	assert_int_equal(account_restore("h", "romeo"), 0);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(account_restore("h", "romeo"), 1);
+	assert_int_equal(account_set_disabled("h", "juliet", 1), 0);
+	assert_int_equal(account_mark_deleted("h", "juliet", 100), 0);
+	assert_int_equal(account_restore("h", "juliet"), 0);
+	assert_int_equal(account_is_disabled("h", "juliet"), 1);
+	assert_int_equal(store_commit(), 0);
+}
+
+/* Export and import keep the keys; a document with one hash's keys
+ * answers "no keys" (1) for the other, and PLAIN checks the one. */
+static void
+test_export_import_keys(void **state)
+{
+	struct scram_keys keys[SCRAM_NHASH], k;
+	int have[SCRAM_NHASH];
+	int64_t created = 0;
+
+	(void)state;
+	assert_int_equal(account_create("h", "romeo", "r-pw"), 0);
+	assert_int_equal(account_export("h", "nobody", keys, have, &created), 1);
+	assert_int_equal(account_export("h", "romeo", keys, have, &created), 0);
+	assert_true(have[SCRAM_SHA1] && have[SCRAM_SHA256]);
+	assert_true(created > 0);
+	have[SCRAM_SHA256] = 0;
+	assert_int_equal(account_import("h", "juliet", 12345, keys, have), 0);
+	assert_int_equal(account_get_created("h", "juliet", &created), 0);
+	assert_int_equal(created, 12345);
+	assert_int_equal(account_get_keys("h", "juliet", SCRAM_SHA1, &k), 0);
+	assert_memory_equal(k.stored_key, keys[SCRAM_SHA1].stored_key, 20);
+	assert_int_equal(account_get_keys("h", "juliet", SCRAM_SHA256, &k), 1);
+	assert_int_equal(account_check_password("h", "juliet", "r-pw"), 0);
+	assert_int_equal(account_check_password("h", "juliet", "nope"), 1);
+	assert_int_equal(store_commit(), 0);
+}
+
+/* store_rollback drops what was written since the last commit. */
+static void
+test_rollback(void **state)
+{
+	(void)state;
+	assert_int_equal(account_create("h", "romeo", "r"), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(account_set_disabled("h", "romeo", 1), 0);
+	assert_int_equal(account_exists("h", "juliet"), 0);
+	store_rollback();
+	assert_int_equal(account_exists("h", "juliet"), 1);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(account_exists("h", "romeo"), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(account_exists("h", "juliet"), 0);
+}
+
+/* store_savepoint: one account's writes undone, the others' kept for
+ * the one commit. */
+static void
+test_savepoint(void **state)
+{
+	(void)state;
+	assert_int_equal(store_savepoint_end(0), -1); /* no mark */
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(store_savepoint(), -1); /* one at a time */
+	assert_int_equal(account_create("h", "gone", "g"), 0);
+	assert_int_equal(store_savepoint_end(1), 0);
+	assert_int_equal(account_exists("h", "gone"), 1);
+	assert_int_equal(account_create("h", "romeo", "r"), 0);
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(account_create("h", "juliet", "j"), 0);
+	assert_int_equal(account_set_disabled("h", "romeo", 1), 0);
+	assert_int_equal(store_savepoint_end(1), 0);
+	assert_int_equal(account_exists("h", "juliet"), 1);
+	assert_int_equal(account_is_disabled("h", "romeo"), 0);
+	assert_int_equal(store_savepoint(), 0);
+	assert_int_equal(account_create("h", "tybalt", "t"), 0);
+	assert_int_equal(store_savepoint_end(0), 0);
+	assert_int_equal(store_commit(), 0);
+	assert_int_equal(account_exists("h", "romeo"), 0);
+	assert_int_equal(account_exists("h", "tybalt"), 0);
+	assert_int_equal(account_exists("h", "juliet"), 1);
+	assert_int_equal(account_exists("h", "gone"), 1);
+}
+
 int
 main(void)
 {
@@ -336,6 +439,13 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_make_and_create_keys,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_import_keys,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_savepoint, setup,
+		    teardown),
 	};
 
 	log_threshold = LOG_LVL_ERR;

@@ -70,36 +70,13 @@ muc_hist_push(
 	r->nhist++;
 }
 
-/* XEP-0082 DateTime (fractions dropped, Z or an offset). */
+/* XEP-0082 DateTime (fractions dropped, Z or an offset); -1 if bad. */
 int64_t
 muc_parse_stamp(const char *s)
 {
-	struct tm tm = { 0 };
-	int n = 0, oh = 0, om = 0, sign = 0;
-	const char *p;
+	int64_t t;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
-		return -1;
-	p = s + n;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++)
-			;
-	if (*p == '+' || *p == '-') {
-		sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2)
-			return -1;
-	} else if (*p != 'Z') {
-		return -1;
-	}
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
+	return time_parse_xep82(s, &t) == 0 ? t : -1;
 }
 
 static long long

@@ -486,6 +486,27 @@ item_store(const struct pubsub_service *s, const char *node, const char *id,
 }
 
 enum pubsub_err
+pubsub_item_put(const struct pubsub_service *s, const char *node,
+    const char *id, const struct xml_node *payload)
+{
+	enum pubsub_err e;
+	struct sbuf b;
+
+	if (!node_name_ok(node))
+		return PUBSUB_E_NODEID;
+	if (id == NULL || *id == '\0' || strlen(id) > PUBSUB_ID_MAX ||
+	    strchr(id, '\n'))
+		return PUBSUB_E_BAD;
+	sbuf_init(&b);
+	xml_serialize(payload, XML_NS_CLIENT, &b);
+	e = (long long)b.len > s->lim->max_payload
+		? PUBSUB_E_TOO_BIG
+		: item_store(s, node, id, &b);
+	sbuf_cleanup(&b);
+	return e;
+}
+
+enum pubsub_err
 pubsub_publish(const struct pubsub_service *s, const char *node, const char *id,
     const struct xml_node *payload, struct pubsub_conf *want, unsigned set,
     int by_server, char *new_id)

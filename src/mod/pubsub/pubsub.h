@@ -255,6 +255,10 @@ void pubsub_items_trim(const struct pubsub_service *s, const char *node,
 enum pubsub_err pubsub_publish(const struct pubsub_service *s, const char *node,
     const char *id, const struct xml_node *payload, struct pubsub_conf *want,
     unsigned set, int by_server, char *new_id);
+/* Store payload as item id of node (which exists) as the newest,
+ * notifying nobody (an import); the caller trims. */
+enum pubsub_err pubsub_item_put(const struct pubsub_service *s,
+    const char *node, const char *id, const struct xml_node *payload);
 /* Retract item id; notify when the node says so or force_notify. */
 enum pubsub_err pubsub_retract(const struct pubsub_service *s, const char *node,
     const char *id, int force_notify);
