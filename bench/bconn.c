@@ -891,8 +891,9 @@ after_setup(struct bconn *c)
 		return;
 	}
 	if (c->state < BC_PREFS && bo.mam) {
-		bc_send(c, LIT("<iq type='set' id='prefs1'><prefs "
-		    "xmlns='urn:xmpp:mam:2' default='always'/></iq>"));
+		bc_sendf(c, "<iq type='set' id='prefs1'><prefs "
+		    "xmlns='urn:xmpp:mam:2' default='%s'/></iq>",
+		    bo.mam_default ? bo.mam_default : "always");
 		set_state(c, BC_PREFS);
 		return;
 	}

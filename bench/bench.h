@@ -183,6 +183,9 @@ struct bopts {
 	int conc, total, keep, pairs, window, users, contacts;
 	double hold, duration, rate, timeout, op_timeout;
 	int sm, carbons, second_resource, mam, no_prime, queries;
+	/* mam: the XEP-0313 preferences' default the client sets (always,
+	 * never, roster); NULL with mam == 0: none set */
+	const char *mam_default;
 	int fast; /* log in with SASL2 + Bind 2, then with FAST tokens */
 	int rooms, occupants;
 	const char *muc; /* group chat service domain */
