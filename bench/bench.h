@@ -196,6 +196,8 @@ extern struct bopts bo;
 extern struct ev_loop *bloop;
 
 void bc_global_init(void);
+/* "PREFIX: condition" of an error stanza or element e (a static buffer). */
+const char *bc_condition(const char *prefix, const char *e, size_t n);
 /* Start the login of user number `user` with `resource`. */
 struct bconn *bc_login(unsigned user, const char *resource,
     const struct bc_ops *ops, void *ctx, int role);

@@ -1634,8 +1634,8 @@ muc_stanza(struct bconn *c, const char *e, size_t n)
 
 	if (bx_attr(e, n, "type", type, sizeof(type)) == 0 &&
 	    strcmp(type, "error") == 0) {
-		record_error(bx_is(e, n, "presence") ? "room entry refused" :
-		    "groupchat message refused");
+		record_error(bc_condition(bx_is(e, n, "presence") ?
+		    "room entry refused" : "groupchat message refused", e, n));
 		return;
 	}
 	if (bx_is(e, n, "presence")) {
