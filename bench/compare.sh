@@ -330,7 +330,7 @@ fail_cases() { # server, reason, cases...
 	fail_runs "$fc_srv" "$fc_why" 1 "$RUNS" "$@"
 }
 
-
+# Record runs FIRST..LAST of cases that could not be run.
 fail_runs() { # server, reason, first run, last run, cases...
 	srv=$1
 	why=$2

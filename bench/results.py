@@ -93,6 +93,8 @@ METRICS = [
      "server_cpu_ms_per_login", False, None),
     ("Logins", "FAST re-login latency p50 (ms)", "fast", "latency_ms_p50",
      False, None),
+    ("Logins", "server CPU of a FAST re-login / of a full SCRAM login",
+     "fast/login", "server_cpu_ms_per_login", None, None),
     ("Logins", "server CPU ms per login, no TLS", "login-plain",
      "server_cpu_ms_per_login", False, t18("<=", 0.2)),
     ("Logins", "full logins/s, no TLS", "login-plain", "logins_per_s", True,
