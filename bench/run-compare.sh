@@ -164,11 +164,14 @@ run idle      idle --port "$PORT" -k "$(s 10000)" --hold 10 --src "$SRC" --timeo
 # means no fixed cost is counted as per-session memory
 run idle-1k   idle --port "$PORT" -k "$(s 1000)" --hold 10 --src "$SRC" --timeout 600
 # msg sets no MAM preferences: the server's default decides what is
-# archived (nothing on the tuned configs, everything with `make run`'s)
+# archived (nothing on the tuned configs, everything with `make run`'s).
+# msg-mam and msg-nomam set them, each with users of its own: stored
+# preferences outlive the session, and the other cases' users must keep
+# none (the server's default).
 run msg       msg --port "$PORT" -p 50 -w 10 --duration "$DURATION"
 run msg-sm-carbons msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --sm --carbons
-run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam
-run msg-nomam msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam-prefs never
+run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam --users arch
+run msg-nomam msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam-prefs never --users noarch
 run msg-1000  msg --port "$PORT" -p 50 --rate 1000 --duration "$DURATION"
 run presence  presence --port "$PORT" -u 100 -r 10 --duration "$DURATION"
 run muc       muc --port "$PORT" --rooms 10 --occupants "$(s 50)" -w 10 --duration "$DURATION" --src "$SRC"
