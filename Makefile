@@ -64,11 +64,12 @@ $(BUILD)/tern-bench: $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 bench-build: $(BUILD)/tern-bench
 
-# The Tern-only suite of issue 7 (a few minutes): every case once, results
-# in $(BUILD)/bench/RESULTS.md. bench-compare: Prosody, ejabberd and Tern
-# side by side, 3 runs each, into bench/RESULTS.md (about 45 minutes).
+# The Tern-only suite of issues 7 and 18 (several minutes): every case once
+# against ternd tuned and with `make run`'s configuration, results in
+# $(BUILD)/bench/RESULTS.md. bench-compare: Prosody, ejabberd and both
+# Terns side by side, 3 runs each, into bench/RESULTS.md (about an hour).
 bench: all $(BUILD)/tern-bench
-	SERVERS=tern RUNS=1 OUTDIR=$(BUILD)/bench sh bench/compare.sh $(BUILD)
+	SERVERS="tern tern-dev" RUNS=1 OUTDIR=$(BUILD)/bench sh bench/compare.sh $(BUILD)
 
 bench-compare: all $(BUILD)/tern-bench
 	sh bench/compare.sh $(BUILD)

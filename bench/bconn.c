@@ -607,8 +607,8 @@ stream_error(struct bconn *c, const char *e, size_t n)
 }
 
 /* Name of the first child of e (a condition), for error messages. */
-static const char *
-condition(const char *prefix, const char *e, size_t n)
+const char *
+bc_condition(const char *prefix, const char *e, size_t n)
 {
 	static char msg[160];
 	struct bx_tok t;
@@ -735,7 +735,7 @@ on_auth2(struct bconn *c, const char *e, size_t n, const char *data)
 		c->auth_done = 1;
 		after_setup(c);
 	} else if (bx_is(e, n, "failure")) {
-		bc_close(c, condition("authentication failed", e, n));
+		bc_close(c, bc_condition("authentication failed", e, n));
 	}
 out:
 	bb_free(&resp);
@@ -850,7 +850,7 @@ on_auth(struct bconn *c, const char *e, size_t n)
 		set_state(c, BC_FEATURES);
 		header(c);
 	} else if (bx_is(e, n, "failure")) {
-		bc_close(c, condition("authentication failed", e, n));
+		bc_close(c, bc_condition("authentication failed", e, n));
 	}
 out:
 	bb_free(&resp);
@@ -891,8 +891,9 @@ after_setup(struct bconn *c)
 		return;
 	}
 	if (c->state < BC_PREFS && bo.mam) {
-		bc_send(c, LIT("<iq type='set' id='prefs1'><prefs "
-		    "xmlns='urn:xmpp:mam:2' default='always'/></iq>"));
+		bc_sendf(c, "<iq type='set' id='prefs1'><prefs "
+		    "xmlns='urn:xmpp:mam:2' default='%s'/></iq>",
+		    bo.mam_default ? bo.mam_default : "always");
 		set_state(c, BC_PREFS);
 		return;
 	}
@@ -1000,7 +1001,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 
 			if (strcmp(type, "result") != 0 ||
 			    bx_find(e, n, "jid", &j, &jn) < 0) {
-				bc_close(c, condition("bind failed", e, n));
+				bc_close(c, bc_condition("bind failed", e, n));
 				return;
 			}
 			bx_text(j, jn, c->jid, sizeof(c->jid));
@@ -1018,7 +1019,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 	case BC_SESSION:
 		if (iq_is(e, n, "sess1", type, sizeof(type))) {
 			if (strcmp(type, "result") != 0)
-				bc_close(c, condition("session failed", e, n));
+				bc_close(c, bc_condition("session failed", e, n));
 			else
 				after_setup(c);
 			return;
@@ -1031,7 +1032,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 			return;
 		}
 		if (bx_is(e, n, "failed")) {
-			bc_close(c, condition("stream management refused", e,
+			bc_close(c, bc_condition("stream management refused", e,
 			    n));
 			return;
 		}
@@ -1039,7 +1040,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 	case BC_CARBONS:
 		if (iq_is(e, n, "carb1", type, sizeof(type))) {
 			if (strcmp(type, "result") != 0)
-				bc_close(c, condition("carbons refused", e, n));
+				bc_close(c, bc_condition("carbons refused", e, n));
 			else
 				after_setup(c);
 			return;
@@ -1048,7 +1049,7 @@ dispatch(struct bconn *c, const char *e, size_t n)
 	case BC_PREFS:
 		if (iq_is(e, n, "prefs1", type, sizeof(type))) {
 			if (strcmp(type, "result") != 0)
-				bc_close(c, condition("MAM preferences refused",
+				bc_close(c, bc_condition("MAM preferences refused",
 				    e, n));
 			else
 				after_setup(c);

@@ -183,6 +183,9 @@ struct bopts {
 	int conc, total, keep, pairs, window, users, contacts;
 	double hold, duration, rate, timeout, op_timeout;
 	int sm, carbons, second_resource, mam, no_prime, queries;
+	/* mam: the XEP-0313 preferences' default the client sets (always,
+	 * never, roster); NULL with mam == 0: none set */
+	const char *mam_default;
 	int fast; /* log in with SASL2 + Bind 2, then with FAST tokens */
 	int rooms, occupants;
 	const char *muc; /* group chat service domain */
@@ -193,6 +196,8 @@ extern struct bopts bo;
 extern struct ev_loop *bloop;
 
 void bc_global_init(void);
+/* "PREFIX: condition" of an error stanza or element e (a static buffer). */
+const char *bc_condition(const char *prefix, const char *e, size_t n);
 /* Start the login of user number `user` with `resource`. */
 struct bconn *bc_login(unsigned user, const char *resource,
     const struct bc_ops *ops, void *ctx, int role);

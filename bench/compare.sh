@@ -23,15 +23,21 @@
 #             messages) by DIV [1]; DIV=100 DURATION=1 RUNS=1 is a quick
 #             check of the whole pipeline (a couple of minutes)
 #   DURATION  measured seconds of msg and presence [10]
-#   SERVERS   which servers, in order [prosody ejabberd tern]
+#   SERVERS   which servers, in order [prosody ejabberd tern tern-dev];
+#             tern is ternd with bench/compare/tern.yml.in (limits raised,
+#             nothing archived by default, log_level warn), tern-dev ternd
+#             with the configuration `make run` writes
+#             (scripts/dev-setup.sh: archiving on, log_level info, the
+#             shipped rate limits), only its ports changed
 #   OUTDIR    where RESULTS.md and results-NAME.jsonl go [bench]
 #   ITER      SCRAM-SHA-1 iteration count of the provisioned users [4096]
-#   MAM_N_prosody, MAM_N_ejabberd, MAM_N_tern
+#   MAM_N_prosody, MAM_N_ejabberd, MAM_N_tern, MAM_N_tern_dev
 #             archive size of the mam case per server [100000/DIV]
 #   WORKDIR   where the temp dir is made [/dev/shm if writable, else /tmp]
 #   ONLY      run only these cases, e.g. "idle idle-plain" [all:
-#             idle login msg msg-sm-carbons msg-mam msg-1000 presence muc mam
-#             idle-plain login-plain; and only when named here: upload
+#             idle idle-1k login fast msg msg-sm-carbons msg-mam msg-nomam
+#             msg-1000 presence muc mam idle-plain login-plain; and only
+#             when named here: upload
 #             msg-ws msg-p10, issue 15's (bench/RESULTS-web.md)]
 #   KEEP      1: keep the temp dir (its path is printed) [0]
 set -eu
@@ -39,7 +45,7 @@ BUILD=${1:-build}
 RUNS=${RUNS:-3}
 DIV=${DIV:-1}
 DURATION=${DURATION:-10}
-SERVERS=${SERVERS:-prosody ejabberd tern}
+SERVERS=${SERVERS:-prosody ejabberd tern tern-dev}
 OUTDIR=${OUTDIR:-bench}
 ITER=${ITER:-4096}
 KEEP=${KEEP:-0}
@@ -191,7 +197,8 @@ wait_port() { # port, seconds
 
 render() { # template, output, REQUIRE_TLS value
 	sed -e "s|@WORK@|$SD|g" -e "s|@PORT@|$PORT|g" -e "s|@REQUIRE_TLS@|$3|g" \
-	    -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" \
+	    -e "s|@HTTPS_PORT@|$HTTPS_PORT|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
+	    -e "s|@HTTP_PORT@|$HTTP_PORT|g" -e "s|@COMP_PORT@|$COMP_PORT|g" \
 	    -e "s|@NODE@|$NODE|g" -e "s|@DIST_PORT@|$DIST_PORT|g" "$1" > "$2"
 }
 
@@ -206,6 +213,19 @@ start() {
 	tern)
 		[ "$mode" = tls ] && req=true || req=false
 		render "$TPL/tern.yml.in" "$SD/tern.yml" "$req"
+		(cd "$SD" && exec taskset -c 0 "$BUILD/ternd" -c tern.yml >> ternd.log 2>&1) &
+		MAIN=$!
+		;;
+	tern-dev)
+		# `make run`'s file as written, its ports replaced; TLS is
+		# required there by default: the no-TLS rows add only
+		# tls.c2s_require_tls: false.
+		render "$SD/make-run.yml.in" "$SD/tern.yml" true
+		if [ "$mode" = plain ]; then
+			sed -i 's/^  cert_dir: certs$/&\n  c2s_require_tls: false/' "$SD/tern.yml"
+			grep -q '^  c2s_require_tls: false$' "$SD/tern.yml" ||
+				{ log "tern-dev: could not make TLS optional"; return 1; }
+		fi
 		(cd "$SD" && exec taskset -c 0 "$BUILD/ternd" -c tern.yml >> ternd.log 2>&1) &
 		MAIN=$!
 		;;
@@ -268,11 +288,12 @@ stop() {
 	: > "$STARTED"
 }
 
-# The users of every case: bench1..benchK (idle needs the most), and a
+# The users of every case: bench1..benchK (idle needs the most), those
+# of msg-mam and msg-nomam (their MAM preferences stay stored), and a
 # fresh pair per mam run so each run fills an empty archive.
 USERS_K=$(s 10000)
 provision() {
-	names="bench{1..$USERS_K}"
+	names="bench{1..$USERS_K} arch{1..100} noarch{1..100}"
 	i=1
 	while [ "$i" -le "$RUNS" ]; do
 		names="$names mam${i}u1 mam${i}u2"
@@ -280,7 +301,7 @@ provision() {
 	done
 	t=$(date +%s)
 	case $1 in
-	tern)
+	tern|tern-dev)
 		# shellcheck disable=SC2086
 		python3 -c '
 import re, sys
@@ -299,17 +320,27 @@ for n in sys.argv[1:]:
 		python3 "$TPL/provision.py" ejabberd "$SD/ejabberd.db" localhost bench "$ITER" $names >&2
 		;;
 	esac
-	log "$1: provisioned $USERS_K + $((2 * RUNS)) users in $(($(date +%s) - t)) s"
+	log "$1: provisioned $USERS_K + 200 + $((2 * RUNS)) users in $(($(date +%s) - t)) s"
 }
 
 # Record a case that could not be run at all (server did not start).
 fail_cases() { # server, reason, cases...
+	fc_srv=$1
+	fc_why=$2
+	shift 2
+	fail_runs "$fc_srv" "$fc_why" 1 "$RUNS" "$@"
+}
+
+# Record runs FIRST..LAST of cases that could not be run.
+fail_runs() { # server, reason, first run, last run, cases...
 	srv=$1
 	why=$2
-	shift 2
+	first=$3
+	last=$4
+	shift 4
 	for c in "$@"; do
-		i=1
-		while [ "$i" -le "$RUNS" ]; do
+		i=$first
+		while [ "$i" -le "$last" ]; do
 			printf '{"server":"%s","case":"%s","run":%d,"failed":"%s"}\n' \
 			    "$srv" "$c" "$i" "$why" >> "$OUT"
 			i=$((i + 1))
@@ -320,38 +351,53 @@ fail_cases() { # server, reason, cases...
 bench_cases() { # server, port, RUN_FIRST, RUNS, cases, [plain port]
 	NAME=$1 PORT=$2 PIDS="$SPIDS" RUN_FIRST=$3 RUNS=$4 CASES=$5 \
 	    PLAIN_PORT=${6:-} HTTPS_PORT="$HTTPS_PORT" OUT="$OUT" DIV="$DIV" \
-	    DURATION="$DURATION" \
+	    DURATION="$DURATION" COUNT_ARCHIVED="$COUNT_ARCHIVED" \
 	    TB="$BUILD/tern-bench" CORE=1 APPEND=1 SUMMARY=0 \
 	    MAM_N="$MAM_N" MAM_ARGS="--users mam@RUN@u" \
 	    sh "$HERE/run-compare.sh" || true
 }
 
-# phase SERVER MODE IDLECASE "OTHER CASES" PLAIN_PORT
+# phase SERVER MODE "FRESH CASES" "OTHER CASES" PLAIN_PORT: every run of
+# each fresh case (idle, idle-1k: memory) on a server started for it
+# alone, the other cases RUNS times each on the server of the last one.
 phase() {
-	ph_n=$RUNS
-	only "$3" >/dev/null || ph_n=1
-	[ -n "$(only "$3")" ] || [ -n "$4" ] || return 0
-	ph_i=1
-	while [ "$ph_i" -le "$ph_n" ]; do
+	ph_fresh=$(only $3 || true)
+	[ -n "$ph_fresh" ] || [ -n "$4" ] || return 0
+	ph_nostart="did not finish: the server did not start"
+	if [ -z "$ph_fresh" ]; then
 		if start "$1" "$2"; then
-			[ -z "$(only "$3")" ] ||
-				bench_cases "$1" "$PORT" "$ph_i" 1 "$3" "$5"
-			if [ "$ph_i" -eq "$ph_n" ] && [ -n "$4" ]; then
-				bench_cases "$1" "$PORT" 1 "$RUNS" "$4" "$5"
-			fi
+			bench_cases "$1" "$PORT" 1 "$RUNS" "$4" "$5"
 		else
-			[ -z "$(only "$3")" ] ||
-				fail_cases "$1" "did not finish: the server did not start" "$3"
-			[ "$ph_i" -lt "$ph_n" ] ||
-				fail_cases "$1" "did not finish: the server did not start" $4
+			fail_cases "$1" "$ph_nostart" $4
 		fi
 		stop "$1"
-		ph_i=$((ph_i + 1))
+		return 0
+	fi
+	ph_last=$(echo $ph_fresh | awk '{ print $NF }')
+	for ph_c in $ph_fresh; do
+		ph_i=1
+		while [ "$ph_i" -le "$RUNS" ]; do
+			ph_rest=
+			[ "$ph_c" != "$ph_last" ] || [ "$ph_i" -ne "$RUNS" ] ||
+				ph_rest=$4
+			if start "$1" "$2"; then
+				bench_cases "$1" "$PORT" "$ph_i" 1 "$ph_c" "$5"
+				[ -z "$ph_rest" ] ||
+					bench_cases "$1" "$PORT" 1 "$RUNS" "$ph_rest" "$5"
+			else
+				fail_runs "$1" "$ph_nostart" "$ph_i" "$ph_i" "$ph_c"
+				[ -z "$ph_rest" ] ||
+					fail_cases "$1" "$ph_nostart" $ph_rest
+			fi
+			stop "$1"
+			ph_i=$((ph_i + 1))
+		done
 	done
 }
 
-MAIN_CASES="login msg msg-sm-carbons msg-mam msg-1000 presence muc mam"
-ALL_CASES="idle $MAIN_CASES idle-plain login-plain"
+MAIN_CASES="login fast msg msg-sm-carbons msg-mam msg-nomam msg-1000 presence muc mam"
+FRESH_CASES="idle idle-1k"
+ALL_CASES="$FRESH_CASES $MAIN_CASES idle-plain login-plain"
 # Issue 15's cases (bench/RESULTS-web.md), run only when ONLY names them:
 # XEP-0363 upload over https and msg over WebSocket (wss) with msg over
 # TCP at the same load.
@@ -381,9 +427,13 @@ run_server() {
 	mkdir -p "$SD"
 	PORT=$(free_port)
 	HTTPS_PORT=$(free_port)
+	TLS_PORT=$(free_port)
+	HTTP_PORT=$(free_port)
+	COMP_PORT=$(free_port)
+	COUNT_ARCHIVED=
 	OUT=$OUTDIR/results-$srv.jsonl
 	: > "$OUT"
-	eval "MAM_N=\${MAM_N_$srv:-$(s 100000)}"
+	eval "MAM_N=\${MAM_N_$(echo "$srv" | tr - _):-$(s 100000)}"
 	NODE=tcmp$$@localhost
 	DIST_PORT=$(free_port)
 	case $srv in
@@ -392,6 +442,20 @@ run_server() {
 		cp "$W/localhost.pem" "$SD/certs/localhost.pem"
 		render "$TPL/tern.yml.in" "$SD/tern.yml" true
 		provision tern
+		COUNT_ARCHIVED="python3 $TPL/archived.py $SD/tern.db"
+		;;
+	tern-dev)
+		# The certificate shared with the others (dev-setup.sh makes
+		# one only when there is none), then `make run`'s tern.yml,
+		# its fixed ports made free ones.
+		mkdir -p "$SD/certs"
+		cp "$W/localhost.pem" "$SD/certs/localhost.pem"
+		VAR=$SD sh "$HERE/../scripts/dev-setup.sh" >&2
+		sed -e 's/\b5222\b/@PORT@/g' -e 's/\b5223\b/@TLS_PORT@/g' \
+		    -e 's/\b5347\b/@COMP_PORT@/g' -e 's/\b5280\b/@HTTP_PORT@/g' \
+		    -e 's/\b5281\b/@HTTPS_PORT@/g' "$SD/tern.yml" > "$SD/make-run.yml.in"
+		provision tern-dev
+		COUNT_ARCHIVED="python3 $TPL/archived.py $SD/tern.db"
 		;;
 	prosody)
 		mkdir -p "$SD/data" "$SD/certs"
@@ -435,7 +499,7 @@ db = sqlite3.connect(sys.argv[1]); db.executescript(open(sys.argv[2]).read()); d
 	# STARTTLS required: idle on a fresh server each run, the rest after
 	# the last idle run; then the same with TLS optional for the no-TLS
 	# rows.
-	phase "$srv" tls idle "$(echo $(only $MAIN_CASES) $(named $WEB_CASES))" ""
+	phase "$srv" tls "$FRESH_CASES" "$(echo $(only $MAIN_CASES) $(named $WEB_CASES))" ""
 	phase "$srv" plain idle-plain "$(only login-plain)" "$PORT"
 	log "$srv: done, $(grep -c '"failed"' "$OUT" || true) failed runs"
 }
@@ -459,7 +523,7 @@ META=$W/meta.env
 log "servers: $SERVERS; RUNS=$RUNS DIV=$DIV DURATION=$DURATION"
 for srv in $SERVERS; do
 	case $srv in
-	tern|prosody|ejabberd) ;;
+	tern|tern-dev|prosody|ejabberd) ;;
 	*) die "unknown server $srv" ;;
 	esac
 	log "=== $srv"

@@ -25,9 +25,15 @@
 #   OUT       file collecting the JSON lines [bench/results-$NAME.jsonl]
 #   CORE      CPU the generator is pinned to [1]
 #   CASES     the case labels to run, space separated [all of them:
-#             login idle msg msg-sm-carbons msg-mam msg-1000 presence muc
-#             mam, and
+#             login fast idle idle-1k msg msg-sm-carbons msg-mam
+#             msg-nomam msg-1000 presence muc mam, and
 #             login-plain idle-plain when PLAIN_PORT is set]
+#   SRC       source addresses of the cases with many connections (idle,
+#             muc) [127.0.0.1-127.0.0.200: at most 50 sessions per
+#             address, under ternd's shipped limits.conns_per_ip of 100]
+#   COUNT_ARCHIVED  a command printing how many MAM items the server's
+#             store holds (ternd: a count of archive_item); when set, each
+#             msg run gets "archived_items", the items written during it
 #   RUN_FIRST number of the first run, for a caller that runs one case
 #             at a time on a freshly started server [1]
 #   APPEND    1: append to OUT instead of starting it afresh [0]
@@ -38,7 +44,8 @@
 # A tern-bench argument @RUN@ is replaced by the run number (e.g. a fresh
 # user pair per mam run: --users mam@RUN@u). A run that fails leaves a
 # line {"server":…,"case":…,"run":…,"failed":"reason"} in OUT instead of
-# its numbers.
+# its numbers; fast against a server without SASL2 one line
+# {…,"unsupported":"not supported: …"} and no further runs.
 #
 # The server itself should already be pinned (start it with taskset -c 0).
 set -eu
@@ -54,7 +61,9 @@ TB=${TB:-build/tern-bench}
 OUT=${OUT:-bench/results-$NAME.jsonl}
 CORE=${CORE:-1}
 PLAIN_PORT=${PLAIN_PORT:-}
-CASES=${CASES:-login idle msg msg-sm-carbons msg-mam msg-1000 presence muc mam${PLAIN_PORT:+ login-plain idle-plain}}
+CASES=${CASES:-login fast idle idle-1k msg msg-sm-carbons msg-mam msg-nomam msg-1000 presence muc mam${PLAIN_PORT:+ login-plain idle-plain}}
+SRC=${SRC:-127.0.0.1-127.0.0.200}
+COUNT_ARCHIVED=${COUNT_ARCHIVED:-}
 RUN_FIRST=${RUN_FIRST:-1}
 APPEND=${APPEND:-0}
 SUMMARY=${SUMMARY:-1}
@@ -84,6 +93,15 @@ reason() {
 	tail -n 3 "$ERR" | tr '\n\t' '  ' | sed 's/\\/\\\\/g; s/"/\\"/g' | cut -c1-300
 }
 
+# The errors by kind of a run that finished with too many ("error: KIND
+# N" lines of its table), as a JSON string; tern-bench's last lines when
+# there are none.
+error_kinds() { # tern-bench's stdout
+	k=$(printf '%s\n' "$1" | sed -n 's/^  error: *\(.*[^ ]\) \{1,\}\([0-9][0-9]*\)$/\1 (\2)/p' |
+	    paste -sd ';' - | sed 's/;/; /g; s/\\/\\\\/g; s/"/\\"/g' | cut -c1-300)
+	[ -n "$k" ] && echo "$k" || reason
+}
+
 run() { # label, tern-bench arguments...
 	label=$1
 	shift
@@ -96,19 +114,37 @@ run() { # label, tern-bench arguments...
 		echo "== $(date +%H:%M:%S) $NAME $label run $i" >&2
 		args=$(echo "$*" | sed "s/@RUN@/$i/g")
 		lim=$(bound $args)
+		before=
+		case $label in
+		msg*) [ -z "$COUNT_ARCHIVED" ] || before=$(eval "$COUNT_ARCHIVED") || before= ;;
+		esac
 		# eval: PROVISION may hold a quoted command.
 		rc=0
 		out=$(eval "timeout -k 5 $lim taskset -c $CORE $TB $args \
 		    --domain $DOMAIN $pidargs $PROVISION" 2>"$ERR") || rc=$?
 		line=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
 		head="{\"server\":\"$NAME\",\"case\":\"$label\",\"run\":$i"
+		if [ -n "$before" ]; then
+			# what the store holds once the server has committed
+			sleep 1
+			after=$(eval "$COUNT_ARCHIVED") || after=
+			[ -z "$after" ] ||
+				head="$head,\"archived_items\":$((after - before))"
+		fi
 		if [ "$rc" -eq 0 ] && [ -n "$line" ]; then
 			printf '%s\n' "$line" | sed "s/^{/$head,/" >> "$OUT"
+		elif printf '%s\n' "$out" | cat - "$ERR" | grep -q 'offers no SASL2'; then
+			# A server without XEP-0388 has no FAST: say so once,
+			# not as a failure of the run and not with a number.
+			why="not supported: no SASL2 (XEP-0388), so no FAST (XEP-0484)"
+			printf 'run-compare: %s: %s\n' "$label" "$why" >&2
+			printf '%s,"unsupported":"%s"}\n' "$head" "$why" >> "$OUT"
+			break
 		else
 			if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 				why="did not finish in $lim s"
 			elif [ -n "$line" ]; then
-				why="more than 1% errors: $(reason)"
+				why="more than 1% errors: $(error_kinds "$out")"
 			else
 				why="exit $rc: $(reason)"
 			fi
@@ -121,13 +157,25 @@ run() { # label, tern-bench arguments...
 }
 
 run login     login --port "$PORT" -c 50 -n "$(s 2000)"
-run idle      idle --port "$PORT" -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50 --timeout 600
+# SASL2 + Bind 2 with a XEP-0484 token, after one SCRAM login per user
+# that fetched it: the re-login of a client that was online before
+run fast      fast --port "$PORT" -c 50 -n "$(s 2000)"
+run idle      idle --port "$PORT" -k "$(s 10000)" --hold 10 --src "$SRC" --timeout 600
+# the same at a tenth of the size: a flat KiB per session at both sizes
+# means no fixed cost is counted as per-session memory
+run idle-1k   idle --port "$PORT" -k "$(s 1000)" --hold 10 --src "$SRC" --timeout 600
+# msg sets no MAM preferences: the server's default decides what is
+# archived (nothing on the tuned configs, everything with `make run`'s).
+# msg-mam and msg-nomam set them, each with users of its own: stored
+# preferences outlive the session, and the other cases' users must keep
+# none (the server's default).
 run msg       msg --port "$PORT" -p 50 -w 10 --duration "$DURATION"
 run msg-sm-carbons msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --sm --carbons
-run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam
+run msg-mam   msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam --users arch
+run msg-nomam msg --port "$PORT" -p 50 -w 10 --duration "$DURATION" --mam-prefs never --users noarch
 run msg-1000  msg --port "$PORT" -p 50 --rate 1000 --duration "$DURATION"
 run presence  presence --port "$PORT" -u 100 -r 10 --duration "$DURATION"
-run muc       muc --port "$PORT" --rooms 10 --occupants "$(s 50)" -w 10 --duration "$DURATION"
+run muc       muc --port "$PORT" --rooms 10 --occupants "$(s 50)" -w 10 --duration "$DURATION" --src "$SRC"
 run mam       mam --port "$PORT" -n "${MAM_N:-$(s 100000)}" --queries 50 --timeout 600 ${MAM_ARGS:-}
 if [ -n "${HTTPS_PORT:-}" ]; then
 	run upload upload --port "$PORT" -n "$(s 20)" --size 10M --timeout 300
@@ -136,7 +184,7 @@ if [ -n "${HTTPS_PORT:-}" ]; then
 fi
 if [ -n "$PLAIN_PORT" ]; then
 	run login-plain login --port "$PLAIN_PORT" --no-tls -c 50 -n "$(s 2000)"
-	run idle-plain  idle --port "$PLAIN_PORT" --no-tls -k "$(s 10000)" --hold 10 --src 127.0.0.1-127.0.0.50 --timeout 600
+	run idle-plain  idle --port "$PLAIN_PORT" --no-tls -k "$(s 10000)" --hold 10 --src "$SRC" --timeout 600
 fi
 [ "$SUMMARY" = 1 ] || exit 0
 
@@ -152,7 +200,9 @@ for (srv, case), rs in cases.items():
     for r in rs:
         if "failed" in r:
             print("  run %d failed: %s" % (r["run"], r["failed"]))
-    rs = [r for r in rs if "failed" not in r]
+        if "unsupported" in r:
+            print("  %s" % r["unsupported"])
+    rs = [r for r in rs if "failed" not in r and "unsupported" not in r]
     if not rs:
         continue
     for k, v in rs[0].items():

@@ -55,11 +55,13 @@ record_error(const char *msg)
 	record_errors(msg, 1);
 }
 
+/* The errors by kind: with the results on stdout, after a failed set-up
+ * on stderr (where run-compare.sh takes the reason of a failed run). */
 static void
-print_errors(void)
+print_errors(FILE *f)
 {
 	for (size_t i = 0; i < ARRAYLEN(errs) && errs[i].n > 0; i++)
-		printf("  error: %-50s %10lu\n", errs[i].msg, errs[i].n);
+		fprintf(f, "  error: %-50s %10lu\n", errs[i].msg, errs[i].n);
 }
 
 /* ---- phases ---- */
@@ -194,7 +196,7 @@ report_errors(struct bresult *r)
 {
 	br_num(r, "operations", "operations", (double)n_ops, 0);
 	br_num(r, "errors", "errors", (double)n_errors, 0);
-	print_errors();
+	print_errors(stdout);
 }
 
 /* ---- the login scenario: a pool of short-lived connections ---- */
@@ -282,7 +284,7 @@ scen_login(void)
 		if (lp.ok == 0) {
 			fprintf(stderr, "tern-bench: no priming login "
 			    "succeeded\n");
-			print_errors();
+			print_errors(stderr);
 			return -1;
 		}
 		memset(errs, 0, sizeof(errs));
@@ -681,7 +683,7 @@ scen_msg(void)
 	}
 	if (ss_login() < 0) {
 		fprintf(stderr, "tern-bench: msg: set-up failed\n");
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -745,7 +747,10 @@ scen_msg(void)
 	    bo.sm ? "sm" : bo.carbons ? "carbons" : "none");
 	br_num(&r, "second_resource", "second resource", bo.second_resource,
 	    0);
-	br_num(&r, "mam", "MAM prefs always", bo.mam, 0);
+	br_num(&r, "mam", "MAM prefs set", bo.mam, 0);
+	if (bo.mam)
+		br_str(&r, "mam_default", "MAM prefs default",
+		    bo.mam_default ? bo.mam_default : "always");
 	br_num(&r, "sent", "sent in window", (double)mg.sent, 0);
 	br_num(&r, "delivered", "delivered in window", (double)mg.delivered,
 	    0);
@@ -1012,7 +1017,7 @@ scen_presence(void)
 	ss.stanza = pr_stanza;
 	if (ss_login() < 0) {
 		fprintf(stderr, "tern-bench: presence: login failed\n");
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -1047,7 +1052,7 @@ scen_presence(void)
 		    "subscriptions were confirmed: does the server support "
 		    "presence subscriptions (RFC 6121)?\n", pr.subs,
 		    (unsigned long)pr.users * pr.r);
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -1255,6 +1260,7 @@ scen_mam(void)
 	if (bs_provision(1, 2) < 0)
 		return -1;
 	bo.mam = 1; /* the archive owner asks for everything archived */
+	bo.mam_default = "always";
 	ss_init(2);
 	ss.user[0] = 1;
 	ss.user[1] = 2;
@@ -1265,7 +1271,7 @@ scen_mam(void)
 		fprintf(stderr, "tern-bench: mam: set-up failed (a server "
 		    "without XEP-0313 urn:xmpp:mam:2 refuses the MAM "
 		    "preferences)\n");
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -1290,7 +1296,7 @@ scen_mam(void)
 				fprintf(stderr, "tern-bench: mam: %s (does "
 				    "the server support urn:xmpp:mam:2?)\n",
 				    mm.qerr);
-				print_errors();
+				print_errors(stderr);
 				ss_teardown();
 				return -1;
 			}
@@ -1493,7 +1499,7 @@ scen_upload(void)
 	snprintf(ss.res[0], sizeof(ss.res[0]), "upload");
 	ss.stanza = up_stanza;
 	if (ss_login() < 0) {
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -1509,7 +1515,7 @@ scen_upload(void)
 		fprintf(stderr, "tern-bench: upload: no slots from %s (is "
 		    "the upload service on, with quota for %u x %zu bytes?)\n",
 		    bo.upload_domain, up.want, size);
-		print_errors();
+		print_errors(stderr);
 		ss_teardown();
 		return -1;
 	}
@@ -1628,8 +1634,8 @@ muc_stanza(struct bconn *c, const char *e, size_t n)
 
 	if (bx_attr(e, n, "type", type, sizeof(type)) == 0 &&
 	    strcmp(type, "error") == 0) {
-		record_error(bx_is(e, n, "presence") ? "room entry refused" :
-		    "groupchat message refused");
+		record_error(bc_condition(bx_is(e, n, "presence") ?
+		    "room entry refused" : "groupchat message refused", e, n));
 		return;
 	}
 	if (bx_is(e, n, "presence")) {
@@ -1834,7 +1840,7 @@ scen_muc(void)
 	return 0;
 out_fail:
 	fprintf(stderr, "tern-bench: muc: set-up failed\n");
-	print_errors();
+	print_errors(stderr);
 	ss_teardown();
 	return -1;
 }
@@ -1897,6 +1903,8 @@ usage(FILE *f)
 "  --carbons           XEP-0280 message carbons\n"
 "  --second-resource   msg: a second resource per user\n"
 "  --mam               ask the server to archive all (MAM prefs)\n"
+"  --mam-prefs D       set the MAM prefs default to D: always (= --mam),\n"
+"                      never (nothing archived) or roster\n"
 "  --no-prime          login: no unmeasured first login per user\n"
 "measurement:\n"
 "  --pid PID           server process for CPU and RSS (repeatable)\n"
@@ -1957,7 +1965,7 @@ enum {
 	O_HOST = 256, O_PORT, O_DOMAIN, O_DIRECT, O_NOTLS, O_REMOTE, O_MECH, O_USERS,
 	O_PASSWORD, O_PROVISION, O_TERNCTL, O_CONFIG, O_PROVCMD, O_SRC,
 	O_PID, O_RATE, O_DURATION, O_HOLD, O_QUERIES, O_SM, O_CARBONS,
-	O_SECOND, O_MAM, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT, O_ROOMS,
+	O_SECOND, O_MAM, O_MAMPREFS, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT, O_ROOMS,
 	O_OCCUPANTS, O_MUC, O_WS, O_SIZE, O_UPDOMAIN,
 };
 
@@ -1988,6 +1996,7 @@ static const struct option longopts[] = {
 	{ "carbons", no_argument, NULL, O_CARBONS },
 	{ "second-resource", no_argument, NULL, O_SECOND },
 	{ "mam", no_argument, NULL, O_MAM },
+	{ "mam-prefs", required_argument, NULL, O_MAMPREFS },
 	{ "no-prime", no_argument, NULL, O_NOPRIME },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "op-timeout", required_argument, NULL, O_OPTIMEOUT },
@@ -2113,6 +2122,19 @@ parse_args(int argc, char **argv, const char **scenario)
 			break;
 		case O_MAM:
 			bo.mam = 1;
+			bo.mam_default = "always";
+			break;
+		case O_MAMPREFS:
+			if (strcmp(optarg, "always") != 0 &&
+			    strcmp(optarg, "never") != 0 &&
+			    strcmp(optarg, "roster") != 0)
+			{
+				fprintf(stderr, "tern-bench: --mam-prefs: "
+				    "always, never or roster\n");
+				exit(2);
+			}
+			bo.mam = 1;
+			bo.mam_default = optarg;
 			break;
 		case O_NOPRIME:
 			bo.no_prime = 1;
