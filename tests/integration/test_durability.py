@@ -721,10 +721,17 @@ def _mass_drop(make_server, bench, k):
              '-k', str(k), '-u', str(users), '-c', '200',
              '--hold', '60', '--src', '127.0.0.1-127.0.0.20',
              '--provision', '--ternctl', str(ternlib.BIN / 'ternctl'),
-             '--config', str(srv.config), '--timeout', '90'],
+             '--config', str(srv.config), '--timeout', '150'],
             stdout=f, stderr=subprocess.STDOUT, cwd=srv.dir)
     try:
-        st = wait_sessions(srv, base['sessions'] + k, 35)
+        # provisioning (ternctl import of the users) comes first and
+        # took 16 s of a 35 s budget on a loaded sanitizer run: the
+        # logins get their own bound once it is done
+        deadline = time.monotonic() + 120
+        while b'provisioned' not in out.read_bytes() and \
+                gen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        st = wait_sessions(srv, base['sessions'] + k, 60)
         assert st['sessions'] == base['sessions'] + k, (
             'sessions %s, bench output:\n%s' % (st, out.read_text()[-2000:]))
         rss_peak = rss_kib(srv.pid)
