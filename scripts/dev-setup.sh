@@ -43,7 +43,7 @@ hosts:
     modules: [disco, ping, time, version, roster, presence, offline,
               blocking, last, vcard, private, register, smacks,
               carbons, mam, csi, push, pep, avatar, bookmarks, adhoc,
-              host_meta]
+              host_meta, invites, spam_report]
     # group chat (docs/operations.md, "Group chat") and file upload
     services:
       - { module: muc, domain: conference.localhost }
