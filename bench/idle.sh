@@ -14,8 +14,10 @@
 # [min-max] of kib_per_session and the RSS before and after.
 # env: SIZES (default "1000 10000"), CONFIGS ("dev tuned"), HOLD (10),
 #      WORKDIR (tmpfs when there is one), MASSIF=1 runs ternd under
-#      valgrind --tool=massif (one run; the profiles are kept in
-#      $OUT, default /tmp/tern-idle-massif).
+#      valgrind --tool=massif (one run) and takes a detailed snapshot
+#      before the logins and halfway through the hold:
+#      $OUT/massif.CONFIG.K.before and .idle (ms_print reads them;
+#      default OUT /tmp/tern-idle-massif).
 set -eu
 BUILD=${1:-build}
 RUNS=${2:-3}
@@ -138,11 +140,30 @@ for cfg in $CONFIGS; do
 		run=1
 		while [ $run -le "$RUNS" ]; do
 			start "$cfg" "$k"
-			out=$(timeout 900 taskset -c 1 "$BUILD/tern-bench" idle \
+			[ "$MASSIF" = 1 ] && vgdb --pid="$PID" detailed_snapshot \
+				"$OUT/massif.$cfg.$k.before" >/dev/null
+			taskset -c 1 "$BUILD/tern-bench" idle \
 				-k "$k" --hold "$HOLD" --port "$PORT" --pid "$PID" \
-				--src "127.0.0.1-127.0.0.$n" --timeout 600 |
-				grep '^{"scenario"') || {
+				--src "127.0.0.1-127.0.0.$n" --timeout 600 \
+				> "$DIR/bench.out" 2> "$DIR/bench.err" &
+			BPID=$!
+			if [ "$MASSIF" = 1 ]; then
+				# a detailed snapshot while the sessions are idle
+				# (massif's peak may be the shutdown)
+				i=0
+				until grep -q "holding" "$DIR/bench.err"; do
+					i=$((i + 1))
+					[ $i -lt 9000 ] || break
+					sleep 0.1
+				done
+				sleep $((HOLD / 2))
+				vgdb --pid="$PID" detailed_snapshot \
+					"$OUT/massif.$cfg.$k.idle" >/dev/null
+			fi
+			wait "$BPID" || true
+			out=$(grep '^{"scenario"' "$DIR/bench.out") || {
 				echo "idle: $cfg $k failed" >&2
+				cat "$DIR/bench.err" >&2
 				tail -5 "$DIR/$cfg/ternd.log" >&2
 				exit 1
 			}
