@@ -114,16 +114,23 @@ start() { # config size
 }
 
 stop() {
-	kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+	if ! kill "$PID" 2>/dev/null; then
+		st=0
+		wait "$PID" 2>/dev/null || st=$?
+		echo "idle: ternd died before the end (status $st)" >&2
+		tail -5 "$cd_/ternd.log" >&2
+	fi
+	wait "$PID" 2>/dev/null || true
 	PID=
 }
 
 for cfg in $CONFIGS; do
 	configure "$cfg"
-	# the users, once: bench1..benchMAX (tern-bench's names), then
+	# the users, once: bench1..bench(MAX+100) (tern-bench's names; its
+	# warm-up sessions take the ones after the measured), then
 	# every run starts a fresh server on a copy of that store
 	i=1
-	while [ $i -le "$max" ]; do
+	while [ $i -le $((max + 100)) ]; do
 		echo "bench$i@localhost bench"
 		i=$((i + 1))
 	done | "$BUILD/ternctl" -c "$DIR/$cfg/tern.yml" import - \
@@ -167,6 +174,8 @@ for cfg in $CONFIGS; do
 				tail -5 "$DIR/$cfg/ternd.log" >&2
 				exit 1
 			}
+			# errors: say which (tern-bench counts them by kind)
+			grep -E "error|WARNING|failed|dropped|closed" "$DIR/bench.err" >&2 || true; cat "$DIR/bench.err" "$DIR/bench.out" > /tmp/tern-idle-last.err 2>/dev/null || true; cp "$DIR/$cfg/ternd.log" /tmp/tern-idle-last.log 2>/dev/null || true
 			stop
 			echo "$out" | sed "s/^{/{\"config\":\"$cfg\",\"k\":$k,\"run\":$run,/" |
 				tee -a "$DIR/results.jsonl"
