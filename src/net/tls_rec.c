@@ -235,8 +235,11 @@ tls_rec_take(struct conn *c)
 	if (r == NULL || s == NULL || r->no_light || !r->rd.have ||
 	    !r->wr.have || SSL_version(s) != TLS1_3_VERSION)
 		return -2;
+	/* nothing read and not yet processed, nothing made and not yet
+	 * written (SSL_READING only says the last read found no more) */
 	if (!SSL_is_init_finished(s) || SSL_has_pending(s) ||
-	    SSL_want(s) != SSL_NOTHING || SSL_get_shutdown(s) != 0 ||
+	    (SSL_want(s) != SSL_NOTHING && SSL_want(s) != SSL_READING) ||
+	    SSL_get_shutdown(s) != 0 ||
 	    SSL_get_key_update_type(s) != SSL_KEY_UPDATE_NONE)
 		return -1;
 	if (r->suite == NULL)
@@ -314,8 +317,8 @@ tls_rec_open(struct tls_rec *r, unsigned char *p, size_t n, unsigned char **out,
 	/* TLSInnerPlaintext: content, the type, zeros (§5.4) */
 	while (clen > 0 && ct[clen - 1] == 0)
 		clen--;
-	if (clen == 0)
-		return -1;
+	if (clen == 0 || clen - 1 > TLS_REC_MAX_PLAIN)
+		return -1; /* unexpected_message, record_overflow */
 	*out = ct;
 	*outlen = clen - 1;
 	return ct[clen - 1];

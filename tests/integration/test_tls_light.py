@@ -1,5 +1,5 @@
 """tls.light_sessions (src/net/tls_rec.c): once a client stream over
-TLS 1.3 is bound and idle, ternd frees OpenSSL's per-connection state
+TLS 1.3 (STARTTLS, Direct TLS or wss) is bound and idle, ternd frees OpenSSL's per-connection state
 and carries the records itself (RFC 8446 §5) with the keys and sequence
 numbers OpenSSL reached. Stanzas of every size both ways, KeyUpdate from
 the client (before and after the hand-over, with and without a request
@@ -247,3 +247,26 @@ def test_key_update_before_hand_over(make_server):
         sc.ping(2)
     finally:
         sc.close()
+
+
+def test_websocket_session_goes_light(make_server):
+    """A session bound over wss (RFC 7395) is taken over the same way;
+    frames of every size pass both ways afterwards."""
+    from test_websocket import WS
+    srv = http_server(make_server)
+    w = WS(srv.https, tls=True)
+    jid = w.login('alice')
+    bob = connect_tls(srv.c2s, 'bob', 'tcp')
+    wait_light(srv, 2)
+    for size in (10, 20000, 100000):
+        body = 'w' * size
+        bob.message(jid, body)
+        m = w.element()
+        while m.tag != q(NS_CLIENT, 'message'):
+            m = w.element()
+        assert m.findtext(q(NS_CLIENT, 'body')) == body
+        w.send("<message xmlns='jabber:client' to='%s' type='chat'>"
+               "<body>%s</body></message>" % (bob.jid, body))
+        m = bob.wait_message()
+        assert m.findtext(q(NS_CLIENT, 'body')) == body
+    assert light_count(srv) == 2
