@@ -1,11 +1,12 @@
 """tls.light_sessions (src/net/tls_rec.c): once a client stream over
-TLS 1.3 (STARTTLS, Direct TLS or wss) is bound and idle, ternd frees OpenSSL's per-connection state
-and carries the records itself (RFC 8446 §5) with the keys and sequence
-numbers OpenSSL reached. Stanzas of every size both ways, KeyUpdate from
-the client (before and after the hand-over, with and without a request
-for ours, §4.6.3), close_notify, reading paused by the rate limit; TLS
-1.2 and the setting turned off keep OpenSSL's state. The gauge
-tern_tls_light_connections (/metrics) says which path a stream is on."""
+TLS 1.3 (STARTTLS, Direct TLS or wss) is bound and idle, ternd frees
+OpenSSL's per-connection state and carries the records itself (RFC 8446
+§5) with the keys and sequence numbers OpenSSL reached. Stanzas of every
+size both ways, KeyUpdate from the client (before and after the
+hand-over, with and without a request for ours, §4.6.3), close_notify,
+reading paused by the rate limit; TLS 1.2 and the setting turned off
+keep OpenSSL's state. The gauge tern_tls_light_connections (/metrics)
+says which path a stream is on."""
 import re
 import ssl
 import subprocess
