@@ -12,7 +12,11 @@
 # `tern-bench idle -k K --hold HOLD --src 127.0.0.1-127.0.0.N`.
 # Prints every JSON line, then per configuration and size the median
 # [min-max] of kib_per_session and the RSS before and after.
+# Before the baseline RSS is read, tern-bench logs in and keeps WARMUP
+# more sessions (default 50, its logins in flight): the code pages and
+# library state the first logins bring in are not the sessions' cost.
 # env: SIZES (default "1000 10000"), CONFIGS ("dev tuned"), HOLD (10),
+#      WARMUP (50; 0 counts everything from a fresh start),
 #      WORKDIR (tmpfs when there is one), MASSIF=1 runs ternd under
 #      valgrind --tool=massif (one run) and takes a detailed snapshot
 #      before the logins and halfway through the hold:
@@ -24,6 +28,7 @@ RUNS=${2:-3}
 SIZES=${SIZES:-1000 10000}
 CONFIGS=${CONFIGS:-dev tuned}
 HOLD=${HOLD:-10}
+WARMUP=${WARMUP:-50}
 MASSIF=${MASSIF:-0}
 OUT=${OUT:-/tmp/tern-idle-massif}
 for b in ternd ternctl tern-bench; do
@@ -150,7 +155,8 @@ for cfg in $CONFIGS; do
 			[ "$MASSIF" = 1 ] && vgdb --pid="$PID" detailed_snapshot \
 				"$OUT/massif.$cfg.$k.before" >/dev/null
 			taskset -c 1 "$BUILD/tern-bench" idle \
-				-k "$k" --hold "$HOLD" --port "$PORT" --pid "$PID" \
+				-k "$k" --hold "$HOLD" --warmup "$WARMUP" \
+				--port "$PORT" --pid "$PID" \
 				--src "127.0.0.1-127.0.0.$n" --timeout 600 \
 				> "$DIR/bench.out" 2> "$DIR/bench.err" &
 			BPID=$!
