@@ -10,16 +10,19 @@ ALLOC = ("CRYPTO_zalloc", "CRYPTO_malloc", "CRYPTO_realloc", "CRYPTO_memdup",
          "xstrdup", "xstrndup", "mem_malloc", "mem_realloc", "sqlite3Malloc",
          "sqlite3MallocZero", "sqlite3DbMallocRaw", "sqlite3DbMallocZero",
          "sqlite3DbMallocRawNN", "sqlite3Realloc", "CRYPTO_clear_realloc")
+
+
 def parse(path):
     lines = open(path).read().splitlines()
     # last detailed snapshot
     start = max(i for i, l in enumerate(lines) if l == "heap_tree=detailed")
     tree = lines[start + 1:]
     out = collections.Counter()
-        def frame(desc):
+
+    def frame(desc):
         m = re.match(r"0x[0-9A-F]+: (.*)", desc)
         return m.group(1) if m else desc
-    i = 0
+
     def walk(i, depth, path):
         l = tree[i]
         m = re.match(r"( *)n(\d+): (\d+) (.*)", l)
