@@ -27,8 +27,12 @@ static char tls_out[TLS_COALESCE];
 /* light TLS (tls_rec.h): whole records in, one record out */
 static unsigned char rec_in[2 * TLS_REC_MAX_WIRE];
 static unsigned char rec_out[5 + TLS_REC_MAX_PLAIN + 1 + 16];
-#define REC_SWEEP 5.0 /* s: cipher contexts of idle light conns go */
+/* Light conns holding cipher contexts; every REC_SWEEP s those idle
+ * since the last sweep give them back (about 1 KiB each). */
+#define REC_SWEEP 2.0
 static ev_timer sweep_w;
+static struct conn **keyed_v;
+static size_t keyed_n, keyed_cap;
 static struct conn *dirty;
 static struct conn *all_conns;
 static struct conn **dead_v;
@@ -40,6 +44,9 @@ static size_t live_peak;  /* most connections open since the last trim */
 #define TRIM_DROP 1000	  /* a fall from the peak worth a malloc_trim */
 static ev_timer trim_w;
 static size_t trim_live; /* connections when trim_w was last armed */
+/* SSL objects freed by light hand-overs since the last trim: each left
+ * ~13 KiB of heap between the sessions' small objects */
+static size_t light_since_trim;
 static uint64_t next_id = 1;
 
 /* per-IP connection counts: small open-addressing table */
@@ -594,6 +601,13 @@ try_light(struct conn *c)
 	c->ssl = NULL;
 	c->tls_light = 1;
 	live_light++;
+	/* a thousand hand-overs (a login burst): give the freed handshake
+	 * state back a second after the last, as after mass disconnects */
+	if (++light_since_trim >= TRIM_DROP) {
+		ev_timer_stop(loop_ev, &trim_w);
+		ev_timer_set(&trim_w, 1.0, 0.0);
+		ev_timer_start(loop_ev, &trim_w);
+	}
 	log_debug(
 	    "conn %llx tls light peer=%s", (unsigned long long)c->id, c->peer);
 }
@@ -611,16 +625,45 @@ conn_tls_settle(struct conn *c)
 }
 
 static void
+keyed_del(struct conn *c)
+{
+	struct conn *last;
+
+	if (c->keyed == 0)
+		return;
+	last = keyed_v[--keyed_n];
+	keyed_v[c->keyed - 1] = last;
+	last->keyed = c->keyed;
+	c->keyed = 0;
+}
+
+/* After reading or writing: a conn that made cipher contexts is swept. */
+static void
+keyed_note(struct conn *c)
+{
+	if (c->keyed || !c->tls_light || c->state == CONN_DEAD ||
+	    (c->rec->rd.ctx == NULL && c->rec->wr.ctx == NULL))
+		return;
+	if (keyed_n == keyed_cap) {
+		keyed_cap = keyed_cap ? keyed_cap * 2 : 64;
+		keyed_v = xrealloc(keyed_v, keyed_cap * sizeof(*keyed_v));
+	}
+	keyed_v[keyed_n++] = c;
+	c->keyed = (unsigned)keyed_n;
+}
+
+static void
 sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
-	struct conn *c;
+	size_t i;
 
 	UNUSED(l);
 	UNUSED(w);
 	UNUSED(revents);
-	for (c = all_conns; c; c = c->all_next)
-		if (c->tls_light)
-			tls_rec_sweep(c->rec);
+	/* downwards: keyed_del moves the last (already seen) into i */
+	for (i = keyed_n; i-- > 0;)
+		if (!tls_rec_sweep(keyed_v[i]->rec))
+			keyed_del(keyed_v[i]);
 }
 
 static void
@@ -660,6 +703,7 @@ final_close(struct conn *c, const char *why)
 	live--;
 	if (c->tls_light)
 		live_light--;
+	keyed_del(c);
 	ip_adjust(c->peer, -1);
 	if (!c->closed_called) {
 		c->closed_called = 1;
@@ -793,6 +837,7 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 		return;
 	if (c->tls_light) {
 		light_read(c);
+		keyed_note(c);
 		return;
 	}
 	/* bounded work per wake-up keeps one busy peer from starving
@@ -932,10 +977,12 @@ do_flush(struct conn *c)
 		return;
 	if (c->ssl)
 		flush_tls(c);
-	else if (c->tls_light)
+	else if (c->tls_light) {
 		flush_light(c);
-	else
+		keyed_note(c);
+	} else {
 		flush_plain(c);
+	}
 	if (c->state == CONN_DEAD || c->wq_len > 0 || light_pending(c))
 		return;
 	ev_io_stop(loop_ev, &c->wio);
@@ -1019,6 +1066,7 @@ trim_cb(struct ev_loop *l, ev_timer *w, int revents)
 	UNUSED(w);
 	UNUSED(revents);
 	live_peak = live;
+	light_since_trim = 0;
 	malloc_trim(0);
 }
 

@@ -376,7 +376,7 @@ tls_rec_write_update(struct tls_rec *r)
 	return 0;
 }
 
-void
+int
 tls_rec_sweep(struct tls_rec *r)
 {
 	if (!r->busy) {
@@ -384,6 +384,7 @@ tls_rec_sweep(struct tls_rec *r)
 		dir_drop_ctx(&r->wr);
 	}
 	r->busy = 0;
+	return r->rd.ctx != NULL || r->wr.ctx != NULL;
 }
 
 void

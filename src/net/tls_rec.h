@@ -82,8 +82,9 @@ int tls_rec_handshake(
     struct tls_rec *r, const unsigned char *p, size_t n, int *reply);
 /* Move the write secret on, after our KeyUpdate record was sealed. */
 int tls_rec_write_update(struct tls_rec *r);
-/* Free the cipher contexts of a connection idle since the last call. */
-void tls_rec_sweep(struct tls_rec *r);
+/* Free the cipher contexts of a connection idle since the last call;
+ * 1 when it still has some. */
+int tls_rec_sweep(struct tls_rec *r);
 void tls_rec_free(struct tls_rec *r);
 
 #endif
