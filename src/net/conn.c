@@ -309,6 +309,26 @@ wq_consume(struct conn *c, size_t n)
 	}
 }
 
+/* Copy up to want bytes from the head of the queue to out (one TLS
+ * record's worth: records are made from coalesced stanzas). */
+static size_t
+wq_gather(const struct conn *c, char *out, size_t want)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < c->wq_len && n < want; i++) {
+		const struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+		size_t l = q->buf->len - q->off;
+
+		if (l > want - n)
+			l = want - n;
+		memcpy(out + n, q->buf->data + q->off, l);
+		n += l;
+	}
+	return n;
+}
+
 static void
 wq_clear(struct conn *c)
 {
@@ -552,21 +572,9 @@ flush_light(struct conn *c)
 	if (c->rec->ku_reply && (light_key_update(c) < 0 || light_pending(c)))
 		return;
 	while (c->wq_len > 0) {
-		size_t n = 0;
-		unsigned i;
-		long len;
+		size_t n = wq_gather(c, (char *)rec_out + 5, TLS_REC_MAX_PLAIN);
+		long len = tls_rec_seal(c->rec, 23, rec_out, n);
 
-		for (i = 0; i < c->wq_len && n < TLS_REC_MAX_PLAIN; i++) {
-			struct conn_wq *q =
-			    &c->wq[(c->wq_head + i) % c->wq_cap];
-			size_t l = q->buf->len - q->off;
-
-			if (l > TLS_REC_MAX_PLAIN - n)
-				l = TLS_REC_MAX_PLAIN - n;
-			memcpy(rec_out + 5 + n, q->buf->data + q->off, l);
-			n += l;
-		}
-		len = tls_rec_seal(c->rec, 23, rec_out, n);
 		if (len < 0) {
 			final_close(c, "tls write error");
 			return;
@@ -935,22 +943,10 @@ static void
 flush_tls(struct conn *c)
 {
 	while (c->wq_len > 0) {
-		size_t n = 0, want;
-		unsigned i;
-		int r;
+		size_t n = wq_gather(c, tls_out,
+		    c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out));
+		int r = SSL_write(c->ssl, tls_out, (int)n);
 
-		want = c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out);
-		for (i = 0; i < c->wq_len && n < want; i++) {
-			struct conn_wq *q =
-			    &c->wq[(c->wq_head + i) % c->wq_cap];
-			size_t l = q->buf->len - q->off;
-
-			if (l > want - n)
-				l = want - n;
-			memcpy(tls_out + n, q->buf->data + q->off, l);
-			n += l;
-		}
-		r = SSL_write(c->ssl, tls_out, (int)n);
 		if (r <= 0) {
 			int e = SSL_get_error(c->ssl, r);
 
