@@ -372,12 +372,14 @@ def write(args):
             row.append(t)
         w("| %s | %s |" % (c, " | ".join(row)))
     w("")
-    # the HTTP numbers (bench/web.sh) are kept by hand beside this file
-    extra = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                         "RESULTS-web.md")
-    if os.path.exists(extra):
-        L.append(open(extra).read().rstrip("\n"))
-        w("")
+    # kept by hand beside this file: idle memory with make run's
+    # configuration (bench/idle.sh), the HTTP numbers (bench/web.sh)
+    for name in ("RESULTS-idle.md", "RESULTS-web.md"):
+        extra = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             name)
+        if os.path.exists(extra):
+            L.append(open(extra).read().rstrip("\n"))
+            w("")
     path = os.path.join(args.outdir, "RESULTS.md")
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(L))
