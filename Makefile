@@ -126,4 +126,5 @@ format-check:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CTL_SRC:%.c=$(BUILD)/%.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/src/main.d $(CTL_SRC:%.c=$(BUILD)/%.d) \
+	$(BENCH_SRC:%.c=$(BUILD)/%.d)

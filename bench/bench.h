@@ -181,6 +181,7 @@ struct bopts {
 	pid_t pids[16];
 	int npids;
 	int conc, total, keep, pairs, window, users, contacts;
+	int warmup; /* idle: sessions before the baseline (-1: C) */
 	double hold, duration, rate, timeout, op_timeout;
 	int sm, carbons, second_resource, mam, no_prime, queries;
 	/* mam: the XEP-0313 preferences' default the client sets (always,

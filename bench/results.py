@@ -588,8 +588,9 @@ def write(args):
         w("| %s | %s |" % (c, " | ".join(row)))
     w("")
     # kept by hand beside this file: what archiving costs with make run's
-    # defaults (bench/archive.sh), the HTTP numbers (bench/web.sh)
-    for name in ("RESULTS-archive.md", "RESULTS-web.md"):
+    # defaults (bench/archive.sh), idle memory with make run's
+    # configuration (bench/idle.sh), the HTTP numbers (bench/web.sh)
+    for name in ("RESULTS-archive.md", "RESULTS-idle.md", "RESULTS-web.md"):
         extra = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                              name)
         if os.path.exists(extra):

@@ -450,18 +450,34 @@ scen_idle(void)
 {
 	unsigned k = bo.keep > 0 ? (unsigned)bo.keep : 10000;
 	unsigned nusers = bo.users > 0 ? (unsigned)bo.users : k;
-	struct bproc before, after_login, after_hold;
+	/* Warm-up sessions (users after the measured ones), logged in and
+	 * kept before the baseline: the code, library state and caches
+	 * the first logins bring in, and the heap their handshakes in
+	 * flight need, are not counted as the measured sessions' cost. */
+	unsigned w = bo.warmup >= 0 ? (unsigned)bo.warmup : (unsigned)bo.conc;
+	struct bproc start, before, after_login, after_hold;
 	struct bresult r;
 	double t0, t1, self0;
-	unsigned alive;
+	unsigned alive, dropped_warm;
 
-	if (bs_provision(1, nusers) < 0)
+	if (bs_provision(1, nusers + w) < 0)
 		return -1;
-	ss_init(k);
-	for (unsigned i = 0; i < k; i++) {
-		ss.user[i] = i % nusers + 1;
+	ss_init(w + k);
+	for (unsigned i = 0; i < w + k; i++) {
+		ss.user[i] = i < w ? nusers + 1 + i : (i - w) % nusers + 1;
 		snprintf(ss.res[i], sizeof(ss.res[i]), "idle%u", i);
 	}
+	bs_proc_read(&start);
+	if (w > 0) {
+		ss.n = w;
+		if (ss_login() < 0) {
+			fprintf(stderr, "tern-bench: warm-up logins failed\n");
+			return -1;
+		}
+		run_for(1.0);
+		ss.n = w + k;
+	}
+	dropped_warm = ss.dropped;
 	bs_proc_read(&before);
 	self0 = bs_self_cpu();
 	t0 = bc_now();
@@ -472,14 +488,17 @@ scen_idle(void)
 	    ss.ready, bo.hold);
 	run_for(bo.hold);
 	bs_proc_read(&after_hold);
-	alive = ss.ready - ss.dropped;
+	alive = ss.ready - w - (ss.dropped - dropped_warm);
 	br_begin(&r, "idle");
 	br_str(&r, "tls", "TLS", tls_mode());
 	br_num(&r, "sessions", "sessions requested", k, 0);
 	br_num(&r, "sessions_alive", "sessions alive after hold", alive, 0);
 	br_num(&r, "login_s", "time to log all in (s)", t1 - t0, 2);
 	br_num(&r, "hold_s", "hold (s)", bo.hold, 0);
+	br_num(&r, "warmup", "warm-up sessions (not measured)", w, 0);
 	if (before.ok && after_hold.ok) {
+		br_num(&r, "rss_start_kib", "server RSS at start (KiB)",
+		    (double)start.rss_kb, 0);
 		br_num(&r, "rss_before_kib", "server RSS before (KiB)",
 		    (double)before.rss_kb, 0);
 		br_num(&r, "rss_after_login_kib",
@@ -491,8 +510,9 @@ scen_idle(void)
 		    alive ? (double)(after_hold.rss_kb - before.rss_kb) /
 		    alive : 0, 2);
 		br_num(&r, "server_cpu_ms_per_login",
-		    "server CPU per login (ms, incl. hold)", ss.ready ?
-		    (after_hold.cpu_s - before.cpu_s) * 1000.0 / ss.ready :
+		    "server CPU per login (ms, incl. hold)", ss.ready > w ?
+		    (after_hold.cpu_s - before.cpu_s) * 1000.0 /
+			(ss.ready - w) :
 		    0, 3);
 	} else {
 		fprintf(stderr, "tern-bench: no --pid given (or unreadable):"
@@ -500,7 +520,7 @@ scen_idle(void)
 	}
 	br_num(&r, "bench_cpu_s", "tern-bench CPU (s)", bs_self_cpu() - self0,
 	    2);
-	n_ops += ss.ready;
+	n_ops += ss.ready - w;
 	report_errors(&r);
 	br_end(&r);
 	ss_teardown();
@@ -1893,6 +1913,8 @@ usage(FILE *f)
 "  --rate R            msg, muc: open loop at R msgs/s in total\n"
 "  --duration S        msg, presence: measured seconds (10)\n"
 "  --hold S            idle: seconds to hold the sessions (10)\n"
+"  --warmup N          idle: sessions logged in and kept before the RSS\n"
+"                      baseline, not measured (C)\n"
 "  --queries N         mam: queries of each kind (50)\n"
 "  --rooms R           muc: rooms (10)\n"
 "  --occupants O       muc: occupants per room (10)\n"
@@ -1964,7 +1986,7 @@ num_arg(const char *opt, const char *v, double min, double max)
 enum {
 	O_HOST = 256, O_PORT, O_DOMAIN, O_DIRECT, O_NOTLS, O_REMOTE, O_MECH, O_USERS,
 	O_PASSWORD, O_PROVISION, O_TERNCTL, O_CONFIG, O_PROVCMD, O_SRC,
-	O_PID, O_RATE, O_DURATION, O_HOLD, O_QUERIES, O_SM, O_CARBONS,
+	O_PID, O_RATE, O_DURATION, O_HOLD, O_WARMUP, O_QUERIES, O_SM, O_CARBONS,
 	O_SECOND, O_MAM, O_MAMPREFS, O_NOPRIME, O_TIMEOUT, O_OPTIMEOUT, O_ROOMS,
 	O_OCCUPANTS, O_MUC, O_WS, O_SIZE, O_UPDOMAIN,
 };
@@ -1988,6 +2010,7 @@ static const struct option longopts[] = {
 	{ "rate", required_argument, NULL, O_RATE },
 	{ "duration", required_argument, NULL, O_DURATION },
 	{ "hold", required_argument, NULL, O_HOLD },
+	{ "warmup", required_argument, NULL, O_WARMUP },
 	{ "queries", required_argument, NULL, O_QUERIES },
 	{ "rooms", required_argument, NULL, O_ROOMS },
 	{ "occupants", required_argument, NULL, O_OCCUPANTS },
@@ -2021,6 +2044,7 @@ parse_args(int argc, char **argv, const char **scenario)
 	bo.password = "bench";
 	bo.ternctl = "build/ternctl";
 	bo.conc = 50;
+	bo.warmup = -1;
 	bo.window = 10;
 	bo.hold = 10;
 	bo.duration = 10;
@@ -2097,6 +2121,9 @@ parse_args(int argc, char **argv, const char **scenario)
 			break;
 		case O_HOLD:
 			bo.hold = num_arg("--hold", optarg, 0, 86400);
+			break;
+		case O_WARMUP:
+			bo.warmup = (int)num_arg("--warmup", optarg, 0, 1e6);
 			break;
 		case O_ROOMS:
 			bo.rooms = (int)num_arg("--rooms", optarg, 1, 1e5);

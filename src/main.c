@@ -335,6 +335,12 @@ gauge_sockets(void)
 }
 
 static double
+gauge_tls_light(void)
+{
+	return (double)conn_light_count();
+}
+
+static double
 gauge_sessions(void)
 {
 	return (double)session_count();
@@ -349,6 +355,10 @@ metrics_setup(void)
 	    "Open connections by kind.", gauge_http);
 	metrics_gauge_add("tern_sockets", NULL,
 	    "Open connections of every kind (components too).", gauge_sockets);
+	metrics_gauge_add("tern_tls_light_connections", NULL,
+	    "TLS 1.3 connections carried without OpenSSL's state "
+	    "(tls.light_sessions).",
+	    gauge_tls_light);
 	metrics_gauge_add("tern_sessions", NULL,
 	    "Client sessions (bound resources, hibernating ones too).",
 	    gauge_sessions);

@@ -137,6 +137,7 @@ struct cfg_tls {
 	int min_version; /* index into cfg_tls_versions: "1.2", "1.3" */
 	char *ciphers;	 /* TLS 1.2 cipher list (OpenSSL syntax) */
 	int c2s_require_tls;
+	int light_sessions; /* bound TLS 1.3 clients without an SSL object */
 };
 extern const char *const cfg_tls_versions[];
 

@@ -103,6 +103,17 @@ static const struct cfg_directive tls_dirs[] = {
 	    .def = "true",
 	    .doc = "Clients must encrypt the connection (STARTTLS or direct "
 		   "TLS) before they may authenticate." },
+	{ .name = "light_sessions",
+	    .type = CFG_BOOL,
+	    .offset = offsetof(struct cfg_tls, light_sessions),
+	    .def = "true",
+	    .doc = "Once a client's session is bound and idle, carry its "
+		   "TLS 1.3 records (AES-GCM, ChaCha20-Poly1305) without "
+		   "OpenSSL's per-connection state, which holds about 13 "
+		   "KiB for the handshake: the traffic keys and sequence "
+		   "numbers OpenSSL reached go over, and KeyUpdate and "
+		   "close_notify keep working. TLS 1.2 connections keep "
+		   "OpenSSL's state." },
 	{ .name = NULL },
 };
 

@@ -11,9 +11,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/config.h"
+#include "core/host.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
+#include "net/tls_rec.h"
 
 #define READ_CHUNK 16384
 #define TLS_COALESCE 16384
@@ -21,16 +24,29 @@
 
 static char read_buf[READ_CHUNK];
 static char tls_out[TLS_COALESCE];
+/* light TLS (tls_rec.h): whole records in, one record out */
+static unsigned char rec_in[2 * TLS_REC_MAX_WIRE];
+static unsigned char rec_out[5 + TLS_REC_MAX_PLAIN + 1 + 16];
+/* Light conns holding cipher contexts; every REC_SWEEP s those idle
+ * since the last sweep give them back (about 1 KiB each). */
+#define REC_SWEEP 2.0
+static ev_timer sweep_w;
+static struct conn **keyed_v;
+static size_t keyed_n, keyed_cap;
 static struct conn *dirty;
 static struct conn *all_conns;
 static struct conn **dead_v;
 static size_t dead_n, dead_cap;
 static size_t live;
-static int any_held;	 /* some reads stopped by loop_io_held() */
-static size_t live_peak; /* most connections open since the last trim */
-#define TRIM_DROP 1000	 /* a fall from the peak worth a malloc_trim */
+static size_t live_light; /* of them tls_light */
+static int any_held;	  /* some reads stopped by loop_io_held() */
+static size_t live_peak;  /* most connections open since the last trim */
+#define TRIM_DROP 1000	  /* a fall from the peak worth a malloc_trim */
 static ev_timer trim_w;
 static size_t trim_live; /* connections when trim_w was last armed */
+/* SSL objects freed by light hand-overs since the last trim: each left
+ * ~13 KiB of heap between the sessions' small objects */
+static size_t light_since_trim;
 static uint64_t next_id = 1;
 
 /* per-IP connection counts: small open-addressing table */
@@ -210,7 +226,7 @@ conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner)
 int
 conn_is_tls(const struct conn *c)
 {
-	return c->ssl != NULL && !c->tls_handshaking;
+	return (c->ssl != NULL && !c->tls_handshaking) || c->tls_light;
 }
 
 size_t
@@ -296,6 +312,26 @@ wq_consume(struct conn *c, size_t n)
 	}
 }
 
+/* Copy up to want bytes from the head of the queue to out (one TLS
+ * record's worth: records are made from coalesced stanzas). */
+static size_t
+wq_gather(const struct conn *c, char *out, size_t want)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < c->wq_len && n < want; i++) {
+		const struct conn_wq *q = &c->wq[(c->wq_head + i) % c->wq_cap];
+		size_t l = q->buf->len - q->off;
+
+		if (l > want - n)
+			l = want - n;
+		memcpy(out + n, q->buf->data + q->off, l);
+		n += l;
+	}
+	return n;
+}
+
 static void
 wq_clear(struct conn *c)
 {
@@ -308,6 +344,337 @@ wq_clear(struct conn *c)
 	c->wq = NULL;
 	c->wq_cap = c->wq_head = 0;
 	c->queued = 0;
+}
+
+/* ---- light TLS: records by tls_rec.c once OpenSSL's state is gone ---- */
+
+static void final_close(struct conn *c, const char *why);
+
+static int
+light_pending(const struct conn *c)
+{
+	return c->tls_light && c->rec->out_len > c->rec->out_off;
+}
+
+/* Write a sealed record (after what waits): 1 all written, 0 the rest
+ * waits for the socket, -1 closed. */
+static int
+light_send(struct conn *c, const unsigned char *p, size_t n)
+{
+	struct tls_rec *r = c->rec;
+	ssize_t w = 0;
+
+	if (!light_pending(c)) {
+		w = write(c->fd, p, n);
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				final_close(c, "write error");
+				return -1;
+			}
+			w = 0;
+		}
+		if ((size_t)w == n)
+			return 1;
+		free(r->out);
+		r->out = NULL;
+		r->out_len = r->out_off = 0;
+	}
+	/* keep what the socket did not take */
+	if (r->out_off > 0) {
+		memmove(r->out, r->out + r->out_off, r->out_len - r->out_off);
+		r->out_len -= r->out_off;
+		r->out_off = 0;
+	}
+	r->out = xrealloc(r->out, r->out_len + n - (size_t)w);
+	memcpy(r->out + r->out_len, p + w, n - (size_t)w);
+	r->out_len += n - (size_t)w;
+	ev_io_start(loop_ev, &c->wio);
+	return 0;
+}
+
+/* Write what waits from earlier records: 1 done, 0 blocked, -1 closed. */
+static int
+light_send_pending(struct conn *c)
+{
+	struct tls_rec *r = c->rec;
+
+	while (light_pending(c)) {
+		ssize_t w =
+		    write(c->fd, r->out + r->out_off, r->out_len - r->out_off);
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				ev_io_start(loop_ev, &c->wio);
+				return 0;
+			}
+			final_close(c, "write error");
+			return -1;
+		}
+		r->out_off += (size_t)w;
+	}
+	free(r->out);
+	r->out = NULL;
+	r->out_len = r->out_off = 0;
+	return 1;
+}
+
+/* A control record (alert, KeyUpdate) of n bytes. */
+static int
+light_control(struct conn *c, int type, const unsigned char *p, size_t n)
+{
+	unsigned char rec[5 + 8 + 1 + 16];
+	long len;
+
+	memcpy(rec + 5, p, n);
+	len = tls_rec_seal(c->rec, type, rec, n);
+	if (len < 0) {
+		final_close(c, "tls write error");
+		return -1;
+	}
+	return light_send(c, rec, (size_t)len);
+}
+
+static void
+light_close_notify(struct conn *c)
+{
+	static const unsigned char alert[2] = { 1, 0 }; /* close_notify */
+	unsigned char rec[5 + 2 + 1 + 16];
+	long len;
+
+	if (light_pending(c))
+		return; /* best effort, as SSL_shutdown on a full socket */
+	memcpy(rec + 5, alert, 2);
+	len = tls_rec_seal(c->rec, 21, rec, 2);
+	if (len > 0 && write(c->fd, rec, (size_t)len) < 0)
+		errno = 0;
+}
+
+/* The peer asked for our KeyUpdate too (RFC 8446 §4.6.3): one, before
+ * our next data record, however many requests came meanwhile. */
+static int
+light_key_update(struct conn *c)
+{
+	static const unsigned char ku[5] = { 24, 0, 0, 1, 0 };
+
+	c->rec->ku_reply = 0;
+	if (light_control(c, 22, ku, sizeof(ku)) < 0)
+		return -1;
+	if (tls_rec_write_update(c->rec) < 0) {
+		final_close(c, "tls key update failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* One record's plaintext: 0 go on, -1 the conn is closing. */
+static int
+light_record(struct conn *c, int type, unsigned char *p, size_t n)
+{
+	int reply = 0;
+
+	switch (type) {
+	case 23:
+		if (n > 0)
+			c->ops->data(c, (const char *)p, n);
+		return 0;
+	case 22:
+		if (tls_rec_handshake(c->rec, p, n, &reply) < 0) {
+			final_close(c, "tls unexpected message");
+			return -1;
+		}
+		if (reply) {
+			c->rec->ku_reply = 1;
+			mark_dirty(c); /* do_flush sends it */
+		}
+		return 0;
+	case 21:
+		final_close(c,
+		    n == 2 && p[1] == 0 ? "peer closed" : "tls alert received");
+		return -1;
+	default:
+		final_close(c, "tls unexpected record");
+		return -1;
+	}
+}
+
+static void
+light_read(struct conn *c)
+{
+	struct tls_rec *r = c->rec;
+	int rounds;
+
+	for (rounds = 0; rounds < 8; rounds++) {
+		size_t have = 0, pos = 0, room;
+		ssize_t n;
+		int eof = 0;
+
+		if (r->in_len > 0) {
+			memcpy(rec_in, r->in, r->in_len);
+			have = r->in_len;
+			free(r->in);
+			r->in = NULL;
+			r->in_len = 0;
+		}
+		room = sizeof(rec_in) - have;
+		n = room ? read(c->fd, rec_in + have, room) : 0;
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) {
+				final_close(c, "read error");
+				return;
+			}
+			n = 0;
+		} else if (n == 0 && room > 0) {
+			eof = 1;
+		}
+		have += (size_t)n;
+		while (c->state == CONN_OPEN && !c->read_paused) {
+			long need = tls_rec_need(rec_in + pos, have - pos);
+			unsigned char *pt;
+			size_t ptlen;
+			int type;
+
+			if (need < 0) {
+				final_close(c, "tls record error");
+				return;
+			}
+			if (need == 0 || (size_t)need > have - pos)
+				break;
+			type = tls_rec_open(
+			    r, rec_in + pos, (size_t)need, &pt, &ptlen);
+			pos += (size_t)need;
+			if (type < 0) {
+				final_close(c, "tls bad record");
+				return;
+			}
+			if (light_record(c, type, pt, ptlen) < 0)
+				return;
+		}
+		if (c->state != CONN_OPEN)
+			return;
+		if (pos < have) {
+			r->in_len = have - pos;
+			r->in = xmalloc(r->in_len);
+			memcpy(r->in, rec_in + pos, r->in_len);
+		}
+		if (eof) {
+			final_close(c, "peer closed");
+			return;
+		}
+		/* the socket is empty, or the owner paused us */
+		if ((size_t)n < room || c->read_paused || eof)
+			return;
+	}
+	ev_feed_event(loop_ev, &c->rio, EV_READ);
+}
+
+static void
+flush_light(struct conn *c)
+{
+	if (light_send_pending(c) <= 0)
+		return;
+	if (c->rec->ku_reply && (light_key_update(c) < 0 || light_pending(c)))
+		return;
+	while (c->wq_len > 0) {
+		size_t n = wq_gather(c, (char *)rec_out + 5, TLS_REC_MAX_PLAIN);
+		long len = tls_rec_seal(c->rec, 23, rec_out, n);
+
+		if (len < 0) {
+			final_close(c, "tls write error");
+			return;
+		}
+		wq_consume(c, n);
+		if (light_send(c, rec_out, (size_t)len) <= 0)
+			return;
+	}
+}
+
+/* Idle and settled: let OpenSSL's state go (tls_rec.h). */
+static void
+try_light(struct conn *c)
+{
+	int rc;
+
+	if (!c->tls_settled || c->ssl == NULL || c->tls_handshaking ||
+	    c->state != CONN_OPEN || c->wq_len > 0 || c->tls_retry_len ||
+	    c->starttls_pending || config_running == NULL ||
+	    !config_running->tls.light_sessions)
+		return;
+	rc = tls_rec_take(c);
+	if (rc == -1)
+		return; /* not now: later */
+	if (rc < 0) {
+		c->tls_settled = 0; /* it stays with OpenSSL */
+		tls_rec_free(c->rec);
+		c->rec = NULL;
+		return;
+	}
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->tls_light = 1;
+	live_light++;
+	/* a thousand hand-overs (a login burst): give the freed handshake
+	 * state back a second after the last, as after mass disconnects */
+	if (++light_since_trim >= TRIM_DROP) {
+		ev_timer_stop(loop_ev, &trim_w);
+		ev_timer_set(&trim_w, 1.0, 0.0);
+		ev_timer_start(loop_ev, &trim_w);
+	}
+	log_debug(
+	    "conn %llx tls light peer=%s", (unsigned long long)c->id, c->peer);
+}
+
+size_t
+conn_light_count(void)
+{
+	return live_light;
+}
+
+void
+conn_tls_settle(struct conn *c)
+{
+	c->tls_settled = 1;
+}
+
+static void
+keyed_del(struct conn *c)
+{
+	struct conn *last;
+
+	if (c->keyed == 0)
+		return;
+	last = keyed_v[--keyed_n];
+	keyed_v[c->keyed - 1] = last;
+	last->keyed = c->keyed;
+	c->keyed = 0;
+}
+
+/* After reading or writing: a conn that made cipher contexts is swept. */
+static void
+keyed_note(struct conn *c)
+{
+	if (c->keyed || !c->tls_light || c->state == CONN_DEAD ||
+	    (c->rec->rd.ctx == NULL && c->rec->wr.ctx == NULL))
+		return;
+	if (keyed_n == keyed_cap) {
+		keyed_cap = keyed_cap ? keyed_cap * 2 : 64;
+		keyed_v = xrealloc(keyed_v, keyed_cap * sizeof(*keyed_v));
+	}
+	keyed_v[keyed_n++] = c;
+	c->keyed = (unsigned)keyed_n;
+}
+
+static void
+sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	size_t i;
+
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	/* downwards: keyed_del moves the last (already seen) into i */
+	for (i = keyed_n; i-- > 0;)
+		if (!tls_rec_sweep(keyed_v[i]->rec))
+			keyed_del(keyed_v[i]);
 }
 
 static void
@@ -335,6 +702,8 @@ final_close(struct conn *c, const char *why)
 		return;
 	if (c->ssl && !c->tls_handshaking)
 		SSL_shutdown(c->ssl); /* best effort close_notify */
+	else if (c->tls_light)
+		light_close_notify(c);
 	reap(c);
 	if (c->all_prev)
 		c->all_prev->all_next = c->all_next;
@@ -343,6 +712,9 @@ final_close(struct conn *c, const char *why)
 	if (c->all_next)
 		c->all_next->all_prev = c->all_prev;
 	live--;
+	if (c->tls_light)
+		live_light--;
+	keyed_del(c);
 	ip_adjust(c->peer, -1);
 	if (!c->closed_called) {
 		c->closed_called = 1;
@@ -369,7 +741,8 @@ conn_close(struct conn *c, int flush, const char *why)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	if (flush && c->queued > 0 && !c->tls_handshaking) {
+	if (flush && (c->queued > 0 || light_pending(c)) &&
+	    !c->tls_handshaking) {
 		c->state = CONN_CLOSING;
 		c->close_why = why;
 		ev_io_stop(loop_ev, &c->rio);
@@ -386,7 +759,7 @@ conn_close(struct conn *c, int flush, const char *why)
 void
 conn_starttls(struct conn *c, SSL_CTX *ctx)
 {
-	if (c->state != CONN_OPEN || c->ssl)
+	if (c->state != CONN_OPEN || c->ssl || c->tls_light)
 		return;
 	c->starttls_pending = 1;
 	c->starttls_ctx = ctx;
@@ -408,7 +781,8 @@ conn_pause(struct conn *c, int paused)
 	}
 	ev_io_start(loop_ev, &c->rio);
 	/* bytes TLS read ahead before the pause raise no socket event */
-	if (c->ssl && SSL_has_pending(c->ssl)) {
+	if ((c->ssl && SSL_has_pending(c->ssl)) ||
+	    (c->tls_light && c->rec->in_len > 0)) {
 		ev_feed_event(loop_ev, &c->rio, EV_READ);
 		loop_kick();
 	}
@@ -472,6 +846,11 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 	}
 	if (c->tls_handshaking && handshake(c) <= 0)
 		return;
+	if (c->tls_light) {
+		light_read(c);
+		keyed_note(c);
+		return;
+	}
 	/* bounded work per wake-up keeps one busy peer from starving
 	 * the others */
 	for (rounds = 0; rounds < 8 && c->state == CONN_OPEN && !c->read_paused;
@@ -484,8 +863,10 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
 
-				if (e == SSL_ERROR_WANT_READ)
+				if (e == SSL_ERROR_WANT_READ) {
+					try_light(c);
 					return;
+				}
 				if (e == SSL_ERROR_WANT_WRITE) {
 					ev_io_start(loop_ev, &c->wio);
 					return;
@@ -518,8 +899,11 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 		/* a short read emptied the socket: the next read() would
 		 * only say EAGAIN (epoll calls again when more comes) */
 		if ((size_t)n < sizeof(read_buf) &&
-		    (c->ssl == NULL || !SSL_has_pending(c->ssl)))
+		    (c->ssl == NULL || !SSL_has_pending(c->ssl))) {
+			if (c->ssl)
+				try_light(c);
 			return;
+		}
 	}
 	/* Data may remain buffered in the SSL object without a socket
 	 * event: come back on the next iteration. */
@@ -562,22 +946,10 @@ static void
 flush_tls(struct conn *c)
 {
 	while (c->wq_len > 0) {
-		size_t n = 0, want;
-		unsigned i;
-		int r;
+		size_t n = wq_gather(c, tls_out,
+		    c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out));
+		int r = SSL_write(c->ssl, tls_out, (int)n);
 
-		want = c->tls_retry_len ? c->tls_retry_len : sizeof(tls_out);
-		for (i = 0; i < c->wq_len && n < want; i++) {
-			struct conn_wq *q =
-			    &c->wq[(c->wq_head + i) % c->wq_cap];
-			size_t l = q->buf->len - q->off;
-
-			if (l > want - n)
-				l = want - n;
-			memcpy(tls_out + n, q->buf->data + q->off, l);
-			n += l;
-		}
-		r = SSL_write(c->ssl, tls_out, (int)n);
 		if (r <= 0) {
 			int e = SSL_get_error(c->ssl, r);
 
@@ -604,9 +976,13 @@ do_flush(struct conn *c)
 		return;
 	if (c->ssl)
 		flush_tls(c);
-	else
+	else if (c->tls_light) {
+		flush_light(c);
+		keyed_note(c);
+	} else {
 		flush_plain(c);
-	if (c->state == CONN_DEAD || c->wq_len > 0)
+	}
+	if (c->state == CONN_DEAD || c->wq_len > 0 || light_pending(c))
 		return;
 	ev_io_stop(loop_ev, &c->wio);
 	if (c->starttls_pending && c->ssl == NULL) {
@@ -616,8 +992,12 @@ do_flush(struct conn *c)
 			handshake(c);
 		return;
 	}
-	if (c->state == CONN_CLOSING)
+	if (c->state == CONN_CLOSING) {
 		final_close(c, c->close_why ? c->close_why : "closed");
+		return;
+	}
+	if (c->ssl)
+		try_light(c);
 }
 
 static void
@@ -685,6 +1065,7 @@ trim_cb(struct ev_loop *l, ev_timer *w, int revents)
 	UNUSED(w);
 	UNUSED(revents);
 	live_peak = live;
+	light_since_trim = 0;
 	malloc_trim(0);
 }
 
@@ -700,6 +1081,7 @@ reap_all(void)
 
 		if (c->ssl)
 			SSL_free(c->ssl);
+		tls_rec_free(c->rec);
 		close(c->fd);
 		wq_clear(c);
 		free(c->tls_sni);
@@ -735,6 +1117,8 @@ void
 conn_init(void)
 {
 	ev_timer_init(&trim_w, trim_cb, 1.0, 0.0);
+	ev_timer_init(&sweep_w, sweep_cb, REC_SWEEP, REC_SWEEP);
+	ev_timer_start(loop_ev, &sweep_w);
 	loop_at_idle(LOOP_AFTER_COMMIT, conn_flush_all);
 	loop_at_idle(LOOP_LAST, reap_all);
 }

@@ -52,11 +52,15 @@ struct conn {
 	unsigned closed_called : 1;
 	unsigned tls_client : 1;     /* we connected: TLS client side */
 	unsigned want_peer_cert : 1; /* ask the peer for a certificate */
+	unsigned tls_settled : 1;    /* the owner needs no more of SSL */
+	unsigned tls_light : 1;	     /* TLS 1.3 records by tls_rec.c */
 	char *tls_sni;		     /* client side: the name we expect */
 	char *tls_alpn;		     /* client side: wire-format ALPN list */
 	ev_timer close_timer;	     /* bounds the flush of a closing conn */
 	const char *close_why;
 	SSL_CTX *starttls_ctx;
+	struct tls_rec *rec;  /* TLS 1.3 state followed for tls_light */
+	unsigned keyed;	      /* 1 + index among conns with cipher contexts */
 	size_t tls_retry_len; /* SSL_write must be retried with this length */
 	struct conn_wq *wq;   /* ring of queued buffers */
 	unsigned wq_head, wq_len, wq_cap;
@@ -92,12 +96,19 @@ void conn_tls_client(struct conn *c, const char *sni, const char *alpn);
 /* Ask the peer for its certificate (server-to-server); checked by the
  * owner after the handshake. */
 void conn_want_peer_cert(struct conn *c);
+/* The owner will not ask for the SSL object again (no more STARTTLS,
+ * SASL or channel binding): once idle, a TLS 1.3 connection may give
+ * it up and keep only its record state (net/tls_rec.h). Whether it
+ * does is the tls.light_sessions setting. */
+void conn_tls_settle(struct conn *c);
 /* Hand the conn to another owner (a protocol chosen by ALPN). */
 void conn_set_owner(struct conn *c, const struct conn_ops *ops, void *owner);
 /* Pause/resume reading (bandwidth limits, backpressure). */
 void conn_pause(struct conn *c, int paused);
 /* Number of conns alive; write everything now (shutdown). */
 size_t conn_count(void);
+/* Connections whose TLS records tls_rec.c carries. */
+size_t conn_light_count(void);
 /* Bytes queued and not yet written on every connection. */
 size_t conn_queued_total(void);
 void conn_flush_all(void);

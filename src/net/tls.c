@@ -2,6 +2,7 @@
 #include "net/tls.h"
 
 #include "net/conn.h"
+#include "net/tls_rec.h"
 
 #include <dirent.h>
 #include <openssl/err.h>
@@ -301,6 +302,8 @@ make_ctx(const struct config *cfg, const char *cert, const char *key, char *err,
 		goto fail;
 	SSL_CTX_set_tlsext_servername_callback(ctx, sni_cb);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	/* follow the record state a bound client stream may take over */
+	tls_rec_ctx_setup(ctx);
 	return ctx;
 fail:
 	e = ERR_get_error();

@@ -57,6 +57,8 @@ c2s_set_state(struct c2s *c, enum c2s_state st)
 	log_debug("c2s %llx %s -> %s", (unsigned long long)c->st.connid,
 	    state_names[c->state], state_names[st]);
 	c->state = st;
+	if (st == C2S_BOUND)
+		stream_tls_settle(&c->st);
 }
 
 static void

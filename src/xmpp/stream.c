@@ -465,6 +465,16 @@ stream_secure(const struct stream *st)
 	return st->secure || st->tp->ssl(st) != NULL;
 }
 
+void
+stream_tls_settle(struct stream *st)
+{
+	if (st->tp->ssl(st) == NULL)
+		return;
+	st->secure = 1;
+	if (st->tp->tls_settle)
+		st->tp->tls_settle(st);
+}
+
 size_t
 stream_queued(const struct stream *st)
 {
@@ -610,6 +620,13 @@ tcp_queued(const struct stream *st)
 	return conn_of(st) ? conn_of(st)->queued : 0;
 }
 
+static void
+tcp_tls_settle(struct stream *st)
+{
+	if (conn_of(st))
+		conn_tls_settle(conn_of(st));
+}
+
 static const struct stream_transport tcp_transport = {
 	.name = "tcp",
 	.write = tcp_write,
@@ -620,6 +637,7 @@ static const struct stream_transport tcp_transport = {
 	.ssl = tcp_ssl,
 	.pause = tcp_pause,
 	.queued = tcp_queued,
+	.tls_settle = tcp_tls_settle,
 };
 
 static void

@@ -74,6 +74,8 @@ struct stream_transport {
 	void (*pause)(struct stream *st, int paused);
 	/* Bytes queued and not yet written (for logs). */
 	size_t (*queued)(const struct stream *st);
+	/* The protocol will not need the SSL object again. Optional. */
+	void (*tls_settle)(struct stream *st);
 };
 
 struct stream {
@@ -175,6 +177,10 @@ void stream_restart(struct stream *st, SSL_CTX *tls);
 SSL *stream_ssl(const struct stream *st);
 /* Is the stream encrypted (TLS under it, or a secure framing)? */
 int stream_secure(const struct stream *st);
+/* No more STARTTLS, SASL or channel binding on this stream: the
+ * transport may give up what only they need (net/tls_rec.h);
+ * stream_ssl may then return NULL while the stream stays secure. */
+void stream_tls_settle(struct stream *st);
 size_t stream_queued(const struct stream *st);
 
 /* RFC 6120 §4.9.3 condition for a parser error. */

@@ -234,6 +234,17 @@ ws_queued(const struct stream *st)
 	return w && w->conn ? w->conn->queued : 0;
 }
 
+/* A bound session over wss needs OpenSSL's state no more than one over
+ * STARTTLS (the HTTP side is done with it after the upgrade). */
+static void
+ws_tls_settle(struct stream *st)
+{
+	struct ws *w = ws_of(st);
+
+	if (w && w->conn)
+		conn_tls_settle(w->conn);
+}
+
 static const struct stream_transport ws_transport = {
 	.name = "websocket",
 	.write = ws_write,
@@ -244,6 +255,7 @@ static const struct stream_transport ws_transport = {
 	.ssl = ws_ssl,
 	.pause = ws_pause,
 	.queued = ws_queued,
+	.tls_settle = ws_tls_settle,
 };
 
 /* ---- frames (wslay) ---- */
