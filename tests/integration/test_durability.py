@@ -719,6 +719,8 @@ def _mass_drop(make_server, bench, k):
         gen = subprocess.Popen(
             [str(bench), 'idle', '--port', str(srv.c2s), '--no-tls',
              '-k', str(k), '-u', str(users), '-c', '200',
+             # exactly k sessions: no warm-up sessions before them
+             '--warmup', '0',
              '--hold', '60', '--src', '127.0.0.1-127.0.0.20',
              '--provision', '--ternctl', str(ternlib.BIN / 'ternctl'),
              '--config', str(srv.config), '--timeout', '150'],
