@@ -123,3 +123,20 @@ def test_service_domain_must_be_its_own(make_server):
     _refused(make_server,
              '    services: [{ module: echo, domain: "a@b" }]\n',
              r'not a domain name')
+
+
+def test_one_module_and_one_config_line(make_server):
+    """Issue 13: adding a service domain is one module plus one config
+    line. The echo module placed on test.localhost by that line alone
+    answers disco there and is listed in the host's disco#items."""
+    srv = make_server(start=False)
+    srv.write_config(with_services(
+        srv, '    services: [{ module: echo, domain: test.localhost }]\n'))
+    srv.start()
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    r = s.iq('get', "<query xmlns='%s'/>" % NS_INFO, to='test.localhost')
+    assert r.get('type') == 'result', show(r)
+    assert r.get('from') == 'test.localhost', show(r)
+    r = s.iq('get', "<query xmlns='%s'/>" % NS_ITEMS, to='localhost')
+    assert 'test.localhost' in [i.get('jid')
+                                for i in r.iter(q(NS_ITEMS, 'item'))], show(r)
