@@ -89,6 +89,15 @@ def free_ports(n, host='127.0.0.1'):
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
     low = 10000
     high = max(low + 1000, _ephemeral_low()) - 1
+    # pytest-xdist workers (gw0, gw1, ...) draw from ranges of their
+    # own: a port one worker found free is not bound by another's ternd
+    # before its own server binds it
+    worker = os.environ.get('PYTEST_XDIST_WORKER', '')
+    count = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1') or 1)
+    if worker.startswith('gw') and worker[2:].isdigit() and count > 1:
+        span = (high - low + 1) // count
+        low += int(worker[2:]) % count * span
+        high = low + span - 1
     rng = random.SystemRandom()
     socks = []
     try:
