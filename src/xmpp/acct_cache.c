@@ -90,6 +90,9 @@ static struct acct **tab;
 static size_t tab_nb, tab_n;
 static struct acct *lru_head, *lru_tail;
 static long long total_bytes;
+/* Something may have become droppable (see acct_cache_trim): trim scans
+ * the LRU only then or when over the cap, not at every iteration. */
+static int trim_due;
 static uint64_t next_id = 1;
 static struct acct_cache_stats stats;
 static int trim_registered;
@@ -358,6 +361,7 @@ acct_forget(struct acct *a)
 			part_clear(&a->p[i]);
 		account_bytes(a);
 		a->dropme = 1;
+		trim_due = 1;
 		return;
 	}
 	acct_free(a);
@@ -449,6 +453,7 @@ load_done(void *ud, int rc, struct store_load_res *res)
 		p->bytes = r->bytes;
 	}
 	a->state = ACCT_LOADED;
+	trim_due = 1; /* it may not exist, or be kept past the cap */
 	if (rc < 0)
 		a->dropme = 1; /* reads go to the store; trim drops it */
 	account_bytes(a);
@@ -871,6 +876,7 @@ observe(const struct store_change *c)
 		p->val = NULL;
 		p->len = 0;
 		p->found = 0;
+		trim_due = 1;
 		break;
 	case STORE_CHANGE_MAP_SET:
 		map_set(p, c->key, c->val, c->len);
@@ -919,15 +925,23 @@ acct_cache_trim(void)
 {
 	struct acct *a, *prev;
 
+	/* walking every held account at every iteration cost a busy
+	 * server ~8% of its CPU at 1,000 accounts */
+	if (!trim_due && total_bytes <= cap)
+		return;
+	trim_due = 0;
 	for (a = lru_tail; a; a = prev) {
 		prev = a->prev;
-		if (busy(a))
-			continue;
 		/* an account that does not exist is not kept: another
 		 * process (ternctl import) may create it unseen */
-		if (a->dropme || total_bytes > cap ||
-		    (a->np > 0 && a->p[0].loaded && !a->p[0].found))
-			acct_free(a);
+		if (!a->dropme && total_bytes <= cap &&
+		    !(a->np > 0 && a->p[0].loaded && !a->p[0].found))
+			continue;
+		if (busy(a)) {
+			trim_due = 1; /* again once it is not */
+			continue;
+		}
+		acct_free(a);
 	}
 }
 
