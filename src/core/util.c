@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void
 oom(size_t n)
@@ -103,20 +104,29 @@ rand_id(char *out, size_t n)
 {
 	static const char alpha[] =
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
-	unsigned char r[64];
-	size_t i, k, chunk;
+	/* Ids (stream, resource, stanza, session ids) come from a pool
+	 * filled by RAND_bytes a kilobyte at a time: OpenSSL 3's
+	 * RAND_bytes costs a provider lookup per call, which showed in
+	 * login profiles. A used byte is wiped; a forked child refills. */
+	static unsigned char pool[1024];
+	static size_t left;
+	static pid_t pool_pid;
+	size_t i;
 
 	if (n == 0)
 		return;
-	/* In chunks of r, so that an id of any length is n-1 characters
-	 * (clamping to sizeof(r) used to give silently shorter ids). */
-	for (i = 0; i + 1 < n; i += chunk) {
-		chunk = n - 1 - i;
-		if (chunk > sizeof(r))
-			chunk = sizeof(r);
-		rand_bytes(r, chunk);
-		for (k = 0; k < chunk; k++)
-			out[i + k] = alpha[r[k] & 63];
+	if (pool_pid != getpid()) {
+		pool_pid = getpid();
+		left = 0;
+	}
+	for (i = 0; i + 1 < n; i++) {
+		if (left == 0) {
+			rand_bytes(pool, sizeof(pool));
+			left = sizeof(pool);
+		}
+		left--;
+		out[i] = alpha[pool[left] & 63];
+		pool[left] = 0;
 	}
 	out[n - 1] = '\0';
 }
