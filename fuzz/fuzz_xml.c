@@ -199,6 +199,12 @@ run_once(const char *doc, size_t len, const size_t *chunks,
 				r.restarting = 0;
 			}
 		}
+		/* quiet between chunks: the parser sleeps and must wake
+		 * into the same state (xml_stream_sweep) */
+		if (chunks != NULL) {
+			xml_stream_sweep();
+			xml_stream_sweep();
+		}
 	}
 	*err = e;
 	if (e != XML_OK && xml_stream_errmsg(r.s)[0] == '\0')

@@ -69,8 +69,10 @@ struct xml_stream {
 	size_t header_len;
 	int replaying;
 	int asleep;
-	int in_cdata;	 /* inside <![CDATA[ ... ]]>: expat state to keep */
-	size_t mem_used; /* bytes expat holds for this stream */
+	unsigned awake_ix; /* 1 + index in awake_v while it holds a parser */
+	int fed_recent;	   /* fed since the last xml_stream_sweep */
+	int in_cdata;	   /* inside <![CDATA[ ... ]]>: expat state to keep */
+	size_t mem_used;   /* bytes expat holds for this stream */
 	char errmsg[160];
 };
 
@@ -80,6 +82,36 @@ struct xml_stream {
  * allocation makes expat fail with XML_ERROR_NO_MEMORY: policy-violation.
  * Each block carries its owner and size in a 16-byte header. */
 static struct xml_stream *mem_owner;
+
+/* Streams holding a parser, for xml_stream_sweep. */
+static struct xml_stream **awake_v;
+static size_t awake_n, awake_cap;
+
+static void
+awake_add(struct xml_stream *s)
+{
+	if (s->awake_ix)
+		return;
+	if (awake_n == awake_cap) {
+		awake_cap = awake_cap ? awake_cap * 2 : 64;
+		awake_v = xrealloc(awake_v, awake_cap * sizeof(*awake_v));
+	}
+	awake_v[awake_n++] = s;
+	s->awake_ix = (unsigned)awake_n;
+}
+
+static void
+awake_del(struct xml_stream *s)
+{
+	struct xml_stream *last;
+
+	if (s->awake_ix == 0)
+		return;
+	last = awake_v[--awake_n];
+	awake_v[s->awake_ix - 1] = last;
+	last->awake_ix = s->awake_ix;
+	s->awake_ix = 0;
+}
 
 struct mem_hdr {
 	struct xml_stream *owner;
@@ -572,7 +604,15 @@ parser_init(struct xml_stream *s)
 	 * an out-of-memory abort, not a peer's error */
 	prev_owner = mem_owner;
 	mem_owner = NULL;
-	p = XML_ParserCreate_MM("UTF-8", &stream_mem, &sep);
+	/* a stream restart reuses the parser (its buffers and pools):
+	 * reset, it has no handlers and reads a new document */
+	p = s->p;
+	if (p != NULL && XML_ParserReset(p, "UTF-8") != XML_TRUE) {
+		XML_ParserFree(p);
+		p = NULL;
+	}
+	if (p == NULL)
+		p = XML_ParserCreate_MM("UTF-8", &stream_mem, &sep);
 	mem_owner = prev_owner;
 	if (p == NULL) {
 		fprintf(stderr, "ternd: cannot create XML parser\n");
@@ -619,18 +659,25 @@ parser_init(struct xml_stream *s)
 	s->errmsg[0] = '\0';
 }
 
+/* What a stream holds besides its parser. */
 static void
-parser_cleanup(struct xml_stream *s)
+state_cleanup(struct xml_stream *s)
 {
-	if (s->p != NULL)
-		XML_ParserFree(s->p);
-	s->p = NULL;
 	s->asleep = 0;
 	xml_node_free(s->root);
 	s->root = NULL;
 	xml_node_free(s->stanza);
 	s->stanza = NULL;
 	sbuf_cleanup(&s->text);
+}
+
+static void
+parser_cleanup(struct xml_stream *s)
+{
+	if (s->p != NULL)
+		XML_ParserFree(s->p);
+	s->p = NULL;
+	state_cleanup(s);
 }
 
 struct xml_stream *
@@ -644,6 +691,7 @@ xml_stream_new(
 	xml_stream_set_limits(s, lim);
 	sbuf_init(&s->text);
 	parser_init(s);
+	awake_add(s);
 	return s;
 }
 
@@ -652,6 +700,7 @@ xml_stream_free(struct xml_stream *s)
 {
 	if (s == NULL)
 		return;
+	awake_del(s);
 	parser_cleanup(s);
 	free(s->header_raw);
 	free(s);
@@ -675,15 +724,18 @@ xml_stream_request_restart(struct xml_stream *s)
 void
 xml_stream_restart(struct xml_stream *s)
 {
-	parser_cleanup(s);
+	state_cleanup(s); /* parser_init resets the parser itself */
 	free(s->header_raw);
 	s->header_raw = NULL;
 	s->header_len = 0;
 	parser_init(s);
+	awake_add(s);
 }
 
 /* Between stanzas, with every byte fed turned into complete events, the
- * parser holds nothing the header replay cannot rebuild. */
+ * parser holds nothing the header replay cannot rebuild. Only after a
+ * quiet sweep (xml_stream_sweep): a stream that is talking would pay a
+ * new parser and a header replay for every read. */
 static void
 maybe_sleep(struct xml_stream *s)
 {
@@ -812,6 +864,8 @@ xml_stream_feed(
 		xml_stream_restart(s);
 	if (s->state == ST_CLOSED)
 		return after_close(s, data, len);
+	s->fed_recent = 1;
+	awake_add(s);
 	if (s->asleep && wake(s) != 0)
 		return s->err;
 	/* Whitespace before a stream header is not XML (a declaration must
@@ -875,8 +929,27 @@ xml_stream_feed(
 		off += piece;
 		s->fed += piece;
 	}
-	maybe_sleep(s);
 	return XML_OK;
+}
+
+void
+xml_stream_sweep(void)
+{
+	size_t i;
+
+	/* downwards: awake_del moves the last (already seen) into i */
+	for (i = awake_n; i-- > 0;) {
+		struct xml_stream *s = awake_v[i];
+
+		if (s->fed_recent) {
+			s->fed_recent = 0;
+			continue;
+		}
+		if (s->err == XML_OK)
+			maybe_sleep(s);
+		if (s->asleep || s->err != XML_OK)
+			awake_del(s);
+	}
 }
 
 static void

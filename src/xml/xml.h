@@ -161,6 +161,10 @@ void xml_stream_restart(struct xml_stream *s);
 /* Is the stream between stanzas with its parser given back (an idle
  * stream costs no parser memory; the next bytes rebuild it)? */
 int xml_stream_is_asleep(const struct xml_stream *s);
+/* Streams fed nothing since the previous call and resting between
+ * stanzas give their parser back (the owner calls this a few times a
+ * second; a stream that talks keeps its parser). */
+void xml_stream_sweep(void);
 /* Human-readable detail for the last error (for logs, <text/>). */
 const char *xml_stream_errmsg(const struct xml_stream *s);
 

@@ -26,6 +26,22 @@ static const struct xml_stream_cb xs_cb = {
 
 /* ---- the base ---- */
 
+/* Every 0.1 s, parsers of streams quiet since the last sweep go back
+ * (about 10 KiB each; xml_stream_sweep): a stream in the middle of a
+ * login or a conversation keeps its parser instead of freeing and
+ * rebuilding it at every read, and a burst of logins does not leave
+ * parsers scattered between the sessions' small objects. */
+static ev_timer sweep_w;
+
+static void
+sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	UNUSED(l);
+	UNUSED(w);
+	UNUSED(revents);
+	xml_stream_sweep();
+}
+
 void
 stream_init(struct stream *st, const struct stream_proto *proto,
     const char *content_ns, const struct xml_limits *lim)
@@ -33,6 +49,10 @@ stream_init(struct stream *st, const struct stream_proto *proto,
 	st->proto = proto;
 	st->content_ns = content_ns;
 	st->parser = xml_stream_new(&xs_cb, st, lim);
+	if (loop_ev != NULL && !ev_is_active(&sweep_w)) {
+		ev_timer_init(&sweep_w, sweep_cb, 0.1, 0.1);
+		ev_timer_start(loop_ev, &sweep_w);
+	}
 }
 
 static void
