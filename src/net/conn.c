@@ -27,12 +27,22 @@ static char tls_out[TLS_COALESCE];
 /* light TLS (tls_rec.h): whole records in, one record out */
 static unsigned char rec_in[2 * TLS_REC_MAX_WIRE];
 static unsigned char rec_out[5 + TLS_REC_MAX_PLAIN + 1 + 16];
-/* Light conns holding cipher contexts; every REC_SWEEP s those idle
- * since the last sweep give them back (about 1 KiB each). */
-#define REC_SWEEP 2.0
+/* Every SWEEP s: TLS conns that were settled and quiet for a whole
+ * sweep go light (so a login's presence and first pings, a few round
+ * trips, still ride the handshake's cipher state, a login that ends at
+ * once never changes hands, and a burst of logins does not hold many
+ * SSL objects at a time: they would fragment the heap between the
+ * sessions' small objects); every REC_SWEEP_EVERY sweeps (2 s) light
+ * conns holding cipher contexts that were idle since the last such
+ * sweep give them back (~1 KiB each). */
+#define SWEEP 0.1
+#define REC_SWEEP_EVERY 20
 static ev_timer sweep_w;
+static unsigned sweep_tick;
 static struct conn **keyed_v;
 static size_t keyed_n, keyed_cap;
+static struct conn **warm_v; /* settled TLS conns waiting to go light */
+static size_t warm_n, warm_cap;
 static struct conn *dirty;
 static struct conn *all_conns;
 static struct conn **dead_v;
@@ -623,6 +633,38 @@ try_light(struct conn *c)
 	    "conn %llx tls light peer=%s", (unsigned long long)c->id, c->peer);
 }
 
+static void
+warm_del(struct conn *c)
+{
+	struct conn *last;
+
+	if (c->warm == 0)
+		return;
+	last = warm_v[--warm_n];
+	warm_v[c->warm - 1] = last;
+	last->warm = c->warm;
+	c->warm = 0;
+}
+
+/* Activity on a TLS conn: if it may go light, it does once a whole
+ * sweep passes without any (sweep_cb). */
+static void
+light_later(struct conn *c)
+{
+	if (!c->tls_settled || c->ssl == NULL || config_running == NULL ||
+	    !config_running->tls.light_sessions)
+		return;
+	c->warm_recent = 1;
+	if (c->warm)
+		return;
+	if (warm_n == warm_cap) {
+		warm_cap = warm_cap ? warm_cap * 2 : 64;
+		warm_v = xrealloc(warm_v, warm_cap * sizeof(*warm_v));
+	}
+	warm_v[warm_n++] = c;
+	c->warm = (unsigned)warm_n;
+}
+
 size_t
 conn_light_count(void)
 {
@@ -633,6 +675,7 @@ void
 conn_tls_settle(struct conn *c)
 {
 	c->tls_settled = 1;
+	light_later(c);
 }
 
 static void
@@ -671,7 +714,20 @@ sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
 	UNUSED(l);
 	UNUSED(w);
 	UNUSED(revents);
-	/* downwards: keyed_del moves the last (already seen) into i */
+	/* downwards: *_del moves the last (already seen) into i */
+	for (i = warm_n; i-- > 0;) {
+		struct conn *c = warm_v[i];
+
+		if (c->warm_recent) {
+			c->warm_recent = 0;
+			continue;
+		}
+		try_light(c); /* may say "not now": then it stays */
+		if (c->ssl == NULL || !c->tls_settled || c->state != CONN_OPEN)
+			warm_del(c);
+	}
+	if (++sweep_tick % REC_SWEEP_EVERY)
+		return;
 	for (i = keyed_n; i-- > 0;)
 		if (!tls_rec_sweep(keyed_v[i]->rec))
 			keyed_del(keyed_v[i]);
@@ -715,6 +771,7 @@ final_close(struct conn *c, const char *why)
 	if (c->tls_light)
 		live_light--;
 	keyed_del(c);
+	warm_del(c);
 	ip_adjust(c->peer, -1);
 	if (!c->closed_called) {
 		c->closed_called = 1;
@@ -864,7 +921,7 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 				int e = SSL_get_error(c->ssl, r);
 
 				if (e == SSL_ERROR_WANT_READ) {
-					try_light(c);
+					light_later(c);
 					return;
 				}
 				if (e == SSL_ERROR_WANT_WRITE) {
@@ -901,7 +958,7 @@ rio_cb(struct ev_loop *l, ev_io *w, int revents)
 		if ((size_t)n < sizeof(read_buf) &&
 		    (c->ssl == NULL || !SSL_has_pending(c->ssl))) {
 			if (c->ssl)
-				try_light(c);
+				light_later(c);
 			return;
 		}
 	}
@@ -997,7 +1054,7 @@ do_flush(struct conn *c)
 		return;
 	}
 	if (c->ssl)
-		try_light(c);
+		light_later(c);
 }
 
 static void
@@ -1117,7 +1174,7 @@ void
 conn_init(void)
 {
 	ev_timer_init(&trim_w, trim_cb, 1.0, 0.0);
-	ev_timer_init(&sweep_w, sweep_cb, REC_SWEEP, REC_SWEEP);
+	ev_timer_init(&sweep_w, sweep_cb, SWEEP, SWEEP);
 	ev_timer_start(loop_ev, &sweep_w);
 	loop_at_idle(LOOP_AFTER_COMMIT, conn_flush_all);
 	loop_at_idle(LOOP_LAST, reap_all);

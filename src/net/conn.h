@@ -59,8 +59,10 @@ struct conn {
 	ev_timer close_timer;	     /* bounds the flush of a closing conn */
 	const char *close_why;
 	SSL_CTX *starttls_ctx;
-	struct tls_rec *rec;  /* TLS 1.3 state followed for tls_light */
-	unsigned keyed;	      /* 1 + index among conns with cipher contexts */
+	struct tls_rec *rec; /* TLS 1.3 state followed for tls_light */
+	unsigned keyed;	     /* 1 + index among conns with cipher contexts */
+	unsigned warm;	     /* 1 + index among conns waiting to go light */
+	unsigned warm_recent : 1; /* active since the last sweep */
 	size_t tls_retry_len; /* SSL_write must be retried with this length */
 	struct conn_wq *wq;   /* ring of queued buffers */
 	unsigned wq_head, wq_len, wq_cap;
