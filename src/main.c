@@ -341,6 +341,36 @@ gauge_tls_light(void)
 }
 
 static double
+gauge_s2s_in(void)
+{
+	return (double)s2s_count_in();
+}
+
+static double
+gauge_s2s_out(void)
+{
+	return (double)s2s_count_out();
+}
+
+static double
+gauge_component(void)
+{
+	return (double)component_count();
+}
+
+static double
+gauge_queued_bytes(void)
+{
+	return (double)conn_queued_total();
+}
+
+static double
+gauge_s2s_waiting(void)
+{
+	return (double)s2s_queued_stanzas();
+}
+
+static double
 gauge_sessions(void)
 {
 	return (double)session_count();
@@ -353,6 +383,18 @@ metrics_setup(void)
 	    "Open connections by kind.", gauge_c2s);
 	metrics_gauge_add("tern_connections", "kind=\"http\"",
 	    "Open connections by kind.", gauge_http);
+	metrics_gauge_add("tern_connections", "kind=\"s2s_in\"",
+	    "Open connections by kind.", gauge_s2s_in);
+	metrics_gauge_add("tern_connections", "kind=\"s2s_out\"",
+	    "Open connections by kind.", gauge_s2s_out);
+	metrics_gauge_add("tern_connections", "kind=\"component\"",
+	    "Open connections by kind.", gauge_component);
+	metrics_gauge_add("tern_send_queue_bytes", NULL,
+	    "Bytes queued for sending and not yet written, all connections.",
+	    gauge_queued_bytes);
+	metrics_gauge_add("tern_s2s_waiting_stanzas", NULL,
+	    "Stanzas waiting for an outgoing server stream being set up.",
+	    gauge_s2s_waiting);
 	metrics_gauge_add("tern_sockets", NULL,
 	    "Open connections of every kind (components too).", gauge_sockets);
 	metrics_gauge_add("tern_tls_light_connections", NULL,

@@ -123,8 +123,7 @@ commit(void)
 	retry_due = 0;
 	t0 = now_us();
 	rc = commit_fn();
-	metrics.commits++;
-	metrics.commit_us += (uint64_t)(now_us() - t0);
+	metrics_commit((uint64_t)(now_us() - t0));
 	if (rc == 0) {
 		if (io_held) {
 			io_held = 0;

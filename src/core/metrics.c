@@ -11,6 +11,50 @@
 
 struct metrics metrics;
 
+static const double commit_bounds[METRICS_COMMIT_BUCKETS] = { 0.0005, 0.001,
+	0.0025, 0.005, 0.01, 0.05, 0.25, 1.0 };
+static const char *const kinds[METRICS_KINDS] = { "message", "presence", "iq",
+	"other" };
+
+enum metrics_stanza
+metrics_kind(const char *name)
+{
+	if (strcmp(name, "message") == 0)
+		return METRICS_MESSAGE;
+	if (strcmp(name, "presence") == 0)
+		return METRICS_PRESENCE;
+	if (strcmp(name, "iq") == 0)
+		return METRICS_IQ;
+	return METRICS_OTHER;
+}
+
+enum metrics_stanza
+metrics_kind_xml(const char *p, size_t n)
+{
+	if (n > 8 && memcmp(p, "<message", 8) == 0 &&
+	    (p[8] == ' ' || p[8] == '>' || p[8] == '/'))
+		return METRICS_MESSAGE;
+	if (n > 9 && memcmp(p, "<presence", 9) == 0 &&
+	    (p[9] == ' ' || p[9] == '>' || p[9] == '/'))
+		return METRICS_PRESENCE;
+	if (n > 3 && memcmp(p, "<iq", 3) == 0 &&
+	    (p[3] == ' ' || p[3] == '>' || p[3] == '/'))
+		return METRICS_IQ;
+	return METRICS_OTHER;
+}
+
+void
+metrics_commit(uint64_t us)
+{
+	size_t i;
+
+	metrics.commits++;
+	metrics.commit_us += us;
+	for (i = 0; i < METRICS_COMMIT_BUCKETS; i++)
+		if ((double)us <= commit_bounds[i] * 1e6)
+			metrics.commit_le[i]++;
+}
+
 static struct {
 	const char *name, *labels, *help;
 	double (*fn)(void);
@@ -59,21 +103,56 @@ rss_bytes(void)
 	return res * sysconf(_SC_PAGESIZE);
 }
 
+/* A counter family with one sample per stanza kind. */
+static void
+by_kind(struct sbuf *o, const char *name, const char *help, const uint64_t *v)
+{
+	size_t i;
+
+	sbuf_printf(o, "# TYPE %s counter\n# HELP %s %s\n", name, name, help);
+	for (i = 0; i < METRICS_KINDS; i++)
+		sbuf_printf(o, "%s_total{kind=\"%s\"} %llu\n", name, kinds[i],
+		    (unsigned long long)v[i]);
+}
+
+/* OpenMetrics histogram of storage commit times; it replaces a plain
+ * time counter, whose figure is its _sum. */
+static void
+commit_histogram(struct sbuf *o)
+{
+	size_t i;
+
+	sbuf_puts(o, "# TYPE tern_storage_commit_seconds histogram\n"
+		     "# UNIT tern_storage_commit_seconds seconds\n"
+		     "# HELP tern_storage_commit_seconds Time each storage "
+		     "group commit took.\n");
+	for (i = 0; i < METRICS_COMMIT_BUCKETS; i++)
+		sbuf_printf(o,
+		    "tern_storage_commit_seconds_bucket{le=\"%g\"} %llu\n",
+		    commit_bounds[i], (unsigned long long)metrics.commit_le[i]);
+	sbuf_printf(o,
+	    "tern_storage_commit_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "tern_storage_commit_seconds_sum %.6f\n"
+	    "tern_storage_commit_seconds_count %llu\n",
+	    (unsigned long long)metrics.commits,
+	    (double)metrics.commit_us / 1e6,
+	    (unsigned long long)metrics.commits);
+}
+
 void
 metrics_write(struct sbuf *o)
 {
-	static const char *const kinds[] = { "message", "presence", "iq",
-		"other" };
 	long long rss = rss_bytes();
 	size_t i;
 
-	sbuf_puts(o, "# TYPE tern_stanzas_in counter\n"
-		     "# HELP tern_stanzas_in Stanzas received from clients.\n");
-	for (i = 0; i < METRICS_KINDS; i++)
-		sbuf_printf(o, "tern_stanzas_in_total{kind=\"%s\"} %llu\n",
-		    kinds[i], (unsigned long long)metrics.stanzas_in[i]);
-	counter(o, "tern_stanzas_out", "Stanzas queued to clients.",
+	by_kind(o, "tern_stanzas_in", "Stanzas received from clients.",
+	    metrics.stanzas_in);
+	by_kind(o, "tern_stanzas_out", "Stanzas queued to clients.",
 	    metrics.stanzas_out);
+	by_kind(o, "tern_s2s_stanzas_in",
+	    "Stanzas received from other servers and routed.", metrics.s2s_in);
+	by_kind(o, "tern_s2s_stanzas_out",
+	    "Stanzas sent or queued to other servers.", metrics.s2s_out);
 	sbuf_puts(o, "# TYPE tern_auth counter\n"
 		     "# HELP tern_auth Client authentications by result.\n");
 	sbuf_printf(o, "tern_auth_total{result=\"success\"} %llu\n",
@@ -84,12 +163,7 @@ metrics_write(struct sbuf *o)
 	    metrics.commits);
 	counter(o, "tern_storage_commit_failures", "Failed storage commits.",
 	    metrics.commit_failed);
-	sbuf_printf(o,
-	    "# TYPE tern_storage_commit_seconds counter\n"
-	    "# UNIT tern_storage_commit_seconds seconds\n"
-	    "# HELP tern_storage_commit_seconds Time spent in storage "
-	    "commits.\ntern_storage_commit_seconds_total %.6f\n",
-	    (double)metrics.commit_us / 1e6);
+	commit_histogram(o);
 	counter(o, "tern_http_requests", "HTTP requests answered.",
 	    metrics.http_requests);
 	for (i = 0; i < ngauges; i++) {

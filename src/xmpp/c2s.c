@@ -106,7 +106,7 @@ tp_send(struct session *s, struct rbuf *r)
 
 	if (c->state != C2S_BOUND)
 		return -1;
-	metrics.stanzas_out++;
+	metrics.stanzas_out[metrics_kind_xml(r->data, r->len)]++;
 	if (stream_send_rbuf(&c->st, r) != 0) {
 		log_info("c2s %llx slow consumer jid=%s queued=%zu",
 		    (unsigned long long)c->st.connid, s->jid.full,
@@ -761,9 +761,7 @@ handle_bound(struct c2s *c, struct xml_node *st)
 	ev.session = c->sess;
 	ev.stanza = st;
 	ev.from = &c->sess->jid;
-	metrics.stanzas_in[st->name[0] == 'm'	? METRICS_MESSAGE
-			   : st->name[0] == 'p' ? METRICS_PRESENCE
-						: METRICS_IQ]++;
+	metrics.stanzas_in[metrics_kind(st->name)]++;
 	hook_fire(c->host->hooks, "c2s/stanza-in", &ev);
 	if (c->state != C2S_BOUND)
 		return;

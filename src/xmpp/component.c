@@ -58,6 +58,17 @@ comp_config(const char *domain)
 	return NULL;
 }
 
+unsigned
+component_count(void)
+{
+	const struct comp *c;
+	unsigned n = 0;
+
+	for (c = all; c; c = c->next)
+		n++;
+	return n;
+}
+
 static struct comp *
 find_authed(const char *domain)
 {

@@ -10,5 +10,7 @@ void component_setup_domains(const struct config *cfg);
 void component_close_all(const char *condition, const char *text);
 /* Is the component for domain connected? */
 int component_connected(const char *domain);
+/* Component connections open (authenticated or not). */
+unsigned component_count(void);
 
 #endif

@@ -68,3 +68,9 @@ s2s_count_out(void)
 {
 	return s2s_out_count();
 }
+
+size_t
+s2s_queued_stanzas(void)
+{
+	return s2s_out_waiting();
+}

@@ -21,5 +21,7 @@ void s2s_shutdown(void);
 /* Streams open: incoming, outgoing (for status and tests). */
 unsigned s2s_count_in(void);
 unsigned s2s_count_out(void);
+/* Stanzas waiting for outgoing streams that are being set up. */
+size_t s2s_queued_stanzas(void);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "core/host.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "xml/xml.h"
 #include "xmpp/domain.h"
@@ -142,6 +143,7 @@ s2s_route_peer_stanza(struct stream *st, struct xml_node *el,
 		return -1;
 	}
 	xml_node_set_attr(el, "from", f.full);
+	metrics.s2s_in[metrics_kind(el->name)]++;
 	router_route(el, &f, NULL);
 	jid_cleanup(&f);
 	return 0;

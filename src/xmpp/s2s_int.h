@@ -61,6 +61,7 @@ void s2s_out_verify(const char *from, const char *to, const char *id,
     const char *key, uint64_t in_id);
 void s2s_out_close_all(const char *condition, const char *text);
 unsigned s2s_out_count(void);
+size_t s2s_out_waiting(void);
 /* The remote fallback of the domain table. */
 void s2s_out_route(const struct domain *d, struct xml_node *st,
     struct hook_ev *ev, const char *kind);

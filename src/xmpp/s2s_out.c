@@ -21,6 +21,7 @@
 #include "core/host.h"
 #include "core/log.h"
 #include "core/loop.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "net/connect.h"
 #include "net/resolve.h"
@@ -872,6 +873,7 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 		stanza_bounce_unless_quiet(st, kind, "remote-server-not-found");
 		return;
 	}
+	metrics.s2s_out[metrics_kind(st->name)]++;
 	o = find_pair(local, remote);
 	if ((o == NULL || o->state != OUT_READY) &&
 	    s2s_in_bidi_send(local, remote, st) == 0)
@@ -932,4 +934,15 @@ unsigned
 s2s_out_count(void)
 {
 	return n_outs;
+}
+
+size_t
+s2s_out_waiting(void)
+{
+	const struct out *o;
+	size_t n = 0;
+
+	for (o = outs; o; o = o->next)
+		n += o->nq;
+	return n;
 }

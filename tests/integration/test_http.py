@@ -6,7 +6,11 @@ import re
 import time
 
 from httputil import Reader, connect, fetch, http_server, request
-from ternlib import connect_tls
+from ternlib import connect_tls, free_ports
+from test_component import connected as component_connected
+from test_s2s import login, pair, pki
+
+assert pki  # the fixture, for the federation metrics test
 
 HOST_META = ('    host_meta: { websocket_url: "wss://localhost:5281/ws", '
              'bosh_url: "https://localhost:5281/http-bind" }\n')
@@ -203,6 +207,72 @@ def test_metrics_only_where_enabled(make_server):
     assert re.search(r'^tern_memory_resident_bytes \d+$', text, re.M), text
     assert re.search(r'^tern_storage_commits_total \d+$', text, re.M), text
     s.close()
+
+
+def samples(text):
+    """name{labels} -> value of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith('#'):
+            key, value = line.rsplit(' ', 1)
+            out[key] = float(value)
+    return out
+
+
+def test_metrics_kinds_queues_and_commit_histogram(make_server):
+    """/metrics counts connections of every kind (a component here),
+    client stanzas in and out by kind, the send queues, and storage
+    commit times as an OpenMetrics histogram whose buckets only grow
+    and end at its count."""
+    srv = hm_server(make_server)
+    comp = component_connected(srv)
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    s.message('alice@localhost/pc', 'to myself')
+    s.wait_message()
+    s.alive()
+    text = fetch(srv.http, 'GET', '/metrics').body.decode()
+    v = samples(text)
+    assert v['tern_connections{kind="component"}'] == 1, text
+    assert v['tern_connections{kind="c2s"}'] == 1, text
+    assert v['tern_connections{kind="s2s_in"}'] == 0, text
+    assert v['tern_stanzas_in_total{kind="message"}'] == 1, text
+    assert v['tern_stanzas_out_total{kind="message"}'] == 1, text
+    assert v['tern_stanzas_in_total{kind="iq"}'] >= 1, text
+    assert v['tern_send_queue_bytes'] >= 0, text
+    assert v['tern_s2s_waiting_stanzas'] == 0, text
+    assert '# TYPE tern_storage_commit_seconds histogram\n' in text, text
+    buckets = [(k, n) for k, n in v.items()
+               if k.startswith('tern_storage_commit_seconds_bucket')]
+    assert buckets[-1][0].endswith('{le="+Inf"}'), buckets
+    counts = [n for _, n in buckets]
+    assert counts == sorted(counts), buckets
+    assert counts[-1] == v['tern_storage_commit_seconds_count'] >= 1, text
+    assert v['tern_storage_commit_seconds_sum'] >= 0, text
+    s.close()
+    comp.close()
+
+
+def test_metrics_federation(make_server, pki):
+    """Stanzas to and from other servers are counted by kind, and the
+    server streams by direction."""
+    a, b = pair(make_server, pki, start=False)
+    port = free_ports(1)[0]
+    text = a.config.read_text()
+    at = text.index('listeners:\n') + len('listeners:\n')
+    a.write_config(text[:at] + '  - { type: http, address: 127.0.0.1, '
+                   'port: %d, metrics: true }\n' % port + text[at:])
+    a.start()
+    b.start()
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'hello from a')
+    bob.wait_message(timeout=15)
+    bob.message('alice@a.test/r', 'hello from b')
+    alice.wait_message(timeout=15)
+    v = samples(fetch(port, 'GET', '/metrics').body.decode())
+    assert v['tern_s2s_stanzas_out_total{kind="message"}'] == 1, v
+    assert v['tern_s2s_stanzas_in_total{kind="message"}'] == 1, v
+    assert v['tern_connections{kind="s2s_out"}'] == 1, v
+    assert v['tern_s2s_waiting_stanzas'] == 0, v
 
 
 def test_conns_per_ip(make_server):
