@@ -168,6 +168,34 @@ def test_secure_auth_refuses_untrusted_certificate(make_server, pki):
     assert b.wait_log('certificate required')
 
 
+
+def test_insecure_domains_allow_dialback_under_secure_auth(make_server, pki):
+    """s2s.insecure_domains: with secure_auth on, a domain named there
+    may still prove itself by dialback (Prosody's s2s_insecure_domains)."""
+    a, b = pair(make_server, pki, b_ca=pki['other_ca'],
+                b_extra=', secure_auth: true, insecure_domains: [a.test]')
+    alice, bob = login(a, 'alice'), login(b, 'bob')
+    alice.message('bob@b.test', 'dialback allowed for a.test')
+    m = bob.wait_message(timeout=15)
+    assert m.findtext(q('jabber:client', 'body')) == \
+        'dialback allowed for a.test', show(m)
+    assert b.wait_log('a.test->b.test authenticated by dialback')
+
+
+def test_secure_domains_want_a_certificate(make_server, pki):
+    """s2s.secure_domains: with secure_auth off, a domain named there
+    must still present a valid certificate; its dialback is refused and
+    the message bounces (remote-server-not-found)."""
+    a, b = pair(make_server, pki, b_ca=pki['other_ca'],
+                b_extra=', secure_domains: [a.test]')
+    alice = login(a, 'alice')
+    login(b, 'bob')
+    alice.message('bob@b.test', 'must not arrive')
+    m = alice.wait_message(timeout=15)
+    assert m.get('type') == 'error', show(m)
+    assert stanza_error(m) == 'remote-server-not-found', show(m)
+    assert b.wait_log('certificate required')
+
 def test_unreachable_server_bounces(make_server, pki):
     """Nothing listens at the route: the message bounces with
     remote-server-not-found; presence is dropped quietly."""
@@ -473,6 +501,30 @@ def test_onion_through_socks5_proxy(make_server, pki):
     finally:
         proxy.close()
 
+
+
+def test_tor_all_sends_every_stream_through_the_proxy(make_server, pki):
+    """s2s.tor_all: a stream to an ordinary domain goes through the
+    SOCKS5 proxy too, asked for the name itself on port 5269 (no DNS
+    query or configured route is used); the message arrives."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    b = make_server(domain=B, cert=pki[B], start=False)
+    proxy = Socks5Proxy({B: ('127.0.0.1', b.s2s_port)})
+    try:
+        a.s2s = s2s_conf(pki['ca'], {B: _closed_port()},
+                         ', tor_proxy: "127.0.0.1:%d", tor_all: true'
+                         % proxy.port)
+        b.s2s = s2s_conf(pki['ca'], {A: a.s2s_port})
+        for s in (a, b):
+            s.write_config()
+            s.start()
+        alice, bob = login(a, 'alice'), login(b, 'bob')
+        alice.message('bob@b.test', 'all over tor')
+        m = bob.wait_message(timeout=15)
+        assert m.findtext(q('jabber:client', 'body')) == 'all over tor'
+        assert proxy.asked == [(B, 5269)], proxy.asked
+    finally:
+        proxy.close()
 
 def test_onion_without_proxy_bounces(make_server, pki):
     """No tor_proxy: a .onion domain is unreachable, at once."""
