@@ -344,3 +344,47 @@ def test_expect_100_continue(make_server):
     got = c.recv(12)
     assert got == b'HTTP/1.1 409', got
     c.close()
+
+
+def test_content_types_refused_and_allowed(make_server):
+    """upload.content_types: a slot for a type not listed is refused
+    (XEP-0363 §4 leaves the condition to the service: not-acceptable,
+    as Prosody answers), a listed one and one under a listed kind
+    (image/*) are given; types compare without case."""
+    srv = upload_server(make_server,
+                        settings=', content_types: ["image/*", "text/plain"]')
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    r = slot(s, 'a.exe', ctype='application/x-msdownload')
+    assert r.get('type') == 'error', show(r)
+    assert stanza_error(r) == 'not-acceptable', show(r)
+    urls(slot(s, 'b.png', ctype='image/png'))
+    urls(slot(s, 'c.txt', ctype='Text/Plain'))
+    # a PUT must carry the type its slot was given for (the type is
+    # signed into the URL: another one is a forged URL, 403)
+    put_url, _ = urls(slot(s, 'd.jpg', ctype='image/jpeg'))
+    assert put(srv, put_url, b'12345', ctype='text/html').status == 403
+    assert put(srv, put_url, b'12345').status == 201
+    # a request that names no type is application/octet-stream, which
+    # is not listed
+    r = slot(s, 'e.bin', ctype=None)
+    assert stanza_error(r) == 'not-acceptable', show(r)
+
+
+def test_stalled_body_times_out_and_keeps_nothing(make_server):
+    """A PUT whose body stops coming gets 408 Request Timeout (RFC 9110
+    §15.5.9) after http.idle_timeout and the connection closes; the part
+    that came is not kept: the GET is 404 and the slot can be used
+    again with the whole file."""
+    srv = upload_server(make_server, top='http: { idle_timeout: 1s }\n')
+    s = connect_tls(srv.c2s, 'alice', 'pc')
+    data = b'q' * 100
+    put_url, get_url = urls(slot(s, 'e.bin', len(data), None))
+    c = connect(srv.http)
+    c.sendall(request('PUT', target(put_url), body=data)[:-90])
+    rd = Reader(c)
+    r = rd.response()
+    assert r.status == 408, r
+    assert rd.wait_closed(timeout=5)
+    assert fetch(srv.http, 'GET', target(get_url)).status == 404
+    assert put(srv, put_url, data, ctype=None).status == 201
+    assert fetch(srv.http, 'GET', target(get_url)).body == data
