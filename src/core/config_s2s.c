@@ -14,7 +14,9 @@ static const struct cfg_directive route_dirs[] = {
 	    .type = CFG_STRING,
 	    .offset = offsetof(struct cfg_s2s_route, address),
 	    .required = 1,
-	    .doc = "IP address to connect to instead of asking DNS." },
+	    .doc = "IP address to connect to instead of asking DNS, or "
+		   "the peer's onion service (`<name>.onion`), reached "
+		   "through tor_proxy." },
 	{ .name = "port",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct cfg_s2s_route, port),

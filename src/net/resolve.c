@@ -294,8 +294,8 @@ fixed_run(void *arg)
 	free(f);
 }
 
-static const struct cfg_s2s_route *
-route_for(const char *domain)
+const struct cfg_s2s_route *
+resolve_route(const char *domain)
 {
 	const struct cfg_s2s_route *v = config_running->s2s.routes.items;
 	size_t i;
@@ -331,7 +331,7 @@ resolve_parse_ip(const char *ip, unsigned port, struct resolve_addr *a)
 void
 resolve_server(const char *domain, resolve_fn fn, uint64_t token)
 {
-	const struct cfg_s2s_route *rt = route_for(domain);
+	const struct cfg_s2s_route *rt = resolve_route(domain);
 	struct job *j;
 	char name[300];
 

@@ -29,6 +29,8 @@ typedef void (*resolve_fn)(
     uint64_t token, const struct resolve_addr *v, size_t n, const char *err);
 
 void resolve_server(const char *domain, resolve_fn fn, uint64_t token);
+/* The configured route (s2s.routes) for domain, or NULL. */
+const struct cfg_s2s_route *resolve_route(const char *domain);
 
 /* An IP address (v4 or v6) and port into a; -1 if not an address. */
 int resolve_parse_ip(const char *ip, unsigned port, struct resolve_addr *a);

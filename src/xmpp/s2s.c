@@ -3,11 +3,49 @@
 #include "xmpp/s2s.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
+#include "core/log.h"
 #include "net/resolve.h"
 #include "net/tls.h"
 #include "xmpp/domain.h"
 #include "xmpp/s2s_int.h"
+
+static int
+ends_onion(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 6 && strcasecmp(name + n - 6, ".onion") == 0;
+}
+
+/* Without tor_proxy: a route to an onion service is an error (it could
+ * never be reached); one of our hosts being a hidden service is said,
+ * since its stanzas to other servers will bounce. */
+static int
+onion_without_proxy(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct cfg_s2s_route *rt = cfg->s2s.routes.items;
+	const struct cfg_host *h = cfg->hosts.items;
+	size_t i;
+
+	for (i = 0; i < cfg->s2s.routes.n; i++)
+		if (ends_onion(rt[i].address)) {
+			snprintf(err, errlen,
+			    "s2s.routes: %s goes to the onion service %s, "
+			    "which needs s2s.tor_proxy",
+			    rt[i].domain, rt[i].address);
+			return 1;
+		}
+	for (i = 0; i < cfg->hosts.n; i++)
+		if (ends_onion(h[i].name))
+			log_warn("host %s is an onion service but "
+				 "s2s.tor_proxy is not set: its stanzas to "
+				 "other servers will bounce",
+			    h[i].name);
+	return 0;
+}
 
 int
 s2s_setup(const struct config *cfg, char *err, size_t errlen)
@@ -30,6 +68,8 @@ s2s_setup(const struct config *cfg, char *err, size_t errlen)
 		}
 	} else if (cfg->s2s.tor_all) {
 		snprintf(err, errlen, "s2s.tor_all needs s2s.tor_proxy");
+		return -1;
+	} else if (onion_without_proxy(cfg, err, errlen)) {
 		return -1;
 	}
 	if (tls_trust_load(cfg->s2s.ca_file, err, errlen) != 0)

@@ -446,13 +446,24 @@ is_onion(const char *domain)
 	return n > 6 && strcasecmp(domain + n - 6, ".onion") == 0;
 }
 
-/* Through Tor: .onion domains, or everything with s2s.tor_all. */
-static int
-via_tor(const char *remote)
+/* A route whose address is an onion service: the peer's hidden
+ * service, reached through Tor under its usual domain. */
+static const struct cfg_s2s_route *
+onion_route(const char *remote)
 {
-	const struct cfg_s2s *s = &config_running->s2s;
+	const struct cfg_s2s_route *rt = resolve_route(remote);
 
-	return s->tor_proxy && (s->tor_all || is_onion(remote));
+	return rt && is_onion(rt->address) ? rt : NULL;
+}
+
+/* Streams that must go through Tor: to a .onion domain or an onion
+ * route, from one of our .onion hosts (a hidden service never connects
+ * in the open), or every one with s2s.tor_all. */
+static int
+needs_tor(const char *local, const char *remote)
+{
+	return config_running->s2s.tor_all || is_onion(remote) ||
+	       is_onion(local) || onion_route(remote) != NULL;
 }
 
 static void start_dialback(struct out *o);
@@ -508,13 +519,16 @@ out_new(const char *local, const char *remote)
 	log_debug("s2s-out %s->%s new", local, remote);
 	if (piggyback(o))
 		return o;
-	if (via_tor(remote)) {
+	if (needs_tor(local, remote)) {
+		const struct cfg_s2s_route *rt = onion_route(remote);
 		struct resolve_addr proxy;
 
-		/* checked at start: the proxy parses */
+		/* checked at start: the proxy parses; s2s_out_route bounced
+		 * what needs Tor when there is no proxy */
 		resolve_parse_hostport(config_running->s2s.tor_proxy, &proxy);
 		set_state(o, OUT_CONNECTING);
-		connect_socks5(&proxy, remote, XMPP_SERVER_PORT,
+		connect_socks5(&proxy, rt ? rt->address : remote,
+		    rt ? (unsigned)rt->port : XMPP_SERVER_PORT,
 		    (double)config_running->s2s.connect_timeout, connected,
 		    o->id);
 		return o;
@@ -869,7 +883,8 @@ s2s_out_route(const struct domain *d, struct xml_node *st, struct hook_ev *ev,
 	UNUSED(d);
 	if (local == NULL || !s2s_is_local(local) ||
 	    !s2s_domain_allowed(remote) ||
-	    (is_onion(remote) && !via_tor(remote))) {
+	    (config_running->s2s.tor_proxy == NULL &&
+		needs_tor(local, remote))) {
 		stanza_bounce_unless_quiet(st, kind, "remote-server-not-found");
 		return;
 	}

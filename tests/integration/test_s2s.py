@@ -526,6 +526,66 @@ def test_tor_all_sends_every_stream_through_the_proxy(make_server, pki):
     finally:
         proxy.close()
 
+
+def test_route_to_a_peers_onion_service(make_server, pki):
+    """s2s.routes with an onion address (Prosody's mod_onions
+    onions_map): b.test is reached through Tor at its hidden service,
+    the stream still addressed to b.test; the proxy is asked for the
+    onion name and the route's port, never for b.test."""
+    a = make_server(domain=A, cert=pki[A], start=False)
+    b = make_server(domain=B, cert=pki[B], start=False)
+    proxy = Socks5Proxy({ONION: ('127.0.0.1', b.s2s_port)})
+    try:
+        a.s2s = ('{ ca_file: "%s", tor_proxy: "127.0.0.1:%d", routes: '
+                 '[{ domain: b.test, address: %s, port: 5555 }] }'
+                 % (pki['ca'], proxy.port, ONION))
+        b.s2s = s2s_conf(pki['ca'], {A: a.s2s_port})
+        for s in (a, b):
+            s.write_config()
+            s.start()
+        alice, bob = login(a, 'alice'), login(b, 'bob')
+        alice.message('bob@b.test', 'to the hidden service')
+        m = bob.wait_message(timeout=15)
+        assert m.findtext(q('jabber:client', 'body')) == \
+            'to the hidden service'
+        assert m.get('from') == 'alice@a.test/r', show(m)
+        assert proxy.asked == [(ONION, 5555)], proxy.asked
+    finally:
+        proxy.close()
+
+
+def test_onion_host_connects_only_through_tor(make_server, pki):
+    """A host that is itself an onion service never connects in the
+    open: its stream to b.test goes through the proxy even though a
+    direct route is configured (it leads to a closed port)."""
+    onion_pem = make_leaf(pki['dir'], 'ca', ONION)
+    a = make_server(domain=ONION, cert=onion_pem, start=False)
+    b = make_server(domain=B, cert=pki[B], start=False)
+    proxy = Socks5Proxy({B: ('127.0.0.1', b.s2s_port)})
+    try:
+        a.s2s = s2s_conf(pki['ca'], {B: _closed_port()},
+                         ', tor_proxy: "127.0.0.1:%d"' % proxy.port)
+        b.s2s = s2s_conf(pki['ca'], {})
+        for s in (a, b):
+            s.write_config()
+            s.start()
+        alice, bob = login(a, 'alice'), login(b, 'bob')
+        alice.message('bob@b.test', 'from a hidden service')
+        m = bob.wait_message(timeout=15)
+        assert m.get('from') == 'alice@%s/r' % ONION, show(m)
+        assert proxy.asked == [(B, 5269)], proxy.asked
+    finally:
+        proxy.close()
+
+
+def test_onion_route_without_proxy_is_a_config_error(make_server, pki):
+    a = make_server(domain=A, cert=pki[A], start=False)
+    a.s2s = ('{ ca_file: "%s", routes: [{ domain: b.test, address: %s }] }'
+             % (pki['ca'], ONION))
+    a.write_config()
+    rc, err = a.run_to_exit()
+    assert rc != 0 and 'needs s2s.tor_proxy' in err and ONION in err, err
+
 def test_onion_without_proxy_bounces(make_server, pki):
     """No tor_proxy: a .onion domain is unreachable, at once."""
     a = make_server(domain=A, cert=pki[A], start=False)
