@@ -53,6 +53,57 @@ def make_leaf(d, ca, domain):
     return pem
 
 
+
+def make_odd_leaf(d, ca, name, cn, dns=(), xmpp_addr=None, srv=None,
+                  expired=False):
+    """A leaf signed by ca with exactly the identifiers given (RFC 6120
+    §13.7.1.4: dNSName, id-on-xmppAddr, SRV-ID), or one whose validity
+    ended yesterday; returns the PEM (certificate + key)."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    def der_string(tag, text):
+        raw = text.encode()
+        return bytes([tag, len(raw)]) + raw
+
+    ca_key = serialization.load_pem_private_key(
+        (d / (ca + '.key')).read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((d / (ca + '.pem')).read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = [x509.DNSName(n) for n in dns]
+    if xmpp_addr:
+        san.append(x509.OtherName(x509.ObjectIdentifier('1.3.6.1.5.5.7.8.5'),
+                                  der_string(0x0c, xmpp_addr)))
+    if srv:
+        san.append(x509.OtherName(x509.ObjectIdentifier('1.3.6.1.5.5.7.8.7'),
+                                  der_string(0x16, srv)))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = ((now - datetime.timedelta(days=3),
+                   now - datetime.timedelta(days=1)) if expired else
+                  (now - datetime.timedelta(hours=1),
+                   now + datetime.timedelta(days=2)))
+    b = (x509.CertificateBuilder()
+         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                     cn)]))
+         .issuer_name(ca_cert.subject).public_key(key.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(start).not_valid_after(end)
+         .add_extension(x509.ExtendedKeyUsage(
+             [ExtendedKeyUsageOID.SERVER_AUTH,
+              ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+    if san:
+        b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    cert = b.sign(ca_key, hashes.SHA256())
+    pem = d / (name + '.pem')
+    pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM) +
+                    key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    return pem
+
 @pytest.fixture(scope='module')
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp('pki')
@@ -318,6 +369,57 @@ def test_external_with_wrong_certificate_refused(make_server, pki):
     r = s.expect(q(NS_SASL, 'failure'))
     assert r.find(q(NS_SASL, 'not-authorized')) is not None, show(r)
 
+
+
+@pytest.mark.parametrize('ident', ['xmppAddr', 'SRV-ID', 'CN-only'])
+def test_external_by_xmpp_identifiers(make_server, pki, ident):
+    """RFC 6120 §13.7.1.4 and RFC 7590 §3.1: a certificate naming the
+    peer only by id-on-xmppAddr, or only by the SRV-ID _xmpp-server.a.test
+    (no dNSName; a CN that is not the domain), proves a.test; so does one
+    with no subjectAltName at all whose CN is a.test (the CN-ID fallback
+    RFC 6125 §6.4.4 allows, which Prosody and ejabberd keep too)."""
+    kw = {'xmppAddr': {'xmpp_addr': A},
+          'SRV-ID': {'srv': '_xmpp-server.' + A},
+          'CN-only': {}}[ident]
+    pem = make_odd_leaf(pki['dir'], 'ca', 'a-' + ident,
+                        A if ident == 'CN-only' else 'not-the-domain', **kw)
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    s = external(b.s2s_port, pem)
+    s.expect(q(NS_SASL, 'success'))
+
+
+@pytest.mark.parametrize('bad', ['wrong-name', 'cn-beside-san', 'expired'])
+def test_external_refuses_bad_certificates(make_server, pki, bad):
+    """RFC 6125 §6 / RFC 6120 §13.7.2: a certificate from a trusted CA
+    for another name (c.test), one whose CN is a.test but whose
+    subjectAltName names c.test (the CN must not be looked at once there
+    is a DNS-ID, RFC 6125 §6.4.4), or one that has expired, does not
+    prove a.test: EXTERNAL fails with not-authorized (RFC 6120 §6.4.5)
+    and dialback stays offered."""
+    pem = {
+        'wrong-name': lambda: make_odd_leaf(
+            pki['dir'], 'ca', 'c-for-a', 'c.test', dns=['c.test']),
+        'cn-beside-san': lambda: make_odd_leaf(
+            pki['dir'], 'ca', 'a-cn-c-san', A, dns=['c.test']),
+        'expired': lambda: make_odd_leaf(
+            pki['dir'], 'ca', 'a-expired', A, dns=[A], expired=True),
+    }[bad]()
+    b = make_server(domain=B, cert=pki[B], start=False)
+    b.s2s = s2s_conf(pki['ca'], {})
+    b.write_config()
+    b.start()
+    s = RawServer(b.s2s_port)
+    s.s2s_open(A, B)
+    s.tls(cert=pem, sni=B)
+    f = s.s2s_open(A, B)
+    assert f.find(q('urn:xmpp:features:dialback', 'dialback')) is not None
+    s.send("<auth xmlns='%s' mechanism='EXTERNAL'>%s</auth>"
+           % (NS_SASL, b64(A)))
+    r = s.expect(q(NS_SASL, 'failure'))
+    assert r.find(q(NS_SASL, 'not-authorized')) is not None, show(r)
 
 def test_stanza_before_authentication(make_server, pki):
     """After TLS but before proving a domain, a stanza ends the stream
