@@ -416,6 +416,9 @@ begin_shutdown(const char *why)
 	listener_close_all();
 	ctl_close();
 	retention_stop();
+	/* modules say goodbye while every stream is still open (group
+	 * chat rooms tell their occupants, status 332) */
+	host_fire_everywhere("server/shutdown");
 	c2s_close_all("system-shutdown", NULL);
 	/* sessions without a stream (hibernating) end too: what they hold
 	 * is routed to storage */

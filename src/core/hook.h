@@ -131,6 +131,9 @@ struct hook_ev {
  *   user/export, user/import        ev->user on ev->host; ev->data: a
  *       struct acct_export or acct_import (xmpp/portable.h): each
  *       module writes or reads its part of the account (ternctl)
+ *   server/shutdown       ternd is stopping, before any stream closes:
+ *       fired on every host's table (ev->to its domain) and every
+ *       service's (ev->to the service's domain)
  *   disco/info/host, disco/info/account   ev->data: the <query/> being
  *       answered (add forms, XEP-0128), ev->to the entity asked
  * Fired by modules:

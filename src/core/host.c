@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "jid/jid.h"
 #include "core/util.h"
 #include "store/store.h"
 
@@ -156,6 +157,38 @@ host_setup(const struct config *c, char *err, size_t errlen)
 			return -1;
 	}
 	return 0;
+}
+
+static void
+fire_on(
+    struct host *h, struct hook_table *t, const char *domain, const char *name)
+{
+	struct hook_ev ev = { 0 };
+	struct jid to;
+
+	if (t == NULL || jid_parse_str(&to, domain) != 0)
+		return;
+	ev.host = h;
+	ev.to = &to;
+	ev.from = &to;
+	hook_fire(t, name, &ev);
+	jid_cleanup(&to);
+}
+
+void
+host_fire_everywhere(const char *name)
+{
+	struct host *h;
+	size_t i;
+
+	for (h = host_list; h; h = h->next) {
+		if (!h->active)
+			continue;
+		fire_on(h, h->hooks, h->name, name);
+		for (i = 0; i < h->nservices; i++)
+			fire_on(h, h->services[i].hooks, h->services[i].domain,
+			    name);
+	}
 }
 
 void

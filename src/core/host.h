@@ -39,6 +39,9 @@ extern const struct config *config_running;
  * run for each host. */
 int host_setup(const struct config *c, char *err, size_t errlen);
 void host_free_all(void);
+/* Fire a non-stanza event (e.g. server/shutdown) on every active host
+ * and every service of theirs, ev->to set to the domain. */
+void host_fire_everywhere(const char *name);
 struct host *host_find(const char *domain); /* active hosts only */
 struct host *host_find_n(const char *domain, size_t len);
 int host_has_module(const struct host *h, const char *name);

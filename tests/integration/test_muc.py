@@ -1309,3 +1309,53 @@ def test_join_again_from_the_same_session(make_server):
     a.alive()
     assert not [e for e in a.pending if e.tag == PRESENCE], \
         [show(e) for e in a.pending]
+
+
+def test_nick_modified_by_the_service_210(make_server):
+    """XEP-0045 §7.2.11 / §15.2.2: a nick the service prepares into
+    another form (resourceprep folds the fullwidth Ａ to A) is the one
+    the occupant gets, and its self-presence says so with 210; a nick
+    that stays as sent has no 210."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'r210', 'al')
+    send_join(b, 'r210', '\uff21bby')
+    p = self_pres(b, 'r210', 'Abby')
+    assert {'110', '210'} <= codes(p), show(p)
+    subject(b, 'r210')
+    p = pres_from(a, rj('r210', 'Abby'))
+    assert '210' not in codes(p), show(p)
+    c = online(srv, 'carol')
+    p = join(c, 'r210', 'carol')
+    assert '210' not in codes(p), show(p)
+
+
+def test_shutdown_tells_occupants_332(make_server):
+    """XEP-0045 §15.2.2: when ternd stops, every occupant of a room gets
+    its own unavailable presence with 332 (removed because the service
+    is shutting down) before its stream ends; it does not get everyone
+    else's leaving as well."""
+    srv = muc_server(make_server)
+    a, b = online(srv, 'alice'), online(srv, 'bob')
+    create(a, 'r332', 'al')
+    join(b, 'r332', 'bo')
+    pres_from(a, rj('r332', 'bo'))
+    a.alive()
+    assert srv.stop() == []
+    for s, nick, other in ((a, 'al', 'bo'), (b, 'bo', 'al')):
+        got = []
+        try:
+            while True:
+                e = s.next(timeout=10)
+                if e.tag == PRESENCE:
+                    got.append(e)
+        except Exception:
+            pass
+        mine = [e for e in got if e.get('from') == rj('r332', nick)]
+        assert len(mine) == 1, [show(e) for e in got]
+        assert mine[0].get('type') == 'unavailable', show(mine[0])
+        assert {'110', '332'} <= codes(mine[0]), show(mine[0])
+        assert item(mine[0]).get('role') == 'none', show(mine[0])
+        assert not [e for e in got if e.get('from') == rj('r332', other)
+                    and e.get('type') == 'unavailable'], \
+            [show(e) for e in got]

@@ -440,7 +440,28 @@ static const struct cfg_section muc_section = {
 	.doc = "Settings of the muc (group chat) service.",
 };
 
+/* server/shutdown on this service's domain: its rooms' occupants are
+ * told (332) while their streams are still open. */
+static enum hook_ret
+muc_on_shutdown(struct hook_ev *ev)
+{
+	struct muc_service *svc;
+	struct muc_room *r;
+	size_t i;
+
+	for (svc = services; svc; svc = svc->next)
+		if (strcmp(svc->domain, ev->to->domain) == 0)
+			break;
+	if (svc == NULL)
+		return HOOK_CONTINUE;
+	for (i = 0; i < MUC_BUCKETS; i++)
+		for (r = svc->rooms[i]; r; r = r->next)
+			muc_occ_shutdown(r);
+	return HOOK_CONTINUE;
+}
+
 static const struct hook_reg muc_hooks[] = {
+	{ "server/shutdown", muc_on_shutdown, 0 },
 	{ "iq-get/host/" NS_DISCO_INFO ":query", service_info, 0 },
 	{ "iq-get/host/" NS_DISCO_ITEMS ":query", service_items, 0 },
 	{ "iq-get/host/" NS_MUC_UNIQUE ":unique", service_unique, 0 },

@@ -244,6 +244,10 @@ void muc_broadcast_presence(
     struct muc_room *r, struct muc_occupant *o, const int *codes);
 /* o leaves the room: unavailable (with codes, actor, reason) to all, then
  * it is freed. */
+/* ternd stops: every occupant's sessions get their own unavailable
+ * presence with 332 (XEP-0045 §15.2.2) and the occupants are let go
+ * without more broadcasts. */
+void muc_occ_shutdown(struct muc_room *r);
 void muc_occ_remove(struct muc_room *r, struct muc_occupant *o,
     const int *codes, const char *actor, const char *reason);
 void muc_occ_free(struct muc_occupant *o);

@@ -1,12 +1,12 @@
 /* src/mod/muc/occupant.c: occupants (XEP-0045 §7): entering a room
  * (§7.2, with the errors of §7.2.5-7.2.10), leaving (§7.14), changing
  * nick (§7.6) or availability (§7.7), the presence every occupant gets
- * with its status codes (§15.2.2: 100, 110, 201, 210, 303, 307, 321,
- * 322...), several sessions of one user under one nick, XEP-0421
- * occupant ids and XEP-0410 self-pings. The sessions of an occupant are
- * real full JIDs; the unavailable presence the presence module sends
- * for a session that ends (RFC 6121 §4.6.3, directed presence) is what
- * takes it out of its rooms. */
+ * with its status codes (§15.2.2: 100, 110, 170, 201, 210, 303, 307, 321,
+ * 322, 332 when ternd stops...), several sessions of one user under one nick,
+ * XEP-0421 occupant ids and XEP-0410 self-pings. The sessions of an occupant
+ * are real full JIDs; the unavailable presence the presence module sends for a
+ * session that ends (RFC 6121 §4.6.3, directed presence) is what takes it out
+ * of its rooms. */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -276,6 +276,27 @@ muc_occ_remove(struct muc_room *r, struct muc_occupant *o, const int *codes,
 	occ_remove_full(r, o, &po);
 }
 
+void
+muc_occ_shutdown(struct muc_room *r)
+{
+	static const int c332[] = { 332, 0 };
+	struct pres_opts po = { 0 };
+	size_t i, j;
+
+	po.unavailable = 1;
+	po.codes = c332;
+	po.reason = "The service is shutting down";
+	for (i = 0; i < r->nocc; i++)
+		for (j = 0; j < r->occ[i]->nsess; j++)
+			broadcast(r, r->occ[i], &po, r->occ[i]->sess[j].jid);
+	while (r->nocc > 0) {
+		struct muc_occupant *o = r->occ[r->nocc - 1];
+
+		occ_unlink(r, o);
+		muc_occ_free(o);
+	}
+}
+
 /* §10.9: everyone leaves a room being destroyed. */
 void
 muc_destroy(struct muc_room *r, const char *alt, const char *reason,
@@ -330,6 +351,20 @@ enter_again(struct hook_ev *ev, struct muc_room *r, struct muc_occupant *o)
 	muc_send_history(
 	    r, ev->from->full, x ? xml_node_find(x, NS_MUC, "history") : NULL);
 	muc_send_subject(r, ev->from->full);
+}
+
+/* Did preparing the nick (resourceprep: case kept, but width, ligatures
+ * and the like folded) change what the client asked for? Then the
+ * service says so (status 210) and the client takes the nick it
+ * gets. */
+static int
+nick_prepared(const struct hook_ev *ev)
+{
+	const char *to = xml_node_attr(ev->stanza, "to");
+	const char *slash = to ? strchr(to, '/') : NULL;
+
+	return slash && ev->to->resource &&
+	       strcmp(slash + 1, ev->to->resource) != 0;
 }
 
 /* Is the sender a local account on probation (antispam)? */
@@ -461,6 +496,8 @@ join(struct hook_ev *ev, struct muc_service *svc, struct muc_room *r)
 		self_codes[nsc++] = 170; /* §7.2.12: the room is logged */
 	if (created)
 		self_codes[nsc++] = 201; /* §10.1.1 */
+	if (nick_prepared(ev))
+		self_codes[nsc++] = 210; /* §7.2.11 */
 	self_codes[nsc] = 0;
 	{
 		struct pres_opts po = { 0 };
