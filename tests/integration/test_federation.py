@@ -112,6 +112,28 @@ def test_dialback_with_untrusted_peer(make_server, make_federation, peer):
                            'dialback' % server.domain], peer_first=True)
 
 
+
+@pytest.mark.parametrize('peer', PEERS)
+def test_tern_proves_itself_by_dialback(make_server, make_federation, peer):
+    """The other way round: Tern's certificate is self-signed, so the
+    peer (dialback allowed, secure auth off) offers no EXTERNAL on Tern's
+    stream and Tern proves a.test by dialback (XEP-0220 §2.1): the peer
+    asks Tern's authoritative server, over a stream of its own, to
+    verify the key (db:verify, §2.3), and Tern's message is delivered."""
+    fed = make_federation(secure=False, dialback=True, peers=(peer,))
+    server = getattr(fed, peer)
+    crt, key = fed.pki.self_signed(fedlib.TERN_DOMAIN)
+    pem = fed.dir / 'tern-self-signed.pem'
+    pem.write_bytes(crt.read_bytes() + key.read_bytes())
+    srv = make_server(domain=fedlib.TERN_DOMAIN, cert=pem,
+                      users=('alice', 'bob'), start=False)
+    srv.s2s = fed.tern_s2s_yaml(secure_auth='false')
+    srv.write_config()
+    fed.set_tern_ports(srv.s2s_port, srv.s2s_tls_port)
+    srv.start()
+    exchange(srv, server, ['s2s-out a.test->%s ready (dialback'
+                           % server.domain])
+
 def test_secure_auth_refuses_untrusted_peer(make_server, make_federation):
     """secure_auth (the default the fixture asks for) and a peer whose
     certificate does not chain to the trust store: Tern's message to it
@@ -297,6 +319,107 @@ def test_pep_across_servers(make_server, make_federation, peer):
                 if m['from'].bare == 'alice@a.test' and \
                         'Alice A.' in str(m):
                     break
+        finally:
+            await fedlib.logout(bob)
+    fedlib.run(scenario, timeout=120)
+
+
+def caps_presence(s, features):
+    """Send available presence with XEP-0115 caps for a client of
+    identity client/pc and these features; returns the node#ver that
+    disco#info queries will name."""
+    import base64
+    import hashlib
+    node = 'https://tern.example/test'
+    text = 'client/pc//tern test<' + ''.join(
+        f + '<' for f in sorted(features))
+    ver = base64.b64encode(hashlib.sha1(text.encode()).digest()).decode()
+    s.send("<presence><c xmlns='http://jabber.org/protocol/caps' "
+           "hash='sha-1' node='%s' ver='%s'/></presence>" % (node, ver))
+    return '%s#%s' % (node, ver)
+
+
+def answer_disco(s, e, features):
+    """If e is a disco#info get, answer it as a client with features
+    (what a peer's PEP service asks to learn a +notify, XEP-0115 §6.2)."""
+    info = 'http://jabber.org/protocol/disco#info'
+    if e.tag != '{jabber:client}iq' or e.get('type') != 'get' or \
+            e.find('{%s}query' % info) is None:
+        return False
+    node = e.find('{%s}query' % info).get('node')
+    s.send("<iq type='result' to='%s' id='%s'><query xmlns='%s'%s>"
+           "<identity category='client' type='pc' name='tern test'/>%s"
+           "</query></iq>" % (
+               e.get('from'), e.get('id'), info,
+               " node='%s'" % node if node else '',
+               ''.join("<feature var='%s'/>" % f for f in features)))
+    return True
+
+
+@pytest.mark.parametrize('peer', PEERS)
+def test_pep_from_peer_to_tern(make_server, make_federation, peer):
+    """PEP the other way: bob's node lives on Prosody or ejabberd; alice
+    on Tern, his mutual contact, announces +notify for it in her caps
+    (XEP-0163 §4, XEP-0115; the peer's disco#info query crosses Tern to
+    her client and back) and subscribes to it explicitly (XEP-0060
+    §6.1); his next publication reaches her through Tern as an event
+    from his bare JID (XEP-0060 §7.1.2)."""
+    fed = make_federation(peers=(peer,))
+    server = getattr(fed, peer)
+    srv = tern_for(make_server, fed)
+    alice = tern_login(srv, 'alice')
+    nick_ns = 'http://jabber.org/protocol/nick'
+    ps = 'http://jabber.org/protocol/pubsub'
+    features = ['http://jabber.org/protocol/disco#info',
+                'http://jabber.org/protocol/caps', nick_ns,
+                nick_ns + '+notify']
+    bob_jid = 'bob@%s' % server.domain
+
+    def wait(pred):
+        return alice.wait_for(
+            lambda e: not answer_disco(alice, e, features) and pred(e),
+            timeout=30)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        bob = await fedlib.login(server, 'bob')
+        try:
+            alice.send("<presence type='subscribe' to='%s'/>" % bob_jid)
+            await loop.run_in_executor(None, lambda: wait(
+                lambda e: e.tag.endswith('presence') and
+                e.get('type') == 'subscribed'))
+            bob.send_presence(pto='alice@a.test', ptype='subscribe')
+            await loop.run_in_executor(None, lambda: wait(
+                lambda e: e.tag.endswith('presence') and
+                e.get('type') == 'subscribe'))
+            alice.send("<presence type='subscribed' to='%s'/>" % bob_jid)
+            caps_presence(alice, features)
+            alice.alive()
+
+            async def publish(nick):
+                iq = bob.make_iq_set()
+                iq.append(ET.fromstring(
+                    "<pubsub xmlns='%s'><publish node='%s'><item>"
+                    "<nick xmlns='%s'>%s</nick></item></publish></pubsub>"
+                    % (ps, nick_ns, nick_ns, nick)))
+                r = await iq.send(timeout=30)
+                assert r['type'] == 'result', str(r)
+            await publish('Bob')
+            alice.send("<iq type='set' id='sub1' to='%s'><pubsub xmlns='%s'>"
+                       "<subscribe node='%s' jid='alice@a.test/r'/>"
+                       "</pubsub></iq>" % (bob_jid, ps, nick_ns))
+            r = await loop.run_in_executor(None, lambda: wait(
+                lambda e: e.tag == '{jabber:client}iq' and
+                e.get('id') == 'sub1'))
+            assert r.get('type') == 'result', show(r)
+            await publish('Bob B.')
+
+            def got_event(e):
+                return (e.tag == '{jabber:client}message' and
+                        e.get('from') == bob_jid and
+                        e.find('{%s#event}event' % ps) is not None and
+                        'Bob B.' in ET.tostring(e, encoding='unicode'))
+            await loop.run_in_executor(None, lambda: wait(got_event))
         finally:
             await fedlib.logout(bob)
     fedlib.run(scenario, timeout=120)
