@@ -526,12 +526,47 @@ def test_probation_hold_ends_with_probation(make_server):
     assert m.find('{urn:xmpp:delay}delay') is not None, show(m)
 
 
+@pytest.mark.parametrize('mode', ['bounce', 'drop'])
+def test_probation_bounce_or_drop(make_server, mode):
+    """probation_strangers: bounce refuses a new account's message to a
+    stranger with policy-violation (type cancel, saying why); drop
+    discards it silently (and logs it). Neither touches messages to a
+    contact, nor subscription requests, nor an admin's messages."""
+    srv = abuse_server(make_server, 'probation: 24h, '
+                       'probation_stranger_per_minute: 20, '
+                       'probation_strangers: %s' % mode)
+    mutual(srv, 'mallory', 'erin')
+    dave, erin, mal, alice = (online(srv, u) for u in
+                              ('dave', 'erin', 'mallory', 'alice'))
+    start = len(srv.log)
+    mal.message('dave@localhost', 'buy now')
+    if mode == 'bounce':
+        e = mal.wait_for(lambda e: e.get('type') == 'error')
+        assert stanza_error(e) == 'policy-violation', show(e)
+        err = e.find(q(NS_CLIENT, 'error'))
+        assert err.get('type') == 'cancel', show(e)
+        assert 'probation' in e.findtext('.//{%s}text' % NS_STANZAS)
+    else:
+        mal.alive()
+        assert not [e for e in mal.pending if e.get('type') == 'error'], \
+            [show(e) for e in mal.pending]
+        assert srv.wait_log('dropped a message from mallory@localhost to '
+                            'dave@localhost (probation)', start=start)
+    dave.nothing(0.3)
+    mal.send("<presence type='subscribe' to='dave@localhost'/>")
+    dave.wait_for(lambda e: e.get('type') == 'subscribe')
+    mal.message('erin@localhost', 'hi contact')
+    erin.wait_for(body_is('hi contact'))
+    alice.message('dave@localhost', 'from the admin')
+    dave.wait_for(body_is('from the admin'))
+
+
 def test_bad_antispam_settings(make_server):
     """Bad values of the new settings stop ternd with file:line."""
     import re
     for setting, pattern in (
             ('strangers_inbound: block', r'strangers_inbound'),
-            ('probation_strangers: drop', r'probation_strangers'),
+            ('probation_strangers: discard', r'probation_strangers'),
             ('probation_hold_max: 0', r'probation_hold_max.*range'),
             ('inbound_stranger_requests_per_minute: -1',
              r'inbound_stranger_requests_per_minute.*range')):

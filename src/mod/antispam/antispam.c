@@ -203,7 +203,8 @@ antispam_probation(struct hook_ev *ev)
 
 static const char *const inbound_choices[] = { "allow", "bounce", "drop",
 	NULL };
-static const char *const probation_choices[] = { "allow", "hold", NULL };
+static const char *const probation_choices[] = { "allow", "hold", "bounce",
+	"drop", NULL };
 
 static const struct cfg_directive antispam_dirs[] = {
 	{ .name = "stranger_per_minute",
@@ -282,7 +283,9 @@ static const struct cfg_directive antispam_dirs[] = {
 		   "host, delivered when the two share a subscription, the "
 		   "stranger writes back or the probation ends, dropped if "
 		   "the account is disabled or deleted first; bodiless ones "
-		   "dropped). Subscription requests are never held." },
+		   "dropped); bounce (refused with <policy-violation/>, type "
+		   "cancel, saying why); drop (silently, logged). "
+		   "Subscription requests always pass (within their limit)." },
 	{ .name = "probation_hold_max",
 	    .type = CFG_INT,
 	    .offset = offsetof(struct antispam_cfg, hold_max),

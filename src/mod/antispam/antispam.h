@@ -18,7 +18,12 @@
 #include "mod/mod.h"
 
 enum strangers_inbound { INBOUND_ALLOW, INBOUND_BOUNCE, INBOUND_DROP };
-enum probation_strangers { PROBATION_ALLOW, PROBATION_HOLD };
+enum probation_strangers {
+	PROBATION_ALLOW,
+	PROBATION_HOLD,
+	PROBATION_BOUNCE,
+	PROBATION_DROP
+};
 
 struct antispam_cfg {
 	long long per_minute;
@@ -60,7 +65,7 @@ enum hook_ret antispam_inbound(struct hook_ev *ev);
 
 /* ---- hold.c ---- */
 /* route/filter: hold what an account on probation writes to a
- * stranger (probation_strangers: hold). */
+ * stranger (probation_strangers: hold), or refuse it (bounce, drop). */
 enum hook_ret hold_filter(struct hook_ev *ev);
 /* Look at the held messages soon (a subscription changed). */
 void hold_kick(const struct host *h);

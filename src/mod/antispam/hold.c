@@ -257,8 +257,9 @@ hold_filter(struct hook_ev *ev)
 	const struct jid *from = ev->from, *to = ev->to;
 	const char *hn = ev->host->name;
 
-	if (cfg->probation_strangers != PROBATION_HOLD || ev->session == NULL ||
-	    ev->kind != STANZA_MESSAGE || ev->stype == STANZA_TYPE_ERROR ||
+	if (cfg->probation_strangers == PROBATION_ALLOW ||
+	    ev->session == NULL || ev->kind != STANZA_MESSAGE ||
+	    ev->stype == STANZA_TYPE_ERROR ||
 	    ev->stype == STANZA_TYPE_GROUPCHAT || to == NULL ||
 	    to->node == NULL || from->node == NULL ||
 	    strcmp(from->domain, hn) != 0 || jid_bare_eq(from, to) ||
@@ -270,6 +271,18 @@ hold_filter(struct hook_ev *ev)
 		return HOOK_CONTINUE;
 	if (xml_node_find(ev->stanza, NULL, "body") == NULL)
 		return HOOK_HANDLED;
+	if (cfg->probation_strangers == PROBATION_DROP) {
+		log_info("antispam %s: dropped a message from %s to %s "
+			 "(probation)",
+		    hn, from->bare, to->bare);
+		return HOOK_HANDLED;
+	}
+	if (cfg->probation_strangers == PROBATION_BOUNCE) {
+		stanza_bounce(ev->stanza, "cancel", "policy-violation",
+		    "New accounts may write only to their contacts until "
+		    "their probation ends");
+		return HOOK_HANDLED;
+	}
 	if (hold_message(ev->host, from->node, to->bare, ev->stanza) == 0)
 		return HOOK_HANDLED;
 	log_info("antispam %s: refused a message from %s to %s (held queue "
