@@ -288,12 +288,15 @@ stop() {
 	: > "$STARTED"
 }
 
-# The users of every case: bench1..benchK (idle needs the most), those
-# of msg-mam and msg-nomam (their MAM preferences stay stored), and a
-# fresh pair per mam run so each run fills an empty archive.
+# The users of every case: bench1..benchK (idle needs the most) and the
+# idle case's warm-up sessions after them (as many as its logins in
+# flight, 50; 100 kept), those of msg-mam and msg-nomam (their MAM
+# preferences stay stored), and a fresh pair per mam run so each run
+# fills an empty archive.
 USERS_K=$(s 10000)
+WARM_K=100
 provision() {
-	names="bench{1..$USERS_K} arch{1..100} noarch{1..100}"
+	names="bench{1..$((USERS_K + WARM_K))} arch{1..100} noarch{1..100}"
 	i=1
 	while [ "$i" -le "$RUNS" ]; do
 		names="$names mam${i}u1 mam${i}u2"
@@ -320,7 +323,7 @@ for n in sys.argv[1:]:
 		python3 "$TPL/provision.py" ejabberd "$SD/ejabberd.db" localhost bench "$ITER" $names >&2
 		;;
 	esac
-	log "$1: provisioned $USERS_K + 200 + $((2 * RUNS)) users in $(($(date +%s) - t)) s"
+	log "$1: provisioned $USERS_K + $WARM_K + 200 + $((2 * RUNS)) users in $(($(date +%s) - t)) s"
 }
 
 # Record a case that could not be run at all (server did not start).
