@@ -8,6 +8,7 @@
 """
 import asyncio
 import base64
+import collections
 import hashlib
 import hmac
 import os
@@ -78,8 +79,16 @@ def _ephemeral_low():
         return 32768
 
 
+# Ports handed out lately by this process: a server's ports are free
+# (not yet bound) between the call that chose them and its start, so a
+# second call for the same server (an HTTP listener added to its config)
+# must not draw one of them again.
+_RECENT_PORTS = collections.deque(maxlen=1024)
+
+
 def free_ports(n, host='127.0.0.1'):
-    """n distinct free ports; all held open until all are chosen.
+    """n distinct free ports, none handed out lately by this process;
+    all held open until all are chosen.
 
     They are drawn at random below the kernel's ephemeral range: a port
     bound to 0 and closed comes from that range, and any outgoing
@@ -104,9 +113,12 @@ def free_ports(n, host='127.0.0.1'):
         for _ in range(200 * n):
             if len(socks) == n:
                 break
+            port = rng.randint(low, high)
+            if port in _RECENT_PORTS:
+                continue
             s = socket.socket(fam, socket.SOCK_STREAM)
             try:
-                s.bind((host, rng.randint(low, high)))
+                s.bind((host, port))
             except OSError:
                 s.close()
                 continue
@@ -114,7 +126,9 @@ def free_ports(n, host='127.0.0.1'):
         if len(socks) < n:
             raise AssertionError('no %d free ports in %d-%d'
                                  % (n, low, high))
-        return [s.getsockname()[1] for s in socks]
+        ports = [s.getsockname()[1] for s in socks]
+        _RECENT_PORTS.extend(ports)
+        return ports
     finally:
         for s in socks:
             s.close()
