@@ -12,12 +12,12 @@
 #include "xmpp/domain.h"
 #include "xmpp/s2s_int.h"
 
-static int
-ends_onion(const char *name)
+int
+s2s_is_onion(const char *domain)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(domain);
 
-	return n > 6 && strcasecmp(name + n - 6, ".onion") == 0;
+	return n > 6 && strcasecmp(domain + n - 6, ".onion") == 0;
 }
 
 /* Without tor_proxy: a route to an onion service is an error (it could
@@ -31,7 +31,7 @@ onion_without_proxy(const struct config *cfg, char *err, size_t errlen)
 	size_t i;
 
 	for (i = 0; i < cfg->s2s.routes.n; i++)
-		if (ends_onion(rt[i].address)) {
+		if (s2s_is_onion(rt[i].address)) {
 			snprintf(err, errlen,
 			    "s2s.routes: %s goes to the onion service %s, "
 			    "which needs s2s.tor_proxy",
@@ -39,7 +39,7 @@ onion_without_proxy(const struct config *cfg, char *err, size_t errlen)
 			return 1;
 		}
 	for (i = 0; i < cfg->hosts.n; i++)
-		if (ends_onion(h[i].name))
+		if (s2s_is_onion(h[i].name))
 			log_warn("host %s is an onion service but "
 				 "s2s.tor_proxy is not set: its stanzas to "
 				 "other servers will bounce",

@@ -32,6 +32,8 @@ int s2s_domain_allowed(const char *domain);
 int s2s_needs_cert(const char *domain);
 /* Is name one of ours (a host, service or component domain)? */
 int s2s_is_local(const char *name);
+/* A Tor onion service name (ends in .onion)? */
+int s2s_is_onion(const char *domain);
 
 /* A stanza a peer sent (on an incoming stream, or back on an outgoing
  * bidi one), RFC 6120 §8.1.1.1 and §4.9.3.9: 'from' and 'to' must be

@@ -438,14 +438,6 @@ resolved(
 	    connected, o->id);
 }
 
-static int
-is_onion(const char *domain)
-{
-	size_t n = strlen(domain);
-
-	return n > 6 && strcasecmp(domain + n - 6, ".onion") == 0;
-}
-
 /* A route whose address is an onion service: the peer's hidden
  * service, reached through Tor under its usual domain. */
 static const struct cfg_s2s_route *
@@ -453,7 +445,7 @@ onion_route(const char *remote)
 {
 	const struct cfg_s2s_route *rt = resolve_route(remote);
 
-	return rt && is_onion(rt->address) ? rt : NULL;
+	return rt && s2s_is_onion(rt->address) ? rt : NULL;
 }
 
 /* Streams that must go through Tor: to a .onion domain or an onion
@@ -462,8 +454,8 @@ onion_route(const char *remote)
 static int
 needs_tor(const char *local, const char *remote)
 {
-	return config_running->s2s.tor_all || is_onion(remote) ||
-	       is_onion(local) || onion_route(remote) != NULL;
+	return config_running->s2s.tor_all || s2s_is_onion(remote) ||
+	       s2s_is_onion(local) || onion_route(remote) != NULL;
 }
 
 static void start_dialback(struct out *o);

@@ -203,13 +203,16 @@ def test_dialback_when_certificate_not_trusted(make_server, pki):
     assert b.wait_log('a.test->b.test authenticated by dialback')
 
 
-def test_secure_auth_refuses_untrusted_certificate(make_server, pki):
-    """With secure_auth b.test wants a valid certificate; a.test's does
+@pytest.mark.parametrize('policy', ['secure_auth: true',
+                                    'secure_domains: [a.test]'])
+def test_secure_auth_refuses_untrusted_certificate(make_server, pki, policy):
+    """With secure_auth, or with a.test in s2s.secure_domains while
+    secure_auth is off, b.test wants a valid certificate; a.test's does
     not chain to b.test's CA, so a.test's dialback is refused with the
     not-authorized dialback error (XEP-0220 §2.6) and alice's message
     bounces (remote-server-not-found)."""
     a, b = pair(make_server, pki, b_ca=pki['other_ca'],
-                b_extra=', secure_auth: true')
+                b_extra=', ' + policy)
     alice = login(a, 'alice')
     login(b, 'bob')
     alice.message('bob@b.test', 'must not arrive')
@@ -217,7 +220,6 @@ def test_secure_auth_refuses_untrusted_certificate(make_server, pki):
     assert m.get('type') == 'error', show(m)
     assert stanza_error(m) == 'remote-server-not-found', show(m)
     assert b.wait_log('certificate required')
-
 
 
 def test_insecure_domains_allow_dialback_under_secure_auth(make_server, pki):
@@ -232,20 +234,6 @@ def test_insecure_domains_allow_dialback_under_secure_auth(make_server, pki):
         'dialback allowed for a.test', show(m)
     assert b.wait_log('a.test->b.test authenticated by dialback')
 
-
-def test_secure_domains_want_a_certificate(make_server, pki):
-    """s2s.secure_domains: with secure_auth off, a domain named there
-    must still present a valid certificate; its dialback is refused and
-    the message bounces (remote-server-not-found)."""
-    a, b = pair(make_server, pki, b_ca=pki['other_ca'],
-                b_extra=', secure_domains: [a.test]')
-    alice = login(a, 'alice')
-    login(b, 'bob')
-    alice.message('bob@b.test', 'must not arrive')
-    m = alice.wait_message(timeout=15)
-    assert m.get('type') == 'error', show(m)
-    assert stanza_error(m) == 'remote-server-not-found', show(m)
-    assert b.wait_log('certificate required')
 
 def test_unreachable_server_bounces(make_server, pki):
     """Nothing listens at the route: the message bounces with
