@@ -3,6 +3,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,34 +100,43 @@ rand_bytes(void *buf, size_t n)
 	}
 }
 
+/* Ids (stream, resource, stanza, session ids) come from a pool filled
+ * by RAND_bytes a kilobyte at a time: OpenSSL 3's RAND_bytes costs a
+ * provider lookup per call, which showed in login profiles. A used byte
+ * is wiped. A forked child empties its copy (an atfork handler, not a
+ * getpid() per id: that was three system calls per login). */
+static unsigned char id_pool[1024];
+static size_t id_left;
+
+static void
+id_pool_forget(void)
+{
+	memset(id_pool, 0, sizeof(id_pool));
+	id_left = 0;
+}
+
 void
 rand_id(char *out, size_t n)
 {
 	static const char alpha[] =
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
-	/* Ids (stream, resource, stanza, session ids) come from a pool
-	 * filled by RAND_bytes a kilobyte at a time: OpenSSL 3's
-	 * RAND_bytes costs a provider lookup per call, which showed in
-	 * login profiles. A used byte is wiped; a forked child refills. */
-	static unsigned char pool[1024];
-	static size_t left;
-	static pid_t pool_pid;
+	static int atfork_set;
 	size_t i;
 
 	if (n == 0)
 		return;
-	if (pool_pid != getpid()) {
-		pool_pid = getpid();
-		left = 0;
+	if (!atfork_set) {
+		atfork_set = 1;
+		pthread_atfork(NULL, NULL, id_pool_forget);
 	}
 	for (i = 0; i + 1 < n; i++) {
-		if (left == 0) {
-			rand_bytes(pool, sizeof(pool));
-			left = sizeof(pool);
+		if (id_left == 0) {
+			rand_bytes(id_pool, sizeof(id_pool));
+			id_left = sizeof(id_pool);
 		}
-		left--;
-		out[i] = alpha[pool[left] & 63];
-		pool[left] = 0;
+		id_left--;
+		out[i] = alpha[id_pool[id_left] & 63];
+		id_pool[id_left] = 0;
 	}
 	out[n - 1] = '\0';
 }
