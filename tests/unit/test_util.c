@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -204,6 +206,34 @@ test_rand_id(void **state)
 
 	rand_id(a, 33);
 	rand_id(b, 33);
+	assert_string_not_equal(a, b);
+}
+
+/* A forked child must not hand out the ids its parent will: both hold a
+ * copy of the pool, and the child's must be emptied (atfork). */
+static void
+test_rand_id_fork(void **state)
+{
+	char a[33], b[33] = { 0 };
+	int fd[2];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	rand_id(a, sizeof(a)); /* the pool is filled now */
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		rand_id(a, sizeof(a));
+		_exit(write(fd[1], a, sizeof(a)) == (ssize_t)sizeof(a) ? 0 : 1);
+	}
+	close(fd[1]);
+	rand_id(a, sizeof(a));
+	assert_int_equal(read(fd[0], b, sizeof(b)), (ssize_t)sizeof(b));
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	assert_string_not_equal(a, b);
 }
 
@@ -468,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_b64_rejects),
 		cmocka_unit_test(test_ct_memeq),
 		cmocka_unit_test(test_rand_id),
+		cmocka_unit_test(test_rand_id_fork),
 		cmocka_unit_test(test_time_id_sorts_by_time),
 		cmocka_unit_test(test_misc_util),
 		cmocka_unit_test(test_sbuf_growth),
