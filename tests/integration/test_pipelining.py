@@ -5,13 +5,15 @@ in one write: the stream header, SASL, the restarted stream's header
 (RFC 6120 §6.4.6: the stream is restarted on <success/>), bind,
 presence and the first requests. The server must take each step in
 order from the bytes it already has, never wait for more, and lose
-nothing across the restart."""
+nothing across the restart. A reconnecting client resumes TLS from its
+ticket (XEP-0305's reconnection advice)."""
 import re
 import time
 import xml.etree.ElementTree as ET
 
 from ternlib import (NS_BIND, NS_PING, NS_SASL, NS_STREAM, NS_TLS,
-                     RawStream, TIMEOUT, b64, connect_tls, password, q, show)
+                     RawStream, TIMEOUT, b64, client_tls_context,
+                     connect_tls, password, q, show)
 
 NS_SASL2 = 'urn:xmpp:sasl:2'
 
@@ -168,3 +170,30 @@ def test_sasl2_bind2_and_a_ping_in_one_write(server):
     assert ident and ident.startswith('alice@localhost/pipe'), raw
     ping = [e for e in els if e.get('id') == 'p1']
     assert ping and ping[0].get('type') == 'result', raw
+
+
+def test_reconnect_resumes_tls(server):
+    """XEP-0305, reconnection: a client that reconnects offers the
+    session ticket of its last connection and the server resumes TLS
+    1.3 from it (RFC 8446 §2.2: no certificate, no signature), and the
+    login on the resumed connection works, twice in a row."""
+    ctx = client_tls_context()
+    sess = None
+    reused = []
+    for i in range(3):
+        s = RawStream(server.c2s)
+        s.open()
+        s.send("<starttls xmlns='%s'/>" % NS_TLS)
+        s.expect(q(NS_TLS, 'proceed'))
+        s.sock.settimeout(TIMEOUT)
+        s.sock = ctx.wrap_socket(s.sock, server_hostname='localhost',
+                                 session=sess)
+        s._reset()
+        s.open()
+        s.authenticate('alice')
+        s.bind('r%d' % i)
+        s.ping()           # the ticket has arrived by now (post-handshake)
+        reused.append(s.sock.session_reused)
+        sess = s.sock.session
+        s.close()
+    assert reused == [False, True, True], reused
