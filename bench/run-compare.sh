@@ -102,6 +102,34 @@ error_kinds() { # tern-bench's stdout
 	[ -n "$k" ] && echo "$k" || reason
 }
 
+# The server's CPU so far (clock ticks, all its processes).
+server_ticks() {
+	t=0
+	for p in $PIDS; do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# Wait (at most QUIET_MAX seconds) until the server has used under 5% of
+# a core for half a second: a case must not be charged with the work the
+# previous one left behind (10,000 idle sessions closing take a ternd a
+# fifth of a second; a login case of 2,000 lasts less than that).
+QUIET_MAX=${QUIET_MAX:-10}
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+wait_quiet() {
+	w=0
+	while [ "$w" -lt $((QUIET_MAX * 2)) ]; do
+		a=$(server_ticks)
+		sleep 0.5
+		b=$(server_ticks)
+		[ $((b - a)) -gt $((hz / 40)) ] || return 0
+		w=$((w + 1))
+	done
+	echo "run-compare: $NAME still busy after ${QUIET_MAX}s; measuring anyway" >&2
+}
+
 run() { # label, tern-bench arguments...
 	label=$1
 	shift
@@ -114,6 +142,7 @@ run() { # label, tern-bench arguments...
 		echo "== $(date +%H:%M:%S) $NAME $label run $i" >&2
 		args=$(echo "$*" | sed "s/@RUN@/$i/g")
 		lim=$(bound $args)
+		wait_quiet
 		before=
 		case $label in
 		msg*) [ -z "$COUNT_ARCHIVED" ] || before=$(eval "$COUNT_ARCHIVED") || before= ;;
