@@ -28,6 +28,8 @@
 #             login fast idle idle-1k msg msg-sm-carbons msg-mam
 #             msg-nomam msg-1000 presence muc mam, and
 #             login-plain idle-plain when PLAIN_PORT is set]
+#   QUIET_MAX seconds to wait, before each run, for the server to be
+#             quiet (under 5% of a core for half a second) [10]
 #   SRC       source addresses of the cases with many connections (idle,
 #             muc) [127.0.0.1-127.0.0.200: at most 50 sessions per
 #             address, under ternd's shipped limits.conns_per_ip of 100]
