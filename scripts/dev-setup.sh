@@ -63,3 +63,4 @@ YML
 	echo "dev-setup: wrote $VAR/tern.yml"
 fi
 echo "dev-setup: add a user with: build/ternctl -c $VAR/tern.yml adduser you@localhost"
+echo "dev-setup: or invite someone (prints a page to open): build/ternctl -c $VAR/tern.yml invite create localhost"

@@ -100,7 +100,8 @@ static const char usage_text[] =
     "  invite create [--contact JID] [--expires DURATION] [--uses N]\n"
     "         [--group GROUP] HOST\n"
     "                          make an invitation (XEP-0401) and print\n"
-    "                          its token and xmpp: URI; --contact: JID\n"
+    "                          its token, xmpp: URI and landing page\n"
+    "                          (with an HTTP listener); --contact: JID\n"
     "                          (an account of HOST) invites a contact,\n"
     "                          else it is for a new account. Default\n"
     "                          expiry 7d, uses 1\n"
@@ -617,6 +618,40 @@ invite_host(const struct config *cfg, const char *arg, char *name, size_t len)
 	return 0;
 }
 
+/* Where the invitation's landing page is, if the host serves it (the
+ * invites module and an HTTP listener; HTTPS preferred): the host's name
+ * and the listener's port, for the host's certificate covers that name. */
+static void
+print_invite_page(const struct config *cfg, const char *host, const char *token)
+{
+	const struct cfg_host *h = config_host(cfg, host);
+	const struct cfg_listener *l = cfg->listeners.items, *best = NULL;
+	size_t i;
+
+	for (i = 0; h != NULL && i < h->modules.n; i++)
+		if (strcmp(h->modules.v[i], "invites") == 0)
+			break;
+	if (h == NULL || i == h->modules.n)
+		return;
+	for (i = 0; i < cfg->listeners.n; i++) {
+		if (l[i].kind == LISTEN_HTTPS) {
+			best = &l[i];
+			break;
+		}
+		if (l[i].kind == LISTEN_HTTP && best == NULL)
+			best = &l[i];
+	}
+	if (best == NULL)
+		return;
+	if (best->kind == LISTEN_HTTPS)
+		printf("page https://%s", host);
+	else
+		printf("page http://%s", host);
+	if (best->port != (best->kind == LISTEN_HTTPS ? 443 : 80))
+		printf(":%lld", best->port);
+	printf("/invite/%s\n", token);
+}
+
 static int
 invite_create_cmd(const struct config *cfg, int argc, char **argv)
 {
@@ -700,6 +735,7 @@ invite_create_cmd(const struct config *cfg, int argc, char **argv)
 	printf("token %s\n", inv.token);
 	invite_uri(host, &inv, uri, sizeof(uri));
 	printf("%s\n", uri);
+	print_invite_page(cfg, host, inv.token);
 	return 0;
 }
 

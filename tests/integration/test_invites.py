@@ -99,6 +99,9 @@ def test_ternctl_token_single_use(make_server):
     r = register(srv, 'second', token=token)
     assert stanza_error(r) == 'item-not-found', show(r)
     assert not can_login(srv, 'second')
+    # no HTTP listener: no landing page to name
+    out = srv.ternctl_ok('invite', 'create', 'localhost').stdout
+    assert 'page ' not in out and '/invite/' not in out, out
 
 
 def test_multi_use_and_revoke(make_server):
@@ -253,6 +256,23 @@ def test_page_uri_and_qr(make_server):
         assert 'Invitation not found' in r.body.decode()
         assert '<script>' not in r.body.decode()
     assert get(srv, '/invite/' + token, method='DELETE').status == 405
+
+
+def test_create_names_the_page(make_server):
+    """`ternctl invite create` prints the landing page's URL (what an
+    admin passes on to someone without an XMPP client yet): the host's
+    name and the HTTPS listener's port, and that URL serves the page."""
+    from httputil import fetch
+    srv = page_server(make_server)
+    out = srv.ternctl_ok('invite', 'create', 'localhost').stdout
+    token = re.search(r'^token (\S+)$', out, re.M).group(1)
+    page = re.search(r'^page (\S+)$', out, re.M)
+    assert page, out
+    assert page.group(1) == 'https://localhost:%d/invite/%s' % (
+        srv.https, token), out
+    r = fetch(srv.https, 'GET', '/invite/' + token, tls=True)
+    assert r.status == 200, r
+    assert 'preauth=' + token in r.body.decode()
 
 
 def test_web_registration(make_server):
