@@ -618,20 +618,18 @@ invite_host(const struct config *cfg, const char *arg, char *name, size_t len)
 	return 0;
 }
 
-/* Where the invitation's landing page is, if the host serves it (the
- * invites module and an HTTP listener; HTTPS preferred): the host's name
- * and the listener's port, for the host's certificate covers that name. */
+/* Where the invitation's landing page is, if host (checked by
+ * invite_host) serves it: the invites module and an HTTP listener, HTTPS
+ * preferred; the host's name, which its certificate covers, and the
+ * listener's port. */
 static void
 print_invite_page(const struct config *cfg, const char *host, const char *token)
 {
-	const struct cfg_host *h = config_host(cfg, host);
 	const struct cfg_listener *l = cfg->listeners.items, *best = NULL;
 	size_t i;
+	int tls;
 
-	for (i = 0; h != NULL && i < h->modules.n; i++)
-		if (strcmp(h->modules.v[i], "invites") == 0)
-			break;
-	if (h == NULL || i == h->modules.n)
+	if (!config_host_has_module(config_host(cfg, host), "invites"))
 		return;
 	for (i = 0; i < cfg->listeners.n; i++) {
 		if (l[i].kind == LISTEN_HTTPS) {
@@ -643,11 +641,9 @@ print_invite_page(const struct config *cfg, const char *host, const char *token)
 	}
 	if (best == NULL)
 		return;
-	if (best->kind == LISTEN_HTTPS)
-		printf("page https://%s", host);
-	else
-		printf("page http://%s", host);
-	if (best->port != (best->kind == LISTEN_HTTPS ? 443 : 80))
+	tls = best->kind == LISTEN_HTTPS;
+	printf("page %s://%s", tls ? "https" : "http", host);
+	if (best->port != (tls ? 443 : 80))
 		printf(":%lld", best->port);
 	printf("/invite/%s\n", token);
 }

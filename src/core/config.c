@@ -258,3 +258,14 @@ config_host(const struct config *c, const char *name)
 	}
 	return NULL;
 }
+
+int
+config_host_has_module(const struct cfg_host *h, const char *module)
+{
+	size_t i;
+
+	for (i = 0; i < h->modules.n; i++)
+		if (strcmp(h->modules.v[i], module) == 0)
+			return 1;
+	return 0;
+}

@@ -245,5 +245,8 @@ void config_defaults(const struct cfg_section *sec, void *base);
 void config_write_docs(FILE *out);
 
 struct cfg_host *config_host(const struct config *c, const char *name);
+/* Does the host's modules: list name module? (host_has_module asks the
+ * running host.) */
+int config_host_has_module(const struct cfg_host *h, const char *module);
 
 #endif

@@ -66,10 +66,7 @@ host_load(struct host *h, const struct cfg_host *ch, char *err, size_t errlen)
 		const struct module *m = module_registry[i];
 		size_t j;
 
-		for (j = 0; j < ch->modules.n; j++)
-			if (strcmp(ch->modules.v[j], m->name) == 0)
-				break;
-		if (j == ch->modules.n)
+		if (!config_host_has_module(ch, m->name))
 			continue;
 		h->mods[h->nmods++] = m;
 		for (j = 0; m->hooks && m->hooks[j].name; j++)

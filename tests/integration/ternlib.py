@@ -42,6 +42,7 @@ NS_STREAMS = 'urn:ietf:params:xml:ns:xmpp-streams'
 NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas'
 NS_TLS = 'urn:ietf:params:xml:ns:xmpp-tls'
 NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
+NS_SASL2 = 'urn:xmpp:sasl:2'
 NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 NS_SESSION = 'urn:ietf:params:xml:ns:xmpp-session'
 NS_CLIENT = 'jabber:client'
@@ -555,36 +556,35 @@ class RawStream:
             return None
         return self.expect(q(NS_STREAM, 'features'))
 
-    def wrap_tls(self, sni=_D, alpn=None, max_version=None):
+    def wrap_tls(self, sni=_D, alpn=None, max_version=None, ctx=None,
+                 session=None):
+        """ctx: a client context of the caller's (to resume TLS with
+        session, a previous connection's ssl.SSLSession)."""
         if sni is _D:
             sni = self.domain
-        ctx = client_tls_context(alpn, max_version)
+        if ctx is None:
+            ctx = client_tls_context(alpn, max_version)
         self.sock.settimeout(self.timeout)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname=sni)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname=sni,
+                                    session=session)
         self.tls_version = self.sock.version()
         self._reset()
 
-    def starttls(self, **kw):
+    def starttls(self, reopen=True, **kw):
+        """STARTTLS; then the restarted stream's header unless reopen is
+        false (the caller sends the next bytes itself)."""
         self.send("<starttls xmlns='%s'/>" % NS_TLS)
         self.expect(q(NS_TLS, 'proceed'))
         self.wrap_tls(**kw)
-        return self.open()
+        return self.open() if reopen else None
 
     def peer_cert_der(self):
         return self.sock.getpeercert(binary_form=True)
 
     # -- SASL
     def auth(self, mech, initial=None):
-        """Send <auth/>; initial is raw bytes/str (None: no payload,
-        '' : '=')."""
-        if initial is None:
-            body = ''
-        elif initial in ('', b''):
-            body = '='
-        else:
-            body = b64(initial)
-        self.send("<auth xmlns='%s' mechanism=%s>%s</auth>"
-                  % (NS_SASL, quoteattr(mech), body))
+        """Send <auth/> (auth_xml) and return the answer."""
+        self.send(auth_xml(mech, initial))
         return self.next()
 
     def response(self, data):
@@ -677,6 +677,30 @@ class RawStream:
 
     def wait_message(self, ns=NS_CLIENT, timeout=None):
         return self.wait_for(lambda e: e.tag == q(ns, 'message'), timeout)
+
+
+def auth_xml(mech, initial=None):
+    """An RFC 6120 <auth/>; initial is raw bytes/str (None: no payload,
+    '' : '=')."""
+    if initial is None:
+        body = ''
+    elif initial in ('', b''):
+        body = '='
+    else:
+        body = b64(initial)
+    return "<auth xmlns='%s' mechanism=%s>%s</auth>" % (
+        NS_SASL, quoteattr(mech), body)
+
+
+def authenticate_xml(mech, initial, extra='', uaid=None):
+    """A XEP-0388 (SASL2) <authenticate/>: initial raw bytes/str or None,
+    uaid the user-agent id (none if None), extra inside (Bind 2, ...)."""
+    ua = ("<user-agent id=%s><software>tern-test</software></user-agent>"
+          % quoteattr(uaid) if uaid else '')
+    init = ('<initial-response>%s</initial-response>' % b64(initial)
+            if initial is not None else '')
+    return ("<authenticate xmlns='%s' mechanism=%s>%s%s%s</authenticate>"
+            % (NS_SASL2, quoteattr(mech), init, ua, extra))
 
 
 def b64decode(text):

@@ -273,6 +273,13 @@ def test_create_names_the_page(make_server):
     r = fetch(srv.https, 'GET', '/invite/' + token, tls=True)
     assert r.status == 200, r
     assert 'preauth=' + token in r.body.decode()
+    # HTTP listeners but no invites module on the host: no page served,
+    # none named
+    from httputil import http_server
+    other = http_server(make_server)
+    out = other.ternctl_ok('invite', 'create', 'localhost').stdout
+    assert re.search(r'^token \S+$', out, re.M), out
+    assert 'page ' not in out and '/invite/' not in out, out
 
 
 def test_web_registration(make_server):

@@ -11,11 +11,9 @@ import re
 import time
 import xml.etree.ElementTree as ET
 
-from ternlib import (NS_BIND, NS_PING, NS_SASL, NS_STREAM, NS_TLS,
-                     RawStream, TIMEOUT, b64, client_tls_context,
-                     connect_tls, password, q, show)
-
-NS_SASL2 = 'urn:xmpp:sasl:2'
+from ternlib import (NS_BIND, NS_PING, NS_SASL, NS_SASL2, NS_STREAM,
+                     RawStream, TIMEOUT, auth_xml, authenticate_xml,
+                     client_tls_context, connect_tls, password, q, show)
 
 
 def read_until(s, marker, timeout=TIMEOUT):
@@ -62,15 +60,13 @@ def after_tls(port):
     are the client's first on the TLS layer."""
     s = RawStream(port)
     s.open()
-    s.send("<starttls xmlns='%s'/>" % NS_TLS)
-    s.expect(q(NS_TLS, 'proceed'))
-    s.wrap_tls()
+    s.starttls(reopen=False)
     return s
 
 
 def plain_auth(user, pw=None):
-    cred = b64('\0%s\0%s' % (user, pw if pw is not None else password(user)))
-    return "<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" % (NS_SASL, cred)
+    return auth_xml('PLAIN', '\0%s\0%s' % (
+        user, pw if pw is not None else password(user)))
 
 
 BIND = ("<iq type='set' id='b1'><bind xmlns='%s'><resource>pipe"
@@ -151,14 +147,11 @@ def test_sasl2_bind2_and_a_ping_in_one_write(server):
     header, <authenticate/> and a ping in one write get the features,
     <success/> naming the bound JID, and the ping's result."""
     s = after_tls(server.c2s)
-    cred = b64('\0alice\0' + password('alice'))
     s.send(s.header()
-           + "<authenticate xmlns='%s' mechanism='PLAIN'>"
-             "<initial-response>%s</initial-response>"
-             "<user-agent id='d4565fa7-4d72-4749-b3d3-740edbf87770'>"
-             "<software>pipe</software></user-agent>"
-             "<bind xmlns='urn:xmpp:bind:0'><tag>pipe</tag></bind>"
-             "</authenticate>" % (NS_SASL2, cred)
+           + authenticate_xml(
+               'PLAIN', '\0alice\0' + password('alice'),
+               extra="<bind xmlns='urn:xmpp:bind:0'><tag>pipe</tag></bind>",
+               uaid='d4565fa7-4d72-4749-b3d3-740edbf87770')
            + PING)
     raw = read_until(s, b"id='p1'")
     got = streams(raw)
@@ -183,13 +176,7 @@ def test_reconnect_resumes_tls(server):
     for i in range(3):
         s = RawStream(server.c2s)
         s.open()
-        s.send("<starttls xmlns='%s'/>" % NS_TLS)
-        s.expect(q(NS_TLS, 'proceed'))
-        s.sock.settimeout(TIMEOUT)
-        s.sock = ctx.wrap_socket(s.sock, server_hostname='localhost',
-                                 session=sess)
-        s._reset()
-        s.open()
+        s.starttls(ctx=ctx, session=sess)
         s.authenticate('alice')
         s.bind('r%d' % i)
         s.ping()           # the ticket has arrived by now (post-handshake)

@@ -7,10 +7,10 @@ import time
 
 from xml.sax.saxutils import quoteattr
 
-from ternlib import (NS_SASL, NS_STREAM, RawStream, Scram, b64, b64decode,
-                     password, q, show, tls_server_end_point)
+from ternlib import (NS_SASL, NS_SASL2, RawStream, Scram,
+                     authenticate_xml, b64, b64decode, password, q, show,
+                     tls_server_end_point)
 
-NS_SASL2 = 'urn:xmpp:sasl:2'
 NS_BIND2 = 'urn:xmpp:bind:0'
 NS_FAST = 'urn:xmpp:fast:0'
 NS_SM = 'urn:xmpp:sm:3'
@@ -25,12 +25,7 @@ def tls_stream(port):
 
 
 def authenticate(s, mech, initial, extra='', uaid=None):
-    ua = ("<user-agent id=%s><software>tern-test</software></user-agent>"
-          % quoteattr(uaid) if uaid else '')
-    init = ('<initial-response>%s</initial-response>' % b64(initial)
-            if initial is not None else '')
-    s.send("<authenticate xmlns='%s' mechanism=%s>%s%s%s</authenticate>"
-           % (NS_SASL2, quoteattr(mech), init, ua, extra))
+    s.send(authenticate_xml(mech, initial, extra, uaid))
     return s.next()
 
 
